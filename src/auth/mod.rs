@@ -1,0 +1,13 @@
+//! The session core: every security decision edgegate makes, as pure Rust.
+//!
+//! Nothing here touches the Workers runtime. Time and randomness come in through
+//! [`env::Clock`] and [`env::Entropy`], storage through the [`store::SessionStore`] trait, so the
+//! whole model runs natively in tests and identically in wasm.
+
+pub mod cookie;
+pub mod env;
+pub mod forward;
+pub mod password;
+pub mod ratelimit;
+pub mod redirect;
+pub mod secret;

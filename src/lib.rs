@@ -1,0 +1,11 @@
+//! edgegate: the authentication edge of a web application.
+//!
+//! Two halves with one rule between them: [`auth`] holds every security decision as pure Rust
+//! (no `worker` types, the clock and randomness injected), so it is tested natively in
+//! milliseconds; `edge` (built only for wasm32) is the thin shell that binds it to the Workers
+//! runtime: KV, fetch, Env and the HTTP surface.
+
+pub mod auth;
+
+#[cfg(target_arch = "wasm32")]
+mod edge;
