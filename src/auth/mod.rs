@@ -7,6 +7,7 @@
 pub mod cookie;
 pub mod env;
 pub mod forward;
+pub mod login;
 pub mod password;
 pub mod ratelimit;
 pub mod redirect;
