@@ -5,10 +5,13 @@
 //! whole model runs natively in tests and identically in wasm.
 
 pub mod cookie;
+pub mod encoding;
 pub mod env;
 pub mod forward;
+pub mod keys;
 pub mod login;
 pub mod password;
 pub mod ratelimit;
 pub mod redirect;
 pub mod secret;
+pub mod token;
