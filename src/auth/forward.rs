@@ -1,1 +1,343 @@
-//! (being written)
+//! What the origin learns about the user, and the only way it learns it.
+//!
+//! The origin trusts identity headers because it believes only the edge can set them. That holds
+//! only if the edge first removes every client-sent header the origin, or a framework in front of
+//! it, might read as identity, in every spelling a server might fold together (case, `_` for
+//! `-`, stray whitespace); [`is_reserved_header`] is that list. The edge's own values are then
+//! checked before they become headers, so a username or role can never smuggle a second header
+//! or a second role: bad values are an error, never silently cleaned.
+
+use super::secret::Secret;
+use core::fmt;
+
+/// The authenticated username.
+pub const USER_HEADER: &str = "x-auth-user";
+/// The session identifier, for the origin's audit logs.
+pub const SESSION_HEADER: &str = "x-auth-session";
+/// The user's roles, comma-separated.
+pub const ROLES_HEADER: &str = "x-auth-roles";
+/// A signed assertion the origin can verify instead of trusting the network path.
+pub const ASSERTION_HEADER: &str = "x-auth-assertion";
+
+/// The whole family our headers belong to: any client header in it is a forgery.
+const OWN_FAMILY: &str = "x-auth-";
+
+/// Headers outside our family that origins and common frameworks read as identity or as the
+/// client's address, so a client could use them to impersonate a user or an address.
+pub const SPOOFABLE_HEADERS: &[&str] = &[
+    // The bare name of our own family.
+    "x-auth",
+    // Client address and original request, read by IP allow-lists and URL builders.
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-real-ip",
+    "true-client-ip",
+    "x-client-ip",
+    "x-original-url",
+    "x-rewrite-url",
+    // Identity set by other authenticating proxies (oauth2-proxy, Apache, Kubernetes front
+    // proxies, Grafana, Cloudflare Access).
+    "x-forwarded-user",
+    "x-forwarded-email",
+    "x-forwarded-preferred-username",
+    "x-forwarded-groups",
+    "x-forwarded-access-token",
+    "remote-user",
+    "x-remote-user",
+    "x-remote-group",
+    "x-webauth-user",
+    "cf-access-authenticated-user-email",
+    "cf-access-jwt-assertion",
+];
+
+/// Prefix families of identity headers from other proxies (Kubernetes, Azure App Service).
+pub const SPOOFABLE_PREFIXES: &[&str] = &["x-remote-extra-", "x-ms-client-principal"];
+
+/// Whether a client-sent header named `name` must be removed before the request goes on.
+///
+/// Reserved: every `x-auth-*` header, [`SPOOFABLE_HEADERS`] and names starting with one of
+/// [`SPOOFABLE_PREFIXES`], compared case-insensitively, with `_` read as `-` and surrounding whitespace ignored.
+pub fn is_reserved_header(name: &str) -> bool {
+    let canonical = name.trim().to_ascii_lowercase().replace('_', "-");
+    canonical.starts_with(OWN_FAMILY)
+        || SPOOFABLE_HEADERS.contains(&canonical.as_str())
+        || SPOOFABLE_PREFIXES
+            .iter()
+            .any(|prefix| canonical.starts_with(prefix))
+}
+
+/// The authenticated user, as the origin will see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub user: String,
+    pub session: String,
+    pub roles: Vec<String>,
+    pub assertion: Secret<String>,
+}
+
+/// The headers that carry `identity`, in a fixed order.
+///
+/// Every value must be non-empty visible ASCII and roles may not contain commas (they are joined
+/// with them); an empty role list gives an empty roles header, so the origin can tell "no roles"
+/// from "header missing".
+pub fn identity_headers(identity: &Identity) -> Result<Vec<(&'static str, String)>, ForwardError> {
+    for role in &identity.roles {
+        check_value(ROLES_HEADER, role)?;
+        if role.contains(',') {
+            return Err(ForwardError::CommaInRole);
+        }
+    }
+    for (header, value) in [
+        (USER_HEADER, &identity.user),
+        (SESSION_HEADER, &identity.session),
+        (ASSERTION_HEADER, identity.assertion.expose()),
+    ] {
+        check_value(header, value)?;
+    }
+    Ok(vec![
+        (USER_HEADER, identity.user.clone()),
+        (SESSION_HEADER, identity.session.clone()),
+        (ROLES_HEADER, identity.roles.join(",")),
+        (ASSERTION_HEADER, identity.assertion.expose().clone()),
+    ])
+}
+
+fn check_value(header: &'static str, value: &str) -> Result<(), ForwardError> {
+    if value.is_empty() {
+        return Err(ForwardError::Empty { header });
+    }
+    if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ForwardError::InvalidCharacter { header });
+    }
+    Ok(())
+}
+
+/// An identity value that cannot be sent as a header. Values are never included: they may be
+/// secret, and they are exactly what went wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ForwardError {
+    Empty {
+        header: &'static str,
+    },
+    /// A character other than visible ASCII (space, CR, LF, NUL, control or non-ASCII).
+    InvalidCharacter {
+        header: &'static str,
+    },
+    CommaInRole,
+}
+
+impl fmt::Display for ForwardError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty { header } => write!(f, "refusing to send an empty {header} value"),
+            Self::InvalidCharacter { header } => write!(
+                f,
+                "refusing to send a {header} value with characters other than visible ASCII"
+            ),
+            Self::CommaInRole => f.write_str("refusing to send a role containing a comma"),
+        }
+    }
+}
+
+impl std::error::Error for ForwardError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alice() -> Identity {
+        Identity {
+            user: "alice".into(),
+            session: "s_4f2a".into(),
+            roles: vec!["admin".into(), "billing:read".into()],
+            assertion: Secret::new("eyJhbGciOiJFZERTQSJ9.e30.c2ln".into()),
+        }
+    }
+
+    #[test]
+    fn every_spelling_of_our_headers_is_reserved() {
+        for name in [
+            USER_HEADER,
+            SESSION_HEADER,
+            ROLES_HEADER,
+            ASSERTION_HEADER,
+            "X-Auth-User",
+            "X-AUTH-ROLES",
+            "x_auth_user",
+            "X_Auth-Session",
+            " x-auth-user ",
+            "\tx-auth-assertion",
+            "x-auth-anything-new",
+            "x-auth-",
+        ] {
+            assert!(is_reserved_header(name), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn identity_headers_of_other_proxies_are_reserved() {
+        for name in [
+            "Forwarded",
+            "X-Forwarded-For",
+            "x_forwarded_host",
+            "X-Real-IP",
+            "True-Client-IP",
+            "X-Original-URL",
+            "X-Auth",
+            "X-Forwarded-User",
+            "X-Forwarded-Email",
+            "Remote-User",
+            "REMOTE_USER",
+            "X-Remote-Extra-Scopes",
+            "X-MS-CLIENT-PRINCIPAL-NAME",
+            "Cf-Access-Jwt-Assertion",
+        ] {
+            assert!(is_reserved_header(name), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn ordinary_headers_pass() {
+        for name in [
+            "accept",
+            "cookie",
+            "authorization",
+            "user-agent",
+            "x-authority",
+            "x-author",
+            "x-request-id",
+            "cf-connecting-ip",
+            "x-forwarded",
+            "",
+        ] {
+            assert!(!is_reserved_header(name), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn identity_headers_carry_every_field_in_order() {
+        let headers = identity_headers(&alice()).unwrap();
+        assert_eq!(
+            headers,
+            vec![
+                (USER_HEADER, "alice".to_owned()),
+                (SESSION_HEADER, "s_4f2a".to_owned()),
+                (ROLES_HEADER, "admin,billing:read".to_owned()),
+                (ASSERTION_HEADER, "eyJhbGciOiJFZERTQSJ9.e30.c2ln".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn no_roles_gives_an_empty_roles_header() {
+        let identity = Identity {
+            roles: vec![],
+            ..alice()
+        };
+        let headers = identity_headers(&identity).unwrap();
+        assert!(headers.contains(&(ROLES_HEADER, String::new())));
+    }
+
+    #[test]
+    fn header_injection_is_refused() {
+        for bad in [
+            "alice\r\nx-auth-roles: admin",
+            "alice\n",
+            "alice\0",
+            "al ice",
+            "al\tice",
+            "alicé",
+            "alice\u{7f}",
+        ] {
+            let identity = Identity {
+                user: bad.into(),
+                ..alice()
+            };
+            assert_eq!(
+                identity_headers(&identity),
+                Err(ForwardError::InvalidCharacter {
+                    header: USER_HEADER
+                }),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_field_is_checked() {
+        let session = Identity {
+            session: "s\r\n".into(),
+            ..alice()
+        };
+        let role = Identity {
+            roles: vec!["admin".into(), "x\ny".into()],
+            ..alice()
+        };
+        let assertion = Identity {
+            assertion: Secret::new("a b".into()),
+            ..alice()
+        };
+        assert_eq!(
+            identity_headers(&session),
+            Err(ForwardError::InvalidCharacter {
+                header: SESSION_HEADER
+            })
+        );
+        assert_eq!(
+            identity_headers(&role),
+            Err(ForwardError::InvalidCharacter {
+                header: ROLES_HEADER
+            })
+        );
+        assert_eq!(
+            identity_headers(&assertion),
+            Err(ForwardError::InvalidCharacter {
+                header: ASSERTION_HEADER
+            })
+        );
+    }
+
+    #[test]
+    fn empty_values_and_commas_in_roles_are_refused() {
+        let no_user = Identity {
+            user: String::new(),
+            ..alice()
+        };
+        let empty_role = Identity {
+            roles: vec![String::new()],
+            ..alice()
+        };
+        let comma = Identity {
+            roles: vec!["admin,root".into()],
+            ..alice()
+        };
+        assert_eq!(
+            identity_headers(&no_user),
+            Err(ForwardError::Empty {
+                header: USER_HEADER
+            })
+        );
+        assert_eq!(
+            identity_headers(&empty_role),
+            Err(ForwardError::Empty {
+                header: ROLES_HEADER
+            })
+        );
+        assert_eq!(identity_headers(&comma), Err(ForwardError::CommaInRole));
+    }
+
+    #[test]
+    fn errors_do_not_echo_values() {
+        let identity = Identity {
+            assertion: Secret::new("secret token\n".into()),
+            ..alice()
+        };
+        let message = identity_headers(&identity).unwrap_err().to_string();
+        assert!(message.contains(ASSERTION_HEADER));
+        assert!(!message.contains("secret"));
+        assert!(!format!("{identity:?}").contains("secret"));
+    }
+}
