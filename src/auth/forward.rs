@@ -22,8 +22,8 @@ pub const ASSERTION_HEADER: &str = "x-auth-assertion";
 /// The whole family our headers belong to: any client header in it is a forgery.
 const OWN_FAMILY: &str = "x-auth-";
 
-/// Headers outside our family that origins and common frameworks read as identity or as the
-/// client's address, so a client could use them to impersonate a user or an address.
+/// Other headers that origins and common frameworks read as identity or as the client's
+/// address, so a client could use them to impersonate a user or an address.
 pub const SPOOFABLE_HEADERS: &[&str] = &[
     // The bare name of our own family.
     "x-auth",
