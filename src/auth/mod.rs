@@ -4,14 +4,21 @@
 //! [`env::Clock`] and [`env::Entropy`], storage through the [`store::SessionStore`] trait, so the
 //! whole model runs natively in tests and identically in wasm.
 
+#[cfg(test)]
+mod conformance;
 pub mod cookie;
 pub mod encoding;
 pub mod env;
 pub mod forward;
 pub mod keys;
 pub mod login;
+pub mod memory_store;
 pub mod password;
 pub mod ratelimit;
 pub mod redirect;
+pub mod refresh;
 pub mod secret;
+pub mod session;
+pub mod store;
 pub mod token;
+pub mod user_sessions;

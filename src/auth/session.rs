@@ -1,0 +1,355 @@
+//! The session model and its policies, as pure functions over [`SessionRecord`]s.
+//!
+//! A login creates a session with a fresh random id (never reused, never derived from the user,
+//! so fixation is impossible) and two credentials: a short-lived signed access token, checked on
+//! every request without storage, and an opaque refresh token, checked only when the access token
+//! runs out. Defaults follow OWASP's session guidance for ordinary web apps: access token
+//! 5 minutes (the longest a revoked session can still be used at an edge that has not seen the
+//! revocation yet), idle timeout 30 minutes, absolute lifetime 12 hours.
+//!
+//! Refresh tokens rotate on every use. Presenting a retired one means two parties hold the same
+//! token, so the whole session is revoked (RFC 9700 §4.14.2), except within a short grace window
+//! after a rotation: two tabs that refresh at once present the same token, and the loser must not
+//! log the user out. A grace answer mints a new access token but keeps the refresh token, so
+//! whichever cookie the browser keeps stays valid.
+//!
+//! Every store applies these functions; only how atomically it applies them differs (see
+//! [`super::store`]).
+
+use serde::{Deserialize, Serialize};
+
+use super::env::UnixTime;
+use super::refresh::{PresentedRefresh, SessionId, TokenHash};
+
+/// How many retired refresh-token hashes a session remembers to recognise reuse.
+pub const RETIRED_HASHES_KEPT: usize = 16;
+/// Longest user agent summary stored.
+pub const MAX_USER_AGENT_LEN: usize = 120;
+
+/// Lifetimes and limits. All durations in seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionPolicy {
+    pub access_ttl: i64,
+    pub idle_timeout: i64,
+    pub absolute_timeout: i64,
+    /// How long after a rotation the just-retired refresh token still earns an access token.
+    pub refresh_grace: i64,
+    /// Live sessions a user may hold; the oldest are ended beyond it. `None`: no limit.
+    pub max_sessions: Option<u32>,
+    /// Tolerated clock skew on token times.
+    pub leeway: i64,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            access_ttl: 300,
+            idle_timeout: 30 * 60,
+            absolute_timeout: 12 * 60 * 60,
+            refresh_grace: 10,
+            max_sessions: Some(10),
+            leeway: 30,
+        }
+    }
+}
+
+impl SessionPolicy {
+    /// Single-session mode: a new login ends every other session of the user.
+    pub fn single_session(&self) -> bool {
+        self.max_sessions == Some(1)
+    }
+}
+
+/// The refresh-token state of a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshState {
+    pub current: TokenHash,
+    pub rotated_at: UnixTime,
+    /// Earlier hashes, newest first; the first one is the grace-window candidate.
+    #[serde(default)]
+    pub retired: Vec<TokenHash>,
+}
+
+/// A session as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub id: SessionId,
+    pub user: String,
+    pub roles: Vec<String>,
+    pub created_at: UnixTime,
+    pub last_seen_at: UnixTime,
+    pub user_agent: String,
+    pub absolute_expires_at: UnixTime,
+    pub idle_timeout: i64,
+    pub refresh: RefreshState,
+}
+
+/// Who is logging in, as the credential check established it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginSubject {
+    pub user: String,
+    pub roles: Vec<String>,
+    pub user_agent: String,
+}
+
+impl SessionRecord {
+    /// A brand-new session for `subject`, holding the hash of its first refresh token.
+    pub fn new(
+        id: SessionId,
+        subject: LoginSubject,
+        refresh: TokenHash,
+        now: UnixTime,
+        policy: &SessionPolicy,
+    ) -> Self {
+        Self {
+            id,
+            user: subject.user,
+            roles: subject.roles,
+            created_at: now,
+            last_seen_at: now,
+            user_agent: summarize_user_agent(&subject.user_agent),
+            absolute_expires_at: now.saturating_add(policy.absolute_timeout),
+            idle_timeout: policy.idle_timeout,
+            refresh: RefreshState {
+                current: refresh,
+                rotated_at: now,
+                retired: Vec::new(),
+            },
+        }
+    }
+
+    pub fn idle_expires_at(&self) -> UnixTime {
+        self.last_seen_at.saturating_add(self.idle_timeout)
+    }
+
+    /// When the session ends if nothing else happens: the earlier of the two expiries.
+    pub fn expires_at(&self) -> UnixTime {
+        self.idle_expires_at().min(self.absolute_expires_at)
+    }
+
+    pub fn is_live(&self, now: UnixTime) -> bool {
+        now < self.expires_at()
+    }
+
+    /// When an access token minted now must expire: never after the session itself.
+    pub fn access_expiry(&self, now: UnixTime, policy: &SessionPolicy) -> UnixTime {
+        now.saturating_add(policy.access_ttl)
+            .min(self.absolute_expires_at)
+    }
+}
+
+/// What presenting a refresh token to a session means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotationDecision {
+    /// The current token: rotate it; the record to store holds the new hash.
+    Rotate(SessionRecord),
+    /// The token retired by a rotation less than the grace window ago: issue an access token,
+    /// keep the refresh token as it is.
+    Grace,
+    /// A token the session once held and no longer honours: revoke the session.
+    Reused,
+    /// The session ran out (idle or absolute); the refresh is refused.
+    Expired,
+    /// A token this session never held: refuse it, change nothing.
+    Unknown,
+}
+
+/// Decides a refresh: pure, so every store makes the same decision.
+pub fn decide_rotation(
+    record: &SessionRecord,
+    presented: &PresentedRefresh,
+    replacement: TokenHash,
+    now: UnixTime,
+    policy: &SessionPolicy,
+) -> RotationDecision {
+    let refresh = &record.refresh;
+    let grace = refresh
+        .retired
+        .first()
+        .is_some_and(|hash| hash.matches(&presented.hash))
+        && now.saturating_sub(refresh.rotated_at) <= policy.refresh_grace;
+    if refresh.current.matches(&presented.hash) {
+        if !record.is_live(now) {
+            return RotationDecision::Expired;
+        }
+        let mut rotated = record.clone();
+        rotated
+            .refresh
+            .retired
+            .insert(0, rotated.refresh.current.clone());
+        rotated.refresh.retired.truncate(RETIRED_HASHES_KEPT);
+        rotated.refresh.current = replacement;
+        rotated.refresh.rotated_at = now;
+        rotated.last_seen_at = now;
+        return RotationDecision::Rotate(rotated);
+    }
+    if grace {
+        return if record.is_live(now) {
+            RotationDecision::Grace
+        } else {
+            RotationDecision::Expired
+        };
+    }
+    if refresh
+        .retired
+        .iter()
+        .any(|hash| hash.matches(&presented.hash))
+    {
+        return RotationDecision::Reused;
+    }
+    RotationDecision::Unknown
+}
+
+/// The sessions to end so that, after adding one more, `user` holds at most the policy's limit
+/// of live sessions: the oldest first. Expired sessions are always ended.
+pub fn sessions_to_evict(
+    existing: &[SessionRecord],
+    policy: &SessionPolicy,
+    now: UnixTime,
+) -> Vec<SessionId> {
+    let (live, expired): (Vec<&SessionRecord>, Vec<&SessionRecord>) =
+        existing.iter().partition(|record| record.is_live(now));
+    let mut evict: Vec<SessionId> = expired.iter().map(|record| record.id.clone()).collect();
+    if let Some(max) = policy.max_sessions {
+        let keep = usize::try_from(max.saturating_sub(1)).unwrap_or(usize::MAX);
+        let mut live = live;
+        live.sort_by_key(|record| (record.created_at, record.id.clone()));
+        let excess = live.len().saturating_sub(keep);
+        evict.extend(live.iter().take(excess).map(|record| record.id.clone()));
+    }
+    evict
+}
+
+/// A short, printable description of the device for the account page ("Firefox on Linux").
+pub fn summarize_user_agent(user_agent: &str) -> String {
+    const BROWSERS: &[(&str, &str)] = &[
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+    ];
+    const SYSTEMS: &[(&str, &str)] = &[
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ];
+    let find = |table: &[(&str, &'static str)]| {
+        table
+            .iter()
+            .find(|(marker, _)| user_agent.contains(marker))
+            .map(|(_, name)| *name)
+    };
+    let headless = user_agent.contains("Headless");
+    let summary = match (find(BROWSERS), find(SYSTEMS)) {
+        (Some(browser), Some(system)) => format!("{browser} on {system}"),
+        (Some(browser), None) => browser.to_owned(),
+        (None, Some(system)) => format!("Browser on {system}"),
+        (None, None) => user_agent
+            .chars()
+            .filter(|c| c.is_ascii_graphic() || *c == ' ')
+            .collect::<String>(),
+    };
+    let summary = if headless {
+        format!("{summary} (headless)")
+    } else {
+        summary
+    };
+    let summary: String = summary.chars().take(MAX_USER_AGENT_LEN).collect();
+    if summary.trim().is_empty() {
+        "Unknown device".to_owned()
+    } else {
+        summary
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::env::testing::SeededEntropy;
+    use crate::auth::refresh::NewRefresh;
+
+    fn record(created: UnixTime, policy: &SessionPolicy) -> SessionRecord {
+        let entropy = SeededEntropy::default();
+        let id = SessionId::generate(&entropy).unwrap();
+        let refresh = NewRefresh::mint(&id, &entropy).unwrap();
+        let subject = LoginSubject {
+            user: "alice".into(),
+            roles: vec![],
+            user_agent: String::new(),
+        };
+        SessionRecord::new(id, subject, refresh.hash, created, policy)
+    }
+
+    #[test]
+    fn defaults_match_the_documented_model() {
+        let policy = SessionPolicy::default();
+        assert_eq!(
+            (
+                policy.access_ttl,
+                policy.idle_timeout,
+                policy.absolute_timeout
+            ),
+            (300, 1800, 43200)
+        );
+        assert!(!policy.single_session());
+    }
+
+    #[test]
+    fn access_tokens_never_outlive_the_session() {
+        let policy = SessionPolicy::default();
+        let session = record(1000, &policy);
+        assert_eq!(session.access_expiry(1000, &policy), 1300);
+        let near_end = session.absolute_expires_at - 10;
+        assert_eq!(
+            session.access_expiry(near_end, &policy),
+            session.absolute_expires_at
+        );
+    }
+
+    #[test]
+    fn liveness_ends_at_the_earlier_expiry() {
+        let policy = SessionPolicy::default();
+        let session = record(1000, &policy);
+        assert!(session.is_live(1000 + 1799));
+        assert!(!session.is_live(1000 + 1800));
+        assert_eq!(session.expires_at(), session.idle_expires_at());
+    }
+
+    #[test]
+    fn expired_sessions_are_evicted_even_without_a_limit() {
+        let policy = SessionPolicy {
+            max_sessions: None,
+            ..SessionPolicy::default()
+        };
+        let old = record(0, &policy);
+        assert_eq!(
+            sessions_to_evict(&[old.clone()], &policy, 5000),
+            vec![old.id.clone()]
+        );
+        assert!(sessions_to_evict(&[old], &policy, 10).is_empty());
+    }
+
+    #[test]
+    fn user_agents_become_short_printable_summaries() {
+        let cases = [
+            ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36", "Chrome on Linux"),
+            ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) Gecko/20100101 Firefox/127.0", "Firefox on macOS"),
+            ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Version/17.5 Mobile/15E148 Safari/604.1", "Safari on iOS"),
+            ("Mozilla/5.0 (Windows NT 10.0) Chrome/126.0 Safari/537.36 Edg/126.0", "Edge on Windows"),
+            ("Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/126.0 Safari/537.36", "Chrome on Linux (headless)"),
+            ("curl/8.5.0", "curl"),
+            ("", "Unknown device"),
+            ("\u{0}\u{1}\r\n", "Unknown device"),
+        ];
+        for (agent, summary) in cases {
+            assert_eq!(summarize_user_agent(agent), summary, "{agent}");
+        }
+        assert!(summarize_user_agent(&"x".repeat(10_000)).len() <= MAX_USER_AGENT_LEN);
+    }
+}

@@ -1,0 +1,105 @@
+//! What the core needs from storage, as operations rather than get/put.
+//!
+//! Each method is one security-relevant step, so a strongly consistent backend can make it
+//! atomic and a weaker one can say exactly what it cannot promise. The decisions themselves are
+//! the pure functions of [`super::session`]; a store only reads, applies and writes.
+//!
+//! | operation | in-memory / Durable Object | Workers KV alone |
+//! |---|---|---|
+//! | [`create`](SessionStore::create) | atomic: the limit holds exactly | read-list-write: concurrent logins at other locations may overshoot the limit until the listing converges (up to 60 s) |
+//! | [`rotate`](SessionStore::rotate) | atomic: exactly one rotation wins, reuse is always seen | read-modify-write: the same token rotated at two locations within the propagation window (up to 60 s) both win; reuse is detected once the writes meet |
+//! | [`revoke`](SessionStore::revoke), [`revoke_all`](SessionStore::revoke_all) | immediate | the marker reaches other locations in up to 60 s; access tokens already minted live until then or their expiry, whichever is first |
+//! | [`is_revoked`](SessionStore::is_revoked) | exact | eventual, as above: this is the hot-path read |
+//! | [`session`](SessionStore::session), [`sessions_of`](SessionStore::sessions_of) | exact | eventual (listing up to 60 s behind) |
+
+use core::fmt;
+
+use super::env::UnixTime;
+use super::refresh::{PresentedRefresh, SessionId, TokenHash};
+use super::session::{SessionPolicy, SessionRecord};
+
+/// The storage could not answer; callers fail closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backend failed or timed out.
+    Unavailable(String),
+    /// A stored value did not parse: treated as absent would be unsafe, so it is an error.
+    Corrupt(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unavailable(why) => write!(f, "session storage unavailable: {why}"),
+            Self::Corrupt(why) => write!(f, "session storage holds a corrupt record: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// The outcome of presenting a refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// Rotated: the record now holds the replacement hash; mint both cookies.
+    Rotated(SessionRecord),
+    /// Within the grace window of the last rotation: mint an access token only.
+    Grace(SessionRecord),
+    /// A retired token came back: the session has been revoked.
+    Reused(SessionRecord),
+    /// The session is over (expired or revoked).
+    Ended,
+    /// No session holds this token.
+    Unknown,
+}
+
+/// Session storage, in operations.
+// Workers run single-threaded wasm: futures are not `Send`, and callers are generic, not `dyn`.
+#[allow(async_fn_in_trait)]
+pub trait SessionStore {
+    /// Stores a new session and ends the user's sessions the policy evicts (oldest first).
+    /// Returns the ids it ended.
+    async fn create(
+        &self,
+        record: SessionRecord,
+        policy: &SessionPolicy,
+        now: UnixTime,
+    ) -> Result<Vec<SessionId>, StoreError>;
+
+    /// A live session by id.
+    async fn session(
+        &self,
+        id: &SessionId,
+        now: UnixTime,
+    ) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// Rotates a refresh token: one step, so a consistent backend makes it atomic.
+    async fn rotate(
+        &self,
+        presented: &PresentedRefresh,
+        replacement: TokenHash,
+        policy: &SessionPolicy,
+        now: UnixTime,
+    ) -> Result<Rotation, StoreError>;
+
+    /// The user's live sessions, oldest first.
+    async fn sessions_of(
+        &self,
+        user: &str,
+        now: UnixTime,
+    ) -> Result<Vec<SessionRecord>, StoreError>;
+
+    /// Ends one session; returns it if it was live.
+    async fn revoke(
+        &self,
+        id: &SessionId,
+        now: UnixTime,
+    ) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// Ends every session of `user` ("log out everywhere", account disabled).
+    async fn revoke_all(&self, user: &str, now: UnixTime) -> Result<Vec<SessionId>, StoreError>;
+
+    /// The hot-path question: has this session been ended? Asked on every request.
+    async fn is_revoked(&self, id: &SessionId) -> Result<bool, StoreError>;
+}
