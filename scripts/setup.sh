@@ -1,42 +1,100 @@
 #!/usr/bin/env bash
-# Installs every tool the build, the run command and the tests need; safe to run again.
-# Nothing here downloads from GitHub: the wasm toolchain comes from crates.io, the rest from npm
-# and Debian.
+# Installs every tool the build, the run command and the tests need; safe to run again, and fast
+# when everything is already there.
+#
+#   scripts/setup.sh          tools for building and running (Rust wasm toolchain, npm tooling)
+#   scripts/setup.sh --test   the same plus what only the tests need (Chromium)
+#
+# Nothing here downloads from GitHub: the wasm toolchain comes from crates.io, the JavaScript
+# tooling (wrangler, Node 22, esbuild, wasm-opt) from npm, Chromium from Debian.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
+with_test_extras=false
+for arg in "$@"; do
+  case $arg in
+    --test) with_test_extras=true ;;
+    -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option $arg (try --help)" ;;
+  esac
+done
+
 need() { command -v "$1" >/dev/null 2>&1 || die "$1 is required: $2"; }
 need cargo "install Rust with rustup (https://rustup.rs)"
 need rustup "install Rust with rustup (https://rustup.rs)"
-need npm "install Node.js 20 or newer with npm"
+need npm "install Node.js 20 or newer with npm (only used to install the pinned tooling)"
 
+# --- Rust toolchain pieces -------------------------------------------------------------------
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-  step "adding the wasm32-unknown-unknown target"
-  rustup target add wasm32-unknown-unknown || die "could not add the wasm32 target"
+  step "adding the wasm32-unknown-unknown Rust target"
+  rustup target add wasm32-unknown-unknown || die "could not add the wasm32-unknown-unknown target"
 fi
+for component in rustfmt clippy; do
+  if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
+    step "adding the Rust component $component"
+    rustup component add "$component" || die "could not add the Rust component $component"
+  fi
+done
 
+# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly. It is installed
+# without --locked on purpose: its own lock file pins a crate version that is no longer available.
 bindgen_version=$(wasm_bindgen_version)
-if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_version" ]; then
-  step "installing wasm-bindgen-cli $bindgen_version (matches Cargo.lock)"
-  cargo install --locked wasm-bindgen-cli --version "$bindgen_version" \
+[ -n "$bindgen_version" ] || die "could not read the wasm-bindgen version from Cargo.lock"
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_version" ] \
+  || ! command -v wasm-bindgen-test-runner >/dev/null 2>&1; then
+  step "installing wasm-bindgen-cli $bindgen_version (matches Cargo.lock; takes a few minutes once)"
+  cargo install --force wasm-bindgen-cli --version "$bindgen_version" \
     || die "could not install wasm-bindgen-cli $bindgen_version from crates.io"
 fi
 
-if [ "$(worker-build --version 2>/dev/null | awk '{print $2}')" != "$WORKER_BUILD_VERSION" ]; then
-  step "installing worker-build $WORKER_BUILD_VERSION"
-  cargo install --locked worker-build --version "$WORKER_BUILD_VERSION" \
+if [ "$(worker-build --version 2>/dev/null)" != "$WORKER_BUILD_VERSION" ]; then
+  step "installing worker-build $WORKER_BUILD_VERSION (takes a few minutes once)"
+  cargo install --force --locked worker-build --version "$WORKER_BUILD_VERSION" \
     || die "could not install worker-build $WORKER_BUILD_VERSION from crates.io"
 fi
 
-if [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  step "installing the npm tooling (wrangler, Node 22, esbuild, wasm-opt, test libraries)"
-  npm ci --no-audit --no-fund || die "npm ci failed: is the npm registry reachable?"
+# --- JavaScript tooling --------------------------------------------------------------------------
+# A stamp holding the lock file's checksum tells whether node_modules matches package-lock.json.
+stamp=node_modules/.edgegate-lock.sha256
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || [ ! -x "$NODE" ] || [ ! -f node_modules/wrangler/bin/wrangler.js ]; then
+  step "installing the npm tooling (wrangler, Miniflare, Node 22, esbuild, wasm-opt, test libraries)"
+  # `npm install --no-save` installs exactly what package-lock.json pins, like `npm ci`, but does
+  # not reject the lock file for lacking other platforms' optional workerd builds, which the
+  # registry mirror may not carry (npm then omits them from the lock and `npm ci` refuses it).
+  npm install --no-save --no-audit --no-fund --loglevel=error \
+    || die "npm install failed: is the npm registry reachable? (see the npm output above)"
+  echo "$want" >"$stamp"
 fi
-"$NODE" --version >/dev/null 2>&1 || die "Node 22 from the npm package 'node' does not start"
+"$NODE" --version >/dev/null 2>&1 || die "Node 22 from the npm package 'node' does not start ($NODE)"
+for tool in "$WASM_OPT_BIN" "$ESBUILD_BIN"; do
+  "$tool" --version >/dev/null 2>&1 || die "$tool does not run; delete node_modules and run setup again"
+done
 
+# --- Test-only extras ----------------------------------------------------------------------------
+if $with_test_extras && [ ! -x /usr/bin/chromium ]; then
+  step "installing Chromium from Debian (for the browser tests)"
+  command -v apt-get >/dev/null 2>&1 || die "Chromium is missing and apt-get is not available; install chromium so /usr/bin/chromium exists"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "installing Chromium needs root: run 'apt-get install -y chromium' as root"
+    sudo="sudo"
+  fi
+  $sudo apt-get update -qq || die "apt-get update failed: is the Debian mirror reachable?"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+    || die "apt-get install chromium failed"
+  [ -x /usr/bin/chromium ] || die "chromium was installed but /usr/bin/chromium is missing"
+fi
+
+# --- Local secrets -------------------------------------------------------------------------------
+# .dev.vars (git-ignored) holds the local signing keys wrangler dev reads as secrets.
 if [ ! -f .dev.vars ]; then
-  step "creating .dev.vars with fresh local signing keys"
-  cargo run --quiet --features cli --bin edgegate -- keys dev-vars > .dev.vars.tmp \
-    && mv .dev.vars.tmp .dev.vars || die "could not generate local keys"
+  if [ -f src/bin/edgegate.rs ]; then
+    step "creating .dev.vars with fresh local signing keys"
+    cargo run --quiet --features cli --bin edgegate -- keys dev-vars >.dev.vars.tmp \
+      && mv .dev.vars.tmp .dev.vars || { rm -f .dev.vars.tmp; die "could not generate local keys with 'edgegate keys dev-vars'"; }
+  else
+    note "note: the key tool (src/bin/edgegate.rs) is not there yet; .dev.vars not created"
+  fi
 fi
