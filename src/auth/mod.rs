@@ -6,11 +6,14 @@
 
 #[cfg(test)]
 mod conformance;
+pub mod config;
 pub mod cookie;
 pub mod encoding;
 pub mod env;
 pub mod forward;
+pub mod gate;
 pub mod keys;
+pub mod kv_keys;
 pub mod login;
 pub mod memory_store;
 pub mod password;

@@ -1,0 +1,395 @@
+//! Deployment configuration: every `[vars]` entry and secret, parsed and checked once.
+//!
+//! The worker reads its environment through a lookup function, so this module knows nothing of
+//! `Env` and every rule is tested natively. A configuration that is missing, malformed or
+//! insecure is refused as a whole with a message that names the variable and never its secret
+//! value; the worker then answers 500 on every request instead of running half-configured.
+
+use core::fmt;
+
+use super::cookie::CookieSpec;
+use super::keys::{AssertionKeyRing, SessionKeyRing};
+use super::ratelimit::Limit;
+use super::secret::Secret;
+use super::session::SessionPolicy;
+use super::token::{Audience, MAX_ASSERTION_TTL};
+
+/// How passwords are checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// User records in the `USERS` KV namespace.
+    Kv,
+    /// POST to the origin's verification endpoint, authenticated with a shared secret.
+    Origin { url: String, secret: Secret<String> },
+}
+
+/// Where sessions are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreBackend {
+    /// Workers KV only: eventual consistency, documented bounds.
+    Kv,
+    /// A per-user Durable Object performs every write; KV serves reads.
+    Authority,
+}
+
+/// A validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    pub origin_url: String,
+    /// `iss` of every token and `aud` of access tokens.
+    pub issuer: String,
+    /// `aud` of identity assertions.
+    pub origin_audience: String,
+    pub session_keys: SessionKeyRing,
+    pub assertion_keys: AssertionKeyRing,
+    pub assertion_ttl: i64,
+    pub policy: SessionPolicy,
+    pub cookies: CookieSpec,
+    pub credentials: Credentials,
+    pub store: StoreBackend,
+    /// Path prefixes served without a session.
+    pub public_paths: Vec<String>,
+    pub account_limit: Limit,
+    pub client_limit: Limit,
+    pub dev_mode: bool,
+}
+
+impl Config {
+    pub fn access_audience(&self) -> Audience {
+        Audience {
+            issuer: self.issuer.clone(),
+            audience: self.issuer.clone(),
+        }
+    }
+
+    pub fn assertion_audience(&self) -> Audience {
+        Audience {
+            issuer: self.issuer.clone(),
+            audience: self.origin_audience.clone(),
+        }
+    }
+
+    /// Whether `path` is served without a session: exact match, or under a prefix ending in `/`.
+    pub fn is_public(&self, path: &str) -> bool {
+        self.public_paths.iter().any(|public| {
+            path == public || (public.ends_with('/') && path.starts_with(public.as_str()))
+        })
+    }
+}
+
+/// The first problem found, naming the variable. Never contains a secret value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.variable, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn problem(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        problem: problem.into(),
+    }
+}
+
+/// Reads variables through `lookup` (vars and secrets alike).
+struct Reader<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Reader<'_> {
+    fn optional(&self, name: &'static str) -> Option<String> {
+        (self.lookup)(name)
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    }
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or_else(|| problem(name, "is required but not set"))
+    }
+
+    fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.optional(name).as_deref() {
+            None => Ok(default),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(_) => Err(problem(name, "must be `true` or `false`")),
+        }
+    }
+
+    fn seconds(&self, name: &'static str, default: i64, range: (i64, i64)) -> Result<i64, ConfigError> {
+        let Some(text) = self.optional(name) else {
+            return Ok(default);
+        };
+        let value: i64 = text
+            .parse()
+            .map_err(|_| problem(name, "must be a whole number of seconds"))?;
+        if value < range.0 || value > range.1 {
+            return Err(problem(name, format!("must be between {} and {} seconds", range.0, range.1)));
+        }
+        Ok(value)
+    }
+
+    fn count(&self, name: &'static str, default: u32, range: (u32, u32)) -> Result<u32, ConfigError> {
+        let Some(text) = self.optional(name) else {
+            return Ok(default);
+        };
+        let value: u32 = text.parse().map_err(|_| problem(name, "must be a whole number"))?;
+        if value < range.0 || value > range.1 {
+            return Err(problem(name, format!("must be between {} and {}", range.0, range.1)));
+        }
+        Ok(value)
+    }
+}
+
+fn check_url(name: &'static str, url: &str, dev_mode: bool) -> Result<(), ConfigError> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| problem(name, "must be an absolute http(s) URL"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || host.contains('@') {
+        return Err(problem(name, "must name a host (and no user info)"));
+    }
+    match scheme {
+        "https" => Ok(()),
+        "http" if dev_mode => Ok(()),
+        "http" => Err(problem(
+            name,
+            "must use https outside DEV_MODE: identity headers would cross the network in clear",
+        )),
+        _ => Err(problem(name, "must be an absolute http(s) URL")),
+    }
+}
+
+impl Config {
+    /// Parses and validates the whole configuration.
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let read = Reader { lookup };
+        let dev_mode = read.flag("DEV_MODE", false)?;
+
+        let origin_url = read.required("ORIGIN_URL")?.trim_end_matches('/').to_owned();
+        check_url("ORIGIN_URL", &origin_url, dev_mode)?;
+        let issuer = read.required("ISSUER")?;
+        let origin_audience = read.required("ORIGIN_AUDIENCE")?;
+
+        let session_keys = SessionKeyRing::parse(&read.required("SESSION_KEYS")?)
+            .map_err(|err| problem("SESSION_KEYS", err.to_string()))?;
+        let assertion_keys = AssertionKeyRing::parse(&read.required("ASSERTION_KEYS")?)
+            .map_err(|err| problem("ASSERTION_KEYS", err.to_string()))?;
+
+        let secure = read.flag("COOKIE_SECURE", true)?;
+        if !secure && !dev_mode {
+            return Err(problem(
+                "COOKIE_SECURE",
+                "may be `false` only with DEV_MODE = \"true\" (plain-HTTP local development)",
+            ));
+        }
+        let refresh_path = read.optional("REFRESH_COOKIE_PATH").unwrap_or_else(|| "/".into());
+        if !refresh_path.starts_with('/') {
+            return Err(problem("REFRESH_COOKIE_PATH", "must be a path starting with `/`"));
+        }
+
+        let policy = SessionPolicy {
+            access_ttl: read.seconds("ACCESS_TTL", 300, (30, 3600))?,
+            idle_timeout: read.seconds("IDLE_TIMEOUT", 1800, (60, 7 * 86400))?,
+            absolute_timeout: read.seconds("ABSOLUTE_TIMEOUT", 43200, (300, 90 * 86400))?,
+            refresh_grace: read.seconds("REFRESH_GRACE", 10, (0, 60))?,
+            max_sessions: match read.count("MAX_SESSIONS", 10, (0, 1000))? {
+                0 => None,
+                max => Some(max),
+            },
+            leeway: read.seconds("CLOCK_LEEWAY", 30, (0, 300))?,
+        };
+        if policy.idle_timeout <= policy.access_ttl {
+            return Err(problem("IDLE_TIMEOUT", "must be longer than ACCESS_TTL"));
+        }
+        if policy.absolute_timeout < policy.idle_timeout {
+            return Err(problem("ABSOLUTE_TIMEOUT", "must not be shorter than IDLE_TIMEOUT"));
+        }
+
+        let credentials = match read.optional("CREDENTIALS").as_deref().unwrap_or("kv") {
+            "kv" => Credentials::Kv,
+            "origin" => {
+                let url = read.required("CREDENTIALS_URL")?;
+                check_url("CREDENTIALS_URL", &url, dev_mode)?;
+                let secret = read.required("CREDENTIALS_SECRET")?;
+                if secret.len() < 32 {
+                    return Err(problem("CREDENTIALS_SECRET", "must be at least 32 characters"));
+                }
+                Credentials::Origin {
+                    url,
+                    secret: Secret::new(secret),
+                }
+            }
+            _ => return Err(problem("CREDENTIALS", "must be `kv` or `origin`")),
+        };
+        let store = match read.optional("SESSION_STORE").as_deref().unwrap_or("kv") {
+            "kv" => StoreBackend::Kv,
+            "authority" => StoreBackend::Authority,
+            _ => return Err(problem("SESSION_STORE", "must be `kv` or `authority`")),
+        };
+
+        let public_paths = read
+            .optional("PUBLIC_PATHS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|path| !path.is_empty())
+            .map(|path| {
+                if !path.starts_with('/') {
+                    return Err(problem("PUBLIC_PATHS", format!("`{path}` must start with `/`")));
+                }
+                if path == "/" {
+                    return Err(problem("PUBLIC_PATHS", "`/` would make every path public"));
+                }
+                Ok(path.to_owned())
+            })
+            .collect::<Result<_, _>>()?;
+
+        let window = read.seconds("LOGIN_WINDOW", 300, (60, 86400))?;
+        let limit = |name, default| -> Result<Limit, ConfigError> {
+            Limit::new(read.count(name, default, (1, 10_000))?, window).map_err(|err| problem(name, err.to_string()))
+        };
+
+        Ok(Self {
+            origin_url,
+            issuer,
+            origin_audience,
+            session_keys,
+            assertion_keys,
+            assertion_ttl: read.seconds("ASSERTION_TTL", 30, (1, MAX_ASSERTION_TTL))?,
+            policy,
+            cookies: CookieSpec { secure, refresh_path },
+            credentials,
+            store,
+            public_paths,
+            account_limit: limit("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)?,
+            client_limit: limit("LOGIN_MAX_FAILURES_PER_CLIENT", 20)?,
+            dev_mode,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const SESSION_KEYS: &str = "s1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+    const ASSERTION_KEYS: &str = "a1:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8";
+
+    fn base() -> HashMap<&'static str, String> {
+        HashMap::from([
+            ("ORIGIN_URL", "https://origin.example/".to_owned()),
+            ("ISSUER", "https://edge.example".to_owned()),
+            ("ORIGIN_AUDIENCE", "origin".to_owned()),
+            ("SESSION_KEYS", SESSION_KEYS.to_owned()),
+            ("ASSERTION_KEYS", ASSERTION_KEYS.to_owned()),
+        ])
+    }
+
+    fn parse(vars: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
+        Config::from_lookup(&|name| vars.get(name).cloned())
+    }
+
+    fn with(changes: &[(&'static str, &str)]) -> Result<Config, ConfigError> {
+        let mut vars = base();
+        for (name, value) in changes {
+            vars.insert(name, (*value).to_owned());
+        }
+        parse(&vars)
+    }
+
+    #[test]
+    fn minimal_configuration_gets_safe_defaults() {
+        let config = parse(&base()).unwrap();
+        assert_eq!(config.origin_url, "https://origin.example");
+        assert!(config.cookies.secure);
+        assert_eq!(config.policy, SessionPolicy::default());
+        assert_eq!(config.credentials, Credentials::Kv);
+        assert_eq!(config.store, StoreBackend::Kv);
+        assert_eq!(config.assertion_ttl, 30);
+        assert!(!config.dev_mode);
+        assert!(config.public_paths.is_empty());
+    }
+
+    #[test]
+    fn broken_configurations_name_the_variable() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("ORIGIN_URL", "")], "ORIGIN_URL"),
+            (&[("ORIGIN_URL", "origin.example")], "ORIGIN_URL"),
+            (&[("ORIGIN_URL", "http://origin.example")], "ORIGIN_URL"),
+            (&[("ORIGIN_URL", "https://user@origin.example")], "ORIGIN_URL"),
+            (&[("SESSION_KEYS", "s1:AAAA")], "SESSION_KEYS"),
+            (&[("ASSERTION_KEYS", "garbage")], "ASSERTION_KEYS"),
+            (&[("COOKIE_SECURE", "false")], "COOKIE_SECURE"),
+            (&[("COOKIE_SECURE", "yes")], "COOKIE_SECURE"),
+            (&[("ACCESS_TTL", "5")], "ACCESS_TTL"),
+            (&[("ACCESS_TTL", "five minutes")], "ACCESS_TTL"),
+            (&[("IDLE_TIMEOUT", "120"), ("ACCESS_TTL", "300")], "IDLE_TIMEOUT"),
+            (&[("ABSOLUTE_TIMEOUT", "600")], "ABSOLUTE_TIMEOUT"),
+            (&[("ASSERTION_TTL", "3600")], "ASSERTION_TTL"),
+            (&[("CREDENTIALS", "ldap")], "CREDENTIALS"),
+            (&[("CREDENTIALS", "origin")], "CREDENTIALS_URL"),
+            (&[("CREDENTIALS", "origin"), ("CREDENTIALS_URL", "https://o.example/verify"), ("CREDENTIALS_SECRET", "short")], "CREDENTIALS_SECRET"),
+            (&[("SESSION_STORE", "redis")], "SESSION_STORE"),
+            (&[("PUBLIC_PATHS", "public/")], "PUBLIC_PATHS"),
+            (&[("PUBLIC_PATHS", "/")], "PUBLIC_PATHS"),
+            (&[("LOGIN_WINDOW", "30")], "LOGIN_WINDOW"),
+            (&[("LOGIN_MAX_FAILURES_PER_ACCOUNT", "0")], "LOGIN_MAX_FAILURES_PER_ACCOUNT"),
+        ];
+        for (changes, variable) in cases {
+            let err = with(changes).unwrap_err();
+            assert_eq!(&err.variable, variable, "{changes:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn errors_never_echo_secrets() {
+        let err = with(&[("SESSION_KEYS", "s1:c2VjcmV0")]).unwrap_err();
+        assert!(!err.to_string().contains("c2VjcmV0"), "{err}");
+    }
+
+    #[test]
+    fn development_mode_allows_plain_http_only_when_asked() {
+        let config = with(&[("DEV_MODE", "true"), ("COOKIE_SECURE", "false"), ("ORIGIN_URL", "http://127.0.0.1:8788")]).unwrap();
+        assert!(!config.cookies.secure);
+        assert!(config.dev_mode);
+    }
+
+    #[test]
+    fn single_session_mode_and_unlimited_sessions() {
+        assert!(with(&[("MAX_SESSIONS", "1")]).unwrap().policy.single_session());
+        assert_eq!(with(&[("MAX_SESSIONS", "0")]).unwrap().policy.max_sessions, None);
+    }
+
+    #[test]
+    fn public_paths_match_exactly_or_by_folder() {
+        let config = with(&[("PUBLIC_PATHS", "/favicon.ico, /public/")]).unwrap();
+        assert!(config.is_public("/favicon.ico"));
+        assert!(config.is_public("/public/logo.png"));
+        assert!(!config.is_public("/favicon.ico.evil"));
+        assert!(!config.is_public("/publicity"));
+        assert!(!config.is_public("/private"));
+    }
+
+    #[test]
+    fn origin_credentials_are_parsed() {
+        let secret = "0123456789abcdef0123456789abcdef";
+        let config = with(&[("CREDENTIALS", "origin"), ("CREDENTIALS_URL", "https://o.example/verify"), ("CREDENTIALS_SECRET", secret)]).unwrap();
+        assert_eq!(
+            config.credentials,
+            Credentials::Origin {
+                url: "https://o.example/verify".into(),
+                secret: Secret::new(secret.into())
+            }
+        );
+    }
+}

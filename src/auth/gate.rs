@@ -1,0 +1,192 @@
+//! The per-request decision: who, if anyone, this request speaks for.
+//!
+//! This is the hot path every protected request takes, so it is pure and allocation-light:
+//! parse the cookies once, verify the access token, and either hand back a verified identity or
+//! say whether a refresh could restore one. Storage (the revocation check) is the shell's job.
+
+use super::config::Config;
+use super::cookie::CookieJar;
+use super::env::{Entropy, UnixTime};
+use super::forward::Identity;
+use super::refresh::PresentedRefresh;
+use super::token::{issue_assertion, validate_access, Subject, TokenError, VerifiedAccess};
+
+/// Why a request carries no usable access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Missing {
+    NoCookie,
+    /// The Cookie header is malformed, oversized, or carries one of our names twice (cookie
+    /// tossing): nothing in it is trusted, not even a refresh token.
+    UntrustedCookies,
+    Invalid(TokenError),
+}
+
+/// What the cookies of a request prove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presented {
+    Access(VerifiedAccess),
+    /// No valid access token, but a well-formed refresh token.
+    Refreshable(Missing, PresentedRefresh),
+    Anonymous(Missing),
+}
+
+/// Reads the session cookies of a `Cookie` header.
+pub fn authenticate(cookie_header: Option<&str>, config: &Config, now: UnixTime) -> Presented {
+    let Some(header) = cookie_header else {
+        return Presented::Anonymous(Missing::NoCookie);
+    };
+    let names = config.cookies.names();
+    let Ok(jar) = CookieJar::parse(header) else {
+        return Presented::Anonymous(Missing::UntrustedCookies);
+    };
+    let (Ok(access), Ok(refresh)) = (jar.unique(names.access), jar.unique(names.refresh)) else {
+        return Presented::Anonymous(Missing::UntrustedCookies);
+    };
+    let missing = match access.filter(|token| !token.is_empty()) {
+        None => Missing::NoCookie,
+        Some(token) => match validate_access(
+            &config.session_keys,
+            token,
+            &config.access_audience(),
+            config.policy.leeway,
+            now,
+        ) {
+            Ok(verified) => return Presented::Access(verified),
+            Err(err) => Missing::Invalid(err),
+        },
+    };
+    match refresh.and_then(PresentedRefresh::parse) {
+        Some(presented) => Presented::Refreshable(missing, presented),
+        None => Presented::Anonymous(missing),
+    }
+}
+
+/// The identity to forward for a verified session, with a fresh assertion.
+pub fn forward_identity(
+    access: &VerifiedAccess,
+    config: &Config,
+    now: UnixTime,
+    entropy: &dyn Entropy,
+) -> Result<Identity, TokenError> {
+    let subject = Subject {
+        user: access.user(),
+        session: access.session(),
+        roles: access.roles(),
+    };
+    let assertion = issue_assertion(
+        &config.assertion_keys,
+        &config.assertion_audience(),
+        &subject,
+        now,
+        config.assertion_ttl,
+        entropy,
+    )?;
+    Ok(Identity {
+        user: access.user().to_owned(),
+        session: access.session().to_owned(),
+        roles: access.roles().to_vec(),
+        assertion,
+    })
+}
+
+/// Whether a request is a browser navigation (which gets redirects and in-place refresh) rather
+/// than an API call (which gets 401 JSON).
+pub fn is_navigation(method: &str, accept: Option<&str>) -> bool {
+    matches!(method, "GET" | "HEAD") && accept.is_some_and(|accept| accept.contains("text/html"))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::auth::env::testing::SeededEntropy;
+    use crate::auth::refresh::{NewRefresh, SessionId};
+    use crate::auth::token::{issue_access, validate_assertion};
+
+    pub(crate) fn config() -> Config {
+        let vars = [
+            ("ORIGIN_URL", "https://origin.example"),
+            ("ISSUER", "https://edge.example"),
+            ("ORIGIN_AUDIENCE", "origin"),
+            ("SESSION_KEYS", "s1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"),
+            ("ASSERTION_KEYS", "a1:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8"),
+        ];
+        Config::from_lookup(&|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())).unwrap()
+    }
+
+    const NOW: UnixTime = 1_800_000_000;
+
+    pub(crate) fn access_cookie(config: &Config, now: UnixTime) -> String {
+        let roles = vec!["staff".to_owned()];
+        let subject = Subject {
+            user: "alice",
+            session: "sid-1",
+            roles: &roles,
+        };
+        let token = issue_access(&config.session_keys, &config.access_audience(), &subject, now, 300, &SeededEntropy::default()).unwrap();
+        format!("{}={}", config.cookies.names().access, token.expose())
+    }
+
+    fn refresh_cookie(config: &Config) -> String {
+        let entropy = SeededEntropy::default();
+        let token = NewRefresh::mint(&SessionId::generate(&entropy).unwrap(), &entropy).unwrap();
+        format!("{}={}", config.cookies.names().refresh, token.token.expose())
+    }
+
+    #[test]
+    fn a_valid_access_cookie_authenticates() {
+        let config = config();
+        let header = format!("theme=dark; {}", access_cookie(&config, NOW));
+        let Presented::Access(access) = authenticate(Some(&header), &config, NOW) else { panic!() };
+        assert_eq!(access.user(), "alice");
+    }
+
+    #[test]
+    fn an_expired_access_cookie_with_a_refresh_cookie_is_refreshable() {
+        let config = config();
+        let header = format!("{}; {}", access_cookie(&config, NOW - 1000), refresh_cookie(&config));
+        assert!(matches!(
+            authenticate(Some(&header), &config, NOW),
+            Presented::Refreshable(Missing::Invalid(TokenError::Expired), _)
+        ));
+        let only_refresh = refresh_cookie(&config);
+        assert!(matches!(authenticate(Some(&only_refresh), &config, NOW), Presented::Refreshable(Missing::NoCookie, _)));
+    }
+
+    #[test]
+    fn tossed_or_malformed_cookies_trust_nothing() {
+        let config = config();
+        let access = access_cookie(&config, NOW);
+        let tossed = format!("{access}; {access}");
+        assert_eq!(authenticate(Some(&tossed), &config, NOW), Presented::Anonymous(Missing::UntrustedCookies));
+        let tossed_refresh = format!("{access}; {r}; {r}", r = refresh_cookie(&config));
+        assert_eq!(authenticate(Some(&tossed_refresh), &config, NOW), Presented::Anonymous(Missing::UntrustedCookies));
+        let huge = "a=".to_owned() + &"b".repeat(10_000);
+        assert_eq!(authenticate(Some(&huge), &config, NOW), Presented::Anonymous(Missing::UntrustedCookies));
+        assert_eq!(authenticate(None, &config, NOW), Presented::Anonymous(Missing::NoCookie));
+        let case_variant = access.replace("__Host-", "__host-");
+        assert_eq!(authenticate(Some(&case_variant), &config, NOW), Presented::Anonymous(Missing::NoCookie));
+        let garbage_refresh = format!("{}=nope", config.cookies.names().refresh);
+        assert_eq!(authenticate(Some(&garbage_refresh), &config, NOW), Presented::Anonymous(Missing::NoCookie));
+    }
+
+    #[test]
+    fn forwarded_identity_carries_a_verifiable_assertion() {
+        let config = config();
+        let header = access_cookie(&config, NOW);
+        let Presented::Access(access) = authenticate(Some(&header), &config, NOW) else { panic!() };
+        let identity = forward_identity(&access, &config, NOW, &SeededEntropy::default()).unwrap();
+        assert_eq!((identity.user.as_str(), identity.session.as_str()), ("alice", "sid-1"));
+        let assertion = validate_assertion(&config.assertion_keys, identity.assertion.expose(), &config.assertion_audience(), 0, NOW).unwrap();
+        assert_eq!(assertion.roles(), ["staff"]);
+        assert_eq!(assertion.expires_at() - NOW, config.assertion_ttl);
+    }
+
+    #[test]
+    fn navigation_is_a_get_or_head_that_accepts_html() {
+        assert!(is_navigation("GET", Some("text/html,application/xhtml+xml")));
+        assert!(is_navigation("HEAD", Some("text/html")));
+        assert!(!is_navigation("POST", Some("text/html")));
+        assert!(!is_navigation("GET", Some("application/json")));
+        assert!(!is_navigation("GET", None));
+    }
+}

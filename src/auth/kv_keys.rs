@@ -1,0 +1,54 @@
+//! The key layout of the `SESSIONS` namespace, shared by the worker and the command-line tool
+//! so both always agree.
+//!
+//! Users appear only hashed, so a listing of the namespace reveals no account names.
+
+use sha2::{Digest, Sha256};
+
+use super::encoding::b64url;
+use super::refresh::SessionId;
+
+/// `session:<id>`: the [`super::session::SessionRecord`] as JSON.
+pub fn session_key(id: &SessionId) -> String {
+    format!("session:{id}")
+}
+
+/// `revoked:<id>`: present once a session has ended; read on every request.
+pub fn revoked_key(id: &SessionId) -> String {
+    format!("revoked:{id}")
+}
+
+/// The prefix under which a user's sessions are indexed (listed by prefix, never rewritten).
+pub fn user_index_prefix(user: &str) -> String {
+    let digest = Sha256::digest(user.as_bytes());
+    format!("user-sessions:{}:", b64url(&digest[..18]))
+}
+
+/// `user-sessions:<user hash>:<id>`: one empty entry per session of the user.
+pub fn user_index_key(user: &str, id: &SessionId) -> String {
+    format!("{}{id}", user_index_prefix(user))
+}
+
+/// The session id at the end of an index key.
+pub fn session_of_index_key(key: &str) -> Option<SessionId> {
+    SessionId::parse(key.rsplit(':').next()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::env::testing::SeededEntropy;
+
+    #[test]
+    fn index_keys_hide_the_user_and_lead_back_to_the_session() {
+        let id = SessionId::generate(&SeededEntropy::default()).unwrap();
+        let key = user_index_key("alice@example.com", &id);
+        assert!(!key.contains("alice"));
+        assert!(key.starts_with(&user_index_prefix("alice@example.com")));
+        assert_ne!(user_index_prefix("alice"), user_index_prefix("bob"));
+        assert_eq!(session_of_index_key(&key), Some(id.clone()));
+        assert_eq!(session_of_index_key("user-sessions:x:not-an-id"), None);
+        assert_eq!(session_key(&id), format!("session:{id}"));
+        assert_eq!(revoked_key(&id), format!("revoked:{id}"));
+    }
+}
