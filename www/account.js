@@ -1,0 +1,316 @@
+// The account page: who is signed in, their active sessions, and ending them.
+// Talks to the worker's JSON API with same-origin fetches (the session cookies are HttpOnly, so
+// this script never sees them):
+//   GET    /auth/session          the current user and session
+//   GET    /auth/sessions         every live session of the user
+//   DELETE /auth/sessions/{id}    end one session
+//   DELETE /auth/sessions         end them all ("log out everywhere")
+//   POST   /auth/refresh          new access cookie when the short-lived one has expired
+(function () {
+  "use strict";
+
+  var LOGIN = "/auth/login";
+  var HERE = "/auth/account";
+
+  var $ = function (id) { return document.getElementById(id); };
+  var errorBox, statusBox, list, logoutAll;
+  var currentSessionId = null;
+
+  // --- HTTP ------------------------------------------------------------------------------------
+
+  function goToLogin(reason) {
+    var url = LOGIN + "?next=" + encodeURIComponent(HERE);
+    if (reason) url += "&error=" + encodeURIComponent(reason);
+    window.location.assign(url);
+  }
+
+  function send(method, path) {
+    return fetch(path, {
+      method: method,
+      credentials: "same-origin",
+      cache: "no-store",
+      headers: { Accept: "application/json" }
+    });
+  }
+
+  function readJson(res) {
+    return res.text().then(function (text) {
+      if (!text) return {};
+      try {
+        return JSON.parse(text);
+      } catch (e) {
+        return {};
+      }
+    });
+  }
+
+  // A JSON API call; on 401 it tries one refresh, then sends the user to the sign-in page.
+  // Resolves to the parsed body of a 2xx answer; rejects with an Error carrying the message.
+  function api(method, path, retried) {
+    return send(method, path).then(function (res) {
+      if (res.status === 401 && !retried) {
+        return send("POST", "/auth/refresh").then(function (refreshed) {
+          if (!refreshed.ok) {
+            goToLogin("session_expired");
+            return new Promise(function () {}); // the page is going away
+          }
+          return api(method, path, true);
+        });
+      }
+      if (res.status === 401) {
+        goToLogin("session_expired");
+        return new Promise(function () {});
+      }
+      return readJson(res).then(function (body) {
+        if (!res.ok) {
+          var err = new Error(body.message || "The server answered " + res.status + ".");
+          err.code = body.error;
+          throw err;
+        }
+        return body;
+      });
+    }, function () {
+      throw new Error("The server could not be reached. Check your connection and try again.");
+    });
+  }
+
+  // --- formatting ------------------------------------------------------------------------------
+
+  function toDate(value) {
+    if (value === null || value === undefined || value === "") return null;
+    var ms = typeof value === "number" ? (value < 1e12 ? value * 1000 : value) : Date.parse(value);
+    return isNaN(ms) ? null : new Date(ms);
+  }
+
+  var absolute = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  var relative = typeof Intl.RelativeTimeFormat === "function"
+    ? new Intl.RelativeTimeFormat(undefined, { numeric: "auto" })
+    : null;
+
+  function fromNow(date) {
+    var seconds = Math.round((date.getTime() - Date.now()) / 1000);
+    if (!relative) return absolute.format(date);
+    if (Math.abs(seconds) < 45) return seconds <= 0 ? "just now" : "in a few seconds";
+    var units = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60]];
+    for (var i = 0; i < units.length; i++) {
+      if (Math.abs(seconds) >= units[i][1]) return relative.format(Math.round(seconds / units[i][1]), units[i][0]);
+    }
+    return relative.format(seconds, "second");
+  }
+
+  // A <time> element showing a relative time, with the exact one as tooltip and datetime.
+  function timeElement(value, style) {
+    var date = toDate(value);
+    if (!date) {
+      var unknown = document.createElement("span");
+      unknown.textContent = "unknown";
+      return unknown;
+    }
+    var el = document.createElement("time");
+    el.dateTime = date.toISOString();
+    el.title = absolute.format(date);
+    el.textContent = style === "absolute" ? absolute.format(date) : fromNow(date);
+    return el;
+  }
+
+  function setTime(target, value) {
+    target.textContent = "";
+    var date = toDate(value);
+    if (!date) {
+      target.textContent = "unknown";
+      return;
+    }
+    target.appendChild(timeElement(value, "absolute"));
+    target.appendChild(document.createTextNode(" (" + fromNow(date) + ")"));
+  }
+
+  // --- messages --------------------------------------------------------------------------------
+
+  function showError(message) {
+    statusBox.textContent = "";
+    errorBox.textContent = message;
+  }
+
+  function showStatus(message) {
+    errorBox.textContent = "";
+    statusBox.textContent = message;
+  }
+
+  // --- rendering -------------------------------------------------------------------------------
+
+  function renderIdentity(data) {
+    var user = data.user || {};
+    var session = data.session || {};
+    currentSessionId = session.id || null;
+    $("user-id").textContent = user.id || "unknown";
+    var roles = $("user-roles");
+    roles.textContent = "";
+    (user.roles || []).forEach(function (role) {
+      var chip = document.createElement("span");
+      chip.className = "role";
+      chip.textContent = role;
+      roles.appendChild(chip);
+    });
+    if (!roles.firstChild) roles.textContent = "none";
+    setTime($("session-created"), session.created_at);
+    setTime($("session-expires"), session.expires_at);
+    $("summary").textContent = "Signed in as " + (user.id || "unknown") + ".";
+    $("identity").hidden = false;
+  }
+
+  function deviceName(session) {
+    var device = session.device;
+    if (device && typeof device === "object") device = device.name || device.label || device.user_agent;
+    return typeof device === "string" && device.trim() ? device.trim() : "Unknown device";
+  }
+
+  function isCurrent(session) {
+    if (typeof session.current === "boolean") return session.current;
+    return currentSessionId !== null && session.id === currentSessionId;
+  }
+
+  function lastSeen(session) {
+    var d = toDate(session.last_seen_at) || toDate(session.created_at);
+    return d ? d.getTime() : 0;
+  }
+
+  function renderSessions(sessions) {
+    list.textContent = "";
+    sessions = sessions.slice().sort(function (a, b) {
+      var ca = isCurrent(a), cb = isCurrent(b);
+      if (ca !== cb) return ca ? -1 : 1;
+      return lastSeen(b) - lastSeen(a);
+    });
+
+    sessions.forEach(function (session) {
+      var current = isCurrent(session);
+      var name = deviceName(session);
+
+      var item = document.createElement("li");
+      item.className = "session";
+      item.dataset.sessionId = session.id;
+      if (current) item.dataset.current = "true";
+
+      var text = document.createElement("div");
+      var title = document.createElement("p");
+      title.className = "session-device";
+      title.textContent = name;
+      if (current) {
+        var badge = document.createElement("span");
+        badge.className = "badge";
+        badge.textContent = "This device";
+        title.appendChild(badge);
+      }
+      var meta = document.createElement("p");
+      meta.className = "session-meta";
+      meta.appendChild(document.createTextNode("Signed in "));
+      meta.appendChild(timeElement(session.created_at, "absolute"));
+      meta.appendChild(document.createTextNode(" \u00b7 Last active "));
+      meta.appendChild(timeElement(session.last_seen_at || session.created_at));
+      meta.appendChild(document.createTextNode(" \u00b7 Expires "));
+      meta.appendChild(timeElement(session.expires_at));
+      text.appendChild(title);
+      text.appendChild(meta);
+      item.appendChild(text);
+
+      if (current) {
+        // Ending this device's session is logging out: a plain form post, the worker clears the cookies.
+        var form = document.createElement("form");
+        form.className = "inline";
+        form.method = "post";
+        form.action = "/auth/logout";
+        var out = document.createElement("button");
+        out.type = "submit";
+        out.className = "secondary small";
+        out.textContent = "Log out";
+        out.setAttribute("aria-label", "Log out on this device (" + name + ")");
+        form.appendChild(out);
+        item.appendChild(form);
+      } else {
+        var end = document.createElement("button");
+        end.type = "button";
+        end.className = "danger small";
+        end.textContent = "End session";
+        end.setAttribute("aria-label", "End session on " + name);
+        end.addEventListener("click", function () {
+          endSession(session, name, item, end);
+        });
+        item.appendChild(end);
+      }
+      list.appendChild(item);
+    });
+
+    if (!sessions.length) {
+      var empty = document.createElement("li");
+      empty.className = "session muted";
+      empty.textContent = "No active sessions.";
+      list.appendChild(empty);
+    }
+    list.setAttribute("aria-busy", "false");
+    logoutAll.hidden = false;
+  }
+
+  // --- actions ---------------------------------------------------------------------------------
+
+  function endSession(session, name, item, button) {
+    button.disabled = true;
+    button.textContent = "Ending\u2026";
+    api("DELETE", "/auth/sessions/" + encodeURIComponent(session.id)).then(function () {
+      var next = item.nextElementSibling || item.previousElementSibling;
+      item.remove();
+      showStatus("The session on " + name + " has ended.");
+      var focusTarget = next && next.querySelector("button");
+      (focusTarget || $("sessions-heading")).focus();
+    }, function (err) {
+      button.disabled = false;
+      button.textContent = "End session";
+      showError("Could not end that session: " + err.message);
+    });
+  }
+
+  function endAll() {
+    logoutAll.disabled = true;
+    logoutAll.textContent = "Logging out\u2026";
+    api("DELETE", "/auth/sessions").then(function () {
+      window.location.assign(LOGIN);
+    }, function (err) {
+      logoutAll.disabled = false;
+      logoutAll.textContent = "Log out everywhere";
+      showError("Could not log out everywhere: " + err.message);
+    });
+  }
+
+  function load() {
+    return api("GET", "/auth/session")
+      .then(function (data) {
+        renderIdentity(data);
+        return api("GET", "/auth/sessions");
+      })
+      .then(function (data) {
+        renderSessions(Array.isArray(data.sessions) ? data.sessions : []);
+      })
+      .catch(function (err) {
+        list.setAttribute("aria-busy", "false");
+        showError("Your account could not be loaded: " + err.message);
+      });
+  }
+
+  function start() {
+    errorBox = $("error");
+    statusBox = $("status");
+    list = $("sessions");
+    logoutAll = $("logout-all");
+    logoutAll.addEventListener("click", endAll);
+    // Sessions may have been ended elsewhere meanwhile: reload when the tab is shown again.
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible") load();
+    });
+    load();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
