@@ -6,6 +6,8 @@
 
 #[cfg(test)]
 mod conformance;
+#[cfg(all(test, target_arch = "wasm32"))]
+mod wasm_tests;
 pub mod config;
 pub mod cookie;
 pub mod encoding;
