@@ -200,6 +200,7 @@ function page(req, result) {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${result.verified ? "Demo origin: signed in" : "Demo origin: NOT VERIFIED"}</title>
+<link rel="icon" href="/auth/assets/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/auth/assets/style.css">
 </head>
 <body>

@@ -158,10 +158,45 @@
     $("identity").hidden = false;
   }
 
-  function deviceName(session) {
+  // The raw device description (a User-Agent string) and a short "Browser on System" name for it.
+  function rawDevice(session) {
     var device = session.device;
     if (device && typeof device === "object") device = device.name || device.label || device.user_agent;
-    return typeof device === "string" && device.trim() ? device.trim() : "Unknown device";
+    return typeof device === "string" ? device.trim() : "";
+  }
+
+  var BROWSERS = [
+    [/\bEdg(?:e|A|iOS)?\//, "Edge"],
+    [/\bOPR\/|\bOpera\b/, "Opera"],
+    [/\bSamsungBrowser\//, "Samsung Internet"],
+    [/\bFirefox\/|\bFxiOS\//, "Firefox"],
+    [/\bHeadlessChrome\//, "Headless Chrome"],
+    [/\bChrom(?:e|ium)\/|\bCriOS\//, "Chrome"],
+    [/\bVersion\/[\d.]+.*\bSafari\//, "Safari"],
+    [/^curl\//, "curl"]
+  ];
+  var SYSTEMS = [
+    [/\bWindows\b/, "Windows"],
+    [/\biPhone\b|\biPad\b|\biPod\b/, "iOS"],
+    [/\bMac OS X\b|\bMacintosh\b/, "macOS"],
+    [/\bAndroid\b/, "Android"],
+    [/\bCrOS\b/, "ChromeOS"],
+    [/\bLinux\b/, "Linux"]
+  ];
+
+  function match(table, text) {
+    for (var i = 0; i < table.length; i++) if (table[i][0].test(text)) return table[i][1];
+    return null;
+  }
+
+  function deviceName(session) {
+    var raw = rawDevice(session);
+    if (!raw) return "Unknown device";
+    var browser = match(BROWSERS, raw);
+    var system = match(SYSTEMS, raw);
+    if (browser && system) return browser + " on " + system;
+    if (browser || system) return browser || "Browser on " + system;
+    return raw.length > 60 ? raw.slice(0, 57) + "\u2026" : raw;
   }
 
   function isCurrent(session) {
@@ -195,6 +230,7 @@
       var title = document.createElement("p");
       title.className = "session-device";
       title.textContent = name;
+      if (rawDevice(session) && rawDevice(session) !== name) title.title = rawDevice(session);
       if (current) {
         var badge = document.createElement("span");
         badge.className = "badge";

@@ -11,6 +11,7 @@
     rate_limited: "Too many failed attempts. Wait a few minutes, then try again.",
     bad_request: "The sign-in form could not be read. Please try again.",
     forbidden: "This sign-in request was refused. Reload the page and try again.",
+    cross_site: "This sign-in request was refused. Reload the page and try again.",
     session_expired: "Your session has ended. Please sign in again."
   };
   var FALLBACK = "Signing in did not work. Please try again.";
