@@ -26,7 +26,7 @@ command -v wasm-bindgen >/dev/null 2>&1 || die "wasm-bindgen is not installed; r
 [ -x "$WASM_OPT_BIN" ] && [ -x "$ESBUILD_BIN" ] || die "npm tooling is missing; run ./scripts/setup.sh"
 
 step "building the worker (cargo release build for wasm32, wasm-bindgen, wasm-opt, esbuild)"
-worker-build --release || die "the worker build failed (see the compiler output above)"
+RUST_BACKTRACE=0 worker-build --release || die "the worker build failed (see the compiler output above)"
 [ -f "$WORKER_JS" ] && [ -f "$WORKER_WASM" ] || die "worker-build finished but $WORKER_JS or $WORKER_WASM is missing"
 # worker-build rewrites files in place; make sure the next up-to-date check sees a fresh output.
 touch "$WORKER_WASM" "$WORKER_JS"

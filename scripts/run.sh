@@ -40,10 +40,12 @@ origin_pid=$!
 pids+=("$origin_pid")
 
 step "starting the worker with wrangler dev (local workerd, local KV in .wrangler/state)"
-vars=(--var "ORIGIN_URL:http://127.0.0.1:$origin_port")
+# wrangler.toml's [vars] already name the default ports; only other ports need overrides.
+vars=()
+[ "$origin_port" = 8788 ] || vars+=(--var "ORIGIN_URL:http://127.0.0.1:$origin_port")
 [ "$edge_port" = 8787 ] || vars+=(--var "ISSUER:http://127.0.0.1:$edge_port")
 setsid "$NODE" node_modules/wrangler/bin/wrangler.js dev --local --ip 127.0.0.1 --port "$edge_port" \
-  --persist-to .wrangler/state --show-interactive-dev-session=false "${vars[@]}" </dev/null &
+  --persist-to .wrangler/state --show-interactive-dev-session=false ${vars[@]+"${vars[@]}"} </dev/null &
 wrangler_pid=$!
 pids+=("$wrangler_pid")
 
