@@ -323,7 +323,15 @@
         return api("GET", "/auth/sessions");
       })
       .then(function (data) {
-        renderSessions(Array.isArray(data.sessions) ? data.sessions : []);
+        var sessions = Array.isArray(data.sessions) ? data.sessions : [];
+        renderSessions(sessions);
+        // The list has this session's own times (GET /auth/session may only know the access
+        // token's): show those in the summary.
+        var mine = sessions.filter(isCurrent)[0];
+        if (mine) {
+          if (toDate(mine.created_at)) setTime($("session-created"), mine.created_at);
+          if (toDate(mine.expires_at)) setTime($("session-expires"), mine.expires_at);
+        }
       })
       .catch(function (err) {
         list.setAttribute("aria-busy", "false");
