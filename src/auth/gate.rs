@@ -63,30 +63,34 @@ pub fn authenticate(cookie_header: Option<&str>, config: &Config, now: UnixTime)
 
 /// The identity to forward for a verified session, with a fresh assertion.
 pub fn forward_identity(
-    access: &VerifiedAccess,
+    subject: &Subject<'_>,
     config: &Config,
     now: UnixTime,
     entropy: &dyn Entropy,
 ) -> Result<Identity, TokenError> {
-    let subject = Subject {
-        user: access.user(),
-        session: access.session(),
-        roles: access.roles(),
-    };
     let assertion = issue_assertion(
         &config.assertion_keys,
         &config.assertion_audience(),
-        &subject,
+        subject,
         now,
         config.assertion_ttl,
         entropy,
     )?;
     Ok(Identity {
-        user: access.user().to_owned(),
-        session: access.session().to_owned(),
-        roles: access.roles().to_vec(),
+        user: subject.user.to_owned(),
+        session: subject.session.to_owned(),
+        roles: subject.roles.to_vec(),
         assertion,
     })
+}
+
+/// The subject a verified access token speaks for.
+pub fn subject_of(access: &VerifiedAccess) -> Subject<'_> {
+    Subject {
+        user: access.user(),
+        session: access.session(),
+        roles: access.roles(),
+    }
 }
 
 /// Whether a request is a browser navigation (which gets redirects and in-place refresh) rather
@@ -107,10 +111,21 @@ pub(crate) mod tests {
             ("ORIGIN_URL", "https://origin.example"),
             ("ISSUER", "https://edge.example"),
             ("ORIGIN_AUDIENCE", "origin"),
-            ("SESSION_KEYS", "s1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"),
-            ("ASSERTION_KEYS", "a1:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8"),
+            (
+                "SESSION_KEYS",
+                "s1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+            ),
+            (
+                "ASSERTION_KEYS",
+                "a1:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8",
+            ),
         ];
-        Config::from_lookup(&|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())).unwrap()
+        Config::from_lookup(&|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .unwrap()
     }
 
     const NOW: UnixTime = 1_800_000_000;
@@ -122,34 +137,55 @@ pub(crate) mod tests {
             session: "sid-1",
             roles: &roles,
         };
-        let token = issue_access(&config.session_keys, &config.access_audience(), &subject, now, 300, &SeededEntropy::default()).unwrap();
+        let token = issue_access(
+            &config.session_keys,
+            &config.access_audience(),
+            &subject,
+            now,
+            300,
+            &SeededEntropy::default(),
+        )
+        .unwrap();
         format!("{}={}", config.cookies.names().access, token.expose())
     }
 
     fn refresh_cookie(config: &Config) -> String {
         let entropy = SeededEntropy::default();
         let token = NewRefresh::mint(&SessionId::generate(&entropy).unwrap(), &entropy).unwrap();
-        format!("{}={}", config.cookies.names().refresh, token.token.expose())
+        format!(
+            "{}={}",
+            config.cookies.names().refresh,
+            token.token.expose()
+        )
     }
 
     #[test]
     fn a_valid_access_cookie_authenticates() {
         let config = config();
         let header = format!("theme=dark; {}", access_cookie(&config, NOW));
-        let Presented::Access(access) = authenticate(Some(&header), &config, NOW) else { panic!() };
+        let Presented::Access(access) = authenticate(Some(&header), &config, NOW) else {
+            panic!()
+        };
         assert_eq!(access.user(), "alice");
     }
 
     #[test]
     fn an_expired_access_cookie_with_a_refresh_cookie_is_refreshable() {
         let config = config();
-        let header = format!("{}; {}", access_cookie(&config, NOW - 1000), refresh_cookie(&config));
+        let header = format!(
+            "{}; {}",
+            access_cookie(&config, NOW - 1000),
+            refresh_cookie(&config)
+        );
         assert!(matches!(
             authenticate(Some(&header), &config, NOW),
             Presented::Refreshable(Missing::Invalid(TokenError::Expired), _)
         ));
         let only_refresh = refresh_cookie(&config);
-        assert!(matches!(authenticate(Some(&only_refresh), &config, NOW), Presented::Refreshable(Missing::NoCookie, _)));
+        assert!(matches!(
+            authenticate(Some(&only_refresh), &config, NOW),
+            Presented::Refreshable(Missing::NoCookie, _)
+        ));
     }
 
     #[test]
@@ -157,33 +193,72 @@ pub(crate) mod tests {
         let config = config();
         let access = access_cookie(&config, NOW);
         let tossed = format!("{access}; {access}");
-        assert_eq!(authenticate(Some(&tossed), &config, NOW), Presented::Anonymous(Missing::UntrustedCookies));
+        assert_eq!(
+            authenticate(Some(&tossed), &config, NOW),
+            Presented::Anonymous(Missing::UntrustedCookies)
+        );
         let tossed_refresh = format!("{access}; {r}; {r}", r = refresh_cookie(&config));
-        assert_eq!(authenticate(Some(&tossed_refresh), &config, NOW), Presented::Anonymous(Missing::UntrustedCookies));
+        assert_eq!(
+            authenticate(Some(&tossed_refresh), &config, NOW),
+            Presented::Anonymous(Missing::UntrustedCookies)
+        );
         let huge = "a=".to_owned() + &"b".repeat(10_000);
-        assert_eq!(authenticate(Some(&huge), &config, NOW), Presented::Anonymous(Missing::UntrustedCookies));
-        assert_eq!(authenticate(None, &config, NOW), Presented::Anonymous(Missing::NoCookie));
+        assert_eq!(
+            authenticate(Some(&huge), &config, NOW),
+            Presented::Anonymous(Missing::UntrustedCookies)
+        );
+        assert_eq!(
+            authenticate(None, &config, NOW),
+            Presented::Anonymous(Missing::NoCookie)
+        );
         let case_variant = access.replace("__Host-", "__host-");
-        assert_eq!(authenticate(Some(&case_variant), &config, NOW), Presented::Anonymous(Missing::NoCookie));
+        assert_eq!(
+            authenticate(Some(&case_variant), &config, NOW),
+            Presented::Anonymous(Missing::NoCookie)
+        );
         let garbage_refresh = format!("{}=nope", config.cookies.names().refresh);
-        assert_eq!(authenticate(Some(&garbage_refresh), &config, NOW), Presented::Anonymous(Missing::NoCookie));
+        assert_eq!(
+            authenticate(Some(&garbage_refresh), &config, NOW),
+            Presented::Anonymous(Missing::NoCookie)
+        );
     }
 
     #[test]
     fn forwarded_identity_carries_a_verifiable_assertion() {
         let config = config();
         let header = access_cookie(&config, NOW);
-        let Presented::Access(access) = authenticate(Some(&header), &config, NOW) else { panic!() };
-        let identity = forward_identity(&access, &config, NOW, &SeededEntropy::default()).unwrap();
-        assert_eq!((identity.user.as_str(), identity.session.as_str()), ("alice", "sid-1"));
-        let assertion = validate_assertion(&config.assertion_keys, identity.assertion.expose(), &config.assertion_audience(), 0, NOW).unwrap();
+        let Presented::Access(access) = authenticate(Some(&header), &config, NOW) else {
+            panic!()
+        };
+        let identity = forward_identity(
+            &subject_of(&access),
+            &config,
+            NOW,
+            &SeededEntropy::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            (identity.user.as_str(), identity.session.as_str()),
+            ("alice", "sid-1")
+        );
+        let assertion = validate_assertion(
+            &config.assertion_keys,
+            identity.assertion.expose(),
+            &config.assertion_audience(),
+            0,
+            NOW,
+        )
+        .unwrap();
         assert_eq!(assertion.roles(), ["staff"]);
         assert_eq!(assertion.expires_at() - NOW, config.assertion_ttl);
     }
 
     #[test]
     fn navigation_is_a_get_or_head_that_accepts_html() {
-        assert!(is_navigation("GET", Some("text/html,application/xhtml+xml")));
+        assert!(is_navigation(
+            "GET",
+            Some("text/html,application/xhtml+xml")
+        ));
         assert!(is_navigation("HEAD", Some("text/html")));
         assert!(!is_navigation("POST", Some("text/html")));
         assert!(!is_navigation("GET", Some("application/json")));

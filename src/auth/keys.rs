@@ -82,9 +82,12 @@ pub fn is_valid_kid(kid: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// Splits a key secret into `(kid, key bytes)` entries, checking kids and base64.
-fn parse_entries(secret: &str) -> Result<Vec<(String, Secret<Vec<u8>>)>, KeyError> {
-    let mut entries: Vec<(String, Secret<Vec<u8>>)> = Vec::new();
+/// One `kid:key` entry of a secret, decoded.
+type Entry = (String, Secret<Vec<u8>>);
+
+/// Splits a key secret into entries, checking kids and base64.
+fn parse_entries(secret: &str) -> Result<Vec<Entry>, KeyError> {
+    let mut entries: Vec<Entry> = Vec::new();
     let items = secret
         .split(|c: char| c == ',' || c.is_whitespace())
         .filter(|item| !item.is_empty());

@@ -4,11 +4,10 @@
 //! [`env::Clock`] and [`env::Entropy`], storage through the [`store::SessionStore`] trait, so the
 //! whole model runs natively in tests and identically in wasm.
 
+pub mod audit;
+pub mod config;
 #[cfg(test)]
 mod conformance;
-#[cfg(all(test, target_arch = "wasm32"))]
-mod wasm_tests;
-pub mod config;
 pub mod cookie;
 pub mod encoding;
 pub mod env;
@@ -27,3 +26,5 @@ pub mod session;
 pub mod store;
 pub mod token;
 pub mod user_sessions;
+#[cfg(all(test, target_arch = "wasm32"))]
+mod wasm_tests;

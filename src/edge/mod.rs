@@ -1,33 +1,81 @@
-//! The Workers shell (placeholder).
+//! The Workers shell: binds the pure core to the runtime.
 //!
-//! For now this only proves the build, run and test pipeline: it answers
-//! `GET /.edgegate/health` with `200 ok` and forwards every other request unchanged (method,
-//! path, query, headers and body) to the origin named by the `ORIGIN_URL` var.
+//! Everything here is I/O: reading the request, KV, fetch to the origin, static assets, logs.
+//! Every decision is made by [`crate::auth`]. Any failure on the way (bad configuration, storage
+//! down, a value that cannot be a header) ends in an error response, never in a request
+//! forwarded without identity.
 
-use worker::{event, Context, Env, Fetch, Request, RequestInit, Response, Result, Url};
+mod credentials;
+mod handlers;
+mod http;
+mod kv_store;
+mod proxy;
+mod rate;
 
-/// Path of the liveness probe answered by the worker itself.
-const HEALTH_PATH: &str = "/.edgegate/health";
+use std::cell::OnceCell;
+use std::rc::Rc;
+
+use worker::{console_log, event, Context, Env, Request, Response, Result};
+
+use crate::auth::audit::{AuditEvent, EventKind};
+use crate::auth::config::{Config, ConfigError};
+use crate::auth::env::{OsEntropy, UnixTime};
+
+thread_local! {
+    /// The configuration, validated once per isolate.
+    static CONFIG: OnceCell<Rc<std::result::Result<Config, ConfigError>>> = const { OnceCell::new() };
+}
+
+fn config(env: &Env) -> Rc<std::result::Result<Config, ConfigError>> {
+    CONFIG.with(|cell| {
+        cell.get_or_init(|| {
+            let lookup = |name: &str| {
+                env.var(name)
+                    .map(|value| value.to_string())
+                    .or_else(|_| env.secret(name).map(|value| value.to_string()))
+                    .ok()
+            };
+            Rc::new(Config::from_lookup(&lookup))
+        })
+        .clone()
+    })
+}
+
+pub(crate) fn now() -> UnixTime {
+    i64::try_from(worker::Date::now().as_millis() / 1000).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn audit(event: AuditEvent) {
+    console_log!("{}", event.to_json());
+}
+
+/// What one request needs: the validated configuration, the bindings and the time.
+pub(crate) struct Ctx<'a> {
+    pub config: &'a Config,
+    pub env: &'a Env,
+    pub now: UnixTime,
+    pub entropy: OsEntropy,
+}
 
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let url = req.url()?;
-    if url.path() == HEALTH_PATH {
-        return Response::ok("ok");
-    }
-
-    let origin = env.var("ORIGIN_URL")?.to_string();
-    let mut target = Url::parse(&origin)?;
-    target.set_path(url.path());
-    target.set_query(url.query());
-
-    let method = req.method();
-    let body = req.bytes().await?;
-    let mut init = RequestInit::new();
-    init.with_method(method).with_headers(req.headers().clone());
-    if !body.is_empty() {
-        init.with_body(Some(js_sys::Uint8Array::from(body.as_slice()).into()));
-    }
-    let upstream = Request::new_with_init(target.as_str(), &init)?;
-    Fetch::Request(upstream).send().await
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let config = config(&env);
+    let config = match config.as_ref() {
+        Ok(config) => config,
+        Err(err) => {
+            audit(AuditEvent::new(EventKind::ConfigInvalid, now()).detail(err.to_string()));
+            return http::error(
+                500,
+                "configuration_error",
+                &format!("edgegate is misconfigured: {err}"),
+            );
+        }
+    };
+    let ctx = Ctx {
+        config,
+        env: &env,
+        now: now(),
+        entropy: OsEntropy,
+    };
+    handlers::route(req, &ctx).await
 }

@@ -1,0 +1,58 @@
+//! Response helpers: JSON errors, security headers, cookies.
+
+use serde::Serialize;
+use worker::{Headers, Response, Result};
+
+/// Headers on every response edgegate itself produces.
+const NO_STORE: (&str, &str) = ("Cache-Control", "no-store");
+/// The policy of the pages in `www/`: no inline code, nothing from elsewhere, never framed.
+pub const PAGE_CSP: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: &'a str,
+}
+
+/// `{"error": code, "message": text}` with `status`.
+pub fn error(status: u16, code: &str, message: &str) -> Result<Response> {
+    json(
+        &ErrorBody {
+            error: code,
+            message,
+        },
+        status,
+    )
+}
+
+pub fn json<T: Serialize>(body: &T, status: u16) -> Result<Response> {
+    let mut response = Response::from_json(body)?.with_status(status);
+    harden(response.headers_mut())?;
+    Ok(response)
+}
+
+/// A redirect to a same-origin path (already sanitised by the caller).
+pub fn redirect(location: &str, status: u16) -> Result<Response> {
+    let headers = Headers::new();
+    headers.set("Location", location)?;
+    harden(&headers)?;
+    Ok(Response::empty()?.with_status(status).with_headers(headers))
+}
+
+/// Security headers for everything the edge answers itself.
+pub fn harden(headers: &Headers) -> Result<()> {
+    headers.set(NO_STORE.0, NO_STORE.1)?;
+    headers.set("X-Content-Type-Options", "nosniff")?;
+    headers.set("Referrer-Policy", "no-referrer")?;
+    headers.set("X-Frame-Options", "DENY")?;
+    headers.set("Content-Security-Policy", PAGE_CSP)
+}
+
+pub fn add_cookies(response: &mut Response, cookies: &[String]) -> Result<()> {
+    for cookie in cookies {
+        response.headers_mut().append("Set-Cookie", cookie)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,225 @@
+//! The Workers KV session store: the global read path, eventually consistent.
+//!
+//! Every operation applies the core's pure decisions with plain reads and writes. KV has no
+//! compare-and-set and spreads writes in up to 60 s, so what this backend cannot promise is
+//! listed per operation in [`crate::auth::store`]. Writes carry expirations so that nothing
+//! outlives the session it belongs to (KV refuses expirations under 60 s, hence the floor).
+
+use worker::kv::KvStore;
+
+use crate::auth::env::UnixTime;
+use crate::auth::kv_keys::{
+    revoked_key, session_key, session_of_index_key, user_index_key, user_index_prefix,
+};
+use crate::auth::refresh::{PresentedRefresh, SessionId, TokenHash};
+use crate::auth::session::{
+    decide_rotation, sessions_to_evict, RotationDecision, SessionPolicy, SessionRecord,
+};
+use crate::auth::store::{Rotation, SessionStore, StoreError};
+
+/// KV's shortest accepted expiration, from now.
+const MIN_KV_TTL: i64 = 60;
+
+pub struct KvSessionStore {
+    kv: KvStore,
+}
+
+fn unavailable(err: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(err.to_string())
+}
+
+/// An absolute KV expiration at least [`MIN_KV_TTL`] ahead.
+fn expiration(at: UnixTime, now: UnixTime) -> u64 {
+    u64::try_from(at.max(now + MIN_KV_TTL)).unwrap_or(u64::MAX)
+}
+
+impl KvSessionStore {
+    pub fn new(kv: KvStore) -> Self {
+        Self { kv }
+    }
+
+    async fn read(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        let Some(text) = self
+            .kv
+            .get(&session_key(id))
+            .text()
+            .await
+            .map_err(unavailable)?
+        else {
+            return Ok(None);
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|err| StoreError::Corrupt(format!("session record: {err}")))
+    }
+
+    async fn write(&self, record: &SessionRecord, now: UnixTime) -> Result<(), StoreError> {
+        let json =
+            serde_json::to_string(record).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        self.kv
+            .put(&session_key(&record.id), json)
+            .map_err(unavailable)?
+            .expiration(expiration(record.absolute_expires_at, now))
+            .execute()
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Ends a session: the revocation marker first (the hot path reads it), then the record.
+    async fn end(&self, record: &SessionRecord, now: UnixTime) -> Result<(), StoreError> {
+        self.kv
+            .put(&revoked_key(&record.id), "1")
+            .map_err(unavailable)?
+            .expiration(expiration(record.absolute_expires_at, now))
+            .execute()
+            .await
+            .map_err(unavailable)?;
+        self.kv
+            .delete(&session_key(&record.id))
+            .await
+            .map_err(unavailable)?;
+        self.kv
+            .delete(&user_index_key(&record.user, &record.id))
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Every indexed session of `user`, live or not (expired ones are ended by the caller).
+    async fn all_of(&self, user: &str) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut ids = Vec::new();
+        let mut cursor = None;
+        loop {
+            let mut list = self.kv.list().prefix(user_index_prefix(user));
+            if let Some(cursor) = cursor {
+                list = list.cursor(cursor);
+            }
+            let page = list.execute().await.map_err(unavailable)?;
+            ids.extend(
+                page.keys
+                    .iter()
+                    .filter_map(|key| session_of_index_key(&key.name)),
+            );
+            if page.list_complete || page.cursor.is_none() {
+                break;
+            }
+            cursor = page.cursor;
+        }
+        let mut records = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(record) = self.read(&id).await? {
+                records.push(record);
+            }
+        }
+        records.sort_by_key(|record| record.created_at);
+        Ok(records)
+    }
+}
+
+impl SessionStore for KvSessionStore {
+    async fn create(
+        &self,
+        record: SessionRecord,
+        policy: &SessionPolicy,
+        now: UnixTime,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        let existing = self.all_of(&record.user).await?;
+        let evict = sessions_to_evict(&existing, policy, now);
+        for ended in existing
+            .iter()
+            .filter(|session| evict.contains(&session.id))
+        {
+            self.end(ended, now).await?;
+        }
+        self.write(&record, now).await?;
+        self.kv
+            .put(&user_index_key(&record.user, &record.id), "")
+            .map_err(unavailable)?
+            .expiration(expiration(record.absolute_expires_at, now))
+            .execute()
+            .await
+            .map_err(unavailable)?;
+        Ok(evict)
+    }
+
+    async fn session(
+        &self,
+        id: &SessionId,
+        now: UnixTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self.read(id).await?.filter(|record| record.is_live(now)))
+    }
+
+    async fn rotate(
+        &self,
+        presented: &PresentedRefresh,
+        replacement: TokenHash,
+        policy: &SessionPolicy,
+        now: UnixTime,
+    ) -> Result<Rotation, StoreError> {
+        let Some(record) = self.read(&presented.session).await? else {
+            return Ok(if self.is_revoked(&presented.session).await? {
+                Rotation::Ended
+            } else {
+                Rotation::Unknown
+            });
+        };
+        Ok(
+            match decide_rotation(&record, presented, replacement, now, policy) {
+                RotationDecision::Rotate(rotated) => {
+                    self.write(&rotated, now).await?;
+                    Rotation::Rotated(rotated)
+                }
+                RotationDecision::Grace => Rotation::Grace(record),
+                RotationDecision::Reused => {
+                    self.end(&record, now).await?;
+                    Rotation::Reused(record)
+                }
+                RotationDecision::Expired => {
+                    self.end(&record, now).await?;
+                    Rotation::Ended
+                }
+                RotationDecision::Unknown => Rotation::Unknown,
+            },
+        )
+    }
+
+    async fn sessions_of(
+        &self,
+        user: &str,
+        now: UnixTime,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut live = self.all_of(user).await?;
+        live.retain(|record| record.is_live(now));
+        Ok(live)
+    }
+
+    async fn revoke(
+        &self,
+        id: &SessionId,
+        now: UnixTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let Some(record) = self.read(id).await? else {
+            return Ok(None);
+        };
+        self.end(&record, now).await?;
+        Ok(record.is_live(now).then_some(record))
+    }
+
+    async fn revoke_all(&self, user: &str, now: UnixTime) -> Result<Vec<SessionId>, StoreError> {
+        let records = self.all_of(user).await?;
+        for record in &records {
+            self.end(record, now).await?;
+        }
+        Ok(records.into_iter().map(|record| record.id).collect())
+    }
+
+    async fn is_revoked(&self, id: &SessionId) -> Result<bool, StoreError> {
+        let marker = self
+            .kv
+            .get(&revoked_key(id))
+            .text()
+            .await
+            .map_err(unavailable)?;
+        Ok(marker.is_some())
+    }
+}
