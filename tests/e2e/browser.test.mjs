@@ -144,6 +144,7 @@ function recent(name, count = 8) {
 async function newContext(name, options = {}) {
   const context = await browser.newContext({ viewport: { width: 1000, height: 800 }, ...options });
   const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
   const problems = record(name, page);
   contexts[name] = { context, page, problems };
   return contexts[name];
