@@ -201,7 +201,7 @@ struct Target {
     #[arg(long)]
     local: bool,
     /// Local KV directory [default: .wrangler/state]
-    #[arg(long, value_name = "DIR", requires = "local")]
+    #[arg(long, value_name = "DIR", conflicts_with = "remote")]
     persist_to: Option<PathBuf>,
     /// Use the deployed Workers KV namespaces (needs `wrangler login` or an API token)
     #[arg(long)]

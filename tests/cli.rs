@@ -1,0 +1,697 @@
+//! The `edgegate` command-line tool, run as a program.
+//!
+//! Most tests never touch KV: the `keys` commands are offline, and the KV commands run against
+//! a stand-in wrangler (a shell script that logs its arguments and answers reads from canned
+//! files) with `--print`, so every written key and value is checked without wrangler's start-up
+//! cost. One test at the end writes to real local KV through the real wrangler.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use edgegate::auth::env::OsEntropy;
+use edgegate::auth::keys::{AssertionKeyRing, SessionKeyRing};
+use edgegate::auth::kv_keys::{revoked_key, session_key, user_index_key, user_index_prefix};
+use edgegate::auth::password::{derive_native, UserRecord};
+use edgegate::auth::refresh::{NewRefresh, SessionId};
+use edgegate::auth::session::{summarize_user_agent, LoginSubject, SessionPolicy, SessionRecord};
+
+const BIN: &str = env!("CARGO_BIN_EXE_edgegate");
+
+fn edgegate(args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("EDGEGATE_WRANGLER")
+        .stdin(Stdio::null());
+    command
+}
+
+fn run(args: &[&str]) -> Output {
+    edgegate(args).output().unwrap()
+}
+
+fn run_with_stdin(args: &[&str], input: &str) -> Output {
+    let mut child = edgegate(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+#[track_caller]
+fn assert_status(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(output),
+        stderr(output)
+    );
+}
+
+/// Splits a printed command line the way a POSIX shell would (bare words and single quotes).
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' => words.extend(word.take()),
+            '\'' => {
+                let word = word.get_or_insert_with(String::new);
+                for quoted in chars.by_ref() {
+                    if quoted == '\'' {
+                        break;
+                    }
+                    word.push(quoted);
+                }
+            }
+            '\\' => word.get_or_insert_with(String::new).extend(chars.next()),
+            other => word.get_or_insert_with(String::new).push(other),
+        }
+    }
+    words.extend(word);
+    words
+}
+
+/// The printed commands, each as words after the wrangler program.
+fn printed_commands(output: &Output, wrangler_words: usize) -> Vec<Vec<String>> {
+    stdout(output)
+        .lines()
+        .map(|line| shell_words(line)[wrangler_words..].to_vec())
+        .collect()
+}
+
+/// The value following `flag` in a command.
+fn flag_value<'a>(command: &'a [String], flag: &str) -> Option<&'a str> {
+    let at = command.iter().position(|word| word == flag)?;
+    command.get(at + 1).map(String::as_str)
+}
+
+// ---- help and usage ----------------------------------------------------------------------------
+
+#[test]
+fn help_explains_every_level() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--help"], "Exit status"),
+        (&["keys", "--help"], "rotate"),
+        (&["keys", "generate", "--help"], "--kid"),
+        (&["keys", "rotate", "--help"], "--current-file"),
+        (&["keys", "dev-vars", "--help"], ".dev.vars"),
+        (&["keys", "jwks", "--help"], "ASSERTION_KEYS"),
+        (&["user", "--help"], "disable"),
+        (&["user", "add", "--help"], "--password-stdin"),
+        (&["user", "disable", "--help"], "--persist-to"),
+        (&["user", "enable", "--help"], "--remote"),
+        (&["sessions", "--help"], "revoke-all"),
+        (&["sessions", "list", "--help"], "--print"),
+        (&["sessions", "revoke", "--help"], "--env"),
+        (&["sessions", "revoke-all", "--help"], "--config"),
+    ];
+    for (args, expected) in cases {
+        let output = run(args);
+        assert_status(&output, 0);
+        assert!(stdout(&output).contains(expected), "{args:?}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_with_status_2() {
+    for args in [
+        &[][..],
+        &["keys"],
+        &["keys", "frobnicate"],
+        &["keys", "generate", "--kid", "../x"],
+        &["keys", "rotate"],
+        &["user", "add", "alice", "--password-stdin"],
+        &["user", "add", "alice", "--local", "--remote"],
+        &["user", "add", "alice", "--remote", "--persist-to", "x"],
+        &["user", "add", "alice", "--local", "--roles", "a,,b"],
+        &["sessions", "revoke", "not-an-id", "--local"],
+    ] {
+        let output = run(args);
+        assert_status(&output, 2);
+        assert!(!stderr(&output).is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn usernames_are_checked_before_anything_runs() {
+    for bad in ["al ice", ".alice", "ålice", ""] {
+        let output = run(&["user", "add", bad, "--local", "--print"]);
+        assert_status(&output, 2);
+        assert!(stderr(&output).contains("username"), "{bad:?}");
+        assert!(stdout(&output).is_empty());
+    }
+}
+
+// ---- keys ----------------------------------------------------------------------------------------
+
+#[test]
+fn generated_keys_fit_both_rings_and_differ() {
+    let first = run(&["keys", "generate"]);
+    assert_status(&first, 0);
+    let entry = stdout(&first).trim().to_owned();
+    assert!(SessionKeyRing::parse(&entry).is_ok());
+    assert!(AssertionKeyRing::parse(&entry).is_ok());
+    let kid = entry.split_once(':').unwrap().0;
+    assert!(
+        kid.starts_with("k20") && kid.len() == "k20261122-abcd".len(),
+        "{kid}"
+    );
+
+    let second = stdout(&run(&["keys", "generate"])).trim().to_owned();
+    assert_ne!(entry, second);
+
+    let named = stdout(&run(&["keys", "generate", "--kid", "s2"]));
+    assert!(named.starts_with("s2:"));
+}
+
+#[test]
+fn rotation_puts_the_new_key_first_and_keeps_the_old() {
+    let old = format!(
+        "{},{}",
+        stdout(&run(&["keys", "generate", "--kid", "old1"])).trim(),
+        stdout(&run(&["keys", "generate", "--kid", "old2"])).trim()
+    );
+    let output = run(&["keys", "rotate", "--current", &old, "--kid", "new"]);
+    assert_status(&output, 0);
+    let rotated = stdout(&output).trim().to_owned();
+    assert!(rotated.ends_with(&format!(",{old}")));
+    let ring = SessionKeyRing::parse(&rotated).unwrap();
+    assert_eq!(ring.kids().collect::<Vec<_>>(), ["new", "old1", "old2"]);
+    assert!(AssertionKeyRing::parse(&rotated).is_ok());
+
+    // The same through standard input, with the default kid.
+    let piped = run_with_stdin(
+        &["keys", "rotate", "--current-file", "-"],
+        &format!("{old}\n"),
+    );
+    assert_status(&piped, 0);
+    let ring = SessionKeyRing::parse(stdout(&piped).trim()).unwrap();
+    assert_eq!(ring.kids().count(), 3);
+    assert!(ring.signing_key().kid().starts_with('k'));
+}
+
+#[test]
+fn rotation_refuses_a_bad_ring_or_a_kid_already_in_it() {
+    for (current, expected) in [
+        ("not a ring", "not a key ring"),
+        ("a:AAAA", "not a key ring"),
+        ("", "not a key ring"),
+    ] {
+        let output = run(&["keys", "rotate", "--current", current]);
+        assert_status(&output, 1);
+        assert!(stderr(&output).contains(expected), "{current:?}");
+        assert!(stdout(&output).is_empty());
+    }
+    let old = stdout(&run(&["keys", "generate", "--kid", "a"]));
+    let output = run(&["keys", "rotate", "--current", old.trim(), "--kid", "a"]);
+    assert_status(&output, 1);
+    assert!(stderr(&output).contains("already has a key `a`"));
+    // The error names the problem without echoing the secret.
+    let output = run(&["keys", "rotate", "--current", "a:c2hvcnQ"]);
+    assert!(!stderr(&output).contains("c2hvcnQ"));
+
+    let missing = run(&["keys", "rotate", "--current-file", "/nonexistent/ring"]);
+    assert_status(&missing, 1);
+    assert!(stderr(&missing).contains("cannot read /nonexistent/ring"));
+}
+
+#[test]
+fn dev_vars_holds_both_rings() {
+    let output = run(&["keys", "dev-vars"]);
+    assert_status(&output, 0);
+    let body = stdout(&output);
+    let value = |name: &str| {
+        body.lines()
+            .find_map(|line| line.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name} line in {body}"))
+            .to_owned()
+    };
+    assert!(SessionKeyRing::parse(&value("SESSION_KEYS")).is_ok());
+    assert!(AssertionKeyRing::parse(&value("ASSERTION_KEYS")).is_ok());
+    assert_ne!(value("SESSION_KEYS"), value("ASSERTION_KEYS"));
+    assert!(body
+        .lines()
+        .all(|line| line.starts_with('#') || line.contains('=')));
+}
+
+#[test]
+fn jwks_shows_the_public_keys() {
+    let ring = stdout(&run(&["keys", "generate", "--kid", "a1"]));
+    let output = run(&["keys", "jwks", "--keys", ring.trim()]);
+    assert_status(&output, 0);
+    let jwks: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        jwks,
+        AssertionKeyRing::parse(ring.trim()).unwrap().jwks(),
+        "the origin sees what the worker publishes"
+    );
+    let seed = ring.trim().split_once(':').unwrap().1;
+    assert!(!stdout(&output).contains(seed));
+
+    let bad = run(&["keys", "jwks", "--keys", "a1:AAAA"]);
+    assert_status(&bad, 1);
+    assert!(stderr(&bad).contains("ASSERTION_KEYS"));
+}
+
+// ---- users and sessions against a stand-in wrangler ------------------------------------------------
+
+/// A stand-in for wrangler: logs each call, answers `kv key list` and `kv bulk get` from files.
+struct FakeWrangler {
+    dir: PathBuf,
+}
+
+impl FakeWrangler {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("edgegate-cli-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let script = r#"d=$(dirname "$0")
+echo "$*" >>"$d/calls"
+case "$*" in
+  "kv key list "*) cat "$d/list.json" ;;
+  "kv bulk get "*) cat "$d/bulk.json" ;;
+esac
+"#;
+        fs::write(dir.join("wrangler.sh"), script).unwrap();
+        fs::write(dir.join("list.json"), "[]").unwrap();
+        fs::write(dir.join("bulk.json"), "{}").unwrap();
+        Self { dir }
+    }
+
+    fn answer_list(&self, json: &str) {
+        fs::write(self.dir.join("list.json"), json).unwrap();
+    }
+
+    fn answer_bulk_get(&self, json: &serde_json::Value) {
+        fs::write(self.dir.join("bulk.json"), json.to_string()).unwrap();
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let command = format!("sh {}", self.dir.join("wrangler.sh").display());
+        edgegate(args)
+            .env("EDGEGATE_WRANGLER", command)
+            .output()
+            .unwrap()
+    }
+
+    /// What edgegate asked wrangler to do (only reads run in `--print` mode).
+    fn calls(&self) -> Vec<String> {
+        fs::read_to_string(self.dir.join("calls"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for FakeWrangler {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+
+/// Words of the stand-in's command line (`sh <script>`).
+const FAKE_WORDS: usize = 2;
+
+fn session_of(user: &str) -> SessionRecord {
+    let id = SessionId::generate(&OsEntropy).unwrap();
+    let refresh = NewRefresh::mint(&id, &OsEntropy).unwrap();
+    let subject = LoginSubject {
+        user: user.into(),
+        roles: vec!["admin".into()],
+        user_agent: FIREFOX.into(),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    SessionRecord::new(id, subject, refresh.hash, now, &SessionPolicy::default())
+}
+
+#[test]
+fn user_add_writes_a_record_the_worker_can_verify() {
+    let fake = FakeWrangler::new("add");
+    let password = "correct horse battery staple";
+    let output = {
+        let command = format!("sh {}", fake.dir.join("wrangler.sh").display());
+        let mut child = edgegate(&[
+            "user",
+            "add",
+            "  Alice@Example.com ",
+            "--roles",
+            "admin,billing:read",
+            "--password-stdin",
+            "--local",
+            "--print",
+        ])
+        .env("EDGEGATE_WRANGLER", command)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(format!("{password}\n").as_bytes()).unwrap();
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    };
+    assert_status(&output, 0);
+    assert!(fake.calls().is_empty(), "a dry run writes nothing");
+    assert!(!stdout(&output).contains(password) && !stderr(&output).contains(password));
+
+    let commands = printed_commands(&output, FAKE_WORDS);
+    assert_eq!(commands.len(), 1);
+    let put = &commands[0];
+    assert_eq!(put[..5], ["kv", "key", "put", "--binding", "USERS"]);
+    assert_eq!(put[5], "user:alice@example.com");
+    assert_eq!(put[7..], ["--local", "--persist-to", ".wrangler/state"]);
+    let record: UserRecord = serde_json::from_str(&put[6]).unwrap();
+    assert_eq!(record.roles, ["admin", "billing:read"]);
+    assert!(!record.disabled);
+
+    let hash = record.password_hash().unwrap();
+    assert!(hash.matches(&derive_native(password, hash.salt(), hash.iterations())));
+    assert!(!hash.matches(&derive_native(
+        "Correct horse battery staple",
+        hash.salt(),
+        hash.iterations()
+    )));
+}
+
+#[test]
+fn user_add_refuses_an_empty_or_unset_password() {
+    let output = run_with_stdin(&["user", "add", "alice", "--local", "--print"], "\n");
+    assert_status(&output, 1);
+    assert!(stderr(&output).contains("password is empty"));
+
+    let output = edgegate(&[
+        "user",
+        "add",
+        "alice",
+        "--password-env",
+        "EDGEGATE_TEST_UNSET_PASSWORD",
+        "--local",
+        "--print",
+    ])
+    .env_remove("EDGEGATE_TEST_UNSET_PASSWORD")
+    .output()
+    .unwrap();
+    assert_status(&output, 1);
+    assert!(stderr(&output).contains("EDGEGATE_TEST_UNSET_PASSWORD is not set"));
+}
+
+#[test]
+fn target_flags_reach_wrangler() {
+    let fake = FakeWrangler::new("target");
+    let output = fake.run(&[
+        "sessions",
+        "revoke-all",
+        "alice",
+        "--remote",
+        "--env",
+        "production",
+        "--config",
+        "other.toml",
+    ]);
+    assert_status(&output, 0);
+    let prefix = user_index_prefix("alice");
+    assert_eq!(
+        fake.calls(),
+        [format!(
+            "kv key list --binding SESSIONS --prefix {prefix} --remote --env production --config other.toml"
+        )]
+    );
+    assert!(stderr(&output).contains("ended 0 session(s) of user alice in remote KV"));
+}
+
+#[test]
+fn revoking_a_stored_session_marks_it_and_removes_its_keys() {
+    let fake = FakeWrangler::new("revoke");
+    let session = session_of("alice");
+    let id = session.id.clone();
+    fake.answer_bulk_get(&serde_json::json!({
+        session_key(&id): { "value": serde_json::to_string(&session).unwrap() }
+    }));
+    let output = fake.run(&["sessions", "revoke", id.as_str(), "--local", "--print"]);
+    assert_status(&output, 0);
+    assert_eq!(fake.calls().len(), 1, "one read: {:?}", fake.calls());
+    assert!(fake.calls()[0].starts_with("kv bulk get --binding SESSIONS "));
+
+    let commands = printed_commands(&output, FAKE_WORDS);
+    assert_eq!(commands.len(), 3, "{commands:?}");
+    let [mark, remove_record, remove_index] = &commands[..] else {
+        unreachable!()
+    };
+    assert_eq!(
+        mark[..7],
+        [
+            "kv",
+            "key",
+            "put",
+            "--binding",
+            "SESSIONS",
+            &revoked_key(&id),
+            "1"
+        ]
+    );
+    // The marker outlives the session's absolute lifetime (12 h by default) by a small margin.
+    let ttl: i64 = flag_value(mark, "--ttl").unwrap().parse().unwrap();
+    assert!((43_200..=43_200 + 600).contains(&ttl), "{ttl}");
+    assert_eq!(
+        remove_record[..6],
+        [
+            "kv",
+            "key",
+            "delete",
+            "--binding",
+            "SESSIONS",
+            &session_key(&id)
+        ]
+    );
+    assert_eq!(remove_index[5], user_index_key("alice", &id));
+    assert!(stdout(&output).contains("--local --persist-to .wrangler/state"));
+    assert!(stderr(&output).contains("dry run"));
+}
+
+#[test]
+fn revoking_an_unknown_session_still_marks_it() {
+    let fake = FakeWrangler::new("unknown");
+    let id = SessionId::generate(&OsEntropy).unwrap();
+    fake.answer_bulk_get(&serde_json::json!({ session_key(&id): { "value": null } }));
+    let output = fake.run(&["sessions", "revoke", id.as_str(), "--local", "--print"]);
+    assert_status(&output, 0);
+    let commands = printed_commands(&output, FAKE_WORDS);
+    assert_eq!(commands.len(), 2, "{commands:?}");
+    assert_eq!(commands[0][5], revoked_key(&id));
+    assert_eq!(flag_value(&commands[0], "--ttl"), Some("43200"));
+    assert_eq!(commands[1][5], session_key(&id));
+    assert!(stderr(&output).contains("no stored record"));
+}
+
+#[test]
+fn disabling_a_user_flips_the_record_and_ends_every_session() {
+    let fake = FakeWrangler::new("disable");
+    let record = UserRecord {
+        password: "pbkdf2-sha256$100000$MDEyMzQ1Njc4OWFiY2RlZg$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
+        roles: vec!["admin".into()],
+        disabled: false,
+    };
+    let live = session_of("alice");
+    let gone = SessionId::generate(&OsEntropy).unwrap();
+    fake.answer_list(
+        &serde_json::json!([
+            { "name": user_index_key("alice", &live.id) },
+            { "name": user_index_key("alice", &gone) },
+        ])
+        .to_string(),
+    );
+    // The shape the Cloudflare API answers with: bare values, null when absent. The stand-in
+    // gives the same answer to both reads; each looks up only its own keys.
+    fake.answer_bulk_get(&serde_json::json!({
+        "user:alice": serde_json::to_string(&record).unwrap(),
+        session_key(&live.id): serde_json::to_string(&live).unwrap(),
+        session_key(&gone): null,
+    }));
+    let output = fake.run(&["user", "disable", "Alice", "--remote", "--print"]);
+    assert_status(&output, 0);
+
+    let commands = printed_commands(&output, FAKE_WORDS);
+    let put_user = &commands[0];
+    assert_eq!(put_user[3..6], ["--binding", "USERS", "user:alice"]);
+    let written: UserRecord = serde_json::from_str(&put_user[6]).unwrap();
+    assert!(written.disabled);
+    assert_eq!(written.password, record.password);
+    assert_eq!(written.roles, record.roles);
+
+    let keys: Vec<&str> = commands[1..]
+        .iter()
+        .map(|command| command[5].as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            revoked_key(&live.id),
+            session_key(&live.id),
+            user_index_key("alice", &live.id),
+            revoked_key(&gone),
+            session_key(&gone),
+            user_index_key("alice", &gone),
+        ]
+    );
+    assert!(stderr(&output).contains("ended 2 session(s) of user alice"));
+}
+
+#[test]
+fn missing_users_and_failing_wrangler_are_failures() {
+    let fake = FakeWrangler::new("missing");
+    let output = fake.run(&["user", "enable", "bob", "--local"]);
+    assert_status(&output, 1);
+    assert!(stderr(&output).contains("there is no user bob in local KV"));
+
+    let output = edgegate(&["user", "enable", "bob", "--local"])
+        .env("EDGEGATE_WRANGLER", "/nonexistent/wrangler")
+        .output()
+        .unwrap();
+    assert_status(&output, 1);
+    assert!(stderr(&output).contains("cannot run `/nonexistent/wrangler`"));
+
+    let output = edgegate(&["user", "enable", "bob", "--local"])
+        .env("EDGEGATE_WRANGLER", "false")
+        .output()
+        .unwrap();
+    assert_status(&output, 1);
+    assert!(stderr(&output).contains("`wrangler kv bulk get` failed"));
+}
+
+#[test]
+fn sessions_are_listed_as_a_table() {
+    let fake = FakeWrangler::new("list");
+    let session = session_of("alice");
+    fake.answer_list(
+        &serde_json::json!([{ "name": user_index_key("alice", &session.id) }]).to_string(),
+    );
+    fake.answer_bulk_get(&serde_json::json!({
+        session_key(&session.id): { "value": serde_json::to_string(&session).unwrap() }
+    }));
+    let output = fake.run(&["sessions", "list", "alice", "--local"]);
+    assert_status(&output, 0);
+    let table = stdout(&output);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 2, "{table}");
+    assert!(lines[0].starts_with("SESSION") && lines[0].ends_with("DEVICE"));
+    assert!(lines[1].starts_with(session.id.as_str()));
+    assert!(lines[1].ends_with(&summarize_user_agent(FIREFOX)));
+}
+
+// ---- real local KV -------------------------------------------------------------------------------
+
+/// Writes a user, a session and its index entry to a fresh local KV directory through the real
+/// wrangler, then works with them through the tool's own read paths.
+#[test]
+fn real_local_kv_round_trip() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !root.join("node_modules/wrangler/bin/wrangler.js").exists()
+        || !root.join("node_modules/.bin/node").exists()
+    {
+        eprintln!("skipping real_local_kv_round_trip: node_modules/wrangler is missing (run scripts/setup.sh)");
+        return;
+    }
+    let state = std::env::temp_dir().join(format!("edgegate-cli-kv-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&state);
+    let state_arg = state.display().to_string();
+    let target = ["--local", "--persist-to", &state_arg];
+    let real = |args: &[&str]| {
+        let mut command = edgegate(args);
+        command.args(target).env("WRANGLER_SEND_METRICS", "false");
+        command
+    };
+
+    let added = real(&[
+        "user",
+        "add",
+        "Carol",
+        "--password-env",
+        "EDGEGATE_TEST_PASSWORD",
+    ])
+    .env("EDGEGATE_TEST_PASSWORD", "hunter2 hunter2")
+    .output()
+    .unwrap();
+    assert_status(&added, 0);
+    assert!(
+        !stdout(&added).contains("pbkdf2"),
+        "wrangler's echo of the value is not shown"
+    );
+
+    // A session as the worker would store it, written with wrangler itself.
+    let session = session_of("carol");
+    let seed = serde_json::json!([
+        { "key": session_key(&session.id), "value": serde_json::to_string(&session).unwrap() },
+        { "key": user_index_key("carol", &session.id), "value": "" },
+    ]);
+    let seed_file = state.with_extension("seed.json");
+    fs::write(&seed_file, seed.to_string()).unwrap();
+    let seeded = Command::new("node_modules/.bin/node")
+        .current_dir(root)
+        .args(["node_modules/wrangler/bin/wrangler.js", "kv", "bulk", "put"])
+        .arg(&seed_file)
+        .args(["--binding", "SESSIONS"])
+        .args(target)
+        .env("WRANGLER_SEND_METRICS", "false")
+        .output()
+        .unwrap();
+    let _ = fs::remove_file(&seed_file);
+    assert_status(&seeded, 0);
+
+    let listed = real(&["sessions", "list", "carol"]).output().unwrap();
+    assert_status(&listed, 0);
+    assert!(
+        stdout(&listed).contains(session.id.as_str()),
+        "{}",
+        stdout(&listed)
+    );
+
+    let disabled = real(&["user", "disable", "carol"]).output().unwrap();
+    assert_status(&disabled, 0);
+    assert!(stderr(&disabled).contains("disabled user carol"));
+    assert!(stderr(&disabled).contains("ended 1 session(s)"));
+
+    // Enabling reads the record back: it says "enabled" only if "disabled" was stored.
+    let enabled = real(&["user", "enable", "carol"]).output().unwrap();
+    assert_status(&enabled, 0);
+    assert!(
+        stderr(&enabled).contains("enabled user carol"),
+        "{}",
+        stderr(&enabled)
+    );
+
+    let after = real(&["sessions", "list", "carol"]).output().unwrap();
+    assert_status(&after, 0);
+    assert!(stdout(&after).is_empty());
+    assert!(stderr(&after).contains("no sessions"));
+
+    let _ = fs::remove_dir_all(&state);
+}
