@@ -25,6 +25,9 @@ const LOGIN_PATH: &str = "/auth/login";
 const ASSETS_PREFIX: &str = "/auth/assets/";
 
 pub async fn route(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
+    if ctx.config.dev_mode && !is_loopback(&req.url()?) {
+        return http::error(500, "configuration_error", "DEV_MODE is for local development only: it serves loopback hosts alone");
+    }
     let path = req.path();
     let method = req.method();
     match (method, path.as_str()) {
@@ -56,6 +59,10 @@ pub async fn route(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
         }
         _ => protected(req, ctx).await,
     }
+}
+
+fn is_loopback(url: &worker::Url) -> bool {
+    matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
 }
 
 /// Serves a file of `www/` through the assets binding, with the page security headers.
@@ -132,7 +139,10 @@ where
 }
 
 fn store(ctx: &Ctx<'_>) -> Result<KvSessionStore> {
-    Ok(KvSessionStore::new(ctx.env.kv("SESSIONS")?))
+    ctx.env
+        .kv("SESSIONS")
+        .map(KvSessionStore::new)
+        .map_err(|err| worker::Error::RustError(format!("SESSIONS binding: {err}")))
 }
 
 fn store_down(ctx: &Ctx<'_>, err: &dyn std::fmt::Display) -> Result<Response> {

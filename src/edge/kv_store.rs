@@ -24,8 +24,10 @@ pub struct KvSessionStore {
     kv: KvStore,
 }
 
+/// The first line of a KV error (the rest is a JavaScript stack, useless in an audit line).
 fn unavailable(err: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(err.to_string())
+    let text = err.to_string();
+    StoreError::Unavailable(text.lines().next().unwrap_or_default().to_owned())
 }
 
 /// An absolute KV expiration at least [`MIN_KV_TTL`] ahead.

@@ -9,6 +9,7 @@
 //   const sessions = await edge.kv("SESSIONS");    // read/write KV directly
 //   await edge.dispose(); await origin.close();
 import { spawn } from "node:child_process";
+import { pbkdf2Sync, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -38,6 +39,26 @@ export function wranglerVars() {
   }
   return vars;
 }
+
+/** Fresh signing keys in the format of the SESSION_KEYS and ASSERTION_KEYS secrets. */
+export function testKeys() {
+  const key = (kid) => `${kid}:${randomBytes(32).toString("base64url")}`;
+  return { SESSION_KEYS: key("test-session"), ASSERTION_KEYS: key("test-assertion") };
+}
+
+/** A `kv` credential backend user record, hashed as the worker expects (PBKDF2-HMAC-SHA256). */
+export function userRecord(password, { roles = ["member"], disabled = false, iterations = 100000 } = {}) {
+  const salt = randomBytes(16);
+  const hash = pbkdf2Sync(password, salt, iterations, 32, "sha256");
+  const b64 = (bytes) => bytes.toString("base64").replace(/=+$/, "");
+  return JSON.stringify({ password: `pbkdf2-sha256$${iterations}$${b64(salt)}$${b64(hash)}`, roles, disabled });
+}
+
+// A KV binding that fails every call, standing in for a Workers KV outage.
+const FAULTY_KV_SCRIPT = `
+const down = async () => { throw new Error("injected KV failure"); };
+export default function () { return { get: down, put: down, delete: down, list: down, getWithMetadata: down }; }
+`;
 
 /** `compatibility_date` from wrangler.toml. */
 export function compatibilityDate() {
@@ -91,6 +112,8 @@ export async function startOrigin() {
  * options.persist   true: KV in a fresh temp directory (removed by dispose); default: in memory
  * options.assets    false to run without the ASSETS binding (default: www/ as ASSETS)
  * options.log       true to show workerd's console output (default: only warnings/errors)
+ * options.faultyKv  binding names (e.g. ["SESSIONS"]) whose every KV call throws
+ * Secrets default to fresh test keys (testKeys()).
  *
  * Returns { url, mf, fetch(path, init), kv(name), dispose() }.
  */
@@ -100,16 +123,17 @@ export async function startWorker(options = {}) {
   }
   const persistDir = options.persist ? mkdtempSync(path.join(tmpdir(), "edgegate-kv-")) : undefined;
   const useAssets = options.assets !== false && existsSync(ASSETS_DIR);
-  const mf = new Miniflare({
+  const faulty = options.faultyKv ?? [];
+  const worker = {
     name: "edgegate",
     // build/index.js is an ES module that does `import ... from "./index_bg.wasm"`.
     modules: true,
     scriptPath: WORKER_JS,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: compatibilityDate(),
-    bindings: { ...wranglerVars(), ...options.vars, ...options.secrets },
-    kvNamespaces: KV_BINDINGS,
-    kvPersist: persistDir ?? false,
+    bindings: { ...wranglerVars(), ...testKeys(), ...options.vars, ...options.secrets },
+    kvNamespaces: KV_BINDINGS.filter((name) => !faulty.includes(name)),
+    wrappedBindings: Object.fromEntries(faulty.map((name) => [name, { scriptName: "faulty-kv" }])),
     ...(useAssets && {
       assets: {
         directory: ASSETS_DIR,
@@ -118,6 +142,10 @@ export async function startWorker(options = {}) {
         routerConfig: { invoke_user_worker_ahead_of_assets: true, has_user_worker: true },
       },
     }),
+  };
+  const mf = new Miniflare({
+    workers: [worker, { name: "faulty-kv", modules: true, script: FAULTY_KV_SCRIPT }],
+    kvPersist: persistDir ?? false,
     host: "127.0.0.1",
     port: 0,
     // A placeholder `request.cf` instead of downloading one from Cloudflare.
