@@ -112,7 +112,8 @@ impl Reader<'_> {
     }
 
     fn required(&self, name: &'static str) -> Result<String, ConfigError> {
-        self.optional(name).ok_or_else(|| problem(name, "is required but not set"))
+        self.optional(name)
+            .ok_or_else(|| problem(name, "is required but not set"))
     }
 
     fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
@@ -124,7 +125,12 @@ impl Reader<'_> {
         }
     }
 
-    fn seconds(&self, name: &'static str, default: i64, range: (i64, i64)) -> Result<i64, ConfigError> {
+    fn seconds(
+        &self,
+        name: &'static str,
+        default: i64,
+        range: (i64, i64),
+    ) -> Result<i64, ConfigError> {
         let Some(text) = self.optional(name) else {
             return Ok(default);
         };
@@ -132,18 +138,31 @@ impl Reader<'_> {
             .parse()
             .map_err(|_| problem(name, "must be a whole number of seconds"))?;
         if value < range.0 || value > range.1 {
-            return Err(problem(name, format!("must be between {} and {} seconds", range.0, range.1)));
+            return Err(problem(
+                name,
+                format!("must be between {} and {} seconds", range.0, range.1),
+            ));
         }
         Ok(value)
     }
 
-    fn count(&self, name: &'static str, default: u32, range: (u32, u32)) -> Result<u32, ConfigError> {
+    fn count(
+        &self,
+        name: &'static str,
+        default: u32,
+        range: (u32, u32),
+    ) -> Result<u32, ConfigError> {
         let Some(text) = self.optional(name) else {
             return Ok(default);
         };
-        let value: u32 = text.parse().map_err(|_| problem(name, "must be a whole number"))?;
+        let value: u32 = text
+            .parse()
+            .map_err(|_| problem(name, "must be a whole number"))?;
         if value < range.0 || value > range.1 {
-            return Err(problem(name, format!("must be between {} and {}", range.0, range.1)));
+            return Err(problem(
+                name,
+                format!("must be between {} and {}", range.0, range.1),
+            ));
         }
         Ok(value)
     }
@@ -174,7 +193,10 @@ impl Config {
         let read = Reader { lookup };
         let dev_mode = read.flag("DEV_MODE", false)?;
 
-        let origin_url = read.required("ORIGIN_URL")?.trim_end_matches('/').to_owned();
+        let origin_url = read
+            .required("ORIGIN_URL")?
+            .trim_end_matches('/')
+            .to_owned();
         check_url("ORIGIN_URL", &origin_url, dev_mode)?;
         let issuer = read.required("ISSUER")?;
         let origin_audience = read.required("ORIGIN_AUDIENCE")?;
@@ -191,9 +213,14 @@ impl Config {
                 "may be `false` only with DEV_MODE = \"true\" (plain-HTTP local development)",
             ));
         }
-        let refresh_path = read.optional("REFRESH_COOKIE_PATH").unwrap_or_else(|| "/".into());
+        let refresh_path = read
+            .optional("REFRESH_COOKIE_PATH")
+            .unwrap_or_else(|| "/".into());
         if !refresh_path.starts_with('/') {
-            return Err(problem("REFRESH_COOKIE_PATH", "must be a path starting with `/`"));
+            return Err(problem(
+                "REFRESH_COOKIE_PATH",
+                "must be a path starting with `/`",
+            ));
         }
 
         let policy = SessionPolicy {
@@ -211,7 +238,10 @@ impl Config {
             return Err(problem("IDLE_TIMEOUT", "must be longer than ACCESS_TTL"));
         }
         if policy.absolute_timeout < policy.idle_timeout {
-            return Err(problem("ABSOLUTE_TIMEOUT", "must not be shorter than IDLE_TIMEOUT"));
+            return Err(problem(
+                "ABSOLUTE_TIMEOUT",
+                "must not be shorter than IDLE_TIMEOUT",
+            ));
         }
 
         let credentials = match read.optional("CREDENTIALS").as_deref().unwrap_or("kv") {
@@ -221,7 +251,10 @@ impl Config {
                 check_url("CREDENTIALS_URL", &url, dev_mode)?;
                 let secret = read.required("CREDENTIALS_SECRET")?;
                 if secret.len() < 32 {
-                    return Err(problem("CREDENTIALS_SECRET", "must be at least 32 characters"));
+                    return Err(problem(
+                        "CREDENTIALS_SECRET",
+                        "must be at least 32 characters",
+                    ));
                 }
                 Credentials::Origin {
                     url,
@@ -244,7 +277,10 @@ impl Config {
             .filter(|path| !path.is_empty())
             .map(|path| {
                 if !path.starts_with('/') {
-                    return Err(problem("PUBLIC_PATHS", format!("`{path}` must start with `/`")));
+                    return Err(problem(
+                        "PUBLIC_PATHS",
+                        format!("`{path}` must start with `/`"),
+                    ));
                 }
                 if path == "/" {
                     return Err(problem("PUBLIC_PATHS", "`/` would make every path public"));
@@ -255,7 +291,8 @@ impl Config {
 
         let window = read.seconds("LOGIN_WINDOW", 300, (60, 86400))?;
         let limit = |name, default| -> Result<Limit, ConfigError> {
-            Limit::new(read.count(name, default, (1, 10_000))?, window).map_err(|err| problem(name, err.to_string()))
+            Limit::new(read.count(name, default, (1, 10_000))?, window)
+                .map_err(|err| problem(name, err.to_string()))
         };
 
         Ok(Self {
@@ -266,7 +303,10 @@ impl Config {
             assertion_keys,
             assertion_ttl: read.seconds("ASSERTION_TTL", 30, (1, MAX_ASSERTION_TTL))?,
             policy,
-            cookies: CookieSpec { secure, refresh_path },
+            cookies: CookieSpec {
+                secure,
+                refresh_path,
+            },
             credentials,
             store,
             public_paths,
@@ -326,24 +366,40 @@ mod tests {
             (&[("ORIGIN_URL", "")], "ORIGIN_URL"),
             (&[("ORIGIN_URL", "origin.example")], "ORIGIN_URL"),
             (&[("ORIGIN_URL", "http://origin.example")], "ORIGIN_URL"),
-            (&[("ORIGIN_URL", "https://user@origin.example")], "ORIGIN_URL"),
+            (
+                &[("ORIGIN_URL", "https://user@origin.example")],
+                "ORIGIN_URL",
+            ),
             (&[("SESSION_KEYS", "s1:AAAA")], "SESSION_KEYS"),
             (&[("ASSERTION_KEYS", "garbage")], "ASSERTION_KEYS"),
             (&[("COOKIE_SECURE", "false")], "COOKIE_SECURE"),
             (&[("COOKIE_SECURE", "yes")], "COOKIE_SECURE"),
             (&[("ACCESS_TTL", "5")], "ACCESS_TTL"),
             (&[("ACCESS_TTL", "five minutes")], "ACCESS_TTL"),
-            (&[("IDLE_TIMEOUT", "120"), ("ACCESS_TTL", "300")], "IDLE_TIMEOUT"),
+            (
+                &[("IDLE_TIMEOUT", "120"), ("ACCESS_TTL", "300")],
+                "IDLE_TIMEOUT",
+            ),
             (&[("ABSOLUTE_TIMEOUT", "600")], "ABSOLUTE_TIMEOUT"),
             (&[("ASSERTION_TTL", "3600")], "ASSERTION_TTL"),
             (&[("CREDENTIALS", "ldap")], "CREDENTIALS"),
             (&[("CREDENTIALS", "origin")], "CREDENTIALS_URL"),
-            (&[("CREDENTIALS", "origin"), ("CREDENTIALS_URL", "https://o.example/verify"), ("CREDENTIALS_SECRET", "short")], "CREDENTIALS_SECRET"),
+            (
+                &[
+                    ("CREDENTIALS", "origin"),
+                    ("CREDENTIALS_URL", "https://o.example/verify"),
+                    ("CREDENTIALS_SECRET", "short"),
+                ],
+                "CREDENTIALS_SECRET",
+            ),
             (&[("SESSION_STORE", "redis")], "SESSION_STORE"),
             (&[("PUBLIC_PATHS", "public/")], "PUBLIC_PATHS"),
             (&[("PUBLIC_PATHS", "/")], "PUBLIC_PATHS"),
             (&[("LOGIN_WINDOW", "30")], "LOGIN_WINDOW"),
-            (&[("LOGIN_MAX_FAILURES_PER_ACCOUNT", "0")], "LOGIN_MAX_FAILURES_PER_ACCOUNT"),
+            (
+                &[("LOGIN_MAX_FAILURES_PER_ACCOUNT", "0")],
+                "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+            ),
         ];
         for (changes, variable) in cases {
             let err = with(changes).unwrap_err();
@@ -359,15 +415,26 @@ mod tests {
 
     #[test]
     fn development_mode_allows_plain_http_only_when_asked() {
-        let config = with(&[("DEV_MODE", "true"), ("COOKIE_SECURE", "false"), ("ORIGIN_URL", "http://127.0.0.1:8788")]).unwrap();
+        let config = with(&[
+            ("DEV_MODE", "true"),
+            ("COOKIE_SECURE", "false"),
+            ("ORIGIN_URL", "http://127.0.0.1:8788"),
+        ])
+        .unwrap();
         assert!(!config.cookies.secure);
         assert!(config.dev_mode);
     }
 
     #[test]
     fn single_session_mode_and_unlimited_sessions() {
-        assert!(with(&[("MAX_SESSIONS", "1")]).unwrap().policy.single_session());
-        assert_eq!(with(&[("MAX_SESSIONS", "0")]).unwrap().policy.max_sessions, None);
+        assert!(with(&[("MAX_SESSIONS", "1")])
+            .unwrap()
+            .policy
+            .single_session());
+        assert_eq!(
+            with(&[("MAX_SESSIONS", "0")]).unwrap().policy.max_sessions,
+            None
+        );
     }
 
     #[test]
@@ -383,7 +450,12 @@ mod tests {
     #[test]
     fn origin_credentials_are_parsed() {
         let secret = "0123456789abcdef0123456789abcdef";
-        let config = with(&[("CREDENTIALS", "origin"), ("CREDENTIALS_URL", "https://o.example/verify"), ("CREDENTIALS_SECRET", secret)]).unwrap();
+        let config = with(&[
+            ("CREDENTIALS", "origin"),
+            ("CREDENTIALS_URL", "https://o.example/verify"),
+            ("CREDENTIALS_SECRET", secret),
+        ])
+        .unwrap();
         assert_eq!(
             config.credentials,
             Credentials::Origin {
