@@ -464,7 +464,10 @@ fn add_user(
 
 fn set_disabled(kv: &Kv, username: &str, disabled: bool) -> Result<(), Failure> {
     let key = user_key(username)?;
-    let Some(stored) = kv.get_all(Namespace::Users, &[key.clone()])?.remove(&key) else {
+    let Some(stored) = kv
+        .get_all(Namespace::Users, std::slice::from_ref(&key))?
+        .remove(&key)
+    else {
         return fail(format!("there is no user {username} in {}", kv.describe()));
     };
     let mut record: UserRecord = serde_json::from_str(&stored).map_err(|err| {
