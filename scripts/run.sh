@@ -34,6 +34,15 @@ stop_children() {
 trap 'echo; step "stopping"; stop_children; exit 130' INT TERM
 trap stop_children EXIT
 
+# A demo account in the local KV, so there is someone to log in as (documented in the README).
+if [ ! -f .wrangler/state/.demo-user ]; then
+  step "creating the demo user 'demo' in the local USERS namespace"
+  mkdir -p .wrangler/state
+  EDGEGATE_DEMO_PASSWORD=edgegate-demo cargo run --quiet --features cli --bin edgegate -- \
+    user add demo --roles member,demo --password-env EDGEGATE_DEMO_PASSWORD --local --persist-to .wrangler/state \
+    && touch .wrangler/state/.demo-user || die "could not create the demo user"
+fi
+
 step "starting the demo origin on http://127.0.0.1:$origin_port"
 setsid "$NODE" scripts/demo-origin.mjs "$origin_port" &
 origin_pid=$!
@@ -56,6 +65,7 @@ wait_for_url "http://127.0.0.1:$edge_port/.edgegate/health" 120 "$wrangler_pid" 
 
 echo
 ok "edgegate is running at http://127.0.0.1:$edge_port"
+note "log in as demo / edgegate-demo"
 note "demo origin (behind it): http://127.0.0.1:$origin_port   local KV: .wrangler/state   Ctrl-C stops both"
 echo
 

@@ -31,6 +31,7 @@ pub async fn route(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     let path = req.path();
     let method = req.method();
     match (method, path.as_str()) {
+        (Method::Get | Method::Head, "/.edgegate/health") => Response::ok("ok"),
         (Method::Get | Method::Head, LOGIN_PATH) => page(ctx, "login.html").await,
         (Method::Get | Method::Head, "/auth/account") => page(ctx, "account.html").await,
         (Method::Get | Method::Head, "/.well-known/jwks.json") => {
