@@ -243,7 +243,7 @@ async fn single_session_mode<S: SessionStore>(store: &S) {
         .into_iter()
         .map(|s| s.id)
         .collect();
-    assert_eq!(live, [new.record.id.clone()]);
+    assert_eq!(live, std::slice::from_ref(&new.record.id));
     assert!(store.is_revoked(&old.record.id).await.unwrap());
     assert!(
         !store.is_revoked(&bob.record.id).await.unwrap(),

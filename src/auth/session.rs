@@ -329,7 +329,7 @@ mod tests {
         };
         let old = record(0, &policy);
         assert_eq!(
-            sessions_to_evict(&[old.clone()], &policy, 5000),
+            sessions_to_evict(std::slice::from_ref(&old), &policy, 5000),
             vec![old.id.clone()]
         );
         assert!(sessions_to_evict(&[old], &policy, 10).is_empty());

@@ -26,7 +26,11 @@ const ASSETS_PREFIX: &str = "/auth/assets/";
 
 pub async fn route(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     if ctx.config.dev_mode && !is_loopback(&req.url()?) {
-        return http::error(500, "configuration_error", "DEV_MODE is for local development only: it serves loopback hosts alone");
+        return http::error(
+            500,
+            "configuration_error",
+            "DEV_MODE is for local development only: it serves loopback hosts alone",
+        );
     }
     let path = req.path();
     let method = req.method();
