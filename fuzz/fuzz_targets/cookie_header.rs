@@ -1,0 +1,56 @@
+//! `Cookie` headers are attacker-controlled and read on every request: parsing, looking up our
+//! cookies and stripping them for the origin must never panic, a parsed jar written back out must
+//! parse to the same pairs, and what is forwarded must never contain a cookie of ours.
+#![no_main]
+
+use edgegate::auth::cookie::{
+    cookie_names, strip_session_cookies, CookieError, CookieJar, MAX_COOKIE_HEADER,
+};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(header) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Some(forwarded) = strip_session_cookies(header) {
+        assert_eq!(
+            strip_session_cookies(&forwarded).as_deref(),
+            Some(forwarded.as_str()),
+            "stripping is idempotent"
+        );
+        if let Ok(jar) = CookieJar::parse(&forwarded) {
+            for secure in [true, false] {
+                let names = cookie_names(secure);
+                assert_eq!(jar.unique(names.access), Ok(None), "{forwarded:?}");
+                assert_eq!(jar.unique(names.refresh), Ok(None), "{forwarded:?}");
+            }
+        }
+    }
+    let Ok(jar) = CookieJar::parse(header) else {
+        return;
+    };
+    for (name, value) in jar.pairs() {
+        match jar.unique(name) {
+            Ok(found) => assert_eq!(found, Some(*value)),
+            Err(error) => assert_eq!(
+                error,
+                CookieError::Duplicate {
+                    name: (*name).to_owned()
+                }
+            ),
+        }
+    }
+    let joined = jar
+        .pairs()
+        .iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    match CookieJar::parse(&joined) {
+        Ok(again) => assert_eq!(again.pairs(), jar.pairs(), "{header:?} -> {joined:?}"),
+        Err(error) => {
+            assert_eq!(error, CookieError::TooLarge);
+            assert!(joined.len() > MAX_COOKIE_HEADER);
+        }
+    }
+});
