@@ -51,7 +51,7 @@ fn tc_id(case: &Value) -> u64 {
 }
 
 fn hex(text: &str) -> Vec<u8> {
-    assert!(text.len() % 2 == 0, "odd hex length: {text}");
+    assert!(text.len().is_multiple_of(2), "odd hex length: {text}");
     (0..text.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex digit"))
@@ -175,13 +175,19 @@ fn session_verdict(ring: &Result<SessionKeyRing, Refusal>, jws: &str, kid: &str)
     }
 }
 
-fn group_label(index: usize, group: &Value, key: &Value) -> String {
-    format!(
-        "group {index:>2} {} [{} {}]",
-        text(group, "comment"),
-        key["kty"].as_str().unwrap_or("?"),
-        key["alg"].as_str().unwrap_or("no alg"),
-    )
+fn group_label(index: usize, group: &Value, keys: &[Value]) -> String {
+    let keys = keys
+        .iter()
+        .map(|key| {
+            format!(
+                "{} {}",
+                key["kty"].as_str().unwrap_or("?"),
+                key["alg"].as_str().unwrap_or("no alg")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" + ");
+    format!("group {index:>2} {} [{keys}]", text(group, "comment"))
 }
 
 /// Cases of `json_web_signature_test.json` whose `result` no correct verifier can meet, with our
@@ -213,7 +219,7 @@ fn json_web_signatures_get_their_verdicts_through_the_session_ring() {
     let mut jws_by_id = BTreeMap::new();
     for (index, group) in groups(&vectors).iter().enumerate() {
         let key = group.get("private").unwrap_or(&group["public"]);
-        let label = group_label(index, group, key);
+        let label = group_label(index, group, std::slice::from_ref(key));
         let ring = session_ring(std::slice::from_ref(key));
         if let Err(Refusal::Key(error)) = &ring {
             panic!("{label}: an HS256 key of the vectors was refused: {error}");
@@ -266,7 +272,7 @@ fn json_web_keys_follow_our_key_secret_rules() {
     let mut other_hmac_keys_tried = 0;
     for (index, group) in groups(&vectors).iter().enumerate() {
         let keys = group["private"]["keys"].as_array().expect("a key set");
-        let label = group_label(index, group, &keys[0]);
+        let label = group_label(index, group, keys);
         let ring = session_ring(keys);
         for case in tests(group) {
             let jws = text(case, "jws");
