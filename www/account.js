@@ -44,22 +44,28 @@
     });
   }
 
+  // 401 codes that mean a session existed and is over (as opposed to never signed in).
+  var ENDED = { session_ended: true, session_expired: true };
+
   // A JSON API call; on 401 it tries one refresh, then sends the user to the sign-in page.
   // Resolves to the parsed body of a 2xx answer; rejects with an Error carrying the message.
   function api(method, path, retried) {
     return send(method, path).then(function (res) {
-      if (res.status === 401 && !retried) {
-        return send("POST", "/auth/refresh").then(function (refreshed) {
-          if (!refreshed.ok) {
-            goToLogin("session_expired");
+      if (res.status === 401) {
+        return readJson(res).then(function (body) {
+          var reason = ENDED[body.error] ? "session_expired" : "";
+          if (retried) {
+            goToLogin(reason);
             return new Promise(function () {}); // the page is going away
           }
-          return api(method, path, true);
+          return send("POST", "/auth/refresh").then(function (refreshed) {
+            if (!refreshed.ok) {
+              goToLogin(reason);
+              return new Promise(function () {});
+            }
+            return api(method, path, true);
+          });
         });
-      }
-      if (res.status === 401) {
-        goToLogin("session_expired");
-        return new Promise(function () {});
       }
       return readJson(res).then(function (body) {
         if (!res.ok) {
@@ -192,6 +198,8 @@
   function deviceName(session) {
     var raw = rawDevice(session);
     if (!raw) return "Unknown device";
+    // Already a short description ("Firefox on Linux"): the worker summarises User-Agents itself.
+    if (raw.indexOf("/") < 0 && raw.length <= 60) return raw;
     var browser = match(BROWSERS, raw);
     var system = match(SYSTEMS, raw);
     if (browser && system) return browser + " on " + system;
