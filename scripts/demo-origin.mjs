@@ -90,12 +90,13 @@ async function verify(req) {
         clockTolerance: CLOCK_TOLERANCE,
       });
     } catch (err) {
-      const code = err?.code ?? "ERR_UNKNOWN";
+      let code = err?.code ?? "ERR_UNKNOWN";
       let detail = EXPLAIN[code] ?? "";
       if (code === "ERR_JWT_CLAIM_VALIDATION_FAILED" && err.claim) {
         detail = `The \`${err.claim}\` claim failed (${err.reason ?? "check"}). Expected iss = ${ISSUER}, aud = ${AUDIENCE}.`;
       }
       if (code === "ERR_UNKNOWN" || /fetch|ECONNREFUSED|network/i.test(String(err?.message) + String(err?.cause))) {
+        code = "JWKS_UNREACHABLE";
         detail = `Could not get edgegate's public keys from ${JWKS_URL}: ${err?.cause?.message ?? err?.message}. Is the worker running, and is EDGEGATE_URL right?`;
       }
       throw new Rejected(code, err?.message ?? String(err), detail);
