@@ -111,7 +111,7 @@ async fn rotation_grace_and_reuse<S: SessionStore>(store: &S) {
     let (rotation, _) = rotate(
         store,
         &first.presented(),
-        T0 + 100 + p.refresh_grace,
+        T0 + 99 + p.refresh_grace,
         &p,
         &entropy,
     )
@@ -126,7 +126,7 @@ async fn rotation_grace_and_reuse<S: SessionStore>(store: &S) {
     let (rotation, _) = rotate(
         store,
         &first.presented(),
-        T0 + 101 + p.refresh_grace,
+        T0 + 100 + p.refresh_grace,
         &p,
         &entropy,
     )

@@ -5,6 +5,7 @@
 //! whole model runs natively in tests and identically in wasm.
 
 pub mod audit;
+pub mod authority;
 pub mod config;
 #[cfg(test)]
 mod conformance;

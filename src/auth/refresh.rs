@@ -87,7 +87,7 @@ impl NewRefresh {
 }
 
 /// A refresh token as presented by a client: well-formed, not yet matched against anything.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PresentedRefresh {
     pub session: SessionId,
     pub hash: TokenHash,

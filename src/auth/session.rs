@@ -27,12 +27,13 @@ pub const RETIRED_HASHES_KEPT: usize = 16;
 pub const MAX_USER_AGENT_LEN: usize = 120;
 
 /// Lifetimes and limits. All durations in seconds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionPolicy {
     pub access_ttl: i64,
     pub idle_timeout: i64,
     pub absolute_timeout: i64,
-    /// How long after a rotation the just-retired refresh token still earns an access token.
+    /// For how many seconds after a rotation the just-retired refresh token still earns an
+    /// access token; `0` turns the grace off.
     pub refresh_grace: i64,
     /// Live sessions a user may hold; the oldest are ended beyond it. `None`: no limit.
     pub max_sessions: Option<u32>,
@@ -167,7 +168,7 @@ pub fn decide_rotation(
         .retired
         .first()
         .is_some_and(|hash| hash.matches(&presented.hash))
-        && now.saturating_sub(refresh.rotated_at) <= policy.refresh_grace;
+        && now.saturating_sub(refresh.rotated_at) < policy.refresh_grace;
     if refresh.current.matches(&presented.hash) {
         if !record.is_live(now) {
             return RotationDecision::Expired;

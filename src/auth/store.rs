@@ -14,6 +14,8 @@
 
 use core::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use super::env::UnixTime;
 use super::refresh::{PresentedRefresh, SessionId, TokenHash};
 use super::session::{SessionPolicy, SessionRecord};
@@ -40,7 +42,7 @@ impl fmt::Display for StoreError {
 impl std::error::Error for StoreError {}
 
 /// The outcome of presenting a refresh token.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Rotation {
     /// Rotated: the record now holds the replacement hash; mint both cookies.
     Rotated(SessionRecord),

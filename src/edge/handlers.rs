@@ -5,9 +5,9 @@ use worker::{Method, Request, Response, Result};
 
 use super::credentials::{self, Verdict};
 use super::http;
-use super::kv_store::KvSessionStore;
 use super::proxy;
 use super::rate::{self, Counter};
+use super::sessions::Sessions;
 use super::{audit, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::cookie::{clear_access, clear_refresh, set_access, set_refresh};
@@ -143,15 +143,15 @@ where
     handler(req, ctx).await
 }
 
-fn store(ctx: &Ctx<'_>) -> Result<KvSessionStore> {
-    ctx.env
-        .kv("SESSIONS")
-        .map(KvSessionStore::new)
-        .map_err(|err| worker::Error::RustError(format!("SESSIONS binding: {err}")))
+fn store(ctx: &Ctx<'_>) -> Result<Sessions> {
+    Sessions::open(ctx).map_err(|err| worker::Error::RustError(err.to_string()))
 }
 
 fn store_down(ctx: &Ctx<'_>, err: &dyn std::fmt::Display) -> Result<Response> {
-    audit(AuditEvent::new(EventKind::StoreFailure, ctx.now).detail(err.to_string()));
+    // The first line only: the rest of a platform error is a JavaScript stack.
+    let text = err.to_string();
+    let first_line = text.lines().next().unwrap_or_default();
+    audit(AuditEvent::new(EventKind::StoreFailure, ctx.now).detail(first_line));
     http::error(
         503,
         "unavailable",
@@ -383,11 +383,7 @@ async fn try_refresh(
 ) -> std::result::Result<Restored, StoreError> {
     let next = NewRefresh::mint(&presented.session, &ctx.entropy)
         .map_err(|err| StoreError::Unavailable(err.to_string()))?;
-    let store = KvSessionStore::new(
-        ctx.env
-            .kv("SESSIONS")
-            .map_err(|err| StoreError::Unavailable(err.to_string()))?,
-    );
+    let store = Sessions::open(ctx)?;
     let rotation = store
         .rotate(presented, next.hash.clone(), &ctx.config.policy, ctx.now)
         .await?;

@@ -24,10 +24,8 @@ pub struct KvSessionStore {
     kv: KvStore,
 }
 
-/// The first line of a KV error (the rest is a JavaScript stack, useless in an audit line).
 fn unavailable(err: impl std::fmt::Display) -> StoreError {
-    let text = err.to_string();
-    StoreError::Unavailable(text.lines().next().unwrap_or_default().to_owned())
+    StoreError::Unavailable(err.to_string())
 }
 
 /// An absolute KV expiration at least [`MIN_KV_TTL`] ahead.
@@ -40,7 +38,7 @@ impl KvSessionStore {
         Self { kv }
     }
 
-    async fn read(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+    pub(crate) async fn read(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
         let Some(text) = self
             .kv
             .get(&session_key(id))
@@ -55,7 +53,11 @@ impl KvSessionStore {
             .map_err(|err| StoreError::Corrupt(format!("session record: {err}")))
     }
 
-    async fn write(&self, record: &SessionRecord, now: UnixTime) -> Result<(), StoreError> {
+    pub(crate) async fn write(
+        &self,
+        record: &SessionRecord,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
         let json =
             serde_json::to_string(record).map_err(|err| StoreError::Corrupt(err.to_string()))?;
         self.kv
@@ -67,8 +69,28 @@ impl KvSessionStore {
             .map_err(unavailable)
     }
 
+    /// Stores a new session and its index entry.
+    pub(crate) async fn put_new(
+        &self,
+        record: &SessionRecord,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        self.write(record, now).await?;
+        self.kv
+            .put(&user_index_key(&record.user, &record.id), "")
+            .map_err(unavailable)?
+            .expiration(expiration(record.absolute_expires_at, now))
+            .execute()
+            .await
+            .map_err(unavailable)
+    }
+
     /// Ends a session: the revocation marker first (the hot path reads it), then the record.
-    async fn end(&self, record: &SessionRecord, now: UnixTime) -> Result<(), StoreError> {
+    pub(crate) async fn end(
+        &self,
+        record: &SessionRecord,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
         self.kv
             .put(&revoked_key(&record.id), "1")
             .map_err(unavailable)?
@@ -132,14 +154,7 @@ impl SessionStore for KvSessionStore {
         {
             self.end(ended, now).await?;
         }
-        self.write(&record, now).await?;
-        self.kv
-            .put(&user_index_key(&record.user, &record.id), "")
-            .map_err(unavailable)?
-            .expiration(expiration(record.absolute_expires_at, now))
-            .execute()
-            .await
-            .map_err(unavailable)?;
+        self.put_new(&record, now).await?;
         Ok(evict)
     }
 

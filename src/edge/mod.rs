@@ -5,12 +5,14 @@
 //! down, a value that cannot be a header) ends in an error response, never in a request
 //! forwarded without identity.
 
+mod authority;
 mod credentials;
 mod handlers;
 mod http;
 mod kv_store;
 mod proxy;
 mod rate;
+mod sessions;
 
 use std::cell::OnceCell;
 use std::rc::Rc;
@@ -30,10 +32,19 @@ fn config(env: &Env) -> Rc<std::result::Result<Config, ConfigError>> {
     CONFIG.with(|cell| {
         cell.get_or_init(|| {
             let lookup = |name: &str| {
-                env.var(name)
+                let value = env
+                    .var(name)
                     .map(|value| value.to_string())
                     .or_else(|_| env.secret(name).map(|value| value.to_string()))
-                    .ok()
+                    .ok();
+                // The authority is the default wherever its binding exists.
+                let authority_bound = || env.durable_object(authority::BINDING).is_ok();
+                match value {
+                    None if name == "SESSION_STORE" && authority_bound() => {
+                        Some("authority".into())
+                    }
+                    value => value,
+                }
             };
             Rc::new(Config::from_lookup(&lookup))
         })

@@ -230,32 +230,33 @@ describe("forwarding", () => {
 
 describe("refresh and logout", () => {
   test("refresh rotates the refresh token; reuse after the grace window ends the session", async () => {
-    const { jar } = await login(edge, "bob");
-    const firstRefresh = jar.cookies.get("__Secure-eg_refresh");
-    const rotated = jar.take(await edge.fetch("/auth/refresh", { method: "POST", headers: { cookie: jar.header() } }));
-    assert.equal(rotated.status, 200);
-    assert.notEqual(jar.cookies.get("__Secure-eg_refresh"), firstRefresh);
+    // A two-second grace window, so the test can step past it.
+    const short = await startWorker({ vars: { ORIGIN_URL: origin.url, COOKIE_SECURE: "true", REFRESH_GRACE: "2" }, secrets });
+    try {
+      await addUser(short, "bob");
+      const { jar } = await login(short, "bob");
+      const firstRefresh = jar.cookies.get("__Secure-eg_refresh");
+      const rotated = jar.take(await short.fetch("/auth/refresh", { method: "POST", headers: { cookie: jar.header() } }));
+      assert.equal(rotated.status, 200);
+      assert.notEqual(jar.cookies.get("__Secure-eg_refresh"), firstRefresh);
 
-    const stale = `__Secure-eg_refresh=${firstRefresh}`;
-    const grace = await edge.fetch("/auth/refresh", { method: "POST", headers: { cookie: stale } });
-    assert.equal(grace.status, 200, "a second tab inside the grace window is not an attack");
-    assert.ok(!grace.headers.getSetCookie().some((c) => c.startsWith("__Secure-eg_refresh=")), "grace keeps the refresh token");
+      const stale = `__Secure-eg_refresh=${firstRefresh}`;
+      const grace = await short.fetch("/auth/refresh", { method: "POST", headers: { cookie: stale } });
+      assert.equal(grace.status, 200, "a second tab inside the grace window is not an attack");
+      assert.ok(!grace.headers.getSetCookie().some((c) => c.startsWith("__Secure-eg_refresh=")), "grace keeps the refresh token");
 
-    // Age the rotation past the grace window by rewriting the stored record's rotation time.
-    const sessions = await edge.kv("SESSIONS");
-    const sid = firstRefresh.split(".")[0];
-    const record = JSON.parse(await sessions.get(`session:${sid}`));
-    record.refresh.rotated_at -= 3600;
-    await sessions.put(`session:${sid}`, JSON.stringify(record));
-
-    const reused = await edge.fetch("/auth/refresh", { method: "POST", headers: { cookie: stale } });
-    assert.equal(reused.status, 401);
-    assert.equal((await reused.json()).error, "refresh_reused");
-    assert.ok(reused.headers.getSetCookie().every((c) => /Max-Age=0/.test(c)), "cookies are cleared");
-    const legit = await edge.fetch("/auth/refresh", { method: "POST", headers: { cookie: jar.header() } });
-    assert.equal(legit.status, 401, "the whole session is gone");
-    const browse = await edge.fetch("/api", { headers: { cookie: jar.header() } });
-    assert.equal(browse.status, 401, "its access token is revoked too");
+      await new Promise((resolve) => setTimeout(resolve, 2100));
+      const reused = await short.fetch("/auth/refresh", { method: "POST", headers: { cookie: stale } });
+      assert.equal(reused.status, 401);
+      assert.equal((await reused.json()).error, "refresh_reused");
+      assert.ok(reused.headers.getSetCookie().every((c) => /Max-Age=0/.test(c)), "cookies are cleared");
+      const legit = await short.fetch("/auth/refresh", { method: "POST", headers: { cookie: jar.header() } });
+      assert.equal(legit.status, 401, "the whole session is gone");
+      const browse = await short.fetch("/api", { headers: { cookie: jar.header() } });
+      assert.equal(browse.status, 401, "its access token is revoked too");
+    } finally {
+      await short.dispose();
+    }
   });
 
   test("unknown refresh tokens get 401 with cleared cookies", async () => {

@@ -1,0 +1,225 @@
+//! The session authority's shell: a Durable Object per user, and the store that talks to it.
+//!
+//! The object runs each command inside `blockConcurrencyWhile`, so read, decision, KV
+//! write-through and commit happen with no other command of the same user in between: one
+//! rotation wins, the session limit holds exactly, and a revocation is in KV before the caller
+//! hears back. KV is written before the object's own storage, so a failed write-through leaves
+//! the authority unchanged and the caller can retry. Requests still check revocation in KV only.
+
+use worker::{
+    durable_object, DurableObject, Env, Method, Request, RequestInit, Response, State, Storage,
+};
+
+use super::kv_store::KvSessionStore;
+use crate::auth::authority::{apply, Command, Reply};
+use crate::auth::env::UnixTime;
+use crate::auth::refresh::{PresentedRefresh, SessionId, TokenHash};
+use crate::auth::session::{SessionPolicy, SessionRecord};
+use crate::auth::store::{Rotation, SessionStore, StoreError};
+use crate::auth::user_sessions::UserSessions;
+
+/// The Durable Object binding.
+pub const BINDING: &str = "AUTHORITY";
+const STATE_KEY: &str = "sessions";
+
+#[durable_object]
+pub struct SessionAuthority {
+    state: State,
+    env: Env,
+}
+
+async fn run(storage: Storage, kv: KvSessionStore, command: Command) -> worker::Result<Reply> {
+    let now = match &command {
+        Command::Create { now, .. }
+        | Command::Rotate { now, .. }
+        | Command::Revoke { now, .. }
+        | Command::RevokeAll { now }
+        | Command::List { now } => *now,
+    };
+    let mut sessions: UserSessions = storage.get(STATE_KEY).await?.unwrap_or_default();
+    let (reply, writes) = apply(&mut sessions, command);
+    let failed = |err: StoreError| worker::Error::RustError(err.to_string());
+    for record in &writes.end {
+        kv.end(record, now).await.map_err(failed)?;
+    }
+    for record in &writes.store {
+        kv.put_new(record, now).await.map_err(failed)?;
+    }
+    if sessions.is_empty() {
+        storage.delete(STATE_KEY).await?;
+    } else {
+        storage.put(STATE_KEY, &sessions).await?;
+    }
+    Ok(reply)
+}
+
+impl DurableObject for SessionAuthority {
+    fn new(state: State, env: Env) -> Self {
+        Self { state, env }
+    }
+
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        let command: Command = req.json().await?;
+        let kv = KvSessionStore::new(self.env.kv("SESSIONS")?);
+        let storage = self.state.storage();
+        match self
+            .state
+            .block_concurrency_while(run(storage, kv, command))
+            .await
+        {
+            Ok(reply) => Response::from_json(&reply),
+            Err(err) => Response::error(format!("authority: {err}"), 503),
+        }
+    }
+}
+
+/// The session store backed by the authority: atomic writes, KV reads.
+pub struct AuthorityStore {
+    env: Env,
+    kv: KvSessionStore,
+}
+
+fn unavailable(err: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(err.to_string())
+}
+
+impl AuthorityStore {
+    pub fn new(env: Env, kv: KvSessionStore) -> Self {
+        Self { env, kv }
+    }
+
+    async fn send(&self, user: &str, command: &Command) -> Result<Reply, StoreError> {
+        let stub = self
+            .env
+            .durable_object(BINDING)
+            .and_then(|ns| ns.get_by_name(user))
+            .map_err(unavailable)?;
+        let body = serde_json::to_string(command).map_err(unavailable)?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_body(Some(body.into()));
+        let request =
+            Request::new_with_init("https://authority.invalid/", &init).map_err(unavailable)?;
+        let mut response = stub
+            .fetch_with_request(request)
+            .await
+            .map_err(unavailable)?;
+        if response.status_code() != 200 {
+            let text = response.text().await.unwrap_or_default();
+            return Err(StoreError::Unavailable(text));
+        }
+        response.json().await.map_err(unavailable)
+    }
+
+    /// The owner of a session, from KV (the authority is addressed by user).
+    async fn owner(&self, id: &SessionId) -> Result<Option<String>, StoreError> {
+        Ok(self.kv.read(id).await?.map(|record| record.user))
+    }
+}
+
+fn unexpected(reply: Reply) -> StoreError {
+    StoreError::Corrupt(format!("unexpected authority reply: {reply:?}"))
+}
+
+impl SessionStore for AuthorityStore {
+    async fn create(
+        &self,
+        record: SessionRecord,
+        policy: &SessionPolicy,
+        now: UnixTime,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        let user = record.user.clone();
+        match self
+            .send(
+                &user,
+                &Command::Create {
+                    record,
+                    policy: policy.clone(),
+                    now,
+                },
+            )
+            .await?
+        {
+            Reply::Ended(ended) => Ok(ended),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn session(
+        &self,
+        id: &SessionId,
+        now: UnixTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.kv.session(id, now).await
+    }
+
+    async fn rotate(
+        &self,
+        presented: &PresentedRefresh,
+        replacement: TokenHash,
+        policy: &SessionPolicy,
+        now: UnixTime,
+    ) -> Result<Rotation, StoreError> {
+        let Some(user) = self.owner(&presented.session).await? else {
+            return Ok(if self.kv.is_revoked(&presented.session).await? {
+                Rotation::Ended
+            } else {
+                Rotation::Unknown
+            });
+        };
+        let command = Command::Rotate {
+            presented: presented.clone(),
+            replacement,
+            policy: policy.clone(),
+            now,
+        };
+        match self.send(&user, &command).await? {
+            Reply::Rotation(rotation) => Ok(rotation),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn sessions_of(
+        &self,
+        user: &str,
+        now: UnixTime,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        match self.send(user, &Command::List { now }).await? {
+            Reply::Sessions(sessions) => Ok(sessions),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn revoke(
+        &self,
+        id: &SessionId,
+        now: UnixTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let Some(user) = self.owner(id).await? else {
+            return Ok(None);
+        };
+        match self
+            .send(
+                &user,
+                &Command::Revoke {
+                    id: id.clone(),
+                    now,
+                },
+            )
+            .await?
+        {
+            Reply::Revoked(revoked) => Ok(revoked),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn revoke_all(&self, user: &str, now: UnixTime) -> Result<Vec<SessionId>, StoreError> {
+        match self.send(user, &Command::RevokeAll { now }).await? {
+            Reply::Ended(ended) => Ok(ended),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn is_revoked(&self, id: &SessionId) -> Result<bool, StoreError> {
+        self.kv.is_revoked(id).await
+    }
+}
