@@ -60,6 +60,31 @@ const down = async () => { throw new Error("injected KV failure"); };
 export default function () { return { get: down, put: down, delete: down, list: down, getWithMetadata: down }; }
 `;
 
+// A KV binding that waits `ms` milliseconds before every call and then delegates to a real
+// namespace (INNER_<binding>, the same storage the worker would otherwise see), standing in for a
+// slow Workers KV. `failWrites` additionally makes put and delete fail after the wait (reads
+// still work): a KV that is up for reads but refusing writes, as under write rate limits.
+const SLOW_KV_SCRIPT = `
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+export default function (env) {
+  const inner = env["INNER_" + env.target];
+  const ms = Number(env.ms) || 0;
+  const failWrites = env.failWrites === true;
+  const slow = (name) => async (...args) => {
+    await sleep(ms);
+    if (failWrites && (name === "put" || name === "delete")) throw new Error("injected KV write failure");
+    return inner[name](...args);
+  };
+  return {
+    get: slow("get"),
+    getWithMetadata: slow("getWithMetadata"),
+    put: slow("put"),
+    delete: slow("delete"),
+    list: slow("list"),
+  };
+}
+`;
+
 /** `compatibility_date` from wrangler.toml. */
 export function compatibilityDate() {
   const m = readFileSync(path.join(ROOT, "wrangler.toml"), "utf8").match(/^compatibility_date\s*=\s*"([^"]+)"/m);
@@ -113,9 +138,14 @@ export async function startOrigin() {
  * options.assets    false to run without the ASSETS binding (default: www/ as ASSETS)
  * options.log       true to show workerd's console output (default: only warnings/errors)
  * options.faultyKv  binding names (e.g. ["SESSIONS"]) whose every KV call throws
+ * options.slowKv    { ms, bindings = KV_BINDINGS, failWrites = false }: those bindings wait `ms`
+ *                   before every call (and with failWrites, put/delete then throw); kv(name) still
+ *                   reads and writes the same storage directly
+ * options.captureLogs  true: collect the worker's console lines instead of printing them; read
+ *                   them with logs()
  * Secrets default to fresh test keys (testKeys()).
  *
- * Returns { url, mf, fetch(path, init), kv(name), dispose() }.
+ * Returns { url, port, mf, fetch(path, init), kv(name), logs(), dispose() }.
  */
 export async function startWorker(options = {}) {
   if (!existsSync(WORKER_JS) || !existsSync(WORKER_WASM)) {
@@ -124,6 +154,8 @@ export async function startWorker(options = {}) {
   const persistDir = options.persist ? mkdtempSync(path.join(tmpdir(), "edgegate-kv-")) : undefined;
   const useAssets = options.assets !== false && existsSync(ASSETS_DIR);
   const faulty = options.faultyKv ?? [];
+  const slow = options.slowKv ? (options.slowKv.bindings ?? KV_BINDINGS).filter((name) => !faulty.includes(name)) : [];
+  const wrapped = [...faulty, ...slow];
   const worker = {
     name: "edgegate",
     // build/index.js is an ES module that does `import ... from "./index_bg.wasm"`.
@@ -132,8 +164,15 @@ export async function startWorker(options = {}) {
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: compatibilityDate(),
     bindings: { ...wranglerVars(), ...testKeys(), ...options.vars, ...options.secrets },
-    kvNamespaces: KV_BINDINGS.filter((name) => !faulty.includes(name)),
-    wrappedBindings: Object.fromEntries(faulty.map((name) => [name, { scriptName: "faulty-kv" }])),
+    kvNamespaces: KV_BINDINGS.filter((name) => !wrapped.includes(name)),
+    durableObjects: { AUTHORITY: "SessionAuthority" },
+    wrappedBindings: Object.fromEntries([
+      ...faulty.map((name) => [name, { scriptName: "faulty-kv" }]),
+      ...slow.map((name) => [
+        name,
+        { scriptName: "slow-kv", bindings: { target: name, ms: options.slowKv.ms ?? 0, failWrites: options.slowKv.failWrites === true } },
+      ]),
+    ]),
     ...(useAssets && {
       assets: {
         directory: ASSETS_DIR,
@@ -143,14 +182,31 @@ export async function startWorker(options = {}) {
       },
     }),
   };
+  // The slow wrapper's inner namespaces have the ids the worker's plain bindings would have
+  // (the binding names), so both reach the same storage.
+  const slowKv = {
+    name: "slow-kv",
+    modules: true,
+    script: SLOW_KV_SCRIPT,
+    kvNamespaces: Object.fromEntries(KV_BINDINGS.map((name) => [`INNER_${name}`, name])),
+  };
+  const lines = [];
+  const capture = options.captureLogs
+    ? {
+        handleStructuredLogs: ({ message }) => {
+          lines.push(message);
+        },
+      }
+    : {};
   const mf = new Miniflare({
-    workers: [worker, { name: "faulty-kv", modules: true, script: FAULTY_KV_SCRIPT }],
+    workers: [worker, { name: "faulty-kv", modules: true, script: FAULTY_KV_SCRIPT }, slowKv],
     kvPersist: persistDir ?? false,
     host: "127.0.0.1",
     port: 0,
     // A placeholder `request.cf` instead of downloading one from Cloudflare.
     cf: false,
     log: new Log(options.log ? LogLevel.INFO : LogLevel.WARN),
+    ...capture,
   });
   let url;
   try {
@@ -162,6 +218,7 @@ export async function startWorker(options = {}) {
   const base = url.origin;
   return {
     url: base,
+    port: Number(url.port),
     mf,
     /** A real HTTP request to the worker; `target` is a path ("/x?y") or an absolute URL. */
     fetch(target, init = {}) {
@@ -169,7 +226,11 @@ export async function startWorker(options = {}) {
     },
     /** The KV namespace binding `name` (SESSIONS or USERS) for direct reads and writes. */
     kv(name) {
-      return mf.getKVNamespace(name);
+      return slow.includes(name) ? mf.getKVNamespace(`INNER_${name}`, "slow-kv") : mf.getKVNamespace(name);
+    },
+    /** The worker's console lines so far (with options.captureLogs), oldest first. */
+    logs() {
+      return [...lines];
     },
     async dispose() {
       await mf.dispose();
