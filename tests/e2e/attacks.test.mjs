@@ -482,3 +482,235 @@ describe("cookie tossing", () => {
     assert.equal(theirsStill.status, 200, "nor the attacker's (nothing was rotated)");
   });
 });
+
+describe("open redirects", () => {
+  const TRICKS = [
+    "https://evil.example",
+    "http://evil.example/login",
+    "//evil.example",
+    "///evil.example",
+    "////evil.example/",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "\\/evil.example",
+    "/\t/evil.example",
+    " //evil.example",
+    "/%09/evil.example",
+    "/%2F%2Fevil.example",
+    "/%252F%252Fevil.example",
+    "/%25252F%25252Fevil.example",
+    "/%5Cevil.example",
+    "/%255C%255Cevil.example",
+    "%2F%2Fevil.example",
+    "http:evil.example",
+    "https:/evil.example",
+    "https://127.0.0.1@evil.example",
+    "//evil.example%2F@127.0.0.1",
+    "javascript:alert(1)",
+    "JaVaScRiPt:alert(1)",
+    "java\nscript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "/..//evil.example",
+    "/./..//evil.example",
+    "/x/../..//evil.example",
+    "/%2e%2e//evil.example",
+    "/%0d%0aLocation:%20https://evil.example",
+    "/\r\nLocation: https://evil.example",
+    "/\u3002evil.example",
+    "/\u2215\u2215evil.example",
+    "evil.example",
+    "@evil.example",
+    `/${"a".repeat(3000)}`,
+  ];
+
+  function assertSameOrigin(location, what) {
+    assert.ok(location, `${what}: a Location`);
+    assert.doesNotMatch(location, /[\r\n\t\\]/, what);
+    assert.ok(location.startsWith("/") && !location.startsWith("//"), `${what}: ${location}`);
+    assert.equal(new URL(location, edge.url).origin, edge.url, `${what}: ${location}`);
+  }
+
+  before(async () => {
+    await addUser(edge, "redirected");
+  });
+
+  test("every open-redirect trick in next ends same-origin after a form login, and a safe next is kept", async () => {
+    for (const next of [...TRICKS, "/reports/2024?q=a%20b#top"]) {
+      const res = await edge.fetch("/auth/login", {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", "cf-connecting-ip": "192.0.2.10" },
+        body: new URLSearchParams({ username: "redirected", password: PASSWORD, next }).toString(),
+      });
+      assert.equal(res.status, 303, JSON.stringify(next));
+      assertSameOrigin(res.headers.get("location"), JSON.stringify(next));
+      if (TRICKS.includes(next)) assert.equal(res.headers.get("location"), "/", JSON.stringify(next));
+      else assert.equal(res.headers.get("location"), next, "a same-origin path survives");
+    }
+  });
+
+  test("a failed form login carries only a safe next back to the login page", async () => {
+    for (const next of TRICKS.slice(0, 4)) {
+      const res = await edge.fetch("/auth/login", {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", "cf-connecting-ip": "192.0.2.11" },
+        body: new URLSearchParams({ username: `nobody-${TRICKS.indexOf(next)}`, password: "x", next }).toString(),
+      });
+      assert.equal(res.status, 303);
+      const location = res.headers.get("location");
+      assertSameOrigin(location, next);
+      assert.equal(new URL(location, edge.url).searchParams.get("next"), "/", next);
+    }
+  });
+
+  test("the login redirect of an unauthenticated navigation never points elsewhere, nor does the login that follows", async () => {
+    const paths = [
+      "//evil.example/x",
+      "/\\evil.example",
+      "/%2F%2Fevil.example",
+      "/%5Cevil.example",
+      "/.//evil.example",
+      "/x/..//evil.example",
+      "/%2e%2e//evil.example",
+      "//evil.example?next=//evil.example",
+      "/ok?next=https://evil.example",
+      "/path%0d%0aSet-Cookie:x=y",
+    ];
+    for (const path of paths) {
+      await origin.clear();
+      const res = await edge.fetch(`${edge.url}${path}`, { headers: BROWSER });
+      assert.equal(res.status, 302, path);
+      const location = res.headers.get("location");
+      assertSameOrigin(location, path);
+      assert.equal(new URL(location, edge.url).pathname, "/auth/login", path);
+      const next = new URL(location, edge.url).searchParams.get("next");
+      assertSameOrigin(next, `${path} -> next`);
+      await assertNothingForwarded(origin, path);
+      const login = await edge.fetch("/auth/login", {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", "cf-connecting-ip": "192.0.2.12" },
+        body: new URLSearchParams({ username: "redirected", password: PASSWORD, next }).toString(),
+      });
+      assert.equal(login.status, 303);
+      assertSameOrigin(login.headers.get("location"), `${path} -> login`);
+    }
+  });
+});
+
+describe("cross-site requests", () => {
+  const CROSS = () => [
+    { "sec-fetch-site": "cross-site" },
+    { "sec-fetch-site": "same-site" },
+    { "sec-fetch-site": "cross-site", origin: edge.url },
+    { "sec-fetch-site": "SAME-ORIGIN" },
+    { origin: "https://evil.example" },
+    { origin: "null" },
+    { origin: `http://127.0.0.1:${edge.port + 1}` },
+    { origin: `http://localhost:${edge.port}` },
+    { origin: `https://127.0.0.1:${edge.port}` },
+    { origin: `${edge.url}.evil.example` },
+  ];
+
+  async function sessionCount() {
+    const { keys } = await (await edge.kv("SESSIONS")).list({ prefix: "session:" });
+    return keys.length;
+  }
+
+  test("login CSRF: refused with 403, no cookies and no session created, for form, text/plain and JSON bodies", async () => {
+    const bodies = [
+      ["application/x-www-form-urlencoded", new URLSearchParams({ username: "bob", password: PASSWORD, next: "/" }).toString()],
+      ["text/plain", `username=bob&password=${PASSWORD}`],
+      ["application/json", JSON.stringify({ username: "bob", password: PASSWORD })],
+    ];
+    const before = await sessionCount();
+    for (const headers of CROSS()) {
+      for (const [type, body] of bodies) {
+        const res = await edge.fetch("/auth/login", { method: "POST", headers: { "content-type": type, ...headers }, body });
+        const what = `${type} ${JSON.stringify(headers)}`;
+        assert.equal(res.status, 403, what);
+        assert.equal((await res.json()).error, "cross_site", what);
+        assert.deepEqual(res.headers.getSetCookie(), [], what);
+      }
+    }
+    assert.equal(await sessionCount(), before, "no session was created");
+    assert.ok(auditLines(edge.logs()).some((l) => l.event === "cross_site_rejected"), "refusals are logged");
+  });
+
+  test("logout, refresh and session-ending CSRF: refused with 403, and the session lives on", async () => {
+    const victim = await session(edge, "alice");
+    const { session: mine } = await (await edge.fetch("/auth/session", { headers: { cookie: victim.header() } })).json();
+    const cookie = victim.header();
+    for (const headers of CROSS()) {
+      for (const [method, path] of [
+        ["POST", "/auth/logout"],
+        ["POST", "/auth/refresh"],
+        ["DELETE", "/auth/sessions"],
+        ["DELETE", `/auth/sessions/${mine.id}`],
+      ]) {
+        const res = await edge.fetch(path, { method, headers: { cookie, accept: "application/json", ...headers } });
+        assert.equal(res.status, 403, `${method} ${path} ${JSON.stringify(headers)}`);
+        assert.deepEqual(res.headers.getSetCookie(), [], "no cookie is cleared or set");
+        assert.equal(res.headers.get("clear-site-data"), null);
+      }
+    }
+    const img = await edge.fetch("/auth/logout", { headers: { cookie, "sec-fetch-site": "cross-site" } });
+    assert.equal(img.status, 404, "GET never logs out (image-tag CSRF)");
+    await origin.clear();
+    const still = await edge.fetch("/api/after-csrf", { headers: { cookie } });
+    assert.equal(still.status, 200, "the victim's session survived every attempt");
+    await still.body?.cancel();
+    await assertForwardedAs("alice", "after CSRF");
+    const rotated = await edge.fetch("/auth/refresh", { method: "POST", headers: { cookie: `${REFRESH}=${victim.cookies.get(REFRESH)}` } });
+    assert.equal(rotated.status, 200, "its refresh token was never consumed");
+    // Control: the same logout from our own origin does end the session.
+    victim.take(rotated);
+    const own = await edge.fetch("/auth/logout", { method: "POST", headers: { cookie: victim.header(), origin: edge.url, "sec-fetch-site": "same-origin", accept: "application/json" } });
+    assert.equal(own.status, 200);
+    assert.equal((await edge.fetch("/api/after-logout", { headers: { ...API, cookie: victim.header() } })).status, 401);
+  });
+});
+
+describe("credential stuffing", () => {
+  test("many usernames from one address hit the per-client limit; every refusal is logged without secrets", async () => {
+    const address = "198.51.100.77";
+    const attempts = Array.from({ length: 25 }, (_, i) => ({
+      username: `stuffing.victim.${i}@example.net`,
+      password: `Spring2024!-leaked-${i}`,
+    }));
+    const statuses = [];
+    for (const { username, password } of attempts) {
+      const { res } = await login(edge, username, { password, headers: { "cf-connecting-ip": address } });
+      statuses.push(res.status);
+      if (res.status === 429) assert.ok(Number(res.headers.get("retry-after")) > 0, "Retry-After");
+      const body = await res.json();
+      assert.equal(body.error, res.status === 429 ? "rate_limited" : "invalid_credentials");
+    }
+    assert.deepEqual(statuses, [...Array(20).fill(401), ...Array(5).fill(429)]);
+    const blocked = await login(edge, "alice", { headers: { "cf-connecting-ip": address } });
+    assert.equal(blocked.res.status, 429, "even a real user's right password, from that address");
+    const elsewhere = await login(edge, "alice", { headers: { "cf-connecting-ip": "198.51.100.78" } });
+    assert.equal(elsewhere.res.status, 200, "other addresses are unaffected");
+
+    const lines = edge.logs();
+    const events = auditLines(lines);
+    const client = pseudonym(address);
+    const failed = events.filter((e) => e.event === "login_failed" && e.client === client);
+    const limited = events.filter((e) => e.event === "rate_limited" && e.client === client);
+    assert.equal(failed.length, 20, "one login_failed line per refused password");
+    assert.equal(limited.length, 6, "one rate_limited line per throttled attempt");
+    for (const e of [...failed, ...limited]) assert.match(e.user, /^[\w-]{12}$/, "the user is a pseudonym");
+    assert.equal(failed[3].user, pseudonym(attempts[3].username), "pseudonyms correlate with the username");
+
+    const secretsSeen = [
+      address,
+      PASSWORD,
+      ...attempts.flatMap(({ username, password }) => [username, password, username.split("@")[0]]),
+      ...elsewhere.jar.cookies.values(),
+      elsewhere.jar.cookies.get(REFRESH).split(".")[1],
+    ];
+    for (const line of lines) {
+      for (const secret of secretsSeen) assert.ok(!line.includes(secret), `a log line contains ${secret.slice(0, 12)}…: ${line.slice(0, 200)}`);
+      assert.doesNotMatch(line, /eyJ[\w-]{10,}\.[\w-]{10,}/, "no token in the log");
+      assert.doesNotMatch(line, /[\w-]{22}\.[\w-]{43}/, "no refresh token in the log");
+    }
+  });
+});
