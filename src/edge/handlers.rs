@@ -134,6 +134,14 @@ where
                 .client(&client_address(&req))
                 .detail(req.path()),
         );
+        let form_login = req.path() == LOGIN_PATH
+            && req
+                .headers()
+                .get("Content-Type")?
+                .is_some_and(|kind| kind.starts_with("application/x-www-form-urlencoded"));
+        if form_login {
+            return http::redirect(&format!("{LOGIN_PATH}?error=forbidden"), 303);
+        }
         return http::error(
             403,
             "cross_site",
@@ -624,14 +632,29 @@ where
     }
 }
 
-async fn current_session(_req: Request, _ctx: &Ctx<'_>, session: Session) -> Result<Response> {
+async fn current_session(_req: Request, ctx: &Ctx<'_>, session: Session) -> Result<Response> {
+    let Some(id) = SessionId::parse(&session.id) else {
+        return http::error(401, "unauthenticated", "invalid session");
+    };
+    let record = match store(ctx)?.session(&id, ctx.now).await {
+        Ok(record) => record,
+        Err(err) => return store_down(ctx, &err),
+    };
+    // A session created moments ago at another location may not have reached this one's KV
+    // yet: the token's own facts stand in until it does.
+    let (created_at, expires_at) = record
+        .map(|record| (Some(record.created_at), record.expires_at()))
+        .unwrap_or((None, session.expires_at));
     http::json(
-        &session_json(
-            &session.user,
-            &session.roles,
-            &session.id,
-            session.expires_at,
-        ),
+        &json!({
+            "user": { "id": session.user, "roles": session.roles },
+            "session": {
+                "id": session.id,
+                "created_at": created_at,
+                "expires_at": expires_at,
+                "access_expires_at": session.expires_at,
+            },
+        }),
         200,
     )
 }

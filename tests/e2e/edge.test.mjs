@@ -149,6 +149,14 @@ describe("login", () => {
     }
     const { res } = await login(edge, "bob", { headers: { origin: edge.url, "sec-fetch-site": "same-origin" } });
     assert.equal(res.status, 200, "same-origin requests pass");
+    const form = await edge.fetch("/auth/login", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", "sec-fetch-site": "cross-site" },
+      body: `username=bob&password=${encodeURIComponent(PASSWORD)}`,
+    });
+    assert.equal(form.status, 303, "a cross-site form post goes back to the login page");
+    assert.equal(form.headers.get("location"), "/auth/login?error=forbidden");
+    assert.deepEqual(form.headers.getSetCookie(), [], "and creates no session");
   });
 });
 
@@ -299,6 +307,8 @@ describe("session endpoints", () => {
     const b = await login(edge, "erin");
     const mine = await (await edge.fetch("/auth/session", { headers: { cookie: a.jar.header() } })).json();
     assert.equal(mine.user.id, "erin");
+    assert.ok(mine.session.created_at <= mine.session.access_expires_at);
+    assert.ok(mine.session.expires_at - mine.session.created_at >= 1800, "the session's expiry, not the token's");
 
     const list = await (await edge.fetch("/auth/sessions", { headers: { cookie: a.jar.header() } })).json();
     assert.equal(list.sessions.length, 2);
