@@ -223,16 +223,25 @@ impl Config {
             ));
         }
 
+        let defaults = SessionPolicy::default();
         let policy = SessionPolicy {
-            access_ttl: read.seconds("ACCESS_TTL", 300, (30, 3600))?,
-            idle_timeout: read.seconds("IDLE_TIMEOUT", 1800, (60, 7 * 86400))?,
-            absolute_timeout: read.seconds("ABSOLUTE_TIMEOUT", 43200, (300, 90 * 86400))?,
-            refresh_grace: read.seconds("REFRESH_GRACE", 10, (0, 60))?,
-            max_sessions: match read.count("MAX_SESSIONS", 10, (0, 1000))? {
+            access_ttl: read.seconds("ACCESS_TTL", defaults.access_ttl, (30, 3600))?,
+            idle_timeout: read.seconds("IDLE_TIMEOUT", defaults.idle_timeout, (60, 7 * 86400))?,
+            absolute_timeout: read.seconds(
+                "ABSOLUTE_TIMEOUT",
+                defaults.absolute_timeout,
+                (300, 90 * 86400),
+            )?,
+            refresh_grace: read.seconds("REFRESH_GRACE", defaults.refresh_grace, (0, 60))?,
+            max_sessions: match read.count(
+                "MAX_SESSIONS",
+                defaults.max_sessions.unwrap_or(0),
+                (0, 1000),
+            )? {
                 0 => None,
                 max => Some(max),
             },
-            leeway: read.seconds("CLOCK_LEEWAY", 30, (0, 300))?,
+            leeway: read.seconds("CLOCK_LEEWAY", defaults.leeway, (0, 300))?,
         };
         if policy.idle_timeout <= policy.access_ttl {
             return Err(problem("IDLE_TIMEOUT", "must be longer than ACCESS_TTL"));

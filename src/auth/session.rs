@@ -3,9 +3,13 @@
 //! A login creates a session with a fresh random id (never reused, never derived from the user,
 //! so fixation is impossible) and two credentials: a short-lived signed access token, checked on
 //! every request without storage, and an opaque refresh token, checked only when the access token
-//! runs out. Defaults follow OWASP's session guidance for ordinary web apps: access token
-//! 5 minutes (the longest a revoked session can still be used at an edge that has not seen the
-//! revocation yet), idle timeout 30 minutes, absolute lifetime 12 hours.
+//! runs out. Defaults follow OWASP's session guidance for ordinary web apps (idle timeout
+//! 30 minutes, absolute lifetime 12 hours) with an access token of 60 seconds: an access token
+//! is the one credential a revocation cannot reach until the revocation marker has spread
+//! through Workers KV (about 60 s), so its lifetime is set to that same bound. A revoked
+//! session is then refused everywhere within `ACCESS_TTL` + `CLOCK_LEEWAY` (65 s), whatever KV
+//! does, and at once at the location that revoked it. Clocks at the edge are NTP-disciplined,
+//! so the leeway is 5 seconds.
 //!
 //! Refresh tokens rotate on every use. Presenting a retired one means two parties hold the same
 //! token, so the whole session is revoked (RFC 9700 §4.14.2), except within a short grace window
@@ -44,12 +48,12 @@ pub struct SessionPolicy {
 impl Default for SessionPolicy {
     fn default() -> Self {
         Self {
-            access_ttl: 300,
+            access_ttl: 60,
             idle_timeout: 30 * 60,
             absolute_timeout: 12 * 60 * 60,
             refresh_grace: 10,
             max_sessions: Some(10),
-            leeway: 30,
+            leeway: 5,
         }
     }
 }
@@ -296,7 +300,7 @@ mod tests {
                 policy.idle_timeout,
                 policy.absolute_timeout
             ),
-            (300, 1800, 43200)
+            (60, 1800, 43200)
         );
         assert!(!policy.single_session());
     }
@@ -305,7 +309,7 @@ mod tests {
     fn access_tokens_never_outlive_the_session() {
         let policy = SessionPolicy::default();
         let session = record(1000, &policy);
-        assert_eq!(session.access_expiry(1000, &policy), 1300);
+        assert_eq!(session.access_expiry(1000, &policy), 1060);
         let near_end = session.absolute_expires_at - 10;
         assert_eq!(
             session.access_expiry(near_end, &policy),

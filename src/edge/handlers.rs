@@ -543,8 +543,7 @@ async fn logout(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     Ok(response)
 }
 
-/// A request's session: a valid, unrevoked access token, restored from the refresh cookie when
-/// allowed. `Err` carries the response to send instead.
+/// Who a request speaks for, once its session is established.
 pub(crate) struct Session {
     pub user: String,
     pub id: String,
@@ -554,10 +553,12 @@ pub(crate) struct Session {
     pub cookies: Vec<String>,
 }
 
+/// The request's session: a valid, unrevoked access token, or else a refresh in place when the
+/// request carries a refresh cookie (same-site only: it is `SameSite=Strict`). `Err` carries the
+/// response to send instead.
 pub(crate) async fn resolve_session(
     req: &Request,
     ctx: &Ctx<'_>,
-    refresh_in_place: bool,
 ) -> std::result::Result<Session, Result<Response>> {
     let cookie = req.headers().get("Cookie").ok().flatten();
     let presented = authenticate(cookie.as_deref(), ctx.config, ctx.now);
@@ -594,7 +595,7 @@ pub(crate) async fn resolve_session(
     if missing == Missing::UntrustedCookies {
         audit(AuditEvent::new(EventKind::CookieTossing, ctx.now).client(&client_address(req)));
     }
-    let Some(refresh) = refresh.filter(|_| refresh_in_place) else {
+    let Some(refresh) = refresh else {
         return Err(http::error(401, "unauthenticated", "log in first"));
     };
     match try_refresh(ctx, &refresh).await {
@@ -621,7 +622,7 @@ where
     F: FnOnce(Request, &'c Ctx<'c>, Session) -> Fut,
     Fut: std::future::Future<Output = Result<Response>>,
 {
-    match resolve_session(&req, ctx, true).await {
+    match resolve_session(&req, ctx).await {
         Ok(session) => {
             let cookies = session.cookies.clone();
             let mut response = handler(req, ctx, session).await?;
@@ -725,7 +726,7 @@ async fn protected(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     let method = req.method().to_string();
     let accept = req.headers().get("Accept")?;
     let navigation = is_navigation(&method, accept.as_deref());
-    match resolve_session(&req, ctx, navigation).await {
+    match resolve_session(&req, ctx).await {
         Ok(session) => proxy::forward(req, ctx, Some(session)).await,
         Err(Ok(response)) if navigation && response.status_code() == 401 => {
             let url = req.url()?;

@@ -273,7 +273,7 @@ describe("refresh and logout", () => {
     assert.ok(res.headers.getSetCookie().length === 2);
   });
 
-  test("an expired access token on a navigation is refreshed in place", async () => {
+  test("an expired access token is refreshed in place on navigations and API calls", async () => {
     const { jar } = await login(edge, "alice");
     jar.cookies.set("__Host-eg_access", "expired.or.garbage");
     await origin.clear();
@@ -285,6 +285,10 @@ describe("refresh and logout", () => {
     assert.equal(seen.headers["x-auth-user"], "alice");
     const again = await edge.fetch("/dashboard", { headers: { cookie: jar.header() } });
     assert.equal(again.status, 200, "the new access cookie works");
+    jar.cookies.set("__Host-eg_access", "expired.or.garbage");
+    const api = jar.take(await edge.fetch("/api/items", { headers: { accept: "application/json", cookie: jar.header() } }));
+    assert.equal(api.status, 200, "same-site API calls are refreshed in place too");
+    assert.equal(api.headers.getSetCookie().length, 2);
   });
 
   test("logout revokes the session, clears cookies and sends Clear-Site-Data", async () => {
