@@ -1,0 +1,216 @@
+// End to end, in workerd directly: edgegate against a pass-through worker and the bare origin,
+// with wrk (authenticated GET, unauthenticated 401) and a closed-loop Node client (login,
+// refresh, logout). Prints one JSON object on stdout; progress goes to stderr.
+//
+//   node bench/e2e.mjs [--seconds N] [--rounds N] [--smoke]
+import { spawn } from "node:child_process";
+import { pbkdf2Sync, randomBytes } from "node:crypto";
+import { startWorkerd } from "./workerd.mjs";
+import { closedLoop, haveWrk, wrk } from "./load.mjs";
+
+const args = process.argv.slice(2);
+const flag = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i === -1 ? fallback : Number(args[i + 1]);
+};
+const smoke = args.includes("--smoke");
+const SECONDS = flag("--seconds", smoke ? 1 : 8);
+const ROUNDS = flag("--rounds", smoke ? 1 : 3);
+const FLOW_SECONDS = flag("--flow-seconds", smoke ? 1 : 6);
+const CONNECTIONS = 16;
+const FLOW_CONCURRENCY = 4;
+const USERS = smoke ? 8 : 512;
+const PASSWORD = "bench-password-1";
+const log = (...m) => console.error("   ", ...m);
+
+function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+async function startOrigin() {
+  const child = spawn(process.execPath, [new URL("./origin.mjs", import.meta.url).pathname, "0"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const port = await new Promise((resolve, reject) => {
+    child.stdout.once("data", (d) => resolve(JSON.parse(d).port));
+    child.once("exit", (code) => reject(new Error(`origin exited (${code})`)));
+  });
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    stats: async () => (await fetch(`${url}/__origin/stats`)).json(),
+    stop: () => child.kill("SIGTERM"),
+  };
+}
+
+/** The user record format of the `kv` credential backend (PBKDF2-HMAC-SHA256, 100,000 rounds). */
+function userRecord(password) {
+  const salt = randomBytes(16);
+  const hash = pbkdf2Sync(password, salt, 100000, 32, "sha256");
+  const b64 = (b) => b.toString("base64").replace(/=+$/, "");
+  return JSON.stringify({ password: `pbkdf2-sha256$100000$${b64(salt)}$${b64(hash)}`, roles: ["member"], disabled: false });
+}
+
+/** `name=value; ...` for the non-empty cookies a response sets, merged over `previous`. */
+function cookiesFrom(setCookie = [], previous = "") {
+  const jar = new Map(previous.split("; ").filter(Boolean).map((kv) => [kv.split("=")[0], kv]));
+  for (const line of setCookie) {
+    const pair = line.split(";")[0];
+    const eq = pair.indexOf("=");
+    if (eq > 0 && pair.length > eq + 1) jar.set(pair.slice(0, eq), pair);
+  }
+  return [...jar.values()].join("; ");
+}
+
+const loginRequest = (user) => ({
+  method: "POST",
+  path: "/auth/login",
+  headers: { "content-type": "application/json", accept: "application/json" },
+  body: JSON.stringify({ username: user, password: PASSWORD }),
+});
+
+async function login(edge, user) {
+  const req = loginRequest(user);
+  const res = await fetch(edge + req.path, { method: "POST", headers: req.headers, body: req.body });
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
+  return cookiesFrom(res.headers.getSetCookie());
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(`check failed: ${message}`);
+}
+
+async function main() {
+  if (!haveWrk()) throw new Error("wrk is not installed (apt-get install -y wrk)");
+  const origin = await startOrigin();
+  let w;
+  try {
+    w = await startWorkerd({ originUrl: origin.url });
+    log(`workerd pid ${w.pid}: edgegate ${w.edge}, pass-through ${w.pass}, origin ${origin.url}`);
+    const record = userRecord(PASSWORD);
+    for (let i = 0; i < USERS; i++) {
+      const key = encodeURIComponent(`user:bench-u${i}`);
+      const res = await fetch(`${w.kvUsers}/${key}?urlencoded=true`, { method: "PUT", body: record });
+      check(res.ok, `seeding user ${i}: ${res.status}`);
+    }
+
+    // The contract, once, before any figure is trusted.
+    const cookie = await login(w.edge, "bench-u0");
+    check(/__Host-eg_access=/.test(cookie), `access cookie set (${cookie.split("=")[0]})`);
+    const before = (await origin.stats()).withIdentity;
+    const ok = await fetch(`${w.edge}/api/data`, { headers: { cookie } });
+    check(ok.status === 200 && (await origin.stats()).withIdentity === before + 1, `authenticated GET forwarded with identity (${ok.status})`);
+    check((await fetch(`${w.edge}/api/data`)).status === 401, "no cookie gives 401");
+    check((await fetch(`${w.pass}/api/data`)).status === 200, "pass-through answers 200");
+
+    const targets = {
+      edgegate: async () => ({ url: `${w.edge}/api/data`, headers: { Cookie: await login(w.edge, "bench-u1") }, identity: true }),
+      passthrough: async () => ({ url: `${w.pass}/api/data`, headers: {} }),
+      origin: async () => ({ url: `${origin.url}/api/data`, headers: {} }),
+      unauthenticated: async () => ({ url: `${w.edge}/api/data`, headers: {}, expect401: true }),
+    };
+    const runs = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
+    const names = Object.keys(targets);
+    for (let round = 0; round < ROUNDS; round++) {
+      // Rotate the order so no target always runs first (or last) in a round.
+      const order = names.map((_, i) => names[(i + round) % names.length]);
+      for (const name of order) {
+        const t = await targets[name]();
+        const seenBefore = (await origin.stats()).withIdentity;
+        const r = await wrk(t.url, { seconds: SECONDS, connections: CONNECTIONS, headers: t.headers });
+        check(r.socketErrors === 0, `${name}: ${r.socketErrors} socket errors`);
+        if (t.expect401) {
+          check(r.non2xx === r.requests, `${name}: every answer is 401 (${r.non2xx}/${r.requests})`);
+        } else {
+          check(r.non2xx === 0, `${name}: ${r.non2xx} non-2xx answers`);
+        }
+        if (t.identity) {
+          const seen = (await origin.stats()).withIdentity - seenBefore;
+          // wrk counts completed responses; a few more may have reached the origin.
+          check(seen >= r.requests, `${name}: origin saw identity on ${seen} of ${r.requests} requests`);
+        }
+        runs[name].push(r);
+        log(`round ${round + 1} ${name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms`);
+      }
+    }
+
+    // Stateful flows, each session its own chain of cookies.
+    const sessions = [];
+    let nextUser = 2;
+    const loginRun = await closedLoop(w.edge, {
+      seconds: FLOW_SECONDS,
+      concurrency: FLOW_CONCURRENCY,
+      next: () => loginRequest(`bench-u${nextUser++ % USERS}`),
+      onResponse: (_, res) => res.status === 200 && sessions.push(cookiesFrom(res.headers["set-cookie"])),
+    });
+    check(loginRun.statuses[200] === loginRun.requests, `login: ${JSON.stringify(loginRun.statuses)}`);
+    log(`login: ${loginRun.rps.toFixed(1)}/s, ${sessions.length} sessions`);
+
+    const chains = sessions.splice(0, FLOW_CONCURRENCY);
+    const refreshRun = await closedLoop(w.edge, {
+      seconds: FLOW_SECONDS,
+      concurrency: chains.length,
+      next: (i) => ({ method: "POST", path: "/auth/refresh", headers: { cookie: chains[i], accept: "application/json" } }),
+      onResponse: (i, res) => {
+        if (res.status === 200) chains[i] = cookiesFrom(res.headers["set-cookie"], chains[i]);
+      },
+    });
+    check(refreshRun.statuses[200] === refreshRun.requests, `refresh: ${JSON.stringify(refreshRun.statuses)}`);
+    log(`refresh: ${refreshRun.rps.toFixed(0)}/s`);
+
+    const loggedOut = [];
+    const logoutRun = await closedLoop(w.edge, {
+      seconds: FLOW_SECONDS,
+      concurrency: FLOW_CONCURRENCY,
+      next: () => {
+        const c = sessions.pop();
+        if (!c) return null;
+        loggedOut.push(c);
+        return { method: "POST", path: "/auth/logout", headers: { cookie: c, accept: "application/json" } };
+      },
+    });
+    check(logoutRun.requests > 0 && logoutRun.statuses[200] === logoutRun.requests, `logout: ${JSON.stringify(logoutRun.statuses)}`);
+    log(`logout: ${logoutRun.rps.toFixed(0)}/s over ${logoutRun.requests} sessions`);
+    // The revocation check is on: a logged-out access token (still unexpired) is refused.
+    const revoked = await fetch(`${w.edge}/api/data`, { headers: { cookie: loggedOut[0] } });
+    check(revoked.status === 401, `revoked session refused (${revoked.status})`);
+
+    const summary = (name) => ({
+      rps: median(runs[name].map((r) => r.rps)),
+      p50: median(runs[name].map((r) => r.p50)),
+      p99: median(runs[name].map((r) => r.p99)),
+      runs: runs[name].map((r) => Math.round(r.rps)),
+    });
+    const ratio = (a, b) => median(runs[a].map((r, i) => r.rps / runs[b][i].rps));
+    const flow = (r) => ({ rps: r.rps, p50: r.p50, p99: r.p99, requests: r.requests, tool: r.tool });
+    const result = {
+      settings: { seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, flowSeconds: FLOW_SECONDS, flowConcurrency: FLOW_CONCURRENCY },
+      get: Object.fromEntries(names.map((n) => [n, summary(n)])),
+      ratios: {
+        edgegateOverPassthrough: ratio("edgegate", "passthrough"),
+        edgegateOverOrigin: ratio("edgegate", "origin"),
+        passthroughOverOrigin: ratio("passthrough", "origin"),
+      },
+      flows: { login: flow(loginRun), refresh: flow(refreshRun), logout: flow(logoutRun) },
+    };
+    console.log(JSON.stringify(result));
+  } finally {
+    if (w) await w.stop();
+    origin.stop();
+  }
+}
+
+const watchdog = setTimeout(() => {
+  console.error("e2e benchmark: overall time limit reached");
+  process.exit(2);
+}, 15 * 60 * 1000);
+watchdog.unref();
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(`e2e benchmark failed: ${err.stack ?? err}`);
+    process.exit(1);
+  },
+);

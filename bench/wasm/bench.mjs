@@ -1,0 +1,65 @@
+// Times edgegate's per-request decision compiled to wasm32 (bench/wasm, built by build.sh) in
+// Node's V8, the engine workerd embeds. Each phase is warmed up, then timed in batches sized to
+// about `--batch-ms` each; the figure is the median of the batches, in microseconds per call.
+// Prints one JSON object on stdout.
+//
+//   node bench/wasm/bench.mjs [--batches N] [--batch-ms N] [--smoke]
+import { createRequire } from "node:module";
+import { performance } from "node:perf_hooks";
+
+const require = createRequire(import.meta.url);
+const wasm = require("./pkg/edgegate_wasm_bench.js");
+
+const args = process.argv.slice(2);
+const flag = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i === -1 ? fallback : Number(args[i + 1]);
+};
+const smoke = args.includes("--smoke");
+const BATCHES = flag("--batches", smoke ? 1 : 9);
+const BATCH_MS = flag("--batch-ms", smoke ? 5 : 150);
+
+const PHASES = [
+  ["cookie_parse", "parse Cookie header, pick our cookies"],
+  ["token_verify", "HS256 verify + claim checks"],
+  ["authenticate", "gate::authenticate (parse + verify)"],
+  ["assertion_signing", "mint EdDSA identity assertion"],
+  ["forward_headers", "identity_headers"],
+  ["decision", "whole decision (authenticate, session id, assertion, headers)"],
+  ["ed25519_sign", "raw Ed25519 sign, 330-byte message"],
+];
+
+function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+function time(fn, n) {
+  const t0 = performance.now();
+  const sum = fn(n);
+  return { ms: performance.now() - t0, sum };
+}
+
+wasm.setup(); // builds the fixture and asserts every phase takes its success path
+const results = {};
+for (const [name, what] of PHASES) {
+  const fn = wasm[name];
+  if (typeof fn !== "function") throw new Error(`missing export ${name}`);
+  // Warm-up (lets V8 tier the wasm up), and size a batch to about BATCH_MS.
+  let n = 1;
+  let t = time(fn, n);
+  while (t.ms < BATCH_MS / 4 && n < 1 << 24) {
+    n *= 2;
+    t = time(fn, n);
+  }
+  n = Math.max(1, Math.round((n * BATCH_MS) / Math.max(t.ms, 0.001)));
+  const perCall = [];
+  for (let b = 0; b < BATCHES; b++) {
+    const r = time(fn, n);
+    if (r.sum === 0) throw new Error(`${name}: checksum 0, the phase did nothing`);
+    perCall.push((r.ms * 1000) / n);
+  }
+  results[name] = { us: median(perCall), min: Math.min(...perCall), iterations: n, batches: BATCHES, what };
+}
+console.log(JSON.stringify({ node: process.version, v8: process.versions.v8, phases: results }));

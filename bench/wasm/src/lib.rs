@@ -1,0 +1,81 @@
+//! edgegate's per-request decision, compiled to wasm32 like the worker and timed in Node's V8
+//! by `bench/wasm/bench.mjs`. Each export runs one phase `n` times and returns a checksum; the
+//! JavaScript side times the call with `performance.now()`.
+
+use wasm_bindgen::prelude::*;
+
+mod phases;
+use phases::Fixture;
+
+thread_local! {
+    static FIXTURE: Fixture = {
+        let fixture = Fixture::new();
+        fixture.check();
+        fixture
+    };
+}
+
+fn repeat(n: u32, phase: impl Fn(&Fixture) -> usize) -> u32 {
+    FIXTURE.with(|fixture| {
+        let mut sum = 0usize;
+        for _ in 0..n {
+            sum = sum.wrapping_add(phase(std::hint::black_box(fixture)));
+        }
+        sum as u32
+    })
+}
+
+/// Builds the fixture and checks that every phase takes its success path.
+#[wasm_bindgen]
+pub fn setup() -> u32 {
+    repeat(1, |f| f.header.len())
+}
+
+#[wasm_bindgen]
+pub fn cookie_parse(n: u32) -> u32 {
+    repeat(n, Fixture::cookie_parse)
+}
+
+#[wasm_bindgen]
+pub fn token_verify(n: u32) -> u32 {
+    repeat(n, |f| f.verify().user().len())
+}
+
+#[wasm_bindgen]
+pub fn authenticate(n: u32) -> u32 {
+    repeat(n, |f| usize::from(matches!(f.authenticate(), edgegate::auth::gate::Presented::Access(_))))
+}
+
+#[wasm_bindgen]
+pub fn assertion_signing(n: u32) -> u32 {
+    FIXTURE.with(|fixture| {
+        let access = fixture.verify();
+        let mut sum = 0usize;
+        for _ in 0..n {
+            sum = sum.wrapping_add(fixture.assertion(std::hint::black_box(&access)).assertion.expose().len());
+        }
+        sum as u32
+    })
+}
+
+#[wasm_bindgen]
+pub fn forward_headers(n: u32) -> u32 {
+    FIXTURE.with(|fixture| {
+        let identity = fixture.assertion(&fixture.verify());
+        let mut sum = 0usize;
+        for _ in 0..n {
+            sum = sum.wrapping_add(Fixture::headers(std::hint::black_box(&identity)));
+        }
+        sum as u32
+    })
+}
+
+#[wasm_bindgen]
+pub fn decision(n: u32) -> u32 {
+    repeat(n, Fixture::decision)
+}
+
+#[wasm_bindgen]
+pub fn ed25519_sign(n: u32) -> u32 {
+    repeat(n, |f| usize::from(f.ed25519_sign()))
+}
