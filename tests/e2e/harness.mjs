@@ -62,25 +62,27 @@ export default function () { return { get: down, put: down, delete: down, list: 
 
 // A KV binding that waits `ms` milliseconds before every call and then delegates to a real
 // namespace (INNER_<binding>, the same storage the worker would otherwise see), standing in for a
-// slow Workers KV. `failWrites` additionally makes put and delete fail after the wait (reads
-// still work): a KV that is up for reads but refusing writes, as under write rate limits.
+// slow Workers KV. Its faults can also be switched while the worker runs (kvFault() below): the
+// switch is a key in a namespace of its own, read on every call.
 const SLOW_KV_SCRIPT = `
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 export default function (env) {
   const inner = env["INNER_" + env.target];
   const ms = Number(env.ms) || 0;
-  const failWrites = env.failWrites === true;
-  const slow = (name) => async (...args) => {
-    await sleep(ms);
-    if (failWrites && (name === "put" || name === "delete")) throw new Error("injected KV write failure");
+  const wrap = (name) => async (...args) => {
+    if (ms > 0) await sleep(ms);
+    const fault = await env.FAULTS.get(env.target);
+    if (fault === "down" || (fault === "writes" && (name === "put" || name === "delete"))) {
+      throw new Error("injected KV failure (" + fault + ")");
+    }
     return inner[name](...args);
   };
   return {
-    get: slow("get"),
-    getWithMetadata: slow("getWithMetadata"),
-    put: slow("put"),
-    delete: slow("delete"),
-    list: slow("list"),
+    get: wrap("get"),
+    getWithMetadata: wrap("getWithMetadata"),
+    put: wrap("put"),
+    delete: wrap("delete"),
+    list: wrap("list"),
   };
 }
 `;
@@ -138,14 +140,13 @@ export async function startOrigin() {
  * options.assets    false to run without the ASSETS binding (default: www/ as ASSETS)
  * options.log       true to show workerd's console output (default: only warnings/errors)
  * options.faultyKv  binding names (e.g. ["SESSIONS"]) whose every KV call throws
- * options.slowKv    { ms, bindings = KV_BINDINGS, failWrites = false }: those bindings wait `ms`
- *                   before every call (and with failWrites, put/delete then throw); kv(name) still
- *                   reads and writes the same storage directly
+ * options.slowKv    { ms = 0, bindings = KV_BINDINGS }: those bindings wait `ms` before every call
+ *                   and obey kvFault(); kv(name) still reads and writes the same storage directly
  * options.captureLogs  true: collect the worker's console lines instead of printing them; read
  *                   them with logs()
  * Secrets default to fresh test keys (testKeys()).
  *
- * Returns { url, port, mf, fetch(path, init), kv(name), logs(), dispose() }.
+ * Returns { url, port, mf, fetch(path, init), kv(name), kvFault(name, fault), logs(), dispose() }.
  */
 export async function startWorker(options = {}) {
   if (!existsSync(WORKER_JS) || !existsSync(WORKER_WASM)) {
@@ -170,7 +171,7 @@ export async function startWorker(options = {}) {
       ...faulty.map((name) => [name, { scriptName: "faulty-kv" }]),
       ...slow.map((name) => [
         name,
-        { scriptName: "slow-kv", bindings: { target: name, ms: options.slowKv.ms ?? 0, failWrites: options.slowKv.failWrites === true } },
+        { scriptName: "slow-kv", bindings: { target: name, ms: options.slowKv.ms ?? 0 } },
       ]),
     ]),
     ...(useAssets && {
@@ -188,7 +189,10 @@ export async function startWorker(options = {}) {
     name: "slow-kv",
     modules: true,
     script: SLOW_KV_SCRIPT,
-    kvNamespaces: Object.fromEntries(KV_BINDINGS.map((name) => [`INNER_${name}`, name])),
+    kvNamespaces: {
+      ...Object.fromEntries(KV_BINDINGS.map((name) => [`INNER_${name}`, name])),
+      FAULTS: "edgegate-test-kv-faults",
+    },
   };
   const lines = [];
   const capture = options.captureLogs
@@ -227,6 +231,16 @@ export async function startWorker(options = {}) {
     /** The KV namespace binding `name` (SESSIONS or USERS) for direct reads and writes. */
     kv(name) {
       return slow.includes(name) ? mf.getKVNamespace(`INNER_${name}`, "slow-kv") : mf.getKVNamespace(name);
+    },
+    /**
+     * Switches the fault of a binding wrapped by options.slowKv: "down" (every call throws),
+     * "writes" (put and delete throw, reads work) or null (healthy).
+     */
+    async kvFault(name, fault) {
+      if (!slow.includes(name)) throw new Error(`${name} is not wrapped: start the worker with slowKv`);
+      const faults = await mf.getKVNamespace("FAULTS", "slow-kv");
+      if (fault) await faults.put(name, fault);
+      else await faults.delete(name);
     },
     /** The worker's console lines so far (with options.captureLogs), oldest first. */
     logs() {
