@@ -40,6 +40,16 @@ pub enum TokenKind {
     Assertion,
 }
 
+impl TokenKind {
+    /// The `typ` header of this kind.
+    pub fn typ(self) -> &'static str {
+        match self {
+            Self::Access => ACCESS_TYP,
+            Self::Assertion => ASSERTION_TYP,
+        }
+    }
+}
+
 /// The claims edgegate puts in both of its tokens, beside `exp`, `nbf` and `iat`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdentityClaims {
@@ -189,7 +199,6 @@ where
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expectation<'a> {
     pub audience: &'a Audience,
-    pub typ: &'a str,
     pub kind: TokenKind,
     /// Seconds of clock skew tolerated on `exp` and `nbf`.
     pub leeway: i64,
@@ -248,7 +257,7 @@ pub fn check_claims(
     jws: &VerifiedJws<'_>,
     expect: &Expectation<'_>,
 ) -> Result<Validated, TokenError> {
-    if jws.token_type() != Some(expect.typ) {
+    if jws.token_type() != Some(expect.kind.typ()) {
         return Err(TokenError::WrongType);
     }
     let claims = jws.claims::<IdentityClaims>()?;
@@ -278,6 +287,29 @@ pub fn check_claims(
     })
 }
 
+/// Validates a token of `kind` against `ring`: the JWS layer, then the claims.
+pub fn validate<A>(
+    ring: &KeyRing<A>,
+    kind: TokenKind,
+    token: &str,
+    audience: &Audience,
+    leeway: i64,
+    now: UnixTime,
+) -> Result<Validated, TokenError>
+where
+    A: Algorithm,
+    A::SigningKey: SigningKey<A>,
+{
+    let jws = verify_jws(ring, token)?;
+    let expect = Expectation {
+        audience,
+        kind,
+        leeway,
+        now,
+    };
+    check_claims(&jws, &expect)
+}
+
 /// Validates an access token from the session cookie.
 pub fn validate_access(
     ring: &SessionKeyRing,
@@ -286,17 +318,7 @@ pub fn validate_access(
     leeway: i64,
     now: UnixTime,
 ) -> Result<VerifiedAccess, TokenError> {
-    let jws = verify_jws(ring, token)?;
-    check_claims(
-        &jws,
-        &Expectation {
-            audience,
-            typ: ACCESS_TYP,
-            kind: TokenKind::Access,
-            leeway,
-            now,
-        },
-    )
+    validate(ring, TokenKind::Access, token, audience, leeway, now)
 }
 
 /// Validates an identity assertion; the origin does this with its own JOSE library, edgegate
@@ -308,58 +330,45 @@ pub fn validate_assertion(
     leeway: i64,
     now: UnixTime,
 ) -> Result<Validated, TokenError> {
-    let jws = verify_jws(ring, token)?;
-    check_claims(
-        &jws,
-        &Expectation {
-            audience,
-            typ: ASSERTION_TYP,
-            kind: TokenKind::Assertion,
-            leeway,
-            now,
-        },
-    )
+    validate(ring, TokenKind::Assertion, token, audience, leeway, now)
 }
 
-/// How to mint one token.
-struct Mint<'a> {
-    audience: &'a Audience,
-    subject: &'a Subject<'a>,
-    typ: &'static str,
+/// Mints a token of `kind`, signed with the ring's first key. Assertions live at most
+/// [`MAX_ASSERTION_TTL`] seconds.
+pub fn issue<A: Algorithm>(
+    ring: &KeyRing<A>,
     kind: TokenKind,
+    audience: &Audience,
+    subject: &Subject<'_>,
     now: UnixTime,
     ttl: i64,
-}
-
-fn mint<A>(
-    ring: &KeyRing<A>,
-    spec: Mint<'_>,
     entropy: &dyn Entropy,
-) -> Result<Secret<String>, TokenError>
-where
-    A: Algorithm,
-{
+) -> Result<Secret<String>, TokenError> {
+    let ttl = match kind {
+        TokenKind::Assertion => ttl.clamp(1, MAX_ASSERTION_TTL),
+        TokenKind::Access => ttl,
+    };
     let jti_bytes: [u8; 16] =
         random_bytes(entropy).map_err(|_| TokenError::Mint("no randomness"))?;
     let at = |secs: UnixTime| {
         DateTime::from_timestamp(secs, 0).ok_or(TokenError::Mint("time out of range"))
     };
     let mut claims = Claims::new(IdentityClaims {
-        iss: spec.audience.issuer.clone(),
-        aud: spec.audience.audience.clone(),
-        sub: spec.subject.user.to_owned(),
-        sid: spec.subject.session.to_owned(),
+        iss: audience.issuer.clone(),
+        aud: audience.audience.clone(),
+        sub: subject.user.to_owned(),
+        sid: subject.session.to_owned(),
         jti: super::encoding::b64url(&jti_bytes),
-        roles: spec.subject.roles.to_vec(),
-        knd: spec.kind,
+        roles: subject.roles.to_vec(),
+        knd: kind,
     });
-    claims.issued_at = Some(at(spec.now)?);
-    claims.not_before = Some(at(spec.now)?);
-    claims.expiration = Some(at(spec.now.saturating_add(spec.ttl))?);
+    claims.issued_at = Some(at(now)?);
+    claims.not_before = Some(at(now)?);
+    claims.expiration = Some(at(now.saturating_add(ttl))?);
     let key = ring.signing_key();
     let header = Header::empty()
         .with_key_id(key.kid())
-        .with_token_type(spec.typ);
+        .with_token_type(kind.typ());
     let token = ring
         .algorithm()
         .token(&header, &claims, key.key())
@@ -381,19 +390,18 @@ pub fn issue_access(
     ttl: i64,
     entropy: &dyn Entropy,
 ) -> Result<Secret<String>, TokenError> {
-    let spec = Mint {
+    issue(
+        ring,
+        TokenKind::Access,
         audience,
         subject,
-        typ: ACCESS_TYP,
-        kind: TokenKind::Access,
         now,
         ttl,
-    };
-    mint(ring, spec, entropy)
+        entropy,
+    )
 }
 
-/// Mints the identity assertion forwarded to the origin; its life is capped at
-/// [`MAX_ASSERTION_TTL`].
+/// Mints the identity assertion forwarded to the origin.
 pub fn issue_assertion(
     ring: &AssertionKeyRing,
     audience: &Audience,
@@ -402,15 +410,15 @@ pub fn issue_assertion(
     ttl: i64,
     entropy: &dyn Entropy,
 ) -> Result<Secret<String>, TokenError> {
-    let spec = Mint {
+    issue(
+        ring,
+        TokenKind::Assertion,
         audience,
         subject,
-        typ: ASSERTION_TYP,
-        kind: TokenKind::Assertion,
         now,
-        ttl: ttl.clamp(1, MAX_ASSERTION_TTL),
-    };
-    mint(ring, spec, entropy)
+        ttl,
+        entropy,
+    )
 }
 
 #[cfg(test)]

@@ -235,6 +235,17 @@ fn login_failure(
     }
 }
 
+/// The one answer to every credential failure, so nothing tells accounts apart.
+fn invalid_credentials(format: LoginFormat, next: &str) -> Result<Response> {
+    login_failure(
+        format,
+        401,
+        "invalid_credentials",
+        "wrong username or password",
+        next,
+    )
+}
+
 async fn login(mut req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     let content_type = req.headers().get("Content-Type")?;
     let body = req.bytes().await?;
@@ -257,13 +268,7 @@ async fn login(mut req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     } = form;
     let next = safe_next(next.as_deref());
     let Ok(username) = normalize_username(&username) else {
-        return login_failure(
-            format,
-            401,
-            "invalid_credentials",
-            "wrong username or password",
-            &next,
-        );
+        return invalid_credentials(format, &next);
     };
     let client = client_address(&req);
     let sessions_kv = ctx.env.kv("SESSIONS")?;
@@ -324,13 +329,7 @@ async fn login(mut req: Request, ctx: &Ctx<'_>) -> Result<Response> {
                     .user(&username)
                     .client(&client),
             );
-            return login_failure(
-                format,
-                401,
-                "invalid_credentials",
-                "wrong username or password",
-                &next,
-            );
+            return invalid_credentials(format, &next);
         }
     };
 
