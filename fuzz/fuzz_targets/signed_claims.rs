@@ -49,7 +49,6 @@ fuzz_target!(|data: &[u8]| {
     assert!(NOW <= verified.expires_at().saturating_add(LEEWAY));
     let expect = Expectation {
         audience: &audience,
-        typ: ACCESS_TYP,
         kind: TokenKind::Access,
         leeway: LEEWAY,
         now: NOW,
