@@ -43,7 +43,12 @@ pub fn token_verify(n: u32) -> u32 {
 
 #[wasm_bindgen]
 pub fn authenticate(n: u32) -> u32 {
-    repeat(n, |f| usize::from(matches!(f.authenticate(), edgegate::auth::gate::Presented::Access(_))))
+    repeat(n, |f| {
+        usize::from(matches!(
+            f.authenticate(),
+            edgegate::auth::gate::Presented::Access(_)
+        ))
+    })
 }
 
 #[wasm_bindgen]
@@ -52,7 +57,13 @@ pub fn assertion_signing(n: u32) -> u32 {
         let access = fixture.verify();
         let mut sum = 0usize;
         for _ in 0..n {
-            sum = sum.wrapping_add(fixture.assertion(std::hint::black_box(&access)).assertion.expose().len());
+            sum = sum.wrapping_add(
+                fixture
+                    .assertion(std::hint::black_box(&access))
+                    .assertion
+                    .expose()
+                    .len(),
+            );
         }
         sum as u32
     })

@@ -39,8 +39,14 @@ impl Fixture {
             ("ORIGIN_URL", "https://origin.example"),
             ("ISSUER", "https://app.example.com"),
             ("ORIGIN_AUDIENCE", "production-origin"),
-            ("SESSION_KEYS", "s1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"),
-            ("ASSERTION_KEYS", "a1:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8"),
+            (
+                "SESSION_KEYS",
+                "s1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+            ),
+            (
+                "ASSERTION_KEYS",
+                "a1:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8",
+            ),
         ];
         let config = Config::from_lookup(&|name| {
             vars.iter()
@@ -87,7 +93,10 @@ impl Fixture {
 
     /// Panics unless every phase takes its success path.
     pub fn check(&self) {
-        assert!(self.cookie_parse() > 100, "cookie parse found no access token");
+        assert!(
+            self.cookie_parse() > 100,
+            "cookie parse found no access token"
+        );
         let access = self.verify();
         assert_eq!(access.user(), "alice@example.com");
         assert!(matches!(self.authenticate(), Presented::Access(_)));
@@ -100,8 +109,14 @@ impl Fixture {
     pub fn cookie_parse(&self) -> usize {
         let names = self.config.cookies.names();
         let jar = CookieJar::parse(&self.header).expect("well-formed header");
-        let access = jar.unique(names.access).expect("unique").unwrap_or_default();
-        let refresh = jar.unique(names.refresh).expect("unique").unwrap_or_default();
+        let access = jar
+            .unique(names.access)
+            .expect("unique")
+            .unwrap_or_default();
+        let refresh = jar
+            .unique(names.refresh)
+            .expect("unique")
+            .unwrap_or_default();
         access.len() + refresh.len()
     }
 
