@@ -7,11 +7,14 @@
 
 mod authority;
 mod credentials;
-mod handlers;
 mod http;
 mod kv_store;
+mod login;
 mod proxy;
 mod rate;
+mod routes;
+mod session;
+mod session_api;
 mod sessions;
 
 use std::cell::OnceCell;
@@ -88,5 +91,5 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         now: now(),
         entropy: OsEntropy,
     };
-    handlers::route(req, &ctx).await
+    routes::route(req, &ctx).await
 }

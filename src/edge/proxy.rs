@@ -6,7 +6,7 @@
 
 use worker::{Fetch, Headers, Request, RequestInit, RequestRedirect, Response, Result, Url};
 
-use super::handlers::Session;
+use super::session::Session;
 use super::{http, Ctx};
 use crate::auth::cookie::strip_session_cookies;
 use crate::auth::forward::{identity_headers, is_reserved_header};

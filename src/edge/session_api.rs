@@ -1,0 +1,213 @@
+//! The session endpoints: refresh, logout, and the user's view and control of their sessions.
+
+use serde_json::json;
+use worker::{Request, Response, Result};
+
+use super::http;
+use super::routes::LOGIN_PATH;
+use super::session::{
+    clearing_cookies, refused, store, store_down, try_refresh, Restored, Session,
+};
+use super::{audit, Ctx};
+use crate::auth::audit::{AuditEvent, EventKind};
+use crate::auth::gate::{authenticate, Presented};
+use crate::auth::refresh::SessionId;
+use crate::auth::store::{Rotation, SessionStore};
+
+pub(super) async fn refresh(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
+    let cookie = req.headers().get("Cookie")?;
+    let presented = match authenticate(cookie.as_deref(), ctx.config, ctx.now) {
+        Presented::Refreshable(_, presented) => presented,
+        Presented::Access(access) => match refresh_cookie_of(cookie.as_deref(), ctx) {
+            Some(presented) => presented,
+            None => {
+                return http::json(
+                    &session_json(
+                        access.user(),
+                        access.roles(),
+                        access.session(),
+                        access.expires_at(),
+                    ),
+                    200,
+                )
+            }
+        },
+        Presented::Anonymous(_) => return refused(ctx, 401, "no_session", "no refresh token"),
+    };
+    match try_refresh(ctx, &presented).await {
+        Ok(Restored::Session(record, cookies)) => {
+            let mut response = http::json(
+                &json!({ "session": { "id": record.id, "expires_at": record.expires_at() } }),
+                200,
+            )?;
+            http::add_cookies(&mut response, &cookies)?;
+            Ok(response)
+        }
+        Ok(Restored::Refused(Rotation::Reused(_))) => refused(
+            ctx,
+            401,
+            "refresh_reused",
+            "this refresh token was already used; the session has been ended",
+        ),
+        Ok(Restored::Refused(_)) => refused(
+            ctx,
+            401,
+            "session_expired",
+            "the session is over; log in again",
+        ),
+        Err(err) => store_down(ctx, &err),
+    }
+}
+
+/// The refresh token when a valid access cookie is also present (an explicit refresh).
+fn refresh_cookie_of(
+    cookie: Option<&str>,
+    ctx: &Ctx<'_>,
+) -> Option<crate::auth::refresh::PresentedRefresh> {
+    let jar = crate::auth::cookie::CookieJar::parse(cookie?).ok()?;
+    let token = jar.unique(ctx.config.cookies.names().refresh).ok()??;
+    crate::auth::refresh::PresentedRefresh::parse(token)
+}
+
+fn session_json(
+    user: &str,
+    roles: &[String],
+    id: &str,
+    expires_at: i64,
+) -> serde_json::Value {
+    json!({
+        "user": { "id": user, "roles": roles },
+        "session": { "id": id, "expires_at": expires_at },
+    })
+}
+
+pub(super) async fn logout(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
+    let cookie = req.headers().get("Cookie")?;
+    let store = store(ctx)?;
+    // A refresh token ends its session only while it is the current one: a stale or forged
+    // token proves nothing about who holds the session now.
+    let ended = match authenticate(cookie.as_deref(), ctx.config, ctx.now) {
+        Presented::Access(access) => SessionId::parse(access.session()),
+        Presented::Refreshable(_, presented) => match store
+            .session(&presented.session, ctx.now)
+            .await
+        {
+            Ok(Some(record)) if record.refresh.current.matches(&presented.hash) => Some(record.id),
+            Ok(_) => None,
+            Err(err) => return store_down(ctx, &err),
+        },
+        Presented::Anonymous(_) => None,
+    };
+    if let Some(id) = ended {
+        if let Err(err) = store.revoke(&id, ctx.now).await {
+            return store_down(ctx, &err);
+        }
+        audit(AuditEvent::new(EventKind::Logout, ctx.now).session(id.as_str()));
+    }
+    let wants_json = req
+        .headers()
+        .get("Accept")?
+        .is_some_and(|accept| accept.contains("application/json"));
+    let mut response = if wants_json {
+        http::json(&json!({ "ok": true }), 200)?
+    } else {
+        http::redirect(LOGIN_PATH, 303)?
+    };
+    http::add_cookies(&mut response, &clearing_cookies(ctx)?)?;
+    response
+        .headers_mut()
+        .set("Clear-Site-Data", "\"cookies\"")?;
+    Ok(response)
+}
+
+pub(super) async fn current_session(
+    _req: Request,
+    ctx: &Ctx<'_>,
+    session: Session,
+) -> Result<Response> {
+    let Some(id) = SessionId::parse(&session.id) else {
+        return http::error(401, "unauthenticated", "invalid session");
+    };
+    let record = match store(ctx)?.session(&id, ctx.now).await {
+        Ok(record) => record,
+        Err(err) => return store_down(ctx, &err),
+    };
+    // A session created moments ago at another location may not have reached this one's KV
+    // yet: the token's own facts stand in until it does.
+    let (created_at, expires_at) = record
+        .map(|record| (Some(record.created_at), record.expires_at()))
+        .unwrap_or((None, session.expires_at));
+    http::json(
+        &json!({
+            "user": { "id": session.user, "roles": session.roles },
+            "session": {
+                "id": session.id,
+                "created_at": created_at,
+                "expires_at": expires_at,
+                "access_expires_at": session.expires_at,
+            },
+        }),
+        200,
+    )
+}
+
+pub(super) async fn list_sessions(
+    _req: Request,
+    ctx: &Ctx<'_>,
+    session: Session,
+) -> Result<Response> {
+    match store(ctx)?.sessions_of(&session.user, ctx.now).await {
+        Ok(records) => {
+            let sessions: Vec<_> = records
+                .iter()
+                .map(|record| {
+                    json!({
+                        "id": record.id,
+                        "created_at": record.created_at,
+                        "last_seen_at": record.last_seen_at,
+                        "expires_at": record.expires_at(),
+                        "device": record.user_agent,
+                        "current": record.id.as_str() == session.id,
+                    })
+                })
+                .collect();
+            http::json(&json!({ "sessions": sessions }), 200)
+        }
+        Err(err) => store_down(ctx, &err),
+    }
+}
+
+pub(super) async fn revoke_one(req: Request, ctx: &Ctx<'_>, session: Session) -> Result<Response> {
+    let path = req.path();
+    let Some(id) = path
+        .strip_prefix("/auth/sessions/")
+        .and_then(SessionId::parse)
+    else {
+        return http::error(404, "not_found", "no such session");
+    };
+    let store = store(ctx)?;
+    match store.session(&id, ctx.now).await {
+        Ok(Some(record)) if record.user == session.user => {}
+        Ok(_) => return http::error(404, "not_found", "no such session"),
+        Err(err) => return store_down(ctx, &err),
+    }
+    if let Err(err) = store.revoke(&id, ctx.now).await {
+        return store_down(ctx, &err);
+    }
+    audit(
+        AuditEvent::new(EventKind::Revoke, ctx.now)
+            .user(&session.user)
+            .session(id.as_str()),
+    );
+    http::json(&json!({ "ok": true }), 200)
+}
+
+pub(super) async fn revoke_all(_req: Request, ctx: &Ctx<'_>, session: Session) -> Result<Response> {
+    if let Err(err) = store(ctx)?.revoke_all(&session.user, ctx.now).await {
+        return store_down(ctx, &err);
+    }
+    audit(AuditEvent::new(EventKind::RevokeAll, ctx.now).user(&session.user));
+    let mut response = http::json(&json!({ "ok": true }), 200)?;
+    http::add_cookies(&mut response, &clearing_cookies(ctx)?)?;
+    Ok(response)
+}
