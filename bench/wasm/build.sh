@@ -2,6 +2,8 @@
 # Builds the wasm benchmark like worker-build builds the worker: cargo release for wasm32 with the
 # main crate's profile, wasm-bindgen (here for Node), then wasm-opt with worker-build's defaults
 # for release (-O, its feature set, --debuginfo). Output: bench/wasm/pkg/.
+#   BENCH_WASM_OPT=0            skip wasm-opt
+#   BENCH_WASM_OPT_ARGS="-Oz"   other optimisation flags (the size experiments use this)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(cd ../.. && pwd)
@@ -16,7 +18,8 @@ echo '{ "type": "commonjs" }' > pkg/package.json
 [ ! -d pkg/snippets ] || echo '{ "type": "module" }' > pkg/snippets/package.json
 WASM_OPT="${WASM_OPT_BIN:-$ROOT/node_modules/.bin/wasm-opt}"
 if [ "${BENCH_WASM_OPT:-1}" = 1 ] && [ -x "$WASM_OPT" ]; then
-  "$WASM_OPT" pkg/edgegate_wasm_bench_bg.wasm -o pkg/edgegate_wasm_bench_bg.wasm -O \
+  # shellcheck disable=SC2086 # BENCH_WASM_OPT_ARGS is a list of flags
+  "$WASM_OPT" pkg/edgegate_wasm_bench_bg.wasm -o pkg/edgegate_wasm_bench_bg.wasm ${BENCH_WASM_OPT_ARGS:--O} \
     --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int --enable-bulk-memory \
     --enable-multivalue --enable-reference-types --enable-exception-handling --debuginfo
 fi
