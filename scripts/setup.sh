@@ -3,10 +3,10 @@
 # when everything is already there.
 #
 #   scripts/setup.sh          tools for building and running (Rust wasm toolchain, npm tooling)
-#   scripts/setup.sh --test   the same plus what only the tests need (Chromium)
+#   scripts/setup.sh --test   the same plus what only the tests need (Chromium, PyJWT)
 #
 # Nothing here downloads from GitHub: the wasm toolchain comes from crates.io, the JavaScript
-# tooling (wrangler, Node 22, esbuild, wasm-opt) from npm, Chromium from Debian.
+# tooling (wrangler, Node 22, esbuild, wasm-opt) from npm, Chromium from Debian, PyJWT from PyPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -85,6 +85,15 @@ if $with_test_extras && [ ! -x /usr/bin/chromium ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null \
     || die "apt-get install chromium failed"
   [ -x /usr/bin/chromium ] || die "chromium was installed but /usr/bin/chromium is missing"
+fi
+
+# The Python snippet of INTEGRATION.md (tests/integration/verify.py) needs PyJWT and cryptography.
+if $with_test_extras && ! python3 -c "import jwt, cryptography" >/dev/null 2>&1; then
+  command -v python3 >/dev/null 2>&1 || die "python3 is required by the tests (tests/integration/verify.py): install Python 3"
+  step "installing PyJWT and cryptography from PyPI (tests/integration/requirements.txt)"
+  python3 -m pip install --quiet --disable-pip-version-check -r tests/integration/requirements.txt \
+    || die "pip could not install tests/integration/requirements.txt: is PyPI reachable, and is pip installed (python3 -m pip)? With an externally managed Python, activate a virtualenv first (python3 -m venv .venv && . .venv/bin/activate)"
+  python3 -c "import jwt, cryptography" || die "PyJWT and cryptography were installed but python3 cannot import them"
 fi
 
 # --- Local secrets -------------------------------------------------------------------------------
