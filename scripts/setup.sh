@@ -87,6 +87,14 @@ if $with_test_extras && [ ! -x /usr/bin/chromium ]; then
   [ -x /usr/bin/chromium ] || die "chromium was installed but /usr/bin/chromium is missing"
 fi
 
+# Fuzzing (scripts/fuzz.sh, a smoke run in the test command) needs cargo-fuzz and a nightly
+# toolchain. Nightly comes with the machine (no package registry carries it); without it fuzz.sh
+# stops with a clear message.
+if $with_test_extras && ! cargo fuzz --version >/dev/null 2>&1; then
+  step "installing cargo-fuzz from crates.io"
+  cargo install --locked cargo-fuzz || cargo install cargo-fuzz || die "could not install cargo-fuzz from crates.io"
+fi
+
 # The Python snippet of INTEGRATION.md (tests/integration/verify.py) needs PyJWT and cryptography.
 if $with_test_extras && ! python3 -c "import jwt, cryptography" >/dev/null 2>&1; then
   command -v python3 >/dev/null 2>&1 || die "python3 is required by the tests (tests/integration/verify.py): install Python 3"

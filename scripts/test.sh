@@ -56,6 +56,7 @@ stage "native tests" logged native cargo test "${features[@]}"
 # found on PATH: use_node22 put Node 22 first.
 stage "wasm tests (wasm-bindgen-test-runner in Node $("$NODE" --version))" \
   logged wasm cargo test --target wasm32-unknown-unknown --lib
+stage "fuzz smoke (every target for a few seconds)" bash scripts/fuzz.sh --smoke
 stage "release build of the worker" bash scripts/build.sh
 stage "end-to-end tests (built worker in workerd via Miniflare)" \
   logged e2e "$NODE" --test --test-reporter=spec "tests/e2e/**/*.test.mjs"
