@@ -17,6 +17,7 @@ const smoke = args.includes("--smoke");
 const SECONDS = flag("--seconds", smoke ? 1 : 8);
 const ROUNDS = flag("--rounds", smoke ? 1 : 3);
 const FLOW_SECONDS = flag("--flow-seconds", smoke ? 1 : 6);
+const WARMUP = smoke ? 1 : 3;
 const CONNECTIONS = 16;
 const FLOW_CONCURRENCY = 4;
 const USERS = smoke ? 8 : 512;
@@ -107,12 +108,19 @@ async function main() {
 
     const targets = {
       edgegate: async () => ({ url: `${w.edge}/api/data`, headers: { Cookie: await login(w.edge, "bench-u1") }, identity: true }),
+      // edgegate forwarding a public path: the proxying without the session work.
+      "edgegate-public": async () => ({ url: `${w.edge}/favicon.ico`, headers: {} }),
       passthrough: async () => ({ url: `${w.pass}/api/data`, headers: {} }),
       origin: async () => ({ url: `${origin.url}/api/data`, headers: {} }),
       unauthenticated: async () => ({ url: `${w.edge}/api/data`, headers: {}, expect401: true }),
     };
     const runs = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
     const names = Object.keys(targets);
+    // Warm-up, not recorded: lets V8 tier the wasm and JS up and fills connection pools.
+    for (const name of names) {
+      const t = await targets[name]();
+      await wrk(t.url, { seconds: WARMUP, connections: CONNECTIONS, headers: t.headers });
+    }
     for (let round = 0; round < ROUNDS; round++) {
       // Rotate the order so no target always runs first (or last) in a round.
       const order = names.map((_, i) => names[(i + round) % names.length]);
@@ -177,6 +185,21 @@ async function main() {
     const revoked = await fetch(`${w.edge}/api/data`, { headers: { cookie: loggedOut[0] } });
     check(revoked.status === 401, `revoked session refused (${revoked.status})`);
 
+    // The runtime's native Ed25519 (WebCrypto), timed from outside: (t(n) - t(0)) / n.
+    const PROBE_N = smoke ? 50 : 2000;
+    const timeProbe = async (n) => {
+      const t0 = process.hrtime.bigint();
+      const res = await fetch(`${w.probe}/?op=ed25519&n=${n}`);
+      check(res.status === 200, `probe answered ${res.status}`);
+      await res.text();
+      return Number(process.hrtime.bigint() - t0) / 1e3;
+    };
+    await timeProbe(PROBE_N); // warm-up
+    const probeRuns = [];
+    for (let i = 0; i < (smoke ? 1 : 5); i++) probeRuns.push(((await timeProbe(PROBE_N)) - (await timeProbe(0))) / PROBE_N);
+    const webcryptoEd25519 = median(probeRuns);
+    log(`workerd WebCrypto Ed25519 sign: ${webcryptoEd25519.toFixed(1)} µs`);
+
     const summary = (name) => ({
       rps: median(runs[name].map((r) => r.rps)),
       p50: median(runs[name].map((r) => r.p50)),
@@ -191,9 +214,12 @@ async function main() {
       ratios: {
         edgegateOverPassthrough: ratio("edgegate", "passthrough"),
         edgegateOverOrigin: ratio("edgegate", "origin"),
+        publicOverPassthrough: ratio("edgegate-public", "passthrough"),
+        edgegateOverPublic: ratio("edgegate", "edgegate-public"),
         passthroughOverOrigin: ratio("passthrough", "origin"),
       },
       flows: { login: flow(loginRun), refresh: flow(refreshRun), logout: flow(logoutRun) },
+      probe: { webcryptoEd25519Us: webcryptoEd25519 },
     };
     console.log(JSON.stringify(result));
   } finally {

@@ -5,6 +5,7 @@
 //   const w = await startWorkerd({ originUrl, vars });
 //   w.edge, w.pass          base URLs of edgegate and the pass-through worker
 //   w.kvUsers, w.kvSessions base URLs of the KV services (the HTTP protocol of bench/kv.js)
+//   w.probe                 base URL of bench/probe.js (platform primitives timed from outside)
 //   await w.stop();
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -63,7 +64,7 @@ export async function startWorkerd({ originUrl, vars = {}, log = false } = {}) {
     if (!existsSync(file)) throw new Error(`${path.relative(ROOT, file)} is missing: run ./scripts/build.sh`);
   }
   const dir = mkdtempSync(path.join(tmpdir(), "edgegate-bench-"));
-  const ports = { edge: await freePort(), pass: await freePort(), kvUsers: await freePort(), kvSessions: await freePort() };
+  const ports = { edge: await freePort(), pass: await freePort(), kvUsers: await freePort(), kvSessions: await freePort(), probe: await freePort() };
   const edgeVars = {
     ORIGIN_URL: originUrl,
     ISSUER: `http://127.0.0.1:${ports.edge}`,
@@ -89,6 +90,7 @@ const config :Workerd.Config = (
     (name = "passthrough", worker = .passthrough),
     (name = "kv-users", worker = .kv),
     (name = "kv-sessions", worker = .kv),
+    (name = "probe", worker = .probe),
     (name = "loopback", network = (allow = ["local", "private", "public"])),
   ],
   sockets = [
@@ -96,6 +98,7 @@ const config :Workerd.Config = (
     (name = "pass", address = "127.0.0.1:${ports.pass}", http = (), service = "passthrough"),
     (name = "kvusers", address = "127.0.0.1:${ports.kvUsers}", http = (), service = "kv-users"),
     (name = "kvsessions", address = "127.0.0.1:${ports.kvSessions}", http = (), service = "kv-sessions"),
+    (name = "probe", address = "127.0.0.1:${ports.probe}", http = (), service = "probe"),
   ],
 );
 const edgegate :Workerd.Worker = (
@@ -114,6 +117,10 @@ const passthrough :Workerd.Worker = (
   compatibilityDate = ${str(date)},
   bindings = [(name = "ORIGIN_URL", text = ${str(originUrl)})],
   globalOutbound = "loopback",
+);
+const probe :Workerd.Worker = (
+  modules = [(name = "probe.js", esModule = embed ${rel(path.join(ROOT, "bench/probe.js"))})],
+  compatibilityDate = ${str(date)},
 );
 const kv :Workerd.Worker = (
   modules = [(name = "kv.js", esModule = embed ${rel(path.join(ROOT, "bench/kv.js"))})],
@@ -149,6 +156,7 @@ const kv :Workerd.Worker = (
     pass: base(ports.pass),
     kvUsers: base(ports.kvUsers),
     kvSessions: base(ports.kvSessions),
+    probe: base(ports.probe),
     pid: child.pid,
     stderr: () => stderr,
     stop,

@@ -1,0 +1,127 @@
+// Turns the JSON results of bench/run.sh into the markdown tables of BENCHMARKS.md, on stdout.
+// Exits non-zero when a result is missing or a figure is not a number, so a broken piece fails.
+//
+//   node bench/report.mjs <results-dir>
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+
+const dir = process.argv[2];
+const problems = [];
+const load = (name) => {
+  const file = path.join(dir, name);
+  if (!existsSync(file)) {
+    problems.push(`${name} is missing`);
+    return undefined;
+  }
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    problems.push(`${name} does not parse: ${err.message}`);
+    return undefined;
+  }
+};
+const num = (value, what, digits = 1) => {
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    problems.push(`${what} is not a number (${value})`);
+    return "n/a";
+  }
+  return value.toFixed(digits);
+};
+const int = (value, what) => (num(value, what, 0) === "n/a" ? "n/a" : Math.round(value).toLocaleString("en-US"));
+const verdict = (ok) => (ok ? "met" : "**missed**");
+
+const e2e = load("e2e.json");
+const wasm = load("wasm.json");
+const native = load("native.json");
+const size = load("size.json");
+const meta = load("machine.json");
+const out = [];
+
+if (meta) {
+  out.push(`Machine: ${meta.cpu}, ${meta.nproc} CPUs, ${meta.memory} memory; ${meta.node}; workerd ${meta.workerd}; ${meta.rustc}. ${meta.mode} run, ${meta.date}.`, "");
+}
+
+if (e2e) {
+  const g = e2e.get;
+  const s = e2e.settings;
+  out.push(
+    `### End to end in workerd (wrk, 1 thread, ${s.connections} connections, ${s.rounds} rounds × ${s.seconds} s interleaved; medians)`,
+    "",
+    "| request | req/s | p50 ms | p99 ms | per-round req/s |",
+    "| --- | ---: | ---: | ---: | --- |",
+  );
+  const rows = [
+    ["edgegate", "edgegate: authenticated GET → origin (token, KV revocation read, assertion)"],
+    ["edgegate-public", "edgegate: public path → origin (no session work)"],
+    ["passthrough", "pass-through worker → origin"],
+    ["origin", "origin directly (Node http)"],
+    ["unauthenticated", "edgegate: GET without cookie → 401"],
+  ];
+  for (const [key, label] of rows) {
+    const r = g[key];
+    if (!r) {
+      problems.push(`e2e result ${key} missing`);
+      continue;
+    }
+    out.push(`| ${label} | ${int(r.rps, `${key} rps`)} | ${num(r.p50, `${key} p50`, 2)} | ${num(r.p99, `${key} p99`, 2)} | ${r.runs.join(", ")} |`);
+  }
+  const q = e2e.ratios;
+  out.push(
+    "",
+    `Ratios (median of per-round ratios): edgegate / pass-through **${num(q.edgegateOverPassthrough, "ratio", 2)}** (target ≥ 0.90: ${verdict(q.edgegateOverPassthrough >= 0.9)}); ` +
+      `edgegate public path / pass-through ${num(q.publicOverPassthrough, "ratio", 2)}; edgegate / edgegate public path ${num(q.edgegateOverPublic, "ratio", 2)}; ` +
+      `pass-through / origin ${num(q.passthroughOverOrigin, "ratio", 2)}; edgegate / origin ${num(q.edgegateOverOrigin, "ratio", 3)}.`,
+    "",
+    `### Session flows (Node closed-loop client, ${s.flowConcurrency} concurrent, ${s.flowSeconds} s each)`,
+    "",
+    "| flow | per s | p50 ms | p99 ms | requests |",
+    "| --- | ---: | ---: | ---: | ---: |",
+  );
+  const flows = [
+    ["login", "login (JSON, PBKDF2-SHA256 100k in WebCrypto, session write)"],
+    ["refresh", "refresh (rotation: KV read + write, new access token)"],
+    ["logout", "logout (KV read, revocation marker, two deletes)"],
+  ];
+  for (const [key, label] of flows) {
+    const r = e2e.flows[key];
+    out.push(`| ${label} | ${num(r.rps, `${key} rate`)} | ${num(r.p50, `${key} p50`, 2)} | ${num(r.p99, `${key} p99`, 2)} | ${r.requests} |`);
+  }
+  out.push("", `workerd's native WebCrypto Ed25519 sign (330-byte message), timed from outside: ${num(e2e.probe.webcryptoEd25519Us, "webcrypto")} µs per signature.`, "");
+}
+
+if (wasm || native) {
+  out.push("### Per-request decision (µs per call; wasm: median of batches in Node's V8; native: criterion median)", "");
+  out.push("| phase | wasm32 in V8 | native | wasm / native |", "| --- | ---: | ---: | ---: |");
+  const phases = [
+    ["cookie_parse", "cookie parse (Cookie header, our two cookies)"],
+    ["token_verify", "token verify (HS256 + claims)"],
+    ["authenticate", "gate::authenticate (parse + verify)"],
+    ["assertion_signing", "assertion signing (EdDSA JWT)"],
+    ["forward_headers", "identity headers"],
+    ["decision", "**whole decision** (authenticate, session id, assertion, headers)"],
+    ["ed25519_sign", "raw Ed25519 sign, 330 bytes (curve25519 speed)"],
+  ];
+  for (const [key, label] of phases) {
+    const w = wasm?.phases?.[key]?.us;
+    const n = native?.[key];
+    const ratio = typeof w === "number" && typeof n === "number" ? (w / n).toFixed(1) : "n/a";
+    out.push(`| ${label} | ${wasm ? num(w, `wasm ${key}`, 2) : "n/a"} | ${native ? num(n, `native ${key}`, 2) : "n/a"} | ${ratio} |`);
+  }
+  if (wasm) {
+    const d = wasm.phases.decision.us;
+    out.push("", `Target < 20 µs per request in wasm: ${verdict(d < 20)} (${num(d, "decision")} µs).`, "");
+  }
+}
+
+if (size) {
+  out.push("### Uploaded bundle (build/)", "", "| file | bytes | gzip -9 bytes |", "| --- | ---: | ---: |");
+  for (const f of size.files) out.push(`| ${f.name} | ${int(f.raw, f.name)} | ${int(f.gzip, f.name)} |`);
+  out.push(`| **total** | ${int(size.raw, "size")} | **${int(size.gzip, "size")}** (${num(size.gzip / 1024, "KiB")} KiB) |`, "");
+  out.push(`Target ≤ 250 KB (250,000 bytes) gzipped: ${verdict(size.gzip <= 250_000)}.`, "");
+}
+
+console.log(out.join("\n"));
+if (problems.length) {
+  console.error(`bench/report.mjs: ${problems.length} problem(s):\n  ${problems.join("\n  ")}`);
+  process.exit(1);
+}
