@@ -10,7 +10,7 @@ use super::credentials::{self, Verdict};
 use super::http;
 use super::rate::{self, Counter};
 use super::routes::{client_address, LOGIN_PATH};
-use super::session::{session_cookies, store, store_down};
+use super::session::{held_session, session_cookies, store, store_down};
 use super::{audit, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::login::{parse_login, LoginFormat, LoginRequest};
@@ -51,6 +51,34 @@ fn invalid_credentials(format: LoginFormat, next: &str) -> Result<Response> {
     )
 }
 
+/// One login attempt's context, for answering a failure.
+struct Attempt<'a> {
+    ctx: &'a Ctx<'a>,
+    kv: &'a worker::kv::KvStore,
+    counters: &'a [Counter<'a>],
+    client: &'a str,
+    format: LoginFormat,
+    next: &'a str,
+}
+
+impl Attempt<'_> {
+    /// Counts the failure on every counter, logs it, and answers as every failure does.
+    async fn failed(&self, username: Option<&str>) -> Result<Response> {
+        if let Err(err) = rate::fail(self.kv, self.counters, self.ctx.now).await {
+            audit(
+                AuditEvent::new(EventKind::StoreFailure, self.ctx.now)
+                    .detail(format!("rate counter: {err}")),
+            );
+        }
+        let event = AuditEvent::new(EventKind::LoginFailed, self.ctx.now).client(self.client);
+        audit(match username {
+            Some(username) => event.user(username),
+            None => event.detail("malformed username"),
+        });
+        invalid_credentials(self.format, self.next)
+    }
+}
+
 pub(super) async fn login(mut req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     let content_type = req.headers().get("Content-Type")?;
     let body = req.bytes().await?;
@@ -72,31 +100,29 @@ pub(super) async fn login(mut req: Request, ctx: &Ctx<'_>) -> Result<Response> {
         format,
     } = form;
     let next = safe_next(next.as_deref());
-    let Ok(username) = normalize_username(&username) else {
-        return invalid_credentials(format, &next);
-    };
     let client = client_address(&req);
+    let username = normalize_username(&username).ok();
     let sessions_kv = ctx.env.kv("SESSIONS")?;
-    let counters = [
-        Counter {
+    let mut counters = vec![Counter {
+        scope: Scope::ClientIp,
+        value: &client,
+        limit: &ctx.config.client_limit,
+    }];
+    if let Some(username) = &username {
+        counters.push(Counter {
             scope: Scope::Account,
-            value: &username,
+            value: username,
             limit: &ctx.config.account_limit,
-        },
-        Counter {
-            scope: Scope::ClientIp,
-            value: &client,
-            limit: &ctx.config.client_limit,
-        },
-    ];
+        });
+    }
     match rate::limited(&sessions_kv, &counters, ctx.now).await {
         Ok(None) => {}
         Ok(Some(retry_after)) => {
-            audit(
-                AuditEvent::new(EventKind::RateLimited, ctx.now)
-                    .user(&username)
-                    .client(&client),
-            );
+            let mut event = AuditEvent::new(EventKind::RateLimited, ctx.now).client(&client);
+            if let Some(username) = &username {
+                event = event.user(username);
+            }
+            audit(event);
             let mut response = login_failure(
                 format,
                 429,
@@ -111,32 +137,48 @@ pub(super) async fn login(mut req: Request, ctx: &Ctx<'_>) -> Result<Response> {
         }
         Err(err) => return store_down(ctx, &err),
     }
-    let verdict = match credentials::verify(ctx.config, ctx.env, &username, &password).await {
+    let attempt = Attempt {
+        ctx,
+        kv: &sessions_kv,
+        counters: &counters,
+        client: &client,
+        format,
+        next: &next,
+    };
+    let Some(username) = username.as_deref() else {
+        return attempt.failed(None).await;
+    };
+    let verdict = match credentials::verify(ctx.config, ctx.env, username, &password).await {
         Ok(verdict) => verdict,
         Err(err) => return store_down(ctx, &err.0),
     };
     let (user, roles) = match verdict {
         Verdict::Valid { user, roles } => (user, roles),
-        Verdict::Invalid | Verdict::Disabled { .. } => {
-            if let Verdict::Disabled { user } = &verdict {
-                if let Err(err) = store(ctx)?.revoke_all(user, ctx.now).await {
-                    return store_down(ctx, &err);
-                }
+        Verdict::Disabled { user } => {
+            if let Err(err) = store(ctx)?.revoke_all(&user, ctx.now).await {
+                return store_down(ctx, &err);
             }
-            if let Err(err) = rate::fail(&sessions_kv, &counters, ctx.now).await {
-                audit(
-                    AuditEvent::new(EventKind::StoreFailure, ctx.now)
-                        .detail(format!("rate counter: {err}")),
-                );
+            return attempt.failed(Some(username)).await;
+        }
+        Verdict::Invalid => return attempt.failed(Some(username)).await,
+    };
+
+    // A new login ends the session this browser held before (ASVS 7.2.4).
+    let store = store(ctx)?;
+    match held_session(&req, ctx, &store).await {
+        Ok(Some(previous)) => {
+            if let Err(err) = store.revoke(&previous, ctx.now).await {
+                return store_down(ctx, &err);
             }
             audit(
-                AuditEvent::new(EventKind::LoginFailed, ctx.now)
-                    .user(&username)
-                    .client(&client),
+                AuditEvent::new(EventKind::Revoke, ctx.now)
+                    .session(previous.as_str())
+                    .detail("replaced by a new login"),
             );
-            return invalid_credentials(format, &next);
         }
-    };
+        Ok(None) => {}
+        Err(err) => return store_down(ctx, &err),
+    }
 
     let user_agent = req.headers().get("User-Agent")?.unwrap_or_default();
     let minted = SessionId::generate(&ctx.entropy)
@@ -156,7 +198,7 @@ pub(super) async fn login(mut req: Request, ctx: &Ctx<'_>) -> Result<Response> {
         ctx.now,
         &ctx.config.policy,
     );
-    if let Err(err) = store(ctx)?
+    if let Err(err) = store
         .create(record.clone(), &ctx.config.policy, ctx.now)
         .await
     {

@@ -115,11 +115,7 @@ fn is_cross_site(req: &Request) -> Result<bool> {
 }
 
 /// Refuses cross-site requests before running `handler`.
-async fn guarded<'c, F, Fut>(
-    req: Request,
-    ctx: &'c Ctx<'c>,
-    handler: F,
-) -> Result<Response>
+async fn guarded<'c, F, Fut>(req: Request, ctx: &'c Ctx<'c>, handler: F) -> Result<Response>
 where
     F: FnOnce(Request, &'c Ctx<'c>) -> Fut,
     Fut: std::future::Future<Output = Result<Response>>,

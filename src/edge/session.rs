@@ -94,6 +94,22 @@ pub(super) async fn try_refresh(
     let next = NewRefresh::mint(&presented.session, &ctx.entropy)
         .map_err(|err| StoreError::Unavailable(err.to_string()))?;
     let store = Sessions::open(ctx)?;
+    // The account check comes before the rotation: a refusal or an outage here must not leave
+    // behind a rotation whose new token the client never received.
+    if let Some(current) = store.session(&presented.session, ctx.now).await? {
+        let enabled = credentials::still_enabled(ctx.config, ctx.env, &current.user)
+            .await
+            .map_err(|err| StoreError::Unavailable(err.0))?;
+        if !enabled {
+            store.revoke_all(&current.user, ctx.now).await?;
+            audit(
+                AuditEvent::new(EventKind::RevokeAll, ctx.now)
+                    .user(&current.user)
+                    .detail("account disabled"),
+            );
+            return Ok(Restored::Refused(Rotation::Ended));
+        }
+    }
     let rotation = store
         .rotate(presented, next.hash.clone(), &ctx.config.policy, ctx.now)
         .await?;
@@ -116,18 +132,6 @@ pub(super) async fn try_refresh(
             return Ok(Restored::Refused(other));
         }
     };
-    let enabled = credentials::still_enabled(ctx.config, ctx.env, &record.user)
-        .await
-        .map_err(|err| StoreError::Unavailable(err.0))?;
-    if !enabled {
-        store.revoke_all(&record.user, ctx.now).await?;
-        audit(
-            AuditEvent::new(EventKind::RevokeAll, ctx.now)
-                .user(&record.user)
-                .detail("account disabled"),
-        );
-        return Ok(Restored::Refused(Rotation::Ended));
-    }
     audit(
         AuditEvent::new(event, ctx.now)
             .user(&record.user)
@@ -142,6 +146,26 @@ pub(super) fn refused(ctx: &Ctx<'_>, status: u16, code: &str, message: &str) -> 
     let mut response = http::error(status, code, message)?;
     http::add_cookies(&mut response, &clearing_cookies(ctx)?)?;
     Ok(response)
+}
+
+/// The session whose current credentials this request holds, if any: its access token, or its
+/// refresh token while that is still the current one (a stale or forged refresh token proves
+/// nothing about who holds the session now).
+pub(super) async fn held_session(
+    req: &Request,
+    ctx: &Ctx<'_>,
+    store: &Sessions,
+) -> std::result::Result<Option<SessionId>, StoreError> {
+    let cookie = req.headers().get("Cookie").ok().flatten();
+    Ok(match authenticate(cookie.as_deref(), ctx.config, ctx.now) {
+        Presented::Access(access) => SessionId::parse(access.session()),
+        Presented::Refreshable(_, presented) => store
+            .session(&presented.session, ctx.now)
+            .await?
+            .filter(|record| record.refresh.current.matches(&presented.hash))
+            .map(|record| record.id),
+        Presented::Anonymous(_) => None,
+    })
 }
 
 /// Who a request speaks for, once its session is established.

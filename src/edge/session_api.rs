@@ -6,7 +6,7 @@ use worker::{Request, Response, Result};
 use super::http;
 use super::routes::LOGIN_PATH;
 use super::session::{
-    clearing_cookies, refused, store, store_down, try_refresh, Restored, Session,
+    clearing_cookies, held_session, refused, store, store_down, try_refresh, Restored, Session,
 };
 use super::{audit, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
@@ -69,12 +69,7 @@ fn refresh_cookie_of(
     crate::auth::refresh::PresentedRefresh::parse(token)
 }
 
-fn session_json(
-    user: &str,
-    roles: &[String],
-    id: &str,
-    expires_at: i64,
-) -> serde_json::Value {
+fn session_json(user: &str, roles: &[String], id: &str, expires_at: i64) -> serde_json::Value {
     json!({
         "user": { "id": user, "roles": roles },
         "session": { "id": id, "expires_at": expires_at },
@@ -82,21 +77,10 @@ fn session_json(
 }
 
 pub(super) async fn logout(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
-    let cookie = req.headers().get("Cookie")?;
     let store = store(ctx)?;
-    // A refresh token ends its session only while it is the current one: a stale or forged
-    // token proves nothing about who holds the session now.
-    let ended = match authenticate(cookie.as_deref(), ctx.config, ctx.now) {
-        Presented::Access(access) => SessionId::parse(access.session()),
-        Presented::Refreshable(_, presented) => match store
-            .session(&presented.session, ctx.now)
-            .await
-        {
-            Ok(Some(record)) if record.refresh.current.matches(&presented.hash) => Some(record.id),
-            Ok(_) => None,
-            Err(err) => return store_down(ctx, &err),
-        },
-        Presented::Anonymous(_) => None,
+    let ended = match held_session(&req, ctx, &store).await {
+        Ok(ended) => ended,
+        Err(err) => return store_down(ctx, &err),
     };
     if let Some(id) = ended {
         if let Err(err) = store.revoke(&id, ctx.now).await {

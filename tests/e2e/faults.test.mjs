@@ -155,8 +155,8 @@ describe("KV faults", () => {
     assert.equal(lost, 3, "one store_failure line per uncounted failure");
   });
 
-  test.todo(
-    "a USERS outage during a refresh does not cost the session its refresh token (bug: rotation is committed before the account check)",
+  test(
+    "a USERS outage during a refresh does not cost the session its refresh token (the account check runs before the rotation)",
     async () => {
       const short = await worker({ slowKv: { ms: 0 }, vars: { REFRESH_GRACE: "2" } });
       try {
