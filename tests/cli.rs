@@ -380,11 +380,20 @@ fn user_add_writes_a_record_the_worker_can_verify() {
         child.wait_with_output().unwrap()
     };
     assert_status(&output, 0);
-    assert!(fake.calls().is_empty(), "a dry run writes nothing");
+    let calls = fake.calls();
+    assert_eq!(calls.len(), 1, "a dry run only reads: {calls:?}");
+    assert!(
+        calls[0].starts_with("kv key list --binding SESSIONS --prefix user-sessions:"),
+        "adding a user looks for sessions to end (a password reset ends them): {calls:?}"
+    );
     assert!(!stdout(&output).contains(password) && !stderr(&output).contains(password));
 
     let commands = printed_commands(&output, FAKE_WORDS);
-    assert_eq!(commands.len(), 1);
+    assert_eq!(
+        commands.len(),
+        1,
+        "no sessions, so only the record is written"
+    );
     let put = &commands[0];
     assert_eq!(put[..5], ["kv", "key", "put", "--binding", "USERS"]);
     assert_eq!(put[5], "user:alice@example.com");

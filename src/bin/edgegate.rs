@@ -131,7 +131,7 @@ enum UserCommand {
     /// Create a user, or replace their record (e.g. to reset the password)
     #[command(
         long_about = "Create a user, or replace their record (e.g. to reset the password; the \
-            replaced record is enabled). The password is hashed here with PBKDF2-HMAC-SHA256 \
+            replaced record is enabled and every session of the user ends). The password is hashed here with PBKDF2-HMAC-SHA256 \
             and a fresh salt; only the hash is stored. Without --password-stdin or \
             --password-env the password is asked for on the terminal, or read as one line from \
             standard input when that is not a terminal."
@@ -275,7 +275,10 @@ fn run(command: TopCommand) -> Result<(), Failure> {
             target,
         }) => {
             let password = read_password(&username, password_stdin, password_env.as_deref())?;
-            add_user(&Kv::new(&target)?, &username, roles, &password)?;
+            let kv = Kv::new(&target)?;
+            add_user(&kv, &username, roles, &password)?;
+            // A new password (a reset, when the user existed) ends every session of the old one.
+            revoke_all(&kv, &username)?;
         }
         TopCommand::User(UserCommand::Disable { username, target }) => {
             let kv = Kv::new(&target)?;
