@@ -73,6 +73,20 @@ for (const backend of ["authority", "kv"]) {
       }
     });
 
+    test("sessions ended in KV by the operator tool leave the list and the limit", async () => {
+      await (await edge.kv("USERS")).put("user:operated", userRecord(PASSWORD));
+      const kept = await login(edge, "operated");
+      const ended = await login(edge, "operated");
+      const endedId = ended.split("; ").find((pair) => pair.startsWith("eg_refresh=")).split("=")[1].split(".")[0];
+      // What `edgegate sessions revoke` writes: the marker, then the record goes.
+      const sessions = await edge.kv("SESSIONS");
+      await sessions.put(`revoked:${endedId}`, "1", { expirationTtl: 3600 });
+      await sessions.delete(`session:${endedId}`);
+      const listed = await (await edge.fetch("/auth/sessions", { headers: { cookie: kept } })).json();
+      assert.equal(listed.sessions.length, 1);
+      assert.ok(listed.sessions.every((session) => session.id !== endedId));
+    });
+
     test(`${PARALLEL} parallel logins against a limit of ${LIMIT}`, async (t) => {
       const cookies = await Promise.all(Array.from({ length: PARALLEL }, () => login(edge, "crowd")));
       const live = await Promise.all(
