@@ -26,6 +26,9 @@ pub enum EventKind {
     RevokeAll,
     CrossSiteRejected,
     CookieTossing,
+    /// An access token was refused: forged, malformed, of another kind, expired with nothing to
+    /// refresh it, or of an ended session.
+    TokenRejected,
     StoreFailure,
     ConfigInvalid,
 }

@@ -14,7 +14,7 @@ use crate::auth::gate::{authenticate, Missing, Presented};
 use crate::auth::refresh::{NewRefresh, SessionId};
 use crate::auth::session::SessionRecord;
 use crate::auth::store::{Rotation, SessionStore, StoreError};
-use crate::auth::token::{issue_access, Subject};
+use crate::auth::token::{issue_access, Subject, TokenError};
 
 pub(super) fn store(ctx: &Ctx<'_>) -> Result<Sessions> {
     Sessions::open(ctx).map_err(|err| worker::Error::RustError(err.to_string()))
@@ -204,12 +204,21 @@ pub(super) async fn resolve_session(
                         expires_at: access.expires_at(),
                         cookies: Vec::new(),
                     }),
-                    Ok(true) => Err(refused(
-                        ctx,
-                        401,
-                        "session_ended",
-                        "this session has been ended",
-                    )),
+                    Ok(true) => {
+                        audit(
+                            AuditEvent::new(EventKind::TokenRejected, ctx.now)
+                                .user(access.user())
+                                .session(access.session())
+                                .client(&client_address(req))
+                                .detail("session ended"),
+                        );
+                        Err(refused(
+                            ctx,
+                            401,
+                            "session_ended",
+                            "this session has been ended",
+                        ))
+                    }
                     Err(err) => Err(store_down(ctx, &err)),
                 },
             };
@@ -217,8 +226,18 @@ pub(super) async fn resolve_session(
         Presented::Refreshable(missing, refresh) => (missing, Some(refresh)),
         Presented::Anonymous(missing) => (missing, None),
     };
-    if missing == Missing::UntrustedCookies {
-        audit(AuditEvent::new(EventKind::CookieTossing, ctx.now).client(&client_address(req)));
+    match &missing {
+        Missing::UntrustedCookies => {
+            audit(AuditEvent::new(EventKind::CookieTossing, ctx.now).client(&client_address(req)));
+        }
+        // An expired token with a refresh cookie is the ordinary way a session continues.
+        Missing::Invalid(TokenError::Expired) if refresh.is_some() => {}
+        Missing::Invalid(err) => audit(
+            AuditEvent::new(EventKind::TokenRejected, ctx.now)
+                .client(&client_address(req))
+                .detail(err.to_string()),
+        ),
+        Missing::NoCookie => {}
     }
     let Some(refresh) = refresh else {
         return Err(http::error(401, "unauthenticated", "log in first"));

@@ -99,6 +99,19 @@ describe("forged access tokens", () => {
     await assertForwardedAs("forged-by-test", "control");
   });
 
+  test("every refused token leaves an audit line with the reason and no token (ASVS 16.3.2)", async () => {
+    const address = "198.51.100.161";
+    const forged = signHs256(HEADER, accessClaims(), Buffer.alloc(32, 9));
+    const res = await edge.fetch("/api/audited", { headers: { ...API, cookie: `${ACCESS}=${forged}`, "cf-connecting-ip": address } });
+    assert.equal(res.status, 401);
+    await res.body?.cancel();
+    const lines = edge.logs().filter((line) => line.includes('"token_rejected"'));
+    const mine = auditLines(lines).filter((l) => l.client === pseudonym(address));
+    assert.equal(mine.length, 1, "one line for the refused request");
+    assert.equal(mine[0].detail, "token signature does not verify");
+    assert.ok(lines.every((line) => !line.includes(forged.split(".")[2])), "the token never reaches the log");
+  });
+
   test("alg none in every casing, with and without a signature, is refused", async () => {
     const claims = accessClaims();
     for (const alg of ["none", "None", "NONE", "nOnE"]) {
