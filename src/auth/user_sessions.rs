@@ -102,7 +102,10 @@ impl UserSessions {
 
     /// Every session id, live or not.
     pub fn ids(&self) -> Vec<SessionId> {
-        self.sessions.iter().map(|session| session.id.clone()).collect()
+        self.sessions
+            .iter()
+            .map(|session| session.id.clone())
+            .collect()
     }
 
     pub fn is_empty(&self) -> bool {
