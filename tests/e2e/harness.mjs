@@ -136,7 +136,9 @@ export async function startOrigin() {
  *
  * options.vars      plain-text vars, merged over wrangler.toml's [vars]
  * options.secrets   secrets (SESSION_KEYS, ...); in workerd they are text bindings like vars
- * options.persist   true: KV in a fresh temp directory (removed by dispose); default: in memory
+ * options.persist   true: KV and Durable Objects in a fresh temp directory (removed by dispose);
+ *                   a directory path: kept there, so a later worker (e.g. with rotated keys) sees
+ *                   the same state; default: in memory
  * options.assets    false to run without the ASSETS binding (default: www/ as ASSETS)
  * options.log       true to show workerd's console output (default: only warnings/errors)
  * options.faultyKv  binding names (e.g. ["SESSIONS"]) whose every KV call throws
@@ -152,7 +154,8 @@ export async function startWorker(options = {}) {
   if (!existsSync(WORKER_JS) || !existsSync(WORKER_WASM)) {
     throw new Error(`${path.relative(ROOT, WORKER_JS)} is missing: run ./scripts/build.sh first`);
   }
-  const persistDir = options.persist ? mkdtempSync(path.join(tmpdir(), "edgegate-kv-")) : undefined;
+  const ownDir = options.persist === true;
+  const persistDir = ownDir ? mkdtempSync(path.join(tmpdir(), "edgegate-kv-")) : options.persist || undefined;
   const useAssets = options.assets !== false && existsSync(ASSETS_DIR);
   const faulty = options.faultyKv ?? [];
   const slow = options.slowKv ? (options.slowKv.bindings ?? KV_BINDINGS).filter((name) => !faulty.includes(name)) : [];
@@ -204,7 +207,8 @@ export async function startWorker(options = {}) {
     : {};
   const mf = new Miniflare({
     workers: [worker, { name: "faulty-kv", modules: true, script: FAULTY_KV_SCRIPT }, slowKv],
-    kvPersist: persistDir ?? false,
+    kvPersist: persistDir ? path.join(persistDir, "kv") : false,
+    durableObjectsPersist: persistDir ? path.join(persistDir, "do") : false,
     host: "127.0.0.1",
     port: 0,
     // A placeholder `request.cf` instead of downloading one from Cloudflare.
@@ -248,7 +252,7 @@ export async function startWorker(options = {}) {
     },
     async dispose() {
       await mf.dispose();
-      if (persistDir) rmSync(persistDir, { recursive: true, force: true });
+      if (ownDir) rmSync(persistDir, { recursive: true, force: true });
     },
   };
 }
