@@ -4,48 +4,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createLocalJWKSet, jwtVerify } from "jose";
-import { startOrigin, startWorker, testKeys, userRecord, wranglerVars } from "./harness.mjs";
-
-const PASSWORD = "correct horse battery staple";
-const BROWSER = { accept: "text/html,application/xhtml+xml", "sec-fetch-site": "same-origin" };
-
-/** Cookies as a browser keeps them: name -> value, updated from Set-Cookie. */
-class Jar {
-  constructor() {
-    this.cookies = new Map();
-  }
-  take(res) {
-    for (const line of res.headers.getSetCookie()) {
-      const [pair, ...attrs] = line.split(";");
-      const eq = pair.indexOf("=");
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1);
-      const maxAge = attrs.map((a) => a.trim()).find((a) => a.toLowerCase().startsWith("max-age="));
-      if (maxAge && Number(maxAge.split("=")[1]) <= 0) this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-    return res;
-  }
-  header() {
-    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
-  }
-}
-
-async function addUser(edge, name, options) {
-  await (await edge.kv("USERS")).put(`user:${name}`, userRecord(PASSWORD, options));
-}
-
-async function login(edge, name, { password = PASSWORD, headers = {} } = {}) {
-  const jar = new Jar();
-  const res = jar.take(
-    await edge.fetch("/auth/login", {
-      method: "POST",
-      headers: { "content-type": "application/json", ...headers },
-      body: JSON.stringify({ username: name, password }),
-    }),
-  );
-  return { res, jar };
-}
+import { startOrigin, startWorker, testKeys, wranglerVars } from "./harness.mjs";
+import { addUser, BROWSER, login, PASSWORD } from "./support.mjs";
 
 let origin;
 let edge;
