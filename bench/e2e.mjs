@@ -187,9 +187,9 @@ async function main() {
 
     // The runtime's native Ed25519 (WebCrypto), timed from outside: (t(n) - t(0)) / n.
     const PROBE_N = smoke ? 50 : 2000;
-    const timeProbe = async (n) => {
+    const timeProbe = async (n, op = "ed25519") => {
       const t0 = process.hrtime.bigint();
-      const res = await fetch(`${w.probe}/?op=ed25519&n=${n}`);
+      const res = await fetch(`${w.probe}/?op=${op}&n=${n}`);
       check(res.status === 200, `probe answered ${res.status}`);
       await res.text();
       return Number(process.hrtime.bigint() - t0) / 1e3;
@@ -199,6 +199,11 @@ async function main() {
     for (let i = 0; i < (smoke ? 1 : 5); i++) probeRuns.push(((await timeProbe(PROBE_N)) - (await timeProbe(0))) / PROBE_N);
     const webcryptoEd25519 = median(probeRuns);
     log(`workerd WebCrypto Ed25519 sign: ${webcryptoEd25519.toFixed(1)} µs`);
+    await timeProbe(PROBE_N, "kv-miss");
+    const kvRuns = [];
+    for (let i = 0; i < (smoke ? 1 : 5); i++) kvRuns.push(((await timeProbe(PROBE_N, "kv-miss")) - (await timeProbe(0, "kv-miss"))) / PROBE_N);
+    const kvMiss = median(kvRuns);
+    log(`workerd KV read (miss, in-memory KV service): ${kvMiss.toFixed(1)} µs`);
 
     const summary = (name) => ({
       rps: median(runs[name].map((r) => r.rps)),
@@ -219,7 +224,7 @@ async function main() {
         passthroughOverOrigin: ratio("passthrough", "origin"),
       },
       flows: { login: flow(loginRun), refresh: flow(refreshRun), logout: flow(logoutRun) },
-      probe: { webcryptoEd25519Us: webcryptoEd25519 },
+      probe: { webcryptoEd25519Us: webcryptoEd25519, kvMissUs: kvMiss },
     };
     console.log(JSON.stringify(result));
   } finally {

@@ -121,6 +121,7 @@ const passthrough :Workerd.Worker = (
 const probe :Workerd.Worker = (
   modules = [(name = "probe.js", esModule = embed ${rel(path.join(ROOT, "bench/probe.js"))})],
   compatibilityDate = ${str(date)},
+  bindings = [(name = "KV", kvNamespace = "kv-sessions")],
 );
 const kv :Workerd.Worker = (
   modules = [(name = "kv.js", esModule = embed ${rel(path.join(ROOT, "bench/kv.js"))})],
