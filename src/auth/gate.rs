@@ -9,7 +9,11 @@ use super::cookie::CookieJar;
 use super::env::{Entropy, UnixTime};
 use super::forward::Identity;
 use super::refresh::PresentedRefresh;
-use super::token::{issue_assertion, validate_access, Subject, TokenError, VerifiedAccess};
+use super::secret::Secret;
+use super::token::{
+    issue_assertion, prepare, validate_access, Subject, TokenError, TokenKind, Unsigned,
+    VerifiedAccess,
+};
 
 /// Why a request carries no usable access token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +65,35 @@ pub fn authenticate(cookie_header: Option<&str>, config: &Config, now: UnixTime)
     }
 }
 
-/// The identity to forward for a verified session, with a fresh assertion.
+/// The identity assertion for `subject`, ready to be signed with the assertion ring's first key.
+pub fn unsigned_assertion(
+    subject: &Subject<'_>,
+    config: &Config,
+    now: UnixTime,
+    entropy: &dyn Entropy,
+) -> Result<Unsigned, TokenError> {
+    prepare(
+        &config.assertion_keys,
+        TokenKind::Assertion,
+        &config.assertion_audience(),
+        subject,
+        now,
+        config.assertion_ttl,
+        entropy,
+    )
+}
+
+/// The identity to forward: the subject and its signed assertion.
+pub fn identity(subject: &Subject<'_>, assertion: Secret<String>) -> Identity {
+    Identity {
+        user: subject.user.to_owned(),
+        session: subject.session.to_owned(),
+        roles: subject.roles.to_vec(),
+        assertion,
+    }
+}
+
+/// The identity to forward, with an assertion signed here (the worker signs with WebCrypto).
 pub fn forward_identity(
     subject: &Subject<'_>,
     config: &Config,
@@ -76,12 +108,7 @@ pub fn forward_identity(
         config.assertion_ttl,
         entropy,
     )?;
-    Ok(Identity {
-        user: subject.user.to_owned(),
-        session: subject.session.to_owned(),
-        roles: subject.roles.to_vec(),
-        assertion,
-    })
+    Ok(identity(subject, assertion))
 }
 
 /// The subject a verified access token speaks for.
@@ -251,6 +278,40 @@ pub(crate) mod tests {
         .unwrap();
         assert_eq!(assertion.roles(), ["staff"]);
         assert_eq!(assertion.expires_at() - NOW, config.assertion_ttl);
+    }
+
+    #[test]
+    fn an_assertion_signed_outside_the_crate_verifies() {
+        let config = config();
+        let roles = vec!["staff".to_owned()];
+        let subject = Subject {
+            user: "alice",
+            session: "sid-1",
+            roles: &roles,
+        };
+        let unsigned =
+            unsigned_assertion(&subject, &config, NOW, &SeededEntropy::default()).unwrap();
+        // What the worker's WebCrypto does: a plain Ed25519 signature over the signing input.
+        let seed = config.assertion_keys.signing_jwk().expose()["d"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let seed = crate::auth::encoding::b64url_decode(&seed).unwrap();
+        let pair =
+            ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::from_slice(&seed).unwrap());
+        let signature = pair.sk.sign(unsigned.signing_input(), None);
+        let token = unsigned.finish(signature.as_ref()).unwrap();
+        let verified = validate_assertion(
+            &config.assertion_keys,
+            token.expose(),
+            &config.assertion_audience(),
+            0,
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(verified.user(), "alice");
+        let identity = identity(&subject, token);
+        assert_eq!(identity.roles, roles);
     }
 
     #[test]

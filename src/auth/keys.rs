@@ -222,6 +222,18 @@ impl AssertionKeyRing {
         })
     }
 
+    /// The signing key as a private JWK (RFC 8037), to hand to the platform's WebCrypto.
+    pub fn signing_jwk(&self) -> Secret<Value> {
+        let key = self.signing_key();
+        Secret::new(json!({
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "kid": key.kid,
+            "x": Base64UrlUnpadded::encode_string(key.key.public_key().as_ref()),
+            "d": Base64UrlUnpadded::encode_string(key.key.seed().as_ref()),
+        }))
+    }
+
     /// The public keys as a JSON Web Key Set (RFC 7517, RFC 8037), for `/.well-known/jwks.json`.
     pub fn jwks(&self) -> Value {
         let keys: Vec<Value> = self
@@ -348,6 +360,16 @@ mod tests {
         let x = Base64UrlUnpadded::decode_vec(keys[0]["x"].as_str().unwrap()).unwrap();
         assert_eq!(x.len(), 32);
         assert_ne!(keys[0]["x"], keys[1]["x"]);
+    }
+
+    #[test]
+    fn the_private_jwk_holds_the_seed_of_the_signing_key() {
+        let ring = AssertionKeyRing::parse(&format!("{KEY_A},{KEY_B}")).unwrap();
+        let jwk = ring.signing_jwk();
+        assert_eq!(jwk.expose()["kid"], "a");
+        assert_eq!(jwk.expose()["d"], KEY_A.split_once(':').unwrap().1);
+        assert_eq!(jwk.expose()["x"], ring.jwks()["keys"][0]["x"]);
+        assert_eq!(format!("{jwk:?}"), "[redacted]");
     }
 
     #[test]

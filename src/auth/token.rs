@@ -15,7 +15,7 @@ use core::fmt;
 
 use chrono::{DateTime, Utc};
 use jwt_compact::alg::SigningKey;
-use jwt_compact::{Algorithm, AlgorithmExt, AlgorithmSignature, Claims, Header, UntrustedToken};
+use jwt_compact::{Algorithm, AlgorithmSignature, Claims, UntrustedToken};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -333,9 +333,46 @@ pub fn validate_assertion(
     validate(ring, TokenKind::Assertion, token, audience, leeway, now)
 }
 
-/// Mints a token of `kind`, signed with the ring's first key. Assertions live at most
-/// [`MAX_ASSERTION_TTL`] seconds.
-pub fn issue<A: Algorithm>(
+/// A token whose header and claims are fixed, waiting for its signature. The signature can come
+/// from this crate ([`issue`]) or from elsewhere: the worker signs assertions with the platform's
+/// WebCrypto, many times faster than Ed25519 compiled to wasm.
+#[derive(Debug)]
+pub struct Unsigned {
+    signing_input: String,
+}
+
+impl Unsigned {
+    /// The bytes to sign: `base64url(header).base64url(claims)`.
+    pub fn signing_input(&self) -> &[u8] {
+        self.signing_input.as_bytes()
+    }
+
+    /// The compact token with `signature` appended.
+    pub fn finish(self, signature: &[u8]) -> Result<Secret<String>, TokenError> {
+        let token = format!(
+            "{}.{}",
+            self.signing_input,
+            super::encoding::b64url(signature)
+        );
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenError::Mint(
+                "token too large (too many or too long roles)",
+            ));
+        }
+        Ok(Secret::new(token))
+    }
+}
+
+#[derive(Serialize)]
+struct JoseHeader<'a> {
+    alg: &'a str,
+    kid: &'a str,
+    typ: &'a str,
+}
+
+/// Fixes the header and claims of a token of `kind`, to be signed with the ring's first key.
+/// Assertions live at most [`MAX_ASSERTION_TTL`] seconds.
+pub fn prepare<A: Algorithm>(
     ring: &KeyRing<A>,
     kind: TokenKind,
     audience: &Audience,
@@ -343,7 +380,7 @@ pub fn issue<A: Algorithm>(
     now: UnixTime,
     ttl: i64,
     entropy: &dyn Entropy,
-) -> Result<Secret<String>, TokenError> {
+) -> Result<Unsigned, TokenError> {
     let ttl = match kind {
         TokenKind::Assertion => ttl.clamp(1, MAX_ASSERTION_TTL),
         TokenKind::Access => ttl,
@@ -365,20 +402,39 @@ pub fn issue<A: Algorithm>(
     claims.issued_at = Some(at(now)?);
     claims.not_before = Some(at(now)?);
     claims.expiration = Some(at(now.saturating_add(ttl))?);
-    let key = ring.signing_key();
-    let header = Header::empty()
-        .with_key_id(key.kid())
-        .with_token_type(kind.typ());
-    let token = ring
+    let algorithm = ring.algorithm().name();
+    let header = JoseHeader {
+        alg: &algorithm,
+        kid: ring.signing_key().kid(),
+        typ: kind.typ(),
+    };
+    let encode = |json: Result<Vec<u8>, serde_json::Error>| {
+        json.map(|bytes| super::encoding::b64url(&bytes))
+            .map_err(|_| TokenError::Mint("claims do not serialise"))
+    };
+    let signing_input = format!(
+        "{}.{}",
+        encode(serde_json::to_vec(&header))?,
+        encode(serde_json::to_vec(&claims))?
+    );
+    Ok(Unsigned { signing_input })
+}
+
+/// Mints a token of `kind`, signed here with the ring's first key.
+pub fn issue<A: Algorithm>(
+    ring: &KeyRing<A>,
+    kind: TokenKind,
+    audience: &Audience,
+    subject: &Subject<'_>,
+    now: UnixTime,
+    ttl: i64,
+    entropy: &dyn Entropy,
+) -> Result<Secret<String>, TokenError> {
+    let unsigned = prepare(ring, kind, audience, subject, now, ttl, entropy)?;
+    let signature = ring
         .algorithm()
-        .token(&header, &claims, key.key())
-        .map_err(|_| TokenError::Mint("claims do not serialise"))?;
-    if token.len() > MAX_TOKEN_BYTES {
-        return Err(TokenError::Mint(
-            "token too large (too many or too long roles)",
-        ));
-    }
-    Ok(Secret::new(token))
+        .sign(ring.signing_key().key(), unsigned.signing_input());
+    unsigned.finish(&signature.as_bytes())
 }
 
 /// Mints an access token for the session cookie.

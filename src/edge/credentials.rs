@@ -9,29 +9,15 @@
 //! `origin`: the credentials are POSTed to the origin's verification URL with a shared secret;
 //! its 200 answer names the user and roles.
 
-use js_sys::{Array, Object, Reflect, Uint8Array};
 use serde::Deserialize;
-use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen::JsValue;
 use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
+
+use super::webcrypto;
 
 use crate::auth::config::{Config, Credentials};
 use crate::auth::password::{user_key, PasswordHash, UserRecord, PBKDF2_ITERATIONS};
 use crate::auth::secret::Secret;
-
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = importKey)]
-    fn import_key(
-        format: &str,
-        key: &Uint8Array,
-        algorithm: &str,
-        extractable: bool,
-        usages: &Array,
-    ) -> js_sys::Promise;
-    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = deriveBits)]
-    fn derive_bits(algorithm: &Object, key: &JsValue, length: u32) -> js_sys::Promise;
-}
 
 /// The result of a credential check.
 pub enum Verdict {
@@ -44,35 +30,11 @@ pub enum Verdict {
 #[derive(Debug)]
 pub struct Unavailable(pub String);
 
-fn fail(what: &str) -> impl Fn(JsValue) -> Unavailable + '_ {
-    move |err| Unavailable(format!("{what}: {err:?}"))
-}
-
 /// PBKDF2-HMAC-SHA256 through WebCrypto.
 async fn pbkdf2(password: &str, salt: &[u8], iterations: u32) -> Result<Vec<u8>, Unavailable> {
-    let usages = Array::of1(&JsValue::from_str("deriveBits"));
-    let key = JsFuture::from(import_key(
-        "raw",
-        &Uint8Array::from(password.as_bytes()),
-        "PBKDF2",
-        false,
-        &usages,
-    ))
-    .await
-    .map_err(fail("importKey"))?;
-    let algorithm = Object::new();
-    for (name, value) in [
-        ("name", JsValue::from_str("PBKDF2")),
-        ("hash", JsValue::from_str("SHA-256")),
-        ("salt", Uint8Array::from(salt).into()),
-        ("iterations", JsValue::from(iterations)),
-    ] {
-        Reflect::set(&algorithm, &JsValue::from_str(name), &value).map_err(fail("algorithm"))?;
-    }
-    let bits = JsFuture::from(derive_bits(&algorithm, &key, 256))
+    webcrypto::pbkdf2_sha256(password, salt, iterations)
         .await
-        .map_err(fail("deriveBits"))?;
-    Ok(Uint8Array::new(&bits).to_vec())
+        .map_err(Unavailable)
 }
 
 /// The record to compare against when the user does not exist, so the work is the same.

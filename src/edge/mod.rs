@@ -16,6 +16,7 @@ mod routes;
 mod session;
 mod session_api;
 mod sessions;
+mod webcrypto;
 
 use std::cell::OnceCell;
 use std::rc::Rc;

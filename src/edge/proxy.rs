@@ -7,10 +7,10 @@
 use worker::{Fetch, Headers, Request, RequestInit, RequestRedirect, Response, Result, Url};
 
 use super::session::Session;
-use super::{http, Ctx};
+use super::{http, webcrypto, Ctx};
 use crate::auth::cookie::strip_session_cookies;
-use crate::auth::forward::{identity_headers, is_reserved_header};
-use crate::auth::gate::forward_identity;
+use crate::auth::forward::{identity_headers, is_reserved_header, Identity};
+use crate::auth::gate::{identity, unsigned_assertion};
 use crate::auth::token::Subject;
 
 /// Headers the edge never forwards: hop-by-hop ones, and those it sets itself.
@@ -26,6 +26,16 @@ fn is_dropped(name: &str) -> bool {
                 | "upgrade"
                 | "host"
         )
+}
+
+/// The identity for `subject`, its assertion signed by the platform's WebCrypto.
+async fn signed_identity(subject: &Subject<'_>, ctx: &Ctx<'_>) -> Result<Identity, String> {
+    let unsigned = unsigned_assertion(subject, ctx.config, ctx.now, &ctx.entropy)
+        .map_err(|err| err.to_string())?;
+    let signature =
+        webcrypto::ed25519_sign(&ctx.config.assertion_keys, unsigned.signing_input()).await?;
+    let assertion = unsigned.finish(&signature).map_err(|err| err.to_string())?;
+    Ok(identity(subject, assertion))
 }
 
 /// Forwards `req` to the origin, with `session`'s identity when there is one.
@@ -62,8 +72,7 @@ pub async fn forward(req: Request, ctx: &Ctx<'_>, session: Option<Session>) -> R
                 session: &session.id,
                 roles: &session.roles,
             };
-            let identity = forward_identity(&subject, ctx.config, ctx.now, &ctx.entropy);
-            let Ok(identity) = identity else {
+            let Ok(identity) = signed_identity(&subject, ctx).await else {
                 return http::error(500, "internal", "could not sign the identity assertion");
             };
             let Ok(values) = identity_headers(&identity) else {
