@@ -3,10 +3,10 @@
 # when everything is already there.
 #
 #   scripts/setup.sh          tools for building and running (Rust wasm toolchain, npm tooling)
-#   scripts/setup.sh --test   the same plus what only the tests need (Chromium, PyJWT)
+#   scripts/setup.sh --test   the same plus what only the tests need (Chromium, wrk, cargo-fuzz, PyJWT)
 #
 # Nothing here downloads from GitHub: the wasm toolchain comes from crates.io, the JavaScript
-# tooling (wrangler, Node 22, esbuild, wasm-opt) from npm, Chromium from Debian, PyJWT from PyPI.
+# tooling (wrangler, Node 22, esbuild, wasm-opt) from npm, Chromium and wrk from Debian, PyJWT from PyPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -73,18 +73,23 @@ for tool in "$WASM_OPT_BIN" "$ESBUILD_BIN"; do
 done
 
 # --- Test-only extras ----------------------------------------------------------------------------
-if $with_test_extras && [ ! -x /usr/bin/chromium ]; then
-  step "installing Chromium from Debian (for the browser tests)"
-  command -v apt-get >/dev/null 2>&1 || die "Chromium is missing and apt-get is not available; install chromium so /usr/bin/chromium exists"
+# Debian packages of the tests: Chromium for the browser tests, wrk for the benchmark smoke.
+debian_missing=()
+[ -x /usr/bin/chromium ] || debian_missing+=(chromium)
+command -v wrk >/dev/null 2>&1 || debian_missing+=(wrk)
+if $with_test_extras && [ ${#debian_missing[@]} -gt 0 ]; then
+  step "installing ${debian_missing[*]} from Debian (browser tests, benchmark smoke)"
+  command -v apt-get >/dev/null 2>&1 || die "${debian_missing[*]} missing and apt-get is not available; install them"
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || die "installing Chromium needs root: run 'apt-get install -y chromium' as root"
+    command -v sudo >/dev/null 2>&1 || die "installing ${debian_missing[*]} needs root: run 'apt-get install -y ${debian_missing[*]}' as root"
     sudo="sudo"
   fi
   $sudo apt-get update -qq || die "apt-get update failed: is the Debian mirror reachable?"
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null \
-    || die "apt-get install chromium failed"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${debian_missing[@]}" >/dev/null \
+    || die "apt-get install ${debian_missing[*]} failed"
   [ -x /usr/bin/chromium ] || die "chromium was installed but /usr/bin/chromium is missing"
+  command -v wrk >/dev/null 2>&1 || die "wrk was installed but is not on PATH"
 fi
 
 # Fuzzing (scripts/fuzz.sh, a smoke run in the test command) needs cargo-fuzz and a nightly

@@ -58,6 +58,7 @@ stage "wasm tests (wasm-bindgen-test-runner in Node $("$NODE" --version))" \
   logged wasm cargo test --target wasm32-unknown-unknown --lib
 stage "fuzz smoke (every target for a few seconds)" bash scripts/fuzz.sh --smoke
 stage "release build of the worker" bash scripts/build.sh
+stage "benchmark smoke (every harness piece once, tiny counts)" bash bench/run.sh --smoke
 stage "end-to-end tests (built worker in workerd via Miniflare)" \
   logged e2e "$NODE" --test --test-reporter=spec "tests/e2e/**/*.test.mjs"
 
