@@ -31,6 +31,12 @@ fn request_path(c: &mut Criterion) {
     group.bench_function("assertion_signing", |b| {
         b.iter(|| fixture.assertion(black_box(&access)))
     });
+    group.bench_function("assertion_prepare", |b| {
+        b.iter(|| fixture.assertion_prepare(black_box(&access)))
+    });
+    group.bench_function("decision_in_worker", |b| {
+        b.iter(|| black_box(&fixture).decision_in_worker())
+    });
     group.bench_function("forward_headers", |b| {
         b.iter(|| Fixture::headers(black_box(&identity)))
     });

@@ -24,6 +24,8 @@ const PHASES = [
   ["token_verify", "HS256 verify + claim checks"],
   ["authenticate", "gate::authenticate (parse + verify)"],
   ["assertion_signing", "mint EdDSA identity assertion"],
+  ["assertion_prepare", "assertion header and claims, unsigned (the worker signs with WebCrypto)"],
+  ["decision_in_worker", "the worker's decision: all of it but the WebCrypto signature"],
   ["forward_headers", "identity_headers"],
   ["decision", "whole decision (authenticate, session id, assertion, headers)"],
   ["ed25519_sign", "raw Ed25519 sign, 330-byte message"],

@@ -70,6 +70,23 @@ pub fn assertion_signing(n: u32) -> u32 {
 }
 
 #[wasm_bindgen]
+pub fn assertion_prepare(n: u32) -> u32 {
+    FIXTURE.with(|fixture| {
+        let access = fixture.verify();
+        let mut sum = 0usize;
+        for _ in 0..n {
+            sum = sum.wrapping_add(fixture.assertion_prepare(std::hint::black_box(&access)));
+        }
+        sum as u32
+    })
+}
+
+#[wasm_bindgen]
+pub fn decision_in_worker(n: u32) -> u32 {
+    repeat(n, Fixture::decision_in_worker)
+}
+
+#[wasm_bindgen]
 pub fn forward_headers(n: u32) -> u32 {
     FIXTURE.with(|fixture| {
         let identity = fixture.assertion(&fixture.verify());

@@ -9,7 +9,9 @@ use edgegate::auth::config::Config;
 use edgegate::auth::cookie::CookieJar;
 use edgegate::auth::env::{OsEntropy, UnixTime};
 use edgegate::auth::forward::{identity_headers, Identity};
-use edgegate::auth::gate::{authenticate, forward_identity, subject_of, Presented};
+use edgegate::auth::gate::{
+    authenticate, forward_identity, identity, subject_of, unsigned_assertion, Presented,
+};
 use edgegate::auth::refresh::{NewRefresh, SessionId};
 use edgegate::auth::token::{issue_access, validate_access, Subject, VerifiedAccess};
 
@@ -142,6 +144,15 @@ impl Fixture {
         forward_identity(&subject_of(access), &self.config, NOW, &OsEntropy).expect("assertion")
     }
 
+    /// Phase 3 as the worker runs it: the assertion's header and claims, encoded and ready for
+    /// the platform's WebCrypto to sign. Returns the signing input's length.
+    pub fn assertion_prepare(&self, access: &VerifiedAccess) -> usize {
+        unsigned_assertion(&subject_of(access), &self.config, NOW, &OsEntropy)
+            .expect("assertion")
+            .signing_input()
+            .len()
+    }
+
     /// Phase 4: check the identity values and build the forwarded headers.
     pub fn headers(identity: &Identity) -> usize {
         identity_headers(identity).expect("sendable identity").len()
@@ -156,6 +167,22 @@ impl Fixture {
         let session = SessionId::parse(access.session()).expect("session id");
         let identity = self.assertion(&access);
         let headers = identity_headers(&identity).expect("sendable identity");
+        session.as_str().len() + headers[3].1.len()
+    }
+
+    /// The decision as the worker makes it: everything above in wasm except the Ed25519
+    /// signature, which WebCrypto computes (a fixed 64 bytes stand in for it here; the worker's
+    /// WebCrypto signature is timed inside workerd). Returns the assertion's length.
+    pub fn decision_in_worker(&self) -> usize {
+        let Presented::Access(access) = self.authenticate() else {
+            panic!("fixture must authenticate")
+        };
+        let session = SessionId::parse(access.session()).expect("session id");
+        let subject = subject_of(&access);
+        let unsigned =
+            unsigned_assertion(&subject, &self.config, NOW, &OsEntropy).expect("assertion");
+        let assertion = unsigned.finish(&[0x5a; 64]).expect("assertion");
+        let headers = identity_headers(&identity(&subject, assertion)).expect("sendable identity");
         session.as_str().len() + headers[3].1.len()
     }
 
