@@ -34,17 +34,35 @@ pub enum Presented {
     Anonymous(Missing),
 }
 
+/// Our two cookies' values (access, refresh) in a `Cookie` header; `Err` when the header cannot
+/// be trusted (malformed, oversized, or one of our names twice).
+fn session_cookie_values<'h>(
+    header: &'h str,
+    config: &Config,
+) -> Result<(Option<&'h str>, Option<&'h str>), Missing> {
+    let names = config.cookies.names();
+    let jar = CookieJar::parse(header).map_err(|_| Missing::UntrustedCookies)?;
+    match (jar.unique(names.access), jar.unique(names.refresh)) {
+        (Ok(access), Ok(refresh)) => Ok((access, refresh)),
+        _ => Err(Missing::UntrustedCookies),
+    }
+}
+
+/// The well-formed refresh token of a `Cookie` header, whatever its access token; for an
+/// explicit refresh by a client that still holds a valid access token.
+pub fn refresh_token(cookie_header: Option<&str>, config: &Config) -> Option<PresentedRefresh> {
+    let (_, refresh) = session_cookie_values(cookie_header?, config).ok()?;
+    PresentedRefresh::parse(refresh?)
+}
+
 /// Reads the session cookies of a `Cookie` header.
 pub fn authenticate(cookie_header: Option<&str>, config: &Config, now: UnixTime) -> Presented {
     let Some(header) = cookie_header else {
         return Presented::Anonymous(Missing::NoCookie);
     };
-    let names = config.cookies.names();
-    let Ok(jar) = CookieJar::parse(header) else {
-        return Presented::Anonymous(Missing::UntrustedCookies);
-    };
-    let (Ok(access), Ok(refresh)) = (jar.unique(names.access), jar.unique(names.refresh)) else {
-        return Presented::Anonymous(Missing::UntrustedCookies);
+    let (access, refresh) = match session_cookie_values(header, config) {
+        Ok(values) => values,
+        Err(missing) => return Presented::Anonymous(missing),
     };
     let missing = match access.filter(|token| !token.is_empty()) {
         None => Missing::NoCookie,
@@ -213,6 +231,28 @@ pub(crate) mod tests {
             authenticate(Some(&only_refresh), &config, NOW),
             Presented::Refreshable(Missing::NoCookie, _)
         ));
+    }
+
+    #[test]
+    fn the_refresh_token_is_found_beside_a_valid_access_token() {
+        let config = config();
+        let refresh = refresh_cookie(&config);
+        let both = format!("{}; {refresh}", access_cookie(&config, NOW));
+        let token = refresh.split_once('=').unwrap().1;
+        assert_eq!(
+            refresh_token(Some(&both), &config),
+            PresentedRefresh::parse(token)
+        );
+        assert!(refresh_token(Some(&both), &config).is_some());
+        assert_eq!(
+            refresh_token(Some(&format!("{both}; {refresh}")), &config),
+            None
+        );
+        assert_eq!(
+            refresh_token(Some(&access_cookie(&config, NOW)), &config),
+            None
+        );
+        assert_eq!(refresh_token(None, &config), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::session::{
 };
 use super::{audit, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
-use crate::auth::gate::{authenticate, Presented};
+use crate::auth::gate::{authenticate, refresh_token, Presented};
 use crate::auth::refresh::SessionId;
 use crate::auth::store::{Rotation, SessionStore};
 
@@ -18,7 +18,7 @@ pub(super) async fn refresh(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     let cookie = req.headers().get("Cookie")?;
     let presented = match authenticate(cookie.as_deref(), ctx.config, ctx.now) {
         Presented::Refreshable(_, presented) => presented,
-        Presented::Access(access) => match refresh_cookie_of(cookie.as_deref(), ctx) {
+        Presented::Access(access) => match refresh_token(cookie.as_deref(), ctx.config) {
             Some(presented) => presented,
             None => {
                 return http::json(
@@ -57,16 +57,6 @@ pub(super) async fn refresh(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
         ),
         Err(err) => store_down(ctx, &err),
     }
-}
-
-/// The refresh token when a valid access cookie is also present (an explicit refresh).
-fn refresh_cookie_of(
-    cookie: Option<&str>,
-    ctx: &Ctx<'_>,
-) -> Option<crate::auth::refresh::PresentedRefresh> {
-    let jar = crate::auth::cookie::CookieJar::parse(cookie?).ok()?;
-    let token = jar.unique(ctx.config.cookies.names().refresh).ok()??;
-    crate::auth::refresh::PresentedRefresh::parse(token)
 }
 
 fn session_json(user: &str, roles: &[String], id: &str, expires_at: i64) -> serde_json::Value {
