@@ -146,14 +146,7 @@ pub async fn verify(
 }
 
 /// Whether a `kv` user is still allowed in (checked on refresh, so disabling ends sessions).
-pub async fn still_enabled(
-    config: &Config,
-    env: &Env,
-    username: &str,
-) -> Result<bool, Unavailable> {
-    if config.credentials != Credentials::Kv {
-        return Ok(true);
-    }
+pub async fn still_enabled(env: &Env, username: &str) -> Result<bool, Unavailable> {
     let users = env
         .kv("USERS")
         .map_err(|err| Unavailable(err.to_string()))?;

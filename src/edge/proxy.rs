@@ -39,8 +39,12 @@ async fn signed_identity(subject: &Subject<'_>, ctx: &Ctx<'_>) -> Result<Identit
 }
 
 /// Forwards `req` to the origin, with `session`'s identity when there is one.
-pub async fn forward(req: Request, ctx: &Ctx<'_>, session: Option<Session>) -> Result<Response> {
-    let url = req.url()?;
+pub async fn forward(
+    req: Request,
+    url: &Url,
+    ctx: &Ctx<'_>,
+    session: Option<Session>,
+) -> Result<Response> {
     let mut target = Url::parse(&ctx.config.origin_url)?;
     target.set_path(url.path());
     target.set_query(url.query());

@@ -1,6 +1,6 @@
 //! The HTTP surface: which request goes where, the pages, CSRF refusal, and the protected rest.
 
-use worker::{Method, Request, Response, Result};
+use worker::{Method, Request, Response, Result, Url};
 
 use super::http;
 use super::login::login;
@@ -17,16 +17,18 @@ pub(super) const LOGIN_PATH: &str = "/auth/login";
 const ASSETS_PREFIX: &str = "/auth/assets/";
 
 pub(super) async fn route(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
-    if ctx.config.dev_mode && !is_loopback(&req.url()?) {
+    // Parsed once: the route, the DEV_MODE host check, the login redirect and the origin URL
+    // all read it.
+    let url = req.url()?;
+    if ctx.config.dev_mode && !is_loopback(&url) {
         return http::error(
             500,
             "configuration_error",
             "DEV_MODE is for local development only: it serves loopback hosts alone",
         );
     }
-    let path = req.path();
     let method = req.method();
-    match (method, path.as_str()) {
+    match (method, url.path()) {
         (Method::Get | Method::Head, "/.edgegate/health") => Response::ok("ok"),
         (Method::Get | Method::Head, LOGIN_PATH) => page(ctx, "login.html").await,
         (Method::Get | Method::Head, "/auth/account") => page(ctx, "account.html").await,
@@ -54,11 +56,11 @@ pub(super) async fn route(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
         (_, auth) if auth == "/auth" || auth.starts_with("/auth/") => {
             http::error(404, "not_found", "no such authentication endpoint")
         }
-        _ => protected(req, ctx).await,
+        _ => protected(req, &url, ctx).await,
     }
 }
 
-fn is_loopback(url: &worker::Url) -> bool {
+fn is_loopback(url: &Url) -> bool {
     matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
 }
 
@@ -144,18 +146,16 @@ where
 }
 
 /// Everything that is not `/auth`: public paths pass through, the rest needs a session.
-async fn protected(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
-    let path = req.path();
-    if ctx.config.is_public(&path) {
-        return proxy::forward(req, ctx, None).await;
+async fn protected(req: Request, url: &Url, ctx: &Ctx<'_>) -> Result<Response> {
+    if ctx.config.is_public(url.path()) {
+        return proxy::forward(req, url, ctx, None).await;
     }
     let method = req.method().to_string();
     let accept = req.headers().get("Accept")?;
     let navigation = is_navigation(&method, accept.as_deref());
     match resolve_session(&req, ctx).await {
-        Ok(session) => proxy::forward(req, ctx, Some(session)).await,
+        Ok(session) => proxy::forward(req, url, ctx, Some(session)).await,
         Err(Ok(response)) if navigation && response.status_code() == 401 => {
-            let url = req.url()?;
             let target = match url.query() {
                 Some(query) => format!("{}?{query}", url.path()),
                 None => url.path().to_owned(),

@@ -3,12 +3,13 @@
 
 use worker::{Request, Response, Result};
 
-use super::credentials::{self};
+use super::credentials;
 use super::http;
 use super::routes::client_address;
 use super::sessions::Sessions;
 use super::{audit, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
+use crate::auth::config::Credentials;
 use crate::auth::cookie::{clear_access, clear_refresh, set_access, set_refresh};
 use crate::auth::gate::{authenticate, Missing, Presented};
 use crate::auth::refresh::{NewRefresh, SessionId};
@@ -72,7 +73,8 @@ pub(super) fn session_cookies(
     )
     .map_err(|err| to_err(&err))?];
     if let Some(refresh) = refresh {
-        let lifetime = record.expires_at().max(record.absolute_expires_at) - ctx.now;
+        // The session may be refreshed until its absolute end; idleness is checked on refresh.
+        let lifetime = record.absolute_expires_at - ctx.now;
         cookies.push(
             set_refresh(&refresh.token, lifetime.max(1), &config.cookies)
                 .map_err(|err| to_err(&err))?,
@@ -94,10 +96,15 @@ pub(super) async fn try_refresh(
     let next = NewRefresh::mint(&presented.session, &ctx.entropy)
         .map_err(|err| StoreError::Unavailable(err.to_string()))?;
     let store = Sessions::open(ctx)?;
-    // The account check comes before the rotation: a refusal or an outage here must not leave
-    // behind a rotation whose new token the client never received.
-    if let Some(current) = store.session(&presented.session, ctx.now).await? {
-        let enabled = credentials::still_enabled(ctx.config, ctx.env, &current.user)
+    // The account check (`kv` users can be disabled) comes before the rotation: a refusal or an
+    // outage here must not leave behind a rotation whose new token the client never received.
+    let check_account = ctx.config.credentials == Credentials::Kv;
+    let current = match check_account {
+        true => store.session(&presented.session, ctx.now).await?,
+        false => None,
+    };
+    if let Some(current) = current {
+        let enabled = credentials::still_enabled(ctx.env, &current.user)
             .await
             .map_err(|err| StoreError::Unavailable(err.0))?;
         if !enabled {
