@@ -195,6 +195,21 @@ export function auditLines(lines) {
   });
 }
 
+/**
+ * The worker's audit events matching `predicate`, once at least `count` of them have arrived.
+ * workerd hands console output over after the response, so a line may lag its request by a few
+ * milliseconds; this waits up to `ms` and fails (naming `what`) if they never come.
+ */
+export async function auditEvents(edge, predicate, { count = 1, ms = 3000, what = "audit lines" } = {}) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const events = auditLines(edge.logs()).filter(predicate);
+    if (events.length >= count) return events;
+    assert.ok(Date.now() < deadline, `${what}: ${events.length} of ${count} arrived within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** The stored hash of a refresh token (`<sid>.<secret>`), as src/auth/refresh.rs computes it. */
 export function refreshHash(token) {
   const secret = Buffer.from(token.split(".")[1], "base64url");
