@@ -229,8 +229,16 @@ export async function startWorker(options = {}) {
     port: Number(url.port),
     mf,
     /** A real HTTP request to the worker; `target` is a path ("/x?y") or an absolute URL. */
-    fetch(target, init = {}) {
-      return fetch(new URL(target, base), { redirect: "manual", ...init });
+    async fetch(target, init = {}) {
+      const send = () => fetch(new URL(target, base), { redirect: "manual", ...init });
+      try {
+        return await send();
+      } catch (err) {
+        // A pooled keep-alive connection that the server closed just as it was reused: no
+        // response byte came back, and browsers retry such a request once, as this does.
+        if (err?.cause?.code !== "UND_ERR_SOCKET" || typeof init.body === "object") throw err;
+        return send();
+      }
     },
     /** The KV namespace binding `name` (SESSIONS or USERS) for direct reads and writes. */
     kv(name) {
