@@ -9,7 +9,6 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 #[path = "../bench/wasm/src/phases.rs"]
-#[allow(dead_code)]
 mod phases;
 
 use phases::Fixture;
@@ -17,30 +16,25 @@ use phases::Fixture;
 fn request_path(c: &mut Criterion) {
     let fixture = Fixture::new();
     fixture.check();
-    let access = fixture.verify();
-    let identity = fixture.assertion(&access);
+    let identity = fixture.identity();
 
     let mut group = c.benchmark_group("request_path");
-    group.bench_function("cookie_parse", |b| {
-        b.iter(|| black_box(&fixture).cookie_parse())
+    group.bench_function("request_read", |b| {
+        b.iter(|| black_box(&fixture).request_read())
     });
     group.bench_function("token_verify", |b| b.iter(|| black_box(&fixture).verify()));
-    group.bench_function("authenticate", |b| {
-        b.iter(|| black_box(&fixture).authenticate())
+    group.bench_function("decision_cached", |b| {
+        b.iter(|| black_box(&fixture).decision_cached())
     });
-    group.bench_function("assertion_signing", |b| {
-        b.iter(|| fixture.assertion(black_box(&access)))
+    group.bench_function("decision_uncached", |b| {
+        b.iter(|| black_box(&fixture).decision_uncached())
     });
-    group.bench_function("assertion_prepare", |b| {
-        b.iter(|| fixture.assertion_prepare(black_box(&access)))
-    });
-    group.bench_function("decision_in_worker", |b| {
-        b.iter(|| black_box(&fixture).decision_in_worker())
+    group.bench_function("decision_signed_here", |b| {
+        b.iter(|| black_box(&fixture).decision_signed_here())
     });
     group.bench_function("forward_headers", |b| {
         b.iter(|| Fixture::headers(black_box(&identity)))
     });
-    group.bench_function("decision", |b| b.iter(|| black_box(&fixture).decision()));
     group.bench_function("ed25519_sign", |b| {
         b.iter(|| black_box(&fixture).ed25519_sign())
     });

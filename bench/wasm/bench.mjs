@@ -20,14 +20,12 @@ const BATCHES = flag("--batches", smoke ? 1 : 9);
 const BATCH_MS = flag("--batch-ms", smoke ? 5 : 150);
 
 const PHASES = [
-  ["cookie_parse", "parse Cookie header, pick our cookies"],
+  ["request_read", "the request read once: Cookie parsed, our cookies picked, the rest kept"],
   ["token_verify", "HS256 verify + claim checks"],
-  ["authenticate", "gate::authenticate (parse + verify)"],
-  ["assertion_signing", "mint EdDSA identity assertion"],
-  ["assertion_prepare", "assertion header and claims, unsigned (the worker signs with WebCrypto)"],
-  ["decision_in_worker", "the worker's decision: all of it but the WebCrypto signature"],
+  ["decision_cached", "the worker's decision on a warm isolate (token, revocation, assertion cached)"],
+  ["decision_uncached", "the worker's decision, every cache off (all of it but the WebCrypto signature)"],
+  ["decision_signed_here", "the uncached decision with Ed25519 signed in wasm"],
   ["forward_headers", "identity_headers"],
-  ["decision", "whole decision (authenticate, session id, assertion, headers)"],
   ["ed25519_sign", "raw Ed25519 sign, 330-byte message"],
 ];
 

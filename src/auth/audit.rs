@@ -31,6 +31,8 @@ pub enum EventKind {
     TokenRejected,
     StoreFailure,
     ConfigInvalid,
+    /// A runtime call failed where nothing else was expected to; the request got a 500.
+    InternalError,
 }
 
 /// One audit line.

@@ -7,6 +7,7 @@
 
 use core::fmt;
 
+use super::cache::CacheSettings;
 use super::cookie::CookieSpec;
 use super::keys::{AssertionKeyRing, SessionKeyRing};
 use super::ratelimit::Limit;
@@ -35,6 +36,8 @@ pub enum StoreBackend {
 /// A validated configuration.
 #[derive(Debug)]
 pub struct Config {
+    /// `scheme://host[:port]` of the origin, validated once: a request's path and query are
+    /// appended to it as they came.
     pub origin_url: String,
     /// `iss` of every token and `aud` of access tokens.
     pub issuer: String,
@@ -42,6 +45,10 @@ pub struct Config {
     pub origin_audience: String,
     pub session_keys: SessionKeyRing,
     pub assertion_keys: AssertionKeyRing,
+    /// `iss` and `aud` of access tokens (both the issuer).
+    pub access_audience: Audience,
+    /// `iss` and `aud` of identity assertions.
+    pub assertion_audience: Audience,
     pub assertion_ttl: i64,
     pub policy: SessionPolicy,
     pub cookies: CookieSpec,
@@ -52,20 +59,22 @@ pub struct Config {
     pub account_limit: Limit,
     pub client_limit: Limit,
     pub dev_mode: bool,
+    /// The per-isolate caches of the request path.
+    pub caches: CacheSettings,
 }
 
 impl Config {
-    pub fn access_audience(&self) -> Audience {
-        Audience {
-            issuer: self.issuer.clone(),
-            audience: self.issuer.clone(),
-        }
+    /// Whether refreshes check that the account is still enabled (only `kv` users can be
+    /// disabled at the edge).
+    pub fn checks_accounts(&self) -> bool {
+        self.credentials == Credentials::Kv
     }
 
-    pub fn assertion_audience(&self) -> Audience {
-        Audience {
-            issuer: self.issuer.clone(),
-            audience: self.origin_audience.clone(),
+    /// The origin URL a request for `path` (and `query`) goes to.
+    pub fn origin_target(&self, path: &str, query: Option<&str>) -> String {
+        match query {
+            Some(query) => format!("{}{path}?{query}", self.origin_url),
+            None => format!("{}{path}", self.origin_url),
         }
     }
 
@@ -198,6 +207,13 @@ impl Config {
             .trim_end_matches('/')
             .to_owned();
         check_url("ORIGIN_URL", &origin_url, dev_mode)?;
+        let authority = origin_url.split_once("://").map_or("", |(_, rest)| rest);
+        if authority.contains(['/', '?', '#']) {
+            return Err(problem(
+                "ORIGIN_URL",
+                "must be scheme://host[:port] only: requests keep their own path and query",
+            ));
+        }
         let issuer = read.required("ISSUER")?;
         let origin_audience = read.required("ORIGIN_AUDIENCE")?;
 
@@ -304,8 +320,21 @@ impl Config {
                 .map_err(|err| problem(name, err.to_string()))
         };
 
+        let caches = CacheSettings {
+            entries: read.count("ISOLATE_CACHE_ENTRIES", 2048, (0, 100_000))? as usize,
+            revocation_ttl: read.seconds("REVOCATION_CACHE_TTL", 5, (0, 30))?,
+        };
+
         Ok(Self {
             origin_url,
+            access_audience: Audience {
+                issuer: issuer.clone(),
+                audience: issuer.clone(),
+            },
+            assertion_audience: Audience {
+                issuer: issuer.clone(),
+                audience: origin_audience.clone(),
+            },
             issuer,
             origin_audience,
             session_keys,
@@ -322,6 +351,7 @@ impl Config {
             account_limit: limit("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)?,
             client_limit: limit("LOGIN_MAX_FAILURES_PER_CLIENT", 20)?,
             dev_mode,
+            caches,
         })
     }
 }
@@ -367,6 +397,13 @@ mod tests {
         assert_eq!(config.assertion_ttl, 30);
         assert!(!config.dev_mode);
         assert!(config.public_paths.is_empty());
+        assert_eq!(config.caches, CacheSettings::default());
+        assert_eq!(
+            config.origin_target("/a b", Some("q=1")),
+            "https://origin.example/a b?q=1"
+        );
+        assert_eq!(config.access_audience.audience, "https://edge.example");
+        assert_eq!(config.assertion_audience.audience, "origin");
     }
 
     #[test]
@@ -402,6 +439,19 @@ mod tests {
                 "CREDENTIALS_SECRET",
             ),
             (&[("SESSION_STORE", "redis")], "SESSION_STORE"),
+            (
+                &[("ORIGIN_URL", "https://origin.example/app")],
+                "ORIGIN_URL",
+            ),
+            (
+                &[("ORIGIN_URL", "https://origin.example?a=1")],
+                "ORIGIN_URL",
+            ),
+            (&[("REVOCATION_CACHE_TTL", "60")], "REVOCATION_CACHE_TTL"),
+            (
+                &[("ISOLATE_CACHE_ENTRIES", "many")],
+                "ISOLATE_CACHE_ENTRIES",
+            ),
             (&[("PUBLIC_PATHS", "public/")], "PUBLIC_PATHS"),
             (&[("PUBLIC_PATHS", "/")], "PUBLIC_PATHS"),
             (&[("LOGIN_WINDOW", "30")], "LOGIN_WINDOW"),

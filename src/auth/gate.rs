@@ -1,368 +1,589 @@
-//! The per-request decision: who, if anyone, this request speaks for.
+//! The per-request decision: who, if anyone, a request speaks for, and what to do with it.
 //!
-//! This is the hot path every protected request takes, so it is pure and allocation-light:
-//! parse the cookies once, verify the access token, and either hand back a verified identity or
-//! say whether a refresh could restore one. Storage (the revocation check) is the shell's job.
+//! Every step of the session protocol on the request path lives here, over the storage, account
+//! and signing traits it is given: the access token checked (and cached), the revocation read
+//! (and cached), the refresh in place with its rotation, reuse and account checks, the cookies
+//! that carry a session, the audit line of each event, and finally the [`Verdict`] for a
+//! protected request. The shell performs the I/O these traits stand for and renders the value
+//! it gets back; it decides nothing. The same code runs natively in tests against the in-memory
+//! store, which is why every branch below has a test without a runtime.
 
+use core::fmt;
+
+use super::audit::{AuditEvent, EventKind};
+use super::cache::{IsolateCaches, TokenDigest};
 use super::config::Config;
-use super::cookie::CookieJar;
+use super::cookie::{clear_access, clear_refresh, set_access, set_refresh};
 use super::env::{Entropy, UnixTime};
 use super::forward::Identity;
-use super::refresh::PresentedRefresh;
+use super::keys::AssertionKeyRing;
+use super::redirect::login_redirect;
+use super::refresh::{NewRefresh, PresentedRefresh, SessionId};
+use super::request::RequestFacts;
 use super::secret::Secret;
+use super::session::SessionRecord;
+use super::store::{Rotation, SessionStore, StoreError};
 use super::token::{
-    issue_assertion, prepare, validate_access, Subject, TokenError, TokenKind, Unsigned,
+    issue_access, prepare, validate_access, Subject, TokenError, TokenKind, Unsigned,
     VerifiedAccess,
 };
 
-/// Why a request carries no usable access token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Missing {
-    NoCookie,
-    /// The Cookie header is malformed, oversized, or carries one of our names twice (cookie
-    /// tossing): nothing in it is trusted, not even a refresh token.
-    UntrustedCookies,
-    Invalid(TokenError),
+/// Whether a user may still hold sessions (a disabled account ends them at its next refresh).
+#[allow(async_fn_in_trait)]
+pub trait Accounts {
+    async fn still_enabled(&self, user: &str) -> Result<bool, StoreError>;
 }
 
-/// What the cookies of a request prove.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Presented {
-    Access(VerifiedAccess),
-    /// No valid access token, but a well-formed refresh token.
-    Refreshable(Missing, PresentedRefresh),
-    Anonymous(Missing),
-}
+/// For credential backends that cannot disable accounts: everyone stays enabled.
+pub struct NoAccountCheck;
 
-/// Our two cookies' values (access, refresh) in a `Cookie` header; `Err` when the header cannot
-/// be trusted (malformed, oversized, or one of our names twice).
-fn session_cookie_values<'h>(
-    header: &'h str,
-    config: &Config,
-) -> Result<(Option<&'h str>, Option<&'h str>), Missing> {
-    let names = config.cookies.names();
-    let jar = CookieJar::parse(header).map_err(|_| Missing::UntrustedCookies)?;
-    match (jar.unique(names.access), jar.unique(names.refresh)) {
-        (Ok(access), Ok(refresh)) => Ok((access, refresh)),
-        _ => Err(Missing::UntrustedCookies),
+impl Accounts for NoAccountCheck {
+    async fn still_enabled(&self, _user: &str) -> Result<bool, StoreError> {
+        Ok(true)
     }
 }
 
-/// The well-formed refresh token of a `Cookie` header, whatever its access token; for an
-/// explicit refresh by a client that still holds a valid access token.
-pub fn refresh_token(cookie_header: Option<&str>, config: &Config) -> Option<PresentedRefresh> {
-    let (_, refresh) = session_cookie_values(cookie_header?, config).ok()?;
-    PresentedRefresh::parse(refresh?)
+/// Signs a prepared identity assertion with `ring`'s first key.
+#[allow(async_fn_in_trait)]
+pub trait AssertionSigner {
+    async fn sign(
+        &self,
+        ring: &AssertionKeyRing,
+        unsigned: Unsigned,
+    ) -> Result<Secret<String>, TokenError>;
 }
 
-/// Reads the session cookies of a `Cookie` header.
-pub fn authenticate(cookie_header: Option<&str>, config: &Config, now: UnixTime) -> Presented {
-    let Some(header) = cookie_header else {
-        return Presented::Anonymous(Missing::NoCookie);
-    };
-    let (access, refresh) = match session_cookie_values(header, config) {
-        Ok(values) => values,
-        Err(missing) => return Presented::Anonymous(missing),
-    };
-    let missing = match access.filter(|token| !token.is_empty()) {
-        None => Missing::NoCookie,
-        Some(token) => match validate_access(
+/// Signs in this crate (Ed25519 compiled in); the worker uses the platform's WebCrypto instead.
+pub struct LocalSigner;
+
+impl AssertionSigner for LocalSigner {
+    async fn sign(
+        &self,
+        ring: &AssertionKeyRing,
+        unsigned: Unsigned,
+    ) -> Result<Secret<String>, TokenError> {
+        unsigned.sign_with(ring)
+    }
+}
+
+/// Where audit lines go.
+pub trait AuditSink {
+    fn record(&self, event: AuditEvent);
+}
+
+/// Who a request speaks for, once its session is established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user: String,
+    pub session: SessionId,
+    pub roles: Vec<String>,
+    /// When the access token that carries this session expires.
+    pub access_expires_at: UnixTime,
+}
+
+impl Principal {
+    fn of(access: &VerifiedAccess, session: SessionId) -> Self {
+        Self {
+            user: access.user().to_owned(),
+            session,
+            roles: access.roles().to_vec(),
+            access_expires_at: access.expires_at(),
+        }
+    }
+
+    fn subject(&self) -> Subject<'_> {
+        Subject {
+            user: &self.user,
+            session: self.session.as_str(),
+            roles: &self.roles,
+        }
+    }
+}
+
+/// Why a request gets no session; each maps to one status and error code of the HTTP contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// No usable credentials were presented.
+    NoSession,
+    /// A verified token names a session id of the wrong shape.
+    InvalidSession,
+    /// The session was ended (logout, revocation, limit).
+    SessionEnded,
+    /// The refresh token is unknown, expired, or the account is disabled.
+    SessionExpired,
+    /// A retired refresh token came back: the session has been ended.
+    RefreshReused,
+    /// Storage could not answer: fail closed.
+    Unavailable(StoreError),
+    /// A token or cookie could not be minted (randomness, a value that cannot be a cookie).
+    Internal(String),
+}
+
+impl Refusal {
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Unavailable(_) => 503,
+            Self::Internal(_) => 500,
+            _ => 401,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoSession | Self::InvalidSession => "unauthenticated",
+            Self::SessionEnded => "session_ended",
+            Self::SessionExpired => "session_expired",
+            Self::RefreshReused => "refresh_reused",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    pub fn message(&self) -> &'static str {
+        match self {
+            Self::NoSession => "log in first",
+            Self::InvalidSession => "invalid session",
+            Self::SessionEnded => "this session has been ended",
+            Self::SessionExpired => "the session is over; log in again",
+            Self::RefreshReused => {
+                "this refresh token was already used; the session has been ended"
+            }
+            Self::Unavailable(_) => "session storage is unavailable; try again shortly",
+            Self::Internal(_) => "the session could not be issued",
+        }
+    }
+
+    /// Whether the answer clears the session cookies: they are known to be dead. A request
+    /// that presented nothing, or hit an outage, keeps whatever it has.
+    pub fn clears_cookies(&self) -> bool {
+        matches!(
+            self,
+            Self::SessionEnded | Self::SessionExpired | Self::RefreshReused
+        )
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+/// A request's session, or why it has none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    Session {
+        principal: Principal,
+        /// `Set-Cookie` values when the session was refreshed in place; empty otherwise.
+        set_cookies: Vec<String>,
+    },
+    Refused(Refusal),
+}
+
+/// The outcome of presenting a refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Restored {
+    Session {
+        record: SessionRecord,
+        set_cookies: Vec<String>,
+    },
+    Refused(Refusal),
+}
+
+/// What to do with a request for a protected (non-`/auth`) path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Forward to the origin, with this identity (none on a public path), adding these cookies
+    /// to the origin's response.
+    Forward {
+        identity: Option<Identity>,
+        set_cookies: Vec<String>,
+    },
+    /// Send the browser to log in.
+    Redirect {
+        location: String,
+        set_cookies: Vec<String>,
+    },
+    Refuse {
+        refusal: Refusal,
+        set_cookies: Vec<String>,
+    },
+}
+
+/// One request's view of everything the decision needs.
+pub struct Gate<'a, S, A, G> {
+    pub config: &'a Config,
+    pub store: &'a S,
+    pub accounts: &'a A,
+    pub signer: &'a G,
+    pub caches: &'a IsolateCaches,
+    pub audit: &'a dyn AuditSink,
+    pub now: UnixTime,
+    pub entropy: &'a dyn Entropy,
+}
+
+impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
+    fn log(&self, event: EventKind) -> AuditEvent {
+        AuditEvent::new(event, self.now)
+    }
+
+    fn unavailable(&self, err: StoreError) -> Refusal {
+        // The first line only: the rest of a platform error is a JavaScript stack.
+        let text = err.to_string();
+        let first_line = text.lines().next().unwrap_or_default().to_owned();
+        self.audit
+            .record(self.log(EventKind::StoreFailure).detail(first_line));
+        Refusal::Unavailable(err)
+    }
+
+    /// `Set-Cookie` values that delete both session cookies.
+    pub fn clearing_cookies(&self) -> Vec<String> {
+        let spec = &self.config.cookies;
+        let mut cookies = vec![clear_access(spec)];
+        // The refresh path is validated with the configuration, so this cannot fail here.
+        cookies.extend(clear_refresh(spec).ok());
+        cookies
+    }
+
+    /// The `Set-Cookie` values for a session: a new access token, and the refresh token if given.
+    pub fn session_cookies(
+        &self,
+        record: &SessionRecord,
+        refresh: Option<&NewRefresh>,
+    ) -> Result<Vec<String>, Refusal> {
+        let config = self.config;
+        let expires = record.access_expiry(self.now, &config.policy);
+        let subject = Subject {
+            user: &record.user,
+            session: record.id.as_str(),
+            roles: &record.roles,
+        };
+        let internal = |err: &dyn fmt::Display| Refusal::Internal(err.to_string());
+        let access = issue_access(
             &config.session_keys,
+            &config.access_audience,
+            &subject,
+            self.now,
+            expires - self.now,
+            self.entropy,
+        )
+        .map_err(|err| internal(&err))?;
+        // The cookie outlives the token by the leeway, so an expired token still reaches the
+        // edge and can be refreshed in place.
+        let mut cookies = vec![set_access(
+            &access,
+            expires - self.now + config.policy.leeway,
+            &config.cookies,
+        )
+        .map_err(|err| internal(&err))?];
+        if let Some(refresh) = refresh {
+            // The session may be refreshed until its absolute end; idleness is checked on refresh.
+            let lifetime = record.absolute_expires_at - self.now;
+            cookies.push(
+                set_refresh(&refresh.token, lifetime.max(1), &config.cookies)
+                    .map_err(|err| internal(&err))?,
+            );
+        }
+        Ok(cookies)
+    }
+
+    /// The access token's claims: from the isolate cache while it has not expired, else
+    /// validated (and then cached).
+    fn verified_access(&self, token: &str) -> Result<VerifiedAccess, TokenError> {
+        let digest = TokenDigest::of(token);
+        if let Some(access) = self.caches.access(&digest, self.now) {
+            return Ok(access);
+        }
+        let access = validate_access(
+            &self.config.session_keys,
             token,
-            &config.access_audience(),
-            config.policy.leeway,
-            now,
-        ) {
-            Ok(verified) => return Presented::Access(verified),
-            Err(err) => Missing::Invalid(err),
-        },
-    };
-    match refresh.and_then(PresentedRefresh::parse) {
-        Some(presented) => Presented::Refreshable(missing, presented),
-        None => Presented::Anonymous(missing),
+            &self.config.access_audience,
+            self.config.policy.leeway,
+            self.now,
+        )?;
+        self.caches.remember_access(digest, &access);
+        Ok(access)
     }
-}
 
-/// The identity assertion for `subject`, ready to be signed with the assertion ring's first key.
-pub fn unsigned_assertion(
-    subject: &Subject<'_>,
-    config: &Config,
-    now: UnixTime,
-    entropy: &dyn Entropy,
-) -> Result<Unsigned, TokenError> {
-    prepare(
-        &config.assertion_keys,
-        TokenKind::Assertion,
-        &config.assertion_audience(),
-        subject,
-        now,
-        config.assertion_ttl,
-        entropy,
-    )
-}
-
-/// The identity to forward: the subject and its signed assertion.
-pub fn identity(subject: &Subject<'_>, assertion: Secret<String>) -> Identity {
-    Identity {
-        user: subject.user.to_owned(),
-        session: subject.session.to_owned(),
-        roles: subject.roles.to_vec(),
-        assertion,
+    /// Whether `access`'s session has been ended: the isolate's recent "no" stands, else KV.
+    async fn revoked(&self, access: &VerifiedAccess, id: &SessionId) -> Result<bool, StoreError> {
+        if self.caches.known_live(id.as_str(), self.now) {
+            return Ok(false);
+        }
+        let revoked = self.store.is_revoked(id).await?;
+        if !revoked {
+            self.caches
+                .remember_live(id.as_str(), access.user(), self.now);
+        }
+        Ok(revoked)
     }
-}
 
-/// The identity to forward, with an assertion signed here (the worker signs with WebCrypto).
-pub fn forward_identity(
-    subject: &Subject<'_>,
-    config: &Config,
-    now: UnixTime,
-    entropy: &dyn Entropy,
-) -> Result<Identity, TokenError> {
-    let assertion = issue_assertion(
-        &config.assertion_keys,
-        &config.assertion_audience(),
-        subject,
-        now,
-        config.assertion_ttl,
-        entropy,
-    )?;
-    Ok(identity(subject, assertion))
-}
-
-/// The subject a verified access token speaks for.
-pub fn subject_of(access: &VerifiedAccess) -> Subject<'_> {
-    Subject {
-        user: access.user(),
-        session: access.session(),
-        roles: access.roles(),
+    /// Rotates `presented` and mints the session's new cookies, with the account check first.
+    pub async fn refresh(&self, presented: &PresentedRefresh) -> Restored {
+        let refused = |refusal| Restored::Refused(refusal);
+        let Ok(next) = NewRefresh::mint(&presented.session, self.entropy) else {
+            return refused(Refusal::Internal("no randomness available".into()));
+        };
+        // The account check comes before the rotation: a refusal or an outage here must not
+        // leave behind a rotation whose new token the client never received.
+        if self.config.checks_accounts() {
+            let current = match self.store.session(&presented.session, self.now).await {
+                Ok(current) => current,
+                Err(err) => return refused(self.unavailable(err)),
+            };
+            if let Some(current) = current {
+                match self.accounts.still_enabled(&current.user).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        if let Err(err) = self.end_all(&current.user).await {
+                            return refused(self.unavailable(err));
+                        }
+                        self.audit.record(
+                            self.log(EventKind::RevokeAll)
+                                .user(&current.user)
+                                .detail("account disabled"),
+                        );
+                        return refused(Refusal::SessionExpired);
+                    }
+                    Err(err) => return refused(self.unavailable(err)),
+                }
+            }
+        }
+        let rotation = self
+            .store
+            .rotate(presented, next.hash.clone(), &self.config.policy, self.now)
+            .await;
+        let (record, new_refresh, event) = match rotation {
+            Ok(Rotation::Rotated(record)) => (record, Some(&next), EventKind::Refresh),
+            Ok(Rotation::Grace(record)) => (record, None, EventKind::RefreshGrace),
+            Ok(Rotation::Reused(record)) => {
+                self.caches.forget(record.id.as_str());
+                self.audit.record(
+                    self.log(EventKind::ReuseDetected)
+                        .user(&record.user)
+                        .session(record.id.as_str()),
+                );
+                return refused(Refusal::RefreshReused);
+            }
+            Ok(Rotation::Ended | Rotation::Unknown) => {
+                self.audit.record(
+                    self.log(EventKind::RefreshRefused)
+                        .session(presented.session.as_str()),
+                );
+                return refused(Refusal::SessionExpired);
+            }
+            Err(err) => return refused(self.unavailable(err)),
+        };
+        self.audit.record(
+            self.log(event)
+                .user(&record.user)
+                .session(record.id.as_str()),
+        );
+        match self.session_cookies(&record, new_refresh) {
+            Ok(set_cookies) => Restored::Session {
+                record,
+                set_cookies,
+            },
+            Err(refusal) => refused(refusal),
+        }
     }
-}
 
-/// Whether a request is a browser navigation (which gets redirects and in-place refresh) rather
-/// than an API call (which gets 401 JSON).
-pub fn is_navigation(method: &str, accept: Option<&str>) -> bool {
-    matches!(method, "GET" | "HEAD") && accept.is_some_and(|accept| accept.contains("text/html"))
+    /// The request's session: a valid, unrevoked access token, or else a refresh in place when
+    /// the request carries a refresh cookie (same-site only: it is `SameSite=Strict`).
+    pub async fn resolve(&self, req: &RequestFacts) -> Resolution {
+        let cookies = &req.cookies;
+        if cookies.untrusted() {
+            self.audit
+                .record(self.log(EventKind::CookieTossing).client(req.client()));
+            return Resolution::Refused(Refusal::NoSession);
+        }
+        let refresh = cookies.refresh();
+        if let Some(token) = cookies.access() {
+            match self.verified_access(token) {
+                Ok(access) => return self.live_session(req, &access).await,
+                // An expired token with a refresh cookie is the ordinary way a session goes on.
+                Err(TokenError::Expired) if refresh.is_some() => {}
+                Err(err) => self.audit.record(
+                    self.log(EventKind::TokenRejected)
+                        .client(req.client())
+                        .detail(err.to_string()),
+                ),
+            }
+        }
+        let Some(refresh) = refresh else {
+            return Resolution::Refused(Refusal::NoSession);
+        };
+        match self.refresh(&refresh).await {
+            Restored::Session {
+                record,
+                set_cookies,
+            } => Resolution::Session {
+                principal: Principal {
+                    access_expires_at: record.access_expiry(self.now, &self.config.policy),
+                    user: record.user,
+                    session: record.id,
+                    roles: record.roles,
+                },
+                set_cookies,
+            },
+            Restored::Refused(refusal) => Resolution::Refused(refusal),
+        }
+    }
+
+    async fn live_session(&self, req: &RequestFacts, access: &VerifiedAccess) -> Resolution {
+        let Some(id) = SessionId::parse(access.session()) else {
+            return Resolution::Refused(Refusal::InvalidSession);
+        };
+        match self.revoked(access, &id).await {
+            Ok(false) => Resolution::Session {
+                principal: Principal::of(access, id),
+                set_cookies: Vec::new(),
+            },
+            Ok(true) => {
+                self.audit.record(
+                    self.log(EventKind::TokenRejected)
+                        .user(access.user())
+                        .session(access.session())
+                        .client(req.client())
+                        .detail("session ended"),
+                );
+                Resolution::Refused(Refusal::SessionEnded)
+            }
+            Err(err) => Resolution::Refused(self.unavailable(err)),
+        }
+    }
+
+    /// The identity to forward for `principal`: the isolate's recent assertion for the same
+    /// session, user and roles while at least half its lifetime remains, else a new one.
+    pub async fn identity(&self, principal: &Principal) -> Result<Identity, TokenError> {
+        let ttl = self.config.assertion_ttl;
+        let session = principal.session.as_str();
+        let cached =
+            self.caches
+                .assertion(session, &principal.user, &principal.roles, ttl, self.now);
+        let assertion = match cached {
+            Some(assertion) => assertion,
+            None => {
+                let unsigned = self.unsigned_assertion(&principal.subject())?;
+                let assertion = self
+                    .signer
+                    .sign(&self.config.assertion_keys, unsigned)
+                    .await?;
+                self.caches.remember_assertion(
+                    session,
+                    &principal.user,
+                    &principal.roles,
+                    &assertion,
+                    self.now.saturating_add(ttl),
+                );
+                assertion
+            }
+        };
+        Ok(Identity {
+            user: principal.user.clone(),
+            session: session.to_owned(),
+            roles: principal.roles.clone(),
+            assertion,
+        })
+    }
+
+    /// The identity assertion for `subject`, ready to be signed with the ring's first key.
+    pub fn unsigned_assertion(&self, subject: &Subject<'_>) -> Result<Unsigned, TokenError> {
+        prepare(
+            &self.config.assertion_keys,
+            TokenKind::Assertion,
+            &self.config.assertion_audience,
+            subject,
+            self.now,
+            self.config.assertion_ttl,
+            self.entropy,
+        )
+    }
+
+    /// The decision for a protected path: public paths pass without identity; otherwise the
+    /// session's identity, a login redirect for a browser navigation, or a refusal.
+    pub async fn protect(&self, req: &RequestFacts) -> Verdict {
+        if self.config.is_public(&req.path) {
+            return Verdict::Forward {
+                identity: None,
+                set_cookies: Vec::new(),
+            };
+        }
+        match self.resolve(req).await {
+            Resolution::Session {
+                principal,
+                set_cookies,
+            } => match self.identity(&principal).await {
+                Ok(identity) => Verdict::Forward {
+                    identity: Some(identity),
+                    set_cookies,
+                },
+                Err(err) => Verdict::Refuse {
+                    refusal: Refusal::Internal(format!("identity assertion: {err}")),
+                    set_cookies: Vec::new(),
+                },
+            },
+            Resolution::Refused(refusal) => {
+                let set_cookies = match refusal.clears_cookies() {
+                    true => self.clearing_cookies(),
+                    false => Vec::new(),
+                };
+                if req.navigation && refusal.status() == 401 {
+                    Verdict::Redirect {
+                        location: login_redirect(&req.target()),
+                        set_cookies: self.clearing_cookies(),
+                    }
+                } else {
+                    Verdict::Refuse {
+                        refusal,
+                        set_cookies,
+                    }
+                }
+            }
+        }
+    }
+
+    /// The session whose current credentials this request holds, if any: its access token, or
+    /// its refresh token while that is still the current one (a stale or forged refresh token
+    /// proves nothing about who holds the session now).
+    pub async fn held_session(&self, req: &RequestFacts) -> Result<Option<SessionId>, StoreError> {
+        let cookies = &req.cookies;
+        if let Some(access) = cookies
+            .access()
+            .and_then(|token| self.verified_access(token).ok())
+        {
+            return Ok(SessionId::parse(access.session()));
+        }
+        let Some(presented) = cookies.refresh() else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .session(&presented.session, self.now)
+            .await?
+            .filter(|record| record.refresh.current.matches(&presented.hash))
+            .map(|record| record.id))
+    }
+
+    /// Ends one session, and forgets it in this isolate at once.
+    pub async fn end_session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        self.caches.forget(id.as_str());
+        let ended = self.store.revoke(id, self.now).await;
+        // Forgotten again: a request of this isolate may have cached it during the await.
+        self.caches.forget(id.as_str());
+        ended
+    }
+
+    /// Ends every session of `user`, and forgets them in this isolate at once.
+    pub async fn end_all(&self, user: &str) -> Result<Vec<SessionId>, StoreError> {
+        self.caches.forget_user(user);
+        let ended = self.store.revoke_all(user, self.now).await;
+        self.caches.forget_user(user);
+        ended
+    }
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use crate::auth::env::testing::SeededEntropy;
-    use crate::auth::refresh::{NewRefresh, SessionId};
-    use crate::auth::token::{issue_access, validate_assertion};
-
-    pub(crate) fn config() -> Config {
-        let vars = [
-            ("ORIGIN_URL", "https://origin.example"),
-            ("ISSUER", "https://edge.example"),
-            ("ORIGIN_AUDIENCE", "origin"),
-            (
-                "SESSION_KEYS",
-                "s1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
-            ),
-            (
-                "ASSERTION_KEYS",
-                "a1:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8",
-            ),
-        ];
-        Config::from_lookup(&|name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        })
-        .unwrap()
-    }
-
-    const NOW: UnixTime = 1_800_000_000;
-
-    pub(crate) fn access_cookie(config: &Config, now: UnixTime) -> String {
-        let roles = vec!["staff".to_owned()];
-        let subject = Subject {
-            user: "alice",
-            session: "sid-1",
-            roles: &roles,
-        };
-        let token = issue_access(
-            &config.session_keys,
-            &config.access_audience(),
-            &subject,
-            now,
-            300,
-            &SeededEntropy::default(),
-        )
-        .unwrap();
-        format!("{}={}", config.cookies.names().access, token.expose())
-    }
-
-    fn refresh_cookie(config: &Config) -> String {
-        let entropy = SeededEntropy::default();
-        let token = NewRefresh::mint(&SessionId::generate(&entropy).unwrap(), &entropy).unwrap();
-        format!(
-            "{}={}",
-            config.cookies.names().refresh,
-            token.token.expose()
-        )
-    }
-
-    #[test]
-    fn a_valid_access_cookie_authenticates() {
-        let config = config();
-        let header = format!("theme=dark; {}", access_cookie(&config, NOW));
-        let Presented::Access(access) = authenticate(Some(&header), &config, NOW) else {
-            panic!()
-        };
-        assert_eq!(access.user(), "alice");
-    }
-
-    #[test]
-    fn an_expired_access_cookie_with_a_refresh_cookie_is_refreshable() {
-        let config = config();
-        let header = format!(
-            "{}; {}",
-            access_cookie(&config, NOW - 1000),
-            refresh_cookie(&config)
-        );
-        assert!(matches!(
-            authenticate(Some(&header), &config, NOW),
-            Presented::Refreshable(Missing::Invalid(TokenError::Expired), _)
-        ));
-        let only_refresh = refresh_cookie(&config);
-        assert!(matches!(
-            authenticate(Some(&only_refresh), &config, NOW),
-            Presented::Refreshable(Missing::NoCookie, _)
-        ));
-    }
-
-    #[test]
-    fn the_refresh_token_is_found_beside_a_valid_access_token() {
-        let config = config();
-        let refresh = refresh_cookie(&config);
-        let both = format!("{}; {refresh}", access_cookie(&config, NOW));
-        let token = refresh.split_once('=').unwrap().1;
-        assert_eq!(
-            refresh_token(Some(&both), &config),
-            PresentedRefresh::parse(token)
-        );
-        assert!(refresh_token(Some(&both), &config).is_some());
-        assert_eq!(
-            refresh_token(Some(&format!("{both}; {refresh}")), &config),
-            None
-        );
-        assert_eq!(
-            refresh_token(Some(&access_cookie(&config, NOW)), &config),
-            None
-        );
-        assert_eq!(refresh_token(None, &config), None);
-    }
-
-    #[test]
-    fn tossed_or_malformed_cookies_trust_nothing() {
-        let config = config();
-        let access = access_cookie(&config, NOW);
-        let tossed = format!("{access}; {access}");
-        assert_eq!(
-            authenticate(Some(&tossed), &config, NOW),
-            Presented::Anonymous(Missing::UntrustedCookies)
-        );
-        let tossed_refresh = format!("{access}; {r}; {r}", r = refresh_cookie(&config));
-        assert_eq!(
-            authenticate(Some(&tossed_refresh), &config, NOW),
-            Presented::Anonymous(Missing::UntrustedCookies)
-        );
-        let huge = "a=".to_owned() + &"b".repeat(10_000);
-        assert_eq!(
-            authenticate(Some(&huge), &config, NOW),
-            Presented::Anonymous(Missing::UntrustedCookies)
-        );
-        assert_eq!(
-            authenticate(None, &config, NOW),
-            Presented::Anonymous(Missing::NoCookie)
-        );
-        let case_variant = access.replace("__Host-", "__host-");
-        assert_eq!(
-            authenticate(Some(&case_variant), &config, NOW),
-            Presented::Anonymous(Missing::NoCookie)
-        );
-        let garbage_refresh = format!("{}=nope", config.cookies.names().refresh);
-        assert_eq!(
-            authenticate(Some(&garbage_refresh), &config, NOW),
-            Presented::Anonymous(Missing::NoCookie)
-        );
-    }
-
-    #[test]
-    fn forwarded_identity_carries_a_verifiable_assertion() {
-        let config = config();
-        let header = access_cookie(&config, NOW);
-        let Presented::Access(access) = authenticate(Some(&header), &config, NOW) else {
-            panic!()
-        };
-        let identity = forward_identity(
-            &subject_of(&access),
-            &config,
-            NOW,
-            &SeededEntropy::default(),
-        )
-        .unwrap();
-        assert_eq!(
-            (identity.user.as_str(), identity.session.as_str()),
-            ("alice", "sid-1")
-        );
-        let assertion = validate_assertion(
-            &config.assertion_keys,
-            identity.assertion.expose(),
-            &config.assertion_audience(),
-            0,
-            NOW,
-        )
-        .unwrap();
-        assert_eq!(assertion.roles(), ["staff"]);
-        assert_eq!(assertion.expires_at() - NOW, config.assertion_ttl);
-    }
-
-    #[test]
-    fn an_assertion_signed_outside_the_crate_verifies() {
-        let config = config();
-        let roles = vec!["staff".to_owned()];
-        let subject = Subject {
-            user: "alice",
-            session: "sid-1",
-            roles: &roles,
-        };
-        let unsigned =
-            unsigned_assertion(&subject, &config, NOW, &SeededEntropy::default()).unwrap();
-        // What the worker's WebCrypto does: a plain Ed25519 signature over the signing input.
-        let seed = config.assertion_keys.signing_jwk().expose()["d"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let seed = crate::auth::encoding::b64url_decode(&seed).unwrap();
-        let pair =
-            ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::from_slice(&seed).unwrap());
-        let signature = pair.sk.sign(unsigned.signing_input(), None);
-        let token = unsigned.finish(signature.as_ref()).unwrap();
-        let verified = validate_assertion(
-            &config.assertion_keys,
-            token.expose(),
-            &config.assertion_audience(),
-            0,
-            NOW,
-        )
-        .unwrap();
-        assert_eq!(verified.user(), "alice");
-        let identity = identity(&subject, token);
-        assert_eq!(identity.roles, roles);
-    }
-
-    #[test]
-    fn navigation_is_a_get_or_head_that_accepts_html() {
-        assert!(is_navigation(
-            "GET",
-            Some("text/html,application/xhtml+xml")
-        ));
-        assert!(is_navigation("HEAD", Some("text/html")));
-        assert!(!is_navigation("POST", Some("text/html")));
-        assert!(!is_navigation("GET", Some("application/json")));
-        assert!(!is_navigation("GET", None));
-    }
-}
+#[path = "gate_tests.rs"]
+mod tests;

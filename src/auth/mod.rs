@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod authority;
+pub mod cache;
 pub mod config;
 #[cfg(test)]
 mod conformance;
@@ -22,6 +23,7 @@ pub mod password;
 pub mod ratelimit;
 pub mod redirect;
 pub mod refresh;
+pub mod request;
 pub mod secret;
 pub mod session;
 pub mod store;

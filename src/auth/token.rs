@@ -347,6 +347,14 @@ impl Unsigned {
         self.signing_input.as_bytes()
     }
 
+    /// Signs here, with the ring's first key.
+    pub fn sign_with<A: Algorithm>(self, ring: &KeyRing<A>) -> Result<Secret<String>, TokenError> {
+        let signature = ring
+            .algorithm()
+            .sign(ring.signing_key().key(), self.signing_input());
+        self.finish(&signature.as_bytes())
+    }
+
     /// The compact token with `signature` appended.
     pub fn finish(self, signature: &[u8]) -> Result<Secret<String>, TokenError> {
         let token = format!(
@@ -430,11 +438,7 @@ pub fn issue<A: Algorithm>(
     ttl: i64,
     entropy: &dyn Entropy,
 ) -> Result<Secret<String>, TokenError> {
-    let unsigned = prepare(ring, kind, audience, subject, now, ttl, entropy)?;
-    let signature = ring
-        .algorithm()
-        .sign(ring.signing_key().key(), unsigned.signing_input());
-    unsigned.finish(&signature.as_bytes())
+    prepare(ring, kind, audience, subject, now, ttl, entropy)?.sign_with(ring)
 }
 
 /// Mints an access token for the session cookie.

@@ -20,6 +20,12 @@ use crate::auth::store::{Rotation, SessionStore, StoreError};
 /// KV's shortest accepted expiration, from now.
 const MIN_KV_TTL: i64 = 60;
 
+/// How long this location's KV cache may answer the revocation read (hits and misses alike)
+/// before asking the central store again: the smallest value KV accepts. A revocation made at
+/// another location is therefore seen here within its propagation plus this, and never later
+/// than the access token's own expiry (`ACCESS_TTL` + leeway), which bounds it anyway.
+const REVOCATION_READ_CACHE_TTL: u64 = 60;
+
 pub struct KvSessionStore {
     kv: KvStore,
 }
@@ -234,6 +240,7 @@ impl SessionStore for KvSessionStore {
         let marker = self
             .kv
             .get(&revoked_key(id))
+            .cache_ttl(REVOCATION_READ_CACHE_TTL)
             .text()
             .await
             .map_err(unavailable)?;

@@ -7,17 +7,17 @@ use serde_json::json;
 use worker::{Request, Response, Result};
 
 use super::credentials::{self, Verdict};
-use super::http;
+use super::error::{EdgeError, EdgeResult};
+use super::pages::LOGIN_PATH;
 use super::rate::{self, Counter};
-use super::routes::{client_address, LOGIN_PATH};
-use super::session::{held_session, session_cookies, store, store_down};
-use super::{audit, Ctx};
+use super::{audit, http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::login::{parse_login, LoginFormat, LoginRequest};
 use crate::auth::password::normalize_username;
 use crate::auth::ratelimit::Scope;
 use crate::auth::redirect::safe_next;
 use crate::auth::refresh::{NewRefresh, SessionId};
+use crate::auth::request::RequestFacts;
 use crate::auth::session::{LoginSubject, SessionRecord};
 use crate::auth::store::SessionStore;
 
@@ -79,18 +79,24 @@ impl Attempt<'_> {
     }
 }
 
-pub(super) async fn login(mut req: Request, ctx: &Ctx<'_>) -> Result<Response> {
-    let content_type = req.headers().get("Content-Type")?;
+pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
+    let content_type = facts.content_type.as_deref();
     let body = req.bytes().await?;
-    let form = match parse_login(content_type.as_deref(), &body) {
+    let form = match parse_login(content_type, &body) {
         Ok(form) => form,
         Err(err) => {
-            let format = if content_type.as_deref().is_some_and(|t| t.contains("json")) {
+            let format = if content_type.is_some_and(|t| t.contains("json")) {
                 LoginFormat::Json
             } else {
                 LoginFormat::Form
             };
-            return login_failure(format, 400, "bad_request", &err.to_string(), "/");
+            return Ok(login_failure(
+                format,
+                400,
+                "bad_request",
+                &err.to_string(),
+                "/",
+            )?);
         }
     };
     let LoginRequest {
@@ -100,7 +106,7 @@ pub(super) async fn login(mut req: Request, ctx: &Ctx<'_>) -> Result<Response> {
         format,
     } = form;
     let next = safe_next(next.as_deref());
-    let client = client_address(&req);
+    let client = facts.client().to_owned();
     let username = normalize_username(&username).ok();
     let sessions_kv = ctx.env.kv("SESSIONS")?;
     let mut counters = vec![Counter {
@@ -135,7 +141,7 @@ pub(super) async fn login(mut req: Request, ctx: &Ctx<'_>) -> Result<Response> {
                 .set("Retry-After", &retry_after.to_string())?;
             return Ok(response);
         }
-        Err(err) => return store_down(ctx, &err),
+        Err(err) => return Err(EdgeError::Unavailable(format!("rate counter: {err}"))),
     }
     let attempt = Attempt {
         ctx,
@@ -146,50 +152,40 @@ pub(super) async fn login(mut req: Request, ctx: &Ctx<'_>) -> Result<Response> {
         next: &next,
     };
     let Some(username) = username.as_deref() else {
-        return attempt.failed(None).await;
+        return Ok(attempt.failed(None).await?);
     };
-    let verdict = match credentials::verify(ctx.config, ctx.env, username, &password).await {
-        Ok(verdict) => verdict,
-        Err(err) => return store_down(ctx, &err.0),
-    };
+    let verdict = credentials::verify(ctx.config, ctx.env, username, &password)
+        .await
+        .map_err(|err| EdgeError::Unavailable(err.0))?;
+    let gate = ctx.gate();
     let (user, roles) = match verdict {
         Verdict::Valid { user, roles } => (user, roles),
         Verdict::Disabled { user } => {
-            if let Err(err) = store(ctx)?.revoke_all(&user, ctx.now).await {
-                return store_down(ctx, &err);
-            }
-            return attempt.failed(Some(username)).await;
+            gate.end_all(&user).await?;
+            return Ok(attempt.failed(Some(username)).await?);
         }
-        Verdict::Invalid => return attempt.failed(Some(username)).await,
+        Verdict::Invalid => return Ok(attempt.failed(Some(username)).await?),
     };
 
     // A new login ends the session this browser held before (ASVS 7.2.4).
-    let store = store(ctx)?;
-    match held_session(&req, ctx, &store).await {
-        Ok(Some(previous)) => {
-            if let Err(err) = store.revoke(&previous, ctx.now).await {
-                return store_down(ctx, &err);
-            }
-            audit(
-                AuditEvent::new(EventKind::Revoke, ctx.now)
-                    .session(previous.as_str())
-                    .detail("replaced by a new login"),
-            );
-        }
-        Ok(None) => {}
-        Err(err) => return store_down(ctx, &err),
+    if let Some(previous) = gate.held_session(facts).await? {
+        gate.end_session(&previous).await?;
+        audit(
+            AuditEvent::new(EventKind::Revoke, ctx.now)
+                .session(previous.as_str())
+                .detail("replaced by a new login"),
+        );
     }
 
-    let user_agent = req.headers().get("User-Agent")?.unwrap_or_default();
     let minted = SessionId::generate(&ctx.entropy)
         .and_then(|id| NewRefresh::mint(&id, &ctx.entropy).map(|refresh| (id, refresh)));
     let Ok((id, refresh)) = minted else {
-        return http::error(503, "unavailable", "no randomness available");
+        return Err(EdgeError::Internal("no randomness available".into()));
     };
     let subject = LoginSubject {
         user,
         roles,
-        user_agent,
+        user_agent: facts.user_agent.clone(),
     };
     let record = SessionRecord::new(
         id,
@@ -198,19 +194,16 @@ pub(super) async fn login(mut req: Request, ctx: &Ctx<'_>) -> Result<Response> {
         ctx.now,
         &ctx.config.policy,
     );
-    if let Err(err) = store
+    ctx.store
         .create(record.clone(), &ctx.config.policy, ctx.now)
-        .await
-    {
-        return store_down(ctx, &err);
-    }
+        .await?;
     audit(
         AuditEvent::new(EventKind::LoginOk, ctx.now)
             .user(&record.user)
             .session(record.id.as_str())
             .client(&client),
     );
-    let cookies = session_cookies(ctx, &record, Some(&refresh))?;
+    let cookies = gate.session_cookies(&record, Some(&refresh))?;
     let mut response = match format {
         LoginFormat::Form => http::redirect(&next, 303)?,
         LoginFormat::Json => http::json(

@@ -1,21 +1,23 @@
 //! The Workers shell: binds the pure core to the runtime.
 //!
-//! Everything here is I/O: reading the request, KV, fetch to the origin, static assets, logs.
-//! Every decision is made by [`crate::auth`]. Any failure on the way (bad configuration, storage
-//! down, a value that cannot be a header) ends in an error response, never in a request
-//! forwarded without identity.
+//! Everything here is I/O: reading the request, KV, the Durable Object, fetch to the origin,
+//! static assets, logs. Every decision is made by [`crate::auth`]. Any failure on the way (bad
+//! configuration, storage down, a runtime call that throws) ends in a JSON error response, never
+//! in a request forwarded without identity.
 
 mod authority;
 mod credentials;
+mod error;
 mod http;
 mod kv_store;
 mod login;
+mod pages;
 mod proxy;
 mod rate;
+mod request;
 mod routes;
-mod session;
 mod session_api;
-mod sessions;
+mod store;
 mod webcrypto;
 
 use std::cell::OnceCell;
@@ -24,16 +26,26 @@ use std::rc::Rc;
 use worker::{console_log, event, Context, Env, Request, Response, Result};
 
 use crate::auth::audit::{AuditEvent, EventKind};
+use crate::auth::cache::IsolateCaches;
 use crate::auth::config::{Config, ConfigError};
 use crate::auth::env::{OsEntropy, UnixTime};
+use crate::auth::gate::{AuditSink, Gate};
+use error::EdgeError;
+use store::{Sessions, UsersKv, WebCryptoSigner};
 
-thread_local! {
-    /// The configuration, validated once per isolate.
-    static CONFIG: OnceCell<Rc<std::result::Result<Config, ConfigError>>> = const { OnceCell::new() };
+/// What one isolate keeps between requests: the configuration, validated once, and the caches
+/// sized by it.
+struct Isolate {
+    config: Config,
+    caches: IsolateCaches,
 }
 
-fn config(env: &Env) -> Rc<std::result::Result<Config, ConfigError>> {
-    CONFIG.with(|cell| {
+thread_local! {
+    static ISOLATE: OnceCell<Rc<std::result::Result<Isolate, ConfigError>>> = const { OnceCell::new() };
+}
+
+fn isolate(env: &Env) -> Rc<std::result::Result<Isolate, ConfigError>> {
+    ISOLATE.with(|cell| {
         cell.get_or_init(|| {
             let lookup = |name: &str| {
                 let value = env
@@ -50,7 +62,10 @@ fn config(env: &Env) -> Rc<std::result::Result<Config, ConfigError>> {
                     value => value,
                 }
             };
-            Rc::new(Config::from_lookup(&lookup))
+            Rc::new(Config::from_lookup(&lookup).map(|config| Isolate {
+                caches: IsolateCaches::new(config.caches),
+                config,
+            }))
         })
         .clone()
     })
@@ -60,37 +75,83 @@ pub(crate) fn now() -> UnixTime {
     i64::try_from(worker::Date::now().as_millis() / 1000).unwrap_or(i64::MAX)
 }
 
-pub(crate) fn audit(event: AuditEvent) {
-    console_log!("{}", event.to_json());
+/// Audit lines go to the console, one JSON object each (Workers Logs, `wrangler tail`).
+pub(crate) struct ConsoleAudit;
+
+impl AuditSink for ConsoleAudit {
+    fn record(&self, event: AuditEvent) {
+        console_log!("{}", event.to_json());
+    }
 }
 
-/// What one request needs: the validated configuration, the bindings and the time.
+pub(crate) fn audit(event: AuditEvent) {
+    ConsoleAudit.record(event);
+}
+
+/// What one request needs: the validated configuration, the bindings, the isolate's caches and
+/// the time.
 pub(crate) struct Ctx<'a> {
     pub config: &'a Config,
     pub env: &'a Env,
+    pub caches: &'a IsolateCaches,
     pub now: UnixTime,
     pub entropy: OsEntropy,
+    pub store: Sessions,
+    pub accounts: UsersKv<'a>,
+}
+
+impl Ctx<'_> {
+    /// The core's decision procedure, bound to this request's storage and time.
+    pub fn gate(&self) -> Gate<'_, Sessions, UsersKv<'_>, WebCryptoSigner> {
+        Gate {
+            config: self.config,
+            store: &self.store,
+            accounts: &self.accounts,
+            signer: &WebCryptoSigner,
+            caches: self.caches,
+            audit: &ConsoleAudit,
+            now: self.now,
+            entropy: &self.entropy,
+        }
+    }
 }
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let config = config(&env);
-    let config = match config.as_ref() {
-        Ok(config) => config,
+    match handle(req, &env).await {
+        Ok(response) => Ok(response),
         Err(err) => {
-            audit(AuditEvent::new(EventKind::ConfigInvalid, now()).detail(err.to_string()));
-            return http::error(
-                500,
-                "configuration_error",
-                &format!("edgegate is misconfigured: {err}"),
-            );
+            let kind = match &err {
+                EdgeError::Config(_) => Some(EventKind::ConfigInvalid),
+                EdgeError::Unavailable(_) => Some(EventKind::StoreFailure),
+                EdgeError::Internal(_) => Some(EventKind::InternalError),
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                // The first line only: the rest of a platform error is a JavaScript stack.
+                let text = err.to_string();
+                let first_line = text.lines().next().unwrap_or_default().to_owned();
+                audit(AuditEvent::new(kind, now()).detail(first_line));
+            }
+            err.render()
         }
-    };
+    }
+}
+
+async fn handle(req: Request, env: &Env) -> error::EdgeResult {
+    let isolate = isolate(env);
+    let isolate = isolate
+        .as_ref()
+        .as_ref()
+        .map_err(|err| EdgeError::Config(err.to_string()))?;
     let ctx = Ctx {
-        config,
-        env: &env,
+        config: &isolate.config,
+        env,
+        caches: &isolate.caches,
         now: now(),
         entropy: OsEntropy,
+        store: Sessions::open(env, &isolate.config)?,
+        accounts: UsersKv(env),
     };
     routes::route(req, &ctx).await
 }

@@ -1,17 +1,22 @@
 //! Forwarding to the origin: what it receives is exactly what edgegate vouches for.
 //!
-//! Client-sent identity headers (every spelling) and our session cookies are removed before our
-//! headers are added, so the origin can trust `X-Auth-*` whenever the request came through the
-//! edge. Redirects from the origin are passed to the browser, never followed here.
+//! The upstream request is the incoming one rebuilt by the runtime's own `Request` constructor
+//! (method, headers and streamed body as sent, redirects passed through, not followed), with
+//! only what must go removed: client-sent identity headers in every spelling, hop-by-hop
+//! headers, and our session cookies. Then our headers are added, so the origin can trust
+//! `X-Auth-*` whenever the request came through the edge. Responses pass through untouched,
+//! except that one carrying session cookies is made uncacheable by shared caches.
 
-use worker::{Fetch, Headers, Request, RequestInit, RequestRedirect, Response, Result, Url};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use worker::web_sys;
+use worker::{Request, Response};
 
-use super::session::Session;
-use super::{http, webcrypto, Ctx};
-use crate::auth::cookie::strip_session_cookies;
+use super::error::{EdgeError, EdgeResult};
+use super::{http, Ctx};
 use crate::auth::forward::{identity_headers, is_reserved_header, Identity};
-use crate::auth::gate::{identity, unsigned_assertion};
-use crate::auth::token::Subject;
+use crate::auth::gate::Verdict;
+use crate::auth::request::RequestFacts;
 
 /// Headers the edge never forwards: hop-by-hop ones, and those it sets itself.
 fn is_dropped(name: &str) -> bool {
@@ -28,93 +33,116 @@ fn is_dropped(name: &str) -> bool {
         )
 }
 
-/// The identity for `subject`, its assertion signed by the platform's WebCrypto.
-async fn signed_identity(subject: &Subject<'_>, ctx: &Ctx<'_>) -> Result<Identity, String> {
-    let unsigned = unsigned_assertion(subject, ctx.config, ctx.now, &ctx.entropy)
-        .map_err(|err| err.to_string())?;
-    let signature =
-        webcrypto::ed25519_sign(&ctx.config.assertion_keys, unsigned.signing_input()).await?;
-    let assertion = unsigned.finish(&signature).map_err(|err| err.to_string())?;
-    Ok(identity(subject, assertion))
+/// Response headers that would let a CDN store a response regardless of `Cache-Control`.
+const CDN_CACHE_HEADERS: &[&str] = &[
+    "cdn-cache-control",
+    "cloudflare-cdn-cache-control",
+    "surrogate-control",
+];
+
+/// Everything that is not `/auth`: the core's verdict, performed.
+pub(super) async fn protected(req: Request, facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
+    match ctx.gate().protect(facts).await {
+        Verdict::Forward {
+            identity,
+            set_cookies,
+        } => forward(&req, facts, ctx, identity.as_ref(), &set_cookies).await,
+        Verdict::Redirect {
+            location,
+            set_cookies,
+        } => {
+            let mut response = http::redirect(&location, 302)?;
+            http::add_cookies(&mut response, &set_cookies)?;
+            Ok(response)
+        }
+        Verdict::Refuse {
+            refusal,
+            set_cookies,
+        } => Err(EdgeError::Refused {
+            refusal,
+            set_cookies,
+        }),
+    }
 }
 
-/// Forwards `req` to the origin, with `session`'s identity when there is one.
-pub async fn forward(
-    req: Request,
-    url: &Url,
+fn js_error(what: &'static str) -> impl Fn(wasm_bindgen::JsValue) -> EdgeError {
+    move |err| EdgeError::Internal(format!("{what}: {err:?}"))
+}
+
+/// Sends `req` to the origin with `identity` (none on a public path), and `set_cookies` on the
+/// answer.
+async fn forward(
+    req: &Request,
+    facts: &RequestFacts,
     ctx: &Ctx<'_>,
-    session: Option<Session>,
-) -> Result<Response> {
-    let mut target = Url::parse(&ctx.config.origin_url)?;
-    target.set_path(url.path());
-    target.set_query(url.query());
+    identity: Option<&Identity>,
+    set_cookies: &[String],
+) -> EdgeResult {
+    let incoming = req.inner();
+    let body = incoming.body();
+    if matches!(facts.method.as_str(), "GET" | "HEAD") && body.is_some() {
+        return Err(EdgeError::BadRequest(
+            "a GET or HEAD request cannot carry a body".into(),
+        ));
+    }
+    let init = web_sys::RequestInit::new();
+    init.set_method(&facts.method);
+    init.set_headers(&incoming.headers());
+    if let Some(body) = &body {
+        init.set_body(body);
+    }
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    let target = ctx
+        .config
+        .origin_target(&facts.path, facts.query.as_deref());
+    let upstream = web_sys::Request::new_with_str_and_init(&target, &init)
+        .map_err(js_error("upstream request"))?;
 
-    let headers = Headers::new();
-    for (name, value) in req.headers().entries() {
-        if !is_dropped(&name) {
-            headers.append(&name, &value)?;
+    let headers = worker::Headers(upstream.headers());
+    let dropped: Vec<String> = headers.keys().filter(|name| is_dropped(name)).collect();
+    for name in &dropped {
+        headers.delete(name)?;
+    }
+    if let Some(cookie) = facts.cookies.forward() {
+        headers.set("Cookie", cookie)?;
+    }
+    headers.set("X-Forwarded-Host", &facts.host)?;
+    headers.set("X-Forwarded-Proto", &facts.scheme)?;
+    if let Some(address) = &facts.client_ip {
+        headers.set("X-Forwarded-For", address)?;
+    }
+    if let Some(identity) = identity {
+        let values = identity_headers(identity).map_err(|err| {
+            EdgeError::Internal(format!("the identity cannot be sent as headers: {err}"))
+        })?;
+        for (name, value) in values {
+            headers.set(name, &value)?;
         }
     }
-    if let Some(cookie) = req
-        .headers()
-        .get("Cookie")?
-        .as_deref()
-        .and_then(strip_session_cookies)
-    {
-        headers.set("Cookie", &cookie)?;
-    }
-    headers.set("X-Forwarded-Host", url.host_str().unwrap_or_default())?;
-    headers.set("X-Forwarded-Proto", url.scheme())?;
-    if let Some(address) = req.headers().get("CF-Connecting-IP")? {
-        headers.set("X-Forwarded-For", &address)?;
-    }
 
-    let cookies = match &session {
-        Some(session) => {
-            let subject = Subject {
-                user: &session.user,
-                session: &session.id,
-                roles: &session.roles,
-            };
-            let Ok(identity) = signed_identity(&subject, ctx).await else {
-                return http::error(500, "internal", "could not sign the identity assertion");
-            };
-            let Ok(values) = identity_headers(&identity) else {
-                return http::error(500, "internal", "the identity cannot be sent as headers");
-            };
-            for (name, value) in values {
-                headers.set(name, &value)?;
-            }
-            session.cookies.clone()
-        }
-        None => Vec::new(),
-    };
-
-    let mut init = RequestInit::new();
-    init.with_method(req.method())
-        .with_headers(headers)
-        .with_redirect(RequestRedirect::Manual);
-    if let Some(body) = req.inner().body() {
-        init.with_body(Some(body.into()));
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let answer = JsFuture::from(global.fetch_with_request(&upstream))
+        .await
+        .map_err(|_| EdgeError::OriginUnreachable)?;
+    let answer: web_sys::Response = answer.dyn_into().map_err(js_error("origin response"))?;
+    if set_cookies.is_empty() {
+        return Ok(Response::from(answer));
     }
-    let upstream = Request::new_with_init(target.as_str(), &init)?;
-    let response = match Fetch::Request(upstream).send().await {
-        Ok(response) => response,
-        Err(_) => return http::error(502, "origin_unreachable", "the origin did not answer"),
-    };
-    if cookies.is_empty() {
-        return Ok(response);
+    // A fetched response's headers are immutable: the runtime's constructor copies them (the
+    // body stays a stream) so our cookies can be added.
+    let copy = web_sys::Response::new_with_opt_readable_stream_and_init(
+        answer.body().as_ref(),
+        answer.unchecked_ref::<web_sys::ResponseInit>(),
+    )
+    .map_err(js_error("response copy"))?;
+    let headers = worker::Headers(copy.headers());
+    for cookie in set_cookies {
+        headers.append("Set-Cookie", cookie)?;
     }
-    // Responses from fetch have immutable headers: copy them to add our cookies.
-    let status = response.status_code();
-    let copied = Headers::new();
-    for (name, value) in response.headers().entries() {
-        copied.append(&name, &value)?;
+    // Session cookies must never be stored by a shared cache and handed to someone else.
+    headers.set("Cache-Control", "private, no-store")?;
+    for name in CDN_CACHE_HEADERS {
+        headers.delete(name)?;
     }
-    let (_, body) = response.into_parts();
-    let mut response = Response::from_body(body)?
-        .with_status(status)
-        .with_headers(copied);
-    http::add_cookies(&mut response, &cookies)?;
-    Ok(response)
+    Ok(Response::from(copy))
 }

@@ -1,62 +1,57 @@
-//! The HTTP surface: which request goes where, the pages, CSRF refusal, and the protected rest.
+//! The router: which request goes where. Handlers get the request's facts, read once here.
 
-use worker::{Method, Request, Response, Result, Url};
+use worker::{Request, Response, Url};
 
-use super::http;
+use super::error::{EdgeError, EdgeResult};
 use super::login::login;
+use super::pages::{self, LOGIN_PATH};
 use super::proxy;
-use super::session::{clearing_cookies, resolve_session, with_session};
-use super::session_api::{current_session, list_sessions, logout, refresh, revoke_all, revoke_one};
-use super::{audit, Ctx};
+use super::request;
+use super::session_api::{
+    current_session, list_sessions, logout, refresh, revoke_all, revoke_one, with_session,
+};
+use super::{audit, http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
-use crate::auth::gate::is_navigation;
-use crate::auth::redirect::login_redirect;
+use crate::auth::request::RequestFacts;
 
-pub(super) const LOGIN_PATH: &str = "/auth/login";
-
-const ASSETS_PREFIX: &str = "/auth/assets/";
-
-pub(super) async fn route(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
-    // Parsed once: the route, the DEV_MODE host check, the login redirect and the origin URL
-    // all read it.
+pub(super) async fn route(req: Request, ctx: &Ctx<'_>) -> EdgeResult {
     let url = req.url()?;
     if ctx.config.dev_mode && !is_loopback(&url) {
-        return http::error(
-            500,
-            "configuration_error",
-            "DEV_MODE is for local development only: it serves loopback hosts alone",
-        );
+        return Err(EdgeError::Config(
+            "DEV_MODE is for local development only: it serves loopback hosts alone".into(),
+        ));
     }
-    let method = req.method();
-    match (method, url.path()) {
-        (Method::Get | Method::Head, "/.edgegate/health") => Response::ok("ok"),
-        (Method::Get | Method::Head, LOGIN_PATH) => page(ctx, "login.html").await,
-        (Method::Get | Method::Head, "/auth/account") => page(ctx, "account.html").await,
-        (Method::Get | Method::Head, "/.well-known/jwks.json") => {
+    let facts = request::read(&req, &url, ctx.config);
+    let read_only = matches!(facts.method.as_str(), "GET" | "HEAD");
+    match (facts.method.as_str(), facts.path.as_str()) {
+        (_, "/.edgegate/health") if read_only => Ok(Response::ok("ok")?),
+        (_, LOGIN_PATH) if read_only => pages::page(ctx, "login.html").await,
+        (_, "/auth/account") if read_only => pages::page(ctx, "account.html").await,
+        (_, "/.well-known/jwks.json") if read_only => {
             let mut response = http::json(&ctx.config.assertion_keys.jwks(), 200)?;
             response
                 .headers_mut()
                 .set("Cache-Control", "public, max-age=300")?;
             Ok(response)
         }
-        (Method::Get | Method::Head, asset) if asset.starts_with(ASSETS_PREFIX) => {
-            page(ctx, &asset[ASSETS_PREFIX.len()..]).await
+        (_, asset) if read_only && asset.starts_with(pages::ASSETS_PREFIX) => {
+            pages::page(ctx, &asset[pages::ASSETS_PREFIX.len()..]).await
         }
-        (Method::Post, LOGIN_PATH) => guarded(req, ctx, login).await,
-        (Method::Post, "/auth/refresh") => guarded(req, ctx, refresh).await,
-        (Method::Post, "/auth/logout") => guarded(req, ctx, logout).await,
-        (Method::Get, "/auth/session") => with_session(req, ctx, current_session).await,
-        (Method::Get, "/auth/sessions") => with_session(req, ctx, list_sessions).await,
-        (Method::Delete, "/auth/sessions") => {
-            guarded(req, ctx, |req, ctx| with_session(req, ctx, revoke_all)).await
+        ("POST", LOGIN_PATH) => same_site(&facts, ctx, login(req, &facts, ctx)).await,
+        ("POST", "/auth/refresh") => same_site(&facts, ctx, refresh(&facts, ctx)).await,
+        ("POST", "/auth/logout") => same_site(&facts, ctx, logout(&facts, ctx)).await,
+        ("GET", "/auth/session") => with_session(&facts, ctx, current_session).await,
+        ("GET", "/auth/sessions") => with_session(&facts, ctx, list_sessions).await,
+        ("DELETE", "/auth/sessions") => {
+            same_site(&facts, ctx, with_session(&facts, ctx, revoke_all)).await
         }
-        (Method::Delete, one) if one.starts_with("/auth/sessions/") => {
-            guarded(req, ctx, |req, ctx| with_session(req, ctx, revoke_one)).await
+        ("DELETE", one) if one.starts_with("/auth/sessions/") => {
+            same_site(&facts, ctx, with_session(&facts, ctx, revoke_one)).await
         }
         (_, auth) if auth == "/auth" || auth.starts_with("/auth/") => {
-            http::error(404, "not_found", "no such authentication endpoint")
+            Err(EdgeError::NotFound("no such authentication endpoint"))
         }
-        _ => protected(req, &url, ctx).await,
+        _ => proxy::protected(req, &facts, ctx).await,
     }
 }
 
@@ -64,106 +59,26 @@ fn is_loopback(url: &Url) -> bool {
     matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
 }
 
-/// Serves a file of `www/` through the assets binding, with the page security headers.
-pub(super) async fn page(ctx: &Ctx<'_>, file: &str) -> Result<Response> {
-    if file.is_empty()
-        || !file
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        || file.starts_with('.')
-    {
-        return http::error(404, "not_found", "no such asset");
+/// Runs `handler` unless the request was sent by another site (login and logout CSRF); a
+/// refused form login goes back to the login page with the reason.
+async fn same_site(
+    facts: &RequestFacts,
+    ctx: &Ctx<'_>,
+    handler: impl std::future::Future<Output = EdgeResult>,
+) -> EdgeResult {
+    if !facts.cross_site {
+        return handler.await;
     }
-    let assets = ctx.env.assets("ASSETS")?;
-    let fetched = assets
-        .fetch(format!("https://assets.invalid/{file}"), None)
-        .await?;
-    if fetched.status_code() != 200 {
-        return http::error(404, "not_found", "no such asset");
+    audit(
+        AuditEvent::new(EventKind::CrossSiteRejected, ctx.now)
+            .client(facts.client())
+            .detail(facts.path.clone()),
+    );
+    if facts.path == LOGIN_PATH && facts.is_form() {
+        return Ok(http::redirect(
+            &format!("{LOGIN_PATH}?error=forbidden"),
+            303,
+        )?);
     }
-    let mut fetched = fetched;
-    let body = fetched.bytes().await?;
-    let content_type = fetched
-        .headers()
-        .get("Content-Type")?
-        .unwrap_or_else(|| "application/octet-stream".into());
-    let mut response = Response::from_bytes(body)?;
-    response.headers_mut().set("Content-Type", &content_type)?;
-    http::harden(response.headers_mut())?;
-    Ok(response)
-}
-
-pub(super) fn client_address(req: &Request) -> String {
-    req.headers()
-        .get("CF-Connecting-IP")
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| "unknown".into())
-}
-
-/// Whether a state-changing request comes from another site (login and logout CSRF).
-/// Browsers send `Sec-Fetch-Site` and `Origin`; a client that sends neither is not a browser
-/// and cannot carry a victim's cookies.
-fn is_cross_site(req: &Request) -> Result<bool> {
-    let headers = req.headers();
-    if let Some(site) = headers.get("Sec-Fetch-Site")? {
-        return Ok(!matches!(site.as_str(), "same-origin" | "none"));
-    }
-    if let Some(origin) = headers.get("Origin")? {
-        let url = req.url()?;
-        return Ok(origin != url.origin().ascii_serialization());
-    }
-    Ok(false)
-}
-
-/// Refuses cross-site requests before running `handler`.
-async fn guarded<'c, F, Fut>(req: Request, ctx: &'c Ctx<'c>, handler: F) -> Result<Response>
-where
-    F: FnOnce(Request, &'c Ctx<'c>) -> Fut,
-    Fut: std::future::Future<Output = Result<Response>>,
-{
-    if is_cross_site(&req)? {
-        audit(
-            AuditEvent::new(EventKind::CrossSiteRejected, ctx.now)
-                .client(&client_address(&req))
-                .detail(req.path()),
-        );
-        let form_login = req.path() == LOGIN_PATH
-            && req
-                .headers()
-                .get("Content-Type")?
-                .is_some_and(|kind| kind.starts_with("application/x-www-form-urlencoded"));
-        if form_login {
-            return http::redirect(&format!("{LOGIN_PATH}?error=forbidden"), 303);
-        }
-        return http::error(
-            403,
-            "cross_site",
-            "cross-site requests are not accepted here",
-        );
-    }
-    handler(req, ctx).await
-}
-
-/// Everything that is not `/auth`: public paths pass through, the rest needs a session.
-async fn protected(req: Request, url: &Url, ctx: &Ctx<'_>) -> Result<Response> {
-    if ctx.config.is_public(url.path()) {
-        return proxy::forward(req, url, ctx, None).await;
-    }
-    let method = req.method().to_string();
-    let accept = req.headers().get("Accept")?;
-    let navigation = is_navigation(&method, accept.as_deref());
-    match resolve_session(&req, ctx).await {
-        Ok(session) => proxy::forward(req, url, ctx, Some(session)).await,
-        Err(Ok(response)) if navigation && response.status_code() == 401 => {
-            let target = match url.query() {
-                Some(query) => format!("{}?{query}", url.path()),
-                None => url.path().to_owned(),
-            };
-            let mut response = http::redirect(&login_redirect(&target), 302)?;
-            http::add_cookies(&mut response, &clearing_cookies(ctx)?)?;
-            Ok(response)
-        }
-        Err(response) => response,
-    }
+    Err(EdgeError::CrossSite)
 }

@@ -1,93 +1,100 @@
 //! The session endpoints: refresh, logout, and the user's view and control of their sessions.
 
 use serde_json::json;
-use worker::{Request, Response, Result};
+use worker::Response;
 
-use super::http;
-use super::routes::LOGIN_PATH;
-use super::session::{
-    clearing_cookies, held_session, refused, store, store_down, try_refresh, Restored, Session,
-};
-use super::{audit, Ctx};
+use super::error::{EdgeError, EdgeResult};
+use super::pages::LOGIN_PATH;
+use super::{audit, http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
-use crate::auth::gate::{authenticate, refresh_token, Presented};
+use crate::auth::gate::{Principal, Refusal, Resolution, Restored};
 use crate::auth::refresh::SessionId;
-use crate::auth::store::{Rotation, SessionStore};
+use crate::auth::request::RequestFacts;
+use crate::auth::store::SessionStore;
 
-pub(super) async fn refresh(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
-    let cookie = req.headers().get("Cookie")?;
-    let presented = match authenticate(cookie.as_deref(), ctx.config, ctx.now) {
-        Presented::Refreshable(_, presented) => presented,
-        Presented::Access(access) => match refresh_token(cookie.as_deref(), ctx.config) {
-            Some(presented) => presented,
-            None => {
-                return http::json(
-                    &session_json(
-                        access.user(),
-                        access.roles(),
-                        access.session(),
-                        access.expires_at(),
-                    ),
-                    200,
-                )
-            }
-        },
-        Presented::Anonymous(_) => return refused(ctx, 401, "no_session", "no refresh token"),
+/// A refusal with the session cookies cleared: they are known to be dead or absent.
+fn refused_clearing(ctx: &Ctx<'_>, refusal: Refusal) -> EdgeError {
+    EdgeError::Refused {
+        refusal,
+        set_cookies: ctx.gate().clearing_cookies(),
+    }
+}
+
+/// Runs `handler` with the request's session, refreshing in place; 401 without one.
+pub(super) async fn with_session<'c, F, Fut>(
+    facts: &'c RequestFacts,
+    ctx: &'c Ctx<'c>,
+    handler: F,
+) -> EdgeResult
+where
+    F: FnOnce(&'c RequestFacts, &'c Ctx<'c>, Principal) -> Fut,
+    Fut: std::future::Future<Output = EdgeResult>,
+{
+    match ctx.gate().resolve(facts).await {
+        Resolution::Session {
+            principal,
+            set_cookies,
+        } => {
+            let mut response = handler(facts, ctx, principal).await?;
+            http::add_cookies(&mut response, &set_cookies)?;
+            Ok(response)
+        }
+        Resolution::Refused(refusal) if refusal.clears_cookies() => {
+            Err(refused_clearing(ctx, refusal))
+        }
+        Resolution::Refused(refusal) => Err(refusal.into()),
+    }
+}
+
+fn session_json(principal: &Principal, expires_at: i64) -> serde_json::Value {
+    json!({
+        "user": { "id": principal.user, "roles": principal.roles },
+        "session": { "id": principal.session, "expires_at": expires_at },
+    })
+}
+
+pub(super) async fn refresh(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
+    let gate = ctx.gate();
+    let Some(presented) = facts.cookies.refresh() else {
+        // A client holding a valid access token only learns its session, as it is.
+        return match gate.resolve(facts).await {
+            Resolution::Session { principal, .. } if facts.cookies.access().is_some() => Ok(
+                http::json(&session_json(&principal, principal.access_expires_at), 200)?,
+            ),
+            _ => Err(refused_clearing(ctx, Refusal::NoSession)),
+        };
     };
-    match try_refresh(ctx, &presented).await {
-        Ok(Restored::Session(record, cookies)) => {
+    match gate.refresh(&presented).await {
+        Restored::Session {
+            record,
+            set_cookies,
+        } => {
             let mut response = http::json(
                 &json!({ "session": { "id": record.id, "expires_at": record.expires_at() } }),
                 200,
             )?;
-            http::add_cookies(&mut response, &cookies)?;
+            http::add_cookies(&mut response, &set_cookies)?;
             Ok(response)
         }
-        Ok(Restored::Refused(Rotation::Reused(_))) => refused(
-            ctx,
-            401,
-            "refresh_reused",
-            "this refresh token was already used; the session has been ended",
-        ),
-        Ok(Restored::Refused(_)) => refused(
-            ctx,
-            401,
-            "session_expired",
-            "the session is over; log in again",
-        ),
-        Err(err) => store_down(ctx, &err),
+        Restored::Refused(refusal) if refusal.clears_cookies() => {
+            Err(refused_clearing(ctx, refusal))
+        }
+        Restored::Refused(refusal) => Err(refusal.into()),
     }
 }
 
-fn session_json(user: &str, roles: &[String], id: &str, expires_at: i64) -> serde_json::Value {
-    json!({
-        "user": { "id": user, "roles": roles },
-        "session": { "id": id, "expires_at": expires_at },
-    })
-}
-
-pub(super) async fn logout(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
-    let store = store(ctx)?;
-    let ended = match held_session(&req, ctx, &store).await {
-        Ok(ended) => ended,
-        Err(err) => return store_down(ctx, &err),
-    };
-    if let Some(id) = ended {
-        if let Err(err) = store.revoke(&id, ctx.now).await {
-            return store_down(ctx, &err);
-        }
+pub(super) async fn logout(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
+    let gate = ctx.gate();
+    if let Some(id) = gate.held_session(facts).await? {
+        gate.end_session(&id).await?;
         audit(AuditEvent::new(EventKind::Logout, ctx.now).session(id.as_str()));
     }
-    let wants_json = req
-        .headers()
-        .get("Accept")?
-        .is_some_and(|accept| accept.contains("application/json"));
-    let mut response = if wants_json {
+    let mut response = if facts.accepts_json {
         http::json(&json!({ "ok": true }), 200)?
     } else {
         http::redirect(LOGIN_PATH, 303)?
     };
-    http::add_cookies(&mut response, &clearing_cookies(ctx)?)?;
+    http::add_cookies(&mut response, &gate.clearing_cookies())?;
     response
         .headers_mut()
         .set("Clear-Site-Data", "\"cookies\"")?;
@@ -95,93 +102,85 @@ pub(super) async fn logout(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
 }
 
 pub(super) async fn current_session(
-    _req: Request,
+    _facts: &RequestFacts,
     ctx: &Ctx<'_>,
-    session: Session,
-) -> Result<Response> {
-    let Some(id) = SessionId::parse(&session.id) else {
-        return http::error(401, "unauthenticated", "invalid session");
-    };
-    let record = match store(ctx)?.session(&id, ctx.now).await {
-        Ok(record) => record,
-        Err(err) => return store_down(ctx, &err),
-    };
+    principal: Principal,
+) -> EdgeResult {
+    let record = ctx.store.session(&principal.session, ctx.now).await?;
     // A session created moments ago at another location may not have reached this one's KV
     // yet: the token's own facts stand in until it does.
     let (created_at, expires_at) = record
         .map(|record| (Some(record.created_at), record.expires_at()))
-        .unwrap_or((None, session.expires_at));
-    http::json(
+        .unwrap_or((None, principal.access_expires_at));
+    Ok(http::json(
         &json!({
-            "user": { "id": session.user, "roles": session.roles },
+            "user": { "id": principal.user, "roles": principal.roles },
             "session": {
-                "id": session.id,
+                "id": principal.session,
                 "created_at": created_at,
                 "expires_at": expires_at,
-                "access_expires_at": session.expires_at,
+                "access_expires_at": principal.access_expires_at,
             },
         }),
         200,
-    )
+    )?)
 }
 
 pub(super) async fn list_sessions(
-    _req: Request,
+    _facts: &RequestFacts,
     ctx: &Ctx<'_>,
-    session: Session,
-) -> Result<Response> {
-    match store(ctx)?.sessions_of(&session.user, ctx.now).await {
-        Ok(records) => {
-            let sessions: Vec<_> = records
-                .iter()
-                .map(|record| {
-                    json!({
-                        "id": record.id,
-                        "created_at": record.created_at,
-                        "last_seen_at": record.last_seen_at,
-                        "expires_at": record.expires_at(),
-                        "device": record.user_agent,
-                        "current": record.id.as_str() == session.id,
-                    })
-                })
-                .collect();
-            http::json(&json!({ "sessions": sessions }), 200)
-        }
-        Err(err) => store_down(ctx, &err),
-    }
+    principal: Principal,
+) -> EdgeResult {
+    let records = ctx.store.sessions_of(&principal.user, ctx.now).await?;
+    let sessions: Vec<_> = records
+        .iter()
+        .map(|record| {
+            json!({
+                "id": record.id,
+                "created_at": record.created_at,
+                "last_seen_at": record.last_seen_at,
+                "expires_at": record.expires_at(),
+                "device": record.user_agent,
+                "current": record.id == principal.session,
+            })
+        })
+        .collect();
+    Ok(http::json(&json!({ "sessions": sessions }), 200)?)
 }
 
-pub(super) async fn revoke_one(req: Request, ctx: &Ctx<'_>, session: Session) -> Result<Response> {
-    let path = req.path();
-    let Some(id) = path
+pub(super) async fn revoke_one(
+    facts: &RequestFacts,
+    ctx: &Ctx<'_>,
+    principal: Principal,
+) -> EdgeResult {
+    let not_found = EdgeError::NotFound("no such session");
+    let id = facts
+        .path
         .strip_prefix("/auth/sessions/")
         .and_then(SessionId::parse)
-    else {
-        return http::error(404, "not_found", "no such session");
-    };
-    let store = store(ctx)?;
-    match store.session(&id, ctx.now).await {
-        Ok(Some(record)) if record.user == session.user => {}
-        Ok(_) => return http::error(404, "not_found", "no such session"),
-        Err(err) => return store_down(ctx, &err),
+        .ok_or(not_found)?;
+    match ctx.store.session(&id, ctx.now).await? {
+        Some(record) if record.user == principal.user => {}
+        _ => return Err(EdgeError::NotFound("no such session")),
     }
-    if let Err(err) = store.revoke(&id, ctx.now).await {
-        return store_down(ctx, &err);
-    }
+    ctx.gate().end_session(&id).await?;
     audit(
         AuditEvent::new(EventKind::Revoke, ctx.now)
-            .user(&session.user)
+            .user(&principal.user)
             .session(id.as_str()),
     );
-    http::json(&json!({ "ok": true }), 200)
+    Ok(http::json(&json!({ "ok": true }), 200)?)
 }
 
-pub(super) async fn revoke_all(_req: Request, ctx: &Ctx<'_>, session: Session) -> Result<Response> {
-    if let Err(err) = store(ctx)?.revoke_all(&session.user, ctx.now).await {
-        return store_down(ctx, &err);
-    }
-    audit(AuditEvent::new(EventKind::RevokeAll, ctx.now).user(&session.user));
-    let mut response = http::json(&json!({ "ok": true }), 200)?;
-    http::add_cookies(&mut response, &clearing_cookies(ctx)?)?;
+pub(super) async fn revoke_all(
+    _facts: &RequestFacts,
+    ctx: &Ctx<'_>,
+    principal: Principal,
+) -> EdgeResult {
+    let gate = ctx.gate();
+    gate.end_all(&principal.user).await?;
+    audit(AuditEvent::new(EventKind::RevokeAll, ctx.now).user(&principal.user));
+    let mut response: Response = http::json(&json!({ "ok": true }), 200)?;
+    http::add_cookies(&mut response, &gate.clearing_cookies())?;
     Ok(response)
 }

@@ -28,12 +28,12 @@ fn repeat(n: u32, phase: impl Fn(&Fixture) -> usize) -> u32 {
 /// Builds the fixture and checks that every phase takes its success path.
 #[wasm_bindgen]
 pub fn setup() -> u32 {
-    repeat(1, |f| f.header.len())
+    repeat(1, |f| f.headers.len())
 }
 
 #[wasm_bindgen]
-pub fn cookie_parse(n: u32) -> u32 {
-    repeat(n, Fixture::cookie_parse)
+pub fn request_read(n: u32) -> u32 {
+    repeat(n, Fixture::request_read)
 }
 
 #[wasm_bindgen]
@@ -42,65 +42,30 @@ pub fn token_verify(n: u32) -> u32 {
 }
 
 #[wasm_bindgen]
-pub fn authenticate(n: u32) -> u32 {
-    repeat(n, |f| {
-        usize::from(matches!(
-            f.authenticate(),
-            edgegate::auth::gate::Presented::Access(_)
-        ))
-    })
+pub fn decision_cached(n: u32) -> u32 {
+    repeat(n, Fixture::decision_cached)
 }
 
 #[wasm_bindgen]
-pub fn assertion_signing(n: u32) -> u32 {
-    FIXTURE.with(|fixture| {
-        let access = fixture.verify();
-        let mut sum = 0usize;
-        for _ in 0..n {
-            sum = sum.wrapping_add(
-                fixture
-                    .assertion(std::hint::black_box(&access))
-                    .assertion
-                    .expose()
-                    .len(),
-            );
-        }
-        sum as u32
-    })
+pub fn decision_uncached(n: u32) -> u32 {
+    repeat(n, Fixture::decision_uncached)
 }
 
 #[wasm_bindgen]
-pub fn assertion_prepare(n: u32) -> u32 {
-    FIXTURE.with(|fixture| {
-        let access = fixture.verify();
-        let mut sum = 0usize;
-        for _ in 0..n {
-            sum = sum.wrapping_add(fixture.assertion_prepare(std::hint::black_box(&access)));
-        }
-        sum as u32
-    })
-}
-
-#[wasm_bindgen]
-pub fn decision_in_worker(n: u32) -> u32 {
-    repeat(n, Fixture::decision_in_worker)
+pub fn decision_signed_here(n: u32) -> u32 {
+    repeat(n, Fixture::decision_signed_here)
 }
 
 #[wasm_bindgen]
 pub fn forward_headers(n: u32) -> u32 {
     FIXTURE.with(|fixture| {
-        let identity = fixture.assertion(&fixture.verify());
+        let identity = fixture.identity();
         let mut sum = 0usize;
         for _ in 0..n {
             sum = sum.wrapping_add(Fixture::headers(std::hint::black_box(&identity)));
         }
         sum as u32
     })
-}
-
-#[wasm_bindgen]
-pub fn decision(n: u32) -> u32 {
-    repeat(n, Fixture::decision)
 }
 
 #[wasm_bindgen]

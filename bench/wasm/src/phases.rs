@@ -4,25 +4,72 @@
 //! (`benches/request_path.rs` includes this file), so both time exactly the same code. Every
 //! phase returns a small value derived from its result, so no phase can be optimised away, and
 //! `Fixture::check` proves the fixture takes the success path before any timing starts.
+//!
+//! The decision runs the core's `Gate::protect` against the in-memory store (whose revocation
+//! read is a map lookup: the KV read itself is timed inside workerd), with a stand-in signer for
+//! the WebCrypto signature the worker delegates to the platform.
 
+use core::future::Future;
+use core::pin::pin;
+use core::task::{Context, Poll, Waker};
+
+use edgegate::auth::audit::AuditEvent;
+use edgegate::auth::cache::{CacheSettings, IsolateCaches};
 use edgegate::auth::config::Config;
-use edgegate::auth::cookie::CookieJar;
 use edgegate::auth::env::{OsEntropy, UnixTime};
 use edgegate::auth::forward::{identity_headers, Identity};
 use edgegate::auth::gate::{
-    authenticate, forward_identity, identity, subject_of, unsigned_assertion, Presented,
+    AssertionSigner, AuditSink, Gate, LocalSigner, NoAccountCheck, Verdict,
 };
+use edgegate::auth::keys::AssertionKeyRing;
+use edgegate::auth::memory_store::MemoryStore;
 use edgegate::auth::refresh::{NewRefresh, SessionId};
-use edgegate::auth::token::{issue_access, validate_access, Subject, VerifiedAccess};
+use edgegate::auth::request::{RawRequest, RequestFacts};
+use edgegate::auth::secret::Secret;
+use edgegate::auth::session::{LoginSubject, SessionRecord};
+use edgegate::auth::store::SessionStore;
+use edgegate::auth::token::{
+    issue_access, validate_access, Subject, TokenError, Unsigned, VerifiedAccess,
+};
 
 /// A fixed instant, so tokens minted by the fixture are valid for the whole run.
 pub const NOW: UnixTime = 1_800_000_000;
 
-/// A configuration as deployed (production cookie names, default policy) and the `Cookie`
-/// header a signed-in browser sends: two unrelated cookies, the access and the refresh token.
+/// Runs a future that never waits (the in-memory store answers at once).
+fn ready<T>(future: impl Future<Output = T>) -> T {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(value) => value,
+        Poll::Pending => panic!("the in-memory store never waits"),
+    }
+}
+
+/// What the worker's WebCrypto call produces, without the signature's cost (timed in workerd).
+pub struct StandInSigner;
+
+impl AssertionSigner for StandInSigner {
+    async fn sign(
+        &self,
+        _ring: &AssertionKeyRing,
+        unsigned: Unsigned,
+    ) -> Result<Secret<String>, TokenError> {
+        unsigned.finish(&[0x5a; 64])
+    }
+}
+
+struct NoAudit;
+
+impl AuditSink for NoAudit {
+    fn record(&self, _event: AuditEvent) {}
+}
+
+/// A deployment as configured in production (cookie names, default policy), one live session in
+/// the store, and the headers a signed-in browser sends for a page.
 pub struct Fixture {
     pub config: Config,
-    pub header: String,
+    pub store: MemoryStore,
+    pub warm: IsolateCaches,
+    pub cold: IsolateCaches,
+    pub headers: Vec<(&'static str, String)>,
     pub token: String,
     /// A message the size of an identity assertion's signing input, for the raw Ed25519 figure.
     pub message: Vec<u8>,
@@ -58,6 +105,20 @@ impl Fixture {
         .expect("benchmark configuration is valid");
         let session = SessionId::generate(&OsEntropy).expect("randomness");
         let roles = vec!["member".to_owned(), "billing:read".to_owned()];
+        let refresh = NewRefresh::mint(&session, &OsEntropy).expect("refresh token");
+        let record = SessionRecord::new(
+            session.clone(),
+            LoginSubject {
+                user: "alice@example.com".into(),
+                roles: roles.clone(),
+                user_agent: "Mozilla/5.0".into(),
+            },
+            refresh.hash.clone(),
+            NOW,
+            &config.policy,
+        );
+        let store = MemoryStore::default();
+        ready(store.create(record, &config.policy, NOW)).expect("session stored");
         let subject = Subject {
             user: "alice@example.com",
             session: session.as_str(),
@@ -65,7 +126,7 @@ impl Fixture {
         };
         let token = issue_access(
             &config.session_keys,
-            &config.access_audience(),
+            &config.access_audience,
             &subject,
             NOW,
             config.policy.access_ttl,
@@ -74,19 +135,34 @@ impl Fixture {
         .expect("access token")
         .expose()
         .clone();
-        let refresh = NewRefresh::mint(&session, &OsEntropy).expect("refresh token");
         let names = config.cookies.names();
-        let header = format!(
+        let cookie = format!(
             "theme=dark; _ga=GA1.1.1234567890.1700000000; {}={}; {}={}",
             names.access,
             token,
             names.refresh,
             refresh.token.expose()
         );
+        let headers = vec![
+            ("Cookie", cookie),
+            ("Accept", "text/html,application/xhtml+xml".to_owned()),
+            (
+                "User-Agent",
+                "Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0".to_owned(),
+            ),
+            ("CF-Connecting-IP", "203.0.113.7".to_owned()),
+            ("Sec-Fetch-Site", "same-origin".to_owned()),
+        ];
         let keypair = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new([7; 32]));
         Self {
+            warm: IsolateCaches::new(config.caches),
+            cold: IsolateCaches::new(CacheSettings {
+                entries: 0,
+                revocation_ttl: 0,
+            }),
             config,
-            header,
+            store,
+            headers,
             token,
             message: vec![b'x'; 330],
             keypair,
@@ -96,30 +172,44 @@ impl Fixture {
     /// Panics unless every phase takes its success path.
     pub fn check(&self) {
         assert!(
-            self.cookie_parse() > 100,
-            "cookie parse found no access token"
+            self.request_read() > 100,
+            "the request read found no cookie"
         );
         let access = self.verify();
         assert_eq!(access.user(), "alice@example.com");
-        assert!(matches!(self.authenticate(), Presented::Access(_)));
-        let identity = self.assertion(&access);
-        assert_eq!(Self::headers(&identity), 4);
-        assert!(self.decision() > 0);
+        for phase in [Self::decision_cached, Self::decision_uncached] {
+            assert!(phase(self) > 0);
+        }
+        assert!(self.decision_signed_here() > 0);
+        assert_eq!(Self::headers(&self.identity()), 4);
     }
 
-    /// Phase 1: parse the `Cookie` header and pick our two cookies (refusing duplicates).
-    pub fn cookie_parse(&self) -> usize {
-        let names = self.config.cookies.names();
-        let jar = CookieJar::parse(&self.header).expect("well-formed header");
-        let access = jar
-            .unique(names.access)
-            .expect("unique")
-            .unwrap_or_default();
-        let refresh = jar
-            .unique(names.refresh)
-            .expect("unique")
-            .unwrap_or_default();
-        access.len() + refresh.len()
+    /// Phase 1: the request's facts, read once (cookies parsed, ours picked, the rest kept).
+    pub fn read(&self) -> RequestFacts {
+        let header = |name: &str| {
+            self.headers
+                .iter()
+                .find(|(candidate, _)| candidate.eq_ignore_ascii_case(name))
+                .map(|(_, value)| value.clone())
+        };
+        RequestFacts::read(
+            RawRequest {
+                method: "GET",
+                scheme: "https",
+                host: "app.example.com",
+                own_origin: "https://app.example.com",
+                path: "/reports/2024",
+                query: Some("sort=desc"),
+                header: &header,
+                location: Some("AMS".into()),
+            },
+            self.config.cookies.names(),
+        )
+    }
+
+    pub fn request_read(&self) -> usize {
+        let facts = self.read();
+        facts.cookies.access().map_or(0, str::len) + facts.cookies.forward().map_or(0, str::len)
     }
 
     /// Phase 2: verify the access token (HS256) and check its claims.
@@ -127,63 +217,64 @@ impl Fixture {
         validate_access(
             &self.config.session_keys,
             &self.token,
-            &self.config.access_audience(),
+            &self.config.access_audience,
             self.config.policy.leeway,
             NOW,
         )
         .expect("valid access token")
     }
 
-    /// Phases 1 and 2 as the worker calls them: `gate::authenticate`.
-    pub fn authenticate(&self) -> Presented {
-        authenticate(Some(&self.header), &self.config, NOW)
+    fn protect<G: AssertionSigner>(&self, caches: &IsolateCaches, signer: &G) -> usize {
+        let facts = self.read();
+        let gate = Gate {
+            config: &self.config,
+            store: &self.store,
+            accounts: &NoAccountCheck,
+            signer,
+            caches,
+            audit: &NoAudit,
+            now: NOW,
+            entropy: &OsEntropy,
+        };
+        match ready(gate.protect(&facts)) {
+            Verdict::Forward {
+                identity: Some(identity),
+                ..
+            } => identity_headers(&identity).expect("sendable")[3].1.len(),
+            other => panic!("fixture must forward: {other:?}"),
+        }
     }
 
-    /// Phase 3: mint the identity assertion (EdDSA) for the verified subject.
-    pub fn assertion(&self, access: &VerifiedAccess) -> Identity {
-        forward_identity(&subject_of(access), &self.config, NOW, &OsEntropy).expect("assertion")
+    /// The worker's whole decision on a warm isolate: request read, then the token, revocation
+    /// and assertion answered from the caches, and the forwarded headers.
+    pub fn decision_cached(&self) -> usize {
+        self.protect(&self.warm, &StandInSigner)
     }
 
-    /// Phase 3 as the worker runs it: the assertion's header and claims, encoded and ready for
-    /// the platform's WebCrypto to sign. Returns the signing input's length.
-    pub fn assertion_prepare(&self, access: &VerifiedAccess) -> usize {
-        unsigned_assertion(&subject_of(access), &self.config, NOW, &OsEntropy)
-            .expect("assertion")
-            .signing_input()
-            .len()
+    /// The same with every cache off: token verified, revocation looked up, assertion prepared
+    /// (signed by the stand-in), headers built.
+    pub fn decision_uncached(&self) -> usize {
+        self.protect(&self.cold, &StandInSigner)
     }
 
-    /// Phase 4: check the identity values and build the forwarded headers.
+    /// The uncached decision with the Ed25519 signature computed in this crate.
+    pub fn decision_signed_here(&self) -> usize {
+        self.protect(&self.cold, &LocalSigner)
+    }
+
+    /// An identity as the decision forwards it.
+    pub fn identity(&self) -> Identity {
+        Identity {
+            user: "alice@example.com".into(),
+            session: "sid".into(),
+            roles: vec!["member".into()],
+            assertion: Secret::new("a.b.c".into()),
+        }
+    }
+
+    /// Check the identity values and build the forwarded headers.
     pub fn headers(identity: &Identity) -> usize {
         identity_headers(identity).expect("sendable identity").len()
-    }
-
-    /// The whole decision of a protected request: authenticate, the session id the revocation
-    /// check reads, the assertion and the headers. Returns the assertion's length.
-    pub fn decision(&self) -> usize {
-        let Presented::Access(access) = self.authenticate() else {
-            panic!("fixture must authenticate")
-        };
-        let session = SessionId::parse(access.session()).expect("session id");
-        let identity = self.assertion(&access);
-        let headers = identity_headers(&identity).expect("sendable identity");
-        session.as_str().len() + headers[3].1.len()
-    }
-
-    /// The decision as the worker makes it: everything above in wasm except the Ed25519
-    /// signature, which WebCrypto computes (a fixed 64 bytes stand in for it here; the worker's
-    /// WebCrypto signature is timed inside workerd). Returns the assertion's length.
-    pub fn decision_in_worker(&self) -> usize {
-        let Presented::Access(access) = self.authenticate() else {
-            panic!("fixture must authenticate")
-        };
-        let session = SessionId::parse(access.session()).expect("session id");
-        let subject = subject_of(&access);
-        let unsigned =
-            unsigned_assertion(&subject, &self.config, NOW, &OsEntropy).expect("assertion");
-        let assertion = unsigned.finish(&[0x5a; 64]).expect("assertion");
-        let headers = identity_headers(&identity(&subject, assertion)).expect("sendable identity");
-        session.as_str().len() + headers[3].1.len()
     }
 
     /// Raw Ed25519 signing of an assertion-sized message (no JSON, no base64): curve25519 speed.

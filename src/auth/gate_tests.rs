@@ -1,0 +1,676 @@
+//! Every branch of the request-path decision, natively, against the in-memory store.
+
+use std::cell::{Cell, RefCell};
+
+use super::*;
+use crate::auth::cache::CacheSettings;
+use crate::auth::env::testing::{BrokenEntropy, SeededEntropy};
+use crate::auth::memory_store::MemoryStore;
+use crate::auth::request::tests::facts;
+use crate::auth::session::{LoginSubject, SessionPolicy};
+use crate::auth::token::validate_assertion;
+
+const NOW: UnixTime = 1_800_000_000;
+
+pub(crate) fn config() -> Config {
+    config_with(&[])
+}
+
+pub(crate) fn config_with(extra: &[(&str, &str)]) -> Config {
+    let vars = [
+        ("ORIGIN_URL", "https://origin.example"),
+        ("ISSUER", "https://edge.example"),
+        ("ORIGIN_AUDIENCE", "origin"),
+        (
+            "SESSION_KEYS",
+            "s1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+        ),
+        (
+            "ASSERTION_KEYS",
+            "a1:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8",
+        ),
+        ("PUBLIC_PATHS", "/public/"),
+    ];
+    Config::from_lookup(&|name| {
+        extra
+            .iter()
+            .chain(vars.iter())
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap()
+}
+
+/// The in-memory store, counting revocation reads and able to fail every call.
+#[derive(Default)]
+struct Store {
+    inner: MemoryStore,
+    revocation_reads: Cell<u32>,
+    down: Cell<bool>,
+}
+
+impl Store {
+    fn check(&self) -> Result<(), StoreError> {
+        match self.down.get() {
+            true => Err(StoreError::Unavailable("injected outage\nat stack".into())),
+            false => Ok(()),
+        }
+    }
+}
+
+impl SessionStore for Store {
+    async fn create(
+        &self,
+        record: SessionRecord,
+        policy: &SessionPolicy,
+        now: UnixTime,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        self.check()?;
+        self.inner.create(record, policy, now).await
+    }
+    async fn session(
+        &self,
+        id: &SessionId,
+        now: UnixTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.check()?;
+        self.inner.session(id, now).await
+    }
+    async fn rotate(
+        &self,
+        presented: &PresentedRefresh,
+        replacement: crate::auth::refresh::TokenHash,
+        policy: &SessionPolicy,
+        now: UnixTime,
+    ) -> Result<Rotation, StoreError> {
+        self.check()?;
+        self.inner.rotate(presented, replacement, policy, now).await
+    }
+    async fn sessions_of(
+        &self,
+        user: &str,
+        now: UnixTime,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        self.check()?;
+        self.inner.sessions_of(user, now).await
+    }
+    async fn revoke(
+        &self,
+        id: &SessionId,
+        now: UnixTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.check()?;
+        self.inner.revoke(id, now).await
+    }
+    async fn revoke_all(&self, user: &str, now: UnixTime) -> Result<Vec<SessionId>, StoreError> {
+        self.check()?;
+        self.inner.revoke_all(user, now).await
+    }
+    async fn is_revoked(&self, id: &SessionId) -> Result<bool, StoreError> {
+        self.check()?;
+        self.revocation_reads.set(self.revocation_reads.get() + 1);
+        self.inner.is_revoked(id).await
+    }
+}
+
+#[derive(Default)]
+struct Recorder(RefCell<Vec<AuditEvent>>);
+
+impl AuditSink for Recorder {
+    fn record(&self, event: AuditEvent) {
+        self.0.borrow_mut().push(event);
+    }
+}
+
+impl Recorder {
+    fn kinds(&self) -> Vec<EventKind> {
+        self.0.borrow().iter().map(|event| event.event).collect()
+    }
+}
+
+struct Disabled;
+
+impl Accounts for Disabled {
+    async fn still_enabled(&self, _user: &str) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+}
+
+/// One deployment (configuration, store, caches) and the sessions it issued.
+struct World {
+    config: Config,
+    store: Store,
+    caches: IsolateCaches,
+    audit: Recorder,
+    entropy: SeededEntropy,
+}
+
+/// A logged-in browser: its two cookies.
+struct Browser {
+    access: String,
+    refresh: String,
+    session: SessionId,
+}
+
+impl World {
+    fn new(config: Config) -> Self {
+        Self {
+            caches: IsolateCaches::new(config.caches),
+            config,
+            store: Store::default(),
+            audit: Recorder::default(),
+            entropy: SeededEntropy::default(),
+        }
+    }
+
+    fn gate(&self, now: UnixTime) -> Gate<'_, Store, NoAccountCheck, LocalSigner> {
+        self.gate_with(now, &NoAccountCheck)
+    }
+
+    fn gate_with<'a, A: Accounts>(
+        &'a self,
+        now: UnixTime,
+        accounts: &'a A,
+    ) -> Gate<'a, Store, A, LocalSigner> {
+        Gate {
+            config: &self.config,
+            store: &self.store,
+            accounts,
+            signer: &LocalSigner,
+            caches: &self.caches,
+            audit: &self.audit,
+            now,
+            entropy: &self.entropy,
+        }
+    }
+
+    /// A login at `now`, as the login handler performs it.
+    fn login(&self, now: UnixTime) -> Browser {
+        let id = SessionId::generate(&self.entropy).unwrap();
+        let refresh = NewRefresh::mint(&id, &self.entropy).unwrap();
+        let subject = LoginSubject {
+            user: "alice".into(),
+            roles: vec!["staff".into()],
+            user_agent: "UA".into(),
+        };
+        let record = SessionRecord::new(
+            id.clone(),
+            subject,
+            refresh.hash.clone(),
+            now,
+            &self.config.policy,
+        );
+        pollster::block_on(self.store.create(record.clone(), &self.config.policy, now)).unwrap();
+        let cookies = self
+            .gate(now)
+            .session_cookies(&record, Some(&refresh))
+            .unwrap();
+        Browser {
+            access: cookie_value(&cookies[0]),
+            refresh: cookie_value(&cookies[1]),
+            session: id,
+        }
+    }
+
+    fn protect(&self, now: UnixTime, req: &RequestFacts) -> Verdict {
+        pollster::block_on(self.gate(now).protect(req))
+    }
+}
+
+fn cookie_value(set_cookie: &str) -> String {
+    let pair = set_cookie.split(';').next().unwrap();
+    pair.split_once('=').unwrap().1.to_owned()
+}
+
+fn cookie_header(config: &Config, access: Option<&str>, refresh: Option<&str>) -> String {
+    let names = config.cookies.names();
+    let mut pairs = vec!["theme=dark".to_owned()];
+    pairs.extend(access.map(|token| format!("{}={token}", names.access)));
+    pairs.extend(refresh.map(|token| format!("{}={token}", names.refresh)));
+    pairs.join("; ")
+}
+
+fn api_request(cookie: &str) -> RequestFacts {
+    facts("GET", "/app/data?x=1", &[("Cookie", cookie)])
+}
+
+fn navigation(cookie: &str) -> RequestFacts {
+    facts(
+        "GET",
+        "/app/page?x=1",
+        &[("Cookie", cookie), ("Accept", "text/html")],
+    )
+}
+
+fn forwarded(verdict: Verdict) -> (Identity, Vec<String>) {
+    match verdict {
+        Verdict::Forward {
+            identity: Some(identity),
+            set_cookies,
+        } => (identity, set_cookies),
+        other => panic!("expected a forward with identity, got {other:?}"),
+    }
+}
+
+fn refused(verdict: Verdict) -> (Refusal, Vec<String>) {
+    match verdict {
+        Verdict::Refuse {
+            refusal,
+            set_cookies,
+        } => (refusal, set_cookies),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+fn is_clearing(cookies: &[String]) -> bool {
+    cookies.len() == 2 && cookies.iter().all(|cookie| cookie.contains("Max-Age=0"))
+}
+
+#[test]
+fn a_valid_access_cookie_forwards_a_verifiable_identity() {
+    let world = World::new(config());
+    let browser = world.login(NOW);
+    let cookie = cookie_header(&world.config, Some(&browser.access), None);
+    let (identity, set_cookies) = forwarded(world.protect(NOW + 1, &api_request(&cookie)));
+    assert!(set_cookies.is_empty());
+    assert_eq!(identity.user, "alice");
+    assert_eq!(identity.session, browser.session.as_str());
+    let assertion = validate_assertion(
+        &world.config.assertion_keys,
+        identity.assertion.expose(),
+        &world.config.assertion_audience,
+        0,
+        NOW + 1,
+    )
+    .unwrap();
+    assert_eq!(assertion.roles(), ["staff"]);
+    assert_eq!(
+        assertion.expires_at() - (NOW + 1),
+        world.config.assertion_ttl
+    );
+    assert!(world.audit.kinds().is_empty());
+}
+
+#[test]
+fn a_public_path_forwards_without_identity_or_session_work() {
+    let world = World::new(config());
+    let req = facts("GET", "/public/logo.png", &[]);
+    assert_eq!(
+        world.protect(NOW, &req),
+        Verdict::Forward {
+            identity: None,
+            set_cookies: vec![]
+        }
+    );
+    assert_eq!(world.store.revocation_reads.get(), 0);
+}
+
+#[test]
+fn no_cookie_is_a_401_for_api_calls_and_a_login_redirect_for_navigations() {
+    let world = World::new(config());
+    let (refusal, set_cookies) = refused(world.protect(NOW, &api_request("theme=dark")));
+    assert_eq!((refusal.status(), refusal.code()), (401, "unauthenticated"));
+    assert!(set_cookies.is_empty());
+    match world.protect(NOW, &navigation("theme=dark")) {
+        Verdict::Redirect {
+            location,
+            set_cookies,
+        } => {
+            assert_eq!(location, "/auth/login?next=/app/page%3Fx%3D1");
+            assert!(is_clearing(&set_cookies));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(world.audit.kinds().is_empty());
+}
+
+#[test]
+fn a_revoked_session_is_refused_and_its_cookies_cleared() {
+    let world = World::new(config());
+    let browser = world.login(NOW);
+    pollster::block_on(world.store.revoke(&browser.session, NOW)).unwrap();
+    let cookie = cookie_header(&world.config, Some(&browser.access), None);
+    let (refusal, set_cookies) = refused(world.protect(NOW + 1, &api_request(&cookie)));
+    assert_eq!((refusal.status(), refusal.code()), (401, "session_ended"));
+    assert!(is_clearing(&set_cookies));
+    assert_eq!(world.audit.kinds(), [EventKind::TokenRejected]);
+    assert!(matches!(
+        world.protect(NOW + 1, &navigation(&cookie)),
+        Verdict::Redirect { .. }
+    ));
+}
+
+#[test]
+fn an_expired_access_token_is_refreshed_in_place() {
+    let world = World::new(config());
+    let browser = world.login(NOW);
+    let later = NOW + 120;
+    let cookie = cookie_header(&world.config, Some(&browser.access), Some(&browser.refresh));
+    let (identity, set_cookies) = forwarded(world.protect(later, &api_request(&cookie)));
+    assert_eq!(identity.session, browser.session.as_str());
+    assert_eq!(set_cookies.len(), 2, "a new access and refresh cookie");
+    assert_ne!(cookie_value(&set_cookies[1]), browser.refresh);
+    assert_eq!(world.audit.kinds(), [EventKind::Refresh]);
+    // The new access token works on its own.
+    let renewed = cookie_header(&world.config, Some(&cookie_value(&set_cookies[0])), None);
+    forwarded(world.protect(later + 1, &api_request(&renewed)));
+}
+
+#[test]
+fn a_refresh_cookie_alone_restores_the_session() {
+    let world = World::new(config());
+    let browser = world.login(NOW);
+    let cookie = cookie_header(&world.config, None, Some(&browser.refresh));
+    let (_, set_cookies) = forwarded(world.protect(NOW + 1, &api_request(&cookie)));
+    assert_eq!(set_cookies.len(), 2);
+}
+
+#[test]
+fn two_tabs_refreshing_at_once_both_continue_within_the_grace_window() {
+    let world = World::new(config());
+    let browser = world.login(NOW);
+    let cookie = cookie_header(&world.config, None, Some(&browser.refresh));
+    forwarded(world.protect(NOW + 100, &api_request(&cookie)));
+    let (_, set_cookies) = forwarded(world.protect(NOW + 101, &api_request(&cookie)));
+    assert_eq!(set_cookies.len(), 1, "grace: an access token only");
+    assert_eq!(
+        world.audit.kinds(),
+        [EventKind::Refresh, EventKind::RefreshGrace]
+    );
+}
+
+#[test]
+fn a_reused_refresh_token_ends_the_session() {
+    let world = World::new(config());
+    let browser = world.login(NOW);
+    let cookie = cookie_header(&world.config, None, Some(&browser.refresh));
+    let (_, rotated) = forwarded(world.protect(NOW + 100, &api_request(&cookie)));
+    let grace = world.config.policy.refresh_grace;
+    let (refusal, set_cookies) = refused(world.protect(NOW + 101 + grace, &api_request(&cookie)));
+    assert_eq!(refusal, Refusal::RefreshReused);
+    assert!(is_clearing(&set_cookies));
+    assert_eq!(
+        world.audit.kinds(),
+        [EventKind::Refresh, EventKind::ReuseDetected]
+    );
+    // The legitimate holder's newer token is dead too.
+    let newer = cookie_header(&world.config, None, Some(&cookie_value(&rotated[1])));
+    let (refusal, _) = refused(world.protect(NOW + 102 + grace, &api_request(&newer)));
+    assert_eq!(refusal, Refusal::SessionExpired);
+}
+
+#[test]
+fn an_unknown_refresh_token_is_refused_and_audited() {
+    let world = World::new(config());
+    let stranger = World::new(config());
+    let browser = stranger.login(NOW);
+    let cookie = cookie_header(&world.config, None, Some(&browser.refresh));
+    let (refusal, set_cookies) = refused(world.protect(NOW, &api_request(&cookie)));
+    assert_eq!((refusal.status(), refusal.code()), (401, "session_expired"));
+    assert!(is_clearing(&set_cookies));
+    assert_eq!(world.audit.kinds(), [EventKind::RefreshRefused]);
+}
+
+#[test]
+fn a_disabled_account_ends_its_sessions_at_refresh() {
+    let world = World::new(config());
+    let browser = world.login(NOW);
+    let other = world.login(NOW);
+    let cookie = cookie_header(&world.config, None, Some(&browser.refresh));
+    let verdict = pollster::block_on(
+        world
+            .gate_with(NOW + 1, &Disabled)
+            .protect(&api_request(&cookie)),
+    );
+    assert_eq!(refused(verdict).0, Refusal::SessionExpired);
+    assert_eq!(world.audit.kinds(), [EventKind::RevokeAll]);
+    assert!(pollster::block_on(world.store.is_revoked(&other.session)).unwrap());
+}
+
+#[test]
+fn forged_malformed_and_tossed_cookies_are_refused_and_audited() {
+    let world = World::new(config());
+    let browser = world.login(NOW);
+    let forged = format!("{}x", browser.access);
+    let cookie = cookie_header(&world.config, Some(&forged), None);
+    assert_eq!(
+        refused(world.protect(NOW, &api_request(&cookie))).0,
+        Refusal::NoSession
+    );
+    let names = world.config.cookies.names();
+    let tossed = format!(
+        "{n}={a}; {n}={a}; {r}={t}",
+        n = names.access,
+        a = browser.access,
+        r = names.refresh,
+        t = browser.refresh
+    );
+    assert_eq!(
+        refused(world.protect(NOW, &api_request(&tossed))).0,
+        Refusal::NoSession
+    );
+    assert_eq!(
+        world.audit.kinds(),
+        [EventKind::TokenRejected, EventKind::CookieTossing]
+    );
+}
+
+#[test]
+fn a_storage_outage_fails_closed_without_clearing_cookies() {
+    let world = World::new(config());
+    let browser = world.login(NOW);
+    world.store.down.set(true);
+    for cookie in [
+        cookie_header(&world.config, Some(&browser.access), None),
+        cookie_header(&world.config, None, Some(&browser.refresh)),
+    ] {
+        let (refusal, set_cookies) = refused(world.protect(NOW + 1, &api_request(&cookie)));
+        assert_eq!((refusal.status(), refusal.code()), (503, "unavailable"));
+        assert!(set_cookies.is_empty());
+        // Not a login redirect either: the session may be fine once storage is back.
+        assert!(matches!(
+            world.protect(NOW + 1, &navigation(&cookie)),
+            Verdict::Refuse { .. }
+        ));
+    }
+    let events = world.audit.0.borrow();
+    assert!(events.iter().all(|e| e.event == EventKind::StoreFailure));
+    assert_eq!(
+        events[0].detail.as_deref(),
+        Some("session storage unavailable: injected outage")
+    );
+}
+
+#[test]
+fn no_randomness_means_no_refresh() {
+    let world = World::new(config());
+    let browser = world.login(NOW);
+    let cookie = cookie_header(&world.config, None, Some(&browser.refresh));
+    let broken = Gate {
+        entropy: &BrokenEntropy,
+        ..world.gate(NOW + 1)
+    };
+    let verdict = pollster::block_on(broken.protect(&api_request(&cookie)));
+    assert_eq!(refused(verdict).0.status(), 500);
+}
+
+#[test]
+fn the_revocation_read_is_cached_for_its_ttl_and_forgotten_on_logout() {
+    let world = World::new(config());
+    let browser = world.login(NOW);
+    let cookie = cookie_header(&world.config, Some(&browser.access), None);
+    let ttl = world.config.caches.revocation_ttl;
+    forwarded(world.protect(NOW, &api_request(&cookie)));
+    forwarded(world.protect(NOW + ttl - 1, &api_request(&cookie)));
+    assert_eq!(
+        world.store.revocation_reads.get(),
+        1,
+        "second answer from the cache"
+    );
+    forwarded(world.protect(NOW + ttl, &api_request(&cookie)));
+    assert_eq!(
+        world.store.revocation_reads.get(),
+        2,
+        "asked again after the ttl"
+    );
+    // Ended through this isolate: refused at once, cache or not.
+    pollster::block_on(world.gate(NOW + ttl).end_session(&browser.session)).unwrap();
+    let (refusal, _) = refused(world.protect(NOW + ttl, &api_request(&cookie)));
+    assert_eq!(refusal, Refusal::SessionEnded);
+}
+
+#[test]
+fn a_revocation_elsewhere_is_seen_within_the_cache_ttl() {
+    let world = World::new(config());
+    let browser = world.login(NOW);
+    let cookie = cookie_header(&world.config, Some(&browser.access), None);
+    forwarded(world.protect(NOW, &api_request(&cookie)));
+    // Revoked behind this isolate's back (another location, the operator tool).
+    pollster::block_on(world.store.inner.revoke(&browser.session, NOW)).unwrap();
+    let ttl = world.config.caches.revocation_ttl;
+    forwarded(world.protect(NOW + ttl - 1, &api_request(&cookie)));
+    assert_eq!(
+        refused(world.protect(NOW + ttl, &api_request(&cookie))).0,
+        Refusal::SessionEnded
+    );
+}
+
+#[test]
+fn ending_all_sessions_forgets_them_all_in_the_isolate() {
+    let world = World::new(config());
+    let first = world.login(NOW);
+    let second = world.login(NOW);
+    let requests: Vec<_> = [&first, &second]
+        .iter()
+        .map(|browser| api_request(&cookie_header(&world.config, Some(&browser.access), None)))
+        .collect();
+    for req in &requests {
+        forwarded(world.protect(NOW, req));
+    }
+    pollster::block_on(world.gate(NOW).end_all("alice")).unwrap();
+    for req in &requests {
+        assert_eq!(
+            refused(world.protect(NOW + 1, req)).0,
+            Refusal::SessionEnded
+        );
+    }
+}
+
+#[test]
+fn with_the_caches_off_every_request_asks_storage() {
+    let world = World::new(config_with(&[
+        ("REVOCATION_CACHE_TTL", "0"),
+        ("ISOLATE_CACHE_ENTRIES", "0"),
+    ]));
+    let browser = world.login(NOW);
+    let cookie = cookie_header(&world.config, Some(&browser.access), None);
+    let first = forwarded(world.protect(NOW, &api_request(&cookie))).0;
+    let second = forwarded(world.protect(NOW, &api_request(&cookie))).0;
+    assert_eq!(world.store.revocation_reads.get(), 2);
+    assert_ne!(
+        first.assertion, second.assertion,
+        "every request signs anew"
+    );
+    assert_eq!(world.caches.sizes(), (0, 0, 0));
+}
+
+#[test]
+fn an_assertion_is_reused_while_half_its_lifetime_remains() {
+    let world = World::new(config());
+    let browser = world.login(NOW);
+    let cookie = cookie_header(&world.config, Some(&browser.access), None);
+    let ttl = world.config.assertion_ttl;
+    let first = forwarded(world.protect(NOW, &api_request(&cookie))).0;
+    let reused = forwarded(world.protect(NOW + ttl / 2, &api_request(&cookie))).0;
+    assert_eq!(first.assertion, reused.assertion);
+    let fresh = forwarded(world.protect(NOW + ttl / 2 + 1, &api_request(&cookie))).0;
+    assert_ne!(first.assertion, fresh.assertion);
+    let verified = validate_assertion(
+        &world.config.assertion_keys,
+        fresh.assertion.expose(),
+        &world.config.assertion_audience,
+        0,
+        NOW + ttl / 2 + 1,
+    )
+    .unwrap();
+    assert_eq!(verified.expires_at(), NOW + ttl / 2 + 1 + ttl);
+}
+
+#[test]
+fn a_cached_token_is_never_trusted_past_its_expiry() {
+    let world = World::new(config_with(&[("CLOCK_LEEWAY", "0")]));
+    let browser = world.login(NOW);
+    let cookie = cookie_header(&world.config, Some(&browser.access), None);
+    forwarded(world.protect(NOW, &api_request(&cookie)));
+    let expiry = NOW + world.config.policy.access_ttl;
+    forwarded(world.protect(expiry - 1, &api_request(&cookie)));
+    assert_eq!(
+        refused(world.protect(expiry + 1, &api_request(&cookie))).0,
+        Refusal::NoSession
+    );
+    assert_eq!(world.audit.kinds(), [EventKind::TokenRejected]);
+}
+
+#[test]
+fn held_session_is_the_access_token_or_the_current_refresh_token() {
+    let world = World::new(config());
+    let browser = world.login(NOW);
+    let gate = world.gate(NOW + 1);
+    let by_access = api_request(&cookie_header(&world.config, Some(&browser.access), None));
+    let by_refresh = api_request(&cookie_header(&world.config, None, Some(&browser.refresh)));
+    for req in [&by_access, &by_refresh] {
+        assert_eq!(
+            pollster::block_on(gate.held_session(req)).unwrap(),
+            Some(browser.session.clone())
+        );
+    }
+    // Once rotated, the old refresh token holds nothing.
+    forwarded(world.protect(NOW + 100, &by_refresh));
+    let gate = world.gate(NOW + 101);
+    assert_eq!(
+        pollster::block_on(gate.held_session(&by_refresh)).unwrap(),
+        None
+    );
+    assert_eq!(
+        pollster::block_on(gate.held_session(&api_request("theme=dark"))).unwrap(),
+        None
+    );
+}
+
+#[test]
+fn refusals_map_to_the_http_contract() {
+    let cases = [
+        (Refusal::NoSession, 401, "unauthenticated", false),
+        (Refusal::InvalidSession, 401, "unauthenticated", false),
+        (Refusal::SessionEnded, 401, "session_ended", true),
+        (Refusal::SessionExpired, 401, "session_expired", true),
+        (Refusal::RefreshReused, 401, "refresh_reused", true),
+        (
+            Refusal::Unavailable(StoreError::Unavailable("x".into())),
+            503,
+            "unavailable",
+            false,
+        ),
+        (Refusal::Internal("x".into()), 500, "internal", false),
+    ];
+    for (refusal, status, code, clears) in cases {
+        assert_eq!(
+            (refusal.status(), refusal.code(), refusal.clears_cookies()),
+            (status, code, clears),
+            "{refusal:?}"
+        );
+        assert!(!refusal.message().is_empty());
+    }
+}
+
+#[test]
+fn caches_settings_come_from_the_configuration() {
+    let config = config_with(&[("REVOCATION_CACHE_TTL", "0")]);
+    assert_eq!(
+        config.caches,
+        CacheSettings {
+            entries: 2048,
+            revocation_ttl: 0
+        }
+    );
+}

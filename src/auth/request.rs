@@ -1,0 +1,303 @@
+//! The request, read once.
+//!
+//! Everything the core decides about a request depends on a handful of its facts: the method
+//! and path, our two cookies (and the `Cookie` header the origin may see), the client address,
+//! whether it is a browser navigation and whether it comes from another site. The shell reads
+//! them from the runtime's request exactly once, through a header lookup, into [`RequestFacts`];
+//! no later step parses a header again, so two steps can never read one header two ways.
+
+use super::cookie::{strip_session_cookies, CookieJar, CookieNames};
+use super::refresh::PresentedRefresh;
+
+/// What the `Cookie` header says about our session cookies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CookieState {
+    /// No `Cookie` header, or none of our cookies in it.
+    Absent,
+    /// Malformed, oversized, or one of our names twice (cookie tossing): nothing in it is
+    /// trusted, not even a refresh token.
+    Untrusted,
+    Found {
+        access: Option<String>,
+        refresh: Option<String>,
+    },
+}
+
+/// Our session cookies as a request presents them, and the `Cookie` header left for the origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionCookies {
+    state: CookieState,
+    forward: Option<String>,
+}
+
+impl SessionCookies {
+    /// Reads `header` (the request's `Cookie` header, if any) for the cookies named `names`.
+    pub fn read(header: Option<&str>, names: CookieNames) -> Self {
+        let Some(header) = header else {
+            return Self {
+                state: CookieState::Absent,
+                forward: None,
+            };
+        };
+        let state = match CookieJar::parse(header) {
+            Err(_) => CookieState::Untrusted,
+            Ok(jar) => match (jar.unique(names.access), jar.unique(names.refresh)) {
+                (Ok(None), Ok(None)) => CookieState::Absent,
+                (Ok(access), Ok(refresh)) => CookieState::Found {
+                    access: access.filter(|token| !token.is_empty()).map(str::to_owned),
+                    refresh: refresh.map(str::to_owned),
+                },
+                _ => CookieState::Untrusted,
+            },
+        };
+        Self {
+            state,
+            forward: strip_session_cookies(header),
+        }
+    }
+
+    /// Whether the header could not be trusted (malformed, oversized, or cookie tossing).
+    pub fn untrusted(&self) -> bool {
+        self.state == CookieState::Untrusted
+    }
+
+    /// The access token, if one (non-empty) was presented in a trustworthy header.
+    pub fn access(&self) -> Option<&str> {
+        match &self.state {
+            CookieState::Found { access, .. } => access.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The refresh token, if a well-formed one was presented in a trustworthy header.
+    pub fn refresh(&self) -> Option<PresentedRefresh> {
+        match &self.state {
+            CookieState::Found {
+                refresh: Some(token),
+                ..
+            } => PresentedRefresh::parse(token),
+            _ => None,
+        }
+    }
+
+    /// The `Cookie` header for the origin: every cookie but ours, or `None` when none is left.
+    pub fn forward(&self) -> Option<&str> {
+        self.forward.as_deref()
+    }
+}
+
+/// The facts of one request the core decides on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestFacts {
+    pub method: String,
+    /// The URL path, as the runtime parsed it (dot segments resolved, percent-encoding kept).
+    pub path: String,
+    pub query: Option<String>,
+    pub cookies: SessionCookies,
+    /// `CF-Connecting-IP`; the platform sets it on every request it serves (not in local runs).
+    pub client_ip: Option<String>,
+    /// The URL's scheme and host (without port), as the client addressed this edge.
+    pub scheme: String,
+    pub host: String,
+    /// The platform's name for the location that serves the request (its `colo`), if any.
+    pub location: Option<String>,
+    pub user_agent: String,
+    /// A browser navigation (GET or HEAD accepting HTML): gets redirects, not 401s.
+    pub navigation: bool,
+    /// Sent by a page of another site (`Sec-Fetch-Site`, else `Origin`).
+    pub cross_site: bool,
+    /// The client asked for JSON (`Accept`).
+    pub accepts_json: bool,
+    pub content_type: Option<String>,
+}
+
+/// Where the runtime's request is read from: the method, this edge's own origin
+/// (`scheme://host[:port]`), the URL's path and query, a header lookup and the location.
+pub struct RawRequest<'a> {
+    pub method: &'a str,
+    pub scheme: &'a str,
+    pub host: &'a str,
+    pub own_origin: &'a str,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub header: &'a dyn Fn(&str) -> Option<String>,
+    pub location: Option<String>,
+}
+
+impl RequestFacts {
+    /// Reads every fact once; `names` are the session cookies' names of this deployment.
+    pub fn read(raw: RawRequest<'_>, names: CookieNames) -> Self {
+        let header = raw.header;
+        let accept = header("Accept");
+        let cross_site = is_cross_site(
+            header("Sec-Fetch-Site").as_deref(),
+            header("Origin").as_deref(),
+            raw.own_origin,
+        );
+        Self {
+            navigation: is_navigation(raw.method, accept.as_deref()),
+            accepts_json: accept
+                .as_deref()
+                .is_some_and(|accept| accept.contains("application/json")),
+            method: raw.method.to_owned(),
+            path: raw.path.to_owned(),
+            query: raw.query.map(str::to_owned),
+            cookies: SessionCookies::read(header("Cookie").as_deref(), names),
+            client_ip: header("CF-Connecting-IP"),
+            scheme: raw.scheme.to_owned(),
+            host: raw.host.to_owned(),
+            location: raw.location,
+            user_agent: header("User-Agent").unwrap_or_default(),
+            cross_site,
+            content_type: header("Content-Type"),
+        }
+    }
+
+    /// The client address for audit lines and throttling: `unknown` where there is none.
+    pub fn client(&self) -> &str {
+        self.client_ip.as_deref().unwrap_or("unknown")
+    }
+
+    /// The path and query, as the target of a login redirect.
+    pub fn target(&self) -> String {
+        match &self.query {
+            Some(query) => format!("{}?{query}", self.path),
+            None => self.path.clone(),
+        }
+    }
+
+    /// Whether the body is an HTML form (`application/x-www-form-urlencoded`).
+    pub fn is_form(&self) -> bool {
+        self.content_type
+            .as_deref()
+            .is_some_and(|kind| kind.starts_with("application/x-www-form-urlencoded"))
+    }
+}
+
+/// Whether a request is a browser navigation (which gets redirects and in-place refresh) rather
+/// than an API call (which gets 401 JSON).
+pub fn is_navigation(method: &str, accept: Option<&str>) -> bool {
+    matches!(method, "GET" | "HEAD") && accept.is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// Whether a state-changing request comes from another site (login and logout CSRF).
+/// Browsers send `Sec-Fetch-Site` and `Origin`; a client that sends neither is not a browser
+/// and cannot carry a victim's cookies.
+pub fn is_cross_site(sec_fetch_site: Option<&str>, origin: Option<&str>, own_origin: &str) -> bool {
+    if let Some(site) = sec_fetch_site {
+        return !matches!(site, "same-origin" | "none");
+    }
+    origin.is_some_and(|origin| origin != own_origin)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::auth::cookie::cookie_names;
+
+    /// Facts for a request with `headers`, as the shell would read them.
+    pub(crate) fn facts(method: &str, path: &str, headers: &[(&str, &str)]) -> RequestFacts {
+        let lookup = |name: &str| {
+            headers
+                .iter()
+                .find(|(candidate, _)| candidate.eq_ignore_ascii_case(name))
+                .map(|(_, value)| (*value).to_owned())
+        };
+        let (path, query) = match path.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (path, None),
+        };
+        RequestFacts::read(
+            RawRequest {
+                method,
+                scheme: "https",
+                host: "edge.example",
+                own_origin: "https://edge.example",
+                path,
+                query,
+                header: &lookup,
+                location: Some("AMS".into()),
+            },
+            cookie_names(true),
+        )
+    }
+
+    #[test]
+    fn cookies_are_read_once_into_tokens_and_the_forwarded_header() {
+        let names = cookie_names(true);
+        let header = format!("theme=dark; {}=tok; {}=nope", names.access, names.refresh);
+        let cookies = SessionCookies::read(Some(&header), names);
+        assert_eq!(cookies.access(), Some("tok"));
+        assert_eq!(cookies.refresh(), None, "a malformed refresh token is none");
+        assert_eq!(cookies.forward(), Some("theme=dark"));
+        assert!(!cookies.untrusted());
+    }
+
+    #[test]
+    fn tossed_or_malformed_cookies_trust_nothing_but_still_strip() {
+        let names = cookie_names(true);
+        let tossed = format!("{n}=a; {n}=b; x=1", n = names.access);
+        let cookies = SessionCookies::read(Some(&tossed), names);
+        assert!(cookies.untrusted());
+        assert_eq!(cookies.access(), None);
+        assert_eq!(cookies.forward(), Some("x=1"));
+        let huge = "a=".to_owned() + &"b".repeat(10_000);
+        assert!(SessionCookies::read(Some(&huge), names).untrusted());
+        let absent = SessionCookies::read(None, names);
+        assert!(!absent.untrusted() && absent.access().is_none() && absent.forward().is_none());
+        let empty = format!("{}=", names.access);
+        assert_eq!(SessionCookies::read(Some(&empty), names).access(), None);
+    }
+
+    #[test]
+    fn facts_are_read_from_the_headers() {
+        let facts = facts(
+            "GET",
+            "/a?b=1",
+            &[
+                ("Accept", "text/html"),
+                ("CF-Connecting-IP", "192.0.2.1"),
+                ("User-Agent", "UA"),
+            ],
+        );
+        assert!(facts.navigation && !facts.cross_site && !facts.accepts_json);
+        assert_eq!(facts.client(), "192.0.2.1");
+        assert_eq!(
+            (facts.scheme.as_str(), facts.host.as_str()),
+            ("https", "edge.example")
+        );
+        assert_eq!(facts.target(), "/a?b=1");
+        assert_eq!(facts.location.as_deref(), Some("AMS"));
+        let anonymous = super::tests::facts("POST", "/x", &[]);
+        assert_eq!(anonymous.client(), "unknown");
+        assert!(!anonymous.navigation);
+    }
+
+    #[test]
+    fn navigation_is_a_get_or_head_that_accepts_html() {
+        assert!(is_navigation(
+            "GET",
+            Some("text/html,application/xhtml+xml")
+        ));
+        assert!(is_navigation("HEAD", Some("text/html")));
+        assert!(!is_navigation("POST", Some("text/html")));
+        assert!(!is_navigation("GET", Some("application/json")));
+        assert!(!is_navigation("GET", None));
+    }
+
+    #[test]
+    fn cross_site_is_read_from_fetch_metadata_then_origin() {
+        let own = "https://edge.example";
+        assert!(!is_cross_site(Some("same-origin"), None, own));
+        assert!(!is_cross_site(
+            Some("none"),
+            Some("https://evil.example"),
+            own
+        ));
+        assert!(is_cross_site(Some("cross-site"), Some(own), own));
+        assert!(is_cross_site(Some("same-site"), None, own));
+        assert!(is_cross_site(None, Some("https://evil.example"), own));
+        assert!(!is_cross_site(None, Some(own), own));
+        assert!(!is_cross_site(None, None, own));
+    }
+}

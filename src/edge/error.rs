@@ -1,0 +1,116 @@
+//! The shell's one error type, and its one renderer.
+//!
+//! Whatever goes wrong while a request is handled (a refusal the core decided, storage down, the
+//! origin away, a runtime call that threw) becomes an [`EdgeError`], and [`EdgeError::render`]
+//! turns it into the JSON error contract. `fetch` renders every error that escapes a handler, so
+//! no failure ever reaches the client as the runtime's plain-text 500.
+
+use core::fmt;
+
+use worker::Response;
+
+use super::http;
+use crate::auth::gate::Refusal;
+use crate::auth::store::StoreError;
+
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum EdgeError {
+    /// The configuration is invalid; the message names the variable.
+    Config(String),
+    /// The request is malformed.
+    BadRequest(String),
+    NotFound(&'static str),
+    /// A state-changing request from another site.
+    CrossSite,
+    /// The core refused the request a session; `set_cookies` go with the answer.
+    Refused {
+        refusal: Refusal,
+        set_cookies: Vec<String>,
+    },
+    /// Session or user storage could not answer.
+    Unavailable(String),
+    /// The origin did not answer.
+    OriginUnreachable,
+    /// A runtime call failed where nothing else was expected to.
+    Internal(String),
+}
+
+impl EdgeError {
+    fn parts(&self) -> (u16, &'static str, String) {
+        match self {
+            Self::Config(why) => (
+                500,
+                "configuration_error",
+                format!("edgegate is misconfigured: {why}"),
+            ),
+            Self::BadRequest(why) => (400, "bad_request", why.clone()),
+            Self::NotFound(what) => (404, "not_found", (*what).to_owned()),
+            Self::CrossSite => (
+                403,
+                "cross_site",
+                "cross-site requests are not accepted here".into(),
+            ),
+            Self::Refused { refusal, .. } => {
+                (refusal.status(), refusal.code(), refusal.message().into())
+            }
+            Self::Unavailable(_) => (
+                503,
+                "unavailable",
+                "session storage is unavailable; try again shortly".into(),
+            ),
+            Self::OriginUnreachable => (
+                502,
+                "origin_unreachable",
+                "the origin did not answer".into(),
+            ),
+            Self::Internal(_) => (
+                500,
+                "internal",
+                "edgegate could not handle this request".into(),
+            ),
+        }
+    }
+
+    /// The JSON error response, with any cookies the refusal clears.
+    pub fn render(&self) -> worker::Result<Response> {
+        let (status, code, message) = self.parts();
+        let mut response = http::error(status, code, &message)?;
+        if let Self::Refused { set_cookies, .. } = self {
+            http::add_cookies(&mut response, set_cookies)?;
+        }
+        Ok(response)
+    }
+}
+
+impl fmt::Display for EdgeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unavailable(why) | Self::Internal(why) => f.write_str(why),
+            other => f.write_str(&other.parts().2),
+        }
+    }
+}
+
+impl From<worker::Error> for EdgeError {
+    fn from(err: worker::Error) -> Self {
+        Self::Internal(err.to_string())
+    }
+}
+
+impl From<StoreError> for EdgeError {
+    fn from(err: StoreError) -> Self {
+        Self::Unavailable(err.to_string())
+    }
+}
+
+impl From<Refusal> for EdgeError {
+    fn from(refusal: Refusal) -> Self {
+        Self::Refused {
+            refusal,
+            set_cookies: Vec::new(),
+        }
+    }
+}
+
+pub type EdgeResult<T = Response> = Result<T, EdgeError>;

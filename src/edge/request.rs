@@ -1,0 +1,30 @@
+//! Reads the runtime's request into the core's [`RequestFacts`], once per request.
+
+use worker::worker_sys::ext::RequestExt;
+use worker::{Request, Url};
+
+use crate::auth::config::Config;
+use crate::auth::request::{RawRequest, RequestFacts};
+
+/// The facts of `req` (whose URL the router has parsed already).
+pub fn read(req: &Request, url: &Url, config: &Config) -> RequestFacts {
+    let inner = req.inner();
+    let headers = inner.headers();
+    let header = |name: &str| headers.get(name).ok().flatten();
+    // The method as sent: the `worker` crate's enum folds methods it does not know into GET.
+    let method = inner.method();
+    let own_origin = url.origin().ascii_serialization();
+    RequestFacts::read(
+        RawRequest {
+            method: &method,
+            scheme: url.scheme(),
+            host: url.host_str().unwrap_or_default(),
+            own_origin: &own_origin,
+            path: url.path(),
+            query: url.query(),
+            header: &header,
+            location: inner.cf().and_then(|cf| cf.colo().ok()),
+        },
+        config.cookies.names(),
+    )
+}
