@@ -1,6 +1,8 @@
 // A recording origin for the end-to-end tests: an HTTP server standing in for the application
 // behind edgegate. Every request is recorded (method, url, headers, body) and answered with
-// 200 and a small JSON echo. Started as a child process by harness.mjs.
+// 200 and a small JSON echo. Started as a child process by harness.mjs. A request carrying
+// `x-origin-respond-headers` (a JSON object) gets those headers on its answer, so a test can
+// play an origin that marks its responses cacheable.
 //
 // Control endpoints (called by the tests directly, never through the worker):
 //   GET    /__origin/requests   the recorded requests, oldest first, as JSON
@@ -32,8 +34,9 @@ const server = http.createServer((req, res) => {
       at: Date.now(),
     };
     recorded.push(entry);
+    const extra = JSON.parse(req.headers["x-origin-respond-headers"] ?? "{}");
     res
-      .writeHead(200, { "content-type": "application/json", "x-origin": "recording-origin" })
+      .writeHead(200, { "content-type": "application/json", "x-origin": "recording-origin", ...extra })
       .end(JSON.stringify({ origin: true, method: entry.method, url: entry.url }));
   });
 });
