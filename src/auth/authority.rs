@@ -201,7 +201,7 @@ mod tests {
                 now: 1,
             },
         );
-        let presented = PresentedRefresh::parse(refresh.token.expose()).unwrap();
+        let presented = PresentedRefresh::parse(refresh.token("alice").expose()).unwrap();
         let rotate = |sessions: &mut UserSessions| {
             let replacement = NewRefresh::mint(&record.id, &entropy).unwrap().hash;
             apply(

@@ -12,7 +12,7 @@ use super::cookie::CookieSpec;
 use super::keys::{AssertionKeyRing, SessionKeyRing};
 use super::ratelimit::Limit;
 use super::secret::Secret;
-use super::session::SessionPolicy;
+use super::session::{SessionPolicy, MAX_LEEWAY};
 use super::token::{Audience, MAX_ASSERTION_TTL};
 
 /// How passwords are checked.
@@ -257,7 +257,7 @@ impl Config {
                 0 => None,
                 max => Some(max),
             },
-            leeway: read.seconds("CLOCK_LEEWAY", defaults.leeway, (0, 300))?,
+            leeway: read.seconds("CLOCK_LEEWAY", defaults.leeway, (0, MAX_LEEWAY))?,
         };
         if policy.idle_timeout <= policy.access_ttl {
             return Err(problem("IDLE_TIMEOUT", "must be longer than ACCESS_TTL"));

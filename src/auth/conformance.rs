@@ -15,7 +15,8 @@ struct Login {
 
 impl Login {
     fn presented(&self) -> PresentedRefresh {
-        PresentedRefresh::parse(self.refresh.token.expose()).expect("minted token parses")
+        PresentedRefresh::parse(self.refresh.token(&self.record.user).expose())
+            .expect("minted token parses")
     }
 }
 
@@ -120,7 +121,7 @@ async fn rotation_grace_and_reuse<S: SessionStore>(store: &S) {
         matches!(rotation, Rotation::Grace(_)),
         "inside grace: {rotation:?}"
     );
-    let second_presented = PresentedRefresh::parse(second.token.expose()).unwrap();
+    let second_presented = PresentedRefresh::parse(second.token("alice").expose()).unwrap();
 
     // After the window, the retired token proves theft: the session ends for everyone.
     let (rotation, _) = rotate(
@@ -153,7 +154,7 @@ async fn wrong_secret_changes_nothing<S: SessionStore>(store: &S) {
     let p = policy(None);
     let login_a = login(store, "alice", T0, &p, &entropy).await;
     let forged = NewRefresh::mint(&login_a.record.id, &entropy).unwrap();
-    let forged = PresentedRefresh::parse(forged.token.expose()).unwrap();
+    let forged = PresentedRefresh::parse(forged.token("alice").expose()).unwrap();
     let (rotation, _) = rotate(store, &forged, T0 + 1, &p, &entropy).await;
     assert_eq!(rotation, Rotation::Unknown);
     assert!(
@@ -164,7 +165,7 @@ async fn wrong_secret_changes_nothing<S: SessionStore>(store: &S) {
     let stranger = PresentedRefresh::parse(
         NewRefresh::mint(&stranger, &entropy)
             .unwrap()
-            .token
+            .token("alice")
             .expose(),
     )
     .unwrap();
@@ -201,7 +202,7 @@ async fn idle_and_absolute_expiry<S: SessionStore>(store: &S) {
             matches!(rotation, Rotation::Rotated(_)),
             "active session at {now}: {rotation:?}"
         );
-        presented = PresentedRefresh::parse(next.token.expose()).unwrap();
+        presented = PresentedRefresh::parse(next.token("alice").expose()).unwrap();
     }
     assert!(store.sessions_of("bob", now).await.unwrap().is_empty());
 }
@@ -260,7 +261,7 @@ async fn revoke_one_and_all<S: SessionStore>(store: &S) {
     let bob = login(store, "bob", T0, &p, &entropy).await;
     assert_eq!(
         store
-            .revoke(&a.record.id, T0 + 3)
+            .revoke(&a.record.id, "alice", T0 + 3)
             .await
             .unwrap()
             .map(|s| s.id),
@@ -268,10 +269,16 @@ async fn revoke_one_and_all<S: SessionStore>(store: &S) {
     );
     assert!(store.is_revoked(&a.record.id).await.unwrap());
     assert_eq!(
-        store.revoke(&a.record.id, T0 + 3).await.unwrap(),
+        store.revoke(&a.record.id, "alice", T0 + 3).await.unwrap(),
         None,
         "revoking twice is harmless"
     );
+    assert_eq!(
+        store.revoke(&bob.record.id, "alice", T0 + 3).await.unwrap(),
+        None,
+        "nobody ends a session that is not theirs"
+    );
+    assert!(!store.is_revoked(&bob.record.id).await.unwrap());
     assert_eq!(
         rotate(store, &a.presented(), T0 + 4, &p, &entropy).await.0,
         Rotation::Ended

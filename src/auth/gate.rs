@@ -100,6 +100,22 @@ impl Principal {
     }
 }
 
+/// A session and its owner, as verified: enough to end it through the owner's authority.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub id: SessionId,
+    pub user: String,
+}
+
+impl Principal {
+    pub fn held(&self) -> Held {
+        Held {
+            id: self.session.clone(),
+            user: self.user.clone(),
+        }
+    }
+}
+
 /// Why a request gets no session; each maps to one status and error code of the HTTP contract.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -281,8 +297,12 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             // The session may be refreshed until its absolute end; idleness is checked on refresh.
             let lifetime = record.absolute_expires_at - self.now;
             cookies.push(
-                set_refresh(&refresh.token, lifetime.max(1), &config.cookies)
-                    .map_err(|err| internal(&err))?,
+                set_refresh(
+                    &refresh.token(&record.user),
+                    lifetime.max(1),
+                    &config.cookies,
+                )
+                .map_err(|err| internal(&err))?,
             );
         }
         Ok(cookies)
@@ -326,22 +346,27 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             return refused(Refusal::Internal("no randomness available".into()));
         };
         // The account check comes before the rotation: a refusal or an outage here must not
-        // leave behind a rotation whose new token the client never received.
+        // leave behind a rotation whose new token the client never received. The user is the
+        // one the token names (a token naming someone else reaches an authority that does not
+        // hold its session); tokens minted before they named one are looked up in KV.
         if self.config.checks_accounts() {
-            let current = match self.store.session(&presented.session, self.now).await {
-                Ok(current) => current,
-                Err(err) => return refused(self.unavailable(err)),
+            let user = match &presented.user {
+                Some(user) => Some(user.clone()),
+                None => match self.store.session(&presented.session, self.now).await {
+                    Ok(current) => current.map(|record| record.user),
+                    Err(err) => return refused(self.unavailable(err)),
+                },
             };
-            if let Some(current) = current {
-                match self.accounts.still_enabled(&current.user).await {
+            if let Some(user) = user {
+                match self.accounts.still_enabled(&user).await {
                     Ok(true) => {}
                     Ok(false) => {
-                        if let Err(err) = self.end_all(&current.user).await {
+                        if let Err(err) = self.end_all(&user).await {
                             return refused(self.unavailable(err));
                         }
                         self.audit.record(
                             self.log(EventKind::RevokeAll)
-                                .user(&current.user)
+                                .user(&user)
                                 .detail("account disabled"),
                         );
                         return refused(Refusal::SessionExpired);
@@ -547,13 +572,16 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
     /// The session whose current credentials this request holds, if any: its access token, or
     /// its refresh token while that is still the current one (a stale or forged refresh token
     /// proves nothing about who holds the session now).
-    pub async fn held_session(&self, req: &RequestFacts) -> Result<Option<SessionId>, StoreError> {
+    pub async fn held_session(&self, req: &RequestFacts) -> Result<Option<Held>, StoreError> {
         let cookies = &req.cookies;
         if let Some(access) = cookies
             .access()
             .and_then(|token| self.verified_access(token).ok())
         {
-            return Ok(SessionId::parse(access.session()));
+            return Ok(SessionId::parse(access.session()).map(|id| Held {
+                id,
+                user: access.user().to_owned(),
+            }));
         }
         let Some(presented) = cookies.refresh() else {
             return Ok(None);
@@ -563,15 +591,20 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             .session(&presented.session, self.now)
             .await?
             .filter(|record| record.refresh.current.matches(&presented.hash))
-            .map(|record| record.id))
+            .map(|record| Held {
+                id: record.id,
+                user: record.user,
+            }))
     }
 
-    /// Ends one session, and forgets it in this isolate at once.
-    pub async fn end_session(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
-        self.caches.forget(id.as_str());
-        let ended = self.store.revoke(id, self.now).await;
+    /// Ends one session of its owner, and forgets it in this isolate at once; `None` when
+    /// it was not theirs or not live.
+    pub async fn end_session(&self, held: &Held) -> Result<Option<SessionRecord>, StoreError> {
+        let id = held.id.as_str();
+        self.caches.forget(id);
+        let ended = self.store.revoke(&held.id, &held.user, self.now).await;
         // Forgotten again: a request of this isolate may have cached it during the await.
-        self.caches.forget(id.as_str());
+        self.caches.forget(id);
         ended
     }
 

@@ -97,10 +97,11 @@ impl SessionStore for Store {
     async fn revoke(
         &self,
         id: &SessionId,
+        user: &str,
         now: UnixTime,
     ) -> Result<Option<SessionRecord>, StoreError> {
         self.check()?;
-        self.inner.revoke(id, now).await
+        self.inner.revoke(id, user, now).await
     }
     async fn revoke_all(&self, user: &str, now: UnixTime) -> Result<Vec<SessionId>, StoreError> {
         self.check()?;
@@ -150,6 +151,15 @@ struct Browser {
     access: String,
     refresh: String,
     session: SessionId,
+}
+
+impl Browser {
+    fn held(&self) -> Held {
+        Held {
+            id: self.session.clone(),
+            user: "alice".into(),
+        }
+    }
 }
 
 impl World {
@@ -328,7 +338,7 @@ fn no_cookie_is_a_401_for_api_calls_and_a_login_redirect_for_navigations() {
 fn a_revoked_session_is_refused_and_its_cookies_cleared() {
     let world = World::new(config());
     let browser = world.login(NOW);
-    pollster::block_on(world.store.revoke(&browser.session, NOW)).unwrap();
+    pollster::block_on(world.store.revoke(&browser.session, "alice", NOW)).unwrap();
     let cookie = cookie_header(&world.config, Some(&browser.access), None);
     let (refusal, set_cookies) = refused(world.protect(NOW + 1, &api_request(&cookie)));
     assert_eq!((refusal.status(), refusal.code()), (401, "session_ended"));
@@ -514,7 +524,7 @@ fn the_revocation_read_is_cached_for_its_ttl_and_forgotten_on_logout() {
         "asked again after the ttl"
     );
     // Ended through this isolate: refused at once, cache or not.
-    pollster::block_on(world.gate(NOW + ttl).end_session(&browser.session)).unwrap();
+    pollster::block_on(world.gate(NOW + ttl).end_session(&browser.held())).unwrap();
     let (refusal, _) = refused(world.protect(NOW + ttl, &api_request(&cookie)));
     assert_eq!(refusal, Refusal::SessionEnded);
 }
@@ -526,7 +536,7 @@ fn a_revocation_elsewhere_is_seen_within_the_cache_ttl() {
     let cookie = cookie_header(&world.config, Some(&browser.access), None);
     forwarded(world.protect(NOW, &api_request(&cookie)));
     // Revoked behind this isolate's back (another location, the operator tool).
-    pollster::block_on(world.store.inner.revoke(&browser.session, NOW)).unwrap();
+    pollster::block_on(world.store.inner.revoke(&browser.session, "alice", NOW)).unwrap();
     let ttl = world.config.caches.revocation_ttl;
     forwarded(world.protect(NOW + ttl - 1, &api_request(&cookie)));
     assert_eq!(
@@ -621,7 +631,7 @@ fn held_session_is_the_access_token_or_the_current_refresh_token() {
     for req in [&by_access, &by_refresh] {
         assert_eq!(
             pollster::block_on(gate.held_session(req)).unwrap(),
-            Some(browser.session.clone())
+            Some(browser.held())
         );
     }
     // Once rotated, the old refresh token holds nothing.

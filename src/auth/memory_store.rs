@@ -112,10 +112,11 @@ impl SessionStore for MemoryStore {
     async fn revoke(
         &self,
         id: &SessionId,
+        owner: &str,
         now: UnixTime,
     ) -> Result<Option<SessionRecord>, StoreError> {
         let mut state = self.state.borrow_mut();
-        let Some(user) = state.user_of(id) else {
+        let Some(user) = state.user_of(id).filter(|user| user == owner) else {
             return Ok(None);
         };
         let Some(sessions) = state.users.get_mut(&user) else {

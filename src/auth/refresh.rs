@@ -1,10 +1,15 @@
 //! Refresh tokens: opaque, 256 bits from a CSPRNG, stored only as a SHA-256 hash.
 //!
-//! The token is `<session id>.<secret>`. The session id part lets the store find the session
-//! with one keyed read; all the security is in the 256-bit secret, of which the store keeps only
-//! the hash, so a leaked store (or a KV listing) yields nothing that can be replayed. Knowing a
-//! session id (the origin sees it in `X-Auth-Session`) is worth nothing without the secret, and a
-//! wrong secret never revokes anything: only a hash the session once held proves reuse.
+//! The token is `<session id>.<secret>.<user>` (the user base64url-encoded). The session id lets
+//! the store find the session with one keyed read, and the user lets any location reach the
+//! session's authority (a Durable Object per user) at once, without waiting for KV to carry the
+//! session record there. Neither is a credential: all the security is in the 256-bit secret, of
+//! which the store keeps only the hash, so a leaked store (or a KV listing) yields nothing that
+//! can be replayed. Knowing a session id (the origin sees it in `X-Auth-Session`) is worth
+//! nothing without the secret; an edited user part reaches an authority that does not hold the
+//! session and is refused as unknown; and a wrong secret never revokes anything: only a hash the
+//! session once held proves reuse. Tokens without the user part (`<session id>.<secret>`) still
+//! parse: their session's owner is then looked up in KV.
 
 use core::fmt;
 
@@ -72,7 +77,8 @@ impl fmt::Debug for TokenHash {
 /// A freshly minted refresh token: the secret for the cookie, the hash for the store.
 #[derive(Debug)]
 pub struct NewRefresh {
-    pub token: Secret<String>,
+    session: SessionId,
+    secret: Secret<String>,
     pub hash: TokenHash,
 }
 
@@ -80,9 +86,20 @@ impl NewRefresh {
     pub fn mint(session: &SessionId, entropy: &dyn Entropy) -> Result<Self, EntropyError> {
         let secret = random_bytes::<REFRESH_SECRET_BYTES>(entropy)?;
         Ok(Self {
-            token: Secret::new(format!("{session}.{}", b64url(&secret))),
+            session: session.clone(),
+            secret: Secret::new(b64url(&secret)),
             hash: TokenHash::of(&secret),
         })
+    }
+
+    /// The cookie value, naming `user`, the session's owner as the store holds it.
+    pub fn token(&self, user: &str) -> Secret<String> {
+        Secret::new(format!(
+            "{}.{}.{}",
+            self.session,
+            self.secret.expose(),
+            b64url(user.as_bytes())
+        ))
     }
 }
 
@@ -91,19 +108,41 @@ impl NewRefresh {
 pub struct PresentedRefresh {
     pub session: SessionId,
     pub hash: TokenHash,
+    /// The user the token names, unverified: only where to find the session's authority.
+    pub user: Option<String>,
 }
 
+/// Longest user part accepted (base64url of a username, which is far shorter).
+const MAX_USER_PART: usize = 512;
+
 impl PresentedRefresh {
-    /// `None` for anything that is not `<session id>.<43 base64url chars>`.
+    /// `None` for anything that is not `<session id>.<43 base64url chars>[.<base64url user>]`.
     pub fn parse(token: &str) -> Option<Self> {
-        let (session, secret) = token.split_once('.')?;
+        let mut parts = token.split('.');
+        let (session, secret, user) = (parts.next()?, parts.next()?, parts.next());
+        if parts.next().is_some() {
+            return None;
+        }
         let secret = b64url_decode(secret)?;
         if secret.len() != REFRESH_SECRET_BYTES {
             return None;
         }
+        let user = match user {
+            None => None,
+            Some(part) if part.len() <= MAX_USER_PART => {
+                let bytes = b64url_decode(part)?;
+                Some(
+                    String::from_utf8(bytes)
+                        .ok()
+                        .filter(|user| !user.is_empty())?,
+                )
+            }
+            Some(_) => return None,
+        };
         Some(Self {
             session: SessionId::parse(session)?,
             hash: TokenHash::of(&secret),
+            user,
         })
     }
 }
@@ -119,10 +158,11 @@ mod tests {
         let entropy = SeededEntropy::default();
         let session = SessionId::generate(&entropy).unwrap();
         let minted = NewRefresh::mint(&session, &entropy).unwrap();
-        let presented = PresentedRefresh::parse(minted.token.expose()).unwrap();
+        let presented = PresentedRefresh::parse(minted.token("alice").expose()).unwrap();
         assert_eq!(presented.session, session);
+        assert_eq!(presented.user.as_deref(), Some("alice"));
         assert!(presented.hash.matches(&minted.hash));
-        assert!(!minted.token.expose().contains(&minted.hash.0));
+        assert!(!minted.token("alice").expose().contains(&minted.hash.0));
     }
 
     #[test]
@@ -131,7 +171,8 @@ mod tests {
         let a = NewRefresh::mint(&session, &OsEntropy).unwrap();
         let b = NewRefresh::mint(&session, &OsEntropy).unwrap();
         assert!(!a.hash.matches(&b.hash));
-        let secret = a.token.expose().split_once('.').unwrap().1;
+        let token = a.token("alice");
+        let secret = token.expose().split('.').nth(1).unwrap();
         assert_eq!(b64url_decode(secret).unwrap().len(), 32);
         assert_eq!(b64url_decode(session.as_str()).unwrap().len(), 16);
     }
@@ -142,10 +183,27 @@ mod tests {
         let session = SessionId::generate(&entropy).unwrap();
         let good = NewRefresh::mint(&session, &entropy)
             .unwrap()
-            .token
+            .token("alice")
             .into_inner();
-        let (sid, secret) = good.split_once('.').unwrap();
+        let mut parts = good.split('.');
+        let (sid, secret, user) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
+        let legacy = format!("{sid}.{secret}");
+        assert_eq!(
+            PresentedRefresh::parse(&legacy).unwrap().user,
+            None,
+            "no user part"
+        );
+        let oversized = format!("{legacy}.{}", "A".repeat(600));
         for bad in [
+            format!("{legacy}.{user}.{user}"),
+            format!("{legacy}."),
+            format!("{legacy}.{user}="),
+            format!("{legacy}.{}", b64url(&[0xff, 0xfe])),
+            oversized,
             String::new(),
             ".".into(),
             sid.into(),
@@ -154,9 +212,8 @@ mod tests {
             format!("{sid}.{}", &secret[1..]),
             format!("{sid}.{secret}A"),
             format!("{sid}x.{secret}"),
-            format!("{sid}.{secret}.{secret}"),
             format!("{sid}.{secret}="),
-            good.replace('.', ":"),
+            legacy.replace('.', ":"),
         ] {
             assert!(PresentedRefresh::parse(&bad).is_none(), "{bad}");
         }

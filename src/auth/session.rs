@@ -27,6 +27,10 @@ use super::refresh::{PresentedRefresh, SessionId, TokenHash};
 
 /// How many retired refresh-token hashes a session remembers to recognise reuse.
 pub const RETIRED_HASHES_KEPT: usize = 16;
+/// The most clock skew `CLOCK_LEEWAY` may tolerate. A revocation marker outlives its session's
+/// absolute end by this much, so it is still there for the last access token a clock that far
+/// behind would accept.
+pub const MAX_LEEWAY: i64 = 300;
 /// Longest user agent summary stored.
 pub const MAX_USER_AGENT_LEN: usize = 120;
 

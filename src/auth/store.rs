@@ -92,10 +92,13 @@ pub trait SessionStore {
         now: UnixTime,
     ) -> Result<Vec<SessionRecord>, StoreError>;
 
-    /// Ends one session; returns it if it was live.
+    /// Ends `user`'s session `id`; returns it if it was live. A session of another user is left
+    /// alone (`None`): callers name the owner they have verified, so the authority of that user
+    /// can be reached without a KV read and nobody ends a session that is not theirs.
     async fn revoke(
         &self,
         id: &SessionId,
+        user: &str,
         now: UnixTime,
     ) -> Result<Option<SessionRecord>, StoreError>;
 

@@ -127,12 +127,12 @@ fn ed25519_assertions_sign_and_verify() {
 fn refresh_tokens_mint_and_parse_back() {
     let session = SessionId::generate(&OsEntropy).unwrap();
     let minted = NewRefresh::mint(&session, &OsEntropy).unwrap();
-    let presented = PresentedRefresh::parse(minted.token.expose()).unwrap();
+    let presented = PresentedRefresh::parse(minted.token("alice").expose()).unwrap();
     assert_eq!(presented.session, session);
     assert!(presented.hash.matches(&minted.hash));
     let next = NewRefresh::mint(&session, &OsEntropy).unwrap();
     assert!(!next.hash.matches(&minted.hash));
-    assert!(PresentedRefresh::parse(&minted.token.expose()[1..]).is_none());
+    assert!(PresentedRefresh::parse(&minted.token("alice").expose()[1..]).is_none());
 }
 
 #[wasm_bindgen_test]

@@ -83,9 +83,12 @@ impl DurableObject for SessionAuthority {
 }
 
 /// The session store backed by the authority: atomic writes, KV reads.
+/// Each ended session is also marked in this location's KV, so that an end is final at once
+/// where it was asked for, not only where the authority runs.
 pub struct AuthorityStore {
     env: Env,
     kv: KvSessionStore,
+    policy: SessionPolicy,
 }
 
 fn unavailable(err: impl std::fmt::Display) -> StoreError {
@@ -93,8 +96,8 @@ fn unavailable(err: impl std::fmt::Display) -> StoreError {
 }
 
 impl AuthorityStore {
-    pub fn new(env: Env, kv: KvSessionStore) -> Self {
-        Self { env, kv }
+    pub fn new(env: Env, kv: KvSessionStore, policy: SessionPolicy) -> Self {
+        Self { env, kv, policy }
     }
 
     async fn send(&self, user: &str, command: &Command) -> Result<Reply, StoreError> {
@@ -168,12 +171,16 @@ impl SessionStore for AuthorityStore {
         policy: &SessionPolicy,
         now: UnixTime,
     ) -> Result<Rotation, StoreError> {
-        let Some(user) = self.owner(&presented.session).await? else {
-            return Ok(if self.kv.is_revoked(&presented.session).await? {
-                Rotation::Ended
-            } else {
-                Rotation::Unknown
-            });
+        // The token names its user; only tokens minted before it did need the KV record.
+        let user = match &presented.user {
+            Some(user) => user.clone(),
+            None => match self.owner(&presented.session).await? {
+                Some(user) => user,
+                None if self.kv.is_revoked(&presented.session).await? => {
+                    return Ok(Rotation::Ended)
+                }
+                None => return Ok(Rotation::Unknown),
+            },
         };
         let command = Command::Rotate {
             presented: presented.clone(),
@@ -182,6 +189,12 @@ impl SessionStore for AuthorityStore {
             now,
         };
         match self.send(&user, &command).await? {
+            Reply::Rotation(Rotation::Reused(record)) => {
+                self.kv
+                    .mark_revoked(&record.id, record.absolute_expires_at, now)
+                    .await?;
+                Ok(Rotation::Reused(record))
+            }
             Reply::Rotation(rotation) => Ok(rotation),
             other => Err(unexpected(other)),
         }
@@ -201,14 +214,12 @@ impl SessionStore for AuthorityStore {
     async fn revoke(
         &self,
         id: &SessionId,
+        user: &str,
         now: UnixTime,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let Some(user) = self.owner(id).await? else {
-            return Ok(None);
-        };
         match self
             .send(
-                &user,
+                user,
                 &Command::Revoke {
                     id: id.clone(),
                     now,
@@ -216,14 +227,29 @@ impl SessionStore for AuthorityStore {
             )
             .await?
         {
-            Reply::Revoked(revoked) => Ok(revoked),
+            Reply::Revoked(revoked) => {
+                // Final here at once too, not only at the authority's own location.
+                if let Some(record) = &revoked {
+                    self.kv
+                        .mark_revoked(&record.id, record.absolute_expires_at, now)
+                        .await?;
+                }
+                Ok(revoked)
+            }
             other => Err(unexpected(other)),
         }
     }
 
     async fn revoke_all(&self, user: &str, now: UnixTime) -> Result<Vec<SessionId>, StoreError> {
         match self.send(user, &Command::RevokeAll { now }).await? {
-            Reply::Ended(ended) => Ok(ended),
+            Reply::Ended(ended) => {
+                // No session outlives a full absolute timeout from now.
+                let until = now.saturating_add(self.policy.absolute_timeout);
+                for id in &ended {
+                    self.kv.mark_revoked(id, until, now).await?;
+                }
+                Ok(ended)
+            }
             other => Err(unexpected(other)),
         }
     }

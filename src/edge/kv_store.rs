@@ -13,7 +13,7 @@ use crate::auth::kv_keys::{
 };
 use crate::auth::refresh::{PresentedRefresh, SessionId, TokenHash};
 use crate::auth::session::{
-    decide_rotation, sessions_to_evict, RotationDecision, SessionPolicy, SessionRecord,
+    decide_rotation, sessions_to_evict, RotationDecision, SessionPolicy, SessionRecord, MAX_LEEWAY,
 };
 use crate::auth::store::{Rotation, SessionStore, StoreError};
 
@@ -91,19 +91,31 @@ impl KvSessionStore {
             .map_err(unavailable)
     }
 
+    /// Writes `id`'s revocation marker, kept until `until` plus the largest clock leeway, so it
+    /// outlives every access token it must refuse.
+    pub(crate) async fn mark_revoked(
+        &self,
+        id: &SessionId,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        self.kv
+            .put(&revoked_key(id), "1")
+            .map_err(unavailable)?
+            .expiration(expiration(until.saturating_add(MAX_LEEWAY), now))
+            .execute()
+            .await
+            .map_err(unavailable)
+    }
+
     /// Ends a session: the revocation marker first (the hot path reads it), then the record.
     pub(crate) async fn end(
         &self,
         record: &SessionRecord,
         now: UnixTime,
     ) -> Result<(), StoreError> {
-        self.kv
-            .put(&revoked_key(&record.id), "1")
-            .map_err(unavailable)?
-            .expiration(expiration(record.absolute_expires_at, now))
-            .execute()
-            .await
-            .map_err(unavailable)?;
+        self.mark_revoked(&record.id, record.absolute_expires_at, now)
+            .await?;
         self.kv
             .delete(&session_key(&record.id))
             .await
@@ -219,9 +231,10 @@ impl SessionStore for KvSessionStore {
     async fn revoke(
         &self,
         id: &SessionId,
+        user: &str,
         now: UnixTime,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let Some(record) = self.read(id).await? else {
+        let Some(record) = self.read(id).await?.filter(|record| record.user == user) else {
             return Ok(None);
         };
         self.end(&record, now).await?;

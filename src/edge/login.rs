@@ -172,7 +172,7 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
         gate.end_session(&previous).await?;
         audit(
             AuditEvent::new(EventKind::Revoke, ctx.now)
-                .session(previous.as_str())
+                .session(previous.id.as_str())
                 .detail("replaced by a new login"),
         );
     }

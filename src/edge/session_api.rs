@@ -7,7 +7,7 @@ use super::error::{EdgeError, EdgeResult};
 use super::pages::LOGIN_PATH;
 use super::{audit, http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
-use crate::auth::gate::{Principal, Refusal, Resolution, Restored};
+use crate::auth::gate::{Held, Principal, Refusal, Resolution, Restored};
 use crate::auth::refresh::SessionId;
 use crate::auth::request::RequestFacts;
 use crate::auth::store::SessionStore;
@@ -85,9 +85,9 @@ pub(super) async fn refresh(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
 
 pub(super) async fn logout(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
     let gate = ctx.gate();
-    if let Some(id) = gate.held_session(facts).await? {
-        gate.end_session(&id).await?;
-        audit(AuditEvent::new(EventKind::Logout, ctx.now).session(id.as_str()));
+    if let Some(held) = gate.held_session(facts).await? {
+        gate.end_session(&held).await?;
+        audit(AuditEvent::new(EventKind::Logout, ctx.now).session(held.id.as_str()));
     }
     let mut response = if facts.accepts_json {
         http::json(&json!({ "ok": true }), 200)?
@@ -153,17 +153,18 @@ pub(super) async fn revoke_one(
     ctx: &Ctx<'_>,
     principal: Principal,
 ) -> EdgeResult {
-    let not_found = EdgeError::NotFound("no such session");
+    let not_found = || EdgeError::NotFound("no such session");
     let id = facts
         .path
         .strip_prefix("/auth/sessions/")
         .and_then(SessionId::parse)
-        .ok_or(not_found)?;
-    match ctx.store.session(&id, ctx.now).await? {
-        Some(record) if record.user == principal.user => {}
-        _ => return Err(EdgeError::NotFound("no such session")),
-    }
-    ctx.gate().end_session(&id).await?;
+        .ok_or_else(not_found)?;
+    // The store ends it only if it is one of this user's live sessions.
+    let held = Held {
+        id: id.clone(),
+        user: principal.user.clone(),
+    };
+    ctx.gate().end_session(&held).await?.ok_or_else(not_found)?;
     audit(
         AuditEvent::new(EventKind::Revoke, ctx.now)
             .user(&principal.user)

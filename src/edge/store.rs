@@ -30,7 +30,9 @@ impl Sessions {
             .map_err(|err| StoreError::Unavailable(format!("SESSIONS binding: {err}")))?;
         Ok(match config.store {
             StoreBackend::Kv => Self::Kv(kv),
-            StoreBackend::Authority => Self::Authority(AuthorityStore::new(env.clone(), kv)),
+            StoreBackend::Authority => {
+                Self::Authority(AuthorityStore::new(env.clone(), kv, config.policy.clone()))
+            }
         })
     }
 }
@@ -84,9 +86,10 @@ impl SessionStore for Sessions {
     async fn revoke(
         &self,
         id: &SessionId,
+        user: &str,
         now: UnixTime,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        delegate!(self, store => store.revoke(id, now))
+        delegate!(self, store => store.revoke(id, user, now))
     }
 
     async fn revoke_all(&self, user: &str, now: UnixTime) -> Result<Vec<SessionId>, StoreError> {

@@ -141,7 +141,7 @@ impl Fixture {
             names.access,
             token,
             names.refresh,
-            refresh.token.expose()
+            refresh.token("alice@example.com").expose()
         );
         let headers = vec![
             ("Cookie", cookie),
