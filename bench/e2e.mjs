@@ -1,10 +1,12 @@
-// End to end, in workerd directly: edgegate against a pass-through worker and the bare origin,
-// with wrk (authenticated GET, unauthenticated 401) and a closed-loop Node client (login,
-// refresh, logout). Prints one JSON object on stdout; progress goes to stderr.
+// End to end, in workerd directly: edgegate against the JavaScript reference worker
+// (bench/jose-worker.js), a pass-through worker and the bare origin, with wrk (authenticated GET
+// with and without edgegate's isolate caches, public path, unauthenticated 401) and a closed-loop
+// Node client (login, refresh, logout). Prints one JSON object on stdout; progress on stderr.
 //
 //   node bench/e2e.mjs [--seconds N] [--rounds N] [--smoke]
 import { spawn } from "node:child_process";
-import { pbkdf2Sync, randomBytes } from "node:crypto";
+import { createPrivateKey, createPublicKey, pbkdf2Sync, randomBytes } from "node:crypto";
+import { decodeProtectedHeader, jwtVerify } from "jose";
 import { startWorkerd } from "./workerd.mjs";
 import { closedLoop, haveWrk, wrk } from "./load.mjs";
 
@@ -83,13 +85,41 @@ function check(condition, message) {
   if (!condition) throw new Error(`check failed: ${message}`);
 }
 
+/** The public key of the first entry of an ASSERTION_KEYS secret (`kid:base64url-seed`). */
+function assertionPublicKey(secret) {
+  const seed = Buffer.from(secret.split(/[\s,]+/)[0].split(":")[1], "base64url");
+  const pkcs8 = Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), seed]);
+  return createPublicKey(createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" }));
+}
+
+/**
+ * GET /api/data through `base` with `cookie`; checks the origin got identity headers whose
+ * assertion verifies with the assertion key, and returns its header, claims and headers.
+ */
+async function forwardedIdentity(base, cookie, origin, publicKey, vars) {
+  const before = (await origin.stats()).withIdentity;
+  const res = await fetch(`${base}/api/data`, { headers: { cookie: `${cookie}; theme=dark` } });
+  await res.arrayBuffer();
+  const stats = await origin.stats();
+  check(res.status === 200 && stats.withIdentity === before + 1, `${base}: authenticated GET forwarded with identity (${res.status})`);
+  const { assertion, ...headers } = stats.last;
+  const { payload } = await jwtVerify(assertion, publicKey, {
+    algorithms: ["EdDSA"], issuer: vars.ISSUER, audience: vars.ORIGIN_AUDIENCE, typ: "edgegate-assertion+jwt",
+  });
+  check(headers.user === payload.sub && headers.session === payload.sid && headers.roles === payload.roles.join(","), `${base}: identity headers match the assertion`);
+  check(headers.cookie === "theme=dark", `${base}: session cookies stripped from the forwarded Cookie (${headers.cookie})`);
+  return { header: decodeProtectedHeader(assertion), claims: payload, headers };
+}
+
+const ratioRounds = (runs, a, b) => runs[a].map((r, i) => r.rps / runs[b][i].rps);
+
 async function main() {
   if (!haveWrk()) throw new Error("wrk is not installed (apt-get install -y wrk)");
   const origin = await startOrigin();
   let w;
   try {
     w = await startWorkerd({ originUrl: origin.url });
-    log(`workerd pid ${w.pid}: edgegate ${w.edge}, pass-through ${w.pass}, origin ${origin.url}`);
+    log(`workerd pid ${w.pid}: edgegate ${w.edge}, caches off ${w.edgeNoCache}, jose ${w.jose}, pass-through ${w.pass}, origin ${origin.url}`);
     const record = userRecord(PASSWORD);
     for (let i = 0; i < USERS; i++) {
       const key = encodeURIComponent(`user:bench-u${i}`);
@@ -100,14 +130,35 @@ async function main() {
     // The contract, once, before any figure is trusted.
     const cookie = await login(w.edge, "bench-u0");
     check(/__Host-eg_access=/.test(cookie), `access cookie set (${cookie.split("=")[0]})`);
-    const before = (await origin.stats()).withIdentity;
-    const ok = await fetch(`${w.edge}/api/data`, { headers: { cookie } });
-    check(ok.status === 200 && (await origin.stats()).withIdentity === before + 1, `authenticated GET forwarded with identity (${ok.status})`);
-    check((await fetch(`${w.edge}/api/data`)).status === 401, "no cookie gives 401");
+    // edgegate, edgegate without caches and the jose worker accept the same token and forward the
+    // same identity: the same assertion header and claim names, the same subject.
+    const publicKey = assertionPublicKey(w.keys.ASSERTION_KEYS);
+    const reference = await forwardedIdentity(w.edge, cookie, origin, publicKey, w.vars);
+    for (const base of [w.edgeNoCache, w.jose]) {
+      const other = await forwardedIdentity(base, cookie, origin, publicKey, w.vars);
+      const shape = (id) => JSON.stringify([id.header, Object.keys(id.claims).sort(), id.claims.exp - id.claims.iat]);
+      check(shape(other) === shape(reference), `${base}: assertion shaped like edgegate's (${shape(other)} vs ${shape(reference)})`);
+      for (const claim of ["iss", "aud", "sub", "sid", "knd"]) check(other.claims[claim] === reference.claims[claim], `${base}: same ${claim}`);
+      check(JSON.stringify(other.headers) === JSON.stringify(reference.headers), `${base}: same identity headers`);
+    }
+    // The access cookie alone (with the refresh cookie edgegate would refresh in place).
+    const access = cookie.split("; ").find((c) => c.startsWith("__Host-eg_access="));
+    const tampered = access.replace(/^([^.]+\.)(.)/, (_, head, c) => head + (c === "e" ? "f" : "e"));
+    check(tampered !== access, "the tampered token differs");
+    for (const base of [w.edge, w.edgeNoCache, w.jose]) {
+      check((await fetch(`${base}/api/data`)).status === 401, `${base}: no cookie gives 401`);
+      check((await fetch(`${base}/api/data`, { headers: { cookie: tampered } })).status === 401, `${base}: a tampered token gives 401`);
+    }
     check((await fetch(`${w.pass}/api/data`)).status === 200, "pass-through answers 200");
 
+    // A fresh login for each authenticated target in each round; then repeat requests of that
+    // one session (the steady state).
+    const authenticated = (base) => async () => ({ url: `${base}/api/data`, headers: { Cookie: await login(w.edge, "bench-u1") }, identity: true });
     const targets = {
-      edgegate: async () => ({ url: `${w.edge}/api/data`, headers: { Cookie: await login(w.edge, "bench-u1") }, identity: true }),
+      edgegate: authenticated(w.edge),
+      // Every per-isolate cache off (REVOCATION_CACHE_TTL=0, ISOLATE_CACHE_ENTRIES=0).
+      "edgegate-nocache": authenticated(w.edgeNoCache),
+      jose: authenticated(w.jose),
       // edgegate forwarding a public path: the proxying without the session work.
       "edgegate-public": async () => ({ url: `${w.edge}/favicon.ico`, headers: {} }),
       passthrough: async () => ({ url: `${w.pass}/api/data`, headers: {} }),
@@ -182,8 +233,10 @@ async function main() {
     check(logoutRun.requests > 0 && logoutRun.statuses[200] === logoutRun.requests, `logout: ${JSON.stringify(logoutRun.statuses)}`);
     log(`logout: ${logoutRun.rps.toFixed(0)}/s over ${logoutRun.requests} sessions`);
     // The revocation check is on: a logged-out access token (still unexpired) is refused.
-    const revoked = await fetch(`${w.edge}/api/data`, { headers: { cookie: loggedOut[0] } });
-    check(revoked.status === 401, `revoked session refused (${revoked.status})`);
+    for (const base of [w.edge, w.edgeNoCache, w.jose]) {
+      const revoked = await fetch(`${base}/api/data`, { headers: { cookie: loggedOut[0] } });
+      check(revoked.status === 401, `${base}: revoked session refused (${revoked.status})`);
+    }
 
     // The runtime's native Ed25519 (WebCrypto), timed from outside: (t(n) - t(0)) / n.
     const PROBE_N = smoke ? 50 : 2000;
@@ -211,18 +264,24 @@ async function main() {
       p99: median(runs[name].map((r) => r.p99)),
       runs: runs[name].map((r) => Math.round(r.rps)),
     });
-    const ratio = (a, b) => median(runs[a].map((r, i) => r.rps / runs[b][i].rps));
+    const ratio = (a, b) => median(ratioRounds(runs, a, b));
+    const pairs = {
+      edgegateOverJose: ["edgegate", "jose"],
+      edgegateOverPassthrough: ["edgegate", "passthrough"],
+      noCacheOverJose: ["edgegate-nocache", "jose"],
+      publicOverPassthrough: ["edgegate-public", "passthrough"],
+      joseOverPassthrough: ["jose", "passthrough"],
+      edgegateOverNoCache: ["edgegate", "edgegate-nocache"],
+      edgegateOverPublic: ["edgegate", "edgegate-public"],
+      passthroughOverOrigin: ["passthrough", "origin"],
+      edgegateOverOrigin: ["edgegate", "origin"],
+    };
     const flow = (r) => ({ rps: r.rps, p50: r.p50, p99: r.p99, requests: r.requests, tool: r.tool });
     const result = {
       settings: { seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, flowSeconds: FLOW_SECONDS, flowConcurrency: FLOW_CONCURRENCY },
       get: Object.fromEntries(names.map((n) => [n, summary(n)])),
-      ratios: {
-        edgegateOverPassthrough: ratio("edgegate", "passthrough"),
-        edgegateOverOrigin: ratio("edgegate", "origin"),
-        publicOverPassthrough: ratio("edgegate-public", "passthrough"),
-        edgegateOverPublic: ratio("edgegate", "edgegate-public"),
-        passthroughOverOrigin: ratio("passthrough", "origin"),
-      },
+      ratios: Object.fromEntries(Object.entries(pairs).map(([k, [a, b]]) => [k, ratio(a, b)])),
+      ratioRounds: Object.fromEntries(Object.entries(pairs).map(([k, [a, b]]) => [k, ratioRounds(runs, a, b)])),
       flows: { login: flow(loginRun), refresh: flow(refreshRun), logout: flow(logoutRun) },
       probe: { webcryptoEd25519Us: webcryptoEd25519, kvMissUs: kvMiss },
     };
