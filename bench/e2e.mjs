@@ -4,9 +4,10 @@
 // Node client (login, refresh, logout). Prints one JSON object on stdout; progress on stderr.
 //
 //   node bench/e2e.mjs [--seconds N] [--rounds N] [--smoke]
-import { spawn } from "node:child_process";
-import { createPrivateKey, createPublicKey, pbkdf2Sync, randomBytes } from "node:crypto";
+import { createPrivateKey, createPublicKey } from "node:crypto";
+import { loadavg } from "node:os";
 import { decodeProtectedHeader, jwtVerify } from "jose";
+import { check, cookiesFrom, login, loginRequest, seedUsers, startOrigin } from "./harness.mjs";
 import { startWorkerd } from "./workerd.mjs";
 import { closedLoop, haveWrk, wrk } from "./load.mjs";
 
@@ -23,66 +24,12 @@ const WARMUP = smoke ? 1 : 3;
 const CONNECTIONS = 16;
 const FLOW_CONCURRENCY = 4;
 const USERS = smoke ? 8 : 512;
-const PASSWORD = "bench-password-1";
 const log = (...m) => console.error("   ", ...m);
 
 function median(values) {
   const s = [...values].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
-async function startOrigin() {
-  const child = spawn(process.execPath, [new URL("./origin.mjs", import.meta.url).pathname, "0"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const port = await new Promise((resolve, reject) => {
-    child.stdout.once("data", (d) => resolve(JSON.parse(d).port));
-    child.once("exit", (code) => reject(new Error(`origin exited (${code})`)));
-  });
-  const url = `http://127.0.0.1:${port}`;
-  return {
-    url,
-    stats: async () => (await fetch(`${url}/__origin/stats`)).json(),
-    stop: () => child.kill("SIGTERM"),
-  };
-}
-
-/** The user record format of the `kv` credential backend (PBKDF2-HMAC-SHA256, 100,000 rounds). */
-function userRecord(password) {
-  const salt = randomBytes(16);
-  const hash = pbkdf2Sync(password, salt, 100000, 32, "sha256");
-  const b64 = (b) => b.toString("base64").replace(/=+$/, "");
-  return JSON.stringify({ password: `pbkdf2-sha256$100000$${b64(salt)}$${b64(hash)}`, roles: ["member"], disabled: false });
-}
-
-/** `name=value; ...` for the non-empty cookies a response sets, merged over `previous`. */
-function cookiesFrom(setCookie = [], previous = "") {
-  const jar = new Map(previous.split("; ").filter(Boolean).map((kv) => [kv.split("=")[0], kv]));
-  for (const line of setCookie) {
-    const pair = line.split(";")[0];
-    const eq = pair.indexOf("=");
-    if (eq > 0 && pair.length > eq + 1) jar.set(pair.slice(0, eq), pair);
-  }
-  return [...jar.values()].join("; ");
-}
-
-const loginRequest = (user) => ({
-  method: "POST",
-  path: "/auth/login",
-  headers: { "content-type": "application/json", accept: "application/json" },
-  body: JSON.stringify({ username: user, password: PASSWORD }),
-});
-
-async function login(edge, user) {
-  const req = loginRequest(user);
-  const res = await fetch(edge + req.path, { method: "POST", headers: req.headers, body: req.body });
-  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
-  return cookiesFrom(res.headers.getSetCookie());
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(`check failed: ${message}`);
 }
 
 /** The public key of the first entry of an ASSERTION_KEYS secret (`kid:base64url-seed`). */
@@ -120,12 +67,7 @@ async function main() {
   try {
     w = await startWorkerd({ originUrl: origin.url });
     log(`workerd pid ${w.pid}: edgegate ${w.edge}, caches off ${w.edgeNoCache}, jose ${w.jose}, pass-through ${w.pass}, origin ${origin.url}`);
-    const record = userRecord(PASSWORD);
-    for (let i = 0; i < USERS; i++) {
-      const key = encodeURIComponent(`user:bench-u${i}`);
-      const res = await fetch(`${w.kvUsers}/${key}?urlencoded=true`, { method: "PUT", body: record });
-      check(res.ok, `seeding user ${i}: ${res.status}`);
-    }
+    await seedUsers(w.kvUsers, USERS);
 
     // The contract, once, before any figure is trusted.
     const cookie = await login(w.edge, "bench-u0");
@@ -278,7 +220,7 @@ async function main() {
     };
     const flow = (r) => ({ rps: r.rps, p50: r.p50, p99: r.p99, requests: r.requests, tool: r.tool });
     const result = {
-      settings: { seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, flowSeconds: FLOW_SECONDS, flowConcurrency: FLOW_CONCURRENCY },
+      settings: { seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, flowSeconds: FLOW_SECONDS, flowConcurrency: FLOW_CONCURRENCY, loadAverage: loadavg() },
       get: Object.fromEntries(names.map((n) => [n, summary(n)])),
       ratios: Object.fromEntries(Object.entries(pairs).map(([k, [a, b]]) => [k, ratio(a, b)])),
       ratioRounds: Object.fromEntries(Object.entries(pairs).map(([k, [a, b]]) => [k, ratioRounds(runs, a, b)])),

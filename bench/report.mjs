@@ -38,7 +38,7 @@ const meta = load("machine.json");
 const out = [];
 
 if (meta) {
-  out.push(`Machine: ${meta.cpu}, ${meta.nproc} CPUs, ${meta.memory} memory; ${meta.node}; workerd ${meta.workerd}; ${meta.rustc}. ${meta.mode} run, ${meta.date}.`, "");
+  out.push(`Machine: ${meta.cpu}, ${meta.nproc} CPUs, ${meta.memory} memory; ${meta.node}; workerd ${meta.workerd}; ${meta.rustc}. ${meta.mode} run, ${meta.date}; load average at the start ${meta.load ?? "not recorded"}.`, "");
 }
 
 if (e2e) {
