@@ -118,7 +118,7 @@ function frameKind({ functionName, url }) {
  * until the next sample (as DevTools does); total time counts a frame once per sample however
  * often it recurses on the stack.
  */
-export function analyse(profile) {
+function analyse(profile) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -168,7 +168,7 @@ async function main() {
   let session;
   try {
     w = await startWorkerd({ originUrl: origin.url, inspectorPort: await freePort(), worker });
-    log(`workerd pid ${w.pid}, inspector ${w.inspector}, edgegate from ${path.relative(ROOT, path.dirname(worker.wasm))}/`);
+    log(`workerd pid ${w.pid}, inspector ${w.inspector}, edgegate build ${path.relative(ROOT, path.dirname(worker.wasm))}/, profiling ${TARGET}`);
     await seedUsers(w.kvUsers, 1);
     const headers = target.session ? { Cookie: await login(w.edge, "bench-u0") } : {};
     const url = target.base(w) + target.path;
