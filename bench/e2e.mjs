@@ -1,10 +1,13 @@
-// End to end, in workerd directly: edgegate against a pass-through worker and the bare origin,
-// with wrk (authenticated GET, unauthenticated 401) and a closed-loop Node client (login,
-// refresh, logout). Prints one JSON object on stdout; progress goes to stderr.
+// End to end, in workerd directly: edgegate against the JavaScript reference worker
+// (bench/jose-worker.js), a pass-through worker and the bare origin, with wrk (authenticated GET
+// with and without edgegate's isolate caches, public path, unauthenticated 401) and a closed-loop
+// Node client (login, refresh, logout). Prints one JSON object on stdout; progress on stderr.
 //
 //   node bench/e2e.mjs [--seconds N] [--rounds N] [--smoke]
-import { spawn } from "node:child_process";
-import { pbkdf2Sync, randomBytes } from "node:crypto";
+import { createPrivateKey, createPublicKey } from "node:crypto";
+import { loadavg } from "node:os";
+import { decodeProtectedHeader, jwtVerify } from "jose";
+import { check, cookiesFrom, login, loginRequest, seedUsers, startOrigin } from "./harness.mjs";
 import { startWorkerd } from "./workerd.mjs";
 import { closedLoop, haveWrk, wrk } from "./load.mjs";
 
@@ -21,7 +24,6 @@ const WARMUP = smoke ? 1 : 3;
 const CONNECTIONS = 16;
 const FLOW_CONCURRENCY = 4;
 const USERS = smoke ? 8 : 512;
-const PASSWORD = "bench-password-1";
 const log = (...m) => console.error("   ", ...m);
 
 function median(values) {
@@ -30,58 +32,33 @@ function median(values) {
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
-async function startOrigin() {
-  const child = spawn(process.execPath, [new URL("./origin.mjs", import.meta.url).pathname, "0"], {
-    stdio: ["ignore", "pipe", "inherit"],
+/** The public key of the first entry of an ASSERTION_KEYS secret (`kid:base64url-seed`). */
+function assertionPublicKey(secret) {
+  const seed = Buffer.from(secret.split(/[\s,]+/)[0].split(":")[1], "base64url");
+  const pkcs8 = Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), seed]);
+  return createPublicKey(createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" }));
+}
+
+/**
+ * GET /api/data through `base` with `cookie`; checks the origin got identity headers whose
+ * assertion verifies with the assertion key, and returns its header, claims and headers.
+ */
+async function forwardedIdentity(base, cookie, origin, publicKey, vars) {
+  const before = (await origin.stats()).withIdentity;
+  const res = await fetch(`${base}/api/data`, { headers: { cookie: `${cookie}; theme=dark` } });
+  await res.arrayBuffer();
+  const stats = await origin.stats();
+  check(res.status === 200 && stats.withIdentity === before + 1, `${base}: authenticated GET forwarded with identity (${res.status})`);
+  const { assertion, ...headers } = stats.last;
+  const { payload } = await jwtVerify(assertion, publicKey, {
+    algorithms: ["EdDSA"], issuer: vars.ISSUER, audience: vars.ORIGIN_AUDIENCE, typ: "edgegate-assertion+jwt",
   });
-  const port = await new Promise((resolve, reject) => {
-    child.stdout.once("data", (d) => resolve(JSON.parse(d).port));
-    child.once("exit", (code) => reject(new Error(`origin exited (${code})`)));
-  });
-  const url = `http://127.0.0.1:${port}`;
-  return {
-    url,
-    stats: async () => (await fetch(`${url}/__origin/stats`)).json(),
-    stop: () => child.kill("SIGTERM"),
-  };
+  check(headers.user === payload.sub && headers.session === payload.sid && headers.roles === payload.roles.join(","), `${base}: identity headers match the assertion`);
+  check(headers.cookie === "theme=dark", `${base}: session cookies stripped from the forwarded Cookie (${headers.cookie})`);
+  return { header: decodeProtectedHeader(assertion), claims: payload, headers };
 }
 
-/** The user record format of the `kv` credential backend (PBKDF2-HMAC-SHA256, 100,000 rounds). */
-function userRecord(password) {
-  const salt = randomBytes(16);
-  const hash = pbkdf2Sync(password, salt, 100000, 32, "sha256");
-  const b64 = (b) => b.toString("base64").replace(/=+$/, "");
-  return JSON.stringify({ password: `pbkdf2-sha256$100000$${b64(salt)}$${b64(hash)}`, roles: ["member"], disabled: false });
-}
-
-/** `name=value; ...` for the non-empty cookies a response sets, merged over `previous`. */
-function cookiesFrom(setCookie = [], previous = "") {
-  const jar = new Map(previous.split("; ").filter(Boolean).map((kv) => [kv.split("=")[0], kv]));
-  for (const line of setCookie) {
-    const pair = line.split(";")[0];
-    const eq = pair.indexOf("=");
-    if (eq > 0 && pair.length > eq + 1) jar.set(pair.slice(0, eq), pair);
-  }
-  return [...jar.values()].join("; ");
-}
-
-const loginRequest = (user) => ({
-  method: "POST",
-  path: "/auth/login",
-  headers: { "content-type": "application/json", accept: "application/json" },
-  body: JSON.stringify({ username: user, password: PASSWORD }),
-});
-
-async function login(edge, user) {
-  const req = loginRequest(user);
-  const res = await fetch(edge + req.path, { method: "POST", headers: req.headers, body: req.body });
-  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
-  return cookiesFrom(res.headers.getSetCookie());
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(`check failed: ${message}`);
-}
+const ratioRounds = (runs, a, b) => runs[a].map((r, i) => r.rps / runs[b][i].rps);
 
 async function main() {
   if (!haveWrk()) throw new Error("wrk is not installed (apt-get install -y wrk)");
@@ -89,25 +66,41 @@ async function main() {
   let w;
   try {
     w = await startWorkerd({ originUrl: origin.url });
-    log(`workerd pid ${w.pid}: edgegate ${w.edge}, pass-through ${w.pass}, origin ${origin.url}`);
-    const record = userRecord(PASSWORD);
-    for (let i = 0; i < USERS; i++) {
-      const key = encodeURIComponent(`user:bench-u${i}`);
-      const res = await fetch(`${w.kvUsers}/${key}?urlencoded=true`, { method: "PUT", body: record });
-      check(res.ok, `seeding user ${i}: ${res.status}`);
-    }
+    log(`workerd pid ${w.pid}: edgegate ${w.edge}, caches off ${w.edgeNoCache}, jose ${w.jose}, pass-through ${w.pass}, origin ${origin.url}`);
+    await seedUsers(w.kvUsers, USERS);
 
     // The contract, once, before any figure is trusted.
     const cookie = await login(w.edge, "bench-u0");
     check(/__Host-eg_access=/.test(cookie), `access cookie set (${cookie.split("=")[0]})`);
-    const before = (await origin.stats()).withIdentity;
-    const ok = await fetch(`${w.edge}/api/data`, { headers: { cookie } });
-    check(ok.status === 200 && (await origin.stats()).withIdentity === before + 1, `authenticated GET forwarded with identity (${ok.status})`);
-    check((await fetch(`${w.edge}/api/data`)).status === 401, "no cookie gives 401");
+    // edgegate, edgegate without caches and the jose worker accept the same token and forward the
+    // same identity: the same assertion header and claim names, the same subject.
+    const publicKey = assertionPublicKey(w.keys.ASSERTION_KEYS);
+    const reference = await forwardedIdentity(w.edge, cookie, origin, publicKey, w.vars);
+    for (const base of [w.edgeNoCache, w.jose]) {
+      const other = await forwardedIdentity(base, cookie, origin, publicKey, w.vars);
+      const shape = (id) => JSON.stringify([id.header, Object.keys(id.claims).sort(), id.claims.exp - id.claims.iat]);
+      check(shape(other) === shape(reference), `${base}: assertion shaped like edgegate's (${shape(other)} vs ${shape(reference)})`);
+      for (const claim of ["iss", "aud", "sub", "sid", "knd"]) check(other.claims[claim] === reference.claims[claim], `${base}: same ${claim}`);
+      check(JSON.stringify(other.headers) === JSON.stringify(reference.headers), `${base}: same identity headers`);
+    }
+    // The access cookie alone (with the refresh cookie edgegate would refresh in place).
+    const access = cookie.split("; ").find((c) => c.startsWith("__Host-eg_access="));
+    const tampered = access.replace(/^([^.]+\.)(.)/, (_, head, c) => head + (c === "e" ? "f" : "e"));
+    check(tampered !== access, "the tampered token differs");
+    for (const base of [w.edge, w.edgeNoCache, w.jose]) {
+      check((await fetch(`${base}/api/data`)).status === 401, `${base}: no cookie gives 401`);
+      check((await fetch(`${base}/api/data`, { headers: { cookie: tampered } })).status === 401, `${base}: a tampered token gives 401`);
+    }
     check((await fetch(`${w.pass}/api/data`)).status === 200, "pass-through answers 200");
 
+    // A fresh login for each authenticated target in each round; then repeat requests of that
+    // one session (the steady state).
+    const authenticated = (base) => async () => ({ url: `${base}/api/data`, headers: { Cookie: await login(w.edge, "bench-u1") }, identity: true });
     const targets = {
-      edgegate: async () => ({ url: `${w.edge}/api/data`, headers: { Cookie: await login(w.edge, "bench-u1") }, identity: true }),
+      edgegate: authenticated(w.edge),
+      // Every per-isolate cache off (REVOCATION_CACHE_TTL=0, ISOLATE_CACHE_ENTRIES=0).
+      "edgegate-nocache": authenticated(w.edgeNoCache),
+      jose: authenticated(w.jose),
       // edgegate forwarding a public path: the proxying without the session work.
       "edgegate-public": async () => ({ url: `${w.edge}/favicon.ico`, headers: {} }),
       passthrough: async () => ({ url: `${w.pass}/api/data`, headers: {} }),
@@ -182,8 +175,10 @@ async function main() {
     check(logoutRun.requests > 0 && logoutRun.statuses[200] === logoutRun.requests, `logout: ${JSON.stringify(logoutRun.statuses)}`);
     log(`logout: ${logoutRun.rps.toFixed(0)}/s over ${logoutRun.requests} sessions`);
     // The revocation check is on: a logged-out access token (still unexpired) is refused.
-    const revoked = await fetch(`${w.edge}/api/data`, { headers: { cookie: loggedOut[0] } });
-    check(revoked.status === 401, `revoked session refused (${revoked.status})`);
+    for (const base of [w.edge, w.edgeNoCache, w.jose]) {
+      const revoked = await fetch(`${base}/api/data`, { headers: { cookie: loggedOut[0] } });
+      check(revoked.status === 401, `${base}: revoked session refused (${revoked.status})`);
+    }
 
     // The runtime's native Ed25519 (WebCrypto), timed from outside: (t(n) - t(0)) / n.
     const PROBE_N = smoke ? 50 : 2000;
@@ -211,18 +206,24 @@ async function main() {
       p99: median(runs[name].map((r) => r.p99)),
       runs: runs[name].map((r) => Math.round(r.rps)),
     });
-    const ratio = (a, b) => median(runs[a].map((r, i) => r.rps / runs[b][i].rps));
+    const ratio = (a, b) => median(ratioRounds(runs, a, b));
+    const pairs = {
+      edgegateOverJose: ["edgegate", "jose"],
+      edgegateOverPassthrough: ["edgegate", "passthrough"],
+      noCacheOverJose: ["edgegate-nocache", "jose"],
+      publicOverPassthrough: ["edgegate-public", "passthrough"],
+      joseOverPassthrough: ["jose", "passthrough"],
+      edgegateOverNoCache: ["edgegate", "edgegate-nocache"],
+      edgegateOverPublic: ["edgegate", "edgegate-public"],
+      passthroughOverOrigin: ["passthrough", "origin"],
+      edgegateOverOrigin: ["edgegate", "origin"],
+    };
     const flow = (r) => ({ rps: r.rps, p50: r.p50, p99: r.p99, requests: r.requests, tool: r.tool });
     const result = {
-      settings: { seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, flowSeconds: FLOW_SECONDS, flowConcurrency: FLOW_CONCURRENCY },
+      settings: { seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, flowSeconds: FLOW_SECONDS, flowConcurrency: FLOW_CONCURRENCY, loadAverage: loadavg() },
       get: Object.fromEntries(names.map((n) => [n, summary(n)])),
-      ratios: {
-        edgegateOverPassthrough: ratio("edgegate", "passthrough"),
-        edgegateOverOrigin: ratio("edgegate", "origin"),
-        publicOverPassthrough: ratio("edgegate-public", "passthrough"),
-        edgegateOverPublic: ratio("edgegate", "edgegate-public"),
-        passthroughOverOrigin: ratio("passthrough", "origin"),
-      },
+      ratios: Object.fromEntries(Object.entries(pairs).map(([k, [a, b]]) => [k, ratio(a, b)])),
+      ratioRounds: Object.fromEntries(Object.entries(pairs).map(([k, [a, b]]) => [k, ratioRounds(runs, a, b)])),
       flows: { login: flow(loginRun), refresh: flow(refreshRun), logout: flow(logoutRun) },
       probe: { webcryptoEd25519Us: webcryptoEd25519, kvMissUs: kvMiss },
     };

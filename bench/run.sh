@@ -6,11 +6,14 @@
 #   ./bench/run.sh --smoke   every piece once with tiny counts (seconds, plus builds); exits
 #                            non-zero if any piece fails or its output does not parse
 #
-# Pieces: (1) end to end in `workerd serve` with wrk: edgegate vs a pass-through worker vs the
-# origin, plus login/refresh/logout and 401 (bench/e2e.mjs); (2) the per-request decision as
-# wasm32 in Node's V8 (bench/wasm); (3) the same natively with criterion (benches/
-# request_path.rs); (4) the size of the uploaded bundle (build/). Needs: ./scripts/setup.sh done,
-# wrk (apt-get install -y wrk). Everything listens on and talks to 127.0.0.1 only.
+# Pieces: (1) end to end in `workerd serve` with wrk: edgegate (steady state and with its isolate
+# caches off) vs the JavaScript reference worker (bench/jose-worker.js) vs a pass-through worker
+# vs the origin, plus login/refresh/logout and 401 (bench/e2e.mjs); (2) the per-request decision
+# as wasm32 in Node's V8 (bench/wasm); (3) the same natively with criterion (benches/
+# request_path.rs); (4) the size of the uploaded bundle (build/). --smoke also runs the CPU
+# profiler (bench/profile.mjs) once on build/; the real profile is its own command (README).
+# Needs: ./scripts/setup.sh done, wrk (apt-get install -y wrk). Everything listens on and talks
+# to 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -19,14 +22,15 @@ mode=full
 case "${1:-}" in
   --smoke) mode=smoke ;;
   "") ;;
-  -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
   *) die "unknown option $1 (use --smoke or nothing)" ;;
 esac
 
 [ -x "$NODE" ] || die "Node 22 is missing; run ./scripts/setup.sh"
 command -v wrk >/dev/null 2>&1 || die "wrk is missing: apt-get install -y wrk"
 results=bench/results
-rm -rf "$results" && mkdir -p "$results"
+# Every earlier result goes, except the CPU profiles of bench/profile.mjs (its own command).
+mkdir -p "$results" && find "$results" -mindepth 1 -maxdepth 1 ! -name 'profile-*' -exec rm -rf {} +
 
 step "worker build (scripts/build.sh; returns at once when build/ is up to date)"
 bash scripts/build.sh
@@ -39,6 +43,7 @@ console.log(JSON.stringify({
   mode: process.argv[1], date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
   cpu: sh("lscpu | sed -n \"s/^Model name:[[:space:]]*//p\" | head -1"), nproc: os.availableParallelism(),
   memory: (os.totalmem() / 2 ** 30).toFixed(1) + " GiB", node: "Node " + process.version,
+  load: os.loadavg().map((x) => x.toFixed(1)).join(" "),
   workerd: sh("node_modules/.bin/workerd --version").replace(/^workerd /, ""), rustc: sh("rustc --version").split(" (")[0],
 }));' "$mode" > "$results/machine.json"
 
@@ -47,6 +52,11 @@ else e2e_args=(); wasm_args=(); crit_args=(--warm-up-time 1 --measurement-time 4
 
 step "end to end in workerd (bench/e2e.mjs)"
 timeout 900 "$NODE" bench/e2e.mjs "${e2e_args[@]}" > "$results/e2e.json"
+
+if [ "$mode" = smoke ]; then
+  step "CPU profile of workerd under load, once (bench/profile.mjs --smoke on build/)"
+  timeout 300 "$NODE" bench/profile.mjs --smoke --worker-dir build > "$results/profile-smoke.md"
+fi
 
 step "per-request decision in wasm (bench/wasm)"
 timeout 1200 bench/wasm/build.sh

@@ -1,13 +1,20 @@
-// Runs edgegate (build/index.js + build/index_bg.wasm), the pass-through worker and two in-memory
-// KV namespaces in one `workerd serve` process, from a generated Cap'n Proto config: no Miniflare
-// or wrangler proxy in the request path. Every socket listens on 127.0.0.1 only.
+// Runs, in one `workerd serve` process from a generated Cap'n Proto config (no Miniflare or
+// wrangler proxy in the request path): edgegate (build/index.js + build/index_bg.wasm), the same
+// edgegate with every per-isolate cache off, the JavaScript reference worker (bench/jose-worker.js,
+// bundled with esbuild), the pass-through worker, two in-memory KV namespaces and the probe.
+// All three session-checking workers share SESSION_KEYS, ASSERTION_KEYS, ISSUER and the SESSIONS
+// namespace, so one login serves them all. Every socket listens on 127.0.0.1 only.
 //
-//   const w = await startWorkerd({ originUrl, vars });
-//   w.edge, w.pass          base URLs of edgegate and the pass-through worker
+//   const w = await startWorkerd({ originUrl, vars, inspectorPort, worker });
+//   w.edge, w.edgeNoCache   base URLs of edgegate and of edgegate with its isolate caches off
+//   w.jose, w.pass          base URLs of the jose reference worker and the pass-through worker
 //   w.kvUsers, w.kvSessions base URLs of the KV services (the HTTP protocol of bench/kv.js)
 //   w.probe                 base URL of bench/probe.js (platform primitives timed from outside)
+//   w.inspector             base URL of workerd's V8 inspector when `inspectorPort` was given
+//   w.keys, w.vars          the SESSION_KEYS and ASSERTION_KEYS secrets; edgegate's vars
 //   await w.stop();
-import { spawn } from "node:child_process";
+// `worker: { js, wasm }` runs another build of edgegate (bench/profile.mjs: the profiling build).
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
@@ -19,6 +26,7 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 const WORKERD = path.join(ROOT, "node_modules/.bin/workerd");
 const WORKER_JS = path.join(ROOT, "build/index.js");
 const WORKER_WASM = path.join(ROOT, "build/index_bg.wasm");
+const ESBUILD = path.join(ROOT, "node_modules/.bin/esbuild");
 
 /** A port that was free a moment ago on 127.0.0.1. */
 export async function freePort() {
@@ -59,12 +67,38 @@ async function waitForPort(port, child, seconds) {
   throw new Error(`workerd did not listen on ${port} within ${seconds}s`);
 }
 
-export async function startWorkerd({ originUrl, vars = {}, log = false } = {}) {
-  for (const file of [WORKER_JS, WORKER_WASM]) {
+/** Bundles bench/jose-worker.js and the `jose` package into one ES module in `dir`. */
+function bundleJoseWorker(dir) {
+  const outfile = path.join(dir, "jose-worker.js");
+  const r = spawnSync(
+    ESBUILD,
+    [path.join(ROOT, "bench/jose-worker.js"), "--bundle", "--format=esm", "--platform=browser", "--conditions=worker,browser", `--outfile=${outfile}`, "--log-level=warning"],
+    { encoding: "utf8" },
+  );
+  if (r.status !== 0) throw new Error(`esbuild could not bundle bench/jose-worker.js:\n${r.error ?? ""}${r.stderr}`);
+  return outfile;
+}
+
+// The per-isolate caches of edgegate, all off (the vars edgegate reads to size them).
+export const CACHES_OFF = { REVOCATION_CACHE_TTL: "0", ISOLATE_CACHE_ENTRIES: "0" };
+
+export async function startWorkerd({ originUrl, vars = {}, log = false, inspectorPort, worker = {} } = {}) {
+  const workerJs = worker.js ?? WORKER_JS;
+  const workerWasm = worker.wasm ?? WORKER_WASM;
+  for (const file of [workerJs, workerWasm]) {
     if (!existsSync(file)) throw new Error(`${path.relative(ROOT, file)} is missing: run ./scripts/build.sh`);
   }
   const dir = mkdtempSync(path.join(tmpdir(), "edgegate-bench-"));
-  const ports = { edge: await freePort(), pass: await freePort(), kvUsers: await freePort(), kvSessions: await freePort(), probe: await freePort() };
+  const joseJs = bundleJoseWorker(dir);
+  const ports = {
+    edge: await freePort(),
+    edgeNoCache: await freePort(),
+    jose: await freePort(),
+    pass: await freePort(),
+    kvUsers: await freePort(),
+    kvSessions: await freePort(),
+    probe: await freePort(),
+  };
   const edgeVars = {
     ORIGIN_URL: originUrl,
     ISSUER: `http://127.0.0.1:${ports.edge}`,
@@ -78,15 +112,29 @@ export async function startWorkerd({ originUrl, vars = {}, log = false } = {}) {
     ...vars,
   };
   const rel = (file) => str(path.relative(dir, file));
-  const bindings = Object.entries(edgeVars)
-    .map(([name, value]) => `(name = ${str(name)}, text = ${str(value)})`)
-    .concat(['(name = "SESSIONS", kvNamespace = "kv-sessions")', '(name = "USERS", kvNamespace = "kv-users")'])
-    .join(",\n      ");
+  const bindings = (textVars) =>
+    Object.entries(textVars)
+      .map(([name, value]) => `(name = ${str(name)}, text = ${str(value)})`)
+      .concat(['(name = "SESSIONS", kvNamespace = "kv-sessions")', '(name = "USERS", kvNamespace = "kv-users")'])
+      .join(",\n      ");
   const date = compatibilityDate();
+  const edgegateWorker = (name, textVars) => `const ${name} :Workerd.Worker = (
+  modules = [
+    (name = "index.js", esModule = embed ${rel(workerJs)}),
+    (name = "index_bg.wasm", wasm = embed ${rel(workerWasm)}),
+  ],
+  compatibilityDate = ${str(date)},
+  bindings = [
+      ${bindings(textVars)}
+  ],
+  globalOutbound = "loopback",
+);`;
   const config = `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [
     (name = "edgegate", worker = .edgegate),
+    (name = "edgegate-nocache", worker = .edgegateNoCache),
+    (name = "jose", worker = .jose),
     (name = "passthrough", worker = .passthrough),
     (name = "kv-users", worker = .kv),
     (name = "kv-sessions", worker = .kv),
@@ -95,20 +143,21 @@ const config :Workerd.Config = (
   ],
   sockets = [
     (name = "edge", address = "127.0.0.1:${ports.edge}", http = (), service = "edgegate"),
+    (name = "edgenocache", address = "127.0.0.1:${ports.edgeNoCache}", http = (), service = "edgegate-nocache"),
+    (name = "jose", address = "127.0.0.1:${ports.jose}", http = (), service = "jose"),
     (name = "pass", address = "127.0.0.1:${ports.pass}", http = (), service = "passthrough"),
     (name = "kvusers", address = "127.0.0.1:${ports.kvUsers}", http = (), service = "kv-users"),
     (name = "kvsessions", address = "127.0.0.1:${ports.kvSessions}", http = (), service = "kv-sessions"),
     (name = "probe", address = "127.0.0.1:${ports.probe}", http = (), service = "probe"),
   ],
 );
-const edgegate :Workerd.Worker = (
-  modules = [
-    (name = "index.js", esModule = embed ${rel(WORKER_JS)}),
-    (name = "index_bg.wasm", wasm = embed ${rel(WORKER_WASM)}),
-  ],
+${edgegateWorker("edgegate", edgeVars)}
+${edgegateWorker("edgegateNoCache", { ...edgeVars, ...CACHES_OFF })}
+const jose :Workerd.Worker = (
+  modules = [(name = "jose-worker.js", esModule = embed ${rel(joseJs)})],
   compatibilityDate = ${str(date)},
   bindings = [
-      ${bindings}
+      ${bindings({ ORIGIN_URL: originUrl, ISSUER: edgeVars.ISSUER, ORIGIN_AUDIENCE: edgeVars.ORIGIN_AUDIENCE, SESSION_KEYS: edgeVars.SESSION_KEYS, ASSERTION_KEYS: edgeVars.ASSERTION_KEYS })}
   ],
   globalOutbound = "loopback",
 );
@@ -130,7 +179,9 @@ const kv :Workerd.Worker = (
 `;
   const configPath = path.join(dir, "bench.capnp");
   writeFileSync(configPath, config);
-  const child = spawn(WORKERD, ["serve", configPath], {
+  const args = ["serve", configPath];
+  if (inspectorPort) args.push(`--inspector-addr=127.0.0.1:${inspectorPort}`);
+  const child = spawn(WORKERD, args, {
     stdio: ["ignore", log ? "inherit" : "ignore", "pipe"],
   });
   let stderr = "";
@@ -154,10 +205,15 @@ const kv :Workerd.Worker = (
   const base = (port) => `http://127.0.0.1:${port}`;
   return {
     edge: base(ports.edge),
+    edgeNoCache: base(ports.edgeNoCache),
+    jose: base(ports.jose),
     pass: base(ports.pass),
     kvUsers: base(ports.kvUsers),
     kvSessions: base(ports.kvSessions),
     probe: base(ports.probe),
+    inspector: inspectorPort ? base(inspectorPort) : undefined,
+    keys: { SESSION_KEYS: edgeVars.SESSION_KEYS, ASSERTION_KEYS: edgeVars.ASSERTION_KEYS },
+    vars: edgeVars,
     pid: child.pid,
     stderr: () => stderr,
     stop,
