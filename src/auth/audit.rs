@@ -48,6 +48,10 @@ pub struct AuditEvent {
     pub client: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Where it happened: the platform's name for the location that wrote the line (its
+    /// `colo`), so one session can be followed across locations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
 }
 
 /// A short stable pseudonym for an identifier.
@@ -64,6 +68,7 @@ impl AuditEvent {
             session: None,
             client: None,
             detail: None,
+            location: None,
         }
     }
 
@@ -85,6 +90,12 @@ impl AuditEvent {
     /// A fixed, non-secret reason such as an error's `Display`.
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
+        self
+    }
+
+    /// The location that writes the line (not an identifier of anyone: kept as it is).
+    pub fn location(mut self, location: Option<&str>) -> Self {
+        self.location = location.map(str::to_owned);
         self
     }
 
@@ -114,5 +125,9 @@ mod tests {
         assert_ne!(pseudonym("alice"), pseudonym("bob"));
         let bare = AuditEvent::new(EventKind::Logout, 1).to_json();
         assert_eq!(bare, r#"{"event":"logout","at":1}"#);
+        let located = AuditEvent::new(EventKind::Logout, 1)
+            .location(Some("AMS"))
+            .to_json();
+        assert_eq!(located, r#"{"event":"logout","at":1,"location":"AMS"}"#);
     }
 }

@@ -10,7 +10,7 @@ use super::credentials::{self, Verdict};
 use super::error::{EdgeError, EdgeResult};
 use super::pages::LOGIN_PATH;
 use super::rate::{self, Counter};
-use super::{audit, http, Ctx};
+use super::{http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::login::{parse_login, LoginFormat, LoginRequest};
 use crate::auth::password::normalize_username;
@@ -65,13 +65,13 @@ impl Attempt<'_> {
     /// Counts the failure on every counter, logs it, and answers as every failure does.
     async fn failed(&self, username: Option<&str>) -> Result<Response> {
         if let Err(err) = rate::fail(self.kv, self.counters, self.ctx.now).await {
-            audit(
+            self.ctx.audit(
                 AuditEvent::new(EventKind::StoreFailure, self.ctx.now)
                     .detail(format!("rate counter: {err}")),
             );
         }
         let event = AuditEvent::new(EventKind::LoginFailed, self.ctx.now).client(self.client);
-        audit(match username {
+        self.ctx.audit(match username {
             Some(username) => event.user(username),
             None => event.detail("malformed username"),
         });
@@ -128,7 +128,7 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
             if let Some(username) = &username {
                 event = event.user(username);
             }
-            audit(event);
+            ctx.audit(event);
             let mut response = login_failure(
                 format,
                 429,
@@ -170,7 +170,7 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
     // A new login ends the session this browser held before (ASVS 7.2.4).
     if let Some(previous) = gate.held_session(facts).await? {
         gate.end_session(&previous).await?;
-        audit(
+        ctx.audit(
             AuditEvent::new(EventKind::Revoke, ctx.now)
                 .session(previous.id.as_str())
                 .detail("replaced by a new login"),
@@ -197,7 +197,7 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
     ctx.store
         .create(record.clone(), &ctx.config.policy, ctx.now)
         .await?;
-    audit(
+    ctx.audit(
         AuditEvent::new(EventKind::LoginOk, ctx.now)
             .user(&record.user)
             .session(record.id.as_str())

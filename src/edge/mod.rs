@@ -75,17 +75,17 @@ pub(crate) fn now() -> UnixTime {
     i64::try_from(worker::Date::now().as_millis() / 1000).unwrap_or(i64::MAX)
 }
 
-/// Audit lines go to the console, one JSON object each (Workers Logs, `wrangler tail`).
-pub(crate) struct ConsoleAudit;
+/// Audit lines go to the console, one JSON object each (Workers Logs, `wrangler tail`),
+/// stamped with the location that wrote them.
+pub(crate) struct ConsoleAudit {
+    pub location: Option<String>,
+}
 
 impl AuditSink for ConsoleAudit {
     fn record(&self, event: AuditEvent) {
+        let event = event.location(self.location.as_deref());
         console_log!("{}", event.to_json());
     }
-}
-
-pub(crate) fn audit(event: AuditEvent) {
-    ConsoleAudit.record(event);
 }
 
 /// What one request needs: the validated configuration, the bindings, the isolate's caches and
@@ -98,9 +98,14 @@ pub(crate) struct Ctx<'a> {
     pub entropy: OsEntropy,
     pub store: Sessions,
     pub accounts: UsersKv<'a>,
+    pub audit: ConsoleAudit,
 }
 
 impl Ctx<'_> {
+    pub fn audit(&self, event: AuditEvent) {
+        self.audit.record(event);
+    }
+
     /// The core's decision procedure, bound to this request's storage and time.
     pub fn gate(&self) -> Gate<'_, Sessions, UsersKv<'_>, WebCryptoSigner> {
         Gate {
@@ -109,7 +114,7 @@ impl Ctx<'_> {
             accounts: &self.accounts,
             signer: &WebCryptoSigner,
             caches: self.caches,
-            audit: &ConsoleAudit,
+            audit: &self.audit,
             now: self.now,
             entropy: &self.entropy,
         }
@@ -131,7 +136,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 // The first line only: the rest of a platform error is a JavaScript stack.
                 let text = err.to_string();
                 let first_line = text.lines().next().unwrap_or_default().to_owned();
-                audit(AuditEvent::new(kind, now()).detail(first_line));
+                let sink = ConsoleAudit { location: None };
+                sink.record(AuditEvent::new(kind, now()).detail(first_line));
             }
             err.render()
         }
@@ -144,6 +150,8 @@ async fn handle(req: Request, env: &Env) -> error::EdgeResult {
         .as_ref()
         .as_ref()
         .map_err(|err| EdgeError::Config(err.to_string()))?;
+    let url = req.url()?;
+    let facts = request::read(&req, &url, &isolate.config);
     let ctx = Ctx {
         config: &isolate.config,
         env,
@@ -152,6 +160,9 @@ async fn handle(req: Request, env: &Env) -> error::EdgeResult {
         entropy: OsEntropy,
         store: Sessions::open(env, &isolate.config)?,
         accounts: UsersKv(env),
+        audit: ConsoleAudit {
+            location: facts.location.clone(),
+        },
     };
-    routes::route(req, &ctx).await
+    routes::route(req, &url, &facts, &ctx).await
 }

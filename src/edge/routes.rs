@@ -6,22 +6,24 @@ use super::error::{EdgeError, EdgeResult};
 use super::login::login;
 use super::pages::{self, LOGIN_PATH};
 use super::proxy;
-use super::request;
 use super::session_api::{
     current_session, list_sessions, logout, refresh, revoke_all, revoke_one, with_session,
 };
-use super::{audit, http, Ctx};
+use super::{http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::request::RequestFacts;
 
-pub(super) async fn route(req: Request, ctx: &Ctx<'_>) -> EdgeResult {
-    let url = req.url()?;
-    if ctx.config.dev_mode && !is_loopback(&url) {
+pub(super) async fn route(
+    req: Request,
+    url: &Url,
+    facts: &RequestFacts,
+    ctx: &Ctx<'_>,
+) -> EdgeResult {
+    if ctx.config.dev_mode && !is_loopback(url) {
         return Err(EdgeError::Config(
             "DEV_MODE is for local development only: it serves loopback hosts alone".into(),
         ));
     }
-    let facts = request::read(&req, &url, ctx.config);
     let read_only = matches!(facts.method.as_str(), "GET" | "HEAD");
     match (facts.method.as_str(), facts.path.as_str()) {
         (_, "/.edgegate/health") if read_only => Ok(Response::ok("ok")?),
@@ -37,21 +39,21 @@ pub(super) async fn route(req: Request, ctx: &Ctx<'_>) -> EdgeResult {
         (_, asset) if read_only && asset.starts_with(pages::ASSETS_PREFIX) => {
             pages::page(ctx, &asset[pages::ASSETS_PREFIX.len()..]).await
         }
-        ("POST", LOGIN_PATH) => same_site(&facts, ctx, login(req, &facts, ctx)).await,
-        ("POST", "/auth/refresh") => same_site(&facts, ctx, refresh(&facts, ctx)).await,
-        ("POST", "/auth/logout") => same_site(&facts, ctx, logout(&facts, ctx)).await,
-        ("GET", "/auth/session") => with_session(&facts, ctx, current_session).await,
-        ("GET", "/auth/sessions") => with_session(&facts, ctx, list_sessions).await,
+        ("POST", LOGIN_PATH) => same_site(facts, ctx, login(req, facts, ctx)).await,
+        ("POST", "/auth/refresh") => same_site(facts, ctx, refresh(facts, ctx)).await,
+        ("POST", "/auth/logout") => same_site(facts, ctx, logout(facts, ctx)).await,
+        ("GET", "/auth/session") => with_session(facts, ctx, current_session).await,
+        ("GET", "/auth/sessions") => with_session(facts, ctx, list_sessions).await,
         ("DELETE", "/auth/sessions") => {
-            same_site(&facts, ctx, with_session(&facts, ctx, revoke_all)).await
+            same_site(facts, ctx, with_session(facts, ctx, revoke_all)).await
         }
         ("DELETE", one) if one.starts_with("/auth/sessions/") => {
-            same_site(&facts, ctx, with_session(&facts, ctx, revoke_one)).await
+            same_site(facts, ctx, with_session(facts, ctx, revoke_one)).await
         }
         (_, auth) if auth == "/auth" || auth.starts_with("/auth/") => {
             Err(EdgeError::NotFound("no such authentication endpoint"))
         }
-        _ => proxy::protected(req, &facts, ctx).await,
+        _ => proxy::protected(req, facts, ctx).await,
     }
 }
 
@@ -69,7 +71,7 @@ async fn same_site(
     if !facts.cross_site {
         return handler.await;
     }
-    audit(
+    ctx.audit(
         AuditEvent::new(EventKind::CrossSiteRejected, ctx.now)
             .client(facts.client())
             .detail(facts.path.clone()),

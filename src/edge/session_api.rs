@@ -5,7 +5,7 @@ use worker::Response;
 
 use super::error::{EdgeError, EdgeResult};
 use super::pages::LOGIN_PATH;
-use super::{audit, http, Ctx};
+use super::{http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::gate::{Held, Principal, Refusal, Resolution, Restored};
 use crate::auth::refresh::SessionId;
@@ -87,7 +87,7 @@ pub(super) async fn logout(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
     let gate = ctx.gate();
     if let Some(held) = gate.held_session(facts).await? {
         gate.end_session(&held).await?;
-        audit(AuditEvent::new(EventKind::Logout, ctx.now).session(held.id.as_str()));
+        ctx.audit(AuditEvent::new(EventKind::Logout, ctx.now).session(held.id.as_str()));
     }
     let mut response = if facts.accepts_json {
         http::json(&json!({ "ok": true }), 200)?
@@ -165,7 +165,7 @@ pub(super) async fn revoke_one(
         user: principal.user.clone(),
     };
     ctx.gate().end_session(&held).await?.ok_or_else(not_found)?;
-    audit(
+    ctx.audit(
         AuditEvent::new(EventKind::Revoke, ctx.now)
             .user(&principal.user)
             .session(id.as_str()),
@@ -180,7 +180,7 @@ pub(super) async fn revoke_all(
 ) -> EdgeResult {
     let gate = ctx.gate();
     gate.end_all(&principal.user).await?;
-    audit(AuditEvent::new(EventKind::RevokeAll, ctx.now).user(&principal.user));
+    ctx.audit(AuditEvent::new(EventKind::RevokeAll, ctx.now).user(&principal.user));
     let mut response: Response = http::json(&json!({ "ok": true }), 200)?;
     http::add_cookies(&mut response, &gate.clearing_cookies())?;
     Ok(response)

@@ -157,6 +157,12 @@ describe("forwarding", () => {
     }
   });
 
+  test("audit lines name the location that wrote them", async () => {
+    const [line] = await auditEvents(edge, (e) => e.event === "login_ok");
+    assert.equal(typeof line.location, "string", JSON.stringify(line));
+    assert.ok(line.location.length > 0);
+  });
+
   test("a 5 MB upload arrives byte for byte", async () => {
     await origin.clear();
     const payload = Buffer.alloc(5 * 1024 * 1024);
