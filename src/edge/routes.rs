@@ -10,6 +10,7 @@ use super::session_api::{current_session, list_sessions, logout, refresh, revoke
 use super::{audit, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::gate::is_navigation;
+use crate::auth::path::RequestPath;
 use crate::auth::redirect::login_redirect;
 
 pub(super) const LOGIN_PATH: &str = "/auth/login";
@@ -147,7 +148,11 @@ where
 
 /// Everything that is not `/auth`: public paths pass through, the rest needs a session.
 async fn protected(req: Request, url: &Url, ctx: &Ctx<'_>) -> Result<Response> {
-    if ctx.config.is_public(url.path()) {
+    let path = match RequestPath::parse(url.path()) {
+        Ok(path) => path,
+        Err(err) => return http::error(400, "bad_request", &err.to_string()),
+    };
+    if ctx.config.is_public(&path) {
         return proxy::forward(req, url, ctx, None).await;
     }
     let method = req.method().to_string();

@@ -37,7 +37,7 @@ pub(super) fn clearing_cookies(ctx: &Ctx<'_>) -> Result<Vec<String>> {
     let spec = &ctx.config.cookies;
     Ok(vec![
         clear_access(spec),
-        clear_refresh(spec).map_err(|err| worker::Error::RustError(err.to_string()))?,
+        clear_refresh(spec),
     ])
 }
 
