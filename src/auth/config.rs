@@ -408,7 +408,10 @@ mod tests {
             (&[("PUBLIC_PATHS", "/public/../")], "PUBLIC_PATHS"),
             (&[("PUBLIC_PATHS", "/a, /b;x/")], "PUBLIC_PATHS"),
             (&[("PUBLIC_PATHS", "/pub%2flic/")], "PUBLIC_PATHS"),
-            (&[("REFRESH_COOKIE_PATH", "/auth/refresh")], "REFRESH_COOKIE_PATH"),
+            (
+                &[("REFRESH_COOKIE_PATH", "/auth/refresh")],
+                "REFRESH_COOKIE_PATH",
+            ),
             (&[("REFRESH_COOKIE_PATH", "auth")], "REFRESH_COOKIE_PATH"),
             (&[("LOGIN_WINDOW", "30")], "LOGIN_WINDOW"),
             (

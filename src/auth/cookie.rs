@@ -124,8 +124,7 @@ fn trim_ows(text: &str) -> &str {
 /// The name of a pair as [`CookieJar::parse`] reads it: up to the first `=`, trimmed; empty
 /// without one.
 fn pair_name(pair: &str) -> &str {
-    pair.split_once('=')
-        .map_or("", |(name, _)| trim_ows(name))
+    pair.split_once('=').map_or("", |(name, _)| trim_ows(name))
 }
 
 /// The `Cookie` header to forward to the origin: `header` without our cookies, or `None` if
@@ -140,7 +139,11 @@ fn pair_name(pair: &str) -> &str {
 /// as pairs of their own. Other pairs are kept verbatim (trimmed), joined with `; `.
 pub fn strip_session_cookies(header: &str) -> Option<String> {
     let mut kept: Vec<&str> = Vec::new();
-    for pair in header.split(';').map(trim_ows).filter(|pair| !pair.is_empty()) {
+    for pair in header
+        .split(';')
+        .map(trim_ows)
+        .filter(|pair| !pair.is_empty())
+    {
         if pair.split(',').any(looks_like_session_cookie) {
             kept.extend(
                 pair.split(',')
@@ -552,7 +555,10 @@ mod tests {
             strip_session_cookies("x=1,__Host-eg_refresh=r , __Secure-eg_refresh=old").as_deref(),
             Some("x=1")
         );
-        assert_eq!(strip_session_cookies("__Host-eg_access=a, __Host-eg_access=b"), None);
+        assert_eq!(
+            strip_session_cookies("__Host-eg_access=a, __Host-eg_access=b"),
+            None
+        );
         // A comma in a value of another cookie is kept as it came.
         assert_eq!(
             strip_session_cookies("foo=bar, baz=qux; q=\"a,b\"").as_deref(),

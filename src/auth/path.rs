@@ -266,7 +266,11 @@ mod tests {
             ("", PathError::NotAbsolute),
         ];
         for (path, expected) in cases {
-            assert_eq!(parse(path).map(|p| p.decoded().to_owned()), Err(*expected), "{path:?}");
+            assert_eq!(
+                parse(path).map(|p| p.decoded().to_owned()),
+                Err(*expected),
+                "{path:?}"
+            );
         }
     }
 
@@ -274,7 +278,10 @@ mod tests {
     fn overlong_paths_are_refused() {
         let longest = format!("/{}", "a".repeat(MAX_PATH_LEN - 1));
         assert!(parse(&longest).is_ok());
-        assert_eq!(parse(&format!("{longest}a")).unwrap_err(), PathError::TooLong);
+        assert_eq!(
+            parse(&format!("{longest}a")).unwrap_err(),
+            PathError::TooLong
+        );
     }
 
     #[test]
@@ -283,7 +290,14 @@ mod tests {
         for inside in ["/public/a", "/public/a/b/", "/%70ublic/a"] {
             assert!(parse(inside).unwrap().is_inside(&folder), "{inside}");
         }
-        for outside in ["/public/", "/public", "/publicity", "/Public/a", "/PUBLIC/a", "/"] {
+        for outside in [
+            "/public/",
+            "/public",
+            "/publicity",
+            "/Public/a",
+            "/PUBLIC/a",
+            "/",
+        ] {
             assert!(!parse(outside).unwrap().is_inside(&folder), "{outside}");
         }
         let file = parse("/favicon.ico").unwrap();
@@ -292,7 +306,9 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
-        assert!(PathError::EncodedSeparator.to_string().contains("encoded /"));
+        assert!(PathError::EncodedSeparator
+            .to_string()
+            .contains("encoded /"));
         assert!(PathError::DotSegment.to_string().contains(".."));
     }
 }

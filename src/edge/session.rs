@@ -35,10 +35,7 @@ pub(super) fn store_down(ctx: &Ctx<'_>, err: &dyn std::fmt::Display) -> Result<R
 
 pub(super) fn clearing_cookies(ctx: &Ctx<'_>) -> Result<Vec<String>> {
     let spec = &ctx.config.cookies;
-    Ok(vec![
-        clear_access(spec),
-        clear_refresh(spec),
-    ])
+    Ok(vec![clear_access(spec), clear_refresh(spec)])
 }
 
 /// The `Set-Cookie` values for a session: a new access token, and the refresh token if given.
