@@ -62,6 +62,7 @@ pub const fn cookie_names(secure: bool) -> CookieNames {
 /// [`MAX_COOKIE_HEADER`] or containing control characters other than tab is refused whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CookieJar<'a> {
+    header: &'a str,
     pairs: Vec<(&'a str, &'a str)>,
 }
 
@@ -82,7 +83,7 @@ impl<'a> CookieJar<'a> {
                 None => ("", pair),
             })
             .collect();
-        Ok(Self { pairs })
+        Ok(Self { header, pairs })
     }
 
     /// Every pair, in header order.
@@ -92,8 +93,8 @@ impl<'a> CookieJar<'a> {
 
     /// The value of the only cookie named exactly `name` (case-sensitive), if any.
     ///
-    /// A pair named `name` after a comma inside another pair's value (`a=1, name=v`, how the
-    /// runtime joins two `Cookie` lines) is a second copy: the answer is then
+    /// A pair named `name` after a comma inside another pair (`a=1, name=v`, how the runtime
+    /// joins two `Cookie` lines) is a second copy: the answer is then
     /// [`CookieError::Duplicate`], even when no pair of its own has the name.
     pub fn unique(&self, name: &str) -> Result<Option<&'a str>, CookieError> {
         let mut values = self
@@ -103,9 +104,9 @@ impl<'a> CookieJar<'a> {
             .map(|(_, value)| *value);
         let first = values.next();
         let joined = || {
-            self.pairs
-                .iter()
-                .flat_map(|(_, value)| value.split(',').skip(1))
+            self.header
+                .split(';')
+                .flat_map(|pair| pair.split(',').skip(1))
                 .any(|piece| pair_name(piece) == name)
         };
         if values.next().is_some() || joined() {
@@ -536,6 +537,8 @@ mod tests {
         assert_eq!(second_line.unique(ACCESS_COOKIE), Ok(None));
         let spaced = CookieJar::parse("a=1 ,\t__Host-eg_access = t").unwrap();
         assert!(spaced.unique(ACCESS_COOKIE).is_err());
+        let valueless = CookieJar::parse("theme, __Host-eg_access=t").unwrap();
+        assert!(valueless.unique(ACCESS_COOKIE).is_err());
         // Commas that do not start one of our names change nothing.
         let plain = CookieJar::parse("z=y, a=b; __Host-eg_access=tok").unwrap();
         assert_eq!(plain.unique(ACCESS_COOKIE), Ok(Some("tok")));
