@@ -1,7 +1,9 @@
 //! Slowing down password guessing with fixed-window failure counters.
 //!
 //! Only failures count, so a user who types the right password is never held back by their own
-//! success. A fixed window (rather than a sliding one) needs a single small record per counter.
+//! success (with an exact owner, an attempt counts while its password is being checked and is
+//! taken back if it was right). A fixed window (rather than a sliding one) needs a single small
+//! record per counter.
 //!
 //! Two ways to keep it:
 //! - Exact, with one strongly consistent owner per counter (the session authority):
