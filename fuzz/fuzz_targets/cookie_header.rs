@@ -32,16 +32,32 @@ fuzz_target!(|data: &[u8]| {
     };
     // `unique` agrees with a count of the names, for our cookies and a few others (checking every
     // pair would be quadratic and slow the fuzzer down).
+    // A name after a comma inside a value (two Cookie lines joined by the runtime) is a copy too.
     let mut counts = HashMap::new();
     for (name, _) in jar.pairs() {
         *counts.entry(*name).or_insert(0) += 1;
     }
+    let joined: std::collections::HashSet<&str> = header
+        .split(';')
+        .flat_map(|pair| pair.split(',').skip(1))
+        .filter_map(|piece| piece.split_once('='))
+        .map(|(name, _)| name.trim_matches([' ', '\t']))
+        .collect();
     let ours = [true, false].map(cookie_names);
     let names = ours
         .iter()
         .flat_map(|names| [names.access, names.refresh])
         .chain(jar.pairs().iter().take(8).map(|(name, _)| *name));
     for name in names {
+        if joined.contains(name) {
+            assert_eq!(
+                jar.unique(name),
+                Err(CookieError::Duplicate {
+                    name: name.to_owned()
+                })
+            );
+            continue;
+        }
         match (counts.get(name), jar.unique(name)) {
             (None, found) => assert_eq!(found, Ok(None)),
             (Some(1), Ok(Some(value))) => {

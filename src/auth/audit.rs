@@ -3,6 +3,11 @@
 //! Logs leave the system (tail, Logpush, a SIEM), so they carry no token, password or cookie,
 //! and no raw user name, session id or address: each is replaced by a short keyed-free hash that
 //! still lets an operator correlate events of the same user or session.
+//!
+//! The free-text `detail` is the one field that can carry request-derived text (a refused
+//! request's path, a storage error that quotes a key), so [`AuditEvent::detail`] passes every
+//! detail through [`redact`] before it is stored: whatever the request looked like, a session
+//! id, token or other long secret in it is written as its pseudonym.
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -59,6 +64,88 @@ pub fn pseudonym(value: &str) -> String {
     b64url(&Sha256::digest(value.as_bytes())[..9])
 }
 
+/// Runs of token characters at least this long are taken for secrets.
+const SECRET_RUN: usize = 16;
+/// Longer runs are secrets whatever they look like.
+const ALWAYS_SECRET_RUN: usize = 32;
+/// Details are cut to this many characters (after redaction), so a request cannot flood a line.
+pub const MAX_DETAIL: usize = 200;
+
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+}
+
+/// `text` as it may appear in a log line: every run of at least [`SECRET_RUN`] token characters
+/// (ASCII letters, digits, `-`, `_`; the alphabet of base64url, hex and of every id, token and
+/// key edgegate issues, all of at least 128 bits) becomes `~` and its [`pseudonym`], so the
+/// pseudonym of a session id in a path equals the line's `session` value. Kept, so that
+/// configuration errors stay readable: runs shorter than [`ALWAYS_SECRET_RUN`] made of capital
+/// letters and `_` only, with at least one `_` (variable names such as
+/// `LOGIN_MAX_FAILURES_PER_ACCOUNT`; a random 22-character id has that shape with a chance of
+/// about 10⁻⁸). Percent-escapes of token characters are decoded first, so `%2D` cannot split a
+/// token into short harmless-looking runs. The result is cut to [`MAX_DETAIL`] characters.
+pub fn redact(text: &str) -> String {
+    let decoded = decode_token_escapes(text);
+    let mut out = String::with_capacity(decoded.len().min(MAX_DETAIL));
+    let mut rest = decoded.as_str();
+    while let Some(start) = rest.find(is_token_char) {
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let end = rest.find(|c| !is_token_char(c)).unwrap_or(rest.len());
+        let run = &rest[..end];
+        if looks_secret(run) {
+            out.push('~');
+            out.push_str(&pseudonym(run));
+        } else {
+            out.push_str(run);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    match out.char_indices().nth(MAX_DETAIL) {
+        Some((cut, _)) => {
+            out.truncate(cut);
+            out.push('…');
+            out
+        }
+        None => out,
+    }
+}
+
+fn looks_secret(run: &str) -> bool {
+    let variable_name = run.len() < ALWAYS_SECRET_RUN
+        && run.contains('_')
+        && run.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
+    run.len() >= SECRET_RUN && !variable_name
+}
+
+/// `text` with `%XX` decoded where it stands for a token character; other escapes stay.
+fn decode_token_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while let Some(offset) = text[i..].find('%') {
+        let at = i + offset;
+        out.push_str(&text[i..at]);
+        let escaped = text
+            .get(at + 1..at + 3)
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+            .map(char::from)
+            .filter(|c| is_token_char(*c));
+        match escaped {
+            Some(c) => {
+                out.push(c);
+                i = at + 3;
+            }
+            None => {
+                out.push('%');
+                i = at + 1;
+            }
+        }
+    }
+    out.push_str(&text[i..]);
+    out
+}
+
 impl AuditEvent {
     pub fn new(event: EventKind, at: UnixTime) -> Self {
         Self {
@@ -87,9 +174,10 @@ impl AuditEvent {
         self
     }
 
-    /// A fixed, non-secret reason such as an error's `Display`.
-    pub fn detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
+    /// A reason such as an error's `Display`, or request-derived text such as a path; either
+    /// way it is [`redact`]ed before it is kept.
+    pub fn detail(mut self, detail: impl AsRef<str>) -> Self {
+        self.detail = Some(redact(detail.as_ref()));
         self
     }
 
@@ -129,5 +217,132 @@ mod tests {
             .location(Some("AMS"))
             .to_json();
         assert_eq!(located, r#"{"event":"logout","at":1,"location":"AMS"}"#);
+    }
+
+    /// Every kind, by an exhaustive match: a new kind fails to compile here until it is listed.
+    fn every_kind() -> Vec<EventKind> {
+        let all = [
+            EventKind::LoginOk,
+            EventKind::LoginFailed,
+            EventKind::RateLimited,
+            EventKind::Refresh,
+            EventKind::RefreshGrace,
+            EventKind::RefreshRefused,
+            EventKind::ReuseDetected,
+            EventKind::Logout,
+            EventKind::Revoke,
+            EventKind::RevokeAll,
+            EventKind::CrossSiteRejected,
+            EventKind::CookieTossing,
+            EventKind::TokenRejected,
+            EventKind::StoreFailure,
+            EventKind::ConfigInvalid,
+            EventKind::InternalError,
+        ];
+        for kind in all {
+            match kind {
+                EventKind::LoginOk
+                | EventKind::LoginFailed
+                | EventKind::RateLimited
+                | EventKind::Refresh
+                | EventKind::RefreshGrace
+                | EventKind::RefreshRefused
+                | EventKind::ReuseDetected
+                | EventKind::Logout
+                | EventKind::Revoke
+                | EventKind::RevokeAll
+                | EventKind::CrossSiteRejected
+                | EventKind::CookieTossing
+                | EventKind::TokenRejected
+                | EventKind::StoreFailure
+                | EventKind::ConfigInvalid
+                | EventKind::InternalError => {}
+            }
+        }
+        all.to_vec()
+    }
+
+    // Shapes edgegate issues: a session id (128 bits), a refresh token (`<sid>.<256 bits>`) and
+    // an access token (a JWS).
+    const SID: &str = "q3Fz-8_xPw0AbCdEfGhIjK";
+    const REFRESH: &str = "q3Fz-8_xPw0AbCdEfGhIjK.ZmFrZV9zZWNyZXRfMjU2X2JpdHNfb2ZfcmFuZG9tbmVzcw";
+    const ACCESS: &str =
+        "eyJhbGciOiJIUzI1NiIsImtpZCI6InMxIn0.eyJzaWQiOiJxM0Z6In0.c2lnbmF0dXJlX2J5dGVz";
+
+    fn secret_pieces() -> Vec<&'static str> {
+        let mut pieces = vec![SID];
+        pieces.extend(REFRESH.split('.'));
+        pieces.extend(ACCESS.split('.'));
+        pieces
+    }
+
+    #[test]
+    fn no_event_kind_writes_a_session_id_or_token_from_the_request() {
+        let details = [
+            format!("/auth/sessions/{SID}"),
+            format!(
+                "/auth/sessions/{}",
+                SID.replace('-', "%2D").replace('_', "%5f")
+            ),
+            format!("/api/{REFRESH}?t={ACCESS}"),
+            format!("store: get session:{SID} failed; cookie __Host-eg_access={ACCESS}"),
+            format!("token {ACCESS}\n{REFRESH}\r\n\"{SID}\""),
+            format!("{}{SID}", "/x".repeat(150)),
+        ];
+        for kind in every_kind() {
+            for detail in &details {
+                let line = AuditEvent::new(kind, 7)
+                    .user(SID)
+                    .session(SID)
+                    .client(REFRESH)
+                    .detail(detail)
+                    .to_json();
+                for piece in secret_pieces() {
+                    assert!(!line.contains(piece), "{kind:?}: {piece} in {line}");
+                }
+                assert!(line.contains(&format!(
+                    "\"event\":{}",
+                    serde_json::to_string(&kind).unwrap()
+                )));
+            }
+        }
+    }
+
+    #[test]
+    fn an_id_in_a_path_becomes_the_session_pseudonym() {
+        let event = AuditEvent::new(EventKind::CrossSiteRejected, 1)
+            .session(SID)
+            .detail(format!("/auth/sessions/{SID}"));
+        assert_eq!(
+            event.detail.as_deref(),
+            Some(format!("/auth/sessions/~{}", pseudonym(SID)).as_str())
+        );
+        assert_eq!(event.session.as_deref(), Some(pseudonym(SID).as_str()));
+    }
+
+    #[test]
+    fn fixed_reasons_and_variable_names_stay_readable() {
+        for reason in [
+            "token signature does not verify",
+            "rate counter: KV put failed",
+            "LOGIN_MAX_FAILURES_PER_ACCOUNT: must be between 1 and 10000",
+            "REFRESH_COOKIE_PATH: must be `/`",
+            "/auth/logout",
+            "100% of 5%",
+            "malformed username",
+        ] {
+            assert_eq!(redact(reason), reason);
+        }
+    }
+
+    #[test]
+    fn details_are_cut_after_redaction() {
+        let long = "a ".repeat(MAX_DETAIL);
+        let cut = redact(&long);
+        assert_eq!(cut.chars().count(), MAX_DETAIL + 1);
+        assert!(cut.ends_with('…'));
+        let escaped = redact(&"%".repeat(3 * MAX_DETAIL));
+        assert_eq!(escaped.chars().count(), MAX_DETAIL + 1);
+        assert_eq!(redact("%e2%82%ac %zz %"), "%e2%82%ac %zz %");
     }
 }

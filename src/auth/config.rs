@@ -10,6 +10,7 @@ use core::fmt;
 use super::cache::CacheSettings;
 use super::cookie::CookieSpec;
 use super::keys::{AssertionKeyRing, SessionKeyRing};
+use super::path::RequestPath;
 use super::ratelimit::Limit;
 use super::secret::Secret;
 use super::session::{SessionPolicy, MAX_LEEWAY};
@@ -54,8 +55,8 @@ pub struct Config {
     pub cookies: CookieSpec,
     pub credentials: Credentials,
     pub store: StoreBackend,
-    /// Path prefixes served without a session.
-    pub public_paths: Vec<String>,
+    /// Paths served without a session: exact, or a folder when written with a trailing `/`.
+    pub public_paths: Vec<RequestPath>,
     pub account_limit: Limit,
     pub client_limit: Limit,
     pub dev_mode: bool,
@@ -78,11 +79,15 @@ impl Config {
         }
     }
 
-    /// Whether `path` is served without a session: exact match, or under a prefix ending in `/`.
-    pub fn is_public(&self, path: &str) -> bool {
-        self.public_paths.iter().any(|public| {
-            path == public || (public.ends_with('/') && path.starts_with(public.as_str()))
-        })
+    /// Whether `path` is served without a session: the same path, or inside a public folder.
+    ///
+    /// Both sides are checked paths, compared decoded, segment by segment and case-sensitively
+    /// (see [`RequestPath`]), so only a path that every origin resolves inside the public entry
+    /// can match it.
+    pub fn is_public(&self, path: &RequestPath) -> bool {
+        self.public_paths
+            .iter()
+            .any(|public| path == public || path.is_inside(public))
     }
 }
 
@@ -229,13 +234,17 @@ impl Config {
                 "may be `false` only with DEV_MODE = \"true\" (plain-HTTP local development)",
             ));
         }
-        let refresh_path = read
+        // The refresh cookie is `__Host-` so no sibling subdomain can plant one, and browsers
+        // accept that prefix only with `Path=/`; the variable remains so that a configuration
+        // narrowing the path fails loudly instead of silently changing meaning.
+        if read
             .optional("REFRESH_COOKIE_PATH")
-            .unwrap_or_else(|| "/".into());
-        if !refresh_path.starts_with('/') {
+            .is_some_and(|path| path != "/")
+        {
             return Err(problem(
                 "REFRESH_COOKIE_PATH",
-                "must be a path starting with `/`",
+                "must be `/` (or unset): the refresh cookie is `__Host-` so that no sibling \
+                 subdomain can plant one, and that prefix requires `Path=/`",
             ));
         }
 
@@ -301,16 +310,11 @@ impl Config {
             .map(str::trim)
             .filter(|path| !path.is_empty())
             .map(|path| {
-                if !path.starts_with('/') {
-                    return Err(problem(
-                        "PUBLIC_PATHS",
-                        format!("`{path}` must start with `/`"),
-                    ));
-                }
                 if path == "/" {
                     return Err(problem("PUBLIC_PATHS", "`/` would make every path public"));
                 }
-                Ok(path.to_owned())
+                RequestPath::parse(path)
+                    .map_err(|err| problem("PUBLIC_PATHS", format!("`{path}`: {err}")))
             })
             .collect::<Result<_, _>>()?;
 
@@ -341,10 +345,7 @@ impl Config {
             assertion_keys,
             assertion_ttl: read.seconds("ASSERTION_TTL", 30, (1, MAX_ASSERTION_TTL))?,
             policy,
-            cookies: CookieSpec {
-                secure,
-                refresh_path,
-            },
+            cookies: CookieSpec { secure },
             credentials,
             store,
             public_paths,
@@ -454,6 +455,14 @@ mod tests {
             ),
             (&[("PUBLIC_PATHS", "public/")], "PUBLIC_PATHS"),
             (&[("PUBLIC_PATHS", "/")], "PUBLIC_PATHS"),
+            (&[("PUBLIC_PATHS", "/public/../")], "PUBLIC_PATHS"),
+            (&[("PUBLIC_PATHS", "/a, /b;x/")], "PUBLIC_PATHS"),
+            (&[("PUBLIC_PATHS", "/pub%2flic/")], "PUBLIC_PATHS"),
+            (
+                &[("REFRESH_COOKIE_PATH", "/auth/refresh")],
+                "REFRESH_COOKIE_PATH",
+            ),
+            (&[("REFRESH_COOKIE_PATH", "auth")], "REFRESH_COOKIE_PATH"),
             (&[("LOGIN_WINDOW", "30")], "LOGIN_WINDOW"),
             (
                 &[("LOGIN_MAX_FAILURES_PER_ACCOUNT", "0")],
@@ -496,14 +505,32 @@ mod tests {
         );
     }
 
+    fn path(text: &str) -> RequestPath {
+        RequestPath::parse(text).unwrap()
+    }
+
     #[test]
     fn public_paths_match_exactly_or_by_folder() {
-        let config = with(&[("PUBLIC_PATHS", "/favicon.ico, /public/")]).unwrap();
-        assert!(config.is_public("/favicon.ico"));
-        assert!(config.is_public("/public/logo.png"));
-        assert!(!config.is_public("/favicon.ico.evil"));
-        assert!(!config.is_public("/publicity"));
-        assert!(!config.is_public("/private"));
+        let config = with(&[("PUBLIC_PATHS", "/favicon.ico, /public/, /caf%C3%A9/")]).unwrap();
+        assert!(config.is_public(&path("/favicon.ico")));
+        assert!(config.is_public(&path("/public/")));
+        assert!(config.is_public(&path("/public/logo.png")));
+        assert!(config.is_public(&path("/public/a/b.css")));
+        assert!(config.is_public(&path("/caf%c3%a9/menu")));
+        assert!(config.is_public(&path("/%70ublic/logo.png")));
+        assert!(!config.is_public(&path("/favicon.ico.evil")));
+        assert!(!config.is_public(&path("/favicon.ico/")));
+        assert!(!config.is_public(&path("/publicity")));
+        assert!(!config.is_public(&path("/public")));
+        assert!(!config.is_public(&path("/Public/logo.png")));
+        assert!(!config.is_public(&path("/private")));
+    }
+
+    #[test]
+    fn the_refresh_cookie_path_can_only_be_the_whole_site() {
+        assert!(with(&[("REFRESH_COOKIE_PATH", "/")]).is_ok());
+        let err = with(&[("REFRESH_COOKIE_PATH", "/auth/refresh")]).unwrap_err();
+        assert!(err.to_string().contains("__Host-"), "{err}");
     }
 
     #[test]

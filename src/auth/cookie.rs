@@ -1,12 +1,15 @@
 //! Session cookies: reading them from requests, writing them in responses, hiding them from the
 //! origin.
 //!
-//! The access cookie's `__Host-` prefix makes browsers accept it only from this exact host, over
-//! HTTPS, for `Path=/`, so a sibling subdomain cannot plant one; the refresh cookie's `__Secure-`
-//! prefix lets it be scoped to the refresh path. Browsers still send a cookie planted under
-//! another name or path alongside ours ("cookie tossing"), so reading is strict: a name that
-//! appears twice is an error, not a guess. Tokens never reach the origin: the `Cookie` header it
-//! receives has ours removed, in any spelling.
+//! Both cookies carry the `__Host-` prefix: browsers accept such a cookie only from this exact
+//! host, over HTTPS, for `Path=/` and without `Domain`, so a sibling subdomain can plant neither.
+//! That matters most for the refresh cookie, which alone can restore a session in place: a
+//! planted one would sign the victim in as the attacker. Browsers still send a cookie planted
+//! under another name or path alongside ours ("cookie tossing"), so reading is strict: a name
+//! that appears twice is an error, not a guess. The runtime joins several `Cookie` header lines
+//! into one value with `, `, which no browser sends for our cookies; a name of ours after a comma
+//! counts as a second copy. Tokens never reach the origin: the `Cookie` header it receives has
+//! ours removed, in any spelling and on every line.
 //!
 //! Browsers refuse prefixed names without `Secure`, which plain-HTTP local development cannot
 //! set, so an insecure [`CookieSpec`] uses the unprefixed [`DEV_ACCESS_COOKIE`] and
@@ -18,8 +21,8 @@ use core::fmt;
 
 /// The access token cookie.
 pub const ACCESS_COOKIE: &str = "__Host-eg_access";
-/// The refresh token cookie, sent only to the refresh path.
-pub const REFRESH_COOKIE: &str = "__Secure-eg_refresh";
+/// The refresh token cookie.
+pub const REFRESH_COOKIE: &str = "__Host-eg_refresh";
 /// [`ACCESS_COOKIE`] in plain-HTTP development.
 pub const DEV_ACCESS_COOKIE: &str = "eg_access";
 /// [`REFRESH_COOKIE`] in plain-HTTP development.
@@ -28,8 +31,6 @@ pub const DEV_REFRESH_COOKIE: &str = "eg_refresh";
 pub const MAX_COOKIE_HEADER: usize = 8192;
 /// Browsers drop cookies whose name and value together exceed this many bytes.
 pub const MAX_COOKIE_PAIR: usize = 4096;
-/// Browsers ignore longer attribute values.
-const MAX_PATH_LEN: usize = 1024;
 
 /// The cookie names in use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +62,7 @@ pub const fn cookie_names(secure: bool) -> CookieNames {
 /// [`MAX_COOKIE_HEADER`] or containing control characters other than tab is refused whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CookieJar<'a> {
+    header: &'a str,
     pairs: Vec<(&'a str, &'a str)>,
 }
 
@@ -81,7 +83,7 @@ impl<'a> CookieJar<'a> {
                 None => ("", pair),
             })
             .collect();
-        Ok(Self { pairs })
+        Ok(Self { header, pairs })
     }
 
     /// Every pair, in header order.
@@ -90,6 +92,10 @@ impl<'a> CookieJar<'a> {
     }
 
     /// The value of the only cookie named exactly `name` (case-sensitive), if any.
+    ///
+    /// A pair named `name` after a comma inside another pair (`a=1, name=v`, how the runtime
+    /// joins two `Cookie` lines) is a second copy: the answer is then
+    /// [`CookieError::Duplicate`], even when no pair of its own has the name.
     pub fn unique(&self, name: &str) -> Result<Option<&'a str>, CookieError> {
         let mut values = self
             .pairs
@@ -97,7 +103,13 @@ impl<'a> CookieJar<'a> {
             .filter(|(candidate, _)| *candidate == name)
             .map(|(_, value)| *value);
         let first = values.next();
-        if values.next().is_some() {
+        let joined = || {
+            self.header
+                .split(';')
+                .flat_map(|pair| pair.split(',').skip(1))
+                .any(|piece| pair_name(piece) == name)
+        };
+        if values.next().is_some() || joined() {
             return Err(CookieError::Duplicate {
                 name: name.to_owned(),
             });
@@ -110,20 +122,39 @@ fn trim_ows(text: &str) -> &str {
     text.trim_matches([' ', '\t'])
 }
 
+/// The name of a pair as [`CookieJar::parse`] reads it: up to the first `=`, trimmed; empty
+/// without one.
+fn pair_name(pair: &str) -> &str {
+    pair.split_once('=').map_or("", |(name, _)| trim_ows(name))
+}
+
 /// The `Cookie` header to forward to the origin: `header` without our cookies, or `None` if
 /// nothing else is left.
 ///
 /// Removed: every pair whose name (the whole pair if it has no `=`), lowercased and with
 /// everything but letters and digits dropped, contains `egaccess` or `egrefresh`. That covers
 /// both modes' names in any case, with or without prefixes, and near-misses such as
-/// `__HOST_eg-access` that some origin framework might still read as ours. Other pairs are kept
-/// verbatim (trimmed), joined with `; `.
+/// `__HOST_eg-access` that some origin framework might still read as ours. The same holds for
+/// every piece after a comma, since the runtime joins `Cookie` lines with `, ` and an origin may
+/// split them again: a `;`-separated pair with such a piece loses it and keeps its other pieces
+/// as pairs of their own. Other pairs are kept verbatim (trimmed), joined with `; `.
 pub fn strip_session_cookies(header: &str) -> Option<String> {
-    let kept: Vec<&str> = header
+    let mut kept: Vec<&str> = Vec::new();
+    for pair in header
         .split(';')
         .map(trim_ows)
-        .filter(|pair| !pair.is_empty() && !looks_like_session_cookie(pair))
-        .collect();
+        .filter(|pair| !pair.is_empty())
+    {
+        if pair.split(',').any(looks_like_session_cookie) {
+            kept.extend(
+                pair.split(',')
+                    .map(trim_ows)
+                    .filter(|piece| !piece.is_empty() && !looks_like_session_cookie(piece)),
+            );
+        } else {
+            kept.push(pair);
+        }
+    }
     (!kept.is_empty()).then(|| kept.join("; "))
 }
 
@@ -142,8 +173,6 @@ fn looks_like_session_cookie(pair: &str) -> bool {
 pub struct CookieSpec {
     /// `false` only for plain-HTTP local development: no `Secure` attribute, unprefixed names.
     pub secure: bool,
-    /// The only path the refresh cookie is sent to, e.g. `/auth/refresh`.
-    pub refresh_path: String,
 }
 
 impl CookieSpec {
@@ -164,8 +193,8 @@ pub fn set_access(
     Ok(access_cookie(value.expose(), max_age, spec))
 }
 
-/// `Set-Cookie` for a refresh token: only the refresh path, never cross-site
-/// (`SameSite=Strict`).
+/// `Set-Cookie` for a refresh token: the whole site (the `__Host-` prefix requires `Path=/`, and
+/// refreshing in place needs it on every path), never cross-site (`SameSite=Strict`).
 pub fn set_refresh(
     value: &Secret<String>,
     max_age: i64,
@@ -173,7 +202,7 @@ pub fn set_refresh(
 ) -> Result<String, CookieError> {
     check_max_age(max_age)?;
     check_value(spec.names().refresh, value.expose())?;
-    refresh_cookie(value.expose(), max_age, spec)
+    Ok(refresh_cookie(value.expose(), max_age, spec))
 }
 
 /// `Set-Cookie` deleting the access cookie (same attributes, so the browser matches it).
@@ -182,7 +211,7 @@ pub fn clear_access(spec: &CookieSpec) -> String {
 }
 
 /// `Set-Cookie` deleting the refresh cookie (same attributes, so the browser matches it).
-pub fn clear_refresh(spec: &CookieSpec) -> Result<String, CookieError> {
+pub fn clear_refresh(spec: &CookieSpec) -> String {
     refresh_cookie("", 0, spec)
 }
 
@@ -194,14 +223,12 @@ fn access_cookie(value: &str, max_age: i64, spec: &CookieSpec) -> String {
     )
 }
 
-fn refresh_cookie(value: &str, max_age: i64, spec: &CookieSpec) -> Result<String, CookieError> {
-    check_path(&spec.refresh_path)?;
-    Ok(format!(
-        "{}={value}; Path={}{}; HttpOnly; SameSite=Strict; Max-Age={max_age}",
+fn refresh_cookie(value: &str, max_age: i64, spec: &CookieSpec) -> String {
+    format!(
+        "{}={value}; Path=/{}; HttpOnly; SameSite=Strict; Max-Age={max_age}",
         spec.names().refresh,
-        spec.refresh_path,
         secure_attribute(spec)
-    ))
+    )
 }
 
 fn secure_attribute(spec: &CookieSpec) -> &'static str {
@@ -231,17 +258,6 @@ fn check_value(name: &str, value: &str) -> Result<(), CookieError> {
     Ok(())
 }
 
-/// An absolute path of visible ASCII without `;`, which would end the attribute.
-fn check_path(path: &str) -> Result<(), CookieError> {
-    let valid = path.starts_with('/')
-        && path.len() <= MAX_PATH_LEN
-        && path.bytes().all(|b| b.is_ascii_graphic() && b != b';');
-    if !valid {
-        return Err(CookieError::InvalidPath);
-    }
-    Ok(())
-}
-
 /// A `Cookie` header that cannot be read, or a cookie that cannot be written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -258,8 +274,6 @@ pub enum CookieError {
     InvalidValue,
     /// A new cookie must live at least one second.
     InvalidMaxAge,
-    /// The refresh path is not an absolute path that fits in an attribute.
-    InvalidPath,
 }
 
 impl fmt::Display for CookieError {
@@ -280,11 +294,6 @@ impl fmt::Display for CookieError {
                  without quote, comma, semicolon and backslash",
             ),
             Self::InvalidMaxAge => f.write_str("cookie Max-Age must be at least 1 second"),
-            Self::InvalidPath => write!(
-                f,
-                "cookie path must start with / and be at most {MAX_PATH_LEN} visible ASCII \
-                 characters without ;"
-            ),
         }
     }
 }
@@ -296,17 +305,11 @@ mod tests {
     use super::*;
 
     fn production() -> CookieSpec {
-        CookieSpec {
-            secure: true,
-            refresh_path: "/auth/refresh".into(),
-        }
+        CookieSpec { secure: true }
     }
 
     fn development() -> CookieSpec {
-        CookieSpec {
-            secure: false,
-            ..production()
-        }
+        CookieSpec { secure: false }
     }
 
     fn secret(value: &str) -> Secret<String> {
@@ -396,7 +399,7 @@ mod tests {
 
     #[test]
     fn strip_removes_every_spelling_of_our_cookies() {
-        let header = "a=1; __Host-eg_access=tok; __Secure-eg_refresh=ref; \
+        let header = "a=1; __Host-eg_access=tok; __Host-eg_refresh=ref; __Secure-eg_refresh=old; \
                       __host-EG_access=x; EG_ACCESS=y; eg_refresh=z; __HOST_eg-access=w; \
                       __Host-eg_access_old=v; \"__Host-eg_access\"=u; __Host-eg_access; b=2";
         assert_eq!(strip_session_cookies(header).as_deref(), Some("a=1; b=2"));
@@ -426,8 +429,7 @@ mod tests {
         );
         assert_eq!(
             set_refresh(&secret("ref"), 86400, &production()).unwrap(),
-            "__Secure-eg_refresh=ref; Path=/auth/refresh; Secure; HttpOnly; SameSite=Strict; \
-             Max-Age=86400"
+            "__Host-eg_refresh=ref; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=86400"
         );
     }
 
@@ -438,9 +440,8 @@ mod tests {
             "__Host-eg_access=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"
         );
         assert_eq!(
-            clear_refresh(&production()).unwrap(),
-            "__Secure-eg_refresh=; Path=/auth/refresh; Secure; HttpOnly; SameSite=Strict; \
-             Max-Age=0"
+            clear_refresh(&production()),
+            "__Host-eg_refresh=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"
         );
     }
 
@@ -453,8 +454,8 @@ mod tests {
             "eg_access=tok; Path=/; HttpOnly; SameSite=Lax; Max-Age=900"
         );
         assert_eq!(
-            clear_refresh(&spec).unwrap(),
-            "eg_refresh=; Path=/auth/refresh; HttpOnly; SameSite=Strict; Max-Age=0"
+            clear_refresh(&spec),
+            "eg_refresh=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
         );
         assert_eq!(cookie_names(true).access, ACCESS_COOKIE);
         assert_eq!(cookie_names(true).refresh, REFRESH_COOKIE);
@@ -519,27 +520,63 @@ mod tests {
     }
 
     #[test]
-    fn refresh_paths_that_could_inject_attributes_are_refused() {
-        let long = format!("/{}", "p".repeat(MAX_PATH_LEN));
-        for path in [
-            "",
-            "auth/refresh",
-            "/a; Domain=evil.example",
-            "/a b",
-            "/a\r\n",
-            &long,
-        ] {
-            let spec = CookieSpec {
-                refresh_path: path.to_owned(),
-                ..production()
-            };
-            assert_eq!(
-                set_refresh(&secret("t"), 60, &spec),
-                Err(CookieError::InvalidPath),
-                "{path:?}"
-            );
-            assert_eq!(clear_refresh(&spec), Err(CookieError::InvalidPath));
-        }
+    fn a_session_cookie_on_a_second_cookie_line_counts_as_a_copy() {
+        // Two `Cookie` lines reach the worker as one value joined with ", ".
+        let tossed = CookieJar::parse("__Host-eg_access=mine, __Host-eg_access=theirs").unwrap();
+        assert!(matches!(
+            tossed.unique(ACCESS_COOKIE),
+            Err(CookieError::Duplicate { .. })
+        ));
+        let second_line = CookieJar::parse("theme=dark, __Host-eg_refresh=r.s; a=1").unwrap();
+        assert_eq!(
+            second_line.unique(REFRESH_COOKIE),
+            Err(CookieError::Duplicate {
+                name: REFRESH_COOKIE.into()
+            })
+        );
+        assert_eq!(second_line.unique(ACCESS_COOKIE), Ok(None));
+        let spaced = CookieJar::parse("a=1 ,\t__Host-eg_access = t").unwrap();
+        assert!(spaced.unique(ACCESS_COOKIE).is_err());
+        let valueless = CookieJar::parse("theme, __Host-eg_access=t").unwrap();
+        assert!(valueless.unique(ACCESS_COOKIE).is_err());
+        // Commas that do not start one of our names change nothing.
+        let plain = CookieJar::parse("z=y, a=b; __Host-eg_access=tok").unwrap();
+        assert_eq!(plain.unique(ACCESS_COOKIE), Ok(Some("tok")));
+    }
+
+    #[test]
+    fn strip_removes_our_cookies_from_every_cookie_line() {
+        assert_eq!(
+            strip_session_cookies("a=1, __Host-eg_access=tok; b=2").as_deref(),
+            Some("a=1; b=2")
+        );
+        assert_eq!(
+            strip_session_cookies("__Host-eg_access=tok, a=1, eg_refresh=r").as_deref(),
+            Some("a=1")
+        );
+        assert_eq!(
+            strip_session_cookies("x=1,__Host-eg_refresh=r , __Secure-eg_refresh=old").as_deref(),
+            Some("x=1")
+        );
+        assert_eq!(
+            strip_session_cookies("__Host-eg_access=a, __Host-eg_access=b"),
+            None
+        );
+        // A comma in a value of another cookie is kept as it came.
+        assert_eq!(
+            strip_session_cookies("foo=bar, baz=qux; q=\"a,b\"").as_deref(),
+            Some("foo=bar, baz=qux; q=\"a,b\"")
+        );
+    }
+
+    #[test]
+    fn the_refresh_cookie_is_host_only_for_the_whole_site() {
+        let set = set_refresh(&secret("r"), 60, &production()).unwrap();
+        assert!(set.starts_with("__Host-"), "{set}");
+        assert!(set.contains("; Path=/;"), "{set}");
+        assert!(set.contains("; Secure"), "{set}");
+        assert!(!set.to_ascii_lowercase().contains("domain"), "{set}");
+        assert_eq!(REFRESH_COOKIE, "__Host-eg_refresh");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! The origin trusts identity headers because it believes only the edge can set them. That holds
 //! only if the edge first removes every client-sent header the origin, or a framework in front of
 //! it, might read as identity, in every spelling a server might fold together (case, `_` for
-//! `-`, stray whitespace); [`is_reserved_header`] is that list. The edge's own values are then
+//! `-`, stray whitespace); [`is_reserved_header`] decides, by family rather than by name, since
+//! every authenticating proxy keeps adding members to its own. The edge's own values are then
 //! checked before they become headers, so a username or role can never smuggle a second header
 //! or a second role: bad values are an error, never silently cleaned.
 
@@ -19,53 +20,82 @@ pub const ROLES_HEADER: &str = "x-auth-roles";
 /// A signed assertion the origin can verify instead of trusting the network path.
 pub const ASSERTION_HEADER: &str = "x-auth-assertion";
 
-/// The whole family our headers belong to: any client header in it is a forgery.
-const OWN_FAMILY: &str = "x-auth-";
-
-/// Other headers that origins and common frameworks read as identity or as the client's
-/// address, so a client could use them to impersonate a user or an address.
-pub const SPOOFABLE_HEADERS: &[&str] = &[
-    // The bare name of our own family.
+/// Families of headers that origins, frameworks and other authenticating proxies read as the
+/// user's identity or as the client's address and original request. A client header whose
+/// canonical name (see [`is_reserved_header`]) starts with one of these is a forgery, whatever
+/// follows: families, not names, because each proxy adds new members (`Remote-Email`,
+/// `X-Auth-Request-Groups`, `X-Forwarded-Preferred-Username`, …) and origins read whatever
+/// they were configured with.
+pub const RESERVED_FAMILIES: &[&str] = &[
+    // Ours (`x-auth-user`, …), and every other `X-Auth*` (oauth2-proxy's `X-Auth-Request-*`,
+    // Authentik's `X-Authentik-*`, `X-Authenticated-*`, Keycloak gatekeeper's `X-Auth-*`).
     "x-auth",
-    // Client address and original request, read by IP allow-lists and URL builders.
+    // Generic user headers (`X-User`, `X-User-Id`, `X-Username`, `X-User-Email`, …).
+    "x-user",
+    // Authelia, Apache and forward-auth setups: `Remote-User`, `Remote-Email`, `Remote-Groups`,
+    // `Remote-Name`; Kubernetes front proxies: `X-Remote-User`, `X-Remote-Group`,
+    // `X-Remote-Extra-*`.
+    "remote-",
+    "x-remote-",
+    // Address and original request (`X-Forwarded-For/Host/Proto/Port/Prefix`, and oauth2-proxy's
+    // `X-Forwarded-User/Email/Groups/Access-Token`); the edge sets its own For, Host and Proto.
+    "x-forwarded",
+    "x-original-",
+    // Cloudflare Access, Grafana/Gitea auth proxy, Azure App Service (Easy Auth), AWS ALB,
+    // Google IAP, Pomerium, Vouch, Apache mod_auth_openidc (`OIDC_CLAIM_*`, `OIDC_access_token`),
+    // Shibboleth, Tailscale Serve, iisnode's promoted server variables.
+    "cf-access-",
+    "x-webauth-",
+    "x-ms-client-principal",
+    "x-ms-token-",
+    "x-amzn-oidc-",
+    "x-goog-authenticated-user-",
+    "x-goog-iap-",
+    "x-pomerium-",
+    "x-vouch-",
+    "oidc-",
+    "shib-",
+    "tailscale-user-",
+    "x-iisnode-",
+];
+
+/// Single headers outside those families that carry identity or the client's address.
+pub const RESERVED_HEADERS: &[&str] = &[
     "forwarded",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-proto",
     "x-real-ip",
     "true-client-ip",
     "x-client-ip",
-    "x-original-url",
+    "x-cluster-client-ip",
+    "client-ip",
     "x-rewrite-url",
-    // Identity set by other authenticating proxies (oauth2-proxy, Apache, Kubernetes front
-    // proxies, Grafana, Cloudflare Access).
-    "x-forwarded-user",
-    "x-forwarded-email",
-    "x-forwarded-preferred-username",
-    "x-forwarded-groups",
-    "x-forwarded-access-token",
-    "remote-user",
-    "x-remote-user",
-    "x-remote-group",
-    "x-webauth-user",
-    "cf-access-authenticated-user-email",
-    "cf-access-jwt-assertion",
+    // oauth2-proxy's legacy basic-auth user header.
+    "gap-auth",
+    "teleport-jwt-assertion",
 ];
-
-/// Prefix families of identity headers from other proxies (Kubernetes, Azure App Service).
-pub const SPOOFABLE_PREFIXES: &[&str] = &["x-remote-extra-", "x-ms-client-principal"];
 
 /// Whether a client-sent header named `name` must be removed before the request goes on.
 ///
-/// Reserved: every `x-auth-*` header, [`SPOOFABLE_HEADERS`] and names starting with one of
-/// [`SPOOFABLE_PREFIXES`], compared case-insensitively, with `_` read as `-` and surrounding whitespace ignored.
+/// The name is first made canonical the way servers and frameworks fold header names together:
+/// surrounding whitespace dropped, ASCII lowercased, and every character other than a letter or
+/// digit read as `-` (CGI, PHP and nginx turn `-` into `_`; some turn `.` too). Reserved: a
+/// canonical name starting with one of [`RESERVED_FAMILIES`] or equal to one of
+/// [`RESERVED_HEADERS`].
 pub fn is_reserved_header(name: &str) -> bool {
-    let canonical = name.trim().to_ascii_lowercase().replace('_', "-");
-    canonical.starts_with(OWN_FAMILY)
-        || SPOOFABLE_HEADERS.contains(&canonical.as_str())
-        || SPOOFABLE_PREFIXES
-            .iter()
-            .any(|prefix| canonical.starts_with(prefix))
+    let canonical: String = name
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    RESERVED_FAMILIES
+        .iter()
+        .any(|family| canonical.starts_with(family))
+        || RESERVED_HEADERS.contains(&canonical.as_str())
 }
 
 /// The authenticated user, as the origin will see it.
@@ -200,17 +230,92 @@ mod tests {
     }
 
     #[test]
+    fn whole_families_are_reserved_in_every_spelling() {
+        for name in [
+            // Authelia and forward-auth
+            "Remote-User",
+            "Remote-Email",
+            "Remote-Groups",
+            "Remote-Name",
+            "remote_groups",
+            // oauth2-proxy
+            "X-Auth-Request-User",
+            "X-Auth-Request-Email",
+            "X-Auth-Request-Groups",
+            "X-Auth-Request-Preferred-Username",
+            "X-Auth-Request-Access-Token",
+            "X-Forwarded-Preferred-Username",
+            "X-Forwarded-Groups",
+            "X-Forwarded-Access-Token",
+            "X-Forwarded-Port",
+            "X-Forwarded-Prefix",
+            "GAP-Auth",
+            // Pomerium
+            "X-Pomerium-Jwt-Assertion",
+            "X-Pomerium-Claim-Email",
+            // Kubernetes front proxy
+            "X-Remote-Group",
+            "X-Remote-Extra-Acme.Com%2Fproject",
+            // Apache mod_auth_openidc, Shibboleth
+            "OIDC_CLAIM_email",
+            "OIDC_access_token",
+            "Shib-Identity-Provider",
+            // IIS / Azure App Service
+            "X-MS-CLIENT-PRINCIPAL",
+            "X-MS-CLIENT-PRINCIPAL-ID",
+            "X-MS-CLIENT-PRINCIPAL-IDP",
+            "X-MS-TOKEN-AAD-ID-TOKEN",
+            "X-IISNode-AUTH_USER",
+            "X-Original-Host",
+            // AWS ALB
+            "x-amzn-oidc-accesstoken",
+            "x-amzn-oidc-identity",
+            "x-amzn-oidc-data",
+            // Google IAP
+            "X-Goog-Authenticated-User-Email",
+            "X-Goog-Authenticated-User-Id",
+            "X-Goog-IAP-JWT-Assertion",
+            // Cloudflare Access, Grafana, Gitea, Vouch, Tailscale, Teleport, Authentik
+            "Cf-Access-Authenticated-User-Email",
+            "X-WEBAUTH-USER",
+            "X-WebAuth-Email",
+            "X-Vouch-User",
+            "Tailscale-User-Login",
+            "Teleport-Jwt-Assertion",
+            "X-Authentik-Username",
+            "X-Authenticated-User",
+            "X-Authenticated-Userid",
+            // Generic
+            "X-User",
+            "X-User-Id",
+            "X-Username",
+            "X-User-Email",
+            "X-Cluster-Client-IP",
+            // Spellings
+            "x.auth.user",
+            "X AUTH USER",
+            " Remote-Email\t",
+            "REMOTE_EMAIL",
+            "x_forwarded_for",
+        ] {
+            assert!(is_reserved_header(name), "{name:?}");
+        }
+    }
+
+    #[test]
     fn ordinary_headers_pass() {
         for name in [
             "accept",
             "cookie",
             "authorization",
             "user-agent",
-            "x-authority",
-            "x-author",
             "x-request-id",
             "cf-connecting-ip",
-            "x-forwarded",
+            "x-csrf-token",
+            "remote",
+            "x-remotely",
+            "origin",
+            "referer",
             "",
         ] {
             assert!(!is_reserved_header(name), "{name:?}");

@@ -17,6 +17,7 @@ use super::cookie::{clear_access, clear_refresh, set_access, set_refresh};
 use super::env::{Entropy, UnixTime};
 use super::forward::Identity;
 use super::keys::AssertionKeyRing;
+use super::path::{PathError, RequestPath};
 use super::redirect::login_redirect;
 use super::refresh::{NewRefresh, PresentedRefresh, SessionId};
 use super::request::RequestFacts;
@@ -130,6 +131,9 @@ pub enum Refusal {
     SessionExpired,
     /// A retired refresh token came back: the session has been ended.
     RefreshReused,
+    /// The path means different things to different origins (encoded separators or dots,
+    /// dot segments, `;` parameters, ...): refused before anything else looks at it.
+    AmbiguousPath(PathError),
     /// Storage could not answer: fail closed.
     Unavailable(StoreError),
     /// A token or cookie could not be minted (randomness, a value that cannot be a cookie).
@@ -139,6 +143,7 @@ pub enum Refusal {
 impl Refusal {
     pub fn status(&self) -> u16 {
         match self {
+            Self::AmbiguousPath(_) => 400,
             Self::Unavailable(_) => 503,
             Self::Internal(_) => 500,
             _ => 401,
@@ -151,6 +156,7 @@ impl Refusal {
             Self::SessionEnded => "session_ended",
             Self::SessionExpired => "session_expired",
             Self::RefreshReused => "refresh_reused",
+            Self::AmbiguousPath(_) => "bad_request",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
@@ -165,6 +171,7 @@ impl Refusal {
             Self::RefreshReused => {
                 "this refresh token was already used; the session has been ended"
             }
+            Self::AmbiguousPath(err) => err.reason(),
             Self::Unavailable(_) => "session storage is unavailable; try again shortly",
             Self::Internal(_) => "the session could not be issued",
         }
@@ -256,10 +263,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
     /// `Set-Cookie` values that delete both session cookies.
     pub fn clearing_cookies(&self) -> Vec<String> {
         let spec = &self.config.cookies;
-        let mut cookies = vec![clear_access(spec)];
-        // The refresh path is validated with the configuration, so this cannot fail here.
-        cookies.extend(clear_refresh(spec).ok());
-        cookies
+        vec![clear_access(spec), clear_refresh(spec)]
     }
 
     /// The `Set-Cookie` values for a session: a new access token, and the refresh token if given.
@@ -529,7 +533,18 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
     /// The decision for a protected path: public paths pass without identity; otherwise the
     /// session's identity, a login redirect for a browser navigation, or a refusal.
     pub async fn protect(&self, req: &RequestFacts) -> Verdict {
-        if self.config.is_public(&req.path) {
+        // Decided on the path the origin will act on, so nothing is public (or less guarded)
+        // here and something else there.
+        let path = match RequestPath::parse(&req.path) {
+            Ok(path) => path,
+            Err(err) => {
+                return Verdict::Refuse {
+                    refusal: Refusal::AmbiguousPath(err),
+                    set_cookies: Vec::new(),
+                }
+            }
+        };
+        if self.config.is_public(&path) {
             return Verdict::Forward {
                 identity: None,
                 set_cookies: Vec::new(),

@@ -20,6 +20,7 @@ pub mod kv_keys;
 pub mod login;
 pub mod memory_store;
 pub mod password;
+pub mod path;
 pub mod ratelimit;
 pub mod redirect;
 pub mod refresh;

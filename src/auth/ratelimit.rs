@@ -1,19 +1,31 @@
 //! Slowing down password guessing with fixed-window failure counters.
 //!
 //! Only failures count, so a user who types the right password is never held back by their own
-//! success. A fixed window (rather than a sliding one) needs a single small record per counter,
-//! which suits Workers KV: one read before checking a password, one write after a failure. KV is
-//! eventually consistent, so concurrent guesses from different locations can overshoot the limit
-//! a little; the counter bounds the guessing rate, it is not an exact quota.
+//! success (with an exact owner, an attempt counts while its password is being checked and is
+//! taken back if it was right). A fixed window (rather than a sliding one) needs a single small
+//! record per counter.
+//!
+//! Two ways to keep it:
+//! - Exact, with one strongly consistent owner per counter (the session authority):
+//!   [`ThrottleCommand::Admit`] checks and counts an attempt in one step *before* its password is
+//!   checked, so however many guesses arrive at once, at most `max_failures` passwords are
+//!   checked per window; [`ThrottleCommand::Forgive`] takes the count back when the password was
+//!   right. [`apply`] is that owner's whole logic.
+//! - Best effort, in Workers KV ([`check`] before, [`record_failure`] after a failure): KV has no
+//!   atomic increment and is eventually consistent, so concurrent guesses can each read the same
+//!   count and other locations see it late; the limit then bounds the guessing rate, it is not an
+//!   exact quota.
 //!
 //! Counters live under [`counter_key`], which hashes the username or address so that storage
-//! never holds them in the clear.
+//! never holds them in the clear. Addresses are counted by [`client_prefix`]: an IPv6 client
+//! controls a whole /64, so one budget covers it.
 
 use super::env::UnixTime;
 use base64ct::{Base64UrlUnpadded, Encoding};
 use core::fmt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::net::IpAddr;
 
 /// Workers KV refuses expirations shorter than this, so no window can be shorter either.
 pub const MIN_WINDOW_SECS: i64 = 60;
@@ -23,7 +35,7 @@ pub const MIN_WINDOW_SECS: i64 = 60;
 /// Build it with [`Limit::new`] to have it checked. The functions below also accept a limit built
 /// by hand: they treat a window shorter than [`MIN_WINDOW_SECS`] as that long, and a
 /// `max_failures` of 0 as "always limited".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limit {
     pub max_failures: u32,
     pub window_secs: i64,
@@ -96,7 +108,8 @@ impl Window {
 }
 
 /// Whether another attempt may go ahead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Verdict {
     Allowed,
     /// Refuse the attempt; `retry_after_secs` (at least 1) suits a `Retry-After` header.
@@ -138,6 +151,40 @@ pub fn record_failure(current: Option<&Window>, limit: &Limit, now: UnixTime) ->
     }
 }
 
+/// One atomic step on a counter, as sent to the counter's owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum ThrottleCommand {
+    /// Decide whether an attempt may check its password and, if so, count it now.
+    Admit { limit: Limit, now: UnixTime },
+    /// Take back one admitted attempt: its password was right.
+    Forgive { limit: Limit, now: UnixTime },
+}
+
+/// Applies `command` to a counter: the verdict, and the counter to keep (`None`: nothing left to
+/// keep). Admitting counts the attempt at once, so the owner never admits more attempts per
+/// window than the limit allows, however many arrive together.
+pub fn apply(current: Option<Window>, command: ThrottleCommand) -> (Verdict, Option<Window>) {
+    match command {
+        ThrottleCommand::Admit { limit, now } => match check(current.as_ref(), &limit, now) {
+            Verdict::Allowed => (
+                Verdict::Allowed,
+                Some(record_failure(current.as_ref(), &limit, now)),
+            ),
+            limited => (limited, current),
+        },
+        ThrottleCommand::Forgive { limit, now } => {
+            let kept = current
+                .filter(|window| window.is_open(&limit, now))
+                .and_then(|window| {
+                    let failures = window.failures.checked_sub(1).filter(|n| *n > 0)?;
+                    Some(Window { failures, ..window })
+                });
+            (Verdict::Allowed, kept)
+        }
+    }
+}
+
 /// The expiration TTL to store `window` with: until it ends, but never below what KV accepts.
 pub fn storage_ttl(window: &Window, limit: &Limit, now: UnixTime) -> i64 {
     (limit.effective_window() - window.elapsed(now)).max(MIN_WINDOW_SECS)
@@ -161,16 +208,39 @@ impl Scope {
     }
 }
 
+/// The part of a client address one client is assumed to control: an IPv4 address whole (an
+/// IPv4-mapped IPv6 address as the IPv4 address it maps), an IPv6 address as its /64 (the
+/// smallest prefix providers hand out to one subscriber, and what SLAAC and privacy extensions
+/// pick addresses from). Anything else (no address at all) is kept as it is.
+pub fn client_prefix(address: &str) -> String {
+    match address.trim().parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => v4.to_string(),
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+            }
+        },
+        Err(_) => address.to_owned(),
+    }
+}
+
 /// The storage key of a counter, e.g. `rl:ip:<43 base64url chars>`.
 ///
 /// The value is hashed (SHA-256, with the scope mixed in so an account and an address never share
-/// a counter), so a storage dump lists neither usernames nor addresses in the clear.
+/// a counter), so a storage dump lists neither usernames nor addresses in the clear. A client
+/// address is counted by its [`client_prefix`].
 pub fn counter_key(scope: Scope, value: &str) -> String {
+    let counted = match scope {
+        Scope::Account => value.to_owned(),
+        Scope::ClientIp => client_prefix(value),
+    };
     let digest = Sha256::new()
         .chain_update(b"edgegate rate limit\0")
         .chain_update(scope.label())
         .chain_update(b"\0")
-        .chain_update(value)
+        .chain_update(counted)
         .finalize();
     format!(
         "rl:{}:{}",
@@ -325,6 +395,110 @@ mod tests {
         let account = counter_key(Scope::Account, "203.0.113.7");
         assert!(account.starts_with("rl:account:"));
         assert_ne!(account["rl:account:".len()..], key["rl:ip:".len()..]);
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64_and_mapped_ipv4_as_ipv4() {
+        assert_eq!(client_prefix("203.0.113.7"), "203.0.113.7");
+        assert_eq!(client_prefix("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+        assert_eq!(
+            client_prefix("2001:0DB8:0001:0002:ffff::1"),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(client_prefix("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(client_prefix("::ffff:cb00:7107"), "203.0.113.7");
+        assert_eq!(client_prefix("unknown"), "unknown");
+        let key = |address| counter_key(Scope::ClientIp, address);
+        assert_eq!(
+            key("2001:db8:1:2::1"),
+            key("2001:db8:1:2:ffff:ffff:ffff:ffff")
+        );
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::ffff:198.51.100.1"), key("198.51.100.1"));
+        assert_ne!(key("198.51.100.1"), key("198.51.100.2"));
+        // Usernames are never read as addresses.
+        assert_ne!(
+            counter_key(Scope::Account, "::ffff:198.51.100.1"),
+            counter_key(Scope::Account, "198.51.100.1")
+        );
+    }
+
+    #[test]
+    fn admitting_counts_at_once_so_a_burst_gets_exactly_the_limit() {
+        let admit = ThrottleCommand::Admit {
+            limit: LIMIT,
+            now: T0,
+        };
+        let mut window = None;
+        let mut admitted = 0;
+        for _ in 0..20 {
+            let (verdict, kept) = apply(window, admit);
+            window = kept;
+            if verdict == Verdict::Allowed {
+                admitted += 1;
+            }
+        }
+        assert_eq!(admitted, LIMIT.max_failures);
+        assert_eq!(window, Some(failures(3, T0)));
+        let later = ThrottleCommand::Admit {
+            limit: LIMIT,
+            now: T0 + 600,
+        };
+        assert_eq!(
+            apply(window, later),
+            (Verdict::Allowed, Some(failures(1, T0 + 600)))
+        );
+    }
+
+    #[test]
+    fn forgiving_takes_back_one_attempt_and_forgets_an_empty_counter() {
+        let forgive = |now| ThrottleCommand::Forgive { limit: LIMIT, now };
+        assert_eq!(
+            apply(Some(failures(2, T0)), forgive(T0 + 1)),
+            (Verdict::Allowed, Some(failures(1, T0)))
+        );
+        assert_eq!(
+            apply(Some(failures(1, T0)), forgive(T0 + 1)),
+            (Verdict::Allowed, None)
+        );
+        assert_eq!(apply(None, forgive(T0)), (Verdict::Allowed, None));
+        assert_eq!(
+            apply(Some(failures(3, T0)), forgive(T0 + 600)),
+            (Verdict::Allowed, None)
+        );
+        // A successful login frees its place: the right password never locks its owner out.
+        let mut window = None;
+        for _ in 0..10 {
+            let (verdict, kept) = apply(
+                window,
+                ThrottleCommand::Admit {
+                    limit: LIMIT,
+                    now: T0,
+                },
+            );
+            assert_eq!(verdict, Verdict::Allowed);
+            window = apply(kept, forgive(T0)).1;
+        }
+        assert_eq!(window, None);
+    }
+
+    #[test]
+    fn throttle_commands_and_verdicts_round_trip_through_json() {
+        let command = ThrottleCommand::Admit {
+            limit: LIMIT,
+            now: T0,
+        };
+        let json = serde_json::to_string(&command).unwrap();
+        assert!(json.starts_with(r#"{"op":"admit""#), "{json}");
+        assert_eq!(
+            serde_json::from_str::<ThrottleCommand>(&json).unwrap(),
+            command
+        );
+        let verdict = Verdict::Limited {
+            retry_after_secs: 7,
+        };
+        let json = serde_json::to_string(&verdict).unwrap();
+        assert_eq!(serde_json::from_str::<Verdict>(&json).unwrap(), verdict);
     }
 
     #[test]

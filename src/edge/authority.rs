@@ -5,7 +5,13 @@
 //! rotation wins, the session limit holds exactly, and a revocation is in KV before the caller
 //! hears back. KV is written before the object's own storage, so a failed write-through leaves
 //! the authority unchanged and the caller can retry. Requests still check revocation in KV only.
+//!
+//! The same class keeps login-failure counters (`/throttle`), each check-and-count one atomic
+//! step: an account's counter in that user's object, a client's in an object named by its
+//! address prefix (`throttle:<counter key>`, which no username can be, as usernames hold no `:`).
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use worker::{
     durable_object, DurableObject, Env, Method, Request, RequestInit, Response, State, Storage,
 };
@@ -13,6 +19,7 @@ use worker::{
 use super::kv_store::KvSessionStore;
 use crate::auth::authority::{apply, Command, Reply};
 use crate::auth::env::UnixTime;
+use crate::auth::ratelimit::{self, ThrottleCommand, Verdict, Window};
 use crate::auth::refresh::{PresentedRefresh, SessionId, TokenHash};
 use crate::auth::session::{SessionPolicy, SessionRecord};
 use crate::auth::store::{Rotation, SessionStore, StoreError};
@@ -21,6 +28,9 @@ use crate::auth::user_sessions::UserSessions;
 /// The Durable Object binding.
 pub const BINDING: &str = "AUTHORITY";
 const STATE_KEY: &str = "sessions";
+const THROTTLE_KEY: &str = "throttle";
+/// The object's path for counter commands; every other path takes session commands.
+const THROTTLE_PATH: &str = "/throttle";
 
 #[durable_object]
 pub struct SessionAuthority {
@@ -62,12 +72,36 @@ async fn run(storage: Storage, kv: KvSessionStore, command: Command) -> worker::
     Ok(reply)
 }
 
+async fn count(storage: Storage, command: ThrottleCommand) -> worker::Result<Verdict> {
+    let current: Option<Window> = storage.get(THROTTLE_KEY).await?;
+    let (verdict, kept) = ratelimit::apply(current, command);
+    if kept != current {
+        match &kept {
+            Some(window) => storage.put(THROTTLE_KEY, window).await?,
+            None => storage.delete(THROTTLE_KEY).await.map(|_| ())?,
+        }
+    }
+    Ok(verdict)
+}
+
 impl DurableObject for SessionAuthority {
     fn new(state: State, env: Env) -> Self {
         Self { state, env }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        if req.path() == THROTTLE_PATH {
+            let command: ThrottleCommand = req.json().await?;
+            let storage = self.state.storage();
+            return match self
+                .state
+                .block_concurrency_while(count(storage, command))
+                .await
+            {
+                Ok(verdict) => Response::from_json(&verdict),
+                Err(err) => Response::error(format!("authority: {err}"), 503),
+            };
+        }
         let command: Command = req.json().await?;
         let kv = KvSessionStore::new(self.env.kv("SESSIONS")?);
         let storage = self.state.storage();
@@ -101,31 +135,49 @@ impl AuthorityStore {
     }
 
     async fn send(&self, user: &str, command: &Command) -> Result<Reply, StoreError> {
-        let stub = self
-            .env
-            .durable_object(BINDING)
-            .and_then(|ns| ns.get_by_name(user))
-            .map_err(unavailable)?;
-        let body = serde_json::to_string(command).map_err(unavailable)?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(body.into()));
-        let request =
-            Request::new_with_init("https://authority.invalid/", &init).map_err(unavailable)?;
-        let mut response = stub
-            .fetch_with_request(request)
-            .await
-            .map_err(unavailable)?;
-        if response.status_code() != 200 {
-            let text = response.text().await.unwrap_or_default();
-            return Err(StoreError::Unavailable(text));
-        }
-        response.json().await.map_err(unavailable)
+        call(&self.env, user, "/", command).await
     }
 
     /// The owner of a session, from KV (the authority is addressed by user).
     async fn owner(&self, id: &SessionId) -> Result<Option<String>, StoreError> {
         Ok(self.kv.read(id).await?.map(|record| record.user))
     }
+}
+
+/// Sends `command` as JSON to the object named `name`, at `path`, and reads its JSON answer.
+async fn call<C: Serialize, R: DeserializeOwned>(
+    env: &Env,
+    name: &str,
+    path: &str,
+    command: &C,
+) -> Result<R, StoreError> {
+    let stub = env
+        .durable_object(BINDING)
+        .and_then(|ns| ns.get_by_name(name))
+        .map_err(unavailable)?;
+    let body = serde_json::to_string(command).map_err(unavailable)?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_body(Some(body.into()));
+    let request = Request::new_with_init(&format!("https://authority.invalid{path}"), &init)
+        .map_err(unavailable)?;
+    let mut response = stub
+        .fetch_with_request(request)
+        .await
+        .map_err(unavailable)?;
+    if response.status_code() != 200 {
+        let text = response.text().await.unwrap_or_default();
+        return Err(StoreError::Unavailable(text));
+    }
+    response.json().await.map_err(unavailable)
+}
+
+/// Runs `command` on the counter held by the object named `name`, atomically.
+pub async fn throttle(
+    env: &Env,
+    name: &str,
+    command: &ThrottleCommand,
+) -> Result<Verdict, StoreError> {
+    call(env, name, THROTTLE_PATH, command).await
 }
 
 fn unexpected(reply: Reply) -> StoreError {

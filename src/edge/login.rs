@@ -54,7 +54,6 @@ fn invalid_credentials(format: LoginFormat, next: &str) -> Result<Response> {
 /// One login attempt's context, for answering a failure.
 struct Attempt<'a> {
     ctx: &'a Ctx<'a>,
-    kv: &'a worker::kv::KvStore,
     counters: &'a [Counter<'a>],
     client: &'a str,
     format: LoginFormat,
@@ -64,7 +63,7 @@ struct Attempt<'a> {
 impl Attempt<'_> {
     /// Counts the failure on every counter, logs it, and answers as every failure does.
     async fn failed(&self, username: Option<&str>) -> Result<Response> {
-        if let Err(err) = rate::fail(self.kv, self.counters, self.ctx.now).await {
+        if let Err(err) = rate::failed(self.ctx, self.counters).await {
             self.ctx.audit(
                 AuditEvent::new(EventKind::StoreFailure, self.ctx.now)
                     .detail(format!("rate counter: {err}")),
@@ -108,7 +107,6 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
     let next = safe_next(next.as_deref());
     let client = facts.client().to_owned();
     let username = normalize_username(&username).ok();
-    let sessions_kv = ctx.env.kv("SESSIONS")?;
     let mut counters = vec![Counter {
         scope: Scope::ClientIp,
         value: &client,
@@ -121,7 +119,7 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
             limit: &ctx.config.account_limit,
         });
     }
-    match rate::limited(&sessions_kv, &counters, ctx.now).await {
+    match rate::admit(ctx, &counters).await {
         Ok(None) => {}
         Ok(Some(retry_after)) => {
             let mut event = AuditEvent::new(EventKind::RateLimited, ctx.now).client(&client);
@@ -145,7 +143,6 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
     }
     let attempt = Attempt {
         ctx,
-        kv: &sessions_kv,
         counters: &counters,
         client: &client,
         format,
@@ -166,6 +163,12 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
         }
         Verdict::Invalid => return Ok(attempt.failed(Some(username)).await?),
     };
+    if let Err(err) = rate::succeeded(ctx, &counters).await {
+        ctx.audit(
+            AuditEvent::new(EventKind::StoreFailure, ctx.now)
+                .detail(format!("rate counter: {err}")),
+        );
+    }
 
     // A new login ends the session this browser held before (ASVS 7.2.4).
     if let Some(previous) = gate.held_session(facts).await? {

@@ -1,14 +1,19 @@
-//! Login failure counters in KV, per account and per client address.
+//! Login failure counters, per account and per client address prefix.
 //!
-//! KV has no atomic increment and spreads writes in up to 60 s, so counts are per location and
-//! may undercount concurrent failures by the number of racing requests; the limit still bounds
-//! a credential-stuffing run to a handful of tries per window and location.
+//! With the session authority (the default wherever it is bound) each counter has one owner and
+//! an attempt is admitted and counted in one atomic step before its password is checked, so a
+//! burst of concurrent guesses gets no more password checks than the limit; a right password
+//! takes its count back. On KV alone (`SESSION_STORE = kv`) counting is best effort: KV has no
+//! atomic increment and spreads writes in up to 60 s, so concurrent failures can each read the
+//! same count and other locations see it late.
 
 use worker::kv::KvStore;
 
-use crate::auth::env::UnixTime;
+use super::authority;
+use super::Ctx;
+use crate::auth::config::StoreBackend;
 use crate::auth::ratelimit::{
-    check, counter_key, record_failure, storage_ttl, Limit, Scope, Verdict, Window,
+    check, counter_key, record_failure, storage_ttl, Limit, Scope, ThrottleCommand, Verdict, Window,
 };
 
 pub struct Counter<'a> {
@@ -21,38 +26,85 @@ fn key(counter: &Counter<'_>) -> String {
     format!("rate:{}", counter_key(counter.scope, counter.value))
 }
 
+/// The authority object that owns `counter`: the user's own for an account, one per address
+/// prefix for a client.
+fn owner(counter: &Counter<'_>) -> String {
+    match counter.scope {
+        Scope::Account => counter.value.to_owned(),
+        Scope::ClientIp => format!("throttle:{}", counter_key(counter.scope, counter.value)),
+    }
+}
+
+fn store_error(err: impl std::fmt::Display) -> worker::Error {
+    worker::Error::RustError(err.to_string())
+}
+
 async fn window(kv: &KvStore, counter: &Counter<'_>) -> worker::Result<Option<Window>> {
     let text = kv.get(&key(counter)).text().await?;
     Ok(text.and_then(|text| serde_json::from_str(&text).ok()))
 }
 
-/// The longest `Retry-After` any counter demands, or `None` when all allow a try.
-pub async fn limited(
-    kv: &KvStore,
-    counters: &[Counter<'_>],
-    now: UnixTime,
-) -> worker::Result<Option<i64>> {
+/// Admits one login attempt on every counter, or answers the longest `Retry-After` any counter
+/// demands. With the authority an admitted attempt is already counted (every counter that
+/// admitted it keeps the count, even when another refused).
+pub async fn admit(ctx: &Ctx<'_>, counters: &[Counter<'_>]) -> worker::Result<Option<i64>> {
     let mut retry_after = None;
     for counter in counters {
-        if let Verdict::Limited { retry_after_secs } =
-            check(window(kv, counter).await?.as_ref(), counter.limit, now)
-        {
+        let verdict = match ctx.config.store {
+            StoreBackend::Authority => {
+                let command = ThrottleCommand::Admit {
+                    limit: *counter.limit,
+                    now: ctx.now,
+                };
+                authority::throttle(ctx.env, &owner(counter), &command)
+                    .await
+                    .map_err(store_error)?
+            }
+            StoreBackend::Kv => {
+                let kv = ctx.env.kv("SESSIONS")?;
+                check(window(&kv, counter).await?.as_ref(), counter.limit, ctx.now)
+            }
+        };
+        if let Verdict::Limited { retry_after_secs } = verdict {
             retry_after = Some(retry_after.unwrap_or(0).max(retry_after_secs));
         }
     }
     Ok(retry_after)
 }
 
-/// Counts one failure on every counter.
-pub async fn fail(kv: &KvStore, counters: &[Counter<'_>], now: UnixTime) -> worker::Result<()> {
+/// Records that an admitted attempt failed: with the authority it is counted already; on KV it
+/// is counted now.
+pub async fn failed(ctx: &Ctx<'_>, counters: &[Counter<'_>]) -> worker::Result<()> {
+    if ctx.config.store == StoreBackend::Authority {
+        return Ok(());
+    }
+    let kv = ctx.env.kv("SESSIONS")?;
     for counter in counters {
-        let updated = record_failure(window(kv, counter).await?.as_ref(), counter.limit, now);
-        let ttl = storage_ttl(&updated, counter.limit, now);
+        let updated = record_failure(window(&kv, counter).await?.as_ref(), counter.limit, ctx.now);
+        let ttl = storage_ttl(&updated, counter.limit, ctx.now);
         let json = serde_json::to_string(&updated)?;
         kv.put(&key(counter), json)?
             .expiration_ttl(u64::try_from(ttl).unwrap_or(60))
             .execute()
             .await?;
+    }
+    Ok(())
+}
+
+/// Records that an admitted attempt had the right password: with the authority its count is
+/// taken back; on KV nothing was counted.
+pub async fn succeeded(ctx: &Ctx<'_>, counters: &[Counter<'_>]) -> worker::Result<()> {
+    if ctx.config.store != StoreBackend::Authority {
+        return Ok(());
+    }
+    for counter in counters {
+        let command = ThrottleCommand::Forgive {
+            limit: *counter.limit,
+            now: ctx.now,
+        };
+        authority::throttle(ctx.env, &owner(counter), &command)
+            .await
+            .map_err(store_error)?;
     }
     Ok(())
 }

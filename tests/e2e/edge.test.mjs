@@ -45,7 +45,7 @@ for (const store of ["authority", "kv"]) {
         assert.match(body.session.id, /^[A-Za-z0-9_-]{22}$/);
         const cookies = res.headers.getSetCookie();
         const access = cookies.find((c) => c.startsWith("__Host-eg_access="));
-        const refresh = cookies.find((c) => c.startsWith("__Secure-eg_refresh="));
+        const refresh = cookies.find((c) => c.startsWith("__Host-eg_refresh="));
         assert.match(access, /; Path=\/; Secure; HttpOnly; SameSite=Lax; Max-Age=\d+/);
         assert.match(refresh, /Secure; HttpOnly; SameSite=Strict; Max-Age=\d+/);
         assert.equal(res.headers.get("cache-control"), "no-store");
@@ -217,15 +217,15 @@ for (const store of ["authority", "kv"]) {
         try {
           await addUser(short, "bob");
           const { jar } = await login(short, "bob");
-          const firstRefresh = jar.cookies.get("__Secure-eg_refresh");
+          const firstRefresh = jar.cookies.get("__Host-eg_refresh");
           const rotated = jar.take(await short.fetch("/auth/refresh", { method: "POST", headers: { cookie: jar.header() } }));
           assert.equal(rotated.status, 200);
-          assert.notEqual(jar.cookies.get("__Secure-eg_refresh"), firstRefresh);
+          assert.notEqual(jar.cookies.get("__Host-eg_refresh"), firstRefresh);
 
-          const stale = `__Secure-eg_refresh=${firstRefresh}`;
+          const stale = `__Host-eg_refresh=${firstRefresh}`;
           const grace = await short.fetch("/auth/refresh", { method: "POST", headers: { cookie: stale } });
           assert.equal(grace.status, 200, "a second tab inside the grace window is not an attack");
-          assert.ok(!grace.headers.getSetCookie().some((c) => c.startsWith("__Secure-eg_refresh=")), "grace keeps the refresh token");
+          assert.ok(!grace.headers.getSetCookie().some((c) => c.startsWith("__Host-eg_refresh=")), "grace keeps the refresh token");
 
           await new Promise((resolve) => setTimeout(resolve, 2100));
           const reused = await short.fetch("/auth/refresh", { method: "POST", headers: { cookie: stale } });
@@ -242,7 +242,7 @@ for (const store of ["authority", "kv"]) {
       });
 
       test("unknown refresh tokens get 401 with cleared cookies", async () => {
-        const res = await edge.fetch("/auth/refresh", { method: "POST", headers: { cookie: "__Secure-eg_refresh=AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" } });
+        const res = await edge.fetch("/auth/refresh", { method: "POST", headers: { cookie: "__Host-eg_refresh=AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" } });
         assert.equal(res.status, 401);
         assert.ok(res.headers.getSetCookie().length === 2);
       });
@@ -254,7 +254,7 @@ for (const store of ["authority", "kv"]) {
         const res = jar.take(await edge.fetch("/dashboard", { headers: { ...BROWSER, cookie: jar.header() } }));
         assert.equal(res.status, 200);
         const names = res.headers.getSetCookie().map((c) => c.split("=")[0]);
-        assert.deepEqual(names.sort(), ["__Host-eg_access", "__Secure-eg_refresh"]);
+        assert.deepEqual(names.sort(), ["__Host-eg_access", "__Host-eg_refresh"]);
         const [seen] = await origin.requests();
         assert.equal(seen.headers["x-auth-user"], "alice");
         const again = await edge.fetch("/dashboard", { headers: { cookie: jar.header() } });

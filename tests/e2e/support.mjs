@@ -11,7 +11,7 @@ export const PASSWORD = "correct horse battery staple";
 export const BROWSER = { accept: "text/html,application/xhtml+xml", "sec-fetch-site": "same-origin" };
 /** The cookie names with COOKIE_SECURE = true. */
 export const ACCESS = "__Host-eg_access";
-export const REFRESH = "__Secure-eg_refresh";
+export const REFRESH = "__Host-eg_refresh";
 
 /** Cookies as a browser keeps them: name -> value, updated from Set-Cookie. */
 export class Jar {
