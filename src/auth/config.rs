@@ -52,7 +52,14 @@ pub struct Config {
     pub account_limit: Limit,
     pub client_limit: Limit,
     pub dev_mode: bool,
+    /// The application's name on the sign-in, account and error pages.
+    pub app_name: String,
 }
+
+/// The pages' name for the application when `APP_NAME` is not set.
+pub const DEFAULT_APP_NAME: &str = "edgegate";
+/// Longest `APP_NAME`: it is a heading, not a paragraph.
+pub const MAX_APP_NAME_LEN: usize = 60;
 
 impl Config {
     pub fn access_audience(&self) -> Audience {
@@ -185,6 +192,22 @@ fn check_url(name: &'static str, url: &str, dev_mode: bool) -> Result<(), Config
         )),
         _ => Err(problem(name, "must be an absolute http(s) URL")),
     }
+}
+
+fn app_name(read: &Reader<'_>) -> Result<String, ConfigError> {
+    let Some(name) = read.optional("APP_NAME") else {
+        return Ok(DEFAULT_APP_NAME.to_owned());
+    };
+    if name.chars().count() > MAX_APP_NAME_LEN {
+        return Err(problem(
+            "APP_NAME",
+            format!("must be at most {MAX_APP_NAME_LEN} characters"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(problem("APP_NAME", "must not contain control characters"));
+    }
+    Ok(name)
 }
 
 impl Config {
@@ -322,6 +345,7 @@ impl Config {
             account_limit: limit("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)?,
             client_limit: limit("LOGIN_MAX_FAILURES_PER_CLIENT", 20)?,
             dev_mode,
+            app_name: app_name(&read)?,
         })
     }
 }
@@ -367,6 +391,27 @@ mod tests {
         assert_eq!(config.assertion_ttl, 30);
         assert!(!config.dev_mode);
         assert!(config.public_paths.is_empty());
+        assert_eq!(config.app_name, "edgegate");
+    }
+
+    #[test]
+    fn the_app_name_is_configurable_and_bounded() {
+        assert_eq!(
+            with(&[("APP_NAME", "  Acme <Portal> & \"Co\" ")])
+                .unwrap()
+                .app_name,
+            "Acme <Portal> & \"Co\""
+        );
+        assert_eq!(with(&[("APP_NAME", " ")]).unwrap().app_name, "edgegate");
+        let long = "x".repeat(MAX_APP_NAME_LEN + 1);
+        assert_eq!(
+            with(&[("APP_NAME", &long)]).unwrap_err().variable,
+            "APP_NAME"
+        );
+        assert_eq!(
+            with(&[("APP_NAME", "a\u{7}b")]).unwrap_err().variable,
+            "APP_NAME"
+        );
     }
 
     #[test]

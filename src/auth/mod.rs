@@ -18,6 +18,7 @@ pub mod keys;
 pub mod kv_keys;
 pub mod login;
 pub mod memory_store;
+pub mod page;
 pub mod password;
 pub mod ratelimit;
 pub mod redirect;

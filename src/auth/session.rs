@@ -87,6 +87,12 @@ pub struct SessionRecord {
     pub absolute_expires_at: UnixTime,
     pub idle_timeout: i64,
     pub refresh: RefreshState,
+    /// Approximately where the login came from ("Lisbon, PT"), as the platform reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+    /// The login's client address, shortened to a prefix ("203.0.113.x").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
 
 /// Who is logging in, as the credential check established it.
@@ -120,6 +126,8 @@ impl SessionRecord {
                 rotated_at: now,
                 retired: Vec::new(),
             },
+            place: None,
+            address: None,
         }
     }
 
