@@ -318,6 +318,17 @@ pub fn address_prefix(address: &str) -> Option<String> {
     }
 }
 
+/// The value of the account page's "Log out everywhere" checkbox.
+pub const EVERYWHERE_CONFIRMED: &str = "everywhere=confirmed";
+
+/// Whether a logout form body asks, confirmed, to end every session of the user: it carries the
+/// checked confirmation box. Anything else is an ordinary logout of this browser.
+pub fn logout_everywhere_confirmed(form_body: &[u8]) -> bool {
+    form_body
+        .split(|&b| b == b'&')
+        .any(|pair| pair == EVERYWHERE_CONFIRMED.as_bytes())
+}
+
 /// Longest place description stored.
 pub const MAX_PLACE_LEN: usize = 80;
 
@@ -532,6 +543,16 @@ mod tests {
             render_error("{{status}} {{title}}: {{message}}", &view).unwrap(),
             "404 Page not found: No page at &lt;this&gt; address."
         );
+    }
+
+    #[test]
+    fn only_the_checked_confirmation_logs_out_everywhere() {
+        assert!(logout_everywhere_confirmed(b"everywhere=confirmed"));
+        assert!(logout_everywhere_confirmed(b"a=1&everywhere=confirmed"));
+        assert!(!logout_everywhere_confirmed(b""));
+        assert!(!logout_everywhere_confirmed(b"everywhere="));
+        assert!(!logout_everywhere_confirmed(b"everywhere=on"));
+        assert!(!logout_everywhere_confirmed(b"xeverywhere=confirmed"));
     }
 
     #[test]

@@ -8,12 +8,14 @@ use worker::{Request, Response, Result};
 
 use super::credentials::{self, Verdict};
 use super::http;
+use super::pages::login_origin;
 use super::rate::{self, Counter};
 use super::routes::{client_address, LOGIN_PATH};
 use super::session::{held_session, session_cookies, store, store_down};
 use super::{audit, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::login::{parse_login, LoginFormat, LoginRequest};
+use crate::auth::page::MAX_USERNAME_ECHO;
 use crate::auth::password::normalize_username;
 use crate::auth::ratelimit::Scope;
 use crate::auth::redirect::safe_next;
@@ -27,13 +29,22 @@ fn login_failure(
     code: &str,
     message: &str,
     next: &str,
+    username: &str,
 ) -> Result<Response> {
     match format {
         LoginFormat::Json => http::error(status, code, message),
         LoginFormat::Form => {
+            let encode = |value: &str| {
+                percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
+                    .to_string()
+            };
+            // The username comes back so the page can keep it in the field (even without
+            // JavaScript); the password never does.
+            let typed: String = username.chars().take(MAX_USERNAME_ECHO).collect();
             let location = format!(
-                "{LOGIN_PATH}?error={code}&next={}",
-                percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
+                "{LOGIN_PATH}?error={code}&next={}&username={}",
+                encode(next),
+                encode(&typed)
             );
             http::redirect(&location, 303)
         }
@@ -41,13 +52,14 @@ fn login_failure(
 }
 
 /// The one answer to every credential failure, so nothing tells accounts apart.
-fn invalid_credentials(format: LoginFormat, next: &str) -> Result<Response> {
+fn invalid_credentials(format: LoginFormat, next: &str, username: &str) -> Result<Response> {
     login_failure(
         format,
         401,
         "invalid_credentials",
         "wrong username or password",
         next,
+        username,
     )
 }
 
@@ -59,6 +71,7 @@ struct Attempt<'a> {
     client: &'a str,
     format: LoginFormat,
     next: &'a str,
+    typed: &'a str,
 }
 
 impl Attempt<'_> {
@@ -75,7 +88,7 @@ impl Attempt<'_> {
             Some(username) => event.user(username),
             None => event.detail("malformed username"),
         });
-        invalid_credentials(self.format, self.next)
+        invalid_credentials(self.format, self.next, self.typed)
     }
 }
 
@@ -90,7 +103,7 @@ pub(super) async fn login(mut req: Request, ctx: &Ctx<'_>) -> Result<Response> {
             } else {
                 LoginFormat::Form
             };
-            return login_failure(format, 400, "bad_request", &err.to_string(), "/");
+            return login_failure(format, 400, "bad_request", &err.to_string(), "/", "");
         }
     };
     let LoginRequest {
@@ -101,7 +114,8 @@ pub(super) async fn login(mut req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     } = form;
     let next = safe_next(next.as_deref());
     let client = client_address(&req);
-    let username = normalize_username(&username).ok();
+    let typed = username;
+    let username = normalize_username(&typed).ok();
     let sessions_kv = ctx.env.kv("SESSIONS")?;
     let mut counters = vec![Counter {
         scope: Scope::ClientIp,
@@ -129,6 +143,7 @@ pub(super) async fn login(mut req: Request, ctx: &Ctx<'_>) -> Result<Response> {
                 "rate_limited",
                 "too many failed logins; try again later",
                 &next,
+                &typed,
             )?;
             response
                 .headers_mut()
@@ -144,6 +159,7 @@ pub(super) async fn login(mut req: Request, ctx: &Ctx<'_>) -> Result<Response> {
         client: &client,
         format,
         next: &next,
+        typed: &typed,
     };
     let Some(username) = username.as_deref() else {
         return attempt.failed(None).await;
@@ -191,13 +207,14 @@ pub(super) async fn login(mut req: Request, ctx: &Ctx<'_>) -> Result<Response> {
         roles,
         user_agent,
     };
-    let record = SessionRecord::new(
+    let mut record = SessionRecord::new(
         id,
         subject,
         refresh.hash.clone(),
         ctx.now,
         &ctx.config.policy,
     );
+    (record.place, record.address) = login_origin(&req, &client);
     if let Err(err) = store
         .create(record.clone(), &ctx.config.policy, ctx.now)
         .await

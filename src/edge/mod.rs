@@ -10,6 +10,7 @@ mod credentials;
 mod http;
 mod kv_store;
 mod login;
+mod pages;
 mod proxy;
 mod rate;
 mod routes;

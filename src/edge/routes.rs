@@ -4,13 +4,13 @@ use worker::{Method, Request, Response, Result, Url};
 
 use super::http;
 use super::login::login;
+use super::pages;
 use super::proxy;
 use super::session::{clearing_cookies, resolve_session, with_session};
 use super::session_api::{current_session, list_sessions, logout, refresh, revoke_all, revoke_one};
 use super::{audit, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::gate::is_navigation;
-use crate::auth::redirect::login_redirect;
 
 pub(super) const LOGIN_PATH: &str = "/auth/login";
 
@@ -30,8 +30,8 @@ pub(super) async fn route(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     let method = req.method();
     match (method, url.path()) {
         (Method::Get | Method::Head, "/.edgegate/health") => Response::ok("ok"),
-        (Method::Get | Method::Head, LOGIN_PATH) => page(ctx, "login.html").await,
-        (Method::Get | Method::Head, "/auth/account") => page(ctx, "account.html").await,
+        (Method::Get | Method::Head, LOGIN_PATH) => pages::login_page(&req, &url, ctx).await,
+        (Method::Get | Method::Head, "/auth/account") => pages::account_page(ctx).await,
         (Method::Get | Method::Head, "/.well-known/jwks.json") => {
             let mut response = http::json(&ctx.config.assertion_keys.jwks(), 200)?;
             response
@@ -54,7 +54,7 @@ pub(super) async fn route(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
             guarded(req, ctx, |req, ctx| with_session(req, ctx, revoke_one)).await
         }
         (_, auth) if auth == "/auth" || auth.starts_with("/auth/") => {
-            http::error(404, "not_found", "no such authentication endpoint")
+            pages::not_found(&req, ctx).await
         }
         _ => protected(req, &url, ctx).await,
     }
@@ -155,12 +155,13 @@ async fn protected(req: Request, url: &Url, ctx: &Ctx<'_>) -> Result<Response> {
     let navigation = is_navigation(&method, accept.as_deref());
     match resolve_session(&req, ctx).await {
         Ok(session) => proxy::forward(req, url, ctx, Some(session)).await,
-        Err(Ok(response)) if navigation && response.status_code() == 401 => {
+        Err(Ok(mut response)) if navigation && response.status_code() == 401 => {
             let target = match url.query() {
                 Some(query) => format!("{}?{query}", url.path()),
                 None => url.path().to_owned(),
             };
-            let mut response = http::redirect(&login_redirect(&target), 302)?;
+            let location = pages::signin_after(&mut response, &target).await;
+            let mut response = http::redirect(&location, 302)?;
             http::add_cookies(&mut response, &clearing_cookies(ctx)?)?;
             Ok(response)
         }

@@ -257,6 +257,12 @@ pub(super) async fn resolve_session(
             roles: record.roles,
             cookies,
         }),
+        Ok(Restored::Refused(Rotation::Reused(_))) => Err(refused(
+            ctx,
+            401,
+            "refresh_reused",
+            "this refresh token was already used; the session has been ended",
+        )),
         Ok(Restored::Refused(_)) => Err(refused(
             ctx,
             401,

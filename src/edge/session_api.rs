@@ -11,6 +11,7 @@ use super::session::{
 use super::{audit, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::gate::{authenticate, refresh_token, Presented};
+use crate::auth::page::{logout_everywhere_confirmed, Reason};
 use crate::auth::refresh::SessionId;
 use crate::auth::store::{Rotation, SessionStore};
 
@@ -66,18 +67,38 @@ fn session_json(user: &str, roles: &[String], id: &str, expires_at: i64) -> serd
     })
 }
 
-pub(super) async fn logout(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
+pub(super) async fn logout(mut req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     let store = store(ctx)?;
     let ended = match held_session(&req, ctx, &store).await {
         Ok(ended) => ended,
         Err(err) => return store_down(ctx, &err),
     };
+    // The account page's form, its confirmation box checked: every session of the user ends.
+    let everywhere = logout_everywhere_confirmed(&req.bytes().await.unwrap_or_default());
     if let Some(id) = ended {
-        if let Err(err) = store.revoke(&id, ctx.now).await {
+        let user = match everywhere {
+            true => match store.session(&id, ctx.now).await {
+                Ok(record) => record.map(|record| record.user),
+                Err(err) => return store_down(ctx, &err),
+            },
+            false => None,
+        };
+        let result = match &user {
+            Some(user) => store.revoke_all(user, ctx.now).await.map(drop),
+            None => store.revoke(&id, ctx.now).await.map(drop),
+        };
+        if let Err(err) = result {
             return store_down(ctx, &err);
         }
-        audit(AuditEvent::new(EventKind::Logout, ctx.now).session(id.as_str()));
+        audit(match &user {
+            Some(user) => AuditEvent::new(EventKind::RevokeAll, ctx.now).user(user),
+            None => AuditEvent::new(EventKind::Logout, ctx.now).session(id.as_str()),
+        });
     }
+    let reason = match everywhere {
+        true => Reason::LoggedOutEverywhere,
+        false => Reason::LoggedOut,
+    };
     let wants_json = req
         .headers()
         .get("Accept")?
@@ -85,7 +106,7 @@ pub(super) async fn logout(req: Request, ctx: &Ctx<'_>) -> Result<Response> {
     let mut response = if wants_json {
         http::json(&json!({ "ok": true }), 200)?
     } else {
-        http::redirect(LOGIN_PATH, 303)?
+        http::redirect(&format!("{LOGIN_PATH}?reason={}", reason.code()), 303)?
     };
     http::add_cookies(&mut response, &clearing_cookies(ctx)?)?;
     response
@@ -141,6 +162,10 @@ pub(super) async fn list_sessions(
                         "last_seen_at": record.last_seen_at,
                         "expires_at": record.expires_at(),
                         "device": record.user_agent,
+                        "place": record.place,
+                        "address": record.address,
+                        "idle_timeout": record.idle_timeout,
+                        "absolute_expires_at": record.absolute_expires_at,
                         "current": record.id.as_str() == session.id,
                     })
                 })
