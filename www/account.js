@@ -68,7 +68,9 @@
           return send("POST", "/auth/refresh").then(function (refreshed) {
             if (refreshed.ok) return api(method, path, true);
             return readJson(refreshed).then(function (answer) {
-              goToLogin(REASONS[answer.error] ? answer.error : body.error);
+              // Reuse is the refresh's own finding; otherwise the first refusal knows best.
+              var reuse = answer.error === "refresh_reused";
+              goToLogin(reuse || !REASONS[body.error] ? answer.error : body.error);
               return gone;
             });
           });
