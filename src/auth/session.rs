@@ -87,10 +87,18 @@ pub struct SessionRecord {
     pub absolute_expires_at: UnixTime,
     pub idle_timeout: i64,
     pub refresh: RefreshState,
-    /// Approximately where the login came from ("Lisbon, PT"), as the platform reported it.
+    /// Where the login came from, so that a person can tell their sessions apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_in_from: Option<Box<SignedInFrom>>,
+}
+
+/// Where a login came from, as far as the platform tells.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedInFrom {
+    /// Approximately ("Lisbon, PT"), as the platform reported it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub place: Option<String>,
-    /// The login's client address, shortened to a prefix ("203.0.113.x").
+    /// The client address, shortened to a prefix ("203.0.113.x").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
 }
@@ -126,8 +134,7 @@ impl SessionRecord {
                 rotated_at: now,
                 retired: Vec::new(),
             },
-            place: None,
-            address: None,
+            signed_in_from: None,
         }
     }
 

@@ -214,7 +214,7 @@ pub(super) async fn login(mut req: Request, ctx: &Ctx<'_>) -> Result<Response> {
         ctx.now,
         &ctx.config.policy,
     );
-    (record.place, record.address) = login_origin(&req, &client);
+    record.signed_in_from = login_origin(&req, &client).map(Box::new);
     if let Err(err) = store
         .create(record.clone(), &ctx.config.policy, ctx.now)
         .await

@@ -14,6 +14,7 @@ use crate::auth::page::{
     render_login, ErrorView, LoginView, Reason,
 };
 use crate::auth::redirect::safe_next;
+use crate::auth::session::SignedInFrom;
 
 /// `file` of `www/` as text, for filling in.
 async fn template(ctx: &Ctx<'_>, file: &str) -> Result<String> {
@@ -73,7 +74,7 @@ pub(super) async fn account_page(ctx: &Ctx<'_>) -> Result<Response> {
 /// An unknown `/auth/...` path: an HTML page for a browser navigation, JSON for an API call.
 pub(super) async fn not_found(req: &Request, ctx: &Ctx<'_>) -> Result<Response> {
     let accept = req.headers().get("Accept")?;
-    if !is_navigation(&req.method().to_string(), accept.as_deref()) {
+    if !is_navigation(req.method().as_ref(), accept.as_deref()) {
         return http::error(404, "not_found", "no such authentication endpoint");
     }
     let view = ErrorView {
@@ -102,7 +103,7 @@ pub(super) async fn signin_after(refusal: &mut Response, target: &str) -> String
 
 /// Where a login comes from, as far as the platform tells: an approximate place from
 /// `request.cf` and the client address's prefix.
-pub(super) fn login_origin(req: &Request, client: &str) -> (Option<String>, Option<String>) {
+pub(super) fn login_origin(req: &Request, client: &str) -> Option<SignedInFrom> {
     let cf = js_sys::Reflect::get(req.inner(), &"cf".into()).ok();
     let field = |name: &str| {
         cf.as_ref()
@@ -115,5 +116,6 @@ pub(super) fn login_origin(req: &Request, client: &str) -> (Option<String>, Opti
         field("country").as_deref(),
         field("colo").as_deref(),
     );
-    (place, address_prefix(client))
+    let address = address_prefix(client);
+    (place.is_some() || address.is_some()).then_some(SignedInFrom { place, address })
 }
