@@ -75,6 +75,7 @@ pub(super) async fn logout(mut req: Request, ctx: &Ctx<'_>) -> Result<Response> 
     };
     // The account page's form, its confirmation box checked: every session of the user ends.
     let everywhere = logout_everywhere_confirmed(&req.bytes().await.unwrap_or_default());
+    let mut ended_all = false;
     if let Some(id) = ended {
         let user = match everywhere {
             true => match store.session(&id, ctx.now).await {
@@ -90,12 +91,15 @@ pub(super) async fn logout(mut req: Request, ctx: &Ctx<'_>) -> Result<Response> 
         if let Err(err) = result {
             return store_down(ctx, &err);
         }
+        ended_all = user.is_some();
         audit(match &user {
             Some(user) => AuditEvent::new(EventKind::RevokeAll, ctx.now).user(user),
             None => AuditEvent::new(EventKind::Logout, ctx.now).session(id.as_str()),
         });
     }
-    let reason = match everywhere {
+    // Only what happened is said: without a stored record to name the user, this browser's
+    // session alone has ended.
+    let reason = match ended_all {
         true => Reason::LoggedOutEverywhere,
         false => Reason::LoggedOut,
     };
