@@ -1,10 +1,11 @@
-// The account page: who is signed in, their active sessions, and ending them.
+// The account page: who is signed in, their active sessions, and ending them. Without this
+// script the page still offers both logout forms (this device, and every device after a
+// confirmation box), which are plain form posts.
 // Talks to the worker's JSON API with same-origin fetches (the session cookies are HttpOnly, so
 // this script never sees them):
 //   GET    /auth/session          the current user and session
 //   GET    /auth/sessions         every live session of the user
 //   DELETE /auth/sessions/{id}    end one session
-//   DELETE /auth/sessions         end them all ("log out everywhere")
 //   POST   /auth/refresh          new access cookie when the short-lived one has expired
 (function () {
   "use strict";
@@ -13,15 +14,23 @@
   var HERE = "/auth/account";
 
   var $ = function (id) { return document.getElementById(id); };
-  var errorBox, statusBox, list, logoutAll;
+  var errorBox, statusBox, list;
   var currentSessionId = null;
 
   // --- HTTP ------------------------------------------------------------------------------------
 
-  function goToLogin(reason) {
+  // The edge's 401 codes that say a session existed, and the sign-in page's reason for each.
+  var REASONS = {
+    session_ended: "session_ended",
+    session_expired: "session_expired",
+    refresh_reused: "reuse_detected"
+  };
+
+  // Sign-in replaces this page in the history, so Back does not come here to be sent on again.
+  function goToLogin(code) {
     var url = LOGIN + "?next=" + encodeURIComponent(HERE);
-    if (reason) url += "&error=" + encodeURIComponent(reason);
-    window.location.assign(url);
+    if (REASONS[code]) url += "&reason=" + REASONS[code];
+    window.location.replace(url);
   }
 
   function send(method, path) {
@@ -44,8 +53,7 @@
     });
   }
 
-  // 401 codes that mean a session existed and is over (as opposed to never signed in).
-  var ENDED = { session_ended: true, session_expired: true };
+  var gone = new Promise(function () {}); // the page is going away
 
   // A JSON API call; on 401 it tries one refresh, then sends the user to the sign-in page.
   // Resolves to the parsed body of a 2xx answer; rejects with an Error carrying the message.
@@ -53,30 +61,31 @@
     return send(method, path).then(function (res) {
       if (res.status === 401) {
         return readJson(res).then(function (body) {
-          var reason = ENDED[body.error] ? "session_expired" : "";
           if (retried) {
-            goToLogin(reason);
-            return new Promise(function () {}); // the page is going away
+            goToLogin(body.error);
+            return gone;
           }
           return send("POST", "/auth/refresh").then(function (refreshed) {
-            if (!refreshed.ok) {
-              goToLogin(reason);
-              return new Promise(function () {});
-            }
-            return api(method, path, true);
+            if (refreshed.ok) return api(method, path, true);
+            return readJson(refreshed).then(function (answer) {
+              // Reuse is the refresh's own finding; otherwise the first refusal knows best.
+              var reuse = answer.error === "refresh_reused";
+              goToLogin(reuse || !REASONS[body.error] ? answer.error : body.error);
+              return gone;
+            });
           });
         });
       }
       return readJson(res).then(function (body) {
         if (!res.ok) {
-          var err = new Error(body.message || "The server answered " + res.status + ".");
+          var err = new Error(body.message || "the server answered " + res.status);
           err.code = body.error;
           throw err;
         }
         return body;
       });
     }, function () {
-      throw new Error("The server could not be reached. Check your connection and try again.");
+      throw new Error("the server could not be reached; check your connection");
     });
   }
 
@@ -144,10 +153,36 @@
 
   // --- rendering -------------------------------------------------------------------------------
 
-  function renderIdentity(data) {
+  // "30 minutes", "1 hour", "1 hour 30 minutes".
+  function duration(seconds) {
+    var minutes = Math.round(seconds / 60);
+    var hours = Math.floor(minutes / 60);
+    var rest = minutes % 60;
+    var parts = [];
+    if (hours) parts.push(hours + (hours === 1 ? " hour" : " hours"));
+    if (rest || !hours) parts.push(rest + (rest === 1 ? " minute" : " minutes"));
+    return parts.join(" ");
+  }
+
+  // Honest expiry wording: the idle timeout moves with activity, the absolute end does not.
+  function appendEnds(target, session) {
+    var idle = typeof session.idle_timeout === "number" ? session.idle_timeout : null;
+    var latest = toDate(session.absolute_expires_at);
+    if (idle && latest) {
+      target.appendChild(document.createTextNode("after " + duration(idle) + " without activity, and at "));
+      target.appendChild(timeElement(session.absolute_expires_at, "absolute"));
+      target.appendChild(document.createTextNode(" at the latest"));
+    } else if (toDate(session.expires_at)) {
+      target.appendChild(document.createTextNode("if unused, at "));
+      target.appendChild(timeElement(session.expires_at, "absolute"));
+    } else {
+      target.appendChild(document.createTextNode("unknown"));
+    }
+  }
+
+  function renderIdentity(data, mine) {
     var user = data.user || {};
     var session = data.session || {};
-    currentSessionId = session.id || null;
     $("user-id").textContent = user.id || "unknown";
     var roles = $("user-roles");
     roles.textContent = "";
@@ -158,9 +193,12 @@
       roles.appendChild(chip);
     });
     if (!roles.firstChild) roles.textContent = "none";
-    setTime($("session-created"), session.created_at);
-    setTime($("session-expires"), session.expires_at);
+    setTime($("session-created"), (mine && mine.created_at) || session.created_at);
+    var ends = $("session-expires");
+    ends.textContent = "";
+    appendEnds(ends, mine || session);
     $("summary").textContent = "Signed in as " + (user.id || "unknown") + ".";
+    $("summary").hidden = false;
     $("identity").hidden = false;
   }
 
@@ -245,16 +283,26 @@
         badge.textContent = "This device";
         title.appendChild(badge);
       }
+      var from = [session.place, session.address].filter(function (part) {
+        return typeof part === "string" && part;
+      });
+      var origin = document.createElement("p");
+      origin.className = "session-meta session-origin";
+      origin.textContent = from.length ? "From " + from.join(" \u00b7 ") : "From an unknown place";
       var meta = document.createElement("p");
       meta.className = "session-meta";
       meta.appendChild(document.createTextNode("Signed in "));
       meta.appendChild(timeElement(session.created_at, "absolute"));
       meta.appendChild(document.createTextNode(" \u00b7 Last active "));
       meta.appendChild(timeElement(session.last_seen_at || session.created_at));
-      meta.appendChild(document.createTextNode(" \u00b7 Expires "));
-      meta.appendChild(timeElement(session.expires_at));
+      var ends = document.createElement("p");
+      ends.className = "session-meta session-ends";
+      ends.appendChild(document.createTextNode("Ends "));
+      appendEnds(ends, session);
       text.appendChild(title);
+      text.appendChild(origin);
       text.appendChild(meta);
+      text.appendChild(ends);
       item.appendChild(text);
 
       if (current) {
@@ -265,7 +313,7 @@
         form.action = "/auth/logout";
         var out = document.createElement("button");
         out.type = "submit";
-        out.className = "secondary small";
+        out.className = "secondary";
         out.textContent = "Log out";
         out.setAttribute("aria-label", "Log out on this device (" + name + ")");
         form.appendChild(out);
@@ -273,9 +321,9 @@
       } else {
         var end = document.createElement("button");
         end.type = "button";
-        end.className = "danger small";
+        end.className = "danger";
         end.textContent = "End session";
-        end.setAttribute("aria-label", "End session on " + name);
+        end.setAttribute("aria-label", "End session on " + name + (from.length ? ", " + from.join(", ") : ""));
         end.addEventListener("click", function () {
           endSession(session, name, item, end);
         });
@@ -284,14 +332,17 @@
       list.appendChild(item);
     });
 
-    if (!sessions.length) {
-      var empty = document.createElement("li");
-      empty.className = "session muted";
-      empty.textContent = "No active sessions.";
-      list.appendChild(empty);
-    }
     list.setAttribute("aria-busy", "false");
-    logoutAll.hidden = false;
+    updateEmpty();
+  }
+
+  // The empty state: nothing but this device (or nothing at all) is signed in.
+  function updateEmpty() {
+    var others = list.querySelectorAll("li.session:not([data-current])").length;
+    var any = list.querySelectorAll("li.session").length;
+    var empty = $("sessions-empty");
+    empty.textContent = any ? "No other devices are signed in." : "No active sessions were found.";
+    empty.hidden = others > 0;
   }
 
   // --- actions ---------------------------------------------------------------------------------
@@ -302,57 +353,64 @@
     api("DELETE", "/auth/sessions/" + encodeURIComponent(session.id)).then(function () {
       var next = item.nextElementSibling || item.previousElementSibling;
       item.remove();
+      updateEmpty();
       showStatus("The session on " + name + " has ended.");
       var focusTarget = next && next.querySelector("button");
       (focusTarget || $("sessions-heading")).focus();
     }, function (err) {
       button.disabled = false;
       button.textContent = "End session";
-      showError("Could not end that session: " + err.message);
+      showError("Could not end that session: " + err.message + ".");
     });
   }
 
-  function endAll() {
-    logoutAll.disabled = true;
-    logoutAll.textContent = "Logging out\u2026";
-    api("DELETE", "/auth/sessions").then(function () {
-      window.location.assign(LOGIN);
-    }, function (err) {
-      logoutAll.disabled = false;
-      logoutAll.textContent = "Log out everywhere";
-      showError("Could not log out everywhere: " + err.message);
-    });
+  // The page's states: loading, loaded, or failed with a way to try again.
+  function setState(state, message) {
+    $("loading").hidden = state !== "loading";
+    $("load-error").hidden = state !== "error";
+    var loaded = state === "loaded";
+    $("summary").hidden = !loaded;
+    $("identity").hidden = !loaded;
+    $("sessions-card").hidden = !loaded;
+    if (state === "error") $("load-error-text").textContent = message;
+    if (state !== "loaded") list.setAttribute("aria-busy", "true");
   }
+
+  var loading = null;
 
   function load() {
-    return api("GET", "/auth/session")
+    if (loading) return loading;
+    // A reload of a page already shown keeps it on screen until the new answer is in.
+    if ($("identity").hidden) setState("loading");
+    var identity;
+    loading = api("GET", "/auth/session")
       .then(function (data) {
-        renderIdentity(data);
+        identity = data;
         return api("GET", "/auth/sessions");
       })
       .then(function (data) {
         var sessions = Array.isArray(data.sessions) ? data.sessions : [];
+        currentSessionId = (identity.session && identity.session.id) || null;
         renderSessions(sessions);
-        // The list has this session's own times (GET /auth/session may only know the access
-        // token's): show those in the summary.
-        var mine = sessions.filter(isCurrent)[0];
-        if (mine) {
-          if (toDate(mine.created_at)) setTime($("session-created"), mine.created_at);
-          if (toDate(mine.expires_at)) setTime($("session-expires"), mine.expires_at);
-        }
+        // The list has this session's own times and timeouts: the summary shows those.
+        renderIdentity(identity, sessions.filter(isCurrent)[0]);
+        setState("loaded");
       })
       .catch(function (err) {
-        list.setAttribute("aria-busy", "false");
-        showError("Your account could not be loaded: " + err.message);
+        setState("error", "Your account could not be loaded: " + err.message + ".");
+        $("retry").focus();
+      })
+      .then(function () {
+        loading = null;
       });
+    return loading;
   }
 
   function start() {
     errorBox = $("error");
     statusBox = $("status");
     list = $("sessions");
-    logoutAll = $("logout-all");
-    logoutAll.addEventListener("click", endAll);
+    $("retry").addEventListener("click", load);
     // Sessions may have been ended elsewhere meanwhile: reload when the tab is shown again.
     document.addEventListener("visibilitychange", function () {
       if (document.visibilityState === "visible") load();

@@ -1,56 +1,30 @@
-// Progressive enhancement for the sign-in form (it works without this script):
-//  - shows the message for `?error=<code>` (set by the worker after a failed form post) in the
-//    page's live region, and marks the fields invalid when the credentials were wrong;
-//  - carries `?next=<path>` into the hidden `next` field so the user lands where they were going;
-//  - blocks double submission.
+// Progressive enhancement for the sign-in form. The page works without this script: the worker
+// renders the reason, the error of a failed attempt, the username and `next` into it. This adds:
+//  - the cursor where typing helps after a failed attempt;
+//  - a message in the live region for empty fields (instead of the browser's own bubble);
+//  - no double submission.
 (function () {
   "use strict";
 
-  var MESSAGES = {
-    invalid_credentials: "The username or password is incorrect.",
-    rate_limited: "Too many failed attempts. Wait a few minutes, then try again.",
-    bad_request: "The sign-in form could not be read. Please try again.",
-    forbidden: "This sign-in request was refused. Reload the page and try again.",
-    cross_site: "This sign-in request was refused. Reload the page and try again.",
-    session_expired: "Your session has ended. Please sign in again."
-  };
-  var FALLBACK = "Signing in did not work. Please try again.";
-
   function start() {
-    var params = new URLSearchParams(window.location.search);
     var form = document.getElementById("login-form");
-    var next = document.getElementById("next");
+    if (!form) return; // the "already signed in" view has no form
     var errorBox = document.getElementById("login-error");
     var username = document.getElementById("username");
     var password = document.getElementById("password");
     var submit = document.getElementById("submit");
 
-    // This script checks empty fields itself (with a message in the live region); without it the
-    // browser's own `required` validation applies.
     form.noValidate = true;
 
-    // Only same-origin paths; the worker sanitises `next` again, this is just to avoid echoing junk.
-    var target = params.get("next");
-    if (target && target.charAt(0) === "/" && target.charAt(1) !== "/" && target.charAt(1) !== "\\") {
-      next.value = target;
-    }
-
-    var code = params.get("error");
-    if (code) {
-      var text = Object.prototype.hasOwnProperty.call(MESSAGES, code) ? MESSAGES[code] : FALLBACK;
-      if (code === "session_expired") errorBox.classList.add("info");
-      errorBox.textContent = text;
-      if (code === "invalid_credentials") {
-        username.setAttribute("aria-invalid", "true");
-        password.setAttribute("aria-invalid", "true");
-        // The username is not sent back; the browser may have kept it. Put the cursor where typing helps.
-        (username.value ? password : username).focus();
-      }
+    if (username.getAttribute("aria-invalid") === "true") {
+      (username.value ? password : username).focus();
+    } else if (!username.value) {
+      username.focus();
     }
 
     function clearInvalid() {
-      username.removeAttribute("aria-invalid");
-      password.removeAttribute("aria-invalid");
+      username.setAttribute("aria-invalid", "false");
+      password.setAttribute("aria-invalid", "false");
     }
     username.addEventListener("input", clearInvalid);
     password.addEventListener("input", clearInvalid);
@@ -58,7 +32,7 @@
     form.addEventListener("submit", function (event) {
       if (!username.value.trim() || !password.value) {
         event.preventDefault();
-        errorBox.classList.remove("info");
+        errorBox.className = "alert";
         errorBox.textContent = "Enter your username and password.";
         (username.value.trim() ? password : username).focus();
         return;

@@ -62,7 +62,14 @@ pub struct Config {
     pub dev_mode: bool,
     /// The per-isolate caches of the request path.
     pub caches: CacheSettings,
+    /// The application's name on the sign-in, account and error pages.
+    pub app_name: String,
 }
+
+/// The pages' name for the application when `APP_NAME` is not set.
+pub const DEFAULT_APP_NAME: &str = "edgegate";
+/// Longest `APP_NAME`: it is a heading, not a paragraph.
+pub const MAX_APP_NAME_LEN: usize = 60;
 
 impl Config {
     /// Whether refreshes check that the account is still enabled (only `kv` users can be
@@ -199,6 +206,22 @@ fn check_url(name: &'static str, url: &str, dev_mode: bool) -> Result<(), Config
         )),
         _ => Err(problem(name, "must be an absolute http(s) URL")),
     }
+}
+
+fn app_name(read: &Reader<'_>) -> Result<String, ConfigError> {
+    let Some(name) = read.optional("APP_NAME") else {
+        return Ok(DEFAULT_APP_NAME.to_owned());
+    };
+    if name.chars().count() > MAX_APP_NAME_LEN {
+        return Err(problem(
+            "APP_NAME",
+            format!("must be at most {MAX_APP_NAME_LEN} characters"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(problem("APP_NAME", "must not contain control characters"));
+    }
+    Ok(name)
 }
 
 impl Config {
@@ -353,6 +376,7 @@ impl Config {
             client_limit: limit("LOGIN_MAX_FAILURES_PER_CLIENT", 20)?,
             dev_mode,
             caches,
+            app_name: app_name(&read)?,
         })
     }
 }
@@ -405,6 +429,27 @@ mod tests {
         );
         assert_eq!(config.access_audience.audience, "https://edge.example");
         assert_eq!(config.assertion_audience.audience, "origin");
+        assert_eq!(config.app_name, "edgegate");
+    }
+
+    #[test]
+    fn the_app_name_is_configurable_and_bounded() {
+        assert_eq!(
+            with(&[("APP_NAME", "  Acme <Portal> & \"Co\" ")])
+                .unwrap()
+                .app_name,
+            "Acme <Portal> & \"Co\""
+        );
+        assert_eq!(with(&[("APP_NAME", " ")]).unwrap().app_name, "edgegate");
+        let long = "x".repeat(MAX_APP_NAME_LEN + 1);
+        assert_eq!(
+            with(&[("APP_NAME", &long)]).unwrap_err().variable,
+            "APP_NAME"
+        );
+        assert_eq!(
+            with(&[("APP_NAME", "a\u{7}b")]).unwrap_err().variable,
+            "APP_NAME"
+        );
     }
 
     #[test]

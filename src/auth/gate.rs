@@ -17,8 +17,8 @@ use super::cookie::{clear_access, clear_refresh, set_access, set_refresh};
 use super::env::{Entropy, UnixTime};
 use super::forward::Identity;
 use super::keys::AssertionKeyRing;
+use super::page::{login_location, Reason};
 use super::path::{PathError, RequestPath};
-use super::redirect::login_redirect;
 use super::refresh::{NewRefresh, PresentedRefresh, SessionId};
 use super::request::RequestFacts;
 use super::secret::Secret;
@@ -571,7 +571,10 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
                 };
                 if req.navigation && refusal.status() == 401 {
                     Verdict::Redirect {
-                        location: login_redirect(&req.target()),
+                        location: login_location(
+                            &req.target(),
+                            Reason::from_api_error(refusal.code()),
+                        ),
                         set_cookies: self.clearing_cookies(),
                     }
                 } else {

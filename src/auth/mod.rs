@@ -19,6 +19,7 @@ pub mod keys;
 pub mod kv_keys;
 pub mod login;
 pub mod memory_store;
+pub mod page;
 pub mod password;
 pub mod path;
 pub mod ratelimit;

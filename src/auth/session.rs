@@ -91,6 +91,20 @@ pub struct SessionRecord {
     pub absolute_expires_at: UnixTime,
     pub idle_timeout: i64,
     pub refresh: RefreshState,
+    /// Where the login came from, so that a person can tell their sessions apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_in_from: Option<Box<SignedInFrom>>,
+}
+
+/// Where a login came from, as far as the platform tells.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedInFrom {
+    /// Approximately ("Lisbon, PT"), as the platform reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+    /// The client address, shortened to a prefix ("203.0.113.x").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
 
 /// Who is logging in, as the credential check established it.
@@ -124,6 +138,7 @@ impl SessionRecord {
                 rotated_at: now,
                 retired: Vec::new(),
             },
+            signed_in_from: None,
         }
     }
 

@@ -8,11 +8,12 @@ use worker::{Request, Response, Result};
 
 use super::credentials::{self, Verdict};
 use super::error::{EdgeError, EdgeResult};
-use super::pages::LOGIN_PATH;
+use super::pages::{login_origin, LOGIN_PATH};
 use super::rate::{self, Counter};
 use super::{http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::login::{parse_login, LoginFormat, LoginRequest};
+use crate::auth::page::MAX_USERNAME_ECHO;
 use crate::auth::password::normalize_username;
 use crate::auth::ratelimit::Scope;
 use crate::auth::redirect::safe_next;
@@ -27,13 +28,22 @@ fn login_failure(
     code: &str,
     message: &str,
     next: &str,
+    username: &str,
 ) -> Result<Response> {
     match format {
         LoginFormat::Json => http::error(status, code, message),
         LoginFormat::Form => {
+            let encode = |value: &str| {
+                percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
+                    .to_string()
+            };
+            // The username comes back so the page can keep it in the field (even without
+            // JavaScript); the password never does.
+            let typed: String = username.chars().take(MAX_USERNAME_ECHO).collect();
             let location = format!(
-                "{LOGIN_PATH}?error={code}&next={}",
-                percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
+                "{LOGIN_PATH}?error={code}&next={}&username={}",
+                encode(next),
+                encode(&typed)
             );
             http::redirect(&location, 303)
         }
@@ -41,13 +51,14 @@ fn login_failure(
 }
 
 /// The one answer to every credential failure, so nothing tells accounts apart.
-fn invalid_credentials(format: LoginFormat, next: &str) -> Result<Response> {
+fn invalid_credentials(format: LoginFormat, next: &str, username: &str) -> Result<Response> {
     login_failure(
         format,
         401,
         "invalid_credentials",
         "wrong username or password",
         next,
+        username,
     )
 }
 
@@ -58,6 +69,7 @@ struct Attempt<'a> {
     client: &'a str,
     format: LoginFormat,
     next: &'a str,
+    typed: &'a str,
 }
 
 impl Attempt<'_> {
@@ -74,7 +86,7 @@ impl Attempt<'_> {
             Some(username) => event.user(username),
             None => event.detail("malformed username"),
         });
-        invalid_credentials(self.format, self.next)
+        invalid_credentials(self.format, self.next, self.typed)
     }
 }
 
@@ -95,6 +107,7 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
                 "bad_request",
                 &err.to_string(),
                 "/",
+                "",
             )?);
         }
     };
@@ -106,7 +119,8 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
     } = form;
     let next = safe_next(next.as_deref());
     let client = facts.client().to_owned();
-    let username = normalize_username(&username).ok();
+    let typed = username;
+    let username = normalize_username(&typed).ok();
     let mut counters = vec![Counter {
         scope: Scope::ClientIp,
         value: &client,
@@ -133,6 +147,7 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
                 "rate_limited",
                 "too many failed logins; try again later",
                 &next,
+                &typed,
             )?;
             response
                 .headers_mut()
@@ -147,6 +162,7 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
         client: &client,
         format,
         next: &next,
+        typed: &typed,
     };
     let Some(username) = username.as_deref() else {
         return Ok(attempt.failed(None).await?);
@@ -190,13 +206,14 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
         roles,
         user_agent: facts.user_agent.clone(),
     };
-    let record = SessionRecord::new(
+    let mut record = SessionRecord::new(
         id,
         subject,
         refresh.hash.clone(),
         ctx.now,
         &ctx.config.policy,
     );
+    record.signed_in_from = login_origin(&req, facts).map(Box::new);
     ctx.store
         .create(record.clone(), &ctx.config.policy, ctx.now)
         .await?;

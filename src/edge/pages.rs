@@ -1,9 +1,20 @@
-//! The pages of `www/`, served through the assets binding with the page security headers.
+//! The pages as served: the `www/` files through the assets binding with the page security
+//! headers, the templates among them filled with this request's values by [`crate::auth::page`],
+//! and HTML error pages for browser navigations.
 
-use worker::Response;
+use worker::worker_sys::ext::RequestExt;
+use worker::{Request, Response, Url};
 
 use super::error::{EdgeError, EdgeResult};
 use super::{http, Ctx};
+use crate::auth::gate::Resolution;
+use crate::auth::page::{
+    address_prefix, describe_place, login_notice, render_account, render_error, render_login,
+    ErrorView, LoginView,
+};
+use crate::auth::redirect::safe_next;
+use crate::auth::request::RequestFacts;
+use crate::auth::session::SignedInFrom;
 
 pub(super) const LOGIN_PATH: &str = "/auth/login";
 pub(super) const ASSETS_PREFIX: &str = "/auth/assets/";
@@ -34,4 +45,96 @@ pub(super) async fn page(ctx: &Ctx<'_>, file: &str) -> EdgeResult {
     response.headers_mut().set("Content-Type", &content_type)?;
     http::harden(response.headers_mut())?;
     Ok(response)
+}
+
+/// `file` of `www/` as text, for filling in.
+async fn template(ctx: &Ctx<'_>, file: &str) -> EdgeResult<String> {
+    let mut response = page(ctx, file).await?;
+    Ok(response.text().await?)
+}
+
+fn html(body: String, status: u16) -> EdgeResult {
+    let mut response = Response::from_html(body)?.with_status(status);
+    http::harden(response.headers_mut())?;
+    Ok(response)
+}
+
+fn rendering_failed(err: &dyn std::fmt::Display) -> EdgeError {
+    EdgeError::Internal(format!("page template: {err}"))
+}
+
+/// `GET /auth/login`: the form with the reason, error, username and `next` of the query, or,
+/// when the browser holds a live session, the "already signed in" view.
+pub(super) async fn login_page(url: &Url, facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
+    let query = |name: &str| {
+        url.query_pairs()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    };
+    let next = safe_next(query("next").as_deref());
+    let (error, reason, username) = (query("error"), query("reason"), query("username"));
+    let session = match ctx.gate().resolve(facts).await {
+        Resolution::Session {
+            principal,
+            set_cookies,
+        } => Some((principal, set_cookies)),
+        Resolution::Refused(_) => None,
+    };
+    let view = LoginView {
+        app_name: &ctx.config.app_name,
+        notice: login_notice(error.as_deref(), reason.as_deref()),
+        username: username.as_deref().unwrap_or_default(),
+        next: &next,
+        signed_in_as: session
+            .as_ref()
+            .map(|(principal, _)| principal.user.as_str()),
+    };
+    let body = render_login(&template(ctx, "login.html").await?, &view)
+        .map_err(|err| rendering_failed(&err))?;
+    let mut response = html(body, 200)?;
+    if let Some((_, set_cookies)) = session {
+        http::add_cookies(&mut response, &set_cookies)?;
+    }
+    Ok(response)
+}
+
+/// `GET /auth/account`: the page with the application's name; its script loads the rest.
+pub(super) async fn account_page(ctx: &Ctx<'_>) -> EdgeResult {
+    let body = render_account(&template(ctx, "account.html").await?, &ctx.config.app_name)
+        .map_err(|err| rendering_failed(&err))?;
+    html(body, 200)
+}
+
+/// An unknown `/auth/...` path: an HTML page for a browser navigation, JSON for an API call.
+pub(super) async fn not_found(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
+    if !facts.navigation {
+        return Err(EdgeError::NotFound("no such authentication endpoint"));
+    }
+    let view = ErrorView {
+        app_name: &ctx.config.app_name,
+        status: 404,
+        title: "Page not found",
+        message:
+            "There is no page at this address. It may have moved, or the link may be mistyped.",
+    };
+    let body = render_error(&template(ctx, "error.html").await?, &view)
+        .map_err(|err| rendering_failed(&err))?;
+    html(body, 404)
+}
+
+/// Where a login comes from, as far as the platform tells: an approximate place from
+/// `request.cf` and the client address's prefix.
+pub(super) fn login_origin(req: &Request, facts: &RequestFacts) -> Option<SignedInFrom> {
+    let cf = req.inner().cf();
+    let place = describe_place(
+        cf.as_ref()
+            .and_then(|cf| cf.city().ok().flatten())
+            .as_deref(),
+        cf.as_ref()
+            .and_then(|cf| cf.country().ok().flatten())
+            .as_deref(),
+        facts.location.as_deref(),
+    );
+    let address = address_prefix(facts.client());
+    (place.is_some() || address.is_some()).then_some(SignedInFrom { place, address })
 }

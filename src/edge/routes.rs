@@ -27,8 +27,8 @@ pub(super) async fn route(
     let read_only = matches!(facts.method.as_str(), "GET" | "HEAD");
     match (facts.method.as_str(), facts.path.as_str()) {
         (_, "/.edgegate/health") if read_only => Ok(Response::ok("ok")?),
-        (_, LOGIN_PATH) if read_only => pages::page(ctx, "login.html").await,
-        (_, "/auth/account") if read_only => pages::page(ctx, "account.html").await,
+        (_, LOGIN_PATH) if read_only => pages::login_page(url, facts, ctx).await,
+        (_, "/auth/account") if read_only => pages::account_page(ctx).await,
         (_, "/.well-known/jwks.json") if read_only => {
             let mut response = http::json(&ctx.config.assertion_keys.jwks(), 200)?;
             response
@@ -41,7 +41,7 @@ pub(super) async fn route(
         }
         ("POST", LOGIN_PATH) => same_site(facts, ctx, login(req, facts, ctx)).await,
         ("POST", "/auth/refresh") => same_site(facts, ctx, refresh(facts, ctx)).await,
-        ("POST", "/auth/logout") => same_site(facts, ctx, logout(facts, ctx)).await,
+        ("POST", "/auth/logout") => same_site(facts, ctx, logout(req, facts, ctx)).await,
         ("GET", "/auth/session") => with_session(facts, ctx, current_session).await,
         ("GET", "/auth/sessions") => with_session(facts, ctx, list_sessions).await,
         ("DELETE", "/auth/sessions") => {
@@ -51,7 +51,7 @@ pub(super) async fn route(
             same_site(facts, ctx, with_session(facts, ctx, revoke_one)).await
         }
         (_, auth) if auth == "/auth" || auth.starts_with("/auth/") => {
-            Err(EdgeError::NotFound("no such authentication endpoint"))
+            pages::not_found(facts, ctx).await
         }
         _ => proxy::protected(req, facts, ctx).await,
     }

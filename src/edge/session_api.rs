@@ -1,13 +1,14 @@
 //! The session endpoints: refresh, logout, and the user's view and control of their sessions.
 
 use serde_json::json;
-use worker::Response;
+use worker::{Request, Response};
 
 use super::error::{EdgeError, EdgeResult};
 use super::pages::LOGIN_PATH;
 use super::{http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::gate::{Held, Principal, Refusal, Resolution, Restored};
+use crate::auth::page::{logout_everywhere_confirmed, Reason};
 use crate::auth::refresh::SessionId;
 use crate::auth::request::RequestFacts;
 use crate::auth::store::SessionStore;
@@ -83,16 +84,25 @@ pub(super) async fn refresh(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
     }
 }
 
-pub(super) async fn logout(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
+pub(super) async fn logout(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
     let gate = ctx.gate();
+    // The account page's form, its confirmation box checked: every session of the user ends.
+    let everywhere = logout_everywhere_confirmed(&req.bytes().await.unwrap_or_default());
+    let mut reason = Reason::LoggedOut;
     if let Some(held) = gate.held_session(facts).await? {
-        gate.end_session(&held).await?;
-        ctx.audit(AuditEvent::new(EventKind::Logout, ctx.now).session(held.id.as_str()));
+        if everywhere {
+            gate.end_all(&held.user).await?;
+            ctx.audit(AuditEvent::new(EventKind::RevokeAll, ctx.now).user(&held.user));
+            reason = Reason::LoggedOutEverywhere;
+        } else {
+            gate.end_session(&held).await?;
+            ctx.audit(AuditEvent::new(EventKind::Logout, ctx.now).session(held.id.as_str()));
+        }
     }
     let mut response = if facts.accepts_json {
         http::json(&json!({ "ok": true }), 200)?
     } else {
-        http::redirect(LOGIN_PATH, 303)?
+        http::redirect(&format!("{LOGIN_PATH}?reason={}", reason.code()), 303)?
     };
     http::add_cookies(&mut response, &gate.clearing_cookies())?;
     response
@@ -141,6 +151,10 @@ pub(super) async fn list_sessions(
                 "last_seen_at": record.last_seen_at,
                 "expires_at": record.expires_at(),
                 "device": record.user_agent,
+                "place": record.signed_in_from.as_ref().and_then(|from| from.place.as_ref()),
+                "address": record.signed_in_from.as_ref().and_then(|from| from.address.as_ref()),
+                "idle_timeout": record.idle_timeout,
+                "absolute_expires_at": record.absolute_expires_at,
                 "current": record.id == principal.session,
             })
         })

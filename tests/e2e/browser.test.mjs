@@ -239,8 +239,8 @@ step("the sign-in page is served with the strict CSP, is keyboard-operable and s
 
   // The stylesheet and the script loaded (a CSP violation or a 404 shows up as a console error).
   assert.equal(await page.locator("body").evaluate((b) => getComputedStyle(b).display), "flex", "style.css not applied");
-  await assert.doesNotReject(page.locator("#login-error", { hasText: "incorrect" }).waitFor({ timeout: 5000 }), "login.js did not show the error");
-  assert.equal(await page.locator("#next").inputValue(), "/app", "login.js did not carry ?next= into the form");
+  await assert.doesNotReject(page.locator("#login-error", { hasText: "incorrect" }).waitFor({ timeout: 5000 }), "the page does not show the error");
+  assert.equal(await page.locator("#next").inputValue(), "/app", "?next= is not in the form");
 
   // Accessible names, autocomplete, keyboard order.
   assert.equal(await page.getByLabel("Username").getAttribute("autocomplete"), "username");
@@ -418,8 +418,8 @@ step("a form login works without JavaScript", [], async () => {
   await page.goto(`${base}/app/nojs`);
   assert.equal(pathOf(page).path, "/auth/login", recent("NoJS"));
   await signIn(page);
-  // Without the script the hidden `next` stays empty, so the worker picks its default target.
-  await page.waitForURL((url) => url.pathname !== "/auth/login", { timeout: 15_000 }).catch(() => {
+  // The worker rendered `next` into the form, so the deep link is kept without the script.
+  await page.waitForURL((url) => url.pathname === "/app/nojs", { timeout: 15_000 }).catch(() => {
     assert.fail(`still on ${page.url()}:\n${recent("NoJS")}`);
   });
   assert.equal(await page.locator("#verdict").getAttribute("data-verified"), "true", recent("NoJS"));
@@ -435,6 +435,7 @@ step("log out everywhere ends every session, this browser's included", ["ending 
   const { page, context } = contexts.A;
   await page.goto(`${base}/auth/account`);
   assert.equal((await sessionRows(page)).length, 3);
+  await page.getByLabel("Yes, end every session, including this one").check();
   await page.getByRole("button", { name: "Log out everywhere" }).click();
   await page.waitForURL((url) => url.pathname === "/auth/login", { timeout: 15_000 }).catch(() => {
     assert.fail(`not sent to sign-in after logging out everywhere: ${page.url()}\n${recent("A")}`);

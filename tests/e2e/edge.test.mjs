@@ -88,7 +88,7 @@ for (const store of ["authority", "kv"]) {
           body: "username=alice&password=nope&next=%2Fdocs",
         });
         assert.equal(res.status, 303);
-        assert.equal(res.headers.get("location"), "/auth/login?error=invalid_credentials&next=%2Fdocs");
+        assert.equal(res.headers.get("location"), "/auth/login?error=invalid_credentials&next=%2Fdocs&username=alice");
       });
 
       test("malformed bodies get 400 JSON errors", async () => {
