@@ -20,6 +20,7 @@ import { createInterface } from "node:readline";
 import { after, before, test } from "node:test";
 import { chromium } from "playwright-core";
 import { ROOT, startWorker } from "./harness.mjs";
+import { ACCESS as ACCESS_COOKIE, REFRESH as REFRESH_COOKIE } from "./support.mjs";
 
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const ARTIFACTS = path.join(ROOT, "test-artifacts");
@@ -29,8 +30,6 @@ const USER = "alice";
 const PASSWORD = "correct horse battery staple";
 const STEP_TIMEOUT = 60_000;
 
-const ACCESS_COOKIE = "__Host-eg_access";
-const REFRESH_COOKIE = "__Host-eg_refresh";
 
 const skipAll = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing (apt-get install -y chromium)` : false;
 

@@ -12,6 +12,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { chromium } from "playwright-core";
 import { ROOT, startSystem, userRecord } from "./harness.mjs";
+import { ACCESS as ACCESS_COOKIE, REFRESH as REFRESH_COOKIE } from "./support.mjs";
 
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const ARTIFACTS = path.join(ROOT, "test-artifacts");
@@ -20,8 +21,6 @@ const APP_NAME = `Acme <Portal> & "Co"`;
 const USER = "alice";
 const PASSWORD = "correct horse battery staple";
 const CLIENT_ADDRESS = "203.0.113.77";
-const ACCESS_COOKIE = "__Host-eg_access";
-const REFRESH_COOKIE = "__Secure-eg_refresh";
 const VIEWPORTS = {
   desktop: { viewport: { width: 1100, height: 800 } },
   phone: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true },
