@@ -23,7 +23,7 @@ mod webcrypto;
 use std::cell::OnceCell;
 use std::rc::Rc;
 
-use worker::{console_log, event, Context, Env, Request, Response, Result};
+use worker::{console_log, event, web_sys, Context, Env, Result, Url};
 
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::cache::IsolateCaches;
@@ -121,8 +121,9 @@ impl Ctx<'_> {
     }
 }
 
+/// The runtime's request and response objects are taken and given as they are (see `routes`).
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys::Response> {
     match handle(req, &env).await {
         Ok(response) => Ok(response),
         Err(err) => {
@@ -139,18 +140,19 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 let sink = ConsoleAudit { location: None };
                 sink.record(AuditEvent::new(kind, now()).detail(first_line));
             }
-            err.render()
+            Ok(err.render()?.into())
         }
     }
 }
 
-async fn handle(req: Request, env: &Env) -> error::EdgeResult {
+async fn handle(req: web_sys::Request, env: &Env) -> error::EdgeResult<web_sys::Response> {
     let isolate = isolate(env);
     let isolate = isolate
         .as_ref()
         .as_ref()
         .map_err(|err| EdgeError::Config(err.to_string()))?;
-    let url = req.url()?;
+    let url = Url::parse(&req.url())
+        .map_err(|err| EdgeError::BadRequest(format!("the request URL does not parse: {err}")))?;
     let facts = request::read(&req, &url, &isolate.config);
     let ctx = Ctx {
         config: &isolate.config,

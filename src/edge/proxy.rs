@@ -10,7 +10,6 @@
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::web_sys;
-use worker::{Request, Response};
 
 use super::error::{EdgeError, EdgeResult};
 use super::{http, Ctx};
@@ -41,19 +40,23 @@ const CDN_CACHE_HEADERS: &[&str] = &[
 ];
 
 /// Everything that is not `/auth`: the core's verdict, performed.
-pub(super) async fn protected(req: Request, facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
+pub(super) async fn protected(
+    req: &web_sys::Request,
+    facts: &RequestFacts,
+    ctx: &Ctx<'_>,
+) -> EdgeResult<web_sys::Response> {
     match ctx.gate().protect(facts).await {
         Verdict::Forward {
             identity,
             set_cookies,
-        } => forward(&req, facts, ctx, identity.as_ref(), &set_cookies).await,
+        } => forward(req, facts, ctx, identity.as_ref(), &set_cookies).await,
         Verdict::Redirect {
             location,
             set_cookies,
         } => {
             let mut response = http::redirect(&location, 302)?;
             http::add_cookies(&mut response, &set_cookies)?;
-            Ok(response)
+            Ok(response.into())
         }
         Verdict::Refuse {
             refusal,
@@ -72,13 +75,12 @@ fn js_error(what: &'static str) -> impl Fn(wasm_bindgen::JsValue) -> EdgeError {
 /// Sends `req` to the origin with `identity` (none on a public path), and `set_cookies` on the
 /// answer.
 async fn forward(
-    req: &Request,
+    incoming: &web_sys::Request,
     facts: &RequestFacts,
     ctx: &Ctx<'_>,
     identity: Option<&Identity>,
     set_cookies: &[String],
-) -> EdgeResult {
-    let incoming = req.inner();
+) -> EdgeResult<web_sys::Response> {
     let body = incoming.body();
     if matches!(facts.method.as_str(), "GET" | "HEAD") && body.is_some() {
         return Err(EdgeError::BadRequest(
@@ -126,7 +128,7 @@ async fn forward(
         .map_err(|_| EdgeError::OriginUnreachable)?;
     let answer: web_sys::Response = answer.dyn_into().map_err(js_error("origin response"))?;
     if set_cookies.is_empty() {
-        return Ok(Response::from(answer));
+        return Ok(answer);
     }
     // A fetched response's headers are immutable: the runtime's constructor copies them (the
     // body stays a stream) so our cookies can be added.
@@ -144,5 +146,5 @@ async fn forward(
     for name in CDN_CACHE_HEADERS {
         headers.delete(name)?;
     }
-    Ok(Response::from(copy))
+    Ok(copy)
 }

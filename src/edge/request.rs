@@ -1,17 +1,16 @@
 //! Reads the runtime's request into the core's [`RequestFacts`], once per request.
 
 use worker::worker_sys::ext::RequestExt;
-use worker::{Request, Url};
+use worker::{web_sys, Url};
 
 use crate::auth::config::Config;
 use crate::auth::request::{RawRequest, RequestFacts};
 
 /// The facts of `req` (whose URL the router has parsed already).
-pub fn read(req: &Request, url: &Url, config: &Config) -> RequestFacts {
-    let inner = req.inner();
+pub fn read(inner: &web_sys::Request, url: &Url, config: &Config) -> RequestFacts {
     let headers = inner.headers();
     let header = |name: &str| headers.get(name).ok().flatten();
-    // The method as sent: the `worker` crate's enum folds methods it does not know into GET.
+    // The method as sent (the `worker` crate's enum folds methods it does not know into GET).
     let method = inner.method();
     let own_origin = url.origin().ascii_serialization();
     RequestFacts::read(

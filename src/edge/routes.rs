@@ -1,5 +1,10 @@
-//! The router: which request goes where. Handlers get the request's facts, read once here.
+//! The router: which request goes where. Handlers get the request's facts, read once before.
+//!
+//! The runtime's request and response objects are used as they are: a forwarded request's
+//! answer goes back to the client without being converted into `worker` types and back, which
+//! would copy every header across the wasm boundary twice.
 
+use worker::web_sys;
 use worker::{Request, Response, Url};
 
 use super::error::{EdgeError, EdgeResult};
@@ -14,18 +19,18 @@ use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::request::RequestFacts;
 
 pub(super) async fn route(
-    req: Request,
+    req: web_sys::Request,
     url: &Url,
     facts: &RequestFacts,
     ctx: &Ctx<'_>,
-) -> EdgeResult {
+) -> EdgeResult<web_sys::Response> {
     if ctx.config.dev_mode && !is_loopback(url) {
         return Err(EdgeError::Config(
             "DEV_MODE is for local development only: it serves loopback hosts alone".into(),
         ));
     }
     let read_only = matches!(facts.method.as_str(), "GET" | "HEAD");
-    match (facts.method.as_str(), facts.path.as_str()) {
+    let own: EdgeResult = match (facts.method.as_str(), facts.path.as_str()) {
         (_, "/.edgegate/health") if read_only => Ok(Response::ok("ok")?),
         (_, LOGIN_PATH) if read_only => pages::login_page(url, facts, ctx).await,
         (_, "/auth/account") if read_only => pages::account_page(ctx).await,
@@ -39,9 +44,11 @@ pub(super) async fn route(
         (_, asset) if read_only && asset.starts_with(pages::ASSETS_PREFIX) => {
             pages::page(ctx, &asset[pages::ASSETS_PREFIX.len()..]).await
         }
-        ("POST", LOGIN_PATH) => same_site(facts, ctx, login(req, facts, ctx)).await,
+        ("POST", LOGIN_PATH) => same_site(facts, ctx, login(Request::from(req), facts, ctx)).await,
         ("POST", "/auth/refresh") => same_site(facts, ctx, refresh(facts, ctx)).await,
-        ("POST", "/auth/logout") => same_site(facts, ctx, logout(req, facts, ctx)).await,
+        ("POST", "/auth/logout") => {
+            same_site(facts, ctx, logout(Request::from(req), facts, ctx)).await
+        }
         ("GET", "/auth/session") => with_session(facts, ctx, current_session).await,
         ("GET", "/auth/sessions") => with_session(facts, ctx, list_sessions).await,
         ("DELETE", "/auth/sessions") => {
@@ -53,8 +60,9 @@ pub(super) async fn route(
         (_, auth) if auth == "/auth" || auth.starts_with("/auth/") => {
             pages::not_found(facts, ctx).await
         }
-        _ => proxy::protected(req, facts, ctx).await,
-    }
+        _ => return proxy::protected(&req, facts, ctx).await,
+    };
+    own.map(Into::into)
 }
 
 fn is_loopback(url: &Url) -> bool {
