@@ -7,7 +7,7 @@
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { loadavg } from "node:os";
 import { decodeProtectedHeader, jwtVerify } from "jose";
-import { check, cookiesFrom, login, loginRequest, seedUsers, startOrigin } from "./harness.mjs";
+import { check, cookiesFrom, login, loginRequest, runMain, seedUsers, startOrigin } from "./harness.mjs";
 import { startWorkerd } from "./workerd.mjs";
 import { closedLoop, haveWrk, wrk } from "./load.mjs";
 
@@ -234,15 +234,4 @@ async function main() {
   }
 }
 
-const watchdog = setTimeout(() => {
-  console.error("e2e benchmark: overall time limit reached");
-  process.exit(2);
-}, 15 * 60 * 1000);
-watchdog.unref();
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(`e2e benchmark failed: ${err.stack ?? err}`);
-    process.exit(1);
-  },
-);
+runMain("e2e benchmark", main, 15);

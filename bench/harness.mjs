@@ -67,3 +67,19 @@ export async function seedUsers(kvUsers, count) {
     check(res.ok, `seeding user ${i}: ${res.status}`);
   }
 }
+
+/** Runs `main`, exiting 0 when it resolves, 1 when it throws, 2 past `minutes` (a stuck run). */
+export function runMain(name, main, minutes) {
+  const watchdog = setTimeout(() => {
+    console.error(`${name}: overall time limit reached`);
+    process.exit(2);
+  }, minutes * 60 * 1000);
+  watchdog.unref();
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      console.error(`${name} failed: ${err.stack ?? err}`);
+      process.exit(1);
+    },
+  );
+}

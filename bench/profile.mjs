@@ -17,7 +17,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import path from "node:path";
-import { check, login, seedUsers, startOrigin } from "./harness.mjs";
+import { check, login, runMain, seedUsers, startOrigin } from "./harness.mjs";
 import { haveWrk, wrk } from "./load.mjs";
 import { ROOT, freePort, startWorkerd } from "./workerd.mjs";
 
@@ -225,15 +225,4 @@ async function main() {
   }
 }
 
-const watchdog = setTimeout(() => {
-  console.error("profile: overall time limit reached");
-  process.exit(2);
-}, 10 * 60 * 1000);
-watchdog.unref();
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(`profile failed: ${err.stack ?? err}`);
-    process.exit(1);
-  },
-);
+runMain("profile", main, 10);
