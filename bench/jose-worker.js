@@ -5,7 +5,7 @@
 import { SignJWT, base64url, jwtVerify } from "jose";
 
 const ACCESS_COOKIE = "__Host-eg_access";
-const OWN_COOKIES = new Set([ACCESS_COOKIE, "__Secure-eg_refresh"]);
+const OWN_COOKIES = new Set([ACCESS_COOKIE, "__Host-eg_refresh"]);
 // PKCS#8 prefix of an Ed25519 private key (RFC 8410), followed by the 32-byte seed.
 const PKCS8_ED25519 = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
 let keys; // imported once per isolate, as edgegate does
