@@ -364,7 +364,8 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             return None;
         }
         let presented = Device::of(&from.user_agent);
-        if compare(record.device.as_ref(), presented.as_ref()) != Binding::Different {
+        let recorded = record.device.as_deref();
+        if compare(recorded, presented.as_ref()) != Binding::Different {
             return None;
         }
         let enforce = self.config.binding == BindingPolicy::Enforce;
@@ -378,7 +379,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
                 .client(from.client())
                 .detail(format!(
                     "signed in on {}, refreshed from {}; {}",
-                    describe(record.device.as_ref()),
+                    describe(recorded),
                     describe(presented.as_ref()),
                     if enforce {
                         "refused, ending the session"

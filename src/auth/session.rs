@@ -98,7 +98,7 @@ pub struct SessionRecord {
     /// The device of the login, which refreshes are compared with (`SESSION_BINDING`); `None`
     /// when its `User-Agent` named none, and in records written before sessions were bound.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device: Option<Device>,
+    pub device: Option<Box<Device>>,
 }
 
 /// Where a login came from, as far as the platform tells.
@@ -136,7 +136,7 @@ impl SessionRecord {
             created_at: now,
             last_seen_at: now,
             user_agent: summarize_user_agent(&subject.user_agent),
-            device: Device::of(&subject.user_agent),
+            device: Device::of(&subject.user_agent).map(Box::new),
             absolute_expires_at: now.saturating_add(policy.absolute_timeout),
             idle_timeout: policy.idle_timeout,
             refresh: RefreshState {
