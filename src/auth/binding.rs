@@ -336,6 +336,53 @@ mod tests {
     }
 
     #[test]
+    fn any_header_reads_into_a_well_formed_device() {
+        // Every prefix of a real header (cut anywhere, inside comments and characters too) and
+        // a stream of headers built from the grammar's delimiters and multi-byte characters.
+        let alphabet: Vec<char> = "()/; ,aZ9._-Éé😀\t\u{0}WindowsLinuxFirefoxChrome"
+            .chars()
+            .collect();
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut headers: Vec<String> = (0..=CHROME_LINUX.len())
+            .filter(|&end| CHROME_LINUX.is_char_boundary(end))
+            .map(|end| CHROME_LINUX[..end].to_owned())
+            .collect();
+        for _ in 0..2000 {
+            let len = (next() % 80) as usize;
+            headers.push(
+                (0..len)
+                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                    .collect(),
+            );
+        }
+        headers.push("(".repeat(10_000) + &")".repeat(10_000));
+        let platforms: Vec<&str> = PLATFORMS.iter().map(|(_, name)| *name).collect();
+        for header in &headers {
+            let Some(device) = Device::of(header) else {
+                continue;
+            };
+            if let Some(browser) = &device.browser {
+                assert!(browser.chars().count() <= MAX_PRODUCT_NAME, "{header:?}");
+                assert!(
+                    BROWSERS.iter().any(|(_, family)| family == browser)
+                        || browser.chars().all(is_token_char),
+                    "{header:?}"
+                );
+            }
+            if let Some(platform) = &device.platform {
+                assert!(platforms.contains(&platform.as_str()), "{header:?}");
+            }
+            assert!(!device.summary().is_empty());
+        }
+    }
+
+    #[test]
     fn the_policy_reads_its_three_words() {
         assert_eq!(BindingPolicy::parse("off"), Some(BindingPolicy::Off));
         assert_eq!(BindingPolicy::parse("audit"), Some(BindingPolicy::Audit));
