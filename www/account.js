@@ -23,7 +23,8 @@
   var REASONS = {
     session_ended: "session_ended",
     session_expired: "session_expired",
-    refresh_reused: "reuse_detected"
+    refresh_reused: "reuse_detected",
+    device_mismatch: "device_mismatch"
   };
 
   // Sign-in replaces this page in the history, so Back does not come here to be sent on again.

@@ -26,6 +26,9 @@ pub enum EventKind {
     RefreshGrace,
     RefreshRefused,
     ReuseDetected,
+    /// A refresh came from another device than the session's login (`SESSION_BINDING`): the
+    /// detail names both and says whether the refresh went on or the session was ended.
+    BindingMismatch,
     Logout,
     Revoke,
     RevokeAll,
@@ -229,6 +232,7 @@ mod tests {
             EventKind::RefreshGrace,
             EventKind::RefreshRefused,
             EventKind::ReuseDetected,
+            EventKind::BindingMismatch,
             EventKind::Logout,
             EventKind::Revoke,
             EventKind::RevokeAll,
@@ -248,6 +252,7 @@ mod tests {
                 | EventKind::RefreshGrace
                 | EventKind::RefreshRefused
                 | EventKind::ReuseDetected
+                | EventKind::BindingMismatch
                 | EventKind::Logout
                 | EventKind::Revoke
                 | EventKind::RevokeAll

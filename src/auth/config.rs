@@ -7,6 +7,7 @@
 
 use core::fmt;
 
+use super::binding::BindingPolicy;
 use super::cache::CacheSettings;
 use super::cookie::CookieSpec;
 use super::keys::{AssertionKeyRing, SessionKeyRing};
@@ -52,6 +53,8 @@ pub struct Config {
     pub assertion_audience: Audience,
     pub assertion_ttl: i64,
     pub policy: SessionPolicy,
+    /// What a refresh from another device than the session's login meets (`SESSION_BINDING`).
+    pub binding: BindingPolicy,
     pub cookies: CookieSpec,
     pub credentials: Credentials,
     pub store: StoreBackend,
@@ -301,6 +304,12 @@ impl Config {
             ));
         }
 
+        let binding = match read.optional("SESSION_BINDING") {
+            None => BindingPolicy::default(),
+            Some(text) => BindingPolicy::parse(&text)
+                .ok_or_else(|| problem("SESSION_BINDING", "must be `off`, `audit` or `enforce`"))?,
+        };
+
         let credentials = match read.optional("CREDENTIALS").as_deref().unwrap_or("kv") {
             "kv" => Credentials::Kv,
             "origin" => {
@@ -368,6 +377,7 @@ impl Config {
             assertion_keys,
             assertion_ttl: read.seconds("ASSERTION_TTL", 30, (1, MAX_ASSERTION_TTL))?,
             policy,
+            binding,
             cookies: CookieSpec { secure },
             credentials,
             store,
@@ -485,6 +495,8 @@ mod tests {
                 "CREDENTIALS_SECRET",
             ),
             (&[("SESSION_STORE", "redis")], "SESSION_STORE"),
+            (&[("SESSION_BINDING", "strict")], "SESSION_BINDING"),
+            (&[("SESSION_BINDING", "Enforce")], "SESSION_BINDING"),
             (
                 &[("ORIGIN_URL", "https://origin.example/app")],
                 "ORIGIN_URL",
@@ -536,6 +548,18 @@ mod tests {
         .unwrap();
         assert!(!config.cookies.secure);
         assert!(config.dev_mode);
+    }
+
+    #[test]
+    fn session_binding_is_enforced_unless_relaxed() {
+        assert_eq!(with(&[]).unwrap().binding, BindingPolicy::Enforce);
+        for (text, policy) in [
+            ("off", BindingPolicy::Off),
+            ("audit", BindingPolicy::Audit),
+            (" enforce ", BindingPolicy::Enforce),
+        ] {
+            assert_eq!(with(&[("SESSION_BINDING", text)]).unwrap().binding, policy);
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@
 use core::fmt;
 
 use super::audit::{AuditEvent, EventKind};
+use super::binding::{compare, Binding, BindingPolicy, Device};
 use super::cache::{IsolateCaches, TokenDigest};
 use super::config::Config;
 use super::cookie::{clear_access, clear_refresh, set_access, set_refresh};
@@ -131,6 +132,9 @@ pub enum Refusal {
     SessionExpired,
     /// A retired refresh token came back: the session has been ended.
     RefreshReused,
+    /// The refresh came from another device than the session's login, under
+    /// `SESSION_BINDING = enforce`: the session has been ended.
+    DeviceMismatch,
     /// The path means different things to different origins (encoded separators or dots,
     /// dot segments, `;` parameters, ...): refused before anything else looks at it.
     AmbiguousPath(PathError),
@@ -156,6 +160,7 @@ impl Refusal {
             Self::SessionEnded => "session_ended",
             Self::SessionExpired => "session_expired",
             Self::RefreshReused => "refresh_reused",
+            Self::DeviceMismatch => "device_mismatch",
             Self::AmbiguousPath(_) => "bad_request",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
@@ -171,6 +176,9 @@ impl Refusal {
             Self::RefreshReused => {
                 "this refresh token was already used; the session has been ended"
             }
+            Self::DeviceMismatch => {
+                "this session was signed in on another device; the session has been ended"
+            }
             Self::AmbiguousPath(err) => err.reason(),
             Self::Unavailable(_) => "session storage is unavailable; try again shortly",
             Self::Internal(_) => "the session could not be issued",
@@ -182,7 +190,7 @@ impl Refusal {
     pub fn clears_cookies(&self) -> bool {
         matches!(
             self,
-            Self::SessionEnded | Self::SessionExpired | Self::RefreshReused
+            Self::SessionEnded | Self::SessionExpired | Self::RefreshReused | Self::DeviceMismatch
         )
     }
 }
@@ -343,8 +351,59 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         Ok(revoked)
     }
 
-    /// Rotates `presented` and mints the session's new cookies, with the account check first.
-    pub async fn refresh(&self, presented: &PresentedRefresh) -> Restored {
+    /// Holds a refreshed session to the device of its login (`SESSION_BINDING`): `None` when the
+    /// refresh goes on, else the refusal. Asked only once the store has matched the token to the
+    /// session, so nobody without its current refresh token can raise a mismatch (or, under
+    /// `enforce`, end someone's session); the cookie's holder could end it anyway by reusing it.
+    ///
+    /// Under `enforce` the session ends rather than merely refusing this refresh: the token did
+    /// match, so it has been copied, and a refusal alone would leave the copy free to try again
+    /// with another `User-Agent` until one passes.
+    async fn bound(&self, record: &SessionRecord, from: &RequestFacts) -> Option<Refusal> {
+        if self.config.binding == BindingPolicy::Off {
+            return None;
+        }
+        let presented = Device::of(&from.user_agent);
+        let recorded = record.device.as_deref();
+        if compare(recorded, presented.as_ref()) != Binding::Different {
+            return None;
+        }
+        let enforce = self.config.binding == BindingPolicy::Enforce;
+        let describe = |device: Option<&Device>| {
+            device.map_or_else(|| "no device".to_owned(), Device::summary)
+        };
+        self.audit.record(
+            self.log(EventKind::BindingMismatch)
+                .user(&record.user)
+                .session(record.id.as_str())
+                .client(from.client())
+                .detail(format!(
+                    "signed in on {}, refreshed from {}; {}",
+                    describe(recorded),
+                    describe(presented.as_ref()),
+                    if enforce {
+                        "refused, ending the session"
+                    } else {
+                        "allowed (audit only)"
+                    }
+                )),
+        );
+        if !enforce {
+            return None;
+        }
+        let held = Held {
+            id: record.id.clone(),
+            user: record.user.clone(),
+        };
+        Some(match self.end_session(&held).await {
+            Ok(_) => Refusal::DeviceMismatch,
+            Err(err) => self.unavailable(err),
+        })
+    }
+
+    /// Rotates `presented` (a refresh token that the request `from` carries) and mints the
+    /// session's new cookies, with the account check first and the device binding after.
+    pub async fn refresh(&self, presented: &PresentedRefresh, from: &RequestFacts) -> Restored {
         let refused = |refusal| Restored::Refused(refusal);
         let Ok(next) = NewRefresh::mint(&presented.session, self.entropy) else {
             return refused(Refusal::Internal("no randomness available".into()));
@@ -404,6 +463,10 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             }
             Err(err) => return refused(self.unavailable(err)),
         };
+        // The new refresh token (if any) has not left the edge: refused here, nobody holds it.
+        if let Some(refusal) = self.bound(&record, from).await {
+            return refused(refusal);
+        }
         self.audit.record(
             self.log(event)
                 .user(&record.user)
@@ -443,7 +506,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         let Some(refresh) = refresh else {
             return Resolution::Refused(Refusal::NoSession);
         };
-        match self.refresh(&refresh).await {
+        match self.refresh(&refresh, req).await {
             Restored::Session {
                 record,
                 set_cookies,

@@ -12,6 +12,11 @@ use crate::auth::token::validate_assertion;
 
 const NOW: UnixTime = 1_800_000_000;
 
+/// The browser every test signs in with and (unless it says otherwise) browses with.
+const CHROME_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
+const FIREFOX_WINDOWS: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:127.0) Gecko/20100101 Firefox/127.0";
+
 pub(crate) fn config() -> Config {
     config_with(&[])
 }
@@ -47,6 +52,8 @@ struct Store {
     inner: MemoryStore,
     revocation_reads: Cell<u32>,
     down: Cell<bool>,
+    /// Ending a session fails (everything else works).
+    revocations_down: Cell<bool>,
 }
 
 impl Store {
@@ -101,6 +108,11 @@ impl SessionStore for Store {
         now: UnixTime,
     ) -> Result<Option<SessionRecord>, StoreError> {
         self.check()?;
+        if self.revocations_down.get() {
+            return Err(StoreError::Unavailable(
+                "injected revocation failure".into(),
+            ));
+        }
         self.inner.revoke(id, user, now).await
     }
     async fn revoke_all(&self, user: &str, now: UnixTime) -> Result<Vec<SessionId>, StoreError> {
@@ -194,14 +206,19 @@ impl World {
         }
     }
 
-    /// A login at `now`, as the login handler performs it.
+    /// A login at `now` from [`CHROME_LINUX`], as the login handler performs it.
     fn login(&self, now: UnixTime) -> Browser {
+        self.login_from(now, CHROME_LINUX)
+    }
+
+    /// A login at `now` from a client sending `user_agent`.
+    fn login_from(&self, now: UnixTime, user_agent: &str) -> Browser {
         let id = SessionId::generate(&self.entropy).unwrap();
         let refresh = NewRefresh::mint(&id, &self.entropy).unwrap();
         let subject = LoginSubject {
             user: "alice".into(),
             roles: vec!["staff".into()],
-            user_agent: "UA".into(),
+            user_agent: user_agent.into(),
         };
         let record = SessionRecord::new(
             id.clone(),
@@ -241,14 +258,27 @@ fn cookie_header(config: &Config, access: Option<&str>, refresh: Option<&str>) -
 }
 
 fn api_request(cookie: &str) -> RequestFacts {
-    facts("GET", "/app/data?x=1", &[("Cookie", cookie)])
+    api_request_from(cookie, CHROME_LINUX)
+}
+
+/// An API call from a client sending `user_agent` (none when empty).
+fn api_request_from(cookie: &str, user_agent: &str) -> RequestFacts {
+    let mut headers = vec![("Cookie", cookie)];
+    if !user_agent.is_empty() {
+        headers.push(("User-Agent", user_agent));
+    }
+    facts("GET", "/app/data?x=1", &headers)
 }
 
 fn navigation(cookie: &str) -> RequestFacts {
     facts(
         "GET",
         "/app/page?x=1",
-        &[("Cookie", cookie), ("Accept", "text/html")],
+        &[
+            ("Cookie", cookie),
+            ("Accept", "text/html"),
+            ("User-Agent", CHROME_LINUX),
+        ],
     )
 }
 
@@ -655,6 +685,7 @@ fn refusals_map_to_the_http_contract() {
         (Refusal::SessionEnded, 401, "session_ended", true),
         (Refusal::SessionExpired, 401, "session_expired", true),
         (Refusal::RefreshReused, 401, "refresh_reused", true),
+        (Refusal::DeviceMismatch, 401, "device_mismatch", true),
         (
             Refusal::Unavailable(StoreError::Unavailable("x".into())),
             503,
@@ -682,5 +713,208 @@ fn caches_settings_come_from_the_configuration() {
             entries: 2048,
             revocation_ttl: 0
         }
+    );
+}
+
+/// A refresh of a session signed in on [`CHROME_LINUX`], presented by `user_agent` under
+/// `SESSION_BINDING = policy`: the world afterwards, the browser and the verdict.
+fn refresh_from(policy: &str, user_agent: &str) -> (World, Browser, Verdict) {
+    let world = World::new(config_with(&[("SESSION_BINDING", policy)]));
+    let browser = world.login(NOW);
+    let cookie = cookie_header(&world.config, None, Some(&browser.refresh));
+    let verdict = world.protect(NOW + 100, &api_request_from(&cookie, user_agent));
+    (world, browser, verdict)
+}
+
+fn details(world: &World, kind: EventKind) -> Vec<String> {
+    world
+        .audit
+        .0
+        .borrow()
+        .iter()
+        .filter(|event| event.event == kind)
+        .map(|event| event.detail.clone().unwrap_or_default())
+        .collect()
+}
+
+#[test]
+fn a_refresh_from_the_same_device_goes_on_under_every_policy() {
+    let updated = CHROME_LINUX.replace("Chrome/126.0.0.0", "Chrome/127.0.6533.88");
+    for policy in ["off", "audit", "enforce"] {
+        for agent in [CHROME_LINUX, updated.as_str()] {
+            let (world, browser, verdict) = refresh_from(policy, agent);
+            let (identity, set_cookies) = forwarded(verdict);
+            assert_eq!(identity.session, browser.session.as_str());
+            assert_eq!(set_cookies.len(), 2, "{policy}: rotated");
+            assert_eq!(world.audit.kinds(), [EventKind::Refresh], "{policy}");
+        }
+    }
+}
+
+#[test]
+fn a_session_that_recorded_no_device_is_not_bound() {
+    for policy in ["audit", "enforce"] {
+        let world = World::new(config_with(&[("SESSION_BINDING", policy)]));
+        let browser = world.login_from(NOW, "");
+        let mut refresh = browser.refresh;
+        for (at, agent) in [
+            (NOW + 100, FIREFOX_WINDOWS),
+            (NOW + 200, ""),
+            (NOW + 300, CHROME_LINUX),
+        ] {
+            let cookie = cookie_header(&world.config, None, Some(&refresh));
+            let (_, set_cookies) = forwarded(world.protect(at, &api_request_from(&cookie, agent)));
+            assert_eq!(set_cookies.len(), 2, "{policy}, {agent}: rotated");
+            refresh = cookie_value(&set_cookies[1]);
+        }
+        assert_eq!(world.audit.kinds(), [EventKind::Refresh; 3], "{policy}");
+    }
+}
+
+#[test]
+fn off_does_not_compare_devices() {
+    let (world, _, verdict) = refresh_from("off", FIREFOX_WINDOWS);
+    assert_eq!(forwarded(verdict).1.len(), 2);
+    assert_eq!(world.audit.kinds(), [EventKind::Refresh]);
+}
+
+#[test]
+fn audit_logs_another_device_and_lets_the_refresh_go_on() {
+    for agent in [FIREFOX_WINDOWS, "curl/8.5.0", ""] {
+        let (world, browser, verdict) = refresh_from("audit", agent);
+        let (identity, set_cookies) = forwarded(verdict);
+        assert_eq!(identity.session, browser.session.as_str());
+        assert_eq!(set_cookies.len(), 2);
+        assert_eq!(
+            world.audit.kinds(),
+            [EventKind::BindingMismatch, EventKind::Refresh],
+            "{agent}"
+        );
+        let detail = &details(&world, EventKind::BindingMismatch)[0];
+        assert!(detail.starts_with("signed in on Chrome on Linux, refreshed from "));
+        assert!(detail.ends_with("allowed (audit only)"), "{detail}");
+    }
+    let (world, _, _) = refresh_from("audit", FIREFOX_WINDOWS);
+    assert_eq!(
+        details(&world, EventKind::BindingMismatch),
+        ["signed in on Chrome on Linux, refreshed from Firefox on Windows; allowed (audit only)"]
+    );
+}
+
+#[test]
+fn enforce_refuses_another_device_and_ends_the_session() {
+    let chrome_windows = CHROME_LINUX.replace("X11; Linux x86_64", "Windows NT 10.0; Win64; x64");
+    for agent in [FIREFOX_WINDOWS, chrome_windows.as_str(), "curl/8.5.0", ""] {
+        let (world, browser, verdict) = refresh_from("enforce", agent);
+        let (refusal, set_cookies) = refused(verdict);
+        assert_eq!(
+            (refusal.status(), refusal.code()),
+            (401, "device_mismatch"),
+            "{agent}"
+        );
+        assert!(is_clearing(&set_cookies));
+        assert_eq!(world.audit.kinds(), [EventKind::BindingMismatch], "{agent}");
+        let event = world.audit.0.borrow()[0].clone();
+        assert!(event.user.is_some() && event.session.is_some() && event.client.is_some());
+        assert!(event
+            .detail
+            .unwrap()
+            .ends_with("refused, ending the session"));
+        // The copy is dead, and so is the session for its legitimate holder: the same token
+        // from the right browser, and the session's access token, are refused from now on.
+        assert!(pollster::block_on(world.store.is_revoked(&browser.session)).unwrap());
+        let cookie = cookie_header(&world.config, None, Some(&browser.refresh));
+        assert_eq!(
+            refused(world.protect(NOW + 101, &api_request(&cookie))).0,
+            Refusal::SessionExpired
+        );
+        let access = cookie_header(&world.config, Some(&browser.access), None);
+        assert_eq!(
+            refused(world.protect(NOW + 2, &api_request(&access))).0,
+            Refusal::SessionEnded,
+            "access tokens are not bound, but they die with the session"
+        );
+    }
+}
+
+#[test]
+fn enforce_sends_a_navigation_to_sign_in_with_its_reason() {
+    let world = World::new(config());
+    let browser = world.login(NOW);
+    let cookie = cookie_header(&world.config, None, Some(&browser.refresh));
+    let req = facts(
+        "GET",
+        "/app/page",
+        &[
+            ("Cookie", &cookie),
+            ("Accept", "text/html"),
+            ("User-Agent", FIREFOX_WINDOWS),
+        ],
+    );
+    match world.protect(NOW + 100, &req) {
+        Verdict::Redirect {
+            location,
+            set_cookies,
+        } => {
+            assert_eq!(
+                location,
+                "/auth/login?next=/app/page&reason=device_mismatch"
+            );
+            assert!(is_clearing(&set_cookies));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_binding_mismatch_in_the_grace_window_ends_the_session_too() {
+    let world = World::new(config());
+    let browser = world.login(NOW);
+    let cookie = cookie_header(&world.config, None, Some(&browser.refresh));
+    forwarded(world.protect(NOW + 100, &api_request(&cookie)));
+    let (refusal, _) =
+        refused(world.protect(NOW + 101, &api_request_from(&cookie, FIREFOX_WINDOWS)));
+    assert_eq!(refusal, Refusal::DeviceMismatch);
+    assert_eq!(
+        world.audit.kinds(),
+        [EventKind::Refresh, EventKind::BindingMismatch]
+    );
+    assert!(pollster::block_on(world.store.is_revoked(&browser.session)).unwrap());
+}
+
+#[test]
+fn a_token_the_session_does_not_hold_raises_no_mismatch() {
+    // Someone who knows only the session id (the origin sees it) cannot end the session by
+    // presenting a made-up secret from another device.
+    let world = World::new(config());
+    let browser = world.login(NOW);
+    let made_up = NewRefresh::mint(&browser.session, &crate::auth::env::OsEntropy)
+        .unwrap()
+        .token("alice");
+    let cookie = cookie_header(&world.config, None, Some(made_up.expose()));
+    let (refusal, _) =
+        refused(world.protect(NOW + 100, &api_request_from(&cookie, FIREFOX_WINDOWS)));
+    assert_eq!(refusal, Refusal::SessionExpired);
+    assert_eq!(world.audit.kinds(), [EventKind::RefreshRefused]);
+    assert!(!pollster::block_on(world.store.is_revoked(&browser.session)).unwrap());
+}
+
+#[test]
+fn an_outage_while_ending_a_mismatched_session_fails_closed() {
+    let world = World::new(config());
+    let browser = world.login(NOW);
+    let cookie = cookie_header(&world.config, None, Some(&browser.refresh));
+    let gate = world.gate(NOW + 100);
+    let req = api_request_from(&cookie, FIREFOX_WINDOWS);
+    let presented = req.cookies.refresh().unwrap();
+    world.store.revocations_down.set(true);
+    let refusal = match pollster::block_on(gate.refresh(&presented, &req)) {
+        Restored::Refused(refusal) => refusal,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(refusal.status(), 503);
+    assert_eq!(
+        world.audit.kinds(),
+        [EventKind::BindingMismatch, EventKind::StoreFailure]
     );
 }

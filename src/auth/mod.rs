@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod authority;
+pub mod binding;
 pub mod cache;
 pub mod config;
 #[cfg(test)]

@@ -118,15 +118,18 @@ pub enum Reason {
     SessionExpired,
     /// A retired refresh token came back: the session was ended to protect the account.
     ReuseDetected,
+    /// The session was refreshed from another device than its login's, and ended.
+    DeviceMismatch,
 }
 
 impl Reason {
-    const ALL: [Reason; 5] = [
+    const ALL: [Reason; 6] = [
         Self::LoggedOut,
         Self::LoggedOutEverywhere,
         Self::SessionEnded,
         Self::SessionExpired,
         Self::ReuseDetected,
+        Self::DeviceMismatch,
     ];
 
     pub fn code(self) -> &'static str {
@@ -136,6 +139,7 @@ impl Reason {
             Self::SessionEnded => "session_ended",
             Self::SessionExpired => "session_expired",
             Self::ReuseDetected => "reuse_detected",
+            Self::DeviceMismatch => "device_mismatch",
         }
     }
 
@@ -149,6 +153,7 @@ impl Reason {
             "session_ended" => Some(Self::SessionEnded),
             "session_expired" => Some(Self::SessionExpired),
             "refresh_reused" => Some(Self::ReuseDetected),
+            "device_mismatch" => Some(Self::DeviceMismatch),
             _ => None,
         }
     }
@@ -166,6 +171,11 @@ impl Reason {
             Self::ReuseDetected => {
                 "Your session was ended for your safety: its sign-in was used from two places at \
                  once. Sign in again, and change your password if this was not you."
+            }
+            Self::DeviceMismatch => {
+                "Your session was ended for your safety: it was used from another browser or \
+                 device than the one that signed in. Sign in again, and change your password if \
+                 this was not you."
             }
         }
     }
@@ -514,6 +524,10 @@ mod tests {
         assert_eq!(
             Reason::from_api_error("refresh_reused"),
             Some(Reason::ReuseDetected)
+        );
+        assert_eq!(
+            Reason::from_api_error("device_mismatch"),
+            Some(Reason::DeviceMismatch)
         );
         assert_eq!(Reason::from_api_error("unauthenticated"), None);
     }

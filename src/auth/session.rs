@@ -22,6 +22,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::binding::Device;
 use super::env::UnixTime;
 use super::refresh::{PresentedRefresh, SessionId, TokenHash};
 
@@ -94,6 +95,10 @@ pub struct SessionRecord {
     /// Where the login came from, so that a person can tell their sessions apart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signed_in_from: Option<Box<SignedInFrom>>,
+    /// The device of the login, which refreshes are compared with (`SESSION_BINDING`); `None`
+    /// when its `User-Agent` named none, and in records written before sessions were bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<Box<Device>>,
 }
 
 /// Where a login came from, as far as the platform tells.
@@ -131,6 +136,7 @@ impl SessionRecord {
             created_at: now,
             last_seen_at: now,
             user_agent: summarize_user_agent(&subject.user_agent),
+            device: Device::of(&subject.user_agent).map(Box::new),
             absolute_expires_at: now.saturating_add(policy.absolute_timeout),
             idle_timeout: policy.idle_timeout,
             refresh: RefreshState {
@@ -244,52 +250,17 @@ pub fn sessions_to_evict(
     evict
 }
 
-/// A short, printable description of the device for the account page ("Firefox on Linux").
+/// A short, printable description of the device for the account page ("Firefox on Linux"):
+/// the [`Device`] the session is bound to, as words.
 pub fn summarize_user_agent(user_agent: &str) -> String {
-    const BROWSERS: &[(&str, &str)] = &[
-        ("Edg/", "Edge"),
-        ("OPR/", "Opera"),
-        ("Firefox/", "Firefox"),
-        ("Chrome/", "Chrome"),
-        ("Safari/", "Safari"),
-        ("curl/", "curl"),
-    ];
-    const SYSTEMS: &[(&str, &str)] = &[
-        ("Android", "Android"),
-        ("iPhone", "iOS"),
-        ("iPad", "iPadOS"),
-        ("Windows", "Windows"),
-        ("Mac OS X", "macOS"),
-        ("CrOS", "ChromeOS"),
-        ("Linux", "Linux"),
-    ];
-    let find = |table: &[(&str, &'static str)]| {
-        table
-            .iter()
-            .find(|(marker, _)| user_agent.contains(marker))
-            .map(|(_, name)| *name)
-    };
-    let headless = user_agent.contains("Headless");
-    let summary = match (find(BROWSERS), find(SYSTEMS)) {
-        (Some(browser), Some(system)) => format!("{browser} on {system}"),
-        (Some(browser), None) => browser.to_owned(),
-        (None, Some(system)) => format!("Browser on {system}"),
-        (None, None) => user_agent
-            .chars()
-            .filter(|c| c.is_ascii_graphic() || *c == ' ')
-            .collect::<String>(),
-    };
-    let summary = if headless {
+    let summary =
+        Device::of(user_agent).map_or_else(|| "Unknown device".to_owned(), |d| d.summary());
+    let summary = if user_agent.contains("Headless") {
         format!("{summary} (headless)")
     } else {
         summary
     };
-    let summary: String = summary.chars().take(MAX_USER_AGENT_LEN).collect();
-    if summary.trim().is_empty() {
-        "Unknown device".to_owned()
-    } else {
-        summary
-    }
+    summary.chars().take(MAX_USER_AGENT_LEN).collect()
 }
 
 #[cfg(test)]

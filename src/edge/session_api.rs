@@ -65,7 +65,7 @@ pub(super) async fn refresh(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
             _ => Err(refused_clearing(ctx, Refusal::NoSession)),
         };
     };
-    match gate.refresh(&presented).await {
+    match gate.refresh(&presented, facts).await {
         Restored::Session {
             record,
             set_cookies,
