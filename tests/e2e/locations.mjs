@@ -1,0 +1,249 @@
+// Several edge locations of one deployment in one `workerd serve` process, for the end-to-end tests
+// and scripts/locations.sh. Each location is its own edgegate worker (the built
+// build/index.js + build/index_bg.wasm, its own isolate) with its own SESSIONS and USERS KV
+// replicas (kv-replicas.mjs: Workers KV's consistency, scaled down, with per-location faults); all
+// share one SessionAuthority Durable Object namespace, defined by the first location's worker and
+// bound from the others by service name, so every user's authority lives at the first location.
+// Every location's socket fills `request.cf` from a header (workerd's `cfBlobHeader`), and this
+// harness's fetch sets it, so a request at location B carries `request.cf.colo = "BBB"`.
+//
+//   const origin = await startOrigin();            // harness.mjs: a real recording origin
+//   const net = await startLocations({ originUrl: origin.url, vars: { MAX_SESSIONS: "3" } });
+//   const B = net.at("B");
+//   await B.fetch("/auth/login", { method: "POST", ... });   // a real HTTP request to location B
+//   net.kv.fault("B", { down: true });             // B's KV replica fails
+//   net.addUser("alice");                          // a `kv` credentials record at every location
+//   await net.stop();
+//
+// Every socket listens on 127.0.0.1 only. Pages work too: ASSETS is a small worker serving www/.
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { freePort } from "../../bench/workerd.mjs";
+import { ASSETS_DIR, compatibilityDate, ROOT, testKeys, userRecord, WORKER_JS, WORKER_WASM, wranglerVars } from "./harness.mjs";
+import { startKvReplicas } from "./kv-replicas.mjs";
+
+const WORKERD = path.join(ROOT, "node_modules/.bin/workerd");
+/** The header each location's socket turns into `request.cf`. */
+export const CF_HEADER = "x-edgegate-test-cf";
+/** The colo of a location: its name three times ("A" -> "AAA"). */
+export const colo = (name) => name.repeat(3).slice(0, 3).toUpperCase();
+/** The low iteration count the worker accepts for user records (src/auth/password.rs). */
+export const TEST_ITERATIONS = 10_000;
+
+const str = (value) => JSON.stringify(String(value)); // a Cap'n Proto text literal
+
+// Answers `request.cf` as JSON: proves each location's socket fills it.
+const CF_ECHO_SCRIPT = `export default { fetch(request) { return Response.json(request.cf ?? null); } };`;
+
+const CONTENT_TYPES = { html: "text/html; charset=utf-8", js: "text/javascript", css: "text/css", svg: "image/svg+xml" };
+
+/** The ASSETS binding: www/'s text files as modules of a worker that serves them by name. */
+function assetsWorker(rel) {
+  const files = readdirSync(ASSETS_DIR).filter((name) => CONTENT_TYPES[name.split(".").pop()]);
+  const imports = files.map((name, i) => `import f${i} from ${str(`www/${name}`)};`).join("\n");
+  const table = files.map((name, i) => `${str(name)}: [f${i}, ${str(CONTENT_TYPES[name.split(".").pop()])}]`).join(", ");
+  const script = `${imports}
+const FILES = { ${table} };
+export default {
+  fetch(request) {
+    const hit = FILES[new URL(request.url).pathname.slice(1)];
+    return hit ? new Response(hit[0], { headers: { "content-type": hit[1] } }) : new Response("not found", { status: 404 });
+  },
+};`;
+  const modules = [`(name = "assets.js", esModule = ${str(script)})`].concat(
+    files.map((name) => `(name = ${str(`www/${name}`)}, text = embed ${rel(path.join(ASSETS_DIR, name))})`),
+  );
+  return `(modules = [${modules.join(", ")}], compatibilityDate = ${str(compatibilityDate())})`;
+}
+
+async function waitForPort(port, child, seconds) {
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`workerd exited early (code ${child.exitCode})`);
+    const ok = await new Promise((resolve) => {
+      const socket = net.connect(port, "127.0.0.1");
+      socket.once("connect", () => (socket.destroy(), resolve(true)));
+      socket.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`workerd did not listen on ${port} within ${seconds}s`);
+}
+
+/**
+ * Starts the locations.
+ *
+ * options.originUrl      the origin every location forwards to (required)
+ * options.locations      location names (default A, B, C); the first holds the authority
+ * options.vars           vars over wrangler.toml's [vars] and fresh test keys, for every location
+ * options.propagationMs  KV propagation delay between locations (default 500)
+ * options.cacheTtlMs     KV read cache per location (default 1000)
+ * options.log            true: show workerd's output
+ *
+ * Returns { kv, locations, at(name), addUser(name, options), logs(), stderr(), stop() }; each
+ * location is { name, colo, url, port, probe, fetch(target, init) }.
+ */
+export async function startLocations(options = {}) {
+  const { originUrl, locations: names = ["A", "B", "C"], propagationMs = 500, cacheTtlMs = 1000 } = options;
+  if (!originUrl) throw new Error("startLocations needs originUrl");
+  for (const file of [WORKER_JS, WORKER_WASM]) {
+    if (!existsSync(file)) throw new Error(`${path.relative(ROOT, file)} is missing: run ./scripts/build.sh`);
+  }
+  const kv = await startKvReplicas({ locations: names, propagationMs, cacheTtlMs });
+  const dir = mkdtempSync(path.join(tmpdir(), "edgegate-locations-"));
+  mkdirSync(path.join(dir, "do"));
+  const ports = {};
+  for (const name of names) ports[name] = { edge: await freePort(), probe: await freePort() };
+  const home = names[0];
+  const vars = {
+    ...wranglerVars(),
+    ...testKeys(),
+    ORIGIN_URL: originUrl,
+    ISSUER: `http://127.0.0.1:${ports[home].edge}`,
+    COOKIE_SECURE: "true",
+    DEV_MODE: "true",
+    CREDENTIALS: "kv",
+    ...options.vars,
+  };
+  const rel = (file) => str(path.relative(dir, file));
+  const service = (name) => `edge-${name}`;
+  const kvService = (name, ns) => `kv-${name}-${ns}`;
+  const httpOptions = `(cfBlobHeader = ${str(CF_HEADER)})`;
+  const worker = (name) => {
+    const bindings = Object.entries(vars).map(([key, value]) => `(name = ${str(key)}, text = ${str(value)})`);
+    for (const ns of ["SESSIONS", "USERS"]) bindings.push(`(name = ${str(ns)}, kvNamespace = ${str(kvService(name, ns))})`);
+    bindings.push('(name = "ASSETS", service = "assets")');
+    bindings.push(
+      name === home
+        ? '(name = "AUTHORITY", durableObjectNamespace = "SessionAuthority")'
+        : `(name = "AUTHORITY", durableObjectNamespace = (className = "SessionAuthority", serviceName = ${str(service(home))}))`,
+    );
+    const own =
+      name === home
+        ? `durableObjectNamespaces = [(className = "SessionAuthority", uniqueKey = "edgegate-session-authority")],
+    durableObjectStorage = (localDisk = "do-disk"),`
+        : "";
+    return `(
+    modules = [
+      (name = "index.js", esModule = embed ${rel(WORKER_JS)}),
+      (name = "index_bg.wasm", wasm = embed ${rel(WORKER_WASM)}),
+    ],
+    compatibilityDate = ${str(compatibilityDate())},
+    bindings = [
+      ${bindings.join(",\n      ")}
+    ],
+    ${own}
+    globalOutbound = "loopback",
+  )`;
+  };
+  const services = [];
+  const sockets = [];
+  for (const name of names) {
+    services.push(`(name = ${str(service(name))}, worker = ${worker(name)})`);
+    for (const ns of ["SESSIONS", "USERS"]) {
+      services.push(`(name = ${str(kvService(name, ns))}, external = (address = ${str(kv.address(name, ns))}, http = ()))`);
+    }
+    sockets.push(`(name = ${str(`edge-${name}`)}, address = "127.0.0.1:${ports[name].edge}", http = ${httpOptions}, service = ${str(service(name))})`);
+    sockets.push(`(name = ${str(`probe-${name}`)}, address = "127.0.0.1:${ports[name].probe}", http = ${httpOptions}, service = "cf-echo")`);
+  }
+  services.push(`(name = "assets", worker = ${assetsWorker(rel)})`);
+  services.push(`(name = "cf-echo", worker = (modules = [(name = "cf.js", esModule = ${str(CF_ECHO_SCRIPT)})], compatibilityDate = ${str(compatibilityDate())}))`);
+  services.push(`(name = "do-disk", disk = (path = ${str(path.join(dir, "do"))}, writable = true))`);
+  services.push('(name = "loopback", network = (allow = ["local", "private", "public"]))');
+  const config = `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    ${services.join(",\n    ")}
+  ],
+  sockets = [
+    ${sockets.join(",\n    ")}
+  ],
+);
+`;
+  const configPath = path.join(dir, "locations.capnp");
+  writeFileSync(configPath, config);
+  const child = spawn(WORKERD, ["serve", "--verbose", configPath], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  const lines = [];
+  let partial = "";
+  child.stdout.on("data", (chunk) => {
+    if (options.log) process.stdout.write(chunk);
+    const text = partial + chunk;
+    const split = text.split("\n");
+    partial = split.pop();
+    lines.push(...split);
+  });
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk;
+    if (options.log) process.stderr.write(chunk);
+  });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM");
+      await new Promise((resolve) => child.once("exit", resolve));
+    }
+    await kv.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const name of names) {
+      await waitForPort(ports[name].edge, child, 30);
+      await waitForPort(ports[name].probe, child, 30);
+    }
+  } catch (err) {
+    await stop();
+    throw new Error(`${err.message}\n${stderr}\n--- config ---\n${config}`);
+  }
+  const location = (name) => {
+    const base = `http://127.0.0.1:${ports[name].edge}`;
+    const cf = JSON.stringify({ colo: colo(name) });
+    return {
+      name,
+      colo: colo(name),
+      url: base,
+      port: ports[name].edge,
+      probe: `http://127.0.0.1:${ports[name].probe}`,
+      /** A real HTTP request to this location, carrying its `request.cf`. */
+      async fetch(target, init = {}) {
+        const headers = new Headers(init.headers);
+        headers.set(CF_HEADER, cf);
+        const send = () => fetch(new URL(target, base), { redirect: "manual", ...init, headers });
+        try {
+          return await send();
+        } catch (err) {
+          // A pooled keep-alive connection closed by the server just as it was reused (as in
+          // harness.mjs): browsers retry such a request once.
+          if (err?.cause?.code !== "UND_ERR_SOCKET" || typeof init.body === "object") throw err;
+          return send();
+        }
+      },
+      /** What this location's KV replica of `ns` holds for `key` now (its read cache bypassed). */
+      kvPeek(ns, key) {
+        return kv.peek(name, ns, key);
+      },
+    };
+  };
+  const all = Object.fromEntries(names.map((name) => [name, location(name)]));
+  return {
+    kv,
+    vars,
+    locations: names.map((name) => all[name]),
+    at(name) {
+      if (!all[name]) throw new Error(`no location ${name}`);
+      return all[name];
+    },
+    /** A `kv` credentials user record at every location (as if written long ago). */
+    addUser(user, password, recordOptions = {}) {
+      kv.seed("USERS", `user:${user}`, userRecord(password, { iterations: TEST_ITERATIONS, ...recordOptions }));
+    },
+    /** workerd's stdout lines so far (the workers' console output). */
+    logs: () => [...lines],
+    stderr: () => stderr,
+    pid: child.pid,
+    stop,
+  };
+}
