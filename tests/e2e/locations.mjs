@@ -247,3 +247,209 @@ const config :Workerd.Config = (
     stop,
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// A client of the locations, and the soak built on it (shared by locations.test.mjs and
+// scripts/locations.sh).
+
+export const ACCESS_COOKIE = "__Host-eg_access";
+export const REFRESH_COOKIE = "__Secure-eg_refresh";
+const SAME_ORIGIN = { "sec-fetch-site": "same-origin", accept: "application/json" };
+
+/** The cookies a response sets, by name ("" for a cleared one). */
+export function setCookies(res) {
+  const out = {};
+  for (const line of res.headers.getSetCookie()) {
+    const [pair, ...attrs] = line.split(";");
+    const eq = pair.indexOf("=");
+    const cleared = attrs.some((a) => /^\s*max-age=0\s*$/i.test(a));
+    out[pair.slice(0, eq).trim()] = cleared ? "" : pair.slice(eq + 1);
+  }
+  return out;
+}
+
+/** A browser's session at the locations: its cookies, and the calls a page makes. */
+export class Client {
+  constructor(cookies = {}) {
+    this.cookies = { ...cookies };
+  }
+  take(res) {
+    for (const [name, value] of Object.entries(setCookies(res))) {
+      if (value) this.cookies[name] = value;
+      else delete this.cookies[name];
+    }
+    return res;
+  }
+  header(names = Object.keys(this.cookies)) {
+    return names.filter((n) => this.cookies[n]).map((n) => `${n}=${this.cookies[n]}`).join("; ");
+  }
+  get access() {
+    return this.cookies[ACCESS_COOKIE];
+  }
+  get refreshToken() {
+    return this.cookies[REFRESH_COOKIE];
+  }
+  /** The session id (the refresh token's first part). */
+  get sid() {
+    return this.refreshToken?.split(".")[0];
+  }
+  /** POST /auth/login at `loc`; returns the response (its body consumed: `json`). */
+  async login(loc, username, password) {
+    const res = this.take(
+      await loc.fetch("/auth/login", {
+        method: "POST",
+        headers: { ...SAME_ORIGIN, "content-type": "application/json" },
+        body: JSON.stringify({ username, password }),
+      }),
+    );
+    res.json = await res.json().catch(() => null);
+    return res;
+  }
+  /** A request to the application with the access cookie only: its status (200 = served). */
+  async request(loc, target = "/app/page") {
+    const res = await loc.fetch(target, { headers: { cookie: this.header([ACCESS_COOKIE]), accept: "application/json" } });
+    await res.body?.cancel();
+    return res.status;
+  }
+  /** POST /auth/refresh with the refresh cookie only; takes the cookies it sets. */
+  async refresh(loc) {
+    const res = await loc.fetch("/auth/refresh", {
+      method: "POST",
+      headers: { ...SAME_ORIGIN, cookie: this.header([REFRESH_COOKIE]) },
+    });
+    res.json = await res.json().catch(() => null);
+    res.set = setCookies(res);
+    if (res.status === 200) this.take(res);
+    return res;
+  }
+  /** A same-origin JSON call with both cookies (logout, the session endpoints). */
+  async call(loc, method, target) {
+    const res = await loc.fetch(target, { method, headers: { ...SAME_ORIGIN, cookie: this.header() } });
+    res.json = await res.json().catch(() => null);
+    return res;
+  }
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const pick = (list) => list[Math.floor(Math.random() * list.length)];
+
+/**
+ * Session lifecycles spread over the locations, `concurrency` at a time, each with a user of its
+ * own (so no session limit interferes): login at a random location; requests at every location
+ * (a live session must be served everywhere); after `refreshAfterMs` (the access token's lifetime
+ * in this scale; default the KV bound, the longest a new session takes to reach every location)
+ * a refresh at a random location and requests with the new access token; logout at a random
+ * location; then the old access token is tried at once where the logout happened and everywhere
+ * once the revocation bound (plus `slackMs`) has passed, where it must be refused.
+ *
+ * Returns the figures: lifecycles, requests, refused (a live session refused: must be 0),
+ * servedPastBound (a logged-out session served after its bound: must be 0), servedAtOnce (the
+ * logout location still serving right after the logout), errors (unexpected answers, with a
+ * sample), seconds.
+ */
+export async function soak(locations, { lifecycles = 200, concurrency = 40, password, users, refreshAfterMs, boundMs, slackMs = 250 }) {
+  const figures = { lifecycles: 0, requests: 0, refused: 0, servedPastBound: 0, servedAtOnce: 0, errors: 0, sample: [] };
+  const problem = (what) => {
+    figures.errors += 1;
+    if (figures.sample.length < 10) figures.sample.push(what);
+  };
+  const started = Date.now();
+  let next = 0;
+  const one = async (user) => {
+    const client = new Client();
+    const at = pick(locations);
+    const login = await client.login(at, user, password);
+    figures.requests += 1;
+    if (login.status !== 200) return problem(`login of ${user} at ${at.name}: ${login.status}`);
+    const served = async (loc) => {
+      figures.requests += 1;
+      const status = await client.request(loc);
+      if (status === 401) figures.refused += 1;
+      else if (status !== 200) problem(`request at ${loc.name}: ${status}`);
+    };
+    await Promise.all(locations.map(served));
+    await sleep(refreshAfterMs);
+    const where = pick(locations);
+    const refreshed = await client.refresh(where);
+    figures.requests += 1;
+    if (refreshed.status === 401) figures.refused += 1;
+    else if (refreshed.status !== 200 || !refreshed.set[REFRESH_COOKIE]) problem(`refresh at ${where.name}: ${refreshed.status}`);
+    await Promise.all(locations.map(served));
+    const out = pick(locations);
+    const old = new Client(client.cookies);
+    const logout = await client.call(out, "POST", "/auth/logout");
+    figures.requests += 1;
+    if (logout.status !== 200) return problem(`logout at ${out.name}: ${logout.status}`);
+    figures.requests += 1;
+    if ((await old.request(out)) === 200) figures.servedAtOnce += 1;
+    await sleep(boundMs + slackMs);
+    for (const loc of locations) {
+      figures.requests += 1;
+      const status = await old.request(loc);
+      if (status === 200) figures.servedPastBound += 1;
+      else if (status !== 401) problem(`logged-out request at ${loc.name}: ${status}`);
+    }
+    figures.lifecycles += 1;
+  };
+  const lane = async () => {
+    while (next < lifecycles) {
+      const user = users(next++);
+      await one(user).catch((err) => problem(String(err?.message ?? err)));
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  figures.seconds = (Date.now() - started) / 1000;
+  return figures;
+}
+
+/** The soak's users, all with one record (one PBKDF2 derivation for any number of them). */
+export function soakUsers(net, count, password) {
+  const record = userRecord(password, { iterations: TEST_ITERATIONS });
+  for (let i = 0; i < count; i++) net.kv.seed("USERS", `user:soak-${i}`, record);
+  return (i) => `soak-${i}`;
+}
+
+// `node tests/e2e/locations.mjs demo|soak [N] [concurrency]`: see scripts/locations.sh.
+if (process.argv[1] && path.resolve(process.argv[1]) === path.join(ROOT, "tests/e2e/locations.mjs")) {
+  const { startOrigin } = await import("./harness.mjs");
+  const [command = "demo", count, lanes] = process.argv.slice(2);
+  const origin = await startOrigin();
+  // The demo is for a browser on plain http://127.0.0.1: unprefixed, non-Secure cookies (a
+  // browser keeps cookies per host, not per port, so one session follows it across locations).
+  const vars = command === "demo" ? { COOKIE_SECURE: "false" } : {};
+  const net = await startLocations({ originUrl: origin.url, vars });
+  const stopAll = async () => {
+    await net.stop();
+    await origin.close();
+  };
+  try {
+    if (command === "soak") {
+      const lifecycles = Number(count ?? 10000);
+      const password = "soak password, long enough";
+      const figures = await soak(net.locations, {
+        lifecycles,
+        concurrency: Number(lanes ?? 50),
+        password,
+        users: soakUsers(net, lifecycles, password),
+        refreshAfterMs: net.kv.boundMs,
+        boundMs: net.kv.boundMs,
+      });
+      console.log(JSON.stringify({ locations: net.locations.map((l) => l.colo), propagationMs: net.kv.propagationMs, cacheTtlMs: net.kv.cacheTtlMs, ...figures }));
+      process.exitCode = figures.refused || figures.servedPastBound || figures.errors || figures.lifecycles !== lifecycles ? 1 : 0;
+    } else if (command === "demo") {
+      net.addUser("demo", "demo password");
+      for (const loc of net.locations) console.log(`location ${loc.name} (${loc.colo}): ${loc.url}/auth/login`);
+      console.log(`origin: ${origin.url}; user "demo", password "demo password"`);
+      console.log(`KV: propagation ${net.kv.propagationMs} ms, read cache ${net.kv.cacheTtlMs} ms. Ctrl-C stops.`);
+      console.log("A browser sends no request.cf header, so pages opened by hand carry no colo.");
+      await new Promise((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+    } else {
+      throw new Error(`unknown command ${command}: demo or soak [N] [concurrency]`);
+    }
+  } finally {
+    await stopAll();
+  }
+}
