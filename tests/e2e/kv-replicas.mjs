@@ -176,6 +176,8 @@ export async function startKvReplicas({
   return {
     propagationMs,
     cacheTtlMs,
+    /** Real seconds per second of this model (Workers KV's ≈ 60 s is boundMs here). */
+    scale: realSecondsPerModelSecond,
     /** The longest a write takes to be read everywhere: propagation plus a cached read. */
     boundMs: propagationMs + cacheTtlMs,
     requests,

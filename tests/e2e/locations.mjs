@@ -18,12 +18,12 @@
 // Every socket listens on 127.0.0.1 only. Pages work too: ASSETS is a small worker serving www/.
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { freePort } from "../../bench/workerd.mjs";
+import { freePort, waitForPort } from "../../bench/workerd.mjs";
 import { ASSETS_DIR, compatibilityDate, ROOT, testKeys, userRecord, WORKER_JS, WORKER_WASM, wranglerVars } from "./harness.mjs";
 import { startKvReplicas } from "./kv-replicas.mjs";
+import { ACCESS, Jar, REFRESH } from "./support.mjs";
 
 const WORKERD = path.join(ROOT, "node_modules/.bin/workerd");
 /** The header each location's socket turns into `request.cf`. */
@@ -57,21 +57,6 @@ export default {
     files.map((name) => `(name = ${str(`www/${name}`)}, text = embed ${rel(path.join(ASSETS_DIR, name))})`),
   );
   return `(modules = [${modules.join(", ")}], compatibilityDate = ${str(compatibilityDate())})`;
-}
-
-async function waitForPort(port, child, seconds) {
-  const deadline = Date.now() + seconds * 1000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`workerd exited early (code ${child.exitCode})`);
-    const ok = await new Promise((resolve) => {
-      const socket = net.connect(port, "127.0.0.1");
-      socket.once("connect", () => (socket.destroy(), resolve(true)));
-      socket.once("error", () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`workerd did not listen on ${port} within ${seconds}s`);
 }
 
 /**
@@ -252,48 +237,36 @@ const config :Workerd.Config = (
 // A client of the locations, and the soak built on it (shared by locations.test.mjs and
 // scripts/locations.sh).
 
-export const ACCESS_COOKIE = "__Host-eg_access";
-export const REFRESH_COOKIE = "__Secure-eg_refresh";
 const SAME_ORIGIN = { "sec-fetch-site": "same-origin", accept: "application/json" };
 
-/** The cookies a response sets, by name ("" for a cleared one). */
-export function setCookies(res) {
-  const out = {};
-  for (const line of res.headers.getSetCookie()) {
-    const [pair, ...attrs] = line.split(";");
-    const eq = pair.indexOf("=");
-    const cleared = attrs.some((a) => /^\s*max-age=0\s*$/i.test(a));
-    out[pair.slice(0, eq).trim()] = cleared ? "" : pair.slice(eq + 1);
-  }
-  return out;
+/** The cookies a response sets, by name (those it clears left out). */
+function setCookies(res) {
+  const jar = new Jar();
+  jar.take(res);
+  return Object.fromEntries(jar.cookies);
 }
 
-/** A browser's session at the locations: its cookies, and the calls a page makes. */
-export class Client {
-  constructor(cookies = {}) {
-    this.cookies = { ...cookies };
+/** A browser's session at the locations: its cookies (a Jar), and the calls a page makes. */
+export class Client extends Jar {
+  constructor(cookies = new Map()) {
+    super();
+    this.cookies = new Map(cookies);
   }
-  take(res) {
-    for (const [name, value] of Object.entries(setCookies(res))) {
-      if (value) this.cookies[name] = value;
-      else delete this.cookies[name];
-    }
-    return res;
-  }
-  header(names = Object.keys(this.cookies)) {
-    return names.filter((n) => this.cookies[n]).map((n) => `${n}=${this.cookies[n]}`).join("; ");
+  /** The Cookie header with only the cookies named (default: all). */
+  header(names = [...this.cookies.keys()]) {
+    return names.filter((n) => this.cookies.has(n)).map((n) => `${n}=${this.cookies.get(n)}`).join("; ");
   }
   get access() {
-    return this.cookies[ACCESS_COOKIE];
+    return this.cookies.get(ACCESS);
   }
   get refreshToken() {
-    return this.cookies[REFRESH_COOKIE];
+    return this.cookies.get(REFRESH);
   }
   /** The session id (the refresh token's first part). */
   get sid() {
     return this.refreshToken?.split(".")[0];
   }
-  /** POST /auth/login at `loc`; returns the response (its body consumed: `json`). */
+  /** POST /auth/login at `loc`; the parsed body is `res.json`. */
   async login(loc, username, password) {
     const res = this.take(
       await loc.fetch("/auth/login", {
@@ -307,22 +280,25 @@ export class Client {
   }
   /** A request to the application with the access cookie only: its status (200 = served). */
   async request(loc, target = "/app/page") {
-    const res = await loc.fetch(target, { headers: { cookie: this.header([ACCESS_COOKIE]), accept: "application/json" } });
+    const res = await loc.fetch(target, { headers: { cookie: this.header([ACCESS]), accept: "application/json" } });
     await res.body?.cancel();
     return res.status;
   }
-  /** POST /auth/refresh with the refresh cookie only; takes the cookies it sets. */
+  /**
+   * POST /auth/refresh with the refresh cookie only; `res.set` holds the cookies it set (by
+   * name), and they are kept if it answered 200.
+   */
   async refresh(loc) {
     const res = await loc.fetch("/auth/refresh", {
       method: "POST",
-      headers: { ...SAME_ORIGIN, cookie: this.header([REFRESH_COOKIE]) },
+      headers: { ...SAME_ORIGIN, cookie: this.header([REFRESH]) },
     });
     res.json = await res.json().catch(() => null);
     res.set = setCookies(res);
     if (res.status === 200) this.take(res);
     return res;
   }
-  /** A same-origin JSON call with both cookies (logout, the session endpoints). */
+  /** A same-origin JSON call with every cookie (logout, the session endpoints). */
   async call(loc, method, target) {
     const res = await loc.fetch(target, { method, headers: { ...SAME_ORIGIN, cookie: this.header() } });
     res.json = await res.json().catch(() => null);
@@ -373,7 +349,7 @@ export async function soak(locations, { lifecycles = 200, concurrency = 40, pass
     const refreshed = await client.refresh(where);
     figures.requests += 1;
     if (refreshed.status === 401) figures.refused += 1;
-    else if (refreshed.status !== 200 || !refreshed.set[REFRESH_COOKIE]) problem(`refresh at ${where.name}: ${refreshed.status}`);
+    else if (refreshed.status !== 200 || !refreshed.set[REFRESH]) problem(`refresh at ${where.name}: ${refreshed.status}`);
     await Promise.all(locations.map(served));
     const out = pick(locations);
     const old = new Client(client.cookies);
