@@ -12,7 +12,7 @@
 //   const B = net.at("B");
 //   await B.fetch("/auth/login", { method: "POST", ... });   // a real HTTP request to location B
 //   net.kv.fault("B", { down: true });             // B's KV replica fails
-//   net.addUser("alice");                          // a `kv` credentials record at every location
+//   net.addUser("alice", "a password");            // a `kv` credentials record at every location
 //   await net.stop();
 //
 // Every socket listens on 127.0.0.1 only. Pages work too: ASSETS is a small worker serving www/.
@@ -69,8 +69,9 @@ export default {
  * options.cacheTtlMs     KV read cache per location (default 1000)
  * options.log            true: show workerd's output
  *
- * Returns { kv, locations, at(name), addUser(name, options), logs(), stderr(), stop() }; each
- * location is { name, colo, url, port, probe, fetch(target, init) }.
+ * Returns { kv, vars, locations, at(name), addUser(name, password, recordOptions), logs(), stderr(),
+ * stop() }; each location is { name, colo, url, port, probe (a cf echo behind the same socket
+ * options), fetch(target, init), kvPeek(ns, key) }.
  */
 export async function startLocations(options = {}) {
   const { originUrl, locations: names = ["A", "B", "C"], propagationMs = 500, cacheTtlMs = 1000 } = options;
