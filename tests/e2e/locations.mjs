@@ -371,7 +371,7 @@ export async function soak(locations, { lifecycles = 200, concurrency = 40, pass
   const lane = async () => {
     while (next < lifecycles) {
       const user = users(next++);
-      await one(user).catch((err) => problem(String(err?.message ?? err)));
+      await one(user).catch((err) => problem(`${err?.message ?? err}${err?.cause ? ` (${err.cause.code ?? err.cause.message})` : ""}`));
     }
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
@@ -403,6 +403,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === path.join(ROOT, "tests/
     if (command === "soak") {
       const lifecycles = Number(count ?? 10000);
       const password = "soak password, long enough";
+      // The recording origin keeps every request; forget them as the soak goes.
+      const forget = setInterval(() => origin.clear().catch(() => {}), 10_000);
       const figures = await soak(net.locations, {
         lifecycles,
         concurrency: Number(lanes ?? 50),
@@ -411,6 +413,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === path.join(ROOT, "tests/
         refreshAfterMs: net.kv.boundMs,
         boundMs: net.kv.boundMs,
       });
+      clearInterval(forget);
       console.log(JSON.stringify({ locations: net.locations.map((l) => l.colo), propagationMs: net.kv.propagationMs, cacheTtlMs: net.kv.cacheTtlMs, ...figures }));
       process.exitCode = figures.refused || figures.servedPastBound || figures.errors || figures.lifecycles !== lifecycles ? 1 : 0;
     } else if (command === "demo") {
