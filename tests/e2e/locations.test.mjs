@@ -185,6 +185,19 @@ describe("a session moves between locations", () => {
     },
   );
 
+  test(
+    "login at A: a logout at B at once ends the session",
+    { todo: "the authority is found through the session record in KV, which B has not received yet: the logout answers 200 and ends nothing" },
+    async () => {
+      const client = await loggedIn(A, newUser());
+      const stolen = new Client(client.cookies);
+      assert.equal((await client.call(B, "POST", "/auth/logout")).status, 200);
+      const since = Date.now();
+      await revocationHolds("logout_right_after_login", stolen, since, { later: [A, B, C] });
+      assert.equal((await stolen.refresh(A)).status, 401, "no refresh");
+    },
+  );
+
   test("login at A: once the session has reached B, a refresh at B rotates and the new token is served everywhere", async () => {
     const client = await loggedIn(A, newUser());
     await sleep(bound + SLACK_MS);
