@@ -52,7 +52,7 @@ export function benchKeys() {
 
 const str = (value) => JSON.stringify(String(value)); // a Cap'n Proto text literal
 
-async function waitForPort(port, child, seconds) {
+export async function waitForPort(port, child, seconds) {
   const deadline = Date.now() + seconds * 1000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`workerd exited early (code ${child.exitCode})`);

@@ -1,0 +1,435 @@
+// Several edge locations of one deployment in one `workerd serve` process, for the end-to-end tests
+// and scripts/locations.sh. Each location is its own edgegate worker (the built
+// build/index.js + build/index_bg.wasm, its own isolate) with its own SESSIONS and USERS KV
+// replicas (kv-replicas.mjs: Workers KV's consistency, scaled down, with per-location faults); all
+// share one SessionAuthority Durable Object namespace, defined by the first location's worker and
+// bound from the others by service name, so every user's authority lives at the first location.
+// Every location's socket fills `request.cf` from a header (workerd's `cfBlobHeader`), and this
+// harness's fetch sets it, so a request at location B carries `request.cf.colo = "BBB"`.
+//
+//   const origin = await startOrigin();            // harness.mjs: a real recording origin
+//   const net = await startLocations({ originUrl: origin.url, vars: { MAX_SESSIONS: "3" } });
+//   const B = net.at("B");
+//   await B.fetch("/auth/login", { method: "POST", ... });   // a real HTTP request to location B
+//   net.kv.fault("B", { down: true });             // B's KV replica fails
+//   net.addUser("alice", "a password");            // a `kv` credentials record at every location
+//   await net.stop();
+//
+// Every socket listens on 127.0.0.1 only. Pages work too: ASSETS is a small worker serving www/.
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { freePort, waitForPort } from "../../bench/workerd.mjs";
+import { ASSETS_DIR, compatibilityDate, ROOT, testKeys, userRecord, WORKER_JS, WORKER_WASM, wranglerVars } from "./harness.mjs";
+import { startKvReplicas } from "./kv-replicas.mjs";
+import { ACCESS, Jar, REFRESH } from "./support.mjs";
+
+const WORKERD = path.join(ROOT, "node_modules/.bin/workerd");
+/** The header each location's socket turns into `request.cf`. */
+export const CF_HEADER = "x-edgegate-test-cf";
+/** The colo of a location: its name three times ("A" -> "AAA"). */
+export const colo = (name) => name.repeat(3).slice(0, 3).toUpperCase();
+/** The low iteration count the worker accepts for user records (src/auth/password.rs). */
+export const TEST_ITERATIONS = 10_000;
+
+const str = (value) => JSON.stringify(String(value)); // a Cap'n Proto text literal
+
+// Answers `request.cf` as JSON: proves each location's socket fills it.
+const CF_ECHO_SCRIPT = `export default { fetch(request) { return Response.json(request.cf ?? null); } };`;
+
+const CONTENT_TYPES = { html: "text/html; charset=utf-8", js: "text/javascript", css: "text/css", svg: "image/svg+xml" };
+
+/** The ASSETS binding: www/'s text files as modules of a worker that serves them by name. */
+function assetsWorker(rel) {
+  const files = readdirSync(ASSETS_DIR).filter((name) => CONTENT_TYPES[name.split(".").pop()]);
+  const imports = files.map((name, i) => `import f${i} from ${str(`www/${name}`)};`).join("\n");
+  const table = files.map((name, i) => `${str(name)}: [f${i}, ${str(CONTENT_TYPES[name.split(".").pop()])}]`).join(", ");
+  const script = `${imports}
+const FILES = { ${table} };
+export default {
+  fetch(request) {
+    const hit = FILES[new URL(request.url).pathname.slice(1)];
+    return hit ? new Response(hit[0], { headers: { "content-type": hit[1] } }) : new Response("not found", { status: 404 });
+  },
+};`;
+  const modules = [`(name = "assets.js", esModule = ${str(script)})`].concat(
+    files.map((name) => `(name = ${str(`www/${name}`)}, text = embed ${rel(path.join(ASSETS_DIR, name))})`),
+  );
+  return `(modules = [${modules.join(", ")}], compatibilityDate = ${str(compatibilityDate())})`;
+}
+
+/**
+ * Starts the locations.
+ *
+ * options.originUrl      the origin every location forwards to (required)
+ * options.locations      location names (default A, B, C); the first holds the authority
+ * options.vars           vars over wrangler.toml's [vars] and fresh test keys, for every location
+ * options.propagationMs  KV propagation delay between locations (default 500)
+ * options.cacheTtlMs     KV read cache per location (default 1000)
+ * options.log            true: show workerd's output
+ *
+ * Returns { kv, vars, locations, at(name), addUser(name, password, recordOptions), logs(), stderr(),
+ * stop() }; each location is { name, colo, url, port, probe (a cf echo behind the same socket
+ * options), fetch(target, init), kvPeek(ns, key) }.
+ */
+export async function startLocations(options = {}) {
+  const { originUrl, locations: names = ["A", "B", "C"], propagationMs = 500, cacheTtlMs = 1000 } = options;
+  if (!originUrl) throw new Error("startLocations needs originUrl");
+  for (const file of [WORKER_JS, WORKER_WASM]) {
+    if (!existsSync(file)) throw new Error(`${path.relative(ROOT, file)} is missing: run ./scripts/build.sh`);
+  }
+  const kv = await startKvReplicas({ locations: names, propagationMs, cacheTtlMs });
+  const dir = mkdtempSync(path.join(tmpdir(), "edgegate-locations-"));
+  mkdirSync(path.join(dir, "do"));
+  const ports = {};
+  for (const name of names) ports[name] = { edge: await freePort(), probe: await freePort() };
+  const home = names[0];
+  const vars = {
+    ...wranglerVars(),
+    ...testKeys(),
+    ORIGIN_URL: originUrl,
+    ISSUER: `http://127.0.0.1:${ports[home].edge}`,
+    COOKIE_SECURE: "true",
+    DEV_MODE: "true",
+    CREDENTIALS: "kv",
+    ...options.vars,
+  };
+  const rel = (file) => str(path.relative(dir, file));
+  const service = (name) => `edge-${name}`;
+  const kvService = (name, ns) => `kv-${name}-${ns}`;
+  const httpOptions = `(cfBlobHeader = ${str(CF_HEADER)})`;
+  const worker = (name) => {
+    const bindings = Object.entries(vars).map(([key, value]) => `(name = ${str(key)}, text = ${str(value)})`);
+    for (const ns of ["SESSIONS", "USERS"]) bindings.push(`(name = ${str(ns)}, kvNamespace = ${str(kvService(name, ns))})`);
+    bindings.push('(name = "ASSETS", service = "assets")');
+    bindings.push(
+      name === home
+        ? '(name = "AUTHORITY", durableObjectNamespace = "SessionAuthority")'
+        : `(name = "AUTHORITY", durableObjectNamespace = (className = "SessionAuthority", serviceName = ${str(service(home))}))`,
+    );
+    const own =
+      name === home
+        ? `durableObjectNamespaces = [(className = "SessionAuthority", uniqueKey = "edgegate-session-authority")],
+    durableObjectStorage = (localDisk = "do-disk"),`
+        : "";
+    return `(
+    modules = [
+      (name = "index.js", esModule = embed ${rel(WORKER_JS)}),
+      (name = "index_bg.wasm", wasm = embed ${rel(WORKER_WASM)}),
+    ],
+    compatibilityDate = ${str(compatibilityDate())},
+    bindings = [
+      ${bindings.join(",\n      ")}
+    ],
+    ${own}
+    globalOutbound = "loopback",
+  )`;
+  };
+  const services = [];
+  const sockets = [];
+  for (const name of names) {
+    services.push(`(name = ${str(service(name))}, worker = ${worker(name)})`);
+    for (const ns of ["SESSIONS", "USERS"]) {
+      services.push(`(name = ${str(kvService(name, ns))}, external = (address = ${str(kv.address(name, ns))}, http = ()))`);
+    }
+    sockets.push(`(name = ${str(`edge-${name}`)}, address = "127.0.0.1:${ports[name].edge}", http = ${httpOptions}, service = ${str(service(name))})`);
+    sockets.push(`(name = ${str(`probe-${name}`)}, address = "127.0.0.1:${ports[name].probe}", http = ${httpOptions}, service = "cf-echo")`);
+  }
+  services.push(`(name = "assets", worker = ${assetsWorker(rel)})`);
+  services.push(`(name = "cf-echo", worker = (modules = [(name = "cf.js", esModule = ${str(CF_ECHO_SCRIPT)})], compatibilityDate = ${str(compatibilityDate())}))`);
+  services.push(`(name = "do-disk", disk = (path = ${str(path.join(dir, "do"))}, writable = true))`);
+  services.push('(name = "loopback", network = (allow = ["local", "private", "public"]))');
+  const config = `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    ${services.join(",\n    ")}
+  ],
+  sockets = [
+    ${sockets.join(",\n    ")}
+  ],
+);
+`;
+  const configPath = path.join(dir, "locations.capnp");
+  writeFileSync(configPath, config);
+  const child = spawn(WORKERD, ["serve", "--verbose", configPath], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  const lines = [];
+  let partial = "";
+  child.stdout.on("data", (chunk) => {
+    if (options.log) process.stdout.write(chunk);
+    const text = partial + chunk;
+    const split = text.split("\n");
+    partial = split.pop();
+    lines.push(...split);
+  });
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk;
+    if (options.log) process.stderr.write(chunk);
+  });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM");
+      await new Promise((resolve) => child.once("exit", resolve));
+    }
+    await kv.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const name of names) {
+      await waitForPort(ports[name].edge, child, 30);
+      await waitForPort(ports[name].probe, child, 30);
+    }
+  } catch (err) {
+    await stop();
+    throw new Error(`${err.message}\n${stderr}\n--- config ---\n${config}`);
+  }
+  const location = (name) => {
+    const base = `http://127.0.0.1:${ports[name].edge}`;
+    const cf = JSON.stringify({ colo: colo(name) });
+    return {
+      name,
+      colo: colo(name),
+      url: base,
+      port: ports[name].edge,
+      probe: `http://127.0.0.1:${ports[name].probe}`,
+      /** A real HTTP request to this location, carrying its `request.cf`. */
+      async fetch(target, init = {}) {
+        const headers = new Headers(init.headers);
+        headers.set(CF_HEADER, cf);
+        const send = () => fetch(new URL(target, base), { redirect: "manual", ...init, headers });
+        try {
+          return await send();
+        } catch (err) {
+          // A pooled keep-alive connection closed by the server just as it was reused (as in
+          // harness.mjs): browsers retry such a request once.
+          if (err?.cause?.code !== "UND_ERR_SOCKET" || typeof init.body === "object") throw err;
+          return send();
+        }
+      },
+      /** What this location's KV replica of `ns` holds for `key` now (its read cache bypassed). */
+      kvPeek(ns, key) {
+        return kv.peek(name, ns, key);
+      },
+    };
+  };
+  const all = Object.fromEntries(names.map((name) => [name, location(name)]));
+  return {
+    kv,
+    vars,
+    locations: names.map((name) => all[name]),
+    at(name) {
+      if (!all[name]) throw new Error(`no location ${name}`);
+      return all[name];
+    },
+    /** A `kv` credentials user record at every location (as if written long ago). */
+    addUser(user, password, recordOptions = {}) {
+      kv.seed("USERS", `user:${user}`, userRecord(password, { iterations: TEST_ITERATIONS, ...recordOptions }));
+    },
+    /** workerd's stdout lines so far (the workers' console output). */
+    logs: () => [...lines],
+    stderr: () => stderr,
+    pid: child.pid,
+    stop,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// A client of the locations, and the soak built on it (shared by locations.test.mjs and
+// scripts/locations.sh).
+
+const SAME_ORIGIN = { "sec-fetch-site": "same-origin", accept: "application/json" };
+
+/** The cookies a response sets, by name (those it clears left out). */
+function setCookies(res) {
+  const jar = new Jar();
+  jar.take(res);
+  return Object.fromEntries(jar.cookies);
+}
+
+/** A browser's session at the locations: its cookies (a Jar), and the calls a page makes. */
+export class Client extends Jar {
+  constructor(cookies = new Map()) {
+    super();
+    this.cookies = new Map(cookies);
+  }
+  /** The Cookie header with only the cookies named (default: all). */
+  header(names = [...this.cookies.keys()]) {
+    return names.filter((n) => this.cookies.has(n)).map((n) => `${n}=${this.cookies.get(n)}`).join("; ");
+  }
+  get access() {
+    return this.cookies.get(ACCESS);
+  }
+  get refreshToken() {
+    return this.cookies.get(REFRESH);
+  }
+  /** The session id (the refresh token's first part). */
+  get sid() {
+    return this.refreshToken?.split(".")[0];
+  }
+  /** POST /auth/login at `loc`; the parsed body is `res.json`. */
+  async login(loc, username, password) {
+    const res = this.take(
+      await loc.fetch("/auth/login", {
+        method: "POST",
+        headers: { ...SAME_ORIGIN, "content-type": "application/json" },
+        body: JSON.stringify({ username, password }),
+      }),
+    );
+    res.json = await res.json().catch(() => null);
+    return res;
+  }
+  /** A request to the application with the access cookie only: its status (200 = served). */
+  async request(loc, target = "/app/page") {
+    const res = await loc.fetch(target, { headers: { cookie: this.header([ACCESS]), accept: "application/json" } });
+    await res.body?.cancel();
+    return res.status;
+  }
+  /**
+   * POST /auth/refresh with the refresh cookie only; `res.set` holds the cookies it set (by
+   * name), and they are kept if it answered 200.
+   */
+  async refresh(loc) {
+    const res = await loc.fetch("/auth/refresh", {
+      method: "POST",
+      headers: { ...SAME_ORIGIN, cookie: this.header([REFRESH]) },
+    });
+    res.json = await res.json().catch(() => null);
+    res.set = setCookies(res);
+    if (res.status === 200) this.take(res);
+    return res;
+  }
+  /** A same-origin JSON call with every cookie (logout, the session endpoints). */
+  async call(loc, method, target) {
+    const res = await loc.fetch(target, { method, headers: { ...SAME_ORIGIN, cookie: this.header() } });
+    res.json = await res.json().catch(() => null);
+    return res;
+  }
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const pick = (list) => list[Math.floor(Math.random() * list.length)];
+
+/**
+ * Session lifecycles spread over the locations, `concurrency` at a time, each with a user of its
+ * own (so no session limit interferes): login at a random location; requests at every location
+ * (a live session must be served everywhere); after `refreshAfterMs` (the access token's lifetime
+ * in this scale; default the KV bound, the longest a new session takes to reach every location)
+ * a refresh at a random location and requests with the new access token; logout at a random
+ * location; then the old access token is tried at once where the logout happened and everywhere
+ * once the revocation bound (plus `slackMs`) has passed, where it must be refused.
+ *
+ * Returns the figures: lifecycles, requests, refused (a live session refused: must be 0),
+ * servedPastBound (a logged-out session served after its bound: must be 0), servedAtOnce (the
+ * logout location still serving right after the logout), errors (unexpected answers, with a
+ * sample), seconds.
+ */
+export async function soak(locations, { lifecycles = 200, concurrency = 40, password, users, refreshAfterMs, boundMs, slackMs = 250 }) {
+  const figures = { lifecycles: 0, requests: 0, refused: 0, servedPastBound: 0, servedAtOnce: 0, errors: 0, sample: [] };
+  const problem = (what) => {
+    figures.errors += 1;
+    if (figures.sample.length < 10) figures.sample.push(what);
+  };
+  const started = Date.now();
+  let next = 0;
+  const one = async (user) => {
+    const client = new Client();
+    const at = pick(locations);
+    const login = await client.login(at, user, password);
+    figures.requests += 1;
+    if (login.status !== 200) return problem(`login of ${user} at ${at.name}: ${login.status}`);
+    const served = async (loc) => {
+      figures.requests += 1;
+      const status = await client.request(loc);
+      if (status === 401) figures.refused += 1;
+      else if (status !== 200) problem(`request at ${loc.name}: ${status}`);
+    };
+    await Promise.all(locations.map(served));
+    await sleep(refreshAfterMs);
+    const where = pick(locations);
+    const refreshed = await client.refresh(where);
+    figures.requests += 1;
+    if (refreshed.status === 401) figures.refused += 1;
+    else if (refreshed.status !== 200 || !refreshed.set[REFRESH]) problem(`refresh at ${where.name}: ${refreshed.status}`);
+    await Promise.all(locations.map(served));
+    const out = pick(locations);
+    const old = new Client(client.cookies);
+    const logout = await client.call(out, "POST", "/auth/logout");
+    figures.requests += 1;
+    if (logout.status !== 200) return problem(`logout at ${out.name}: ${logout.status}`);
+    figures.requests += 1;
+    if ((await old.request(out)) === 200) figures.servedAtOnce += 1;
+    await sleep(boundMs + slackMs);
+    for (const loc of locations) {
+      figures.requests += 1;
+      const status = await old.request(loc);
+      if (status === 200) figures.servedPastBound += 1;
+      else if (status !== 401) problem(`logged-out request at ${loc.name}: ${status}`);
+    }
+    figures.lifecycles += 1;
+  };
+  const lane = async () => {
+    while (next < lifecycles) {
+      const user = users(next++);
+      await one(user).catch((err) => problem(`${err?.message ?? err}${err?.cause ? ` (${err.cause.code ?? err.cause.message})` : ""}`));
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  figures.seconds = (Date.now() - started) / 1000;
+  return figures;
+}
+
+/** The soak's users, all with one record (one PBKDF2 derivation for any number of them). */
+export function soakUsers(net, count, password) {
+  const record = userRecord(password, { iterations: TEST_ITERATIONS });
+  for (let i = 0; i < count; i++) net.kv.seed("USERS", `user:soak-${i}`, record);
+  return (i) => `soak-${i}`;
+}
+
+// `node tests/e2e/locations.mjs demo|soak [N] [concurrency]`: see scripts/locations.sh.
+if (process.argv[1] && path.resolve(process.argv[1]) === path.join(ROOT, "tests/e2e/locations.mjs")) {
+  const { startOrigin } = await import("./harness.mjs");
+  const [command = "demo", count, lanes] = process.argv.slice(2);
+  const origin = await startOrigin();
+  // The demo is for a browser on plain http://127.0.0.1: unprefixed, non-Secure cookies (a
+  // browser keeps cookies per host, not per port, so one session follows it across locations).
+  const vars = command === "demo" ? { COOKIE_SECURE: "false" } : {};
+  const net = await startLocations({ originUrl: origin.url, vars });
+  const stopAll = async () => {
+    await net.stop();
+    await origin.close();
+  };
+  try {
+    if (command === "soak") {
+      const lifecycles = Number(count ?? 10000);
+      const password = "soak password, long enough";
+      // The recording origin keeps every request; forget them as the soak goes.
+      const forget = setInterval(() => origin.clear().catch(() => {}), 10_000);
+      const figures = await soak(net.locations, {
+        lifecycles,
+        concurrency: Number(lanes ?? 50),
+        password,
+        users: soakUsers(net, lifecycles, password),
+        refreshAfterMs: net.kv.boundMs,
+        boundMs: net.kv.boundMs,
+      });
+      clearInterval(forget);
+      console.log(JSON.stringify({ locations: net.locations.map((l) => l.colo), propagationMs: net.kv.propagationMs, cacheTtlMs: net.kv.cacheTtlMs, ...figures }));
+      process.exitCode = figures.refused || figures.servedPastBound || figures.errors || figures.lifecycles !== lifecycles ? 1 : 0;
+    } else if (command === "demo") {
+      net.addUser("demo", "demo password");
+      for (const loc of net.locations) console.log(`location ${loc.name} (${loc.colo}): ${loc.url}/auth/login`);
+      console.log(`origin: ${origin.url}; user "demo", password "demo password"`);
+      console.log(`KV: propagation ${net.kv.propagationMs} ms, read cache ${net.kv.cacheTtlMs} ms. Ctrl-C stops.`);
+      console.log("A browser sends no request.cf header, so pages opened by hand carry no colo.");
+      await new Promise((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+    } else {
+      throw new Error(`unknown command ${command}: demo or soak [N] [concurrency]`);
+    }
+  } finally {
+    await stopAll();
+  }
+}
