@@ -93,6 +93,13 @@ export async function startLocations(options = {}) {
     COOKIE_SECURE: "true",
     DEV_MODE: "true",
     CREDENTIALS: "kv",
+    // The isolate's "not revoked" cache counts whole seconds and cannot be scaled down with the
+    // KV model; its own bound (it adds REVOCATION_CACHE_TTL) is tested natively (gate_tests.rs).
+    REVOCATION_CACHE_TTL: "0",
+    // Every test client comes from one address; throttling has tests of its own
+    // (hardening.test.mjs), and here it would refuse the soak's logins.
+    LOGIN_MAX_FAILURES_PER_CLIENT: "10000",
+    LOGIN_MAX_FAILURES_PER_ACCOUNT: "10000",
     ...options.vars,
   };
   const rel = (file) => str(path.relative(dir, file));
