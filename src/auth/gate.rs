@@ -490,12 +490,13 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
                 .record(self.log(EventKind::CookieTossing).client(req.client()));
             return Resolution::Refused(Refusal::NoSession);
         }
-        let refresh = cookies.refresh();
+        // Parsed only when needed: it hashes the refresh secret.
+        let refresh = || cookies.refresh();
         if let Some(token) = cookies.access() {
             match self.verified_access(token) {
                 Ok(access) => return self.live_session(req, &access).await,
                 // An expired token with a refresh cookie is the ordinary way a session goes on.
-                Err(TokenError::Expired) if refresh.is_some() => {}
+                Err(TokenError::Expired) if refresh().is_some() => {}
                 Err(err) => self.audit.record(
                     self.log(EventKind::TokenRejected)
                         .client(req.client())
@@ -503,7 +504,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
                 ),
             }
         }
-        let Some(refresh) = refresh else {
+        let Some(refresh) = refresh() else {
             return Resolution::Refused(Refusal::NoSession);
         };
         match self.refresh(&refresh, req).await {

@@ -99,8 +99,6 @@ pub struct RequestFacts {
     /// The URL's scheme and host (without port), as the client addressed this edge.
     pub scheme: String,
     pub host: String,
-    /// The platform's name for the location that serves the request (its `colo`), if any.
-    pub location: Option<String>,
     pub user_agent: String,
     /// A browser navigation (GET or HEAD accepting HTML): gets redirects, not 401s.
     pub navigation: bool,
@@ -112,7 +110,7 @@ pub struct RequestFacts {
 }
 
 /// Where the runtime's request is read from: the method, this edge's own origin
-/// (`scheme://host[:port]`), the URL's path and query, a header lookup and the location.
+/// (`scheme://host[:port]`), the URL's path and query, and a header lookup.
 pub struct RawRequest<'a> {
     pub method: &'a str,
     pub scheme: &'a str,
@@ -121,7 +119,6 @@ pub struct RawRequest<'a> {
     pub path: &'a str,
     pub query: Option<&'a str>,
     pub header: &'a dyn Fn(&str) -> Option<String>,
-    pub location: Option<String>,
 }
 
 impl RequestFacts {
@@ -146,7 +143,6 @@ impl RequestFacts {
             client_ip: header("CF-Connecting-IP"),
             scheme: raw.scheme.to_owned(),
             host: raw.host.to_owned(),
-            location: raw.location,
             user_agent: header("User-Agent").unwrap_or_default(),
             cross_site,
             content_type: header("Content-Type"),
@@ -216,7 +212,6 @@ pub(crate) mod tests {
                 path,
                 query,
                 header: &lookup,
-                location: Some("AMS".into()),
             },
             cookie_names(true),
         )
@@ -267,7 +262,6 @@ pub(crate) mod tests {
             ("https", "edge.example")
         );
         assert_eq!(facts.target(), "/a?b=1");
-        assert_eq!(facts.location.as_deref(), Some("AMS"));
         let anonymous = super::tests::facts("POST", "/x", &[]);
         assert_eq!(anonymous.client(), "unknown");
         assert!(!anonymous.navigation);

@@ -213,7 +213,7 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
         ctx.now,
         &ctx.config.policy,
     );
-    record.signed_in_from = login_origin(&req, facts).map(Box::new);
+    record.signed_in_from = login_origin(&req, facts, ctx).map(Box::new);
     ctx.store
         .create(record.clone(), &ctx.config.policy, ctx.now)
         .await?;

@@ -76,14 +76,33 @@ pub(crate) fn now() -> UnixTime {
 }
 
 /// Audit lines go to the console, one JSON object each (Workers Logs, `wrangler tail`),
-/// stamped with the location that wrote them.
+/// stamped with the location that wrote them. The location is read from `request.cf` only when
+/// a line is written: the runtime builds that object on first access, which costs more than
+/// the rest of a cached request's decision.
 pub(crate) struct ConsoleAudit {
-    pub location: Option<String>,
+    request: web_sys::Request,
+    location: OnceCell<Option<String>>,
+}
+
+impl ConsoleAudit {
+    pub fn new(request: &web_sys::Request) -> Self {
+        Self {
+            request: Clone::clone(request),
+            location: OnceCell::new(),
+        }
+    }
+
+    /// The platform's name for the location serving the request (its `colo`), if any.
+    pub fn location(&self) -> Option<&str> {
+        self.location
+            .get_or_init(|| request::location(&self.request))
+            .as_deref()
+    }
 }
 
 impl AuditSink for ConsoleAudit {
     fn record(&self, event: AuditEvent) {
-        let event = event.location(self.location.as_deref());
+        let event = event.location(self.location());
         console_log!("{}", event.to_json());
     }
 }
@@ -124,7 +143,9 @@ impl Ctx<'_> {
 /// The runtime's request and response objects are taken and given as they are (see `routes`).
 #[event(fetch)]
 async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys::Response> {
-    match handle(req, &env).await {
+    // `Clone::clone` copies the handle: the inherent `clone` would copy the request (and tee its
+    // body).
+    match handle(Clone::clone(&req), &env).await {
         Ok(response) => Ok(response),
         Err(err) => {
             let kind = match &err {
@@ -137,8 +158,7 @@ async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys
                 // The first line only: the rest of a platform error is a JavaScript stack.
                 let text = err.to_string();
                 let first_line = text.lines().next().unwrap_or_default().to_owned();
-                let sink = ConsoleAudit { location: None };
-                sink.record(AuditEvent::new(kind, now()).detail(first_line));
+                ConsoleAudit::new(&req).record(AuditEvent::new(kind, now()).detail(first_line));
             }
             Ok(err.render()?.into())
         }
@@ -160,11 +180,9 @@ async fn handle(req: web_sys::Request, env: &Env) -> error::EdgeResult<web_sys::
         caches: &isolate.caches,
         now: now(),
         entropy: OsEntropy,
-        store: Sessions::open(env, &isolate.config)?,
+        store: Sessions::new(env, &isolate.config),
         accounts: UsersKv(env),
-        audit: ConsoleAudit {
-            location: facts.location.clone(),
-        },
+        audit: ConsoleAudit::new(&req),
     };
     routes::route(req, &url, &facts, &ctx).await
 }

@@ -124,7 +124,11 @@ pub(super) async fn not_found(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult
 
 /// Where a login comes from, as far as the platform tells: an approximate place from
 /// `request.cf` and the client address's prefix.
-pub(super) fn login_origin(req: &Request, facts: &RequestFacts) -> Option<SignedInFrom> {
+pub(super) fn login_origin(
+    req: &Request,
+    facts: &RequestFacts,
+    ctx: &Ctx<'_>,
+) -> Option<SignedInFrom> {
     let cf = req.inner().cf();
     let place = describe_place(
         cf.as_ref()
@@ -133,7 +137,7 @@ pub(super) fn login_origin(req: &Request, facts: &RequestFacts) -> Option<Signed
         cf.as_ref()
             .and_then(|cf| cf.country().ok().flatten())
             .as_deref(),
-        facts.location.as_deref(),
+        ctx.audit.location(),
     );
     let address = address_prefix(facts.client());
     (place.is_some() || address.is_some()).then_some(SignedInFrom { place, address })

@@ -6,6 +6,11 @@ use worker::{web_sys, Url};
 use crate::auth::config::Config;
 use crate::auth::request::{RawRequest, RequestFacts};
 
+/// The platform's name for the location serving `request` (its `colo`), if the platform says.
+pub fn location(request: &web_sys::Request) -> Option<String> {
+    request.cf().and_then(|cf| cf.colo().ok())
+}
+
 /// The facts of `req` (whose URL the router has parsed already).
 pub fn read(inner: &web_sys::Request, url: &Url, config: &Config) -> RequestFacts {
     let headers = inner.headers();
@@ -22,7 +27,6 @@ pub fn read(inner: &web_sys::Request, url: &Url, config: &Config) -> RequestFact
             path: url.path(),
             query: url.query(),
             header: &header,
-            location: inner.cf().and_then(|cf| cf.colo().ok()),
         },
         config.cookies.names(),
     )

@@ -1,6 +1,8 @@
 //! The bindings behind the core's traits: the session store in force (Workers KV alone, or the
 //! per-user authority in front of it), the `USERS` account check, and WebCrypto signing.
 
+use std::cell::OnceCell;
+
 use worker::Env;
 
 use super::authority::AuthorityStore;
@@ -16,33 +18,56 @@ use crate::auth::session::{SessionPolicy, SessionRecord};
 use crate::auth::store::{Rotation, SessionStore, StoreError};
 use crate::auth::token::{TokenError, Unsigned};
 
-pub enum Sessions {
+enum Backend {
     Kv(KvSessionStore),
     Authority(AuthorityStore),
 }
 
+/// The configured backend, bound to this request's environment when first used: a request
+/// answered from the isolate's caches never looks the bindings up.
+pub struct Sessions {
+    env: Env,
+    backend: StoreBackend,
+    policy: SessionPolicy,
+    opened: OnceCell<Result<Backend, StoreError>>,
+}
+
 impl Sessions {
-    /// The configured backend, bound to this request's environment.
-    pub fn open(env: &Env, config: &Config) -> Result<Self, StoreError> {
-        let kv = env
-            .kv("SESSIONS")
-            .map(KvSessionStore::new)
-            .map_err(|err| StoreError::Unavailable(format!("SESSIONS binding: {err}")))?;
-        Ok(match config.store {
-            StoreBackend::Kv => Self::Kv(kv),
-            StoreBackend::Authority => {
-                Self::Authority(AuthorityStore::new(env.clone(), kv, config.policy.clone()))
-            }
-        })
+    pub fn new(env: &Env, config: &Config) -> Self {
+        Self {
+            env: env.clone(),
+            backend: config.store,
+            policy: config.policy.clone(),
+            opened: OnceCell::new(),
+        }
+    }
+
+    fn open(&self) -> Result<&Backend, StoreError> {
+        let opened = self.opened.get_or_init(|| {
+            let kv = self
+                .env
+                .kv("SESSIONS")
+                .map(KvSessionStore::new)
+                .map_err(|err| StoreError::Unavailable(format!("SESSIONS binding: {err}")))?;
+            Ok(match self.backend {
+                StoreBackend::Kv => Backend::Kv(kv),
+                StoreBackend::Authority => Backend::Authority(AuthorityStore::new(
+                    self.env.clone(),
+                    kv,
+                    self.policy.clone(),
+                )),
+            })
+        });
+        opened.as_ref().map_err(Clone::clone)
     }
 }
 
 /// Runs the same call on whichever backend is in force.
 macro_rules! delegate {
     ($self:ident, $store:ident => $call:expr) => {
-        match $self {
-            Sessions::Kv($store) => $call.await,
-            Sessions::Authority($store) => $call.await,
+        match $self.open()? {
+            Backend::Kv($store) => $call.await,
+            Backend::Authority($store) => $call.await,
         }
     };
 }

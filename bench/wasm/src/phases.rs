@@ -201,7 +201,6 @@ impl Fixture {
                 path: "/reports/2024",
                 query: Some("sort=desc"),
                 header: &header,
-                location: Some("AMS".into()),
             },
             self.config.cookies.names(),
         )
