@@ -1,7 +1,9 @@
 //! The refresh cookie is attacker-controlled: parsing must never panic, and only the exact shape
-//! edgegate mints (`<16-byte session id>.<32-byte secret>`, unpadded base64url) may pass.
+//! edgegate mints (`<16-byte session id>.<32-byte secret>[.<user>]`, unpadded base64url, the
+//! user non-empty UTF-8) may pass.
 #![no_main]
 
+use edgegate::auth::encoding::b64url_decode;
 use edgegate::auth::refresh::{PresentedRefresh, SessionId};
 use libfuzzer_sys::fuzz_target;
 
@@ -9,14 +11,23 @@ fuzz_target!(|data: &[u8]| {
     let Ok(token) = std::str::from_utf8(data) else {
         return;
     };
-    let session_part = token.split_once('.').map(|(session, _)| session);
+    let parts: Vec<&str> = token.split('.').collect();
     if let Some(presented) = PresentedRefresh::parse(token) {
-        assert_eq!(token.len(), 22 + 1 + 43, "{token:?}");
-        assert_eq!(Some(presented.session.as_str()), session_part);
+        assert!(matches!(parts.len(), 2 | 3), "{token:?}");
+        assert_eq!((parts[0].len(), parts[1].len()), (22, 43), "{token:?}");
+        assert_eq!(presented.session.as_str(), parts[0]);
         assert_eq!(
             SessionId::parse(presented.session.as_str()),
             Some(presented.session)
         );
+        match (&presented.user, parts.get(2)) {
+            (None, None) => {}
+            (Some(user), Some(part)) => {
+                assert!(!user.is_empty());
+                assert_eq!(b64url_decode(part).as_deref(), Some(user.as_bytes()), "{token:?}");
+            }
+            other => panic!("user part and parse disagree: {other:?}"),
+        }
     }
     if let Some(session) = SessionId::parse(token) {
         assert_eq!(session.as_str(), token);
