@@ -425,5 +425,6 @@ describe("soak", () => {
     assert.equal(figures.lifecycles, lifecycles);
     assert.equal(figures.refused, 0, "live sessions refused");
     assert.equal(figures.servedPastBound, 0, "logged-out sessions served past the bound");
+    assert.equal(figures.servedAtOnce, 0, "a logout is final at once where it was pressed");
   });
 });
