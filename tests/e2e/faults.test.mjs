@@ -7,7 +7,7 @@
 // SOAK_CYCLES, SOAK_CONCURRENCY and SOAK_SECONDS raise the soak's budget for manual runs.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { startOrigin, startWorker, testKeys } from "./harness.mjs";
+import { startOrigin, testKeys } from "./harness.mjs";
 import {
   ACCESS,
   BROWSER,
@@ -18,6 +18,7 @@ import {
   auditLines,
   login,
   refreshHash,
+  secureWorker,
   session,
 } from "./support.mjs";
 
@@ -34,14 +35,7 @@ after(async () => {
 });
 
 /** A worker in front of the shared origin, with secure cookies and the test's keys. */
-function worker(options = {}) {
-  return startWorker({
-    captureLogs: true,
-    ...options,
-    vars: { ORIGIN_URL: origin.url, COOKIE_SECURE: "true", ...options.vars },
-    secrets,
-  });
-}
+const worker = (options) => secureWorker(origin, secrets, options);
 
 const post = (edge, path, cookie, headers = {}) =>
   edge.fetch(path, { method: "POST", headers: { ...API, ...(cookie ? { cookie } : {}), ...headers } });

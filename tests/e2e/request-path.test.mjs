@@ -4,7 +4,7 @@
 // shared cache.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { startOrigin, startWorker, testKeys } from "./harness.mjs";
+import { startOrigin, testKeys } from "./harness.mjs";
 import {
   ACCESS,
   REFRESH,
@@ -12,6 +12,7 @@ import {
   assertNothingForwarded,
   auditEvents,
   rawRequest,
+  secureWorker,
   session,
 } from "./support.mjs";
 
@@ -26,14 +27,7 @@ after(async () => {
   await origin?.close();
 });
 
-function worker(options = {}) {
-  return startWorker({
-    captureLogs: true,
-    ...options,
-    vars: { ORIGIN_URL: origin.url, COOKIE_SECURE: "true", ...options.vars },
-    secrets,
-  });
-}
+const worker = (options) => secureWorker(origin, secrets, options);
 
 /** Asserts a JSON error answer of the contract: status, `error` code and a message. */
 async function assertJsonError(res, status, code) {

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import net from "node:net";
-import { userRecord, wranglerVars } from "./harness.mjs";
+import { startWorker, userRecord, wranglerVars } from "./harness.mjs";
 
 export const PASSWORD = "correct horse battery staple";
 /** Headers of a same-origin top-level navigation. */
@@ -38,6 +38,16 @@ export class Jar {
     copy.cookies = new Map(this.cookies);
     return copy;
   }
+}
+
+/** A worker in front of `origin`, with secure cookies, the test file's `secrets` and its console captured. */
+export function secureWorker(origin, secrets, options = {}) {
+  return startWorker({
+    captureLogs: true,
+    ...options,
+    vars: { ORIGIN_URL: origin.url, COOKIE_SECURE: "true", ...options.vars },
+    secrets,
+  });
 }
 
 export async function addUser(edge, name, options, password = PASSWORD) {
