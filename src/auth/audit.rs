@@ -178,9 +178,11 @@ impl AuditEvent {
     }
 
     /// A reason such as an error's `Display`, or request-derived text such as a path; either
-    /// way it is [`redact`]ed before it is kept.
+    /// way it is [`redact`]ed before it is kept, and only its first line is: the rest of a
+    /// platform error is a JavaScript stack.
     pub fn detail(mut self, detail: impl AsRef<str>) -> Self {
-        self.detail = Some(redact(detail.as_ref()));
+        let first_line = detail.as_ref().lines().next().unwrap_or_default();
+        self.detail = Some(redact(first_line));
         self
     }
 

@@ -260,12 +260,18 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
     }
 
     fn unavailable(&self, err: StoreError) -> Refusal {
-        // The first line only: the rest of a platform error is a JavaScript stack.
-        let text = err.to_string();
-        let first_line = text.lines().next().unwrap_or_default().to_owned();
         self.audit
-            .record(self.log(EventKind::StoreFailure).detail(first_line));
+            .record(self.log(EventKind::StoreFailure).detail(err.to_string()));
         Refusal::Unavailable(err)
+    }
+
+    /// The `Set-Cookie` values an answer with `refusal` carries: the clearing ones when the
+    /// cookies are known to be dead, none otherwise.
+    pub fn refusal_cookies(&self, refusal: &Refusal) -> Vec<String> {
+        match refusal.clears_cookies() {
+            true => self.clearing_cookies(),
+            false => Vec::new(),
+        }
     }
 
     /// `Set-Cookie` values that delete both session cookies.
@@ -629,10 +635,6 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
                 },
             },
             Resolution::Refused(refusal) => {
-                let set_cookies = match refusal.clears_cookies() {
-                    true => self.clearing_cookies(),
-                    false => Vec::new(),
-                };
                 if req.navigation && refusal.status() == 401 {
                     Verdict::Redirect {
                         location: login_location(
@@ -643,8 +645,8 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
                     }
                 } else {
                     Verdict::Refuse {
+                        set_cookies: self.refusal_cookies(&refusal),
                         refusal,
-                        set_cookies,
                     }
                 }
             }

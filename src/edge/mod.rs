@@ -155,10 +155,8 @@ async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys
                 _ => None,
             };
             if let Some(kind) = kind {
-                // The first line only: the rest of a platform error is a JavaScript stack.
-                let text = err.to_string();
-                let first_line = text.lines().next().unwrap_or_default().to_owned();
-                ConsoleAudit::new(&req).record(AuditEvent::new(kind, now()).detail(first_line));
+                ConsoleAudit::new(&req)
+                    .record(AuditEvent::new(kind, now()).detail(err.to_string()));
             }
             Ok(err.render()?.into())
         }

@@ -13,7 +13,15 @@ use crate::auth::refresh::SessionId;
 use crate::auth::request::RequestFacts;
 use crate::auth::store::SessionStore;
 
-/// A refusal with the session cookies cleared: they are known to be dead or absent.
+/// A refusal with the cookies it clears (see [`Refusal::clears_cookies`]).
+fn refused(ctx: &Ctx<'_>, refusal: Refusal) -> EdgeError {
+    EdgeError::Refused {
+        set_cookies: ctx.gate().refusal_cookies(&refusal),
+        refusal,
+    }
+}
+
+/// A refusal with the session cookies cleared whatever the reason: they are absent or useless.
 fn refused_clearing(ctx: &Ctx<'_>, refusal: Refusal) -> EdgeError {
     EdgeError::Refused {
         refusal,
@@ -40,10 +48,7 @@ where
             http::add_cookies(&mut response, &set_cookies)?;
             Ok(response)
         }
-        Resolution::Refused(refusal) if refusal.clears_cookies() => {
-            Err(refused_clearing(ctx, refusal))
-        }
-        Resolution::Refused(refusal) => Err(refusal.into()),
+        Resolution::Refused(refusal) => Err(refused(ctx, refusal)),
     }
 }
 
@@ -77,10 +82,7 @@ pub(super) async fn refresh(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
             http::add_cookies(&mut response, &set_cookies)?;
             Ok(response)
         }
-        Restored::Refused(refusal) if refusal.clears_cookies() => {
-            Err(refused_clearing(ctx, refusal))
-        }
-        Restored::Refused(refusal) => Err(refusal.into()),
+        Restored::Refused(refusal) => Err(refused(ctx, refusal)),
     }
 }
 
