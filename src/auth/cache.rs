@@ -21,7 +21,7 @@ use lru::LruCache;
 use sha2::{Digest, Sha256};
 
 use super::env::UnixTime;
-use super::secret::Secret;
+use super::secret::Assertion;
 use super::token::VerifiedAccess;
 
 /// Capacities and lifetimes; `entries == 0` or `revocation_ttl == 0` turns a cache off.
@@ -57,7 +57,7 @@ impl TokenDigest {
 struct CachedAssertion {
     user: String,
     roles: Vec<String>,
-    assertion: Secret<String>,
+    assertion: Assertion,
     expires_at: UnixTime,
 }
 
@@ -183,7 +183,7 @@ impl IsolateCaches {
         roles: &[String],
         ttl: i64,
         now: UnixTime,
-    ) -> Option<Secret<String>> {
+    ) -> Option<Assertion> {
         let cached = self.assertions.borrow_mut().get(&session.to_owned(), now)?;
         let fresh_enough = cached.expires_at - now >= (ttl + 1) / 2;
         (fresh_enough && cached.user == user && cached.roles == roles).then_some(cached.assertion)
@@ -194,7 +194,7 @@ impl IsolateCaches {
         session: &str,
         user: &str,
         roles: &[String],
-        assertion: &Secret<String>,
+        assertion: &Assertion,
         expires_at: UnixTime,
     ) {
         let cached = CachedAssertion {
@@ -283,7 +283,7 @@ mod tests {
     #[test]
     fn every_cache_holds_at_most_its_capacity_dropping_the_least_recent() {
         let caches = caches(3);
-        let secret = Secret::new("assertion".to_owned());
+        let secret = Assertion::new("assertion".to_owned());
         for n in 0..10 {
             let session = format!("s{n}");
             let (token, verified) = access("alice", &session, 60);
@@ -326,7 +326,7 @@ mod tests {
     fn an_assertion_needs_half_its_lifetime_and_the_same_subject() {
         let caches = caches(8);
         let roles = vec!["staff".to_owned()];
-        let secret = Secret::new("assertion".to_owned());
+        let secret = Assertion::new("assertion".to_owned());
         caches.remember_assertion("s1", "alice", &roles, &secret, NOW + 30);
         assert_eq!(
             caches.assertion("s1", "alice", &roles, 30, NOW + 15),
@@ -344,7 +344,7 @@ mod tests {
     #[test]
     fn forgetting_a_session_or_a_user_drops_it_everywhere() {
         let caches = caches(8);
-        let secret = Secret::new("assertion".to_owned());
+        let secret = Assertion::new("assertion".to_owned());
         let mut digests = Vec::new();
         for (user, session) in [("alice", "a1"), ("alice", "a2"), ("bob", "b1")] {
             let (token, verified) = access(user, session, 60);

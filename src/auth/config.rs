@@ -13,7 +13,7 @@ use super::cookie::CookieSpec;
 use super::keys::{AssertionKeyRing, SessionKeyRing};
 use super::path::RequestPath;
 use super::ratelimit::Limit;
-use super::secret::Secret;
+use super::secret::OriginSecret;
 use super::session::{SessionPolicy, MAX_LEEWAY};
 use super::token::{Audience, MAX_ASSERTION_TTL};
 
@@ -23,7 +23,7 @@ pub enum Credentials {
     /// User records in the `USERS` KV namespace.
     Kv,
     /// POST to the origin's verification endpoint, authenticated with a shared secret.
-    Origin { url: String, secret: Secret<String> },
+    Origin { url: String, secret: OriginSecret },
 }
 
 /// Where sessions are written.
@@ -324,7 +324,7 @@ impl Config {
                 }
                 Credentials::Origin {
                     url,
-                    secret: Secret::new(secret),
+                    secret: OriginSecret::new(secret),
                 }
             }
             _ => return Err(problem("CREDENTIALS", "must be `kv` or `origin`")),
@@ -615,7 +615,7 @@ mod tests {
             config.credentials,
             Credentials::Origin {
                 url: "https://o.example/verify".into(),
-                secret: Secret::new(secret.into())
+                secret: OriginSecret::new(secret.into())
             }
         );
     }

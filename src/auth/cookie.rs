@@ -16,7 +16,7 @@
 //! [`DEV_REFRESH_COOKIE`]; [`cookie_names`] gives the pair for either mode, for writing and
 //! reading alike.
 
-use super::secret::Secret;
+use super::secret::{AccessToken, RefreshToken};
 use core::fmt;
 
 /// The access token cookie.
@@ -184,7 +184,7 @@ impl CookieSpec {
 /// `Set-Cookie` for an access token: the whole site, sent on top-level navigations from other
 /// sites (`SameSite=Lax`) so links into the app arrive logged in.
 pub fn set_access(
-    value: &Secret<String>,
+    value: &AccessToken,
     max_age: i64,
     spec: &CookieSpec,
 ) -> Result<String, CookieError> {
@@ -196,7 +196,7 @@ pub fn set_access(
 /// `Set-Cookie` for a refresh token: the whole site (the `__Host-` prefix requires `Path=/`, and
 /// refreshing in place needs it on every path), never cross-site (`SameSite=Strict`).
 pub fn set_refresh(
-    value: &Secret<String>,
+    value: &RefreshToken,
     max_age: i64,
     spec: &CookieSpec,
 ) -> Result<String, CookieError> {
@@ -312,8 +312,8 @@ mod tests {
         CookieSpec { secure: false }
     }
 
-    fn secret(value: &str) -> Secret<String> {
-        Secret::new(value.to_owned())
+    fn secret<K>(value: &str) -> crate::auth::secret::Secret<K> {
+        crate::auth::secret::Secret::new(value.to_owned())
     }
 
     fn pairs(header: &str) -> Vec<(&str, &str)> {

@@ -8,7 +8,7 @@
 //! checked before they become headers, so a username or role can never smuggle a second header
 //! or a second role: bad values are an error, never silently cleaned.
 
-use super::secret::Secret;
+use super::secret::Assertion;
 use core::fmt;
 
 /// The authenticated username.
@@ -104,7 +104,7 @@ pub struct Identity {
     pub user: String,
     pub session: String,
     pub roles: Vec<String>,
-    pub assertion: Secret<String>,
+    pub assertion: Assertion,
 }
 
 /// The headers that carry `identity`, in a fixed order.
@@ -183,7 +183,7 @@ mod tests {
             user: "alice".into(),
             session: "s_4f2a".into(),
             roles: vec!["admin".into(), "billing:read".into()],
-            assertion: Secret::new("eyJhbGciOiJFZERTQSJ9.e30.c2ln".into()),
+            assertion: Assertion::new("eyJhbGciOiJFZERTQSJ9.e30.c2ln".into()),
         }
     }
 
@@ -382,7 +382,7 @@ mod tests {
             ..alice()
         };
         let assertion = Identity {
-            assertion: Secret::new("a b".into()),
+            assertion: Assertion::new("a b".into()),
             ..alice()
         };
         assert_eq!(
@@ -437,7 +437,7 @@ mod tests {
     #[test]
     fn errors_do_not_echo_values() {
         let identity = Identity {
-            assertion: Secret::new("secret token\n".into()),
+            assertion: Assertion::new("secret token\n".into()),
             ..alice()
         };
         let message = identity_headers(&identity).unwrap_err().to_string();

@@ -22,7 +22,7 @@ use super::page::{login_location, Reason};
 use super::path::{PathError, RequestPath};
 use super::refresh::{NewRefresh, PresentedRefresh, SessionId};
 use super::request::RequestFacts;
-use super::secret::Secret;
+use super::secret::Assertion;
 use super::session::SessionRecord;
 use super::store::{Rotation, SessionStore, StoreError};
 use super::token::{
@@ -52,7 +52,7 @@ pub trait AssertionSigner {
         &self,
         ring: &AssertionKeyRing,
         unsigned: Unsigned,
-    ) -> Result<Secret<String>, TokenError>;
+    ) -> Result<Assertion, TokenError>;
 }
 
 /// Signs in this crate (Ed25519 compiled in); the worker uses the platform's WebCrypto instead.
@@ -63,7 +63,7 @@ impl AssertionSigner for LocalSigner {
         &self,
         ring: &AssertionKeyRing,
         unsigned: Unsigned,
-    ) -> Result<Secret<String>, TokenError> {
+    ) -> Result<Assertion, TokenError> {
         unsigned.sign_with(ring)
     }
 }

@@ -21,7 +21,7 @@ use jwt_compact::Algorithm;
 use serde_json::{json, Value};
 
 use super::env::{random_bytes, Entropy, EntropyError};
-use super::secret::Secret;
+use super::secret::KeyMaterial;
 
 /// Shortest HMAC key accepted: the output size of SHA-256 (RFC 7518 §3.2).
 pub const MIN_HMAC_KEY_BYTES: usize = 32;
@@ -83,7 +83,7 @@ pub fn is_valid_kid(kid: &str) -> bool {
 }
 
 /// One `kid:key` entry of a secret, decoded.
-type Entry = (String, Secret<Vec<u8>>);
+type Entry = (String, KeyMaterial<Vec<u8>>);
 
 /// Splits a key secret into entries, checking kids and base64.
 fn parse_entries(secret: &str) -> Result<Vec<Entry>, KeyError> {
@@ -104,7 +104,7 @@ fn parse_entries(secret: &str) -> Result<Vec<Entry>, KeyError> {
         }
         let bytes = Base64UrlUnpadded::decode_vec(encoded)
             .map_err(|_| KeyError::InvalidBase64 { kid: kid.into() })?;
-        entries.push((kid.to_owned(), Secret::new(bytes)));
+        entries.push((kid.to_owned(), KeyMaterial::new(bytes)));
     }
     if entries.is_empty() {
         return Err(KeyError::Empty);
@@ -223,9 +223,9 @@ impl AssertionKeyRing {
     }
 
     /// The signing key as a private JWK (RFC 8037), to hand to the platform's WebCrypto.
-    pub fn signing_jwk(&self) -> Secret<Value> {
+    pub fn signing_jwk(&self) -> KeyMaterial<Value> {
         let key = self.signing_key();
-        Secret::new(json!({
+        KeyMaterial::new(json!({
             "kty": "OKP",
             "crv": "Ed25519",
             "kid": key.kid,
@@ -256,9 +256,9 @@ impl AssertionKeyRing {
 
 /// A fresh `kid:key` entry in the secret format, ready to put in front of a ring. Both rings
 /// take 32 random bytes: an HMAC key of the hash's size, or an Ed25519 seed.
-pub fn generate_entry(kid: &str, entropy: &dyn Entropy) -> Result<Secret<String>, EntropyError> {
+pub fn generate_entry(kid: &str, entropy: &dyn Entropy) -> Result<KeyMaterial, EntropyError> {
     let bytes: [u8; 32] = random_bytes(entropy)?;
-    Ok(Secret::new(format!(
+    Ok(KeyMaterial::new(format!(
         "{kid}:{}",
         Base64UrlUnpadded::encode_string(&bytes)
     )))

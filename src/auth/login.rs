@@ -8,7 +8,7 @@
 //! a form's submit button or a client's extra metadata are harmless. Error messages never include
 //! the submitted values, so logging one cannot leak a password.
 
-use super::secret::Secret;
+use super::secret::Password;
 use core::fmt;
 use percent_encoding::percent_decode_str;
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -22,7 +22,7 @@ pub const MAX_LOGIN_BODY: usize = 8 * 1024;
 pub struct LoginRequest {
     /// As typed; normalise with [`super::password::normalize_username`] before use.
     pub username: String,
-    pub password: Secret<String>,
+    pub password: Password,
     /// Where to go afterwards, unchecked: pass it through [`super::redirect::safe_next`].
     pub next: Option<String>,
     pub format: LoginFormat,
@@ -132,7 +132,7 @@ impl Fields {
         };
         Ok(LoginRequest {
             username: required(self.username, LoginField::Username)?,
-            password: Secret::new(required(self.password, LoginField::Password)?),
+            password: Password::new(required(self.password, LoginField::Password)?),
             next: self.next.flatten().filter(|next| !next.is_empty()),
             format,
         })

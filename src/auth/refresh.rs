@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::encoding::{b64url, b64url_decode};
 use super::env::{random_bytes, Entropy, EntropyError};
-use super::secret::{ct_eq, Secret};
+use super::secret::{ct_eq, RefreshToken};
 
 /// Bytes of secret in a refresh token.
 pub const REFRESH_SECRET_BYTES: usize = 32;
@@ -78,7 +78,7 @@ impl fmt::Debug for TokenHash {
 #[derive(Debug)]
 pub struct NewRefresh {
     session: SessionId,
-    secret: Secret<String>,
+    secret: RefreshToken,
     pub hash: TokenHash,
 }
 
@@ -87,14 +87,14 @@ impl NewRefresh {
         let secret = random_bytes::<REFRESH_SECRET_BYTES>(entropy)?;
         Ok(Self {
             session: session.clone(),
-            secret: Secret::new(b64url(&secret)),
+            secret: RefreshToken::new(b64url(&secret)),
             hash: TokenHash::of(&secret),
         })
     }
 
     /// The cookie value, naming `user`, the session's owner as the store holds it.
-    pub fn token(&self, user: &str) -> Secret<String> {
-        Secret::new(format!(
+    pub fn token(&self, user: &str) -> RefreshToken {
+        RefreshToken::new(format!(
             "{}.{}.{}",
             self.session,
             self.secret.expose(),

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 
 use super::env::{random_bytes, Entropy, UnixTime};
 use super::keys::{is_valid_kid, AssertionKeyRing, KeyRing, SessionKeyRing};
-use super::secret::Secret;
+use super::secret::{AccessToken, Assertion, Secret};
 
 /// Longest token accepted or minted: the access cookie must stay under 4096 bytes with its name.
 pub const MAX_TOKEN_BYTES: usize = 3800;
@@ -244,7 +244,17 @@ impl Validated {
 }
 
 /// An access token that passed every check; the only proof of a session the worker accepts.
-pub type VerifiedAccess = Validated;
+/// Only [`validate_access`] makes one, so holding one means the token was verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedAccess(Validated);
+
+impl core::ops::Deref for VerifiedAccess {
+    type Target = Validated;
+
+    fn deref(&self) -> &Validated {
+        &self.0
+    }
+}
 
 fn timestamp(moment: Option<DateTime<Utc>>, claim: &'static str) -> Result<UnixTime, TokenError> {
     moment
@@ -318,7 +328,7 @@ pub fn validate_access(
     leeway: i64,
     now: UnixTime,
 ) -> Result<VerifiedAccess, TokenError> {
-    validate(ring, TokenKind::Access, token, audience, leeway, now)
+    validate(ring, TokenKind::Access, token, audience, leeway, now).map(VerifiedAccess)
 }
 
 /// Validates an identity assertion; the origin does this with its own JOSE library, edgegate
@@ -348,7 +358,7 @@ impl Unsigned {
     }
 
     /// Signs here, with the ring's first key.
-    pub fn sign_with<A: Algorithm>(self, ring: &KeyRing<A>) -> Result<Secret<String>, TokenError> {
+    pub fn sign_with<A: Algorithm, K>(self, ring: &KeyRing<A>) -> Result<Secret<K>, TokenError> {
         let signature = ring
             .algorithm()
             .sign(ring.signing_key().key(), self.signing_input());
@@ -356,7 +366,7 @@ impl Unsigned {
     }
 
     /// The compact token with `signature` appended.
-    pub fn finish(self, signature: &[u8]) -> Result<Secret<String>, TokenError> {
+    pub fn finish<K>(self, signature: &[u8]) -> Result<Secret<K>, TokenError> {
         let token = format!(
             "{}.{}",
             self.signing_input,
@@ -429,7 +439,7 @@ pub fn prepare<A: Algorithm>(
 }
 
 /// Mints a token of `kind`, signed here with the ring's first key.
-pub fn issue<A: Algorithm>(
+pub fn issue<A: Algorithm, K>(
     ring: &KeyRing<A>,
     kind: TokenKind,
     audience: &Audience,
@@ -437,7 +447,7 @@ pub fn issue<A: Algorithm>(
     now: UnixTime,
     ttl: i64,
     entropy: &dyn Entropy,
-) -> Result<Secret<String>, TokenError> {
+) -> Result<Secret<K>, TokenError> {
     prepare(ring, kind, audience, subject, now, ttl, entropy)?.sign_with(ring)
 }
 
@@ -449,7 +459,7 @@ pub fn issue_access(
     now: UnixTime,
     ttl: i64,
     entropy: &dyn Entropy,
-) -> Result<Secret<String>, TokenError> {
+) -> Result<AccessToken, TokenError> {
     issue(
         ring,
         TokenKind::Access,
@@ -469,7 +479,7 @@ pub fn issue_assertion(
     now: UnixTime,
     ttl: i64,
     entropy: &dyn Entropy,
-) -> Result<Secret<String>, TokenError> {
+) -> Result<Assertion, TokenError> {
     issue(
         ring,
         TokenKind::Assertion,

@@ -31,7 +31,7 @@ use edgegate::auth::password::{
     PBKDF2_ITERATIONS,
 };
 use edgegate::auth::refresh::SessionId;
-use edgegate::auth::secret::Secret;
+use edgegate::auth::secret::{KeyMaterial, Password};
 use edgegate::auth::session::SessionRecord;
 
 /// How long a revocation marker lives when the session's own expiry cannot be read: the
@@ -335,7 +335,7 @@ fn parse_session_id(raw: &str) -> Result<SessionId, String> {
 
 /// A fresh `kid:key` entry; without a kid, one that names the day it was made and cannot collide
 /// with another made the same day.
-fn new_entry(kid: Option<String>) -> Result<Secret<String>, Failure> {
+fn new_entry(kid: Option<String>) -> Result<KeyMaterial, Failure> {
     let kid = match kid {
         Some(kid) => kid,
         None => {
@@ -351,7 +351,7 @@ fn new_entry(kid: Option<String>) -> Result<Secret<String>, Failure> {
 
 /// `current` with a new key in front. Any valid ring is accepted: both rings hold 32-byte keys,
 /// and the session ring's parser accepts every key the assertion ring does.
-fn rotated_ring(current: &str, kid: Option<String>) -> Result<Secret<String>, Failure> {
+fn rotated_ring(current: &str, kid: Option<String>) -> Result<KeyMaterial, Failure> {
     let ring = SessionKeyRing::parse(current)
         .map_err(|err| Failure(format!("the current value is not a key ring: {err}")))?;
     let entry = new_entry(kid)?;
@@ -367,13 +367,13 @@ fn rotated_ring(current: &str, kid: Option<String>) -> Result<Secret<String>, Fa
             .split(|c: char| c == ',' || c.is_whitespace())
             .filter(|item| !item.is_empty()),
     );
-    Ok(Secret::new(entries.join(",")))
+    Ok(KeyMaterial::new(entries.join(",")))
 }
 
 /// A secret from its flag, or from a file (`-`: standard input) so it stays out of shell history.
-fn secret_input(value: Option<String>, path: Option<&Path>) -> Result<Secret<String>, Failure> {
+fn secret_input(value: Option<String>, path: Option<&Path>) -> Result<KeyMaterial, Failure> {
     if let Some(value) = value {
-        return Ok(Secret::new(value));
+        return Ok(KeyMaterial::new(value));
     }
     let Some(path) = path else {
         return fail("no value given"); // clap's argument group requires one of the two
@@ -385,7 +385,7 @@ fn secret_input(value: Option<String>, path: Option<&Path>) -> Result<Secret<Str
         text = fs::read_to_string(path)
             .map_err(|err| Failure(format!("cannot read {}: {err}", path.display())))?;
     }
-    Ok(Secret::new(text))
+    Ok(KeyMaterial::new(text))
 }
 
 // ---- users ----------------------------------------------------------------------------------------
@@ -394,7 +394,7 @@ fn read_password(
     username: &str,
     from_stdin: bool,
     from_env: Option<&str>,
-) -> Result<Secret<String>, Failure> {
+) -> Result<Password, Failure> {
     let password = if let Some(var) = from_env {
         match std::env::var(var) {
             Ok(value) => value,
@@ -414,11 +414,11 @@ fn read_password(
     if password.is_empty() {
         return fail("the password is empty");
     }
-    Ok(Secret::new(password))
+    Ok(Password::new(password))
 }
 
 /// Reads a line from the terminal with echo off (through `stty`, restored even on error).
-fn prompt_hidden(prompt: &str) -> Result<Secret<String>, Failure> {
+fn prompt_hidden(prompt: &str) -> Result<Password, Failure> {
     let stty = |mode: &str| {
         Command::new("stty")
             .arg(mode)
@@ -435,14 +435,16 @@ fn prompt_hidden(prompt: &str) -> Result<Secret<String>, Failure> {
     eprintln!();
     read?;
     restored?;
-    Ok(Secret::new(line.trim_end_matches(['\n', '\r']).to_owned()))
+    Ok(Password::new(
+        line.trim_end_matches(['\n', '\r']).to_owned(),
+    ))
 }
 
 fn add_user(
     kv: &Kv,
     username: &str,
     roles: Vec<String>,
-    password: &Secret<String>,
+    password: &Password,
 ) -> Result<(), Failure> {
     let salt = new_salt(&OsEntropy)?;
     let hash = derive_native(password.expose(), &salt, PBKDF2_ITERATIONS);

@@ -17,7 +17,7 @@ use super::webcrypto;
 
 use crate::auth::config::{Config, Credentials};
 use crate::auth::password::{user_key, PasswordHash, UserRecord, PBKDF2_ITERATIONS};
-use crate::auth::secret::Secret;
+use crate::auth::secret::{OriginSecret, Password};
 
 /// The result of a credential check.
 pub enum Verdict {
@@ -40,11 +40,7 @@ async fn pbkdf2(password: &str, salt: &[u8], iterations: u32) -> Result<Vec<u8>,
 /// The record to compare against when the user does not exist, so the work is the same.
 const DECOY_SALT: [u8; 16] = *b"edgegate-decoy!!";
 
-async fn verify_kv(
-    env: &Env,
-    username: &str,
-    password: &Secret<String>,
-) -> Result<Verdict, Unavailable> {
+async fn verify_kv(env: &Env, username: &str, password: &Password) -> Result<Verdict, Unavailable> {
     let users = env
         .kv("USERS")
         .map_err(|err| Unavailable(err.to_string()))?;
@@ -88,9 +84,9 @@ struct OriginAnswer {
 
 async fn verify_origin(
     url: &str,
-    secret: &Secret<String>,
+    secret: &OriginSecret,
     username: &str,
-    password: &Secret<String>,
+    password: &Password,
 ) -> Result<Verdict, Unavailable> {
     let body =
         serde_json::json!({ "username": username, "password": password.expose() }).to_string();
@@ -137,7 +133,7 @@ pub async fn verify(
     config: &Config,
     env: &Env,
     username: &str,
-    password: &Secret<String>,
+    password: &Password,
 ) -> Result<Verdict, Unavailable> {
     match &config.credentials {
         Credentials::Kv => verify_kv(env, username, password).await,

@@ -13,7 +13,7 @@ use crate::auth::env::UnixTime;
 use crate::auth::gate::{Accounts, AssertionSigner};
 use crate::auth::keys::AssertionKeyRing;
 use crate::auth::refresh::{PresentedRefresh, SessionId, TokenHash};
-use crate::auth::secret::Secret;
+use crate::auth::secret::Assertion;
 use crate::auth::session::{SessionPolicy, SessionRecord};
 use crate::auth::store::{Rotation, SessionStore, StoreError};
 use crate::auth::token::{TokenError, Unsigned};
@@ -145,7 +145,7 @@ impl AssertionSigner for WebCryptoSigner {
         &self,
         ring: &AssertionKeyRing,
         unsigned: Unsigned,
-    ) -> Result<Secret<String>, TokenError> {
+    ) -> Result<Assertion, TokenError> {
         let signature = webcrypto::ed25519_sign(ring, unsigned.signing_input())
             .await
             .map_err(|_| TokenError::Mint("WebCrypto could not sign"))?;

@@ -25,7 +25,7 @@ use edgegate::auth::keys::AssertionKeyRing;
 use edgegate::auth::memory_store::MemoryStore;
 use edgegate::auth::refresh::{NewRefresh, SessionId};
 use edgegate::auth::request::{RawRequest, RequestFacts};
-use edgegate::auth::secret::Secret;
+use edgegate::auth::secret::Assertion;
 use edgegate::auth::session::{LoginSubject, SessionRecord};
 use edgegate::auth::store::SessionStore;
 use edgegate::auth::token::{
@@ -51,7 +51,7 @@ impl AssertionSigner for StandInSigner {
         &self,
         _ring: &AssertionKeyRing,
         unsigned: Unsigned,
-    ) -> Result<Secret<String>, TokenError> {
+    ) -> Result<Assertion, TokenError> {
         unsigned.finish(&[0x5a; 64])
     }
 }
@@ -267,7 +267,7 @@ impl Fixture {
             user: "alice@example.com".into(),
             session: "sid".into(),
             roles: vec!["member".into()],
-            assertion: Secret::new("a.b.c".into()),
+            assertion: Assertion::new("a.b.c".into()),
         }
     }
 
