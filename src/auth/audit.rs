@@ -37,6 +37,12 @@ pub enum EventKind {
     /// An access token was refused: forged, malformed, of another kind, expired with nothing to
     /// refresh it, or of an ended session.
     TokenRejected,
+    /// An operator listed a user's sessions through the admin endpoint.
+    AdminList,
+    /// An operator ended one or all of a user's sessions through the admin endpoint.
+    AdminRevoke,
+    /// A request to the admin endpoint without the admin secret.
+    AdminRefused,
     StoreFailure,
     ConfigInvalid,
     /// A runtime call failed where nothing else was expected to; the request got a 500.
@@ -241,6 +247,9 @@ mod tests {
             EventKind::CrossSiteRejected,
             EventKind::CookieTossing,
             EventKind::TokenRejected,
+            EventKind::AdminList,
+            EventKind::AdminRevoke,
+            EventKind::AdminRefused,
             EventKind::StoreFailure,
             EventKind::ConfigInvalid,
             EventKind::InternalError,
@@ -261,6 +270,9 @@ mod tests {
                 | EventKind::CrossSiteRejected
                 | EventKind::CookieTossing
                 | EventKind::TokenRejected
+                | EventKind::AdminList
+                | EventKind::AdminRevoke
+                | EventKind::AdminRefused
                 | EventKind::StoreFailure
                 | EventKind::ConfigInvalid
                 | EventKind::InternalError => {}

@@ -7,13 +7,14 @@
 
 use core::fmt;
 
+use super::admin::MIN_ADMIN_SECRET_LEN;
 use super::binding::BindingPolicy;
 use super::cache::CacheSettings;
 use super::cookie::CookieSpec;
 use super::keys::{AssertionKeyRing, SessionKeyRing};
 use super::path::RequestPath;
 use super::ratelimit::Limit;
-use super::secret::OriginSecret;
+use super::secret::{AdminSecret, OriginSecret};
 use super::session::{SessionPolicy, MAX_LEEWAY};
 use super::token::{Audience, MAX_ASSERTION_TTL};
 
@@ -67,6 +68,8 @@ pub struct Config {
     pub caches: CacheSettings,
     /// The application's name on the sign-in, account and error pages.
     pub app_name: String,
+    /// The operator's credential for the admin endpoint (`ADMIN_SECRET`); unset turns it off.
+    pub admin_secret: Option<AdminSecret>,
 }
 
 /// The pages' name for the application when `APP_NAME` is not set.
@@ -225,6 +228,21 @@ fn app_name(read: &Reader<'_>) -> Result<String, ConfigError> {
         return Err(problem("APP_NAME", "must not contain control characters"));
     }
     Ok(name)
+}
+
+fn admin_secret(read: &Reader<'_>) -> Result<Option<AdminSecret>, ConfigError> {
+    let Some(secret) = read.optional("ADMIN_SECRET") else {
+        return Ok(None);
+    };
+    if secret.len() < MIN_ADMIN_SECRET_LEN || !secret.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(problem(
+            "ADMIN_SECRET",
+            format!(
+                "must be at least {MIN_ADMIN_SECRET_LEN} printable ASCII characters, no spaces"
+            ),
+        ));
+    }
+    Ok(Some(AdminSecret::new(secret)))
 }
 
 impl Config {
@@ -387,6 +405,7 @@ impl Config {
             dev_mode,
             caches,
             app_name: app_name(&read)?,
+            admin_secret: admin_secret(&read)?,
         })
     }
 }

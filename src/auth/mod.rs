@@ -4,6 +4,7 @@
 //! [`env::Clock`] and [`env::Entropy`], storage through the [`store::SessionStore`] trait, so the
 //! whole model runs natively in tests and identically in wasm.
 
+pub mod admin;
 pub mod audit;
 pub mod authority;
 pub mod binding;

@@ -100,14 +100,6 @@ impl UserSessions {
         self.sessions.retain(|session| session.is_live(now));
     }
 
-    /// Every session id, live or not.
-    pub fn ids(&self) -> Vec<SessionId> {
-        self.sessions
-            .iter()
-            .map(|session| session.id.clone())
-            .collect()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.sessions.is_empty()
     }

@@ -48,15 +48,6 @@ async fn run(storage: Storage, kv: KvSessionStore, command: Command) -> worker::
     };
     let failed = |err: StoreError| worker::Error::RustError(err.to_string());
     let mut sessions: UserSessions = storage.get(STATE_KEY).await?.unwrap_or_default();
-    if matches!(command, Command::Create { .. } | Command::List { .. }) {
-        // Sessions ended in KV directly (the operator tool writes revocation markers there) no
-        // longer count against the limit or appear in the list.
-        for id in sessions.ids() {
-            if kv.is_revoked(&id).await.map_err(failed)? {
-                sessions.revoke(&id, now);
-            }
-        }
-    }
     let (reply, writes) = apply(&mut sessions, command);
     for record in &writes.end {
         kv.end(record, now).await.map_err(failed)?;

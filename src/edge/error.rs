@@ -10,6 +10,7 @@ use core::fmt;
 use worker::Response;
 
 use super::http;
+use crate::auth::admin::AdminError;
 use crate::auth::gate::Refusal;
 use crate::auth::store::StoreError;
 
@@ -32,6 +33,8 @@ pub enum EdgeError {
     Unavailable(String),
     /// The origin did not answer.
     OriginUnreachable,
+    /// The admin endpoint refused the request.
+    Admin(AdminError),
     /// A runtime call failed where nothing else was expected to.
     Internal(String),
 }
@@ -64,6 +67,7 @@ impl EdgeError {
                 "origin_unreachable",
                 "the origin did not answer".into(),
             ),
+            Self::Admin(err) => (err.status(), err.code(), err.to_string()),
             Self::Internal(_) => (
                 500,
                 "internal",
@@ -101,6 +105,12 @@ impl From<worker::Error> for EdgeError {
 impl From<StoreError> for EdgeError {
     fn from(err: StoreError) -> Self {
         Self::Unavailable(err.to_string())
+    }
+}
+
+impl From<AdminError> for EdgeError {
+    fn from(err: AdminError) -> Self {
+        Self::Admin(err)
     }
 }
 

@@ -5,6 +5,7 @@
 //! configuration, storage down, a runtime call that throws) ends in a JSON error response, never
 //! in a request forwarded without identity.
 
+mod admin;
 mod authority;
 mod credentials;
 mod error;

@@ -7,6 +7,7 @@
 use worker::web_sys;
 use worker::{Request, Response, Url};
 
+use super::admin;
 use super::error::{EdgeError, EdgeResult};
 use super::login::login;
 use super::pages::{self, LOGIN_PATH};
@@ -15,6 +16,7 @@ use super::session_api::{
     current_session, list_sessions, logout, refresh, revoke_all, revoke_one, with_session,
 };
 use super::{http, Ctx};
+use crate::auth::admin::ADMIN_USERS_PREFIX;
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::request::RequestFacts;
 
@@ -57,6 +59,7 @@ pub(super) async fn route(
         ("DELETE", one) if one.starts_with("/auth/sessions/") => {
             same_site(facts, ctx, with_session(facts, ctx, revoke_one)).await
         }
+        (_, admin) if admin.starts_with(ADMIN_USERS_PREFIX) => admin::admin(&req, facts, ctx).await,
         (_, auth) if auth == "/auth" || auth.starts_with("/auth/") => {
             pages::not_found(facts, ctx).await
         }

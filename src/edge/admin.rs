@@ -1,0 +1,75 @@
+//! The admin endpoint: the operator tool's session commands, run by the same core as the
+//! worker's own session endpoints (see [`crate::auth::admin`]).
+
+use worker::web_sys;
+
+use super::error::EdgeResult;
+use super::{http, Ctx};
+use crate::auth::admin::{authorize, AdminCommand, AdminError, AdminSession, Ended, SessionList};
+use crate::auth::audit::{AuditEvent, EventKind};
+use crate::auth::gate::Held;
+use crate::auth::request::RequestFacts;
+use crate::auth::store::SessionStore;
+
+pub(super) async fn admin(
+    req: &web_sys::Request,
+    facts: &RequestFacts,
+    ctx: &Ctx<'_>,
+) -> EdgeResult {
+    let authorization = req.headers().get("authorization").ok().flatten();
+    if let Err(err) = authorize(ctx.config.admin_secret.as_ref(), authorization.as_deref()) {
+        if err == AdminError::Unauthenticated {
+            ctx.audit(
+                AuditEvent::new(EventKind::AdminRefused, ctx.now)
+                    .client(facts.client())
+                    .detail(format!("{} {}", facts.method, facts.path)),
+            );
+        }
+        return Err(err.into());
+    }
+    let command = AdminCommand::parse(&facts.method, &facts.path)?;
+    let user = command.user().to_owned();
+    let gate = ctx.gate();
+    let (kind, reply) = match command {
+        AdminCommand::ListSessions { .. } => {
+            let records = ctx.store.sessions_of(&user, ctx.now).await?;
+            let sessions = records.iter().map(AdminSession::from).collect();
+            let reply = serde_json::to_value(SessionList {
+                user: user.clone(),
+                sessions,
+            });
+            (EventKind::AdminList, reply)
+        }
+        AdminCommand::EndSession { session, .. } => {
+            let held = Held {
+                id: session,
+                user: user.clone(),
+            };
+            let record = gate
+                .end_session(&held)
+                .await?
+                .ok_or(AdminError::UnknownSession)?;
+            let reply = serde_json::to_value(Ended {
+                user: user.clone(),
+                ended: vec![record.id.to_string()],
+            });
+            (EventKind::AdminRevoke, reply)
+        }
+        AdminCommand::EndAllSessions { .. } => {
+            let ended = gate.end_all(&user).await?;
+            let reply = serde_json::to_value(Ended {
+                user: user.clone(),
+                ended: ended.iter().map(ToString::to_string).collect(),
+            });
+            (EventKind::AdminRevoke, reply)
+        }
+    };
+    ctx.audit(
+        AuditEvent::new(kind, ctx.now)
+            .user(&user)
+            .client(facts.client())
+            .detail(format!("{} {}", facts.method, facts.path)),
+    );
+    let reply = reply.map_err(|err| super::error::EdgeError::Internal(err.to_string()))?;
+    Ok(http::json(&reply, 200)?)
+}
