@@ -112,11 +112,11 @@ fi
 # --- Local secrets -------------------------------------------------------------------------------
 # .dev.vars (git-ignored) holds the local signing keys wrangler dev reads as secrets.
 if [ ! -f .dev.vars ]; then
-  if [ -f src/bin/edgegate.rs ]; then
+  if [ -f src/bin/edgegate/main.rs ]; then
     step "creating .dev.vars with fresh local signing keys"
     cargo run --quiet --features cli --bin edgegate -- keys dev-vars >.dev.vars.tmp \
       && mv .dev.vars.tmp .dev.vars || { rm -f .dev.vars.tmp; die "could not generate local keys with 'edgegate keys dev-vars'"; }
   else
-    note "note: the key tool (src/bin/edgegate.rs) is not there yet; .dev.vars not created"
+    note "note: the key tool (src/bin/edgegate/main.rs) is not there yet; .dev.vars not created"
   fi
 fi

@@ -36,13 +36,13 @@ logged() {
 }
 
 features=(--all-features)
-if [ ! -f src/bin/edgegate.rs ]; then
-  note "note: src/bin/edgegate.rs does not exist yet; checking without --all-features"
+if [ ! -f src/bin/edgegate/main.rs ]; then
+  note "note: src/bin/edgegate/main.rs does not exist yet; checking without --all-features"
   features=()
 fi
 
 fmt_check() {
-  if [ -f src/bin/edgegate.rs ]; then
+  if [ -f src/bin/edgegate/main.rs ]; then
     cargo fmt --all -- --check
   else # cargo fmt refuses to run while a declared target's file is missing
     find src tests -name '*.rs' -print0 | xargs -0 -r rustfmt --check --edition 2021

@@ -1,21 +1,19 @@
 //! The `edgegate` command-line tool, run as a program.
 //!
-//! Most tests never touch KV: the `keys` commands are offline, and the KV commands run against
-//! a stand-in wrangler (a shell script that logs its arguments and answers reads from canned
-//! files) with `--print`, so every written key and value is checked without wrangler's start-up
-//! cost. One test at the end writes to real local KV through the real wrangler.
+//! Most tests never touch KV: the `keys` commands are offline, and the `user` commands run
+//! against a stand-in wrangler (a shell script that logs its arguments and answers reads from
+//! canned files) with `--print`, so every written key and value is checked without wrangler's
+//! start-up cost. One test at the end writes to real local KV through the real wrangler. The
+//! `sessions` commands talk to a running worker: `tests/e2e/admin.test.mjs` runs them against
+//! the built worker; here only their checks before any request are tested.
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use edgegate::auth::env::OsEntropy;
 use edgegate::auth::keys::{AssertionKeyRing, SessionKeyRing};
-use edgegate::auth::kv_keys::{revoked_key, session_key, user_index_key, user_index_prefix};
 use edgegate::auth::password::{derive_native, UserRecord};
-use edgegate::auth::refresh::{NewRefresh, SessionId};
-use edgegate::auth::session::{summarize_user_agent, LoginSubject, SessionPolicy, SessionRecord};
 
 const BIN: &str = env!("CARGO_BIN_EXE_edgegate");
 
@@ -25,6 +23,7 @@ fn edgegate(args: &[&str]) -> Command {
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("EDGEGATE_WRANGLER")
+        .env_remove("EDGEGATE_ADMIN_SECRET")
         .stdin(Stdio::null());
     command
 }
@@ -101,12 +100,6 @@ fn printed_commands(output: &Output, wrangler_words: usize) -> Vec<Vec<String>> 
         .collect()
 }
 
-/// The value following `flag` in a command.
-fn flag_value<'a>(command: &'a [String], flag: &str) -> Option<&'a str> {
-    let at = command.iter().position(|word| word == flag)?;
-    command.get(at + 1).map(String::as_str)
-}
-
 // ---- help and usage ----------------------------------------------------------------------------
 
 #[test]
@@ -122,10 +115,11 @@ fn help_explains_every_level() {
         (&["user", "add", "--help"], "--password-stdin"),
         (&["user", "disable", "--help"], "--persist-to"),
         (&["user", "enable", "--help"], "--remote"),
+        (&["user", "disable", "--help"], "--edge"),
         (&["sessions", "--help"], "revoke-all"),
-        (&["sessions", "list", "--help"], "--print"),
-        (&["sessions", "revoke", "--help"], "--env"),
-        (&["sessions", "revoke-all", "--help"], "--config"),
+        (&["sessions", "list", "--help"], "--edge"),
+        (&["sessions", "revoke", "--help"], "--admin-secret-file"),
+        (&["sessions", "revoke-all", "--help"], "--print"),
     ];
     for (args, expected) in cases {
         let output = run(args);
@@ -146,7 +140,23 @@ fn usage_errors_exit_with_status_2() {
         &["user", "add", "alice", "--local", "--remote"],
         &["user", "add", "alice", "--remote", "--persist-to", "x"],
         &["user", "add", "alice", "--local", "--roles", "a,,b"],
-        &["sessions", "revoke", "not-an-id", "--local"],
+        &[
+            "sessions",
+            "revoke",
+            "alice",
+            "not-an-id",
+            "--edge",
+            "http://localhost:1",
+        ],
+        &["sessions", "list", "alice"],
+        &[
+            "user",
+            "add",
+            "alice",
+            "--local",
+            "--admin-secret-file",
+            "x",
+        ],
     ] {
         let output = run(args);
         assert_status(&output, 2);
@@ -277,7 +287,7 @@ fn jwks_shows_the_public_keys() {
 
 // ---- users and sessions against a stand-in wrangler ------------------------------------------------
 
-/// A stand-in for wrangler: logs each call, answers `kv key list` and `kv bulk get` from files.
+/// A stand-in for wrangler: logs each call, answers `kv bulk get` from a file.
 struct FakeWrangler {
     dir: PathBuf,
 }
@@ -290,18 +300,12 @@ impl FakeWrangler {
         let script = r#"d=$(dirname "$0")
 echo "$*" >>"$d/calls"
 case "$*" in
-  "kv key list "*) cat "$d/list.json" ;;
   "kv bulk get "*) cat "$d/bulk.json" ;;
 esac
 "#;
         fs::write(dir.join("wrangler.sh"), script).unwrap();
-        fs::write(dir.join("list.json"), "[]").unwrap();
         fs::write(dir.join("bulk.json"), "{}").unwrap();
         Self { dir }
-    }
-
-    fn answer_list(&self, json: &str) {
-        fs::write(self.dir.join("list.json"), json).unwrap();
     }
 
     fn answer_bulk_get(&self, json: &serde_json::Value) {
@@ -332,25 +336,8 @@ impl Drop for FakeWrangler {
     }
 }
 
-const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
-
 /// Words of the stand-in's command line (`sh <script>`).
 const FAKE_WORDS: usize = 2;
-
-fn session_of(user: &str) -> SessionRecord {
-    let id = SessionId::generate(&OsEntropy).unwrap();
-    let refresh = NewRefresh::mint(&id, &OsEntropy).unwrap();
-    let subject = LoginSubject {
-        user: user.into(),
-        roles: vec!["admin".into()],
-        user_agent: FIREFOX.into(),
-    };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    SessionRecord::new(id, subject, refresh.hash, now, &SessionPolicy::default())
-}
 
 #[test]
 fn user_add_writes_a_record_the_worker_can_verify() {
@@ -383,8 +370,8 @@ fn user_add_writes_a_record_the_worker_can_verify() {
     let calls = fake.calls();
     assert_eq!(calls.len(), 1, "a dry run only reads: {calls:?}");
     assert!(
-        calls[0].starts_with("kv key list --binding SESSIONS --prefix user-sessions:"),
-        "adding a user looks for sessions to end (a password reset ends them): {calls:?}"
+        calls[0].starts_with("kv bulk get --binding USERS "),
+        "adding a user looks for an existing record (a password reset ends sessions): {calls:?}"
     );
     assert!(!stdout(&output).contains(password) && !stderr(&output).contains(password));
 
@@ -392,7 +379,7 @@ fn user_add_writes_a_record_the_worker_can_verify() {
     assert_eq!(
         commands.len(),
         1,
-        "no sessions, so only the record is written"
+        "a new user, so only the record is written"
     );
     let put = &commands[0];
     assert_eq!(put[..5], ["kv", "key", "put", "--binding", "USERS"]);
@@ -433,145 +420,151 @@ fn user_add_refuses_an_empty_or_unset_password() {
     assert!(stderr(&output).contains("EDGEGATE_TEST_UNSET_PASSWORD is not set"));
 }
 
+fn stored_user(disabled: bool) -> serde_json::Value {
+    let record = UserRecord {
+        password: "pbkdf2-sha256$100000$MDEyMzQ1Njc4OWFiY2RlZg$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
+        roles: vec!["admin".into()],
+        disabled,
+    };
+    // The shape the Cloudflare API answers with: bare values, null when absent.
+    serde_json::json!({ "user:alice": serde_json::to_string(&record).unwrap() })
+}
+
 #[test]
 fn target_flags_reach_wrangler() {
     let fake = FakeWrangler::new("target");
+    fake.answer_bulk_get(&stored_user(true));
     let output = fake.run(&[
-        "sessions",
-        "revoke-all",
+        "user",
+        "enable",
         "alice",
         "--remote",
         "--env",
         "production",
         "--config",
         "other.toml",
+        "--print",
     ]);
     assert_status(&output, 0);
-    let prefix = user_index_prefix("alice");
-    assert_eq!(
-        fake.calls(),
-        [format!(
-            "kv key list --binding SESSIONS --prefix {prefix} --remote --env production --config other.toml"
-        )]
+    let calls = fake.calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(
+        calls[0].starts_with("kv bulk get --binding USERS "),
+        "{calls:?}"
     );
-    assert!(stderr(&output).contains("ended 0 session(s) of user alice in remote KV"));
-}
-
-#[test]
-fn revoking_a_stored_session_marks_it_and_removes_its_keys() {
-    let fake = FakeWrangler::new("revoke");
-    let session = session_of("alice");
-    let id = session.id.clone();
-    fake.answer_bulk_get(&serde_json::json!({
-        session_key(&id): { "value": serde_json::to_string(&session).unwrap() }
-    }));
-    let output = fake.run(&["sessions", "revoke", id.as_str(), "--local", "--print"]);
-    assert_status(&output, 0);
-    assert_eq!(fake.calls().len(), 1, "one read: {:?}", fake.calls());
-    assert!(fake.calls()[0].starts_with("kv bulk get --binding SESSIONS "));
-
+    assert!(
+        calls[0].ends_with(" --remote --env production --config other.toml"),
+        "{calls:?}"
+    );
     let commands = printed_commands(&output, FAKE_WORDS);
-    assert_eq!(commands.len(), 3, "{commands:?}");
-    let [mark, remove_record, remove_index] = &commands[..] else {
-        unreachable!()
-    };
+    assert_eq!(commands.len(), 1, "{commands:?}");
     assert_eq!(
-        mark[..7],
-        [
-            "kv",
-            "key",
-            "put",
-            "--binding",
-            "SESSIONS",
-            &revoked_key(&id),
-            "1"
-        ]
+        commands[0][7..],
+        ["--remote", "--env", "production", "--config", "other.toml"]
     );
-    // The marker outlives the session's absolute lifetime (12 h by default) by a small margin.
-    let ttl: i64 = flag_value(mark, "--ttl").unwrap().parse().unwrap();
-    assert!((43_200..=43_200 + 600).contains(&ttl), "{ttl}");
-    assert_eq!(
-        remove_record[..6],
-        [
-            "kv",
-            "key",
-            "delete",
-            "--binding",
-            "SESSIONS",
-            &session_key(&id)
-        ]
-    );
-    assert_eq!(remove_index[5], user_index_key("alice", &id));
-    assert!(stdout(&output).contains("--local --persist-to .wrangler/state"));
-    assert!(stderr(&output).contains("dry run"));
+    assert!(stderr(&output).contains("enabled user alice in remote KV"));
 }
 
 #[test]
-fn revoking_an_unknown_session_still_marks_it() {
-    let fake = FakeWrangler::new("unknown");
-    let id = SessionId::generate(&OsEntropy).unwrap();
-    fake.answer_bulk_get(&serde_json::json!({ session_key(&id): { "value": null } }));
-    let output = fake.run(&["sessions", "revoke", id.as_str(), "--local", "--print"]);
-    assert_status(&output, 0);
-    let commands = printed_commands(&output, FAKE_WORDS);
-    assert_eq!(commands.len(), 2, "{commands:?}");
-    assert_eq!(commands[0][5], revoked_key(&id));
-    assert_eq!(flag_value(&commands[0], "--ttl"), Some("43200"));
-    assert_eq!(commands[1][5], session_key(&id));
-    assert!(stderr(&output).contains("no stored record"));
+fn a_password_reset_needs_the_worker_to_end_the_old_sessions() {
+    let fake = FakeWrangler::new("reset");
+    fake.answer_bulk_get(&stored_user(false));
+    let command = format!("sh {}", fake.dir.join("wrangler.sh").display());
+    let output = edgegate(&[
+        "user",
+        "add",
+        "alice",
+        "--password-env",
+        "EDGEGATE_TEST_PASSWORD",
+        "--local",
+        "--print",
+    ])
+    .env("EDGEGATE_WRANGLER", command)
+    .env("EDGEGATE_TEST_PASSWORD", "a new password")
+    .output()
+    .unwrap();
+    assert_status(&output, 1);
+    assert!(
+        stderr(&output).contains("give --edge URL"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        printed_commands(&output, FAKE_WORDS).is_empty(),
+        "nothing is written before the sessions can be ended"
+    );
 }
 
 #[test]
-fn disabling_a_user_flips_the_record_and_ends_every_session() {
+fn disabling_a_user_flips_the_record_and_says_when_sessions_end() {
     let fake = FakeWrangler::new("disable");
-    let record = UserRecord {
-        password: "pbkdf2-sha256$100000$MDEyMzQ1Njc4OWFiY2RlZg$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
-        roles: vec!["admin".into()],
-        disabled: false,
-    };
-    let live = session_of("alice");
-    let gone = SessionId::generate(&OsEntropy).unwrap();
-    fake.answer_list(
-        &serde_json::json!([
-            { "name": user_index_key("alice", &live.id) },
-            { "name": user_index_key("alice", &gone) },
-        ])
-        .to_string(),
-    );
-    // The shape the Cloudflare API answers with: bare values, null when absent. The stand-in
-    // gives the same answer to both reads; each looks up only its own keys.
-    fake.answer_bulk_get(&serde_json::json!({
-        "user:alice": serde_json::to_string(&record).unwrap(),
-        session_key(&live.id): serde_json::to_string(&live).unwrap(),
-        session_key(&gone): null,
-    }));
+    fake.answer_bulk_get(&stored_user(false));
     let output = fake.run(&["user", "disable", "Alice", "--remote", "--print"]);
     assert_status(&output, 0);
-
     let commands = printed_commands(&output, FAKE_WORDS);
+    assert_eq!(commands.len(), 1, "{commands:?}");
     let put_user = &commands[0];
     assert_eq!(put_user[3..6], ["--binding", "USERS", "user:alice"]);
     let written: UserRecord = serde_json::from_str(&put_user[6]).unwrap();
     assert!(written.disabled);
-    assert_eq!(written.password, record.password);
-    assert_eq!(written.roles, record.roles);
-
-    let keys: Vec<&str> = commands[1..]
-        .iter()
-        .map(|command| command[5].as_str())
-        .collect();
-    assert_eq!(
-        keys,
-        [
-            revoked_key(&live.id),
-            session_key(&live.id),
-            user_index_key("alice", &live.id),
-            revoked_key(&gone),
-            session_key(&gone),
-            user_index_key("alice", &gone),
-        ]
+    assert_eq!(written.roles, ["admin"]);
+    assert!(
+        stderr(&output).contains("sessions end at their next refresh"),
+        "{}",
+        stderr(&output)
     );
-    assert!(stderr(&output).contains("ended 2 session(s) of user alice"));
+}
+
+#[test]
+fn the_admin_client_checks_its_target_before_sending_anything() {
+    let secret = "s".repeat(40);
+    let cases: &[(&str, Option<&str>, &str)] = &[
+        ("http://edge.example", Some(&secret), "only over https"),
+        ("https://edge.example/auth", Some(&secret), "without a path"),
+        ("ftp://edge.example", Some(&secret), "http(s) URL"),
+        ("edge.example", Some(&secret), "not a URL"),
+        (
+            "https://edge.example",
+            None,
+            "EDGEGATE_ADMIN_SECRET is not set",
+        ),
+        (
+            "https://edge.example",
+            Some("short"),
+            "shorter than the worker accepts",
+        ),
+    ];
+    for (edge, secret, expected) in cases {
+        let mut command = edgegate(&["sessions", "list", "alice", "--edge", edge]);
+        if let Some(secret) = secret {
+            command.env("EDGEGATE_ADMIN_SECRET", secret);
+        }
+        let output = command.output().unwrap();
+        assert_status(&output, 1);
+        assert!(
+            stderr(&output).contains(expected),
+            "{edge}: {}",
+            stderr(&output)
+        );
+    }
+    // --print shows the request, and never the secret.
+    let output = edgegate(&[
+        "sessions",
+        "revoke-all",
+        "alice",
+        "--edge",
+        "https://edge.example/",
+        "--print",
+    ])
+    .env("EDGEGATE_ADMIN_SECRET", &secret)
+    .output()
+    .unwrap();
+    assert_status(&output, 0);
+    assert_eq!(
+        stdout(&output).trim(),
+        "DELETE https://edge.example/auth/admin/users/alice/sessions  (Authorization: Bearer $EDGEGATE_ADMIN_SECRET)"
+    );
+    assert!(!stdout(&output).contains(&secret) && !stderr(&output).contains(&secret));
 }
 
 #[test]
@@ -596,30 +589,10 @@ fn missing_users_and_failing_wrangler_are_failures() {
     assert!(stderr(&output).contains("`wrangler kv bulk get` failed"));
 }
 
-#[test]
-fn sessions_are_listed_as_a_table() {
-    let fake = FakeWrangler::new("list");
-    let session = session_of("alice");
-    fake.answer_list(
-        &serde_json::json!([{ "name": user_index_key("alice", &session.id) }]).to_string(),
-    );
-    fake.answer_bulk_get(&serde_json::json!({
-        session_key(&session.id): { "value": serde_json::to_string(&session).unwrap() }
-    }));
-    let output = fake.run(&["sessions", "list", "alice", "--local"]);
-    assert_status(&output, 0);
-    let table = stdout(&output);
-    let lines: Vec<&str> = table.lines().collect();
-    assert_eq!(lines.len(), 2, "{table}");
-    assert!(lines[0].starts_with("SESSION") && lines[0].ends_with("DEVICE"));
-    assert!(lines[1].starts_with(session.id.as_str()));
-    assert!(lines[1].ends_with(&summarize_user_agent(FIREFOX)));
-}
-
 // ---- real local KV -------------------------------------------------------------------------------
 
-/// Writes a user, a session and its index entry to a fresh local KV directory through the real
-/// wrangler, then works with them through the tool's own read paths.
+/// Writes a user to a fresh local KV directory through the real wrangler, then works with it
+/// through the tool's own read paths.
 #[test]
 fn real_local_kv_round_trip() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -655,38 +628,28 @@ fn real_local_kv_round_trip() {
         "wrangler's echo of the value is not shown"
     );
 
-    // A session as the worker would store it, written with wrangler itself.
-    let session = session_of("carol");
-    let seed = serde_json::json!([
-        { "key": session_key(&session.id), "value": serde_json::to_string(&session).unwrap() },
-        { "key": user_index_key("carol", &session.id), "value": "" },
-    ]);
-    let seed_file = state.with_extension("seed.json");
-    fs::write(&seed_file, seed.to_string()).unwrap();
-    let seeded = Command::new("node_modules/.bin/node")
-        .current_dir(root)
-        .args(["node_modules/wrangler/bin/wrangler.js", "kv", "bulk", "put"])
-        .arg(&seed_file)
-        .args(["--binding", "SESSIONS"])
-        .args(target)
-        .env("WRANGLER_SEND_METRICS", "false")
-        .output()
-        .unwrap();
-    let _ = fs::remove_file(&seed_file);
-    assert_status(&seeded, 0);
-
-    let listed = real(&["sessions", "list", "carol"]).output().unwrap();
-    assert_status(&listed, 0);
+    // Adding again is a password reset: refused without a worker to end the sessions.
+    let again = real(&[
+        "user",
+        "add",
+        "carol",
+        "--password-env",
+        "EDGEGATE_TEST_PASSWORD",
+    ])
+    .env("EDGEGATE_TEST_PASSWORD", "another password")
+    .output()
+    .unwrap();
+    assert_status(&again, 1);
     assert!(
-        stdout(&listed).contains(session.id.as_str()),
+        stderr(&again).contains("exists in local KV"),
         "{}",
-        stdout(&listed)
+        stderr(&again)
     );
 
     let disabled = real(&["user", "disable", "carol"]).output().unwrap();
     assert_status(&disabled, 0);
     assert!(stderr(&disabled).contains("disabled user carol"));
-    assert!(stderr(&disabled).contains("ended 1 session(s)"));
+    assert!(stderr(&disabled).contains("sessions end at their next refresh"));
 
     // Enabling reads the record back: it says "enabled" only if "disabled" was stored.
     let enabled = real(&["user", "enable", "carol"]).output().unwrap();
@@ -696,11 +659,6 @@ fn real_local_kv_round_trip() {
         "{}",
         stderr(&enabled)
     );
-
-    let after = real(&["sessions", "list", "carol"]).output().unwrap();
-    assert_status(&after, 0);
-    assert!(stdout(&after).is_empty());
-    assert!(stderr(&after).contains("no sessions"));
 
     let _ = fs::remove_dir_all(&state);
 }

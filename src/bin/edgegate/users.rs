@@ -1,0 +1,127 @@
+//! The `user` commands: user records of the KV credential store (`USERS`).
+//!
+//! Records are made by the library's own code (password hashing, username normalisation), so
+//! the tool and the worker cannot drift apart on a format.
+
+use std::io::{self, BufRead, IsTerminal};
+use std::process::{Command, Stdio};
+
+use edgegate::auth::env::OsEntropy;
+use edgegate::auth::password::{
+    derive_native, new_salt, user_key, PasswordHash, UserRecord, PBKDF2_ITERATIONS,
+};
+use edgegate::auth::secret::Password;
+
+use crate::kv::Kv;
+use crate::sessions::Edge;
+use crate::{fail, Failure};
+
+pub fn read_password(
+    username: &str,
+    from_stdin: bool,
+    from_env: Option<&str>,
+) -> Result<Password, Failure> {
+    let password = if let Some(var) = from_env {
+        match std::env::var(var) {
+            Ok(value) => value,
+            Err(_) => return fail(format!("environment variable {var} is not set")),
+        }
+    } else if from_stdin || !io::stdin().is_terminal() {
+        let mut line = String::new();
+        io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    } else {
+        let first = prompt_hidden(&format!("Password for {username}: "))?;
+        if *prompt_hidden("Repeat the password: ")?.expose() != *first.expose() {
+            return fail("the passwords differ");
+        }
+        first.into_inner()
+    };
+    if password.is_empty() {
+        return fail("the password is empty");
+    }
+    Ok(Password::new(password))
+}
+
+/// Reads a line from the terminal with echo off (through `stty`, restored even on error).
+fn prompt_hidden(prompt: &str) -> Result<Password, Failure> {
+    let stty = |mode: &str| {
+        Command::new("stty")
+            .arg(mode)
+            .stdin(Stdio::inherit())
+            .status()
+    };
+    eprint!("{prompt}");
+    if !stty("-echo").is_ok_and(|status| status.success()) {
+        return fail("cannot turn off terminal echo; pass the password with --password-stdin");
+    }
+    let mut line = String::new();
+    let read = io::stdin().lock().read_line(&mut line);
+    let restored = stty("echo");
+    eprintln!();
+    read?;
+    restored?;
+    Ok(Password::new(
+        line.trim_end_matches(['\n', '\r']).to_owned(),
+    ))
+}
+
+/// Stores a new record for `username`. Replacing one (a password reset) ends every session
+/// of the user through `edge`, which is then required: a new password must not leave the old
+/// one's sessions alive.
+pub fn add_user(
+    kv: &Kv,
+    edge: Option<&Edge>,
+    username: &str,
+    roles: Vec<String>,
+    password: &Password,
+) -> Result<(), Failure> {
+    let key = user_key(username)?;
+    let replacing = kv.get(&key)?.is_some();
+    if replacing && edge.is_none() {
+        return fail(format!(
+            "user {username} exists in {}: a password reset ends their sessions, so give --edge URL \
+             (with EDGEGATE_ADMIN_SECRET) to reach the worker",
+            kv.describe()
+        ));
+    }
+    let salt = new_salt(&OsEntropy)?;
+    let hash = derive_native(password.expose(), &salt, PBKDF2_ITERATIONS);
+    let record = UserRecord {
+        password: PasswordHash::new(PBKDF2_ITERATIONS, &salt, &hash)?.encode(),
+        roles,
+        disabled: false,
+    };
+    kv.put(&key, &serde_json::to_string(&record)?)?;
+    let roles = match record.roles.join(",") {
+        roles if roles.is_empty() => "no roles".to_owned(),
+        roles => format!("roles {roles}"),
+    };
+    eprintln!("{}", kv.done(&format!("stored user {username} ({roles})")));
+    match edge {
+        Some(edge) if replacing => edge.end_all(username),
+        _ => Ok(()),
+    }
+}
+
+/// Flips the record's `disabled` flag; returns whether it changed.
+pub fn set_disabled(kv: &Kv, username: &str, disabled: bool) -> Result<bool, Failure> {
+    let key = user_key(username)?;
+    let Some(stored) = kv.get(&key)? else {
+        return fail(format!("there is no user {username} in {}", kv.describe()));
+    };
+    let mut record: UserRecord = serde_json::from_str(&stored).map_err(|err| {
+        Failure(format!(
+            "the stored record of {username} is not valid: {err}"
+        ))
+    })?;
+    let state = if disabled { "disabled" } else { "enabled" };
+    if record.disabled == disabled {
+        eprintln!("user {username} is already {state}");
+        return Ok(false);
+    }
+    record.disabled = disabled;
+    kv.put(&key, &serde_json::to_string(&record)?)?;
+    eprintln!("{}", kv.done(&format!("{state} user {username}")));
+    Ok(true)
+}
