@@ -238,6 +238,12 @@ impl SessionStore for AuthorityStore {
                     .await?;
                 Ok(Rotation::Reused(record))
             }
+            // The authority forgets ended sessions; their markers tell ended from never known.
+            Reply::Rotation(Rotation::Unknown)
+                if self.kv.is_revoked(&presented.session).await? =>
+            {
+                Ok(Rotation::Ended)
+            }
             Reply::Rotation(rotation) => Ok(rotation),
             other => Err(unexpected(other)),
         }
