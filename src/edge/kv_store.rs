@@ -13,7 +13,8 @@ use crate::auth::kv_keys::{
 };
 use crate::auth::refresh::{PresentedRefresh, SessionId, TokenHash};
 use crate::auth::session::{
-    decide_rotation, sessions_to_evict, RotationDecision, SessionPolicy, SessionRecord, MAX_LEEWAY,
+    decide_rotation, revocation_kept_until, sessions_to_evict, RotationDecision, SessionPolicy,
+    SessionRecord,
 };
 use crate::auth::store::{Rotation, SessionStore, StoreError};
 
@@ -102,7 +103,7 @@ impl KvSessionStore {
         self.kv
             .put(&revoked_key(id), "1")
             .map_err(unavailable)?
-            .expiration(expiration(until.saturating_add(MAX_LEEWAY), now))
+            .expiration(expiration(revocation_kept_until(until), now))
             .execute()
             .await
             .map_err(unavailable)
