@@ -31,10 +31,6 @@ pub struct KvSessionStore {
     kv: KvStore,
 }
 
-fn unavailable(err: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(err.to_string())
-}
-
 /// An absolute KV expiration at least [`MIN_KV_TTL`] ahead.
 fn expiration(at: UnixTime, now: UnixTime) -> u64 {
     u64::try_from(at.max(now + MIN_KV_TTL)).unwrap_or(u64::MAX)
@@ -51,7 +47,7 @@ impl KvSessionStore {
             .get(&session_key(id))
             .text()
             .await
-            .map_err(unavailable)?
+            .map_err(StoreError::unavailable)?
         else {
             return Ok(None);
         };
@@ -69,11 +65,11 @@ impl KvSessionStore {
             serde_json::to_string(record).map_err(|err| StoreError::Corrupt(err.to_string()))?;
         self.kv
             .put(&session_key(&record.id), json)
-            .map_err(unavailable)?
+            .map_err(StoreError::unavailable)?
             .expiration(expiration(record.absolute_expires_at, now))
             .execute()
             .await
-            .map_err(unavailable)
+            .map_err(StoreError::unavailable)
     }
 
     /// Stores a new session and its index entry.
@@ -85,11 +81,11 @@ impl KvSessionStore {
         self.write(record, now).await?;
         self.kv
             .put(&user_index_key(&record.user, &record.id), "")
-            .map_err(unavailable)?
+            .map_err(StoreError::unavailable)?
             .expiration(expiration(record.absolute_expires_at, now))
             .execute()
             .await
-            .map_err(unavailable)
+            .map_err(StoreError::unavailable)
     }
 
     /// Writes `id`'s revocation marker, kept until `until` plus the largest clock leeway, so it
@@ -102,11 +98,11 @@ impl KvSessionStore {
     ) -> Result<(), StoreError> {
         self.kv
             .put(&revoked_key(id), "1")
-            .map_err(unavailable)?
+            .map_err(StoreError::unavailable)?
             .expiration(expiration(revocation_kept_until(until), now))
             .execute()
             .await
-            .map_err(unavailable)
+            .map_err(StoreError::unavailable)
     }
 
     /// Ends a session: the revocation marker first (the hot path reads it), then the record.
@@ -120,11 +116,11 @@ impl KvSessionStore {
         self.kv
             .delete(&session_key(&record.id))
             .await
-            .map_err(unavailable)?;
+            .map_err(StoreError::unavailable)?;
         self.kv
             .delete(&user_index_key(&record.user, &record.id))
             .await
-            .map_err(unavailable)
+            .map_err(StoreError::unavailable)
     }
 
     /// Every indexed session of `user`, live or not (expired ones are ended by the caller).
@@ -136,7 +132,7 @@ impl KvSessionStore {
             if let Some(cursor) = cursor {
                 list = list.cursor(cursor);
             }
-            let page = list.execute().await.map_err(unavailable)?;
+            let page = list.execute().await.map_err(StoreError::unavailable)?;
             ids.extend(
                 page.keys
                     .iter()
@@ -257,7 +253,7 @@ impl SessionStore for KvSessionStore {
             .cache_ttl(REVOCATION_READ_CACHE_TTL)
             .text()
             .await
-            .map_err(unavailable)?;
+            .map_err(StoreError::unavailable)?;
         Ok(marker.is_some())
     }
 }
