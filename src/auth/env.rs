@@ -11,11 +11,13 @@ pub type UnixTime = i64;
 
 /// Where the current time comes from.
 pub trait Clock {
+    /// The current time in Unix seconds.
     fn now(&self) -> UnixTime;
 }
 
 /// Where secret randomness comes from: it must be a CSPRNG.
 pub trait Entropy {
+    /// Fills all of `buf` with random bytes, or fails: never a partial or predictable fill.
     fn fill(&self, buf: &mut [u8]) -> Result<(), EntropyError>;
 }
 

@@ -149,7 +149,9 @@ fn decode_segment(segment: &str) -> Result<String, PathError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PathError {
+    /// The path does not start with `/`.
     NotAbsolute,
+    /// The path is longer than [`MAX_PATH_LEN`] bytes.
     TooLong,
     /// `%2f` or `%5c`: a separator some origins decode and others keep.
     EncodedSeparator,
