@@ -101,7 +101,7 @@ pub fn is_reserved_header(name: &str) -> bool {
 /// The authenticated user, as the origin will see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
-    /// The normalised username.
+    /// The username the session belongs to.
     pub user: String,
     /// The session id the request was authenticated with.
     pub session: String,
