@@ -616,6 +616,19 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_example_parses_and_means_what_it_says() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("ACCESS_POLICY = '''\n").unwrap() + "ACCESS_POLICY = '''\n".len();
+        let text = &readme[start..start + readme[start..].find("'''").unwrap()];
+        let p = policy(text);
+        assert_eq!(needs(&p, "GET", "/docs/intro"), "public");
+        assert_eq!(needs(&p, "GET", "/admin/users"), "All:admin,ops");
+        assert_eq!(needs(&p, "GET", "/api/reports/q1"), "Any:finance,admin");
+        let preflight = p.requirement("OPTIONS", Some("PUT"), &path("/api/x"));
+        assert_eq!(describe(preflight), "preflight");
+    }
+
+    #[test]
     fn an_empty_policy_needs_a_session_everywhere() {
         let p = policy("  \n # nothing\n ; ");
         assert_eq!(needs(&p, "GET", "/"), "signed-in");
