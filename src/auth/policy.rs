@@ -409,6 +409,13 @@ mod tests {
         describe(policy.requirement(method, None, &path(at)))
     }
 
+    /// Asserts what a `GET` of each path needs.
+    fn assert_all(policy: &AccessPolicy, cases: &[(&str, &str)]) {
+        for (at, expected) in cases {
+            assert_eq!(needs(policy, "GET", at), *expected, "{at}");
+        }
+    }
+
     fn describe(requirement: Requirement<'_>) -> String {
         match requirement {
             Requirement::Public => "public".into(),
@@ -477,30 +484,40 @@ mod tests {
         // A public rule matches only what it names; everything else here falls to `/**`.
         assert_eq!(needs(&p, "GET", "/adminx"), "public");
         let strict = policy("/Public/ public; /robots.txt public");
-        assert_eq!(needs(&strict, "GET", "/Public/a"), "public");
-        assert_eq!(needs(&strict, "GET", "/public/a"), "signed-in");
-        assert_eq!(needs(&strict, "GET", "/Public"), "signed-in");
-        assert_eq!(needs(&strict, "GET", "/robots.txt/"), "signed-in");
-        assert_eq!(needs(&strict, "GET", "/ROBOTS.TXT"), "signed-in");
+        assert_all(
+            &strict,
+            &[
+                ("/Public/a", "public"),
+                ("/public/a", "signed-in"),
+                ("/Public", "signed-in"),
+                ("/robots.txt/", "signed-in"),
+                ("/ROBOTS.TXT", "signed-in"),
+            ],
+        );
     }
 
     #[test]
     fn patterns_match_whole_segments() {
         let p =
             policy("/a/*/c roles-any x; /b* roles-any y; /c/** roles-any z; /d*e/f roles-any w");
-        assert_eq!(needs(&p, "GET", "/a/b/c"), "Any:x");
-        assert_eq!(needs(&p, "GET", "/a/b/c/"), "Any:x");
-        assert_eq!(needs(&p, "GET", "/a/b/b/c"), "signed-in");
-        assert_eq!(needs(&p, "GET", "/bee"), "Any:y");
-        assert_eq!(needs(&p, "GET", "/b"), "Any:y");
-        assert_eq!(needs(&p, "GET", "/bee/x"), "signed-in");
-        assert_eq!(needs(&p, "GET", "/c"), "Any:z");
-        assert_eq!(needs(&p, "GET", "/c/1/2/3"), "Any:z");
-        assert_eq!(needs(&p, "GET", "/de/f"), "Any:w");
-        assert_eq!(needs(&p, "GET", "/dxxe/f"), "Any:w");
-        assert_eq!(needs(&p, "GET", "/dxxex/f"), "signed-in");
-        // The pattern is matched on the decoded path: an escaped letter is that letter.
-        assert_eq!(needs(&p, "GET", "/%63/1"), "Any:z");
+        assert_all(
+            &p,
+            &[
+                ("/a/b/c", "Any:x"),
+                ("/a/b/c/", "Any:x"),
+                ("/a/b/b/c", "signed-in"),
+                ("/bee", "Any:y"),
+                ("/b", "Any:y"),
+                ("/bee/x", "signed-in"),
+                ("/c", "Any:z"),
+                ("/c/1/2/3", "Any:z"),
+                ("/de/f", "Any:w"),
+                ("/dxxe/f", "Any:w"),
+                ("/dxxex/f", "signed-in"),
+                // Matched on the decoded path: an escaped letter is that letter.
+                ("/%63/1", "Any:z"),
+            ],
+        );
     }
 
     #[test]
