@@ -644,7 +644,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             Resolution::Session {
                 principal,
                 set_cookies,
-            } => self.admit(&principal, access, set_cookies).await,
+            } => self.admit(req, &principal, access, set_cookies).await,
             Resolution::Refused(refusal) => {
                 if req.navigation && refusal.status() == 401 {
                     Verdict::Redirect {
@@ -669,12 +669,29 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
     /// answer, so the rotation is not lost.
     async fn admit(
         &self,
+        req: &RequestFacts,
         principal: &Principal,
         access: &Access,
         set_cookies: Vec<String>,
     ) -> Verdict {
         let missing = access.missing(&principal.roles);
         if let (Access::Roles { need, .. }, false) = (access, missing.is_empty()) {
+            self.audit.record(
+                self.log(EventKind::AccessDenied)
+                    .user(&principal.user)
+                    .session(principal.session.as_str())
+                    .client(req.client())
+                    .detail(format!(
+                        "{} {}: needs {} of {}",
+                        req.method,
+                        req.path,
+                        match need {
+                            RoleNeed::Any => "one",
+                            RoleNeed::All => "all",
+                        },
+                        missing.join(",")
+                    )),
+            );
             return Verdict::Refuse {
                 refusal: Refusal::Forbidden(Denied {
                     user: principal.user.clone(),

@@ -962,6 +962,13 @@ fn a_user_without_the_roles_is_refused_403_naming_what_is_missing() {
             assert!(set_cookies.is_empty());
             assert!(!refusal.clears_cookies());
         }
+        assert_eq!(
+            world.audit.kinds(),
+            [EventKind::AccessDenied, EventKind::AccessDenied]
+        );
+        let detail = world.audit.0.borrow()[0].detail.clone().unwrap();
+        assert!(detail.starts_with("GET /app/data: needs"), "{detail}");
+        assert!(detail.ends_with(&missing.join(",")), "{detail}");
     }
 }
 

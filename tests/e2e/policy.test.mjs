@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { startOrigin, testKeys } from "./harness.mjs";
-import { BROWSER, addUser, assertNothingForwarded, rawGet, rawRequest, secureWorker, session } from "./support.mjs";
+import { BROWSER, addUser, assertNothingForwarded, auditEvents, rawGet, rawRequest, secureWorker, session } from "./support.mjs";
 
 const secrets = testKeys();
 const API = { accept: "application/json" };
@@ -121,6 +121,9 @@ describe("the policy decides per path and method", () => {
       assert.match(body.message, /role/);
     }
     await assertNothingForwarded(origin, "403s");
+    // Each is logged, naming the path and what was missing (ASVS 16.3.2).
+    await auditEvents(edge, (e) => e.event === "access_denied" && e.detail === "GET /api/reports/q1: needs one of finance,admin");
+    await auditEvents(edge, (e) => e.event === "access_denied" && e.detail === "GET /admin/: needs all of admin", { what: "fin's 403" });
   });
 
   test("a browser navigation without the roles gets a 403 page naming the user and the missing roles", async () => {
