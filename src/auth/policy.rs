@@ -93,20 +93,29 @@ impl Pattern {
         Ok(Self::Glob { segments, rest })
     }
 
-    /// Whether `path` (decoded, and lowercased when `fold` says the pattern is too) matches.
-    fn matches(&self, path: &str, fold: bool) -> bool {
-        let folded = |text: &str| match fold {
-            true => text.to_ascii_lowercase(),
-            false => text.to_owned(),
-        };
+    /// The same pattern in ASCII lower case, for rules that ignore case.
+    fn folded(self) -> Self {
+        let lower = |text: String| text.to_ascii_lowercase();
         match self {
-            Self::Exact(exact) => folded(exact) == path,
-            Self::Folder(folder) => path.starts_with(&folded(folder)),
+            Self::Exact(exact) => Self::Exact(lower(exact)),
+            Self::Folder(folder) => Self::Folder(lower(folder)),
+            Self::Glob { segments, rest } => Self::Glob {
+                segments: segments.into_iter().map(lower).collect(),
+                rest,
+            },
+        }
+    }
+
+    /// Whether the decoded `path` matches, byte for byte.
+    fn matches(&self, path: &str) -> bool {
+        match self {
+            Self::Exact(exact) => exact == path,
+            Self::Folder(folder) => path.starts_with(folder.as_str()),
             Self::Glob { segments, rest } => {
                 let mut parts = path[1..].split('/');
                 for pattern in segments {
                     match parts.next() {
-                        Some(part) if wildcard(&folded(pattern), part) => {}
+                        Some(part) if wildcard(pattern, part) => {}
                         _ => return false,
                     }
                 }
@@ -115,6 +124,31 @@ impl Pattern {
                     Some(_) => *rest,
                 }
             }
+        }
+    }
+}
+
+/// The spellings of one request path the rules are matched against: as decoded for `public`
+/// rules; in lower case, with and without a trailing `/`, for the others.
+struct Spellings<'a> {
+    exact: &'a str,
+    lower: String,
+    toggled: Option<String>,
+}
+
+impl<'a> Spellings<'a> {
+    fn of(path: &'a RequestPath) -> Self {
+        let exact = path.decoded();
+        let lower = exact.to_ascii_lowercase();
+        let toggled = match lower.strip_suffix('/') {
+            Some("") => None,
+            Some(without) => Some(without.to_owned()),
+            None => Some(format!("{lower}/")),
+        };
+        Self {
+            exact,
+            lower,
+            toggled,
         }
     }
 }
@@ -212,7 +246,11 @@ impl Rule {
         }
         Ok(Self {
             methods,
-            pattern,
+            // Matched against the request path in lower case (see `covers_path`).
+            pattern: match access {
+                Access::Public => pattern,
+                _ => pattern.folded(),
+            },
             access,
             cors_preflight,
         })
@@ -226,19 +264,15 @@ impl Rule {
             })
     }
 
-    fn covers_path(&self, path: &RequestPath) -> bool {
-        let decoded = path.decoded();
+    fn covers_path(&self, path: &Spellings<'_>) -> bool {
         if self.access == Access::Public {
-            return self.pattern.matches(decoded, false);
+            return self.pattern.matches(path.exact);
         }
-        let lower = decoded.to_ascii_lowercase();
-        let toggled = match lower.strip_suffix('/') {
-            Some(_) if lower == "/" => None,
-            Some(without) => Some(without.to_owned()),
-            None => Some(format!("{lower}/")),
-        };
-        self.pattern.matches(&lower, true)
-            || toggled.is_some_and(|other| self.pattern.matches(&other, true))
+        self.pattern.matches(&path.lower)
+            || path
+                .toggled
+                .as_deref()
+                .is_some_and(|other| self.pattern.matches(other))
     }
 }
 
@@ -308,10 +342,11 @@ impl AccessPolicy {
         path: &RequestPath,
     ) -> Requirement<'_> {
         let judged = preflight.unwrap_or(method);
+        let spellings = Spellings::of(path);
         let rule = self
             .rules
             .iter()
-            .find(|rule| rule.covers_method(judged) && rule.covers_path(path));
+            .find(|rule| rule.covers_method(judged) && rule.covers_path(&spellings));
         match rule {
             Some(rule) if rule.access == Access::Public => Requirement::Public,
             Some(rule) if preflight.is_some() && rule.cors_preflight => Requirement::Preflight,
