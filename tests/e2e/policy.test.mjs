@@ -181,6 +181,24 @@ describe("the policy decides per path and method", () => {
   });
 });
 
+test("a policy that does not parse answers 500 naming the rule, and forwards nothing", async () => {
+  const origin = await startOrigin();
+  const edge = await secureWorker(origin, secrets, { vars: { ACCESS_POLICY: "/docs/ public\n/admin/ roles-all\n" } });
+  try {
+    for (const target of ["/docs/x", "/admin/x", "/elsewhere"]) {
+      const res = await edge.fetch(target, { headers: API });
+      assert.equal(res.status, 500, target);
+      const body = await res.json();
+      assert.equal(body.error, "configuration_error");
+      assert.match(body.message, /ACCESS_POLICY: rule 2 \(`\/admin\/ roles-all`\)/);
+    }
+    await assertNothingForwarded(origin, "a broken policy");
+  } finally {
+    await edge.dispose();
+    await origin.close();
+  }
+});
+
 describe("path spellings cannot make a request public or less guarded at the edge than at the origin", () => {
   const origins = {};
   const edges = {};
