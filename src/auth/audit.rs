@@ -37,6 +37,9 @@ pub enum EventKind {
     /// An access token was refused: forged, malformed, of another kind, expired with nothing to
     /// refresh it, or of an ended session.
     TokenRejected,
+    /// A session lacked the roles the access policy asks for on a path: the request got 403;
+    /// the detail names the method, the path and the missing roles.
+    AccessDenied,
     /// An operator listed a user's sessions through the admin endpoint.
     AdminList,
     /// An operator ended one or all of a user's sessions through the admin endpoint.
@@ -247,6 +250,7 @@ mod tests {
             EventKind::CrossSiteRejected,
             EventKind::CookieTossing,
             EventKind::TokenRejected,
+            EventKind::AccessDenied,
             EventKind::AdminList,
             EventKind::AdminRevoke,
             EventKind::AdminRefused,
@@ -270,6 +274,7 @@ mod tests {
                 | EventKind::CrossSiteRejected
                 | EventKind::CookieTossing
                 | EventKind::TokenRejected
+                | EventKind::AccessDenied
                 | EventKind::AdminList
                 | EventKind::AdminRevoke
                 | EventKind::AdminRefused

@@ -24,6 +24,7 @@ pub mod memory_store;
 pub mod page;
 pub mod password;
 pub mod path;
+pub mod policy;
 pub mod ratelimit;
 pub mod redirect;
 pub mod refresh;
