@@ -639,6 +639,12 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
                     }
                 }
                 Requirement::Session(access) => access,
+                Requirement::SpellingDependent => {
+                    return Verdict::Refuse {
+                        refusal: Refusal::AmbiguousPath(PathError::SpellingDependent),
+                        set_cookies: Vec::new(),
+                    }
+                }
             };
         match self.resolve(req).await {
             Resolution::Session {

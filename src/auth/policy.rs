@@ -138,7 +138,10 @@ struct Spellings<'a> {
 
 impl<'a> Spellings<'a> {
     fn of(path: &'a RequestPath) -> Self {
-        let exact = path.decoded();
+        Self::of_text(path.decoded())
+    }
+
+    fn of_text(exact: &'a str) -> Self {
         let lower = exact.to_ascii_lowercase();
         let toggled = match lower.strip_suffix('/') {
             Some("") => None,
@@ -294,6 +297,9 @@ pub enum Requirement<'a> {
     Preflight,
     /// A session, and when the access names them, roles.
     Session(&'a Access),
+    /// Public as spelled, but its lower-case spelling is held by a stricter rule: an origin that
+    /// ignores letter case would serve the protected resource.
+    SpellingDependent,
 }
 
 /// The ordered rules of a deployment.
@@ -343,10 +349,22 @@ impl AccessPolicy {
     ) -> Requirement<'_> {
         let judged = preflight.unwrap_or(method);
         let spellings = Spellings::of(path);
-        let rule = self
-            .rules
-            .iter()
-            .find(|rule| rule.covers_method(judged) && rule.covers_path(&spellings));
+        let first = |spellings: &Spellings<'_>| {
+            self.rules
+                .iter()
+                .find(|rule| rule.covers_method(judged) && rule.covers_path(spellings))
+        };
+        let is_public =
+            |rule: Option<&Rule>| rule.is_some_and(|rule| rule.access == Access::Public);
+        let rule = first(&spellings);
+        if is_public(rule) && spellings.lower != spellings.exact {
+            // An origin that ignores letter case acts on the lower-case spelling too: if an
+            // explicit rule protects that one, this spelling must not open it.
+            let lower = first(&Spellings::of_text(&spellings.lower));
+            if lower.is_some_and(|rule| rule.access != Access::Public) {
+                return Requirement::SpellingDependent;
+            }
+        }
         match rule {
             Some(rule) if rule.access == Access::Public => Requirement::Public,
             Some(rule) if preflight.is_some() && rule.cors_preflight => Requirement::Preflight,
@@ -460,6 +478,7 @@ mod tests {
                 format!("{need:?}:{}", roles.join(","))
             }
             Requirement::Session(Access::Public) => "unreachable".into(),
+            Requirement::SpellingDependent => "ambiguous".into(),
         }
     }
 
@@ -528,6 +547,25 @@ mod tests {
                 ("/robots.txt/", "signed-in"),
                 ("/ROBOTS.TXT", "signed-in"),
             ],
+        );
+    }
+
+    #[test]
+    fn a_path_public_only_in_one_spelling_is_refused() {
+        let mixed = policy("GET /Docs/ public; /docs/** roles-any staff; GET /about public");
+        let requirement = |at: &str| mixed.requirement("GET", None, &path(at));
+        // An origin that ignores case serves /docs/x for /Docs/x: the spelling must not open it.
+        assert_eq!(requirement("/Docs/x"), Requirement::SpellingDependent);
+        assert!(matches!(
+            requirement("/docs/x"),
+            Requirement::Session(Access::Roles { .. })
+        ));
+        assert_eq!(requirement("/about"), Requirement::Public);
+        // Public in another letter case where no explicit rule holds the lower case: public.
+        let plain = policy("GET /Docs/ public");
+        assert_eq!(
+            plain.requirement("GET", None, &path("/Docs/x")),
+            Requirement::Public
         );
     }
 
