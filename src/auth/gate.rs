@@ -84,7 +84,7 @@ pub struct Principal {
     pub user: String,
     /// The session the request belongs to, shared by all its access and refresh tokens.
     pub session: SessionId,
-    /// The roles granted at login, as the access token carries them.
+    /// The roles the session was granted at login.
     pub roles: Vec<String>,
     /// When the access token that carries this session expires.
     pub access_expires_at: UnixTime,
@@ -277,7 +277,8 @@ pub enum Verdict {
     Refuse {
         /// Why the request is refused.
         refusal: Refusal,
-        /// `Set-Cookie` values for the answer (clearing dead cookies); may be empty.
+        /// `Set-Cookie` values for the answer (clearing dead cookies, or those of a refresh in
+        /// place); may be empty.
         set_cookies: Vec<String>,
     },
 }
