@@ -112,7 +112,9 @@ pub fn render(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Reason {
+    /// The person logged out of this session.
     LoggedOut,
+    /// The person logged out of every session of the account.
     LoggedOutEverywhere,
     /// The session was ended from another device (or by an operator).
     SessionEnded,
@@ -134,6 +136,7 @@ impl Reason {
         Self::DeviceMismatch,
     ];
 
+    /// The `?reason=` value that carries this reason.
     pub fn code(self) -> &'static str {
         match self {
             Self::LoggedOut => "logged_out",
@@ -145,6 +148,7 @@ impl Reason {
         }
     }
 
+    /// The reason a `?reason=` value names; `None` for a code the edge does not issue.
     pub fn from_code(code: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|reason| reason.code() == code)
     }
@@ -195,14 +199,18 @@ pub fn login_location(next: &str, reason: Option<Reason>) -> String {
 /// How a notice on a page looks: a problem to fix, or information.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoticeKind {
+    /// Something went wrong that the person can fix (shown as an alert).
     Error,
+    /// Information, such as why the session ended.
     Info,
 }
 
 /// A message at the top of a page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
+    /// Whether the notice reports a problem or informs.
     pub kind: NoticeKind,
+    /// The message, fixed text chosen by the edge (never echoed from the request).
     pub text: &'static str,
 }
 
@@ -236,7 +244,9 @@ pub fn login_notice(error: Option<&str>, reason: Option<&str>) -> Option<Notice>
 /// What the sign-in page shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginView<'a> {
+    /// The application's name in the heading (`APP_NAME`).
     pub app_name: &'a str,
+    /// The message above the form; `None` shows none.
     pub notice: Option<Notice>,
     /// The username of the failed attempt, put back into the field.
     pub username: &'a str,
@@ -293,9 +303,13 @@ pub fn render_account(template: &str, app_name: &str) -> Result<String, PageErro
 /// What an HTML error page says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ErrorView<'a> {
+    /// The application's name in the heading (`APP_NAME`).
     pub app_name: &'a str,
+    /// The HTTP status of the answer, shown on the page.
     pub status: u16,
+    /// The page's heading.
     pub title: &'a str,
+    /// What happened and what to do, in a sentence.
     pub message: &'a str,
 }
 

@@ -33,13 +33,20 @@ pub enum Access {
     /// Any signed-in user.
     SignedIn,
     /// A signed-in user holding the roles, one of them or all of them.
-    Roles { need: RoleNeed, roles: Vec<String> },
+    Roles {
+        /// Whether one of `roles` will do, or all of them are needed.
+        need: RoleNeed,
+        /// The roles the rule names.
+        roles: Vec<String>,
+    },
 }
 
 /// Whether a role rule wants one of its roles or every one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RoleNeed {
+    /// One of the rule's roles is enough (`roles-any`).
     Any,
+    /// Every one of the rule's roles is needed (`roles-all`).
     All,
 }
 
@@ -378,16 +385,27 @@ impl AccessPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PolicyError {
+    /// The whole policy is longer than [`MAX_POLICY_LEN`].
     TooLong,
+    /// The rule has no path (after its optional methods).
     NoPath,
+    /// The rule's path is not a checked request path.
     Path(super::path::PathError),
+    /// `**` appears before the last segment of the path.
     DoubleStarInside,
+    /// An entry of the rule's method list is not an upper-case method name.
     BadMethod(String),
+    /// The path is not followed by an access.
     NoAccess,
+    /// The access word is none of `public`, `signed-in`, `roles-any`, `roles-all`.
     BadAccess(String),
+    /// `roles-any` or `roles-all` without a list of roles.
     NoRoles,
+    /// A role name that is not one (letters, digits, `- _ . :`, at most 64).
     BadRole(String),
+    /// A word after the access that is not an option.
     Unexpected(String),
+    /// `cors-preflight` on a `public` rule, which already lets preflights through.
     PublicPreflight,
 }
 
@@ -429,8 +447,11 @@ impl fmt::Display for PolicyError {
 /// A rule that does not parse, by number (from 1, in `ACCESS_POLICY`) and text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleError {
+    /// The rule's position, from 1; 0 when the error is about the whole policy.
     pub number: usize,
+    /// The rule as written; empty when the error is about the whole policy.
     pub text: String,
+    /// What is wrong with it.
     pub error: PolicyError,
 }
 
