@@ -11,3 +11,4 @@ pub mod flow;
 pub mod id_token;
 pub mod identity;
 pub mod keys;
+pub mod logout;
