@@ -213,6 +213,16 @@ fn error_text(code: &str) -> &'static str {
         "forbidden" | "cross_site" => {
             "This sign-in request was refused. Reload the page and try again."
         }
+        "provider_error" => {
+            "The identity provider did not complete the sign-in. Please try again, or ask your \
+             administrator if it keeps happening."
+        }
+        "provider_refused" => {
+            "Your account at the identity provider is not allowed to sign in to this application."
+        }
+        "provider_expired" => {
+            "The sign-in took too long or was started elsewhere. Please try again."
+        }
         _ => "Signing in did not work. Please try again.",
     }
 }

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::id_token::{verify_signature, ProviderExpectation, ProviderTokenError, PROVIDER_LEEWAY};
 use super::keys::ProviderKeys;
 use crate::auth::env::UnixTime;
+use crate::auth::login::form_decode;
 
 /// The `events` member that marks a logout token.
 pub const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
@@ -28,6 +29,17 @@ pub struct VerifiedLogout {
     pub token_id: String,
     /// Until when the `jti` must be remembered.
     pub remember_until: UnixTime,
+}
+
+/// The `logout_token` of a back-channel logout request's form body (§2.5).
+pub fn logout_token_field(body: &[u8]) -> Option<String> {
+    let text = core::str::from_utf8(body).ok()?;
+    text.split('&').find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        (name == "logout_token")
+            .then(|| form_decode(value).ok())
+            .flatten()
+    })
 }
 
 /// Validates a `logout_token`.
@@ -110,6 +122,11 @@ mod tests {
         assert_eq!(logout.provider_session.as_deref(), Some("s-9"));
         assert_eq!(logout.token_id, "j-1");
         assert!(logout.remember_until > NOW + MAX_LOGOUT_TOKEN_AGE - 60);
+        assert_eq!(
+            logout_token_field(b"a=1&logout_token=x.y%2Ez").as_deref(),
+            Some("x.y.z")
+        );
+        assert_eq!(logout_token_field(b"token=x"), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! dropped once read: they never reach the browser or the origin.
 
 pub mod config;
+pub mod discovery;
 pub mod flow;
 pub mod id_token;
 pub mod identity;
