@@ -11,6 +11,7 @@
 use core::fmt;
 
 use super::redirect::login_redirect;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 /// Longest username echoed back into the sign-in form (the form's own `maxlength`).
 pub const MAX_USERNAME_ECHO: usize = 64;
@@ -252,6 +253,33 @@ pub struct LoginView<'a> {
     pub next: &'a str,
     /// Who is signed in already, when the browser holds a live session.
     pub signed_in_as: Option<&'a str>,
+    /// The OpenID providers offered, as `(id, label)`: one button each.
+    pub providers: &'a [(&'a str, &'a str)],
+    /// Whether the username and password form is offered (`PASSWORD_LOGIN`).
+    pub password_form: bool,
+}
+
+/// Where the provider buttons go in `login.html`.
+const PROVIDERS_MARKER: &str = "<!--edgegate:providers-->";
+
+/// One link per provider to its start route, carrying `next`; every part escaped.
+fn provider_buttons(providers: &[(&str, &str)], next: &str) -> String {
+    if providers.is_empty() {
+        return String::new();
+    }
+    let next = utf8_percent_encode(next, NON_ALPHANUMERIC).to_string();
+    let mut html = String::from("      <div class=\"providers\">\n");
+    for (id, label) in providers {
+        html.push_str(&format!(
+            "        <a class=\"button secondary block\" id=\"oidc-{id}\" \
+             href=\"/auth/oidc/{id}/start?next={next}\">Sign in with {label}</a>\n",
+            id = escape(id),
+            next = escape(&next),
+            label = escape(label),
+        ));
+    }
+    html.push_str("      </div>\n");
+    html
 }
 
 /// The sign-in page (`www/login.html`) for `view`.
@@ -289,8 +317,15 @@ pub fn render_login(template: &str, view: &LoginView<'_>) -> Result<String, Page
         &[
             ("signed_in", view.signed_in_as.is_some()),
             ("form", view.signed_in_as.is_none()),
+            ("password", view.password_form),
         ],
     )
+    .map(|page| {
+        page.replace(
+            PROVIDERS_MARKER,
+            &provider_buttons(view.providers, view.next),
+        )
+    })
 }
 
 /// The account page (`www/account.html`): its script fills in the rest.
@@ -461,6 +496,8 @@ mod tests {
             username: "bob\"><script>alert(1)</script>",
             next: "/reports?a=1&b=2",
             signed_in_as: None,
+            providers: &[],
+            password_form: true,
         };
         let page = render_login(LOGIN, &view).unwrap();
         assert!(page.contains("<title>Acme &amp; Co</title>"), "{page}");
@@ -480,6 +517,8 @@ mod tests {
             username: "",
             next: "/app",
             signed_in_as: Some("<b>alice</b>"),
+            providers: &[],
+            password_form: true,
         };
         let page = render_login(LOGIN, &view).unwrap();
         assert!(
@@ -499,10 +538,43 @@ mod tests {
             username: &long,
             next: "/",
             signed_in_as: None,
+            providers: &[],
+            password_form: true,
         };
         let page = render_login(LOGIN, &view).unwrap();
         assert!(page.contains(&format!("value=\"{}\"", "u".repeat(MAX_USERNAME_ECHO))));
         assert!(!page.contains(&"u".repeat(MAX_USERNAME_ECHO + 1)));
+    }
+
+    #[test]
+    fn providers_get_a_button_each_and_the_password_form_can_go() {
+        const REAL_LOGIN: &str = include_str!("../../www/login.html");
+        let providers = [("corp", "Corp <SSO>"), ("google", "Google")];
+        let view = LoginView {
+            app_name: "edgegate",
+            notice: login_notice(Some("provider_refused"), None),
+            username: "",
+            next: "/reports?y=1",
+            signed_in_as: None,
+            providers: &providers,
+            password_form: false,
+        };
+        let page = render_login(REAL_LOGIN, &view).unwrap();
+        assert!(page.contains(
+            "id=\"oidc-corp\" href=\"/auth/oidc/corp/start?next=%2Freports%3Fy%3D1\">Sign in with Corp &lt;SSO&gt;</a>"
+        ), "{page}");
+        assert!(page.contains("id=\"oidc-google\""));
+        assert!(!page.contains("id=\"login-form\""));
+        assert!(page.contains("not allowed to sign in"));
+        let with_form = render_login(
+            REAL_LOGIN,
+            &LoginView {
+                password_form: true,
+                ..view
+            },
+        )
+        .unwrap();
+        assert!(with_form.contains("id=\"login-form\"") && with_form.contains("oidc-corp"));
     }
 
     #[test]
