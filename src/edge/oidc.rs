@@ -169,11 +169,11 @@ async fn refetch_keys(
     Ok(Some(keys))
 }
 
-fn redirect_uri(facts: &RequestFacts, provider: &str) -> String {
+/// The callback URL on the origin (scheme, host and port) this request came to.
+fn redirect_uri(url: &Url, provider: &str) -> String {
     format!(
-        "{}://{}{}",
-        facts.scheme,
-        facts.host,
+        "{}{}",
+        url.origin().ascii_serialization(),
         callback_path(provider)
     )
 }
@@ -215,7 +215,7 @@ pub(super) async fn handle(
         return Err(EdgeError::NotFound("no such provider"));
     };
     match (facts.method.as_str(), action) {
-        ("GET", "start") => start(url, facts, ctx, index, provider).await,
+        ("GET", "start") => start(url, ctx, index, provider).await,
         ("GET", "callback") => callback(req, url, facts, ctx, index, provider).await,
         ("POST", "backchannel-logout") => backchannel(req, ctx, index, provider).await,
         _ => Err(EdgeError::NotFound("no such provider route")),
@@ -224,7 +224,6 @@ pub(super) async fn handle(
 
 async fn start(
     url: &Url,
-    facts: &RequestFacts,
     ctx: &Ctx<'_>,
     index: usize,
     provider: &Provider,
@@ -238,7 +237,7 @@ async fn start(
     let location = flow.authorization_url(
         &discovery.authorization_endpoint,
         &provider.client_id,
-        &redirect_uri(facts, &provider.id),
+        &redirect_uri(url, &provider.id),
         &provider.scopes,
     );
     let mut response = http::redirect(&location, 303)?;
@@ -373,7 +372,7 @@ async fn callback(
         provider,
         &code,
         &flow.verifier,
-        &redirect_uri(facts, &provider.id),
+        &redirect_uri(url, &provider.id),
     )
     .await
     {

@@ -30,15 +30,17 @@ async function listen(server) {
 }
 
 /**
- * A real OpenID provider for one client, `edgeUrl`'s worker as provider `id`.
- * Returns { issuer, clientId, clientSecret, close() }.
+ * A real OpenID provider listening on loopback, for the worker as provider `id`. The worker's
+ * address is known only once the worker runs, which needs the issuer: so `attach(edgeUrl)`
+ * registers the client afterwards. Returns { id, issuer, clientId, clientSecret, attach, close() }.
  */
-export async function startRealProvider({ id, edgeUrl, alg = "RS256" }) {
+export async function startRealProvider({ id, alg = "RS256" }) {
   const server = http.createServer();
   const port = await listen(server);
   const issuer = `http://127.0.0.1:${port}`;
   const clientId = `edge-${id}`;
   const clientSecret = b64url(randomBytes(24));
+  const attach = (edgeUrl) => {
   const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" });
   const ec = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "jwk" });
   const provider = new Provider(issuer, {
@@ -48,7 +50,8 @@ export async function startRealProvider({ id, edgeUrl, alg = "RS256" }) {
         client_secret: clientSecret,
         redirect_uris: [`${edgeUrl}/auth/oidc/${id}/callback`],
         post_logout_redirect_uris: [`${edgeUrl}/auth/login`],
-        backchannel_logout_uri: `${edgeUrl}/auth/oidc/${id}/backchannel-logout`,
+        // The provider posts from Node, which reaches workerd on 127.0.0.1 (not on localhost's ::1).
+        backchannel_logout_uri: `${edgeUrl.replace("://localhost:", "://127.0.0.1:")}/auth/oidc/${id}/backchannel-logout`,
         backchannel_logout_session_required: true,
         grant_types: ["authorization_code"],
         response_types: ["code"],
@@ -70,13 +73,23 @@ export async function startRealProvider({ id, edgeUrl, alg = "RS256" }) {
       accountId,
       claims: async () => accountClaims(accountId),
     }),
+    // The provider refuses to post to special-use addresses (an SSRF guard); the worker under
+    // test is on loopback, so its back-channel logout goes through plain fetch.
+    fetch: (url, options) => {
+      delete options.dispatcher;
+      return globalThis.fetch(url, options);
+    },
     // Claims in the ID token itself, as most providers put them.
     conformIdTokenClaims: false,
   });
   provider.on("server_error", (_ctx, err) => console.error(`provider ${id}: ${err.stack}`));
+  provider.on("backchannel.error", (_ctx, err) => console.error(`provider ${id} back-channel logout: ${err.message} ${err.cause?.message ?? ""} ${err.cause?.code ?? ""}`));
   server.on("request", provider.callback());
+  };
   return {
+    id,
     issuer,
+    attach,
     clientId,
     clientSecret,
     async close() {

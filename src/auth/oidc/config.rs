@@ -87,6 +87,15 @@ impl OidcConfig {
     pub fn provider(&self, id: &str) -> Option<&Provider> {
         self.providers.iter().find(|provider| provider.id == id)
     }
+
+    /// The configured provider that signed in `user` (`<provider>:<sub>`), if any. Built-in
+    /// usernames cannot contain `:`, so no built-in user is mistaken for one; a user of a provider
+    /// since removed from the configuration has none (and so is looked up as a built-in user,
+    /// which fails).
+    pub fn provider_of(&self, user: &str) -> Option<&Provider> {
+        let (id, _) = user.split_once(':')?;
+        self.provider(id)
+    }
 }
 
 /// The variable's name as a `ConfigError` needs it. Names are built once per isolate from a
@@ -342,6 +351,8 @@ mod tests {
         ]))
         .unwrap();
         let provider = config.provider("corp-id").unwrap();
+        assert_eq!(config.provider_of("corp-id:u-1").unwrap().id, "corp-id");
+        assert!(config.provider_of("corp-id").is_none() && config.provider_of("gone:u-1").is_none());
         assert_eq!(provider.name, "Corp SSO");
         assert_eq!(provider.scopes, "openid email profile");
         assert_eq!(provider.token_auth, TokenAuth::Post);
