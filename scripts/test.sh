@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test, in order, stopping at the first failure:
 #   setup, rustfmt, clippy (native and wasm32), native tests, wasm tests (Node),
-#   release build of the worker, end-to-end tests against it in workerd (Miniflare).
+#   release build of the worker (and of its conformance variant), end-to-end tests against it in
+#   workerd (Miniflare).
 # The last line of a successful run is the summed test count.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,6 +59,8 @@ stage "wasm tests (wasm-bindgen-test-runner in Node $("$NODE" --version))" \
   logged wasm cargo test --target wasm32-unknown-unknown --lib
 stage "fuzz smoke (every target for a few seconds)" bash scripts/fuzz.sh --smoke
 stage "release build of the worker" bash scripts/build.sh
+stage "release build with the store conformance suite (its end-to-end test's worker)" \
+  bash scripts/build.sh --conformance
 stage "benchmark smoke (every harness piece once, tiny counts)" bash bench/run.sh --smoke
 stage "end-to-end tests (built worker in workerd via Miniflare)" \
   logged e2e "$NODE" --test --test-reporter=spec "tests/e2e/**/*.test.mjs"

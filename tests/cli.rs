@@ -565,6 +565,25 @@ fn the_admin_client_checks_its_target_before_sending_anything() {
         "DELETE https://edge.example/auth/admin/users/alice/sessions  (Authorization: Bearer $EDGEGATE_ADMIN_SECRET)"
     );
     assert!(!stdout(&output).contains(&secret) && !stderr(&output).contains(&secret));
+
+    // Session ids are base64url: one may start with a hyphen and is still an id, not a flag.
+    let id = "-AAAAAAAAAAAAAAAAAAAAA";
+    let output = edgegate(&[
+        "sessions",
+        "revoke",
+        "alice",
+        id,
+        "--edge",
+        "https://e.example",
+        "--print",
+    ])
+    .env("EDGEGATE_ADMIN_SECRET", &secret)
+    .output()
+    .unwrap();
+    assert_status(&output, 0);
+    assert!(stdout(&output).starts_with(&format!(
+        "DELETE https://e.example/auth/admin/users/alice/sessions/{id} "
+    )));
 }
 
 #[test]

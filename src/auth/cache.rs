@@ -214,7 +214,7 @@ impl IsolateCaches {
         self.assertions.borrow_mut().remove(&session.to_owned());
         self.tokens
             .borrow_mut()
-            .retain(|access| access.session() != session);
+            .retain(|access| access.session().as_str() != session);
     }
 
     /// Drops everything cached for `user`'s sessions (log out everywhere, account disabled).
@@ -285,29 +285,36 @@ mod tests {
         let caches = caches(3);
         let secret = Assertion::new("assertion".to_owned());
         for n in 0..10 {
-            let session = format!("s{n}");
+            let session = format!("{:A<22}", format!("s{n}"));
             let (token, verified) = access("alice", &session, 60);
             caches.remember_access(TokenDigest::of(&token), &verified);
             caches.remember_live(&session, "alice", NOW);
             caches.remember_assertion(&session, "alice", &[], &secret, NOW + 30);
             // s0 stays the most recently used everywhere.
-            caches.known_live("s0", NOW);
-            caches.assertion("s0", "alice", &[], 30, NOW);
+            caches.known_live("s0AAAAAAAAAAAAAAAAAAAA", NOW);
+            caches.assertion("s0AAAAAAAAAAAAAAAAAAAA", "alice", &[], 30, NOW);
         }
         assert_eq!(caches.sizes(), (3, 3, 3));
-        assert!(caches.known_live("s0", NOW) && caches.known_live("s9", NOW));
         assert!(
-            !caches.known_live("s7", NOW),
+            caches.known_live("s0AAAAAAAAAAAAAAAAAAAA", NOW)
+                && caches.known_live("s9AAAAAAAAAAAAAAAAAAAA", NOW)
+        );
+        assert!(
+            !caches.known_live("s7AAAAAAAAAAAAAAAAAAAA", NOW),
             "evicted: least recently used"
         );
-        assert!(caches.assertion("s0", "alice", &[], 30, NOW).is_some());
-        assert!(caches.assertion("s1", "alice", &[], 30, NOW).is_none());
+        assert!(caches
+            .assertion("s0AAAAAAAAAAAAAAAAAAAA", "alice", &[], 30, NOW)
+            .is_some());
+        assert!(caches
+            .assertion("s1AAAAAAAAAAAAAAAAAAAA", "alice", &[], 30, NOW)
+            .is_none());
     }
 
     #[test]
     fn entries_end_at_their_deadline() {
         let caches = caches(8);
-        let (token, verified) = access("alice", "s1", 60);
+        let (token, verified) = access("alice", "s1AAAAAAAAAAAAAAAAAAAA", 60);
         let digest = TokenDigest::of(&token);
         caches.remember_access(digest, &verified);
         assert_eq!(caches.access(&digest, NOW + 59), Some(verified.clone()));
@@ -317,9 +324,9 @@ mod tests {
             "never at or past exp"
         );
         assert_eq!(caches.sizes().0, 0, "the expired entry is dropped");
-        caches.remember_live("s1", "alice", NOW);
-        assert!(caches.known_live("s1", NOW + 4));
-        assert!(!caches.known_live("s1", NOW + 5));
+        caches.remember_live("s1AAAAAAAAAAAAAAAAAAAA", "alice", NOW);
+        assert!(caches.known_live("s1AAAAAAAAAAAAAAAAAAAA", NOW + 4));
+        assert!(!caches.known_live("s1AAAAAAAAAAAAAAAAAAAA", NOW + 5));
     }
 
     #[test]
@@ -327,18 +334,24 @@ mod tests {
         let caches = caches(8);
         let roles = vec!["staff".to_owned()];
         let secret = Assertion::new("assertion".to_owned());
-        caches.remember_assertion("s1", "alice", &roles, &secret, NOW + 30);
+        caches.remember_assertion("s1AAAAAAAAAAAAAAAAAAAA", "alice", &roles, &secret, NOW + 30);
         assert_eq!(
-            caches.assertion("s1", "alice", &roles, 30, NOW + 15),
+            caches.assertion("s1AAAAAAAAAAAAAAAAAAAA", "alice", &roles, 30, NOW + 15),
             Some(secret)
         );
-        assert_eq!(caches.assertion("s1", "alice", &roles, 30, NOW + 16), None);
         assert_eq!(
-            caches.assertion("s1", "alice", &[], 30, NOW),
+            caches.assertion("s1AAAAAAAAAAAAAAAAAAAA", "alice", &roles, 30, NOW + 16),
+            None
+        );
+        assert_eq!(
+            caches.assertion("s1AAAAAAAAAAAAAAAAAAAA", "alice", &[], 30, NOW),
             None,
             "roles changed"
         );
-        assert_eq!(caches.assertion("s1", "bob", &roles, 30, NOW), None);
+        assert_eq!(
+            caches.assertion("s1AAAAAAAAAAAAAAAAAAAA", "bob", &roles, 30, NOW),
+            None
+        );
     }
 
     #[test]
@@ -346,21 +359,27 @@ mod tests {
         let caches = caches(8);
         let secret = Assertion::new("assertion".to_owned());
         let mut digests = Vec::new();
-        for (user, session) in [("alice", "a1"), ("alice", "a2"), ("bob", "b1")] {
+        for (user, session) in [
+            ("alice", "a1AAAAAAAAAAAAAAAAAAAA"),
+            ("alice", "a2AAAAAAAAAAAAAAAAAAAA"),
+            ("bob", "b1AAAAAAAAAAAAAAAAAAAA"),
+        ] {
             let (token, verified) = access(user, session, 60);
             digests.push(TokenDigest::of(&token));
             caches.remember_access(*digests.last().unwrap(), &verified);
             caches.remember_live(session, user, NOW);
             caches.remember_assertion(session, user, &[], &secret, NOW + 30);
         }
-        caches.forget("a1");
+        caches.forget("a1AAAAAAAAAAAAAAAAAAAA");
         assert!(caches.access(&digests[0], NOW).is_none());
-        assert!(!caches.known_live("a1", NOW));
-        assert!(caches.assertion("a1", "alice", &[], 30, NOW).is_none());
-        assert!(caches.known_live("a2", NOW));
+        assert!(!caches.known_live("a1AAAAAAAAAAAAAAAAAAAA", NOW));
+        assert!(caches
+            .assertion("a1AAAAAAAAAAAAAAAAAAAA", "alice", &[], 30, NOW)
+            .is_none());
+        assert!(caches.known_live("a2AAAAAAAAAAAAAAAAAAAA", NOW));
         caches.forget_user("alice");
         assert!(caches.access(&digests[1], NOW).is_none());
-        assert!(!caches.known_live("a2", NOW));
+        assert!(!caches.known_live("a2AAAAAAAAAAAAAAAAAAAA", NOW));
         assert_eq!(caches.sizes(), (1, 1, 1), "bob's entries stay");
     }
 
@@ -370,15 +389,15 @@ mod tests {
             entries: 0,
             revocation_ttl: 5,
         });
-        let (token, verified) = access("alice", "s1", 60);
+        let (token, verified) = access("alice", "s1AAAAAAAAAAAAAAAAAAAA", 60);
         off.remember_access(TokenDigest::of(&token), &verified);
-        off.remember_live("s1", "alice", NOW);
+        off.remember_live("s1AAAAAAAAAAAAAAAAAAAA", "alice", NOW);
         assert_eq!(off.sizes(), (0, 0, 0));
         let no_revocation_cache = IsolateCaches::new(CacheSettings {
             entries: 8,
             revocation_ttl: 0,
         });
-        no_revocation_cache.remember_live("s1", "alice", NOW);
-        assert!(!no_revocation_cache.known_live("s1", NOW));
+        no_revocation_cache.remember_live("s1AAAAAAAAAAAAAAAAAAAA", "alice", NOW);
+        assert!(!no_revocation_cache.known_live("s1AAAAAAAAAAAAAAAAAAAA", NOW));
     }
 }

@@ -161,19 +161,7 @@ impl Reader<'_> {
         default: i64,
         range: (i64, i64),
     ) -> Result<i64, ConfigError> {
-        let Some(text) = self.optional(name) else {
-            return Ok(default);
-        };
-        let value: i64 = text
-            .parse()
-            .map_err(|_| problem(name, "must be a whole number of seconds"))?;
-        if value < range.0 || value > range.1 {
-            return Err(problem(
-                name,
-                format!("must be between {} and {} seconds", range.0, range.1),
-            ));
-        }
-        Ok(value)
+        self.bounded(name, default, range, " seconds")
     }
 
     fn count(
@@ -182,16 +170,32 @@ impl Reader<'_> {
         default: u32,
         range: (u32, u32),
     ) -> Result<u32, ConfigError> {
+        self.bounded(name, default, range, "")
+    }
+
+    /// A whole number within `range` (inclusive), `default` when unset; `unit` names what it
+    /// counts in messages (" seconds", or "" for a plain count).
+    fn bounded<T>(
+        &self,
+        name: &'static str,
+        default: T,
+        range: (T, T),
+        unit: &str,
+    ) -> Result<T, ConfigError>
+    where
+        T: core::str::FromStr + PartialOrd + fmt::Display,
+    {
         let Some(text) = self.optional(name) else {
             return Ok(default);
         };
-        let value: u32 = text
+        let of = if unit.is_empty() { "" } else { " of" };
+        let value: T = text
             .parse()
-            .map_err(|_| problem(name, "must be a whole number"))?;
+            .map_err(|_| problem(name, format!("must be a whole number{of}{unit}")))?;
         if value < range.0 || value > range.1 {
             return Err(problem(
                 name,
-                format!("must be between {} and {}", range.0, range.1),
+                format!("must be between {} and {}{unit}", range.0, range.1),
             ));
         }
         Ok(value)

@@ -1,7 +1,12 @@
-//! The behaviour every [`SessionStore`] must show, as one suite run against each backend.
+//! The behaviour every [`SessionStore`] must show, as one suite run against each backend: the
+//! in-memory store natively and in wasm, and the KV store and the session authority inside the
+//! built worker (the `conformance` feature adds a route that runs it; `tests/e2e/conformance.test.mjs`).
+//!
+//! Each check uses fresh random user names and session ids, so that the backends that keep their
+//! storage between checks (KV, the authority) start each one empty all the same.
 
-use super::env::testing::SeededEntropy;
-use super::env::UnixTime;
+use super::encoding::b64url;
+use super::env::{random_bytes, OsEntropy, UnixTime};
 use super::refresh::{NewRefresh, PresentedRefresh, SessionId};
 use super::session::{LoginSubject, SessionPolicy, SessionRecord};
 use super::store::{Rotation, SessionStore};
@@ -32,7 +37,7 @@ async fn login<S: SessionStore>(
     user: &str,
     now: UnixTime,
     policy: &SessionPolicy,
-    entropy: &SeededEntropy,
+    entropy: &OsEntropy,
 ) -> Login {
     let id = SessionId::generate(entropy).unwrap();
     let refresh = NewRefresh::mint(&id, entropy).unwrap();
@@ -51,7 +56,7 @@ async fn rotate<S: SessionStore>(
     presented: &PresentedRefresh,
     now: UnixTime,
     policy: &SessionPolicy,
-    entropy: &SeededEntropy,
+    entropy: &OsEntropy,
 ) -> (Rotation, NewRefresh) {
     let next = NewRefresh::mint(&presented.session, entropy).unwrap();
     let rotation = store
@@ -61,8 +66,35 @@ async fn rotate<S: SessionStore>(
     (rotation, next)
 }
 
-/// Runs every check, each on a fresh store from `make`.
-pub async fn run_all<S: SessionStore>(make: impl Fn() -> S) {
+/// Two user names no other check uses.
+struct Users {
+    alice: String,
+    bob: String,
+}
+
+impl Users {
+    fn fresh() -> Self {
+        let tag = b64url(&random_bytes::<6>(&OsEntropy).expect("entropy")).to_ascii_lowercase();
+        Self {
+            alice: format!("alice-{tag}"),
+            bob: format!("bob-{tag}"),
+        }
+    }
+}
+
+/// The names of the checks, in the order [`run_all`] runs them.
+pub const CHECKS: [&str; 7] = [
+    "create_get_and_list",
+    "rotation_grace_and_reuse",
+    "wrong_secret_changes_nothing",
+    "idle_and_absolute_expiry",
+    "limit_evicts_oldest",
+    "single_session_mode",
+    "revoke_one_and_all",
+];
+
+/// Runs every check, each on a fresh store from `make`; a failed check panics.
+pub async fn run_all<S: SessionStore>(make: impl Fn() -> S) -> [&'static str; 7] {
     create_get_and_list(&make()).await;
     rotation_grace_and_reuse(&make()).await;
     wrong_secret_changes_nothing(&make()).await;
@@ -70,13 +102,15 @@ pub async fn run_all<S: SessionStore>(make: impl Fn() -> S) {
     limit_evicts_oldest(&make()).await;
     single_session_mode(&make()).await;
     revoke_one_and_all(&make()).await;
+    CHECKS
 }
 
 async fn create_get_and_list<S: SessionStore>(store: &S) {
-    let entropy = SeededEntropy::default();
+    let entropy = OsEntropy;
+    let u = Users::fresh();
     let p = policy(None);
-    let a = login(store, "alice", T0, &p, &entropy).await;
-    let b = login(store, "alice", T0 + 1, &p, &entropy).await;
+    let a = login(store, &u.alice, T0, &p, &entropy).await;
+    let b = login(store, &u.alice, T0 + 1, &p, &entropy).await;
     assert_ne!(
         a.record.id, b.record.id,
         "every login gets a new session id"
@@ -86,21 +120,22 @@ async fn create_get_and_list<S: SessionStore>(store: &S) {
         Some(a.record.clone())
     );
     let listed: Vec<SessionId> = store
-        .sessions_of("alice", T0 + 2)
+        .sessions_of(&u.alice, T0 + 2)
         .await
         .unwrap()
         .into_iter()
         .map(|s| s.id)
         .collect();
     assert_eq!(listed, [a.record.id.clone(), b.record.id.clone()]);
-    assert!(store.sessions_of("bob", T0).await.unwrap().is_empty());
+    assert!(store.sessions_of(&u.bob, T0).await.unwrap().is_empty());
     assert!(!store.is_revoked(&a.record.id).await.unwrap());
 }
 
 async fn rotation_grace_and_reuse<S: SessionStore>(store: &S) {
-    let entropy = SeededEntropy::default();
+    let entropy = OsEntropy;
+    let u = Users::fresh();
     let p = policy(None);
-    let first = login(store, "alice", T0, &p, &entropy).await;
+    let first = login(store, &u.alice, T0, &p, &entropy).await;
     let (rotation, second) = rotate(store, &first.presented(), T0 + 100, &p, &entropy).await;
     let Rotation::Rotated(record) = rotation else {
         panic!("current token must rotate: {rotation:?}")
@@ -121,7 +156,7 @@ async fn rotation_grace_and_reuse<S: SessionStore>(store: &S) {
         matches!(rotation, Rotation::Grace(_)),
         "inside grace: {rotation:?}"
     );
-    let second_presented = PresentedRefresh::parse(second.token("alice").expose()).unwrap();
+    let second_presented = PresentedRefresh::parse(second.token(&u.alice).expose()).unwrap();
 
     // After the window, the retired token proves theft: the session ends for everyone.
     let (rotation, _) = rotate(
@@ -150,11 +185,12 @@ async fn rotation_grace_and_reuse<S: SessionStore>(store: &S) {
 }
 
 async fn wrong_secret_changes_nothing<S: SessionStore>(store: &S) {
-    let entropy = SeededEntropy::default();
+    let entropy = OsEntropy;
+    let u = Users::fresh();
     let p = policy(None);
-    let login_a = login(store, "alice", T0, &p, &entropy).await;
+    let login_a = login(store, &u.alice, T0, &p, &entropy).await;
     let forged = NewRefresh::mint(&login_a.record.id, &entropy).unwrap();
-    let forged = PresentedRefresh::parse(forged.token("alice").expose()).unwrap();
+    let forged = PresentedRefresh::parse(forged.token(&u.alice).expose()).unwrap();
     let (rotation, _) = rotate(store, &forged, T0 + 1, &p, &entropy).await;
     assert_eq!(rotation, Rotation::Unknown);
     assert!(
@@ -165,7 +201,7 @@ async fn wrong_secret_changes_nothing<S: SessionStore>(store: &S) {
     let stranger = PresentedRefresh::parse(
         NewRefresh::mint(&stranger, &entropy)
             .unwrap()
-            .token("alice")
+            .token(&u.alice)
             .expose(),
     )
     .unwrap();
@@ -178,13 +214,14 @@ async fn wrong_secret_changes_nothing<S: SessionStore>(store: &S) {
 }
 
 async fn idle_and_absolute_expiry<S: SessionStore>(store: &S) {
-    let entropy = SeededEntropy::default();
+    let entropy = OsEntropy;
+    let u = Users::fresh();
     let p = policy(None);
-    let idle = login(store, "alice", T0, &p, &entropy).await;
+    let idle = login(store, &u.alice, T0, &p, &entropy).await;
     let (rotation, _) = rotate(store, &idle.presented(), T0 + p.idle_timeout, &p, &entropy).await;
     assert_eq!(rotation, Rotation::Ended, "idle timeout reached");
 
-    let busy = login(store, "bob", T0, &p, &entropy).await;
+    let busy = login(store, &u.bob, T0, &p, &entropy).await;
     let mut presented = busy.presented();
     let mut now = T0;
     loop {
@@ -202,20 +239,21 @@ async fn idle_and_absolute_expiry<S: SessionStore>(store: &S) {
             matches!(rotation, Rotation::Rotated(_)),
             "active session at {now}: {rotation:?}"
         );
-        presented = PresentedRefresh::parse(next.token("alice").expose()).unwrap();
+        presented = PresentedRefresh::parse(next.token(&u.bob).expose()).unwrap();
     }
-    assert!(store.sessions_of("bob", now).await.unwrap().is_empty());
+    assert!(store.sessions_of(&u.bob, now).await.unwrap().is_empty());
 }
 
 async fn limit_evicts_oldest<S: SessionStore>(store: &S) {
-    let entropy = SeededEntropy::default();
+    let entropy = OsEntropy;
+    let u = Users::fresh();
     let p = policy(Some(3));
     let mut logins = Vec::new();
     for i in 0..5 {
-        logins.push(login(store, "alice", T0 + i, &p, &entropy).await);
+        logins.push(login(store, &u.alice, T0 + i, &p, &entropy).await);
     }
     let live: Vec<SessionId> = store
-        .sessions_of("alice", T0 + 10)
+        .sessions_of(&u.alice, T0 + 10)
         .await
         .unwrap()
         .into_iter()
@@ -231,14 +269,15 @@ async fn limit_evicts_oldest<S: SessionStore>(store: &S) {
 }
 
 async fn single_session_mode<S: SessionStore>(store: &S) {
-    let entropy = SeededEntropy::default();
+    let entropy = OsEntropy;
+    let u = Users::fresh();
     let p = policy(Some(1));
     assert!(p.single_session());
-    let old = login(store, "alice", T0, &p, &entropy).await;
-    let bob = login(store, "bob", T0, &p, &entropy).await;
-    let new = login(store, "alice", T0 + 5, &p, &entropy).await;
+    let old = login(store, &u.alice, T0, &p, &entropy).await;
+    let bob = login(store, &u.bob, T0, &p, &entropy).await;
+    let new = login(store, &u.alice, T0 + 5, &p, &entropy).await;
     let live: Vec<SessionId> = store
-        .sessions_of("alice", T0 + 6)
+        .sessions_of(&u.alice, T0 + 6)
         .await
         .unwrap()
         .into_iter()
@@ -253,15 +292,16 @@ async fn single_session_mode<S: SessionStore>(store: &S) {
 }
 
 async fn revoke_one_and_all<S: SessionStore>(store: &S) {
-    let entropy = SeededEntropy::default();
+    let entropy = OsEntropy;
+    let u = Users::fresh();
     let p = policy(None);
-    let a = login(store, "alice", T0, &p, &entropy).await;
-    let b = login(store, "alice", T0 + 1, &p, &entropy).await;
-    let c = login(store, "alice", T0 + 2, &p, &entropy).await;
-    let bob = login(store, "bob", T0, &p, &entropy).await;
+    let a = login(store, &u.alice, T0, &p, &entropy).await;
+    let b = login(store, &u.alice, T0 + 1, &p, &entropy).await;
+    let c = login(store, &u.alice, T0 + 2, &p, &entropy).await;
+    let bob = login(store, &u.bob, T0, &p, &entropy).await;
     assert_eq!(
         store
-            .revoke(&a.record.id, "alice", T0 + 3)
+            .revoke(&a.record.id, &u.alice, T0 + 3)
             .await
             .unwrap()
             .map(|s| s.id),
@@ -269,12 +309,15 @@ async fn revoke_one_and_all<S: SessionStore>(store: &S) {
     );
     assert!(store.is_revoked(&a.record.id).await.unwrap());
     assert_eq!(
-        store.revoke(&a.record.id, "alice", T0 + 3).await.unwrap(),
+        store.revoke(&a.record.id, &u.alice, T0 + 3).await.unwrap(),
         None,
         "revoking twice is harmless"
     );
     assert_eq!(
-        store.revoke(&bob.record.id, "alice", T0 + 3).await.unwrap(),
+        store
+            .revoke(&bob.record.id, &u.alice, T0 + 3)
+            .await
+            .unwrap(),
         None,
         "nobody ends a session that is not theirs"
     );
@@ -284,14 +327,18 @@ async fn revoke_one_and_all<S: SessionStore>(store: &S) {
         Rotation::Ended
     );
 
-    let mut ended = store.revoke_all("alice", T0 + 5).await.unwrap();
+    let mut ended = store.revoke_all(&u.alice, T0 + 5).await.unwrap();
     ended.sort();
     let mut expected = vec![b.record.id.clone(), c.record.id.clone()];
     expected.sort();
     assert_eq!(ended, expected);
     assert!(store.is_revoked(&b.record.id).await.unwrap());
     assert!(store.is_revoked(&c.record.id).await.unwrap());
-    assert!(store.sessions_of("alice", T0 + 6).await.unwrap().is_empty());
+    assert!(store
+        .sessions_of(&u.alice, T0 + 6)
+        .await
+        .unwrap()
+        .is_empty());
     assert!(!store.is_revoked(&bob.record.id).await.unwrap());
-    assert_eq!(store.sessions_of("bob", T0 + 6).await.unwrap().len(), 1);
+    assert_eq!(store.sessions_of(&u.bob, T0 + 6).await.unwrap().len(), 1);
 }

@@ -124,8 +124,6 @@ impl Principal {
 pub enum Refusal {
     /// No usable credentials were presented.
     NoSession,
-    /// A verified token names a session id of the wrong shape.
-    InvalidSession,
     /// The session was ended (logout, revocation, limit).
     SessionEnded,
     /// The refresh token is unknown, expired, or the account is disabled.
@@ -156,7 +154,7 @@ impl Refusal {
 
     pub fn code(&self) -> &'static str {
         match self {
-            Self::NoSession | Self::InvalidSession => "unauthenticated",
+            Self::NoSession => "unauthenticated",
             Self::SessionEnded => "session_ended",
             Self::SessionExpired => "session_expired",
             Self::RefreshReused => "refresh_reused",
@@ -170,7 +168,6 @@ impl Refusal {
     pub fn message(&self) -> &'static str {
         match self {
             Self::NoSession => "log in first",
-            Self::InvalidSession => "invalid session",
             Self::SessionEnded => "this session has been ended",
             Self::SessionExpired => "the session is over; log in again",
             Self::RefreshReused => {
@@ -533,19 +530,17 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
     }
 
     async fn live_session(&self, req: &RequestFacts, access: &VerifiedAccess) -> Resolution {
-        let Some(id) = SessionId::parse(access.session()) else {
-            return Resolution::Refused(Refusal::InvalidSession);
-        };
-        match self.revoked(access, &id).await {
+        let id = access.session();
+        match self.revoked(access, id).await {
             Ok(false) => Resolution::Session {
-                principal: Principal::of(access, id),
+                principal: Principal::of(access, id.clone()),
                 set_cookies: Vec::new(),
             },
             Ok(true) => {
                 self.audit.record(
                     self.log(EventKind::TokenRejected)
                         .user(access.user())
-                        .session(access.session())
+                        .session(access.session().as_str())
                         .client(req.client())
                         .detail("session ended"),
                 );
@@ -664,8 +659,8 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             .access()
             .and_then(|token| self.verified_access(token).ok())
         {
-            return Ok(SessionId::parse(access.session()).map(|id| Held {
-                id,
+            return Ok(Some(Held {
+                id: access.session().clone(),
                 user: access.user().to_owned(),
             }));
         }

@@ -713,7 +713,6 @@ fn held_session_is_the_access_token_or_the_current_refresh_token() {
 fn refusals_map_to_the_http_contract() {
     let cases = [
         (Refusal::NoSession, 401, "unauthenticated", false),
-        (Refusal::InvalidSession, 401, "unauthenticated", false),
         (Refusal::SessionEnded, 401, "session_ended", true),
         (Refusal::SessionExpired, 401, "session_expired", true),
         (Refusal::RefreshReused, 401, "refresh_reused", true),

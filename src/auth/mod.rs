@@ -10,8 +10,8 @@ pub mod authority;
 pub mod binding;
 pub mod cache;
 pub mod config;
-#[cfg(test)]
-mod conformance;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 pub mod cookie;
 pub mod encoding;
 pub mod env;

@@ -32,6 +32,14 @@ pub const RETIRED_HASHES_KEPT: usize = 16;
 /// absolute end by this much, so it is still there for the last access token a clock that far
 /// behind would accept.
 pub const MAX_LEEWAY: i64 = 300;
+/// Until when the revocation marker of a session that ends absolutely at `absolute_expires_at`
+/// must be kept: its access tokens expire by then ([`SessionRecord::access_expiry`]), and are
+/// accepted at most [`MAX_LEEWAY`] later.
+pub fn revocation_kept_until(absolute_expires_at: UnixTime) -> UnixTime {
+    // A token is still accepted in the very second `exp + leeway`; the marker must outlast it.
+    absolute_expires_at.saturating_add(MAX_LEEWAY + 1)
+}
+
 /// Longest user agent summary stored.
 pub const MAX_USER_AGENT_LEN: usize = 120;
 
@@ -161,6 +169,12 @@ impl SessionRecord {
         now < self.expires_at()
     }
 
+    /// Until when the revocation marker of this session must be kept: past the last moment any
+    /// access token minted for it can still be accepted, whatever `CLOCK_LEEWAY` is set to.
+    pub fn revocation_kept_until(&self) -> UnixTime {
+        revocation_kept_until(self.absolute_expires_at)
+    }
+
     /// When an access token minted now must expire: never after the session itself.
     pub fn access_expiry(&self, now: UnixTime, policy: &SessionPolicy) -> UnixTime {
         now.saturating_add(policy.access_ttl)
@@ -279,6 +293,51 @@ mod tests {
             user_agent: String::new(),
         };
         SessionRecord::new(id, subject, refresh.hash, created, policy)
+    }
+
+    #[test]
+    fn a_revocation_marker_outlives_every_token_it_must_refuse() {
+        use crate::auth::keys::SessionKeyRing;
+        use crate::auth::token::{issue_access, validate_access, Audience, Subject};
+        let ring = SessionKeyRing::parse("s1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8").unwrap();
+        let audience = Audience {
+            issuer: "https://edge.example".into(),
+            audience: "https://edge.example".into(),
+        };
+        let policy = SessionPolicy::default();
+        let session = record(1_800_000_000, &policy);
+        let subject = Subject {
+            user: &session.user,
+            session: session.id.as_str(),
+            roles: &[],
+        };
+        // Tokens minted all along the session's life, the last ones capped at its absolute end.
+        let step = policy.access_ttl / 2;
+        let mut minted_at = session.created_at;
+        while minted_at < session.absolute_expires_at {
+            let expiry = session.access_expiry(minted_at, &policy);
+            let token = issue_access(
+                &ring,
+                &audience,
+                &subject,
+                minted_at,
+                expiry - minted_at,
+                &SeededEntropy::default(),
+            )
+            .unwrap();
+            for leeway in [0, 5, MAX_LEEWAY] {
+                let last_accepted = expiry + leeway;
+                let accepted = |at| validate_access(&ring, token.expose(), &audience, leeway, at);
+                assert!(accepted(last_accepted).is_ok());
+                assert!(accepted(last_accepted + 1).is_err());
+                assert!(
+                    last_accepted < session.revocation_kept_until(),
+                    "a token minted at {minted_at} is accepted at {last_accepted} with leeway \
+                     {leeway}, when the marker may be gone"
+                );
+            }
+            minted_at += step;
+        }
     }
 
     #[test]

@@ -39,6 +39,13 @@ impl fmt::Display for StoreError {
     }
 }
 
+impl StoreError {
+    /// The backend failed: `err` says how.
+    pub fn unavailable(err: impl fmt::Display) -> Self {
+        Self::Unavailable(err.to_string())
+    }
+}
+
 impl std::error::Error for StoreError {}
 
 /// The outcome of presenting a refresh token.

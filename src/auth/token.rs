@@ -21,6 +21,7 @@ use serde_json::{Map, Value};
 
 use super::env::{random_bytes, Entropy, UnixTime};
 use super::keys::{is_valid_kid, AssertionKeyRing, KeyRing, SessionKeyRing};
+use super::refresh::SessionId;
 use super::secret::{AccessToken, Assertion, Secret};
 
 /// Longest token accepted or minted: the access cookie must stay under 4096 bytes with its name.
@@ -246,13 +247,23 @@ impl Validated {
 /// An access token that passed every check; the only proof of a session the worker accepts.
 /// Only [`validate_access`] makes one, so holding one means the token was verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedAccess(Validated);
+pub struct VerifiedAccess {
+    claims: Validated,
+    session: SessionId,
+}
+
+impl VerifiedAccess {
+    /// The session the token was minted for, checked to be a session id.
+    pub fn session(&self) -> &SessionId {
+        &self.session
+    }
+}
 
 impl core::ops::Deref for VerifiedAccess {
     type Target = Validated;
 
     fn deref(&self) -> &Validated {
-        &self.0
+        &self.claims
     }
 }
 
@@ -328,7 +339,9 @@ pub fn validate_access(
     leeway: i64,
     now: UnixTime,
 ) -> Result<VerifiedAccess, TokenError> {
-    validate(ring, TokenKind::Access, token, audience, leeway, now).map(VerifiedAccess)
+    let claims = validate(ring, TokenKind::Access, token, audience, leeway, now)?;
+    let session = SessionId::parse(claims.session()).ok_or(TokenError::MissingClaim("sid"))?;
+    Ok(VerifiedAccess { claims, session })
 }
 
 /// Validates an identity assertion; the origin does this with its own JOSE library, edgegate
@@ -518,7 +531,7 @@ mod tests {
         let roles = roles();
         let subject = Subject {
             user: "alice",
-            session: "sid-1",
+            session: "c2Vzc2lvbi1pZC0xNmJ5dA",
             roles: &roles,
         };
         issue_access(
@@ -554,7 +567,7 @@ mod tests {
 
     fn payload(now: UnixTime, extra: &str) -> String {
         format!(
-            r#"{{"iss":"https://edge.example","aud":"https://edge.example","sub":"mallory","sid":"s","jti":"j","roles":[],"knd":"access","iat":{now},"nbf":{now},"exp":{}{extra}}}"#,
+            r#"{{"iss":"https://edge.example","aud":"https://edge.example","sub":"mallory","sid":"c2Vzc2lvbi1pZC0xNmJ5dA","jti":"j","roles":[],"knd":"access","iat":{now},"nbf":{now},"exp":{}{extra}}}"#,
             now + 300
         )
     }
@@ -569,7 +582,7 @@ mod tests {
         let token = access_token(&ring, NOW, 300);
         let verified = validate(&ring, &token, NOW + 10).unwrap();
         assert_eq!(verified.user(), "alice");
-        assert_eq!(verified.session(), "sid-1");
+        assert_eq!(verified.session().as_str(), "c2Vzc2lvbi1pZC0xNmJ5dA");
         assert_eq!(verified.roles(), roles());
         assert_eq!(verified.expires_at(), NOW + 300);
         assert_eq!(verified.issued_at(), NOW);
@@ -802,7 +815,7 @@ mod tests {
         let roles = roles();
         let subject = Subject {
             user: "alice",
-            session: "sid-1",
+            session: "c2Vzc2lvbi1pZC0xNmJ5dA",
             roles: &roles,
         };
         let token = issue_assertion(

@@ -65,7 +65,7 @@ fn date_clock_drives_access_tokens_to_expiry() {
     let roles = vec!["member".to_owned()];
     let subject = Subject {
         user: "alice",
-        session: "sid-1",
+        session: "c2Vzc2lvbi1pZC0xNmJ5dA",
         roles: &roles,
     };
     let ttl = 300;
@@ -97,7 +97,7 @@ fn ed25519_assertions_sign_and_verify() {
     };
     let subject = Subject {
         user: "alice",
-        session: "sid-1",
+        session: "c2Vzc2lvbi1pZC0xNmJ5dA",
         roles: &[],
     };
     let now = DateClock.now();

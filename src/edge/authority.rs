@@ -116,10 +116,6 @@ pub struct AuthorityStore {
     policy: SessionPolicy,
 }
 
-fn unavailable(err: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(err.to_string())
-}
-
 impl AuthorityStore {
     pub fn new(env: Env, kv: KvSessionStore, policy: SessionPolicy) -> Self {
         Self { env, kv, policy }
@@ -145,21 +141,21 @@ async fn call<C: Serialize, R: DeserializeOwned>(
     let stub = env
         .durable_object(BINDING)
         .and_then(|ns| ns.get_by_name(name))
-        .map_err(unavailable)?;
-    let body = serde_json::to_string(command).map_err(unavailable)?;
+        .map_err(StoreError::unavailable)?;
+    let body = serde_json::to_string(command).map_err(StoreError::unavailable)?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post).with_body(Some(body.into()));
     let request = Request::new_with_init(&format!("https://authority.invalid{path}"), &init)
-        .map_err(unavailable)?;
+        .map_err(StoreError::unavailable)?;
     let mut response = stub
         .fetch_with_request(request)
         .await
-        .map_err(unavailable)?;
+        .map_err(StoreError::unavailable)?;
     if response.status_code() != 200 {
         let text = response.text().await.unwrap_or_default();
         return Err(StoreError::Unavailable(text));
     }
-    response.json().await.map_err(unavailable)
+    response.json().await.map_err(StoreError::unavailable)
 }
 
 /// Runs `command` on the counter held by the object named `name`, atomically.
@@ -237,6 +233,12 @@ impl SessionStore for AuthorityStore {
                     .mark_revoked(&record.id, record.absolute_expires_at, now)
                     .await?;
                 Ok(Rotation::Reused(record))
+            }
+            // The authority forgets ended sessions; their markers tell ended from never known.
+            Reply::Rotation(Rotation::Unknown)
+                if self.kv.is_revoked(&presented.session).await? =>
+            {
+                Ok(Rotation::Ended)
             }
             Reply::Rotation(rotation) => Ok(rotation),
             other => Err(unexpected(other)),

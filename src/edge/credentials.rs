@@ -40,22 +40,32 @@ async fn pbkdf2(password: &str, salt: &[u8], iterations: u32) -> Result<Vec<u8>,
 /// The record to compare against when the user does not exist, so the work is the same.
 const DECOY_SALT: [u8; 16] = *b"edgegate-decoy!!";
 
-async fn verify_kv(env: &Env, username: &str, password: &Password) -> Result<Verdict, Unavailable> {
+/// The stored record of `username`, if there is one: the one read of `USERS`.
+async fn user_record(env: &Env, username: &str) -> Result<Option<UserRecord>, Unavailable> {
     let users = env
         .kv("USERS")
         .map_err(|err| Unavailable(err.to_string()))?;
-    let key = user_key(username).map_err(|_| Unavailable("unnormalised username".into()))?;
-    let stored = users
+    let Ok(key) = user_key(username) else {
+        return Ok(None);
+    };
+    let Some(text) = users
         .get(&key)
         .text()
         .await
-        .map_err(|err| Unavailable(err.to_string()))?;
-    let Some(text) = stored else {
+        .map_err(|err| Unavailable(err.to_string()))?
+    else {
+        return Ok(None);
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|err| Unavailable(format!("user record: {err}")))
+}
+
+async fn verify_kv(env: &Env, username: &str, password: &Password) -> Result<Verdict, Unavailable> {
+    let Some(record) = user_record(env, username).await? else {
         pbkdf2(password.expose(), &DECOY_SALT, PBKDF2_ITERATIONS).await?;
         return Ok(Verdict::Invalid);
     };
-    let record: UserRecord =
-        serde_json::from_str(&text).map_err(|err| Unavailable(format!("user record: {err}")))?;
     let hash: PasswordHash = record
         .password_hash()
         .map_err(|err| Unavailable(format!("user record: {err}")))?;
@@ -143,21 +153,7 @@ pub async fn verify(
 
 /// Whether a `kv` user is still allowed in (checked on refresh, so disabling ends sessions).
 pub async fn still_enabled(env: &Env, username: &str) -> Result<bool, Unavailable> {
-    let users = env
-        .kv("USERS")
-        .map_err(|err| Unavailable(err.to_string()))?;
-    let Ok(key) = user_key(username) else {
-        return Ok(false);
-    };
-    let Some(text) = users
-        .get(&key)
-        .text()
-        .await
-        .map_err(|err| Unavailable(err.to_string()))?
-    else {
-        return Ok(false);
-    };
-    let record: UserRecord =
-        serde_json::from_str(&text).map_err(|err| Unavailable(format!("user record: {err}")))?;
-    Ok(!record.disabled)
+    Ok(user_record(env, username)
+        .await?
+        .is_some_and(|record| !record.disabled))
 }

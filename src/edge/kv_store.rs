@@ -13,7 +13,8 @@ use crate::auth::kv_keys::{
 };
 use crate::auth::refresh::{PresentedRefresh, SessionId, TokenHash};
 use crate::auth::session::{
-    decide_rotation, sessions_to_evict, RotationDecision, SessionPolicy, SessionRecord, MAX_LEEWAY,
+    decide_rotation, revocation_kept_until, sessions_to_evict, RotationDecision, SessionPolicy,
+    SessionRecord,
 };
 use crate::auth::store::{Rotation, SessionStore, StoreError};
 
@@ -28,10 +29,6 @@ const REVOCATION_READ_CACHE_TTL: u64 = 60;
 
 pub struct KvSessionStore {
     kv: KvStore,
-}
-
-fn unavailable(err: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(err.to_string())
 }
 
 /// An absolute KV expiration at least [`MIN_KV_TTL`] ahead.
@@ -50,7 +47,7 @@ impl KvSessionStore {
             .get(&session_key(id))
             .text()
             .await
-            .map_err(unavailable)?
+            .map_err(StoreError::unavailable)?
         else {
             return Ok(None);
         };
@@ -68,11 +65,11 @@ impl KvSessionStore {
             serde_json::to_string(record).map_err(|err| StoreError::Corrupt(err.to_string()))?;
         self.kv
             .put(&session_key(&record.id), json)
-            .map_err(unavailable)?
+            .map_err(StoreError::unavailable)?
             .expiration(expiration(record.absolute_expires_at, now))
             .execute()
             .await
-            .map_err(unavailable)
+            .map_err(StoreError::unavailable)
     }
 
     /// Stores a new session and its index entry.
@@ -84,11 +81,11 @@ impl KvSessionStore {
         self.write(record, now).await?;
         self.kv
             .put(&user_index_key(&record.user, &record.id), "")
-            .map_err(unavailable)?
+            .map_err(StoreError::unavailable)?
             .expiration(expiration(record.absolute_expires_at, now))
             .execute()
             .await
-            .map_err(unavailable)
+            .map_err(StoreError::unavailable)
     }
 
     /// Writes `id`'s revocation marker, kept until `until` plus the largest clock leeway, so it
@@ -101,11 +98,11 @@ impl KvSessionStore {
     ) -> Result<(), StoreError> {
         self.kv
             .put(&revoked_key(id), "1")
-            .map_err(unavailable)?
-            .expiration(expiration(until.saturating_add(MAX_LEEWAY), now))
+            .map_err(StoreError::unavailable)?
+            .expiration(expiration(revocation_kept_until(until), now))
             .execute()
             .await
-            .map_err(unavailable)
+            .map_err(StoreError::unavailable)
     }
 
     /// Ends a session: the revocation marker first (the hot path reads it), then the record.
@@ -119,11 +116,11 @@ impl KvSessionStore {
         self.kv
             .delete(&session_key(&record.id))
             .await
-            .map_err(unavailable)?;
+            .map_err(StoreError::unavailable)?;
         self.kv
             .delete(&user_index_key(&record.user, &record.id))
             .await
-            .map_err(unavailable)
+            .map_err(StoreError::unavailable)
     }
 
     /// Every indexed session of `user`, live or not (expired ones are ended by the caller).
@@ -135,7 +132,7 @@ impl KvSessionStore {
             if let Some(cursor) = cursor {
                 list = list.cursor(cursor);
             }
-            let page = list.execute().await.map_err(unavailable)?;
+            let page = list.execute().await.map_err(StoreError::unavailable)?;
             ids.extend(
                 page.keys
                     .iter()
@@ -256,7 +253,7 @@ impl SessionStore for KvSessionStore {
             .cache_ttl(REVOCATION_READ_CACHE_TTL)
             .text()
             .await
-            .map_err(unavailable)?;
+            .map_err(StoreError::unavailable)?;
         Ok(marker.is_some())
     }
 }

@@ -35,6 +35,8 @@ pub(super) async fn route(
     let read_only = matches!(facts.method.as_str(), "GET" | "HEAD");
     let own: EdgeResult = match (facts.method.as_str(), facts.path.as_str()) {
         (_, "/.edgegate/health") if read_only => Ok(Response::ok("ok")?),
+        #[cfg(feature = "conformance")]
+        ("POST", "/.edgegate/conformance") => conformance(ctx).await,
         (_, LOGIN_PATH) if read_only => pages::login_page(url, facts, ctx).await,
         (_, "/auth/account") if read_only => pages::account_page(ctx).await,
         (_, "/.well-known/jwks.json") if read_only => {
@@ -98,4 +100,24 @@ async fn same_site(
         )?);
     }
     Err(EdgeError::CrossSite)
+}
+
+/// Runs the store conformance suite against the configured backend, each check on the real
+/// bindings; a failed check panics, and its message goes to the log.
+#[cfg(feature = "conformance")]
+async fn conformance(ctx: &Ctx<'_>) -> EdgeResult {
+    std::panic::set_hook(Box::new(|info| {
+        worker::console_error!("conformance: {info}")
+    }));
+    let passed =
+        crate::auth::conformance::run_all(|| super::store::Sessions::new(ctx.env, ctx.config))
+            .await;
+    let store = match ctx.config.store {
+        crate::auth::config::StoreBackend::Kv => "kv",
+        crate::auth::config::StoreBackend::Authority => "authority",
+    };
+    Ok(http::json(
+        &serde_json::json!({ "store": store, "passed": passed }),
+        200,
+    )?)
 }

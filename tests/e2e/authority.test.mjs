@@ -7,6 +7,7 @@ import { startOrigin, startWorker, testKeys, userRecord } from "./harness.mjs";
 const PASSWORD = "concurrency is hard";
 const PARALLEL = 10;
 const LIMIT = 3;
+const ADMIN_SECRET = "authority-test-admin-secret-".padEnd(40, "z");
 
 function cookiesOf(res) {
   return res.headers
@@ -42,7 +43,7 @@ for (const backend of ["authority", "kv"]) {
         // Logins in flight count against the per-account limit until their password is checked,
         // so the parallel logins below need a limit above their number.
         vars: { ORIGIN_URL: origin.url, SESSION_STORE: backend, REFRESH_GRACE: "0", MAX_SESSIONS: String(LIMIT), LOGIN_MAX_FAILURES_PER_ACCOUNT: "100" },
-        secrets: testKeys(),
+        secrets: { ...testKeys(), ADMIN_SECRET },
       });
       for (const name of ["rotator", "crowd"]) {
         await (await edge.kv("USERS")).put(`user:${name}`, userRecord(PASSWORD));
@@ -75,18 +76,25 @@ for (const backend of ["authority", "kv"]) {
       }
     });
 
-    test("sessions ended in KV by the operator tool leave the list and the limit", async () => {
+    test("sessions ended by the operator leave the list and the limit", async () => {
       await (await edge.kv("USERS")).put("user:operated", userRecord(PASSWORD));
       const kept = await login(edge, "operated");
       const ended = await login(edge, "operated");
       const endedId = ended.split("; ").find((pair) => pair.startsWith("eg_refresh=")).split("=")[1].split(".")[0];
-      // What `edgegate sessions revoke` writes: the marker, then the record goes.
-      const sessions = await edge.kv("SESSIONS");
-      await sessions.put(`revoked:${endedId}`, "1", { expirationTtl: 3600 });
-      await sessions.delete(`session:${endedId}`);
+      // What `edgegate sessions revoke` sends: the worker ends it through the user's authority.
+      const res = await edge.fetch(`/auth/admin/users/operated/sessions/${endedId}`, {
+        method: "DELETE",
+        headers: { authorization: `Bearer ${ADMIN_SECRET}` },
+      });
+      assert.equal(res.status, 200);
+      assert.deepEqual((await res.json()).ended, [endedId]);
       const listed = await (await edge.fetch("/auth/sessions", { headers: { cookie: kept } })).json();
       assert.equal(listed.sessions.length, 1);
       assert.ok(listed.sessions.every((session) => session.id !== endedId));
+      // The limit counts live sessions only: LIMIT - 1 more logins keep the first one alive.
+      for (let i = 0; i < LIMIT - 1; i++) await login(edge, "operated");
+      const first = await edge.fetch("/anything", { headers: { cookie: kept } });
+      assert.equal(first.status, 200, "the ended session no longer counts against the limit");
     });
 
     test(`${PARALLEL} parallel logins against a limit of ${LIMIT}`, async (t) => {

@@ -140,6 +140,7 @@ export async function startOrigin() {
  *                   a directory path: kept there, so a later worker (e.g. with rotated keys) sees
  *                   the same state; default: in memory
  * options.assets    false to run without the ASSETS binding (default: www/ as ASSETS)
+ * options.scriptPath  another build of the worker (default build/index.js; its .wasm beside it)
  * options.log       true to show workerd's console output (default: only warnings/errors)
  * options.faultyKv  binding names (e.g. ["SESSIONS"]) whose every KV call throws
  * options.slowKv    { ms = 0, bindings = KV_BINDINGS }: those bindings wait `ms` before every call
@@ -151,8 +152,9 @@ export async function startOrigin() {
  * Returns { url, port, mf, fetch(path, init), kv(name), kvFault(name, fault), logs(), dispose() }.
  */
 export async function startWorker(options = {}) {
-  if (!existsSync(WORKER_JS) || !existsSync(WORKER_WASM)) {
-    throw new Error(`${path.relative(ROOT, WORKER_JS)} is missing: run ./scripts/build.sh first`);
+  const scriptPath = options.scriptPath ?? WORKER_JS;
+  if (!existsSync(scriptPath) || !existsSync(scriptPath.replace(/\.js$/, "_bg.wasm"))) {
+    throw new Error(`${path.relative(ROOT, scriptPath)} is missing: run ./scripts/build.sh first`);
   }
   const ownDir = options.persist === true;
   const persistDir = ownDir ? mkdtempSync(path.join(tmpdir(), "edgegate-kv-")) : options.persist || undefined;
@@ -164,7 +166,7 @@ export async function startWorker(options = {}) {
     name: "edgegate",
     // build/index.js is an ES module that does `import ... from "./index_bg.wasm"`.
     modules: true,
-    scriptPath: WORKER_JS,
+    scriptPath,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: compatibilityDate(),
     bindings: { ...wranglerVars(), ...testKeys(), ...options.vars, ...options.secrets },

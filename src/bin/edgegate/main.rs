@@ -174,7 +174,8 @@ enum SessionsCommand {
     Revoke {
         #[arg(value_parser = parse_username)]
         username: String,
-        #[arg(value_parser = parse_session_id)]
+        /// The session id (base64url: it may start with `-`)
+        #[arg(value_parser = parse_session_id, allow_hyphen_values = true)]
         session_id: SessionId,
         #[command(flatten)]
         edge: EdgeTarget,
