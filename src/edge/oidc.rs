@@ -22,6 +22,7 @@ use super::{http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::cookie::CookieJar;
 use crate::auth::env::UnixTime;
+use crate::auth::kv_keys::logout_token_key;
 use crate::auth::oidc::config::{Provider, TokenAuth};
 use crate::auth::oidc::discovery::{Discovery, MAX_DISCOVERY_BYTES};
 use crate::auth::oidc::flow::{self, callback_path, Flow, FORM_VALUE, OIDC_PREFIX};
@@ -222,12 +223,7 @@ pub(super) async fn handle(
     }
 }
 
-async fn start(
-    url: &Url,
-    ctx: &Ctx<'_>,
-    index: usize,
-    provider: &Provider,
-) -> EdgeResult {
+async fn start(url: &Url, ctx: &Ctx<'_>, index: usize, provider: &Provider) -> EdgeResult {
     let (discovery, _) = metadata(ctx, index, provider).await?;
     let flow = Flow::begin(&provider.id, query(url, "next").as_deref(), &ctx.entropy)
         .map_err(|err| EdgeError::Internal(err.to_string()))?;
@@ -440,6 +436,37 @@ async fn backchannel(
             return Ok(http::error(400, "invalid_request", &err.to_string())?);
         }
     };
+    // Replay protection: a `jti` acted on is remembered in KV until the token is too old anyway.
+    // A replay at this location is refused at once; elsewhere KV may take up to 60 s to show the
+    // mark, and a replay in that window only ends the same user's sessions again.
+    let sessions = ctx.env.kv("SESSIONS")?;
+    let seen_key = logout_token_key(&provider.issuer, &logout.token_id);
+    let seen = sessions
+        .get(&seen_key)
+        .text()
+        .await
+        .map_err(|err| unavailable("logout token replay check", err))?;
+    if seen.is_some() {
+        ctx.audit(
+            AuditEvent::new(EventKind::Revoke, ctx.now)
+                .detail(format!("provider {}: logout token replayed", provider.id)),
+        );
+        return Ok(http::error(
+            400,
+            "invalid_request",
+            "logout token already used",
+        )?);
+    }
+    let remember = u64::try_from(logout.remember_until - ctx.now)
+        .unwrap_or(0)
+        .max(60);
+    sessions
+        .put(&seen_key, "1")
+        .map_err(|err| unavailable("logout token replay mark", err))?
+        .expiration_ttl(remember)
+        .execute()
+        .await
+        .map_err(|err| unavailable("logout token replay mark", err))?;
     let user = user_id(&provider.id, &logout.subject);
     let ended = ctx.gate().end_all(&user).await?;
     ctx.audit(

@@ -156,3 +156,80 @@ test("a provider error is shown in words, and every refusal is in the audit log"
   });
   assert.ok(events.some((e) => /nonce/.test(e.detail)), JSON.stringify(events.map((e) => e.detail)));
 });
+
+// --- back-channel logout ---------------------------------------------------------------------------
+
+const BACKCHANNEL = "http://schemas.openid.net/event/backchannel-logout";
+
+function logoutClaims(over = {}) {
+  const claims = {
+    iss: hostile.issuer,
+    aud: hostile.clientId,
+    sub: "eve",
+    sid: "provider-session",
+    jti: `jti-${Math.random()}`,
+    iat: nowSecs(),
+    events: { [BACKCHANNEL]: {} },
+  };
+  for (const [name, value] of Object.entries(over)) {
+    if (value === undefined) delete claims[name];
+    else claims[name] = value;
+  }
+  return claims;
+}
+
+const logoutToken = (claims, header = {}) =>
+  signJwt({ alg: "RS256", kid: "rsa-1", typ: "logout+jwt", ...header }, claims, hostile.rsa);
+
+async function postLogout(token) {
+  const res = await edge.fetch("/auth/oidc/hostile/backchannel-logout", {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ logout_token: token }).toString(),
+  });
+  return { status: res.status, body: await res.text() };
+}
+
+async function signedInEve() {
+  const { jar, params } = await start();
+  const code = `eve-${Math.random()}`;
+  hostile.answers.set(code, rs256(idClaims(params)));
+  assert.equal((await callback(jar, { code, state: params.get("state") })).status, 303);
+  return jar;
+}
+
+const sessionStatus = async (jar) => (await edge.fetch("/auth/session", { headers: { cookie: jar.header() } })).status;
+
+test("back-channel logout: crafted logout tokens are refused and end nothing", async () => {
+  const jar = await signedInEve();
+  const cases = [
+    ["no events claim", logoutToken(logoutClaims({ events: undefined })), /back-channel logout event/],
+    ["a nonce", logoutToken(logoutClaims({ nonce: "n" })), /must not carry a nonce/],
+    ["wrong aud", logoutToken(logoutClaims({ aud: "another-client" })), /not for this client/],
+    ["wrong iss", logoutToken(logoutClaims({ iss: "http://127.0.0.1:1" })), /another issuer/],
+    ["no jti", logoutToken(logoutClaims({ jti: undefined })), /`jti`/],
+    ["too old", logoutToken(logoutClaims({ iat: nowSecs() - 600 })), /too long ago/],
+    ["alg none", signJwt({ alg: "none", kid: "rsa-1" }, logoutClaims(), null), /algorithm `none`/],
+    ["an ID token", rs256(logoutClaims()), /another type/],
+  ];
+  for (const [what, token, reason] of cases) {
+    const res = await postLogout(token);
+    assert.equal(res.status, 400, what);
+    assert.match(res.body, reason, what);
+  }
+  assert.equal(await sessionStatus(jar), 200, "the session is still alive");
+});
+
+test("back-channel logout: a valid token ends the user's sessions at once; its replay is refused", async () => {
+  const first = await signedInEve();
+  const second = await signedInEve();
+  const token = logoutToken(logoutClaims());
+  assert.equal((await postLogout(token)).status, 200);
+  assert.equal(await sessionStatus(first), 401);
+  assert.equal(await sessionStatus(second), 401);
+  const third = await signedInEve();
+  const replay = await postLogout(token);
+  assert.equal(replay.status, 400);
+  assert.match(replay.body, /already used/);
+  assert.equal(await sessionStatus(third), 200, "a replayed logout token ends no later session");
+});

@@ -352,7 +352,9 @@ mod tests {
         .unwrap();
         let provider = config.provider("corp-id").unwrap();
         assert_eq!(config.provider_of("corp-id:u-1").unwrap().id, "corp-id");
-        assert!(config.provider_of("corp-id").is_none() && config.provider_of("gone:u-1").is_none());
+        assert!(
+            config.provider_of("corp-id").is_none() && config.provider_of("gone:u-1").is_none()
+        );
         assert_eq!(provider.name, "Corp SSO");
         assert_eq!(provider.scopes, "openid email profile");
         assert_eq!(provider.token_auth, TokenAuth::Post);
