@@ -328,6 +328,26 @@ pub fn render_login(template: &str, view: &LoginView<'_>) -> Result<String, Page
     })
 }
 
+/// The page that sends a signed-out browser on to its provider's logout (RP-initiated logout).
+///
+/// A redirect cannot do it: the logout form's page allows forms to reach this origin only
+/// (`form-action 'self'`), and browsers hold redirects after a form post to that too. A refresh
+/// to `location` (with a link, should it not happen) is a new navigation, which that rule does not
+/// govern.
+pub fn render_provider_logout(app_name: &str, provider: &str, location: &str) -> String {
+    let (app_name, provider, location) = (escape(app_name), escape(provider), escape(location));
+    format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n  <meta charset=\"utf-8\">\n  \
+         <meta http-equiv=\"refresh\" content=\"0;url={location}\">\n  \
+         <title>Signing out · {app_name}</title>\n  \
+         <link rel=\"stylesheet\" href=\"/auth/assets/style.css\">\n</head>\n<body>\n  \
+         <main>\n    <div class=\"card\">\n      <h1>Signing out</h1>\n      \
+         <p class=\"lede\">You are signed out of {app_name}. Finishing at {provider}…</p>\n      \
+         <a class=\"button\" id=\"continue\" href=\"{location}\">Continue to {provider}</a>\n    \
+         </div>\n  </main>\n</body>\n</html>\n"
+    )
+}
+
 /// The account page (`www/account.html`): its script fills in the rest.
 pub fn render_account(template: &str, app_name: &str) -> Result<String, PageError> {
     render(template, &[("app_name", app_name)], &[])
@@ -575,6 +595,20 @@ mod tests {
         )
         .unwrap();
         assert!(with_form.contains("id=\"login-form\"") && with_form.contains("oidc-corp"));
+    }
+
+    #[test]
+    fn the_provider_logout_page_escapes_the_location() {
+        let page = render_provider_logout(
+            "App",
+            "Corp <SSO>",
+            "https://id.example.com/logout?a=1&b=\"2",
+        );
+        assert!(
+            page.contains("content=\"0;url=https://id.example.com/logout?a=1&amp;b=&quot;2\""),
+            "{page}"
+        );
+        assert!(page.contains("Finishing at Corp &lt;SSO&gt;"));
     }
 
     #[test]

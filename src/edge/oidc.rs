@@ -32,6 +32,7 @@ use crate::auth::oidc::id_token::{
 use crate::auth::oidc::identity::{admit, user_id};
 use crate::auth::oidc::keys::{ProviderKeys, MAX_JWKS_BYTES};
 use crate::auth::oidc::logout::{logout_token_field, validate_logout_token};
+use crate::auth::page::{render_provider_logout, Reason};
 use crate::auth::request::RequestFacts;
 
 /// How long a discovery document and key set are used before they are fetched again.
@@ -193,6 +194,53 @@ fn to_login(code: &str, provider: &str, ctx: &Ctx<'_>) -> EdgeResult {
         &[flow::clear_cookie(provider, &ctx.config.cookies)],
     )?;
     Ok(response)
+}
+
+/// Where a browser goes after logging out `user` at the edge, when their provider is configured
+/// for RP-initiated logout (`OIDC_<ID>_LOGOUT = "provider"`) and names an `end_session_endpoint`:
+/// the provider ends its own session, then returns to this edge's sign-in page, the one
+/// post-logout redirect this edge ever asks for (and so the one to register at the provider).
+/// The request carries `client_id` rather than `id_token_hint` (RP-Initiated Logout 1.0 §2
+/// allows either), so no provider token is kept after sign-in.
+pub(super) async fn provider_logout(
+    req: &Request,
+    ctx: &Ctx<'_>,
+    user: &str,
+) -> EdgeResult<Option<Response>> {
+    let Some((index, provider)) = ctx.config.oidc.provider_of(user).and_then(|provider| {
+        ctx.config
+            .oidc
+            .providers
+            .iter()
+            .position(|p| p.id == provider.id)
+            .map(|index| (index, provider))
+    }) else {
+        return Ok(None);
+    };
+    if !provider.logout_at_provider {
+        return Ok(None);
+    }
+    let (discovery, _) = metadata(ctx, index, provider).await?;
+    let Some(endpoint) = discovery.end_session_endpoint.as_deref() else {
+        return Ok(None);
+    };
+    let url = req.url()?;
+    let back = format!(
+        "{}{LOGIN_PATH}?reason={}",
+        url.origin().ascii_serialization(),
+        Reason::LoggedOut.code()
+    );
+    let encode = |value: &str| utf8_percent_encode(value, FORM_VALUE).to_string();
+    let separator = if endpoint.contains('?') { '&' } else { '?' };
+    let location = format!(
+        "{endpoint}{separator}client_id={}&post_logout_redirect_uri={}",
+        encode(&provider.client_id),
+        encode(&back)
+    );
+    let page = render_provider_logout(&ctx.config.app_name, &provider.name, &location);
+    let mut response = Response::from_html(page)?;
+    http::harden(response.headers_mut())?;
+    Ok(Some(response))
 }
 
 /// Dispatches `/auth/oidc/<provider>/<action>`.

@@ -31,7 +31,7 @@ before(async () => {
       COOKIE_SECURE: "true", // Chromium keeps Secure cookies on http://localhost
       ...providerVars([
         { ...one, extra: { NAME: "Provider One", ROLES_CLAIM: "groups", ROLE_MAP: "admins=admin,staff=member" } },
-        { ...two, extra: { NAME: "Provider Two", ALLOWED_DOMAINS: "example.com" } },
+        { ...two, extra: { NAME: "Provider Two", ALLOWED_DOMAINS: "example.com", LOGOUT: "provider" } },
       ]),
     },
   });
@@ -154,4 +154,24 @@ test("logging out at the provider ends the edge session at once (back-channel lo
   await origin.clear();
   await contexts.two.page.goto(`${base}/reports`);
   assert.equal((await origin.requests()).find((r) => r.url === "/reports").headers["x-auth-user"], "two:bob");
+});
+
+test("logging out at the edge logs out at the provider too (RP-initiated logout) and comes back", { skip }, async () => {
+  const { page } = contexts.two;
+  await page.goto(`${base}/auth/login`);
+  const hops = [];
+  page.on("response", (r) => hops.push(`${r.status()} ${r.url()} -> ${r.headers().location ?? ""}`));
+  await page.getByRole("button", { name: "Log out" }).click();
+  await page.waitForURL((url) => url.origin === two.issuer).catch(() => {});
+  assert.equal(new URL(page.url()).origin, two.issuer, `the browser is at the provider logout: ${page.url()}\n${hops.join("\n")}`);
+  await page.getByRole("button", { name: "Yes, sign me out" }).click();
+  await page.waitForURL((url) => url.origin === base && url.pathname === "/auth/login");
+  assert.equal(new URL(page.url()).searchParams.get("reason"), "logged_out");
+  await page.locator("#login-error", { hasText: "You have logged out" }).waitFor();
+  const session = await page.evaluate(async () => (await fetch("/auth/session", { headers: { accept: "application/json" } })).status);
+  assert.equal(session, 401, "the edge session is gone");
+  // The provider's own session ended too: signing in again asks for the login form.
+  await page.getByRole("link", { name: "Sign in with Provider Two" }).click();
+  await page.locator("input[name=login]").waitFor();
+  await screenshot(page, "oidc-provider-login-again.png");
 });

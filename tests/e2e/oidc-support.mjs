@@ -49,7 +49,7 @@ export async function startRealProvider({ id, alg = "RS256" }) {
         client_id: clientId,
         client_secret: clientSecret,
         redirect_uris: [`${edgeUrl}/auth/oidc/${id}/callback`],
-        post_logout_redirect_uris: [`${edgeUrl}/auth/login`],
+        post_logout_redirect_uris: [`${edgeUrl}/auth/login?reason=logged_out`],
         // The provider posts from Node, which reaches workerd on 127.0.0.1 (not on localhost's ::1).
         backchannel_logout_uri: `${edgeUrl.replace("://localhost:", "://127.0.0.1:")}/auth/oidc/${id}/backchannel-logout`,
         backchannel_logout_session_required: true,
