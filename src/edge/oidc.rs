@@ -186,12 +186,24 @@ fn query(url: &Url, name: &str) -> Option<String> {
         .map(|(_, value)| value.into_owned())
 }
 
-/// Back to the login page with an error a person can read.
-fn to_login(code: &str, provider: &str, ctx: &Ctx<'_>) -> EdgeResult {
+/// A sign-in that did not work: logged with its reason, and the browser back on the login page
+/// with an error a person can read (`code`), the flow cookie cleared.
+fn refused(
+    ctx: &Ctx<'_>,
+    facts: &RequestFacts,
+    provider: &Provider,
+    code: &str,
+    detail: &dyn std::fmt::Display,
+) -> EdgeResult {
+    ctx.audit(
+        AuditEvent::new(EventKind::LoginFailed, ctx.now)
+            .client(facts.client())
+            .detail(format!("provider {}: {detail}", provider.id)),
+    );
     let mut response = http::redirect(&format!("{LOGIN_PATH}?error={code}"), 303)?;
     http::add_cookies(
         &mut response,
-        &[flow::clear_cookie(provider, &ctx.config.cookies)],
+        &[flow::clear_cookie(&provider.id, &ctx.config.cookies)],
     )?;
     Ok(response)
 }
@@ -264,15 +276,24 @@ pub(super) async fn handle(
         return Err(EdgeError::NotFound("no such provider"));
     };
     match (facts.method.as_str(), action) {
-        ("GET", "start") => start(url, ctx, index, provider).await,
+        ("GET", "start") => start(url, facts, ctx, index, provider).await,
         ("GET", "callback") => callback(req, url, facts, ctx, index, provider).await,
         ("POST", "backchannel-logout") => backchannel(req, ctx, index, provider).await,
         _ => Err(EdgeError::NotFound("no such provider route")),
     }
 }
 
-async fn start(url: &Url, ctx: &Ctx<'_>, index: usize, provider: &Provider) -> EdgeResult {
-    let (discovery, _) = metadata(ctx, index, provider).await?;
+async fn start(
+    url: &Url,
+    facts: &RequestFacts,
+    ctx: &Ctx<'_>,
+    index: usize,
+    provider: &Provider,
+) -> EdgeResult {
+    let discovery = match metadata(ctx, index, provider).await {
+        Ok((discovery, _)) => discovery,
+        Err(err) => return refused(ctx, facts, provider, "provider_error", &err),
+    };
     let flow = Flow::begin(&provider.id, query(url, "next").as_deref(), &ctx.entropy)
         .map_err(|err| EdgeError::Internal(err.to_string()))?;
     let sealed = flow
@@ -375,14 +396,7 @@ async fn callback(
     index: usize,
     provider: &Provider,
 ) -> EdgeResult {
-    let refuse = |code: &str, detail: String| {
-        ctx.audit(
-            AuditEvent::new(EventKind::LoginFailed, ctx.now)
-                .client(facts.client())
-                .detail(format!("provider {}: {detail}", provider.id)),
-        );
-        to_login(code, &provider.id, ctx)
-    };
+    let refuse = |code: &str, detail: String| refused(ctx, facts, provider, code, &detail);
     let cookie_header = req.headers().get("Cookie").ok().flatten();
     let jar = cookie_header.as_deref().map(CookieJar::parse);
     let cookie = match &jar {
@@ -410,7 +424,10 @@ async fn callback(
     let Some(code) = query(url, "code") else {
         return refuse("provider_error", "no code in the answer".into());
     };
-    let (discovery, mut keys) = metadata(ctx, index, provider).await?;
+    let (discovery, mut keys) = match metadata(ctx, index, provider).await {
+        Ok(metadata) => metadata,
+        Err(err) => return refuse("provider_error", err.to_string()),
+    };
     let id_token = match exchange(
         &discovery,
         provider,

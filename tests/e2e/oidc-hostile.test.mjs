@@ -19,7 +19,11 @@ before(async () => {
       ORIGIN_URL: origin.url,
       DEV_MODE: "true", // the provider is plain http on 127.0.0.1
       COOKIE_SECURE: "false",
-      ...providerVars([{ id: "hostile", ...hostile }]),
+      ...providerVars([
+        { id: "hostile", ...hostile },
+        // A provider that cannot be reached (nothing listens on port 1).
+        { id: "down", issuer: "http://127.0.0.1:1", clientId: "edge-down", clientSecret: "down-secret" },
+      ]),
     },
   });
 });
@@ -145,6 +149,15 @@ test("refused: a state mismatch, and a callback without the flow cookie (no PKCE
   const bare = new Jar();
   await assertRefused(await callback(bare, { code: "state", state: params.get("state") }), bare, "provider_expired", "no flow cookie");
   assert.equal(hostile.tokenRequests.length, before, "the code was never sent to the provider");
+});
+
+test("an unreachable provider: the button leads back to the sign-in page with the reason", async () => {
+  const res = await edge.fetch("/auth/oidc/down/start?next=/app", { headers: { accept: "text/html" } });
+  assert.equal(res.status, 303);
+  assert.equal(res.headers.get("location"), "/auth/login?error=provider_error");
+  await auditEvents(edge, (e) => e.event === "login_failed" && /provider down: http:\/\/127\.0\.0\.1:1\/\.well-known\//.test(e.detail ?? ""), {
+    what: "the unreachable provider refusal",
+  });
 });
 
 test("a provider error is shown in words, and every refusal is in the audit log", async () => {
