@@ -522,6 +522,10 @@ async fn backchannel(
             "logout token already used",
         )?);
     }
+    let user = user_id(&provider.id, &logout.subject);
+    let ended = ctx.gate().end_all(&user).await?;
+    // Marked only once the sessions have ended, so a provider retrying after an outage here is
+    // not refused as a replay.
     let remember = u64::try_from(logout.remember_until - ctx.now)
         .unwrap_or(0)
         .max(60);
@@ -532,8 +536,6 @@ async fn backchannel(
         .execute()
         .await
         .map_err(|err| unavailable("logout token replay mark", err))?;
-    let user = user_id(&provider.id, &logout.subject);
-    let ended = ctx.gate().end_all(&user).await?;
     ctx.audit(
         AuditEvent::new(EventKind::Revoke, ctx.now)
             .user(&user)
