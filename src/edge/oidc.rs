@@ -32,13 +32,10 @@ use crate::auth::oidc::id_token::{
 use crate::auth::oidc::identity::{admit, user_id};
 use crate::auth::oidc::keys::{ProviderKeys, MAX_JWKS_BYTES};
 use crate::auth::oidc::logout::{logout_token_field, validate_logout_token};
+use crate::auth::oidc::refresh_policy::{is_fresh, may_refetch_keys};
 use crate::auth::page::{render_provider_logout, Reason};
 use crate::auth::request::RequestFacts;
 
-/// How long a discovery document and key set are used before they are fetched again.
-const METADATA_TTL: i64 = 3600;
-/// An unknown `kid` refetches the key set at most this often per provider.
-const KEY_REFETCH_INTERVAL: i64 = 60;
 /// A token endpoint answer larger than this is refused.
 const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
 
@@ -124,7 +121,7 @@ async fn metadata(
     provider: &Provider,
 ) -> EdgeResult<(Rc<Discovery>, Rc<ProviderKeys>)> {
     if let Some((discovery, keys, at, _)) = cached(index) {
-        if ctx.now - at < METADATA_TTL {
+        if is_fresh(at, ctx.now) {
             return Ok((discovery, keys));
         }
     }
@@ -155,7 +152,7 @@ async fn refetch_keys(
     let Some((_, _, fetched_at, keys_at)) = cached(index) else {
         return Ok(None);
     };
-    if ctx.now - keys_at < KEY_REFETCH_INTERVAL {
+    if !may_refetch_keys(keys_at, ctx.now) {
         return Ok(None);
     }
     let keys = Rc::new(fetch_keys(discovery).await?);

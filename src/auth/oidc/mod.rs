@@ -13,3 +13,4 @@ pub mod id_token;
 pub mod identity;
 pub mod keys;
 pub mod logout;
+pub mod refresh_policy;
