@@ -52,6 +52,7 @@ fmt_check() {
 stage "rustfmt" fmt_check
 stage "clippy (native, all targets)" cargo clippy --all-targets "${features[@]}" -- -D warnings
 stage "clippy (wasm32 library)" cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
+stage "rustdoc (no warnings)" env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps "${features[@]}"
 stage "native tests" logged native cargo test "${features[@]}"
 # The runner (.cargo/config.toml) is wasm-bindgen-test-runner, which runs the tests in the `node`
 # found on PATH: use_node22 put Node 22 first.

@@ -5,6 +5,8 @@
 //! milliseconds; `edge` (built only for wasm32) is the thin shell that binds it to the Workers
 //! runtime: KV, fetch, Env and the HTTP surface.
 
+#![forbid(unsafe_code)]
+
 pub mod auth;
 
 #[cfg(target_arch = "wasm32")]

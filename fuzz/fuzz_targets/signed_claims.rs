@@ -53,5 +53,6 @@ fuzz_target!(|data: &[u8]| {
         leeway: LEEWAY,
         now: NOW,
     };
-    assert_eq!(check_claims(&jws, &expect), Ok(verified));
+    assert_eq!(check_claims(&jws, &expect).as_ref(), Ok(&*verified));
+    assert_eq!(verified.session().as_str(), verified.claims().sid);
 });

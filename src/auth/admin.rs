@@ -32,11 +32,22 @@ pub const MIN_ADMIN_SECRET_LEN: usize = 32;
 #[non_exhaustive]
 pub enum AdminCommand {
     /// `GET …/users/<user>/sessions`: the user's live sessions, oldest first.
-    ListSessions { user: String },
+    ListSessions {
+        /// The username from the path.
+        user: String,
+    },
     /// `DELETE …/users/<user>/sessions/<id>`: end one session of the user.
-    EndSession { user: String, session: SessionId },
+    EndSession {
+        /// The username from the path.
+        user: String,
+        /// The session to end.
+        session: SessionId,
+    },
     /// `DELETE …/users/<user>/sessions`: end every session of the user.
-    EndAllSessions { user: String },
+    EndAllSessions {
+        /// The username from the path.
+        user: String,
+    },
 }
 
 impl AdminCommand {
@@ -184,11 +195,15 @@ impl std::error::Error for AdminError {}
 /// One session as the operator sees it: no token material.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminSession {
+    /// The session id.
     pub id: String,
+    /// When it began, in Unix seconds.
     pub created_at: UnixTime,
+    /// When it was last refreshed, in Unix seconds.
     pub last_seen_at: UnixTime,
     /// When it ends if unused: the earlier of idle and absolute expiry.
     pub expires_at: UnixTime,
+    /// A short summary of the `User-Agent` the session was created with.
     pub device: String,
 }
 
@@ -207,14 +222,18 @@ impl From<&SessionRecord> for AdminSession {
 /// The reply to [`AdminCommand::ListSessions`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionList {
+    /// Whose sessions these are.
     pub user: String,
+    /// The live sessions, oldest first.
     pub sessions: Vec<AdminSession>,
 }
 
 /// The reply to the commands that end sessions: which ones ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ended {
+    /// Whose sessions ended.
     pub user: String,
+    /// The ids of the sessions that ended; empty if none was live.
     pub ended: Vec<String>,
 }
 

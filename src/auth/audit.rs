@@ -37,6 +37,9 @@ pub enum EventKind {
     /// An access token was refused: forged, malformed, of another kind, expired with nothing to
     /// refresh it, or of an ended session.
     TokenRejected,
+    /// A session lacked the roles the access policy asks for on a path: the request got 403;
+    /// the detail names the method, the path and the missing roles.
+    AccessDenied,
     /// An operator listed a user's sessions through the admin endpoint.
     AdminList,
     /// An operator ended one or all of a user's sessions through the admin endpoint.
@@ -84,11 +87,11 @@ fn is_token_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '-' || c == '_'
 }
 
-/// `text` as it may appear in a log line: every run of at least [`SECRET_RUN`] token characters
+/// `text` as it may appear in a log line: every run of at least 16 token characters
 /// (ASCII letters, digits, `-`, `_`; the alphabet of base64url, hex and of every id, token and
 /// key edgegate issues, all of at least 128 bits) becomes `~` and its [`pseudonym`], so the
 /// pseudonym of a session id in a path equals the line's `session` value. Kept, so that
-/// configuration errors stay readable: runs shorter than [`ALWAYS_SECRET_RUN`] made of capital
+/// configuration errors stay readable: runs shorter than 32 characters made of capital
 /// letters and `_` only, with at least one `_` (variable names such as
 /// `LOGIN_MAX_FAILURES_PER_ACCOUNT`; a random 22-character id has that shape with a chance of
 /// about 10⁻⁸). Percent-escapes of token characters are decoded first, so `%2D` cannot split a
@@ -247,6 +250,7 @@ mod tests {
             EventKind::CrossSiteRejected,
             EventKind::CookieTossing,
             EventKind::TokenRejected,
+            EventKind::AccessDenied,
             EventKind::AdminList,
             EventKind::AdminRevoke,
             EventKind::AdminRefused,
@@ -270,6 +274,7 @@ mod tests {
                 | EventKind::CrossSiteRejected
                 | EventKind::CookieTossing
                 | EventKind::TokenRejected
+                | EventKind::AccessDenied
                 | EventKind::AdminList
                 | EventKind::AdminRevoke
                 | EventKind::AdminRefused

@@ -57,6 +57,7 @@ pub struct Device {
     /// A known browser family ("Firefox"), else the first product the client names ("curl").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub browser: Option<String>,
+    /// The operating system the client names ("Linux", "iOS"); `None` when it names none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
 }

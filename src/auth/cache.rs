@@ -47,6 +47,7 @@ impl Default for CacheSettings {
 pub struct TokenDigest([u8; 32]);
 
 impl TokenDigest {
+    /// The SHA-256 of `token`.
     pub fn of(token: &str) -> Self {
         Self(Sha256::digest(token.as_bytes()).into())
     }
@@ -129,6 +130,8 @@ pub struct IsolateCaches {
 }
 
 impl IsolateCaches {
+    /// Empty caches of the fixed capacity `settings` names; a revocation TTL of 0 disables the
+    /// revocation cache.
     pub fn new(settings: CacheSettings) -> Self {
         let revocation_entries = if settings.revocation_ttl > 0 {
             settings.entries
@@ -143,6 +146,7 @@ impl IsolateCaches {
         }
     }
 
+    /// The capacity and TTL these caches were built with.
     pub fn settings(&self) -> CacheSettings {
         self.settings
     }
@@ -152,6 +156,7 @@ impl IsolateCaches {
         self.tokens.borrow_mut().get(digest, now)
     }
 
+    /// Keeps the claims of a validated access token until the token expires.
     pub fn remember_access(&self, digest: TokenDigest, access: &VerifiedAccess) {
         self.tokens
             .borrow_mut()
@@ -166,6 +171,7 @@ impl IsolateCaches {
             .is_some()
     }
 
+    /// Records that KV said `session` (of `user`) is not revoked, trusted for the revocation TTL.
     pub fn remember_live(&self, session: &str, user: &str, now: UnixTime) {
         self.live.borrow_mut().put(
             session.to_owned(),
@@ -189,6 +195,7 @@ impl IsolateCaches {
         (fresh_enough && cached.user == user && cached.roles == roles).then_some(cached.assertion)
     }
 
+    /// Keeps `assertion` for `session`, `user` and `roles` until `expires_at` (Unix seconds).
     pub fn remember_assertion(
         &self,
         session: &str,

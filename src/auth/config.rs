@@ -14,6 +14,7 @@ use super::cookie::CookieSpec;
 use super::keys::{AssertionKeyRing, SessionKeyRing};
 use super::oidc::config::OidcConfig;
 use super::path::RequestPath;
+use super::policy::{AccessPolicy, Rule};
 use super::ratelimit::Limit;
 use super::secret::{AdminSecret, OriginSecret};
 use super::session::{SessionPolicy, MAX_LEEWAY};
@@ -60,8 +61,8 @@ pub struct Config {
     pub cookies: CookieSpec,
     pub credentials: Credentials,
     pub store: StoreBackend,
-    /// Paths served without a session: exact, or a folder when written with a trailing `/`.
-    pub public_paths: Vec<RequestPath>,
+    /// Who may reach which path (`PUBLIC_PATHS` first, then `ACCESS_POLICY`).
+    pub access: AccessPolicy,
     pub account_limit: Limit,
     pub client_limit: Limit,
     pub dev_mode: bool,
@@ -93,17 +94,6 @@ impl Config {
             Some(query) => format!("{}{path}?{query}", self.origin_url),
             None => format!("{}{path}", self.origin_url),
         }
-    }
-
-    /// Whether `path` is served without a session: the same path, or inside a public folder.
-    ///
-    /// Both sides are checked paths, compared decoded, segment by segment and case-sensitively
-    /// (see [`RequestPath`]), so only a path that every origin resolves inside the public entry
-    /// can match it.
-    pub fn is_public(&self, path: &RequestPath) -> bool {
-        self.public_paths
-            .iter()
-            .any(|public| path == public || path.is_inside(public))
     }
 }
 
@@ -373,7 +363,12 @@ impl Config {
                 RequestPath::parse(path)
                     .map_err(|err| problem("PUBLIC_PATHS", format!("`{path}`: {err}")))
             })
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<RequestPath>, _>>()?;
+        let access = AccessPolicy::parse(
+            public_paths.iter().map(Rule::public).collect(),
+            &read.optional("ACCESS_POLICY").unwrap_or_default(),
+        )
+        .map_err(|err| problem("ACCESS_POLICY", err.to_string()))?;
 
         let window = read.seconds("LOGIN_WINDOW", 300, (60, 86400))?;
         let limit = |name, default| -> Result<Limit, ConfigError> {
@@ -406,7 +401,7 @@ impl Config {
             cookies: CookieSpec { secure },
             credentials,
             store,
-            public_paths,
+            access,
             account_limit: limit("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)?,
             client_limit: limit("LOGIN_MAX_FAILURES_PER_CLIENT", 20)?,
             dev_mode,
@@ -421,6 +416,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::policy::{Access, Requirement};
     use std::collections::HashMap;
 
     const SESSION_KEYS: &str = "s1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
@@ -458,7 +454,7 @@ mod tests {
         assert_eq!(config.store, StoreBackend::Kv);
         assert_eq!(config.assertion_ttl, 30);
         assert!(!config.dev_mode);
-        assert!(config.public_paths.is_empty());
+        assert_eq!(config.access, AccessPolicy::default());
         assert_eq!(config.caches, CacheSettings::default());
         assert_eq!(
             config.origin_target("/a b", Some("q=1")),
@@ -608,18 +604,43 @@ mod tests {
     #[test]
     fn public_paths_match_exactly_or_by_folder() {
         let config = with(&[("PUBLIC_PATHS", "/favicon.ico, /public/, /caf%C3%A9/")]).unwrap();
-        assert!(config.is_public(&path("/favicon.ico")));
-        assert!(config.is_public(&path("/public/")));
-        assert!(config.is_public(&path("/public/logo.png")));
-        assert!(config.is_public(&path("/public/a/b.css")));
-        assert!(config.is_public(&path("/caf%c3%a9/menu")));
-        assert!(config.is_public(&path("/%70ublic/logo.png")));
-        assert!(!config.is_public(&path("/favicon.ico.evil")));
-        assert!(!config.is_public(&path("/favicon.ico/")));
-        assert!(!config.is_public(&path("/publicity")));
-        assert!(!config.is_public(&path("/public")));
-        assert!(!config.is_public(&path("/Public/logo.png")));
-        assert!(!config.is_public(&path("/private")));
+        let is_public =
+            |at: &str| config.access.requirement("GET", None, &path(at)) == Requirement::Public;
+        assert!(is_public("/favicon.ico"));
+        assert!(is_public("/public/"));
+        assert!(is_public("/public/logo.png"));
+        assert!(is_public("/public/a/b.css"));
+        assert!(is_public("/caf%c3%a9/menu"));
+        assert!(is_public("/%70ublic/logo.png"));
+        assert!(!is_public("/favicon.ico.evil"));
+        assert!(!is_public("/favicon.ico/"));
+        assert!(!is_public("/publicity"));
+        assert!(!is_public("/public"));
+        assert!(!is_public("/Public/logo.png"));
+        assert!(!is_public("/private"));
+    }
+
+    #[test]
+    fn public_paths_come_before_the_access_policy() {
+        let config = with(&[
+            ("PUBLIC_PATHS", "/public/"),
+            ("ACCESS_POLICY", "/** roles-all admin\n"),
+        ])
+        .unwrap();
+        let needs = |at: &str| config.access.requirement("GET", None, &path(at));
+        assert_eq!(needs("/public/a"), Requirement::Public);
+        assert!(matches!(
+            needs("/public"),
+            Requirement::Session(Access::Roles { .. })
+        ));
+    }
+
+    #[test]
+    fn a_bad_access_policy_names_the_variable_and_the_rule() {
+        let err = with(&[("ACCESS_POLICY", "/a public\n/b roles-any\n")]).unwrap_err();
+        assert_eq!(err.variable, "ACCESS_POLICY");
+        let shown = err.to_string();
+        assert!(shown.contains("rule 2 (`/b roles-any`)"), "{shown}");
     }
 
     #[test]

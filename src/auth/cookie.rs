@@ -35,7 +35,9 @@ pub const MAX_COOKIE_PAIR: usize = 4096;
 /// The cookie names in use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CookieNames {
+    /// The cookie that carries the access token.
     pub access: &'static str,
+    /// The cookie that carries the refresh token.
     pub refresh: &'static str,
 }
 
@@ -67,6 +69,7 @@ pub struct CookieJar<'a> {
 }
 
 impl<'a> CookieJar<'a> {
+    /// Splits a `Cookie` header into its pairs; errors as described on [`CookieJar`].
     pub fn parse(header: &'a str) -> Result<Self, CookieError> {
         if header.len() > MAX_COOKIE_HEADER {
             return Err(CookieError::TooLarge);
@@ -176,6 +179,7 @@ pub struct CookieSpec {
 }
 
 impl CookieSpec {
+    /// The access and refresh cookie names, `__Host-`-prefixed when [`CookieSpec::secure`].
     pub fn names(&self) -> CookieNames {
         cookie_names(self.secure)
     }
@@ -267,7 +271,10 @@ pub enum CookieError {
     /// The `Cookie` header contains a control character.
     InvalidCharacter,
     /// A cookie we read appears more than once.
-    Duplicate { name: String },
+    Duplicate {
+        /// The repeated cookie name.
+        name: String,
+    },
     /// Name and value together are longer than [`MAX_COOKIE_PAIR`].
     TooLong,
     /// The value is empty or has characters a cookie value cannot hold.

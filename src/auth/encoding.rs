@@ -2,6 +2,7 @@
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 
+/// `bytes` as unpadded base64url text.
 pub fn b64url(bytes: &[u8]) -> String {
     Base64UrlUnpadded::encode_string(bytes)
 }

@@ -1,8 +1,8 @@
 //! The two things the core takes from the world: the time and randomness.
 //!
-//! Everything else in [`crate::auth`] is a function of its inputs. Production passes
-//! [`SystemClock`]-like implementations from the shell and [`OsEntropy`]; tests pass fixed clocks
-//! and seeded entropy so that every expiry, rotation and grace window is reproducible.
+//! Everything else in [`crate::auth`] is a function of its inputs. Production passes the
+//! worker's current time (`Date.now()`, as [`UnixTime`]) from the shell and [`OsEntropy`]; tests
+//! pass fixed clocks and seeded entropy so that every expiry, rotation and grace window is reproducible.
 
 use core::fmt;
 
@@ -11,11 +11,13 @@ pub type UnixTime = i64;
 
 /// Where the current time comes from.
 pub trait Clock {
+    /// The current time in Unix seconds.
     fn now(&self) -> UnixTime;
 }
 
 /// Where secret randomness comes from: it must be a CSPRNG.
 pub trait Entropy {
+    /// Fills all of `buf` with random bytes, or fails: never a partial or predictable fill.
     fn fill(&self, buf: &mut [u8]) -> Result<(), EntropyError>;
 }
 

@@ -101,9 +101,13 @@ pub fn is_reserved_header(name: &str) -> bool {
 /// The authenticated user, as the origin will see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
+    /// The username the session belongs to.
     pub user: String,
+    /// The session id the request was authenticated with.
     pub session: String,
+    /// The user's roles, each sent without commas.
     pub roles: Vec<String>,
+    /// The signed statement of the above for the origin to verify.
     pub assertion: Assertion,
 }
 
@@ -149,13 +153,17 @@ fn check_value(header: &'static str, value: &str) -> Result<(), ForwardError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ForwardError {
+    /// A header value would be empty.
     Empty {
+        /// The header it was meant for.
         header: &'static str,
     },
     /// A character other than visible ASCII (space, CR, LF, NUL, control or non-ASCII).
     InvalidCharacter {
+        /// The header it was meant for.
         header: &'static str,
     },
+    /// A role contains a comma, which would split it in the joined roles header.
     CommaInRole,
 }
 

@@ -20,6 +20,7 @@ use super::forward::Identity;
 use super::keys::AssertionKeyRing;
 use super::page::{login_location, Reason};
 use super::path::{PathError, RequestPath};
+use super::policy::{Access, Requirement, RoleNeed};
 use super::refresh::{NewRefresh, PresentedRefresh, SessionId};
 use super::request::RequestFacts;
 use super::secret::Assertion;
@@ -136,6 +137,8 @@ pub enum Refusal {
     /// The path means different things to different origins (encoded separators or dots,
     /// dot segments, `;` parameters, ...): refused before anything else looks at it.
     AmbiguousPath(PathError),
+    /// A signed-in user lacks the roles the path's rule asks for.
+    Forbidden(Denied),
     /// Storage could not answer: fail closed.
     Unavailable(StoreError),
     /// A token or cookie could not be minted (randomness, a value that cannot be a cookie).
@@ -146,6 +149,7 @@ impl Refusal {
     pub fn status(&self) -> u16 {
         match self {
             Self::AmbiguousPath(_) => 400,
+            Self::Forbidden(_) => 403,
             Self::Unavailable(_) => 503,
             Self::Internal(_) => 500,
             _ => 401,
@@ -160,6 +164,7 @@ impl Refusal {
             Self::RefreshReused => "refresh_reused",
             Self::DeviceMismatch => "device_mismatch",
             Self::AmbiguousPath(_) => "bad_request",
+            Self::Forbidden(_) => "forbidden",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
@@ -177,6 +182,7 @@ impl Refusal {
                 "this session was signed in on another device; the session has been ended"
             }
             Self::AmbiguousPath(err) => err.reason(),
+            Self::Forbidden(_) => "you are signed in, but without a role this path requires",
             Self::Unavailable(_) => "session storage is unavailable; try again shortly",
             Self::Internal(_) => "the session could not be issued",
         }
@@ -196,6 +202,16 @@ impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.message())
     }
+}
+
+/// Who was refused a path for want of roles, and which: enough for the page that says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    pub user: String,
+    /// Whether one of `missing` would do, or all of them are needed.
+    pub need: RoleNeed,
+    /// The rule's roles the user does not hold (for `Any`, all of the rule's roles).
+    pub missing: Vec<String>,
 }
 
 /// A request's session, or why it has none.
@@ -597,8 +613,9 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         )
     }
 
-    /// The decision for a protected path: public paths pass without identity; otherwise the
-    /// session's identity, a login redirect for a browser navigation, or a refusal.
+    /// The decision for a protected path, by the access policy: public paths (and preflights a
+    /// rule lets through) pass without identity; otherwise the session's identity, a login
+    /// redirect for a browser navigation, a refusal, or 403 for a session without the roles.
     pub async fn protect(&self, req: &RequestFacts) -> Verdict {
         // Decided on the path the origin will act on, so nothing is public (or less guarded)
         // here and something else there.
@@ -611,26 +628,25 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
                 }
             }
         };
-        if self.config.is_public(&path) {
-            return Verdict::Forward {
-                identity: None,
-                set_cookies: Vec::new(),
+        let access =
+            match self
+                .config
+                .access
+                .requirement(&req.method, req.preflight.as_deref(), &path)
+            {
+                Requirement::Public | Requirement::Preflight => {
+                    return Verdict::Forward {
+                        identity: None,
+                        set_cookies: Vec::new(),
+                    }
+                }
+                Requirement::Session(access) => access,
             };
-        }
         match self.resolve(req).await {
             Resolution::Session {
                 principal,
                 set_cookies,
-            } => match self.identity(&principal).await {
-                Ok(identity) => Verdict::Forward {
-                    identity: Some(identity),
-                    set_cookies,
-                },
-                Err(err) => Verdict::Refuse {
-                    refusal: Refusal::Internal(format!("identity assertion: {err}")),
-                    set_cookies: Vec::new(),
-                },
-            },
+            } => self.admit(req, &principal, access, set_cookies).await,
             Resolution::Refused(refusal) => {
                 if req.navigation && refusal.status() == 401 {
                     Verdict::Redirect {
@@ -647,6 +663,55 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
                     }
                 }
             }
+        }
+    }
+
+    /// The verdict for a session on a path whose rule asks for `access`: forwarded with its
+    /// identity, or refused for the roles it lacks. Cookies of a refresh in place go with either
+    /// answer, so the rotation is not lost.
+    async fn admit(
+        &self,
+        req: &RequestFacts,
+        principal: &Principal,
+        access: &Access,
+        set_cookies: Vec<String>,
+    ) -> Verdict {
+        let missing = access.missing(&principal.roles);
+        if let (Access::Roles { need, .. }, false) = (access, missing.is_empty()) {
+            self.audit.record(
+                self.log(EventKind::AccessDenied)
+                    .user(&principal.user)
+                    .session(principal.session.as_str())
+                    .client(req.client())
+                    .detail(format!(
+                        "{} {}: needs {} of {}",
+                        req.method,
+                        req.path,
+                        match need {
+                            RoleNeed::Any => "one",
+                            RoleNeed::All => "all",
+                        },
+                        missing.join(",")
+                    )),
+            );
+            return Verdict::Refuse {
+                refusal: Refusal::Forbidden(Denied {
+                    user: principal.user.clone(),
+                    need: *need,
+                    missing,
+                }),
+                set_cookies,
+            };
+        }
+        match self.identity(principal).await {
+            Ok(identity) => Verdict::Forward {
+                identity: Some(identity),
+                set_cookies,
+            },
+            Err(err) => Verdict::Refuse {
+                refusal: Refusal::Internal(format!("identity assertion: {err}")),
+                set_cookies: Vec::new(),
+            },
         }
     }
 

@@ -6,6 +6,7 @@ use super::*;
 use crate::auth::cache::CacheSettings;
 use crate::auth::env::testing::{BrokenEntropy, SeededEntropy};
 use crate::auth::memory_store::MemoryStore;
+use crate::auth::policy::RoleNeed;
 use crate::auth::request::tests::facts;
 use crate::auth::session::{LoginSubject, SessionPolicy};
 use crate::auth::token::validate_assertion;
@@ -948,4 +949,116 @@ fn an_outage_while_ending_a_mismatched_session_fails_closed() {
         world.audit.kinds(),
         [EventKind::BindingMismatch, EventKind::StoreFailure]
     );
+}
+
+/// A deployment whose `/app/` needs `ACCESS_POLICY` `access` (alice holds the role `staff`).
+fn policy_world(access: &str) -> World {
+    World::new(config_with(&[(
+        "ACCESS_POLICY",
+        &format!("/app/ {access}\nPOST /api/** roles-all writer cors-preflight"),
+    )]))
+}
+
+#[test]
+fn a_role_rule_forwards_a_user_holding_the_roles() {
+    for access in ["roles-any admin,staff", "roles-all staff", "signed-in"] {
+        let world = policy_world(access);
+        let browser = world.login(NOW);
+        let cookie = cookie_header(&world.config, Some(&browser.access), None);
+        let (identity, _) = forwarded(world.protect(NOW + 1, &api_request(&cookie)));
+        assert_eq!(identity.roles, ["staff"], "{access}");
+    }
+}
+
+#[test]
+fn a_user_without_the_roles_is_refused_403_naming_what_is_missing() {
+    let cases = [
+        ("roles-any admin,ops", RoleNeed::Any, &["admin", "ops"][..]),
+        ("roles-all staff,admin", RoleNeed::All, &["admin"][..]),
+    ];
+    for (access, need, missing) in cases {
+        let world = policy_world(access);
+        let browser = world.login(NOW);
+        let cookie = cookie_header(&world.config, Some(&browser.access), None);
+        for req in [api_request(&cookie), navigation(&cookie)] {
+            let (refusal, set_cookies) = refused(world.protect(NOW + 1, &req));
+            assert_eq!((refusal.status(), refusal.code()), (403, "forbidden"));
+            assert_eq!(
+                refusal,
+                Refusal::Forbidden(Denied {
+                    user: "alice".into(),
+                    need,
+                    missing: missing.iter().map(|role| role.to_string()).collect(),
+                })
+            );
+            assert!(set_cookies.is_empty());
+            assert!(!refusal.clears_cookies());
+        }
+        assert_eq!(
+            world.audit.kinds(),
+            [EventKind::AccessDenied, EventKind::AccessDenied]
+        );
+        let detail = world.audit.0.borrow()[0].detail.clone().unwrap();
+        assert!(detail.starts_with("GET /app/data: needs"), "{detail}");
+        assert!(detail.ends_with(&missing.join(",")), "{detail}");
+    }
+}
+
+#[test]
+fn a_403_after_a_refresh_in_place_still_delivers_the_new_cookies() {
+    let world = policy_world("roles-all admin");
+    let browser = world.login(NOW);
+    let cookie = cookie_header(&world.config, None, Some(&browser.refresh));
+    let (refusal, set_cookies) = refused(world.protect(NOW + 1, &navigation(&cookie)));
+    assert_eq!(refusal.status(), 403);
+    assert_eq!(set_cookies.len(), 2, "{set_cookies:?}");
+    assert!(!is_clearing(&set_cookies));
+}
+
+#[test]
+fn without_a_session_a_role_path_is_like_any_signed_in_path() {
+    let world = policy_world("roles-all admin");
+    let (refusal, _) = refused(world.protect(NOW, &api_request("theme=dark")));
+    assert_eq!((refusal.status(), refusal.code()), (401, "unauthenticated"));
+    assert!(matches!(
+        world.protect(NOW, &navigation("theme=dark")),
+        Verdict::Redirect { .. }
+    ));
+}
+
+#[test]
+fn a_preflight_passes_only_where_its_rule_says_so() {
+    let world = policy_world("roles-all admin");
+    let preflight = |path: &str, announced: &str| {
+        facts(
+            "OPTIONS",
+            path,
+            &[
+                ("Origin", "https://app.example"),
+                ("Access-Control-Request-Method", announced),
+            ],
+        )
+    };
+    assert_eq!(
+        world.protect(NOW, &preflight("/api/orders", "POST")),
+        Verdict::Forward {
+            identity: None,
+            set_cookies: vec![]
+        }
+    );
+    // Announcing another method, or on a path whose rule has no `cors-preflight`, a preflight
+    // keeps the requirement; so does an OPTIONS without `Origin`.
+    for req in [
+        preflight("/api/orders", "DELETE"),
+        preflight("/app/x", "GET"),
+        facts(
+            "OPTIONS",
+            "/api/orders",
+            &[("Access-Control-Request-Method", "POST")],
+        ),
+    ] {
+        let (refusal, _) = refused(world.protect(NOW, &req));
+        assert_eq!(refusal.status(), 401, "{req:?}");
+    }
+    assert_eq!(world.store.revocation_reads.get(), 0);
 }

@@ -22,9 +22,11 @@ pub const MAX_LOGIN_BODY: usize = 8 * 1024;
 pub struct LoginRequest {
     /// As typed; normalise with [`super::password::normalize_username`] before use.
     pub username: String,
+    /// As typed, redacted in `Debug`.
     pub password: Password,
     /// Where to go afterwards, unchecked: pass it through [`super::redirect::safe_next`].
     pub next: Option<String>,
+    /// Form post or JSON call, so the reply takes the same form.
     pub format: LoginFormat,
 }
 
@@ -40,8 +42,11 @@ pub enum LoginFormat {
 /// The fields a login reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginField {
+    /// `username`.
     Username,
+    /// `password`.
     Password,
+    /// `next`, the page to return to.
     Next,
 }
 
@@ -55,6 +60,7 @@ impl LoginField {
         }
     }
 
+    /// The field's name in a form or JSON body.
     pub fn name(self) -> &'static str {
         match self {
             Self::Username => "username",

@@ -10,6 +10,7 @@ use super::session::{SessionPolicy, SessionRecord};
 use super::store::{Rotation, SessionStore, StoreError};
 use super::user_sessions::UserSessions;
 
+/// Sessions, their owners and revocation markers in process memory, lost when it is dropped.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: RefCell<State>,

@@ -25,6 +25,7 @@ pub mod oidc;
 pub mod page;
 pub mod password;
 pub mod path;
+pub mod policy;
 pub mod ratelimit;
 pub mod redirect;
 pub mod refresh;

@@ -10,6 +10,8 @@
 
 use core::fmt;
 
+use super::gate::Denied;
+use super::policy::RoleNeed;
 use super::redirect::login_redirect;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
@@ -377,6 +379,22 @@ pub fn render_error(template: &str, view: &ErrorView<'_>) -> Result<String, Page
     )
 }
 
+/// What the 403 page tells a signed-in user about a path their roles do not open.
+pub fn forbidden_message(denied: &Denied) -> String {
+    let roles = denied.missing.join(", ");
+    match denied.need {
+        RoleNeed::Any => format!(
+            "You are signed in as {}. This page needs one of the roles {roles}, and your \
+             account has none of them.",
+            denied.user
+        ),
+        RoleNeed::All => format!(
+            "You are signed in as {}. This page needs roles your account does not have: {roles}.",
+            denied.user
+        ),
+    }
+}
+
 /// The part of a client address shown to its owner: the /24 of IPv4 (`203.0.113.x`), the /48 of
 /// IPv6 (`2001:db8:7::/48`). Enough to tell a home from an office, not enough to pinpoint.
 /// `None` for anything that is not an IP address.
@@ -655,6 +673,28 @@ mod tests {
             "/auth/login?next=/app%3Fx%3D1&reason=session_ended"
         );
         assert_eq!(login_location("//evil.example", None), "/auth/login?next=/");
+    }
+
+    #[test]
+    fn the_forbidden_message_names_the_user_and_the_missing_roles() {
+        let denied = |need, missing: &[&str]| Denied {
+            user: "<b>eve</b>".into(),
+            need,
+            missing: missing.iter().map(|role| role.to_string()).collect(),
+        };
+        let any = forbidden_message(&denied(RoleNeed::Any, &["finance", "admin"]));
+        assert!(any.contains("signed in as <b>eve</b>"), "{any}");
+        assert!(any.contains("one of the roles finance, admin"), "{any}");
+        let all = forbidden_message(&denied(RoleNeed::All, &["ops"]));
+        assert!(all.ends_with("does not have: ops."), "{all}");
+        let view = ErrorView {
+            app_name: "edgegate",
+            status: 403,
+            title: "No access",
+            message: &all,
+        };
+        let page = render_error("{{message}}", &view).unwrap();
+        assert!(page.contains("&lt;b&gt;eve&lt;/b&gt;"), "{page}");
     }
 
     #[test]

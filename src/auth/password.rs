@@ -87,10 +87,12 @@ impl PasswordHash {
         )
     }
 
+    /// The PBKDF2 iteration count the hash was made with.
     pub fn iterations(&self) -> u32 {
         self.iterations
     }
 
+    /// The salt, at least [`SALT_LEN`] bytes.
     pub fn salt(&self) -> &[u8] {
         &self.salt
     }
@@ -147,6 +149,7 @@ pub fn derive_native(password: &str, salt: &[u8], iterations: u32) -> [u8; HASH_
 pub struct UserRecord {
     /// An encoded [`PasswordHash`].
     pub password: String,
+    /// The roles forwarded to the origin; none if absent.
     #[serde(default)]
     pub roles: Vec<String>,
     /// A disabled user cannot log in, whatever the password.
@@ -155,6 +158,7 @@ pub struct UserRecord {
 }
 
 impl UserRecord {
+    /// The parsed [`UserRecord::password`], or why it cannot be used.
     pub fn password_hash(&self) -> Result<PasswordHash, PasswordError> {
         PasswordHash::parse(&self.password)
     }
@@ -206,12 +210,20 @@ pub fn user_key(raw_username: &str) -> Result<String, PasswordError> {
 pub enum PasswordError {
     /// Not four `$`-separated fields with a canonical decimal iteration count.
     Malformed,
+    /// The algorithm field is not `pbkdf2-sha256`.
     UnknownAlgorithm,
+    /// Iterations below [`MIN_ITERATIONS`] or above [`PBKDF2_ITERATIONS`].
     IterationsOutOfRange,
+    /// The salt is shorter than [`SALT_LEN`] bytes.
     SaltTooShort,
+    /// The hash is not [`HASH_LEN`] bytes.
     WrongHashLength,
+    /// The salt or hash is not standard base64 without padding.
     BadBase64,
+    /// The username is empty or longer than [`MAX_USERNAME_LEN`] characters.
     UsernameLength,
+    /// The username has characters other than `a-z`, `0-9`, `. _ - @ +`, or does not start
+    /// with a letter or digit.
     UsernameCharacters,
 }
 

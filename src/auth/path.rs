@@ -12,18 +12,19 @@
 //!
 //! Decisions:
 //! - Refused: percent-encoded `/`, `\`, `.` and `%` (any case; `%25` refuses double encoding
-//!   outright), malformed escapes, raw `\`, `;` (path parameters), `?` and `#`, NUL and other
-//!   control characters (raw or encoded), bytes that do not decode to UTF-8, `.` and `..`
-//!   segments, and empty segments (`//`), which some origins merge and others keep. A trailing
+//!   outright), `;`, `?` and `#` raw or encoded (an origin that decodes before it splits would
+//!   read `/admin%3Fx` as `/admin`), malformed escapes, raw `\`, NUL and other control
+//!   characters (raw or encoded), bytes that do not decode to UTF-8, `.` and `..` segments,
+//!   and empty segments (`//`), which some origins merge and others keep. A trailing
 //!   `/` is allowed: it names a folder.
 //! - Other escapes are decoded (`/%70ublic/` is `/public/`), so matching never depends on how
 //!   a client chose to spell an ordinary character.
-//! - Matching is exact and case-sensitive, byte for byte on the decoded segments, with no Unicode
-//!   normalisation. For public folders that is the safe direction: a case variant of a public
-//!   path is simply protected. An origin that resolves paths case-insensitively (IIS, or files on
-//!   a case-insensitive file system) or by Unicode equivalence must have any path rule that
-//!   protects or restricts something written for every spelling it would accept, or better,
-//!   reject non-canonical spellings itself.
+//! - Equality and [`RequestPath::is_inside`] are exact and case-sensitive, byte for byte on the
+//!   decoded segments, with no Unicode normalisation. The access policy builds on them: public
+//!   rules match exactly (a case variant of a public path is simply protected), rules that ask
+//!   for a session or roles ignore ASCII case and a trailing `/` (see [`super::policy`]). An
+//!   origin that equates paths by Unicode equivalence, or strips trailing dots and spaces
+//!   (Windows file systems), must reject such spellings itself.
 
 use core::fmt;
 
@@ -125,6 +126,8 @@ fn decode_segment(segment: &str) -> Result<String, PathError> {
                     b'/' | b'\\' => return Err(PathError::EncodedSeparator),
                     b'.' => return Err(PathError::EncodedDot),
                     b'%' => return Err(PathError::EncodedPercent),
+                    b';' => return Err(PathError::PathParameter),
+                    b'?' | b'#' => return Err(PathError::QueryInPath),
                     _ => decoded,
                 }
             }
@@ -149,7 +152,9 @@ fn decode_segment(segment: &str) -> Result<String, PathError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PathError {
+    /// The path does not start with `/`.
     NotAbsolute,
+    /// The path is longer than [`MAX_PATH_LEN`] bytes.
     TooLong,
     /// `%2f` or `%5c`: a separator some origins decode and others keep.
     EncodedSeparator,
@@ -161,9 +166,9 @@ pub enum PathError {
     MalformedEscape,
     /// A raw `\`, a separator on some origins.
     Backslash,
-    /// `;`, which starts path parameters on some origins.
+    /// `;` (raw or encoded), which starts path parameters on some origins.
     PathParameter,
-    /// A raw `?` or `#` inside the path.
+    /// A `?` or `#` inside the path (raw, or encoded: some origins decode, then split).
     QueryInPath,
     /// NUL or another control character, raw or encoded.
     ControlCharacter,
@@ -269,6 +274,10 @@ mod tests {
             ("/public/%%32%65", PathError::MalformedEscape),
             ("/public/x?y", PathError::QueryInPath),
             ("/public/x#y", PathError::QueryInPath),
+            ("/admin%3Fx", PathError::QueryInPath),
+            ("/admin%23", PathError::QueryInPath),
+            ("/admin%3b/x", PathError::PathParameter),
+            ("/admin%3B", PathError::PathParameter),
             ("public/x", PathError::NotAbsolute),
             ("", PathError::NotAbsolute),
         ];

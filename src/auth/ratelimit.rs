@@ -37,7 +37,9 @@ pub const MIN_WINDOW_SECS: i64 = 60;
 /// `max_failures` of 0 as "always limited".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limit {
+    /// Failed attempts allowed per window.
     pub max_failures: u32,
+    /// Length of the window in seconds.
     pub window_secs: i64,
 }
 
@@ -68,7 +70,10 @@ pub enum LimitError {
     /// `max_failures` is 0, which would lock every account out.
     NoFailuresAllowed,
     /// The window is shorter than Workers KV can expire a record.
-    WindowTooShort { window_secs: i64 },
+    WindowTooShort {
+        /// The configured window, in seconds.
+        window_secs: i64,
+    },
 }
 
 impl fmt::Display for LimitError {
@@ -91,7 +96,9 @@ impl std::error::Error for LimitError {}
 /// The stored state of one counter: failures seen since `started`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {
+    /// Attempts counted in this window.
     pub failures: u32,
+    /// When the window began, in Unix seconds.
     pub started: UnixTime,
 }
 
@@ -111,9 +118,11 @@ impl Window {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Verdict {
+    /// Let the attempt check its password.
     Allowed,
     /// Refuse the attempt; `retry_after_secs` (at least 1) suits a `Retry-After` header.
     Limited {
+        /// Seconds until the window ends.
         retry_after_secs: i64,
     },
 }
@@ -153,12 +162,23 @@ pub fn record_failure(current: Option<&Window>, limit: &Limit, now: UnixTime) ->
 
 /// One atomic step on a counter, as sent to the counter's owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// A request to the counter that owns one limited key.
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum ThrottleCommand {
     /// Decide whether an attempt may check its password and, if so, count it now.
-    Admit { limit: Limit, now: UnixTime },
+    Admit {
+        /// The limit to apply.
+        limit: Limit,
+        /// The current time, in Unix seconds.
+        now: UnixTime,
+    },
     /// Take back one admitted attempt: its password was right.
-    Forgive { limit: Limit, now: UnixTime },
+    Forgive {
+        /// The limit the attempt was admitted under.
+        limit: Limit,
+        /// The current time, in Unix seconds.
+        now: UnixTime,
+    },
 }
 
 /// Applies `command` to a counter: the verdict, and the counter to keep (`None`: nothing left to

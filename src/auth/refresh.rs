@@ -31,6 +31,7 @@ pub const SESSION_ID_BYTES: usize = 16;
 pub struct SessionId(String);
 
 impl SessionId {
+    /// A new id of [`SESSION_ID_BYTES`] random bytes, base64url; fails only if entropy does.
     pub fn generate(entropy: &dyn Entropy) -> Result<Self, EntropyError> {
         Ok(Self(b64url(&random_bytes::<SESSION_ID_BYTES>(entropy)?)))
     }
@@ -41,6 +42,7 @@ impl SessionId {
         (bytes.len() == SESSION_ID_BYTES).then(|| Self(text.to_owned()))
     }
 
+    /// The id as printed in tokens, store keys and logs.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -79,10 +81,12 @@ impl fmt::Debug for TokenHash {
 pub struct NewRefresh {
     session: SessionId,
     secret: RefreshToken,
+    /// What the store keeps in place of the secret.
     pub hash: TokenHash,
 }
 
 impl NewRefresh {
+    /// A new random secret for `session`; fails only if entropy does.
     pub fn mint(session: &SessionId, entropy: &dyn Entropy) -> Result<Self, EntropyError> {
         let secret = random_bytes::<REFRESH_SECRET_BYTES>(entropy)?;
         Ok(Self {
@@ -106,7 +110,9 @@ impl NewRefresh {
 /// A refresh token as presented by a client: well-formed, not yet matched against anything.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PresentedRefresh {
+    /// The session the token claims to belong to.
     pub session: SessionId,
+    /// The hash of the presented secret, to compare with the stored one.
     pub hash: TokenHash,
     /// The user the token names, unverified: only where to find the session's authority.
     pub user: Option<String>,

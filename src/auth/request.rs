@@ -107,6 +107,9 @@ pub struct RequestFacts {
     /// The client asked for JSON (`Accept`).
     pub accepts_json: bool,
     pub content_type: Option<String>,
+    /// The method a CORS preflight announces: set on an `OPTIONS` request that carries
+    /// `Origin` and `Access-Control-Request-Method`.
+    pub preflight: Option<String>,
 }
 
 /// Where the runtime's request is read from: the method, this edge's own origin
@@ -146,6 +149,10 @@ impl RequestFacts {
             user_agent: header("User-Agent").unwrap_or_default(),
             cross_site,
             content_type: header("Content-Type"),
+            preflight: match (raw.method, header("Origin")) {
+                ("OPTIONS", Some(_)) => header("Access-Control-Request-Method"),
+                _ => None,
+            },
         }
     }
 

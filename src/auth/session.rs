@@ -46,8 +46,11 @@ pub const MAX_USER_AGENT_LEN: usize = 120;
 /// Lifetimes and limits. All durations in seconds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionPolicy {
+    /// Lifetime of an access token.
     pub access_ttl: i64,
+    /// A session unused for this long ends.
     pub idle_timeout: i64,
+    /// A session ends this long after login, however much it is used.
     pub absolute_timeout: i64,
     /// For how many seconds after a rotation the just-retired refresh token still earns an
     /// access token; `0` turns the grace off.
@@ -81,7 +84,9 @@ impl SessionPolicy {
 /// The refresh-token state of a session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefreshState {
+    /// The hash of the refresh token that is valid now.
     pub current: TokenHash,
+    /// When it was issued, in Unix seconds.
     pub rotated_at: UnixTime,
     /// Earlier hashes, newest first; the first one is the grace-window candidate.
     #[serde(default)]
@@ -91,14 +96,23 @@ pub struct RefreshState {
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRecord {
+    /// The session id.
     pub id: SessionId,
+    /// The owner's username.
     pub user: String,
+    /// The owner's roles at login.
     pub roles: Vec<String>,
+    /// When the session began, in Unix seconds.
     pub created_at: UnixTime,
+    /// When it was last refreshed, in Unix seconds.
     pub last_seen_at: UnixTime,
+    /// A summary of the login's `User-Agent`, at most [`MAX_USER_AGENT_LEN`] characters.
     pub user_agent: String,
+    /// When the session ends however much it is used, in Unix seconds.
     pub absolute_expires_at: UnixTime,
+    /// Seconds without a refresh after which it ends.
     pub idle_timeout: i64,
+    /// Its refresh-token hashes.
     pub refresh: RefreshState,
     /// Where the login came from, so that a person can tell their sessions apart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,8 +137,11 @@ pub struct SignedInFrom {
 /// Who is logging in, as the credential check established it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginSubject {
+    /// Whose session it will be.
     pub user: String,
+    /// The user's roles, copied into the session.
     pub roles: Vec<String>,
+    /// The raw `User-Agent` of the login request.
     pub user_agent: String,
 }
 
@@ -156,6 +173,7 @@ impl SessionRecord {
         }
     }
 
+    /// When the session ends if it is not refreshed before, in Unix seconds.
     pub fn idle_expires_at(&self) -> UnixTime {
         self.last_seen_at.saturating_add(self.idle_timeout)
     }

@@ -100,6 +100,7 @@ impl UserSessions {
         self.sessions.retain(|session| session.is_live(now));
     }
 
+    /// Whether the list holds no session at all, live or not.
     pub fn is_empty(&self) -> bool {
         self.sessions.is_empty()
     }

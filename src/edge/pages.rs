@@ -7,10 +7,10 @@ use worker::{Request, Response, Url};
 
 use super::error::{EdgeError, EdgeResult};
 use super::{http, Ctx};
-use crate::auth::gate::Resolution;
+use crate::auth::gate::{Denied, Resolution};
 use crate::auth::page::{
-    address_prefix, describe_place, login_notice, render_account, render_error, render_login,
-    ErrorView, LoginView,
+    address_prefix, describe_place, forbidden_message, login_notice, render_account, render_error,
+    render_login, ErrorView, LoginView,
 };
 use crate::auth::redirect::safe_next;
 use crate::auth::request::RequestFacts;
@@ -129,6 +129,27 @@ pub(super) async fn not_found(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult
     let body = render_error(&template(ctx, "error.html").await?, &view)
         .map_err(|err| rendering_failed(&err))?;
     html(body, 404)
+}
+
+/// The 403 page for a browser navigation whose session lacks the path's roles, with any
+/// cookies of a refresh in place.
+pub(super) async fn forbidden(
+    denied: &Denied,
+    set_cookies: &[String],
+    ctx: &Ctx<'_>,
+) -> EdgeResult {
+    let message = forbidden_message(denied);
+    let view = ErrorView {
+        app_name: &ctx.config.app_name,
+        status: 403,
+        title: "You do not have access to this page",
+        message: &message,
+    };
+    let body = render_error(&template(ctx, "error.html").await?, &view)
+        .map_err(|err| rendering_failed(&err))?;
+    let mut response = html(body, 403)?;
+    http::add_cookies(&mut response, set_cookies)?;
+    Ok(response)
 }
 
 /// Where a login comes from, as far as the platform tells: an approximate place from

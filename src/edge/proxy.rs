@@ -12,9 +12,9 @@ use wasm_bindgen_futures::JsFuture;
 use worker::web_sys;
 
 use super::error::{EdgeError, EdgeResult};
-use super::{http, Ctx};
+use super::{http, pages, Ctx};
 use crate::auth::forward::{identity_headers, is_reserved_header, Identity};
-use crate::auth::gate::Verdict;
+use crate::auth::gate::{Refusal, Verdict};
 use crate::auth::request::RequestFacts;
 
 /// Headers the edge never forwards: hop-by-hop ones, and those it sets itself.
@@ -58,6 +58,10 @@ pub(super) async fn protected(
             http::add_cookies(&mut response, &set_cookies)?;
             Ok(response.into())
         }
+        Verdict::Refuse {
+            refusal: Refusal::Forbidden(denied),
+            set_cookies,
+        } if facts.navigation => Ok(pages::forbidden(&denied, &set_cookies, ctx).await?.into()),
         Verdict::Refuse {
             refusal,
             set_cookies,

@@ -95,11 +95,13 @@ export function compatibilityDate() {
 }
 
 /**
- * Starts tests/e2e/origin-server.mjs on a free port.
+ * Starts tests/e2e/origin-server.mjs on a free port; `{ normalise: true }` makes it read paths
+ * the forgiving way (see the server's header).
  * Returns { url, port, requests(), clear(), close() }.
  */
-export async function startOrigin() {
-  const child = spawn(process.execPath, [path.join(ROOT, "tests/e2e/origin-server.mjs"), "0"], {
+export async function startOrigin({ normalise = false } = {}) {
+  const args = [path.join(ROOT, "tests/e2e/origin-server.mjs"), "0", ...(normalise ? ["normalise"] : [])];
+  const child = spawn(process.execPath, args, {
     stdio: ["pipe", "pipe", "inherit"],
   });
   const lines = createInterface({ input: child.stdout });

@@ -41,6 +41,7 @@ before(async () => {
       COOKIE_SECURE: "true",
       SESSION_STORE: "kv", // the expiry test ages a session record in KV
       REFRESH_GRACE: "0", // a retired refresh token is reuse at once
+      ACCESS_POLICY: "/admin/ roles-all admin,ops", // the 403 page (alice is a member)
     },
     slowKv: { ms: 0, bindings: ["SESSIONS"] }, // faults switched on for the error state
   });
@@ -253,6 +254,23 @@ for (const device of Object.keys(VIEWPORTS)) {
     const api = await system.edge.fetch("/auth/no-such-page", { headers: { accept: "application/json" } });
     assert.equal(api.status, 404);
     assert.deepEqual((await api.json()).error, "not_found");
+    await tab.context.close();
+  });
+
+  scenario(`a page the user's roles do not open says who is signed in and what is missing (${device})`, async () => {
+    const user = await newUser();
+    const tab = await open(device);
+    await signedIn(tab, "/app/start", user);
+    const response = await tab.page.goto(`${base}/admin/reports`);
+    assert.equal(response.status(), 403);
+    assert.match(response.headers()["content-security-policy"], /default-src 'none'/);
+    assert.equal(await tab.page.getByRole("heading", { level: 1 }).innerText(), "You do not have access to this page");
+    assert.equal(
+      await tab.page.locator(".lede").innerText(),
+      `You are signed in as ${user}. This page needs roles your account does not have: admin, ops.`,
+    );
+    await check(tab, "error-403");
+    if (device === "phone") await assertTouchTargets(tab.page);
     await tab.context.close();
   });
 
