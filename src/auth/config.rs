@@ -12,6 +12,7 @@ use super::binding::BindingPolicy;
 use super::cache::CacheSettings;
 use super::cookie::CookieSpec;
 use super::keys::{AssertionKeyRing, SessionKeyRing};
+use super::oidc::config::OidcConfig;
 use super::path::RequestPath;
 use super::policy::{AccessPolicy, Rule};
 use super::ratelimit::Limit;
@@ -90,6 +91,8 @@ pub struct Config {
     pub app_name: String,
     /// The operator's credential for the admin endpoint (`ADMIN_SECRET`); unset turns it off.
     pub admin_secret: Option<AdminSecret>,
+    /// OpenID providers (`OIDC_PROVIDERS`) and whether the password form is offered.
+    pub oidc: OidcConfig,
 }
 
 /// The pages' name for the application when `APP_NAME` is not set.
@@ -426,6 +429,7 @@ impl Config {
             caches,
             app_name: app_name(&read)?,
             admin_secret: admin_secret(&read)?,
+            oidc: OidcConfig::from_lookup(lookup, dev_mode)?,
         })
     }
 }

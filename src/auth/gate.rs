@@ -475,7 +475,9 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
                     Err(err) => return refused(self.unavailable(err)),
                 },
             };
-            if let Some(user) = user {
+            // A provider's users have no account here: the provider is where they are disabled.
+            let local = user.filter(|user| self.config.oidc.provider_of(user).is_none());
+            if let Some(user) = local {
                 match self.accounts.still_enabled(&user).await {
                     Ok(true) => {}
                     Ok(false) => {
