@@ -67,7 +67,7 @@ describe("websockets", () => {
     await origin?.close();
   });
 
-  test("a signed-in upgrade reaches the origin with identity and echoes both ways", async () => {
+  test("a signed-in upgrade reaches the origin with identity and echoes both ways", { timeout: 15000 }, async () => {
     const jar = await session(edge, "alice");
     const { socket, next } = await connect(`${wsBase}/live`, { cookie: jar.header() });
     assert.deepEqual(await next(1), ["hello from the origin"]);
