@@ -8,7 +8,7 @@ import http from "node:http";
 import { after, before, describe, test } from "node:test";
 import { WebSocketServer } from "ws";
 import { testKeys } from "./harness.mjs";
-import { addUser, rawRequest, secureWorker, session } from "./support.mjs";
+import { ACCESS, addUser, rawRequest, secureWorker, session } from "./support.mjs";
 
 /** An origin that accepts WebSockets, echoes every message back, and records each upgrade's headers. */
 async function startSocketOrigin() {
@@ -80,6 +80,15 @@ describe("websockets", () => {
     assert.match(seen["x-auth-roles"] ?? "", /chat/);
     assert.ok(seen["x-auth-assertion"], "the signed assertion reaches the origin at upgrade");
     assert.equal(seen.cookie, undefined, "session cookies are not forwarded");
+  });
+
+  test("an upgrade with only the refresh cookie is refreshed in place and still connects", { timeout: 15000 }, async () => {
+    const jar = await session(edge, "alice");
+    jar.cookies.delete(ACCESS);
+    const { socket, next } = await connect(`${wsBase}/live`, { cookie: jar.header() });
+    assert.deepEqual(await next(1), ["hello from the origin"]);
+    socket.close(1000, "done");
+    assert.equal(origin.upgrades.at(-1)["x-auth-user"], "alice");
   });
 
   test("an upgrade without a session is refused and nothing reaches the origin", async () => {
