@@ -6,6 +6,11 @@
 //! headers, and our session cookies. Then our headers are added, so the origin can trust
 //! `X-Auth-*` whenever the request came through the edge. Responses pass through untouched,
 //! except that one carrying session cookies is made uncacheable by shared caches.
+//!
+//! `Upgrade` is hop-by-hop, but a `GET` asking for `Upgrade: websocket` keeps it: the runtime then
+//! opens a WebSocket to the origin (with the same identity headers as any forwarded request) and
+//! its 101 answer, carrying the socket, is handed to the client, which joins the two. The gate has
+//! already decided by then, so an unauthenticated upgrade never reaches the origin.
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -30,6 +35,18 @@ fn is_dropped(name: &str) -> bool {
                 | "upgrade"
                 | "host"
         )
+}
+
+/// The `Upgrade` value to forward: only `websocket`, only on a `GET`.
+fn websocket_upgrade(
+    incoming: &web_sys::Request,
+    facts: &RequestFacts,
+) -> EdgeResult<Option<String>> {
+    let upgrade = incoming
+        .headers()
+        .get("Upgrade")
+        .map_err(js_error("upgrade header"))?;
+    Ok(upgrade.filter(|value| facts.method == "GET" && value.eq_ignore_ascii_case("websocket")))
 }
 
 /// Response headers that would let a CDN store a response regardless of `Cache-Control`.
@@ -108,6 +125,9 @@ async fn forward(
     let dropped: Vec<String> = headers.keys().filter(|name| is_dropped(name)).collect();
     for name in &dropped {
         headers.delete(name)?;
+    }
+    if let Some(websocket) = websocket_upgrade(incoming, facts)? {
+        headers.set("Upgrade", &websocket)?;
     }
     if let Some(cookie) = facts.cookies.forward() {
         headers.set("Cookie", cookie)?;
