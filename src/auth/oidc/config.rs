@@ -37,6 +37,7 @@ pub struct AllowList {
 }
 
 impl AllowList {
+    /// True when no list is set, so the provider admits everyone it signs in.
     pub fn is_open(&self) -> bool {
         self.emails.is_empty() && self.domains.is_empty() && self.groups.is_empty()
     }
@@ -52,14 +53,21 @@ pub struct Provider {
     /// The issuer exactly as the provider's tokens write it; discovery is read from
     /// `<issuer>/.well-known/openid-configuration`.
     pub issuer: String,
+    /// The client id registered at the provider (`OIDC_<ID>_CLIENT_ID`); ID tokens must name it
+    /// in `aud`.
     pub client_id: String,
+    /// The client secret (`OIDC_<ID>_CLIENT_SECRET`), sent only to the token endpoint.
     pub client_secret: ClientSecret,
+    /// Space-separated scopes asked for (`OIDC_<ID>_SCOPES`, default `openid email profile`);
+    /// always includes `openid`.
     pub scopes: String,
+    /// How the code is exchanged at the token endpoint (`OIDC_<ID>_TOKEN_AUTH`).
     pub token_auth: TokenAuth,
     /// The claim whose values become roles (`groups`, `roles`), if any.
     pub roles_claim: Option<String>,
     /// `claim value -> role`; when set, unmapped values give no role.
     pub role_map: Vec<(String, String)>,
+    /// Who may sign in (`OIDC_<ID>_ALLOWED_EMAILS`, `_ALLOWED_DOMAINS`, `_ALLOWED_GROUPS`).
     pub allow: AllowList,
     /// Ask the provider to end its own session at logout (RP-initiated logout).
     pub logout_at_provider: bool,
@@ -78,12 +86,14 @@ impl Provider {
 /// Every provider, and whether the password form is offered beside them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OidcConfig {
+    /// In the order `OIDC_PROVIDERS` lists them, at most [`MAX_PROVIDERS`], ids unique.
     pub providers: Vec<Provider>,
     /// `PASSWORD_LOGIN`: `on` (the default) or `off`.
     pub password_login: bool,
 }
 
 impl OidcConfig {
+    /// The provider with this id, if one is configured.
     pub fn provider(&self, id: &str) -> Option<&Provider> {
         self.providers.iter().find(|provider| provider.id == id)
     }

@@ -14,10 +14,16 @@ pub const MAX_DISCOVERY_BYTES: usize = 64 * 1024;
 /// The endpoints the edge uses.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Discovery {
+    /// The issuer the document speaks for; accepted only when exactly the configured one.
     pub issuer: String,
+    /// Where the browser is sent to sign in.
     pub authorization_endpoint: String,
+    /// Where the edge exchanges the code, with the client secret.
     pub token_endpoint: String,
+    /// Where the provider's signing keys are published.
     pub jwks_uri: String,
+    /// Where the browser is sent to end the provider's session at logout; `None` when the
+    /// provider offers no RP-initiated logout.
     #[serde(default)]
     pub end_session_endpoint: Option<String>,
 }
@@ -26,9 +32,13 @@ pub struct Discovery {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DiscoveryError {
+    /// The body is longer than [`MAX_DISCOVERY_BYTES`].
     TooLarge,
+    /// The body is not JSON with the required endpoints.
     Malformed,
+    /// `issuer` is not exactly the configured issuer.
     WrongIssuer,
+    /// The named endpoint is not https (and this is not development).
     InsecureEndpoint(&'static str),
 }
 

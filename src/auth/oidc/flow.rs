@@ -48,7 +48,9 @@ pub const FORM_VALUE: &AsciiSet = &NON_ALPHANUMERIC
 pub struct Flow {
     /// The provider id this sign-in is for.
     pub provider: String,
+    /// The `state` sent to the provider, which the callback must repeat.
     pub state: String,
+    /// The `nonce` the ID token must carry.
     pub nonce: String,
     /// The PKCE code verifier (43 characters of base64url).
     pub verifier: String,
@@ -68,6 +70,7 @@ pub enum FlowError {
     WrongProvider,
     /// `state` differs from the cookie's.
     StateMismatch,
+    /// The platform gave no random bytes for `state`, `nonce` or the verifier.
     NoRandomness,
 }
 

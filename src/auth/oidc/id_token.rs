@@ -29,25 +29,39 @@ pub const MAX_ID_TOKEN_AGE: i64 = 600;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProviderTokenError {
+    /// Longer than [`MAX_PROVIDER_TOKEN_BYTES`].
     TooLarge,
+    /// Not a compact JWS with a JSON header and claims.
     Malformed,
+    /// The header has `crit`, whose extensions we cannot honour.
     CriticalHeader,
     /// `none`, HMAC or another algorithm than RS256 and ES256.
     AlgorithmNotAllowed(String),
+    /// The header has no `kid`, so no key of the provider can be chosen.
     MissingKid,
     /// No key of the provider has this `kid` (the caller may refetch the key set once).
     UnknownKey(String),
     /// The key named by `kid` is for another algorithm than the header's.
     KeyAlgorithmMismatch,
+    /// The signature does not verify with the provider's key.
     BadSignature,
+    /// `iss` is not exactly the configured issuer.
     WrongIssuer,
+    /// Our client id is not among `aud`.
     WrongAudience,
+    /// `azp` is present (or needed, with several audiences) and is not our client id.
     WrongAuthorizedParty,
+    /// `exp` is past, beyond [`PROVIDER_LEEWAY`].
     Expired,
+    /// `iat` is later than now, beyond [`PROVIDER_LEEWAY`].
     IssuedInFuture,
+    /// `iat` is more than [`MAX_ID_TOKEN_AGE`] ago, beyond [`PROVIDER_LEEWAY`].
     TooOld,
+    /// A required claim is absent or empty; names it.
     MissingClaim(&'static str),
+    /// `nonce` is not the one this sign-in sent.
     WrongNonce,
+    /// The header's `typ` is not one for this kind of token.
     WrongType,
     /// A logout token without the back-channel logout event.
     NotALogoutEvent,
@@ -157,6 +171,7 @@ pub struct ProviderExpectation<'a> {
     pub issuer: &'a str,
     /// Our client id: it must be among `aud`.
     pub client_id: &'a str,
+    /// The time the token is checked at (Unix seconds).
     pub now: UnixTime,
 }
 

@@ -20,6 +20,7 @@ const MAX_SUB_LEN: usize = 255;
 pub struct ProviderIdentity {
     /// `<provider>:<sub>`.
     pub user: String,
+    /// Roles from the provider's roles claim, after the role map; empty when none is configured.
     pub roles: Vec<String>,
 }
 

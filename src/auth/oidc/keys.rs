@@ -23,7 +23,9 @@ pub const MAX_KEYS: usize = 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProviderAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256, on RSA keys of at least 2048 bits.
     Rs256,
+    /// ECDSA on P-256 with SHA-256.
     Es256,
 }
 
@@ -71,7 +73,9 @@ pub struct ProviderKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeyError {
+    /// Longer than [`MAX_JWKS_BYTES`].
     TooLarge,
+    /// Not JSON of a JWK or a JWK Set.
     Malformed,
     /// The key's type, curve or size is not one we verify with.
     Unsupported,
@@ -117,10 +121,12 @@ impl ProviderKey {
         })
     }
 
+    /// The key's id, matched against a token's `kid`.
     pub fn kid(&self) -> &str {
         &self.kid
     }
 
+    /// The algorithm this key verifies; fixed by the key, never by a token.
     pub fn alg(&self) -> ProviderAlg {
         match self.verifier {
             Verifier::Rsa(_) => ProviderAlg::Rs256,
@@ -206,10 +212,12 @@ impl ProviderKeys {
         self.keys.iter().find(|key| key.kid == kid)
     }
 
+    /// How many usable keys were kept, at most [`MAX_KEYS`].
     pub fn len(&self) -> usize {
         self.keys.len()
     }
 
+    /// True when no key was kept.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
