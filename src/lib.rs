@@ -6,6 +6,7 @@
 //! runtime: KV, fetch, Env and the HTTP surface.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod auth;
 
