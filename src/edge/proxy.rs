@@ -4,7 +4,8 @@
 //! (method, headers and streamed body as sent, redirects passed through, not followed), with
 //! only what must go removed: client-sent identity headers in every spelling, hop-by-hop
 //! headers, and our session cookies. Then our headers are added, so the origin can trust
-//! `X-Auth-*` whenever the request came through the edge. Responses pass through untouched,
+//! `X-Auth-*` whenever the request came through the edge. A WebSocket upgrade keeps its
+//! `Upgrade` header so the runtime opens the socket to the origin after the same session check. Responses pass through untouched,
 //! except that one carrying session cookies is made uncacheable by shared caches.
 
 use wasm_bindgen::JsCast;
@@ -30,6 +31,15 @@ fn is_dropped(name: &str) -> bool {
                 | "upgrade"
                 | "host"
         )
+}
+
+/// Whether the client asked for a WebSocket (RFC 6455 §4.1: `Upgrade: websocket`, any case).
+fn is_websocket_upgrade(req: &web_sys::Request) -> bool {
+    req.headers()
+        .get("upgrade")
+        .ok()
+        .flatten()
+        .is_some_and(|value| value.trim().eq_ignore_ascii_case("websocket"))
 }
 
 /// Response headers that would let a CDN store a response regardless of `Cache-Control`.
@@ -108,6 +118,12 @@ async fn forward(
     let dropped: Vec<String> = headers.keys().filter(|name| is_dropped(name)).collect();
     for name in &dropped {
         headers.delete(name)?;
+    }
+    // A WebSocket upgrade is the one hop-by-hop exchange passed on: the runtime's `fetch` sees
+    // `Upgrade: websocket`, opens the socket to the origin and answers 101 with it, and
+    // returning that answer joins the client to it.
+    if is_websocket_upgrade(incoming) {
+        headers.set("Upgrade", "websocket")?;
     }
     if let Some(cookie) = facts.cookies.forward() {
         headers.set("Cookie", cookie)?;
