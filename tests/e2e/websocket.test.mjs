@@ -7,7 +7,7 @@ import { after, before, test } from "node:test";
 import { once } from "node:events";
 import { WebSocket, WebSocketServer } from "ws";
 import { testKeys } from "./harness.mjs";
-import { addUser, secureWorker, session } from "./support.mjs";
+import { REFRESH, addUser, secureWorker, session } from "./support.mjs";
 
 /** An origin that records each upgrade's headers and echoes every message back, prefixed. */
 async function startSocketOrigin() {
@@ -34,6 +34,7 @@ function connect(edge, headers = {}) {
     const socket = new WebSocket(`ws://127.0.0.1:${edge.port}/live`, { headers });
     const inbox = [];
     socket.on("message", (data) => inbox.push(String(data)));
+    socket.once("upgrade", (res) => { socket.setCookies = res.headers["set-cookie"] ?? []; });
     socket.inbox = inbox;
     socket.once("open", () => resolve(socket));
     socket.once("unexpected-response", (_req, res) => reject(Object.assign(new Error("refused"), { status: res.statusCode })));
@@ -94,6 +95,18 @@ test("client-sent identity headers on an upgrade are replaced by the edge's", as
   const seen = origin.upgrades.at(-1);
   assert.equal(seen["x-auth-user"], "ada");
   assert.equal(seen["x-auth-roles"], "member,ops");
+  socket.close();
+  await once(socket, "close");
+});
+
+test("an upgrade carrying only the refresh cookie is refreshed in place and still connects", async () => {
+  const jar = await session(edge, "ada");
+  const socket = await connect(edge, { cookie: `${REFRESH}=${jar.cookies.get(REFRESH)}`, "user-agent": "node", "sec-fetch-site": "same-origin" });
+  assert.equal(await nextMessage(socket, 1), "hello from origin");
+  socket.send("after refresh");
+  assert.equal(await nextMessage(socket, 2), "echo:after refresh");
+  assert.equal(origin.upgrades.at(-1)["x-auth-user"], "ada");
+  assert.ok(socket.setCookies.some((line) => line.startsWith(`${REFRESH}=`)), "the rotated refresh cookie is on the 101");
   socket.close();
   await once(socket, "close");
 });
