@@ -140,6 +140,14 @@ if (wasm || native) {
       `Targets in wasm: on a cache hit < 5 µs: ${verdict(hit < 5)} (${num(hit, "decision_cached")} µs); without caches < 20 µs: ${verdict(cold < 20)} (${num(cold, "decision_uncached")} µs; the worker adds one WebCrypto Ed25519 signature, timed inside workerd above).`,
       "",
     );
+    out.push("### Provider ID-token signatures, once per sign-in (µs per check, median of batches)", "");
+    out.push("| check | wasm32 in V8 | WebCrypto | wasm / WebCrypto |", "| --- | ---: | ---: | ---: |");
+    for (const alg of ["rs256", "es256"]) {
+      const w = wasm.phases[`${alg}_verify_wasm`]?.us;
+      const c = wasm.phases[`${alg}_verify_webcrypto`]?.us;
+      out.push(`| ${alg.toUpperCase()} | ${num(w, `${alg} wasm`, 1)} | ${num(c, `${alg} webcrypto`, 1)} | ${(w / c).toFixed(1)} |`);
+    }
+    out.push("");
   }
 }
 

@@ -14,6 +14,7 @@ use std::path::Path;
 use base64ct::{Base64UrlUnpadded, Encoding};
 use edgegate::auth::env::{random_bytes, OsEntropy};
 use edgegate::auth::keys::{KeyError, SessionKeyRing};
+use edgegate::auth::oidc::keys::{ProviderAlg, ProviderKey};
 use edgegate::auth::token::{verify_jws, TokenError};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
@@ -415,4 +416,75 @@ fn hmac_sha256_verdicts_match_with_full_length_tags_only() {
     }
     assert_eq!(truncated, 87, "cases with truncated tags");
     tally.finish("hmac_sha256_test.json", 174);
+}
+
+/// A key of an OpenID provider, from a group's JWK, as the provider key set would hold it. Some
+/// EC groups give only the uncompressed point (`04 || x || y`); their JWK is written from it.
+fn provider_key(group: &Value, jwk_field: &str, alg: ProviderAlg) -> Option<ProviderKey> {
+    let jwk = match group.get(jwk_field) {
+        Some(jwk) => jwk.clone(),
+        None => {
+            let point = hex(text(&group["publicKey"], "uncompressed"));
+            assert_eq!(
+                (point.len(), point[0]),
+                (65, 4),
+                "an uncompressed P-256 point"
+            );
+            serde_json::json!({
+                "kty": "EC",
+                "crv": "P-256",
+                "x": Base64UrlUnpadded::encode_string(&point[1..33]),
+                "y": Base64UrlUnpadded::encode_string(&point[33..]),
+            })
+        }
+    };
+    ProviderKey::from_jwk("wycheproof", alg, &jwk).ok()
+}
+
+/// Runs one signature file through the provider-token signature check: the key from the group's
+/// JWK, then [`ProviderKey::verifies`], which every ID token and logout token goes through.
+fn provider_verdicts(file: &str, jwk_field: &str, alg: ProviderAlg, expected_cases: usize) {
+    let Some(vectors) = load(file) else {
+        return;
+    };
+    let mut tally = Tally::default();
+    for (index, group) in groups(&vectors).iter().enumerate() {
+        let key = provider_key(group, jwk_field, alg);
+        let label = match tests(group).len() {
+            1 => "one-case groups".to_owned(),
+            _ => format!("group {index:>2}"),
+        };
+        for case in tests(group) {
+            let verified = key
+                .as_ref()
+                .is_some_and(|key| key.verifies(&hex(text(case, "msg")), &hex(text(case, "sig"))));
+            let ours = if verified {
+                Verdict::Accept
+            } else {
+                Verdict::Reject
+            };
+            tally.record(&label, case, wycheproof_verdict(case), ours);
+        }
+    }
+    tally.finish(file, expected_cases);
+}
+
+#[test]
+fn rs256_verdicts_match_the_provider_token_check() {
+    provider_verdicts(
+        "rsa_signature_2048_sha256_test.json",
+        "keyJwk",
+        ProviderAlg::Rs256,
+        259,
+    );
+}
+
+#[test]
+fn es256_verdicts_match_the_provider_token_check() {
+    provider_verdicts(
+        "ecdsa_secp256r1_sha256_p1363_test.json",
+        "publicKeyJwk",
+        ProviderAlg::Es256,
+        262,
+    );
 }

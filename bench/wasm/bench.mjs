@@ -62,4 +62,45 @@ for (const [name, what] of PHASES) {
   }
   results[name] = { us: median(perCall), min: Math.min(...perCall), iterations: n, batches: BATCHES, what };
 }
+
+// Provider ID-token signatures: the wasm check against the platform's WebCrypto on the same key,
+// message and signature (Node's WebCrypto is OpenSSL, workerd's BoringSSL: both native code).
+const { subtle } = globalThis.crypto;
+const { generateKeyPairSync, createSign } = await import("node:crypto");
+const message = Buffer.from(`${Buffer.from('{"alg":"RS256","kid":"k"}').toString("base64url")}.${Buffer.from("x".repeat(600)).toString("base64url")}`);
+const providerCases = [
+  ["RS256", { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, generateKeyPairSync("rsa", { modulusLength: 2048 }), {}],
+  ["ES256", { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" }, generateKeyPairSync("ec", { namedCurve: "P-256" }), { dsaEncoding: "ieee-p1363" }],
+];
+async function timeAsync(fn, n) {
+  const t0 = performance.now();
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += (await fn()) ? 1 : 0;
+  return { ms: performance.now() - t0, sum };
+}
+for (const [alg, params, pair, signOptions] of providerCases) {
+  const jwk = pair.publicKey.export({ format: "jwk" });
+  const signature = createSign("sha256").update(message).sign({ key: pair.privateKey, ...signOptions });
+  const runs = { wasm: [], webcrypto: [] };
+  const key = await subtle.importKey("jwk", jwk, params, false, ["verify"]);
+  const n = smoke ? 2 : 200;
+  for (let b = 0; b < BATCHES; b++) {
+    const t0 = performance.now();
+    const ok = wasm.provider_verify(alg, JSON.stringify(jwk), message, signature, n);
+    runs.wasm.push(((performance.now() - t0) * 1000) / n);
+    if (ok !== n) throw new Error(`${alg}: the wasm check refused a valid signature`);
+    const r = await timeAsync(() => subtle.verify(params, key, signature, message), n);
+    if (r.sum !== n) throw new Error(`${alg}: WebCrypto refused a valid signature`);
+    runs.webcrypto.push((r.ms * 1000) / n);
+  }
+  for (const [where, perCall] of Object.entries(runs)) {
+    results[`${alg.toLowerCase()}_verify_${where}`] = {
+      us: median(perCall),
+      min: Math.min(...perCall),
+      iterations: n,
+      batches: BATCHES,
+      what: `${alg} ID-token signature check, ${where === "wasm" ? "edgegate's (wasm)" : "the platform's WebCrypto"}`,
+    };
+  }
+}
 console.log(JSON.stringify({ node: process.version, v8: process.versions.v8, phases: results }));

@@ -19,20 +19,37 @@ use super::env::UnixTime;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
+    /// A login with a valid user name and password; a session was created.
     LoginOk,
+    /// A login with an unknown user or a wrong password.
     LoginFailed,
+    /// A login refused before its password was checked: too many failed logins within
+    /// `LOGIN_WINDOW` seconds.
     RateLimited,
+    /// A refresh token was rotated: the session got a new access and refresh token.
     Refresh,
+    /// A refresh token already rotated was presented again within `REFRESH_GRACE` seconds (two
+    /// tabs refreshing at once): the session got an access token only.
     RefreshGrace,
+    /// A refresh token of an ended or unknown session was presented; the cookies were cleared.
     RefreshRefused,
+    /// A refresh token already rotated was presented after the grace: taken as stolen, the
+    /// session was ended.
     ReuseDetected,
     /// A refresh came from another device than the session's login (`SESSION_BINDING`): the
     /// detail names both and says whether the refresh went on or the session was ended.
     BindingMismatch,
+    /// A user logged out of the session on this browser.
     Logout,
+    /// One session was ended: by its user from the session list, or on a new login from the
+    /// same browser.
     Revoke,
+    /// Every session of a user was ended ("log out everywhere").
     RevokeAll,
+    /// A login or logout sent by another site (CSRF) was refused.
     CrossSiteRejected,
+    /// The cookie header could not be trusted: a session cookie sent twice (as a sibling
+    /// subdomain can plant), malformed or oversized; no session was read from it.
     CookieTossing,
     /// An access token was refused: forged, malformed, of another kind, expired with nothing to
     /// refresh it, or of an ended session.
@@ -46,7 +63,9 @@ pub enum EventKind {
     AdminRevoke,
     /// A request to the admin endpoint without the admin secret.
     AdminRefused,
+    /// Workers KV or the session authority failed; the request got a 503.
     StoreFailure,
+    /// The configuration did not validate; the request got a 500.
     ConfigInvalid,
     /// A runtime call failed where nothing else was expected to; the request got a 500.
     InternalError,
@@ -55,14 +74,20 @@ pub enum EventKind {
 /// One audit line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEvent {
+    /// What happened.
     pub event: EventKind,
+    /// When it happened, in Unix seconds.
     pub at: UnixTime,
+    /// The user's pseudonym; `None` when no user is known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// The session's pseudonym; `None` when the event concerns no one session.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session: Option<String>,
+    /// The pseudonym of the client's address; `None` when it does not matter.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
+    /// Why, or what was refused, [`redact`]ed; `None` when the kind says it all.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     /// Where it happened: the platform's name for the location that wrote the line (its
@@ -159,6 +184,7 @@ fn decode_token_escapes(text: &str) -> String {
 }
 
 impl AuditEvent {
+    /// An event of `event` at `at`, about no one yet: the builder methods add the rest.
     pub fn new(event: EventKind, at: UnixTime) -> Self {
         Self {
             event,
@@ -171,16 +197,19 @@ impl AuditEvent {
         }
     }
 
+    /// Names the user, by pseudonym.
     pub fn user(mut self, user: &str) -> Self {
         self.user = Some(pseudonym(user));
         self
     }
 
+    /// Names the session, by pseudonym.
     pub fn session(mut self, session: &str) -> Self {
         self.session = Some(pseudonym(session));
         self
     }
 
+    /// Names the client's address, by pseudonym.
     pub fn client(mut self, address: &str) -> Self {
         self.client = Some(pseudonym(address));
         self
@@ -201,6 +230,8 @@ impl AuditEvent {
         self
     }
 
+    /// The line to log: the event as one JSON object. Should serialising ever fail, a line with
+    /// the event kind alone, so an event is never lost.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self)
             .unwrap_or_else(|_| format!("{{\"event\":\"{:?}\"}}", self.event))

@@ -20,25 +20,42 @@ use super::user_sessions::UserSessions;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
+    /// Stores a new session from a login, ending whatever the policy evicts (over
+    /// `MAX_SESSIONS`, oldest first).
     Create {
+        /// The session to store.
         record: SessionRecord,
+        /// The limits in force, from the configuration.
         policy: SessionPolicy,
+        /// The time of the login, in Unix seconds.
         now: UnixTime,
     },
+    /// Rotates a session's refresh token, or tells why not: grace, reuse, ended, unknown.
     Rotate {
+        /// The refresh token the client presented.
         presented: PresentedRefresh,
+        /// The hash of the refresh token that replaces it, minted by the caller.
         replacement: TokenHash,
+        /// The limits in force, from the configuration.
         policy: SessionPolicy,
+        /// The time of the refresh, in Unix seconds.
         now: UnixTime,
     },
+    /// Ends one session.
     Revoke {
+        /// The session to end.
         id: SessionId,
+        /// The time of the request, in Unix seconds; a session already expired counts as not found.
         now: UnixTime,
     },
+    /// Ends every session of the user.
     RevokeAll {
+        /// The time of the request, in Unix seconds; sessions end whatever their age.
         now: UnixTime,
     },
+    /// Lists the user's live sessions.
     List {
+        /// The time to judge liveness by, in Unix seconds.
         now: UnixTime,
     },
 }
@@ -47,9 +64,13 @@ pub enum Command {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "reply", content = "value", rename_all = "snake_case")]
 pub enum Reply {
+    /// To `Create` and `RevokeAll`: the sessions that were ended.
     Ended(Vec<SessionId>),
+    /// To `Rotate`: the outcome of the refresh.
     Rotation(Rotation),
+    /// To `Revoke`: the session that was ended; `None` if no live session had that id.
     Revoked(Option<SessionRecord>),
+    /// To `List`: the live sessions, oldest first.
     Sessions(Vec<SessionRecord>),
 }
 

@@ -12,6 +12,7 @@ use super::binding::BindingPolicy;
 use super::cache::CacheSettings;
 use super::cookie::CookieSpec;
 use super::keys::{AssertionKeyRing, SessionKeyRing};
+use super::oidc::config::OidcConfig;
 use super::path::RequestPath;
 use super::policy::{AccessPolicy, Rule};
 use super::ratelimit::Limit;
@@ -25,7 +26,13 @@ pub enum Credentials {
     /// User records in the `USERS` KV namespace.
     Kv,
     /// POST to the origin's verification endpoint, authenticated with a shared secret.
-    Origin { url: String, secret: OriginSecret },
+    Origin {
+        /// The verification endpoint (`CREDENTIALS_URL`), `https://` unless `DEV_MODE`.
+        url: String,
+        /// Authenticates the edge to that endpoint (`CREDENTIALS_SECRET`, at least 32
+        /// characters).
+        secret: OriginSecret,
+    },
 }
 
 /// Where sessions are written.
@@ -47,23 +54,36 @@ pub struct Config {
     pub issuer: String,
     /// `aud` of identity assertions.
     pub origin_audience: String,
+    /// Signs and verifies access and refresh tokens (`SESSION_KEYS`; the first key signs).
     pub session_keys: SessionKeyRing,
+    /// Signs the identity assertion sent to the origin (`ASSERTION_KEYS`; the first key signs).
     pub assertion_keys: AssertionKeyRing,
     /// `iss` and `aud` of access tokens (both the issuer).
     pub access_audience: Audience,
     /// `iss` and `aud` of identity assertions.
     pub assertion_audience: Audience,
+    /// How long an identity assertion is valid, in seconds (`ASSERTION_TTL`, default 30).
     pub assertion_ttl: i64,
+    /// Token lifetimes, timeouts and the session limit (`ACCESS_TTL`, `IDLE_TIMEOUT`,
+    /// `ABSOLUTE_TIMEOUT`, `REFRESH_GRACE`, `MAX_SESSIONS`, `CLOCK_LEEWAY`).
     pub policy: SessionPolicy,
     /// What a refresh from another device than the session's login meets (`SESSION_BINDING`).
     pub binding: BindingPolicy,
+    /// Names and attributes of the session cookies (`COOKIE_SECURE`).
     pub cookies: CookieSpec,
+    /// How passwords are checked (`CREDENTIALS`).
     pub credentials: Credentials,
+    /// Where sessions are written (`SESSION_STORE`).
     pub store: StoreBackend,
     /// Who may reach which path (`PUBLIC_PATHS` first, then `ACCESS_POLICY`).
     pub access: AccessPolicy,
+    /// Failed logins allowed per account within `LOGIN_WINDOW`
+    /// (`LOGIN_MAX_FAILURES_PER_ACCOUNT`).
     pub account_limit: Limit,
+    /// Failed logins allowed per client address within `LOGIN_WINDOW`
+    /// (`LOGIN_MAX_FAILURES_PER_CLIENT`).
     pub client_limit: Limit,
+    /// Local development (`DEV_MODE`): plain HTTP is allowed, and only loopback hosts are served.
     pub dev_mode: bool,
     /// The per-isolate caches of the request path.
     pub caches: CacheSettings,
@@ -71,6 +91,8 @@ pub struct Config {
     pub app_name: String,
     /// The operator's credential for the admin endpoint (`ADMIN_SECRET`); unset turns it off.
     pub admin_secret: Option<AdminSecret>,
+    /// OpenID providers (`OIDC_PROVIDERS`) and whether the password form is offered.
+    pub oidc: OidcConfig,
 }
 
 /// The pages' name for the application when `APP_NAME` is not set.
@@ -97,7 +119,9 @@ impl Config {
 /// The first problem found, naming the variable. Never contains a secret value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
+    /// The variable at fault, as the operator spells it.
     pub variable: &'static str,
+    /// What is wrong with it, in words fit for an operator.
     pub problem: String,
 }
 
@@ -405,6 +429,7 @@ impl Config {
             caches,
             app_name: app_name(&read)?,
             admin_secret: admin_secret(&read)?,
+            oidc: OidcConfig::from_lookup(lookup, dev_mode)?,
         })
     }
 }

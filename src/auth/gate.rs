@@ -34,6 +34,7 @@ use super::token::{
 /// Whether a user may still hold sessions (a disabled account ends them at its next refresh).
 #[allow(async_fn_in_trait)]
 pub trait Accounts {
+    /// Whether `user` may still hold sessions; an outage is an error, never a yes.
     async fn still_enabled(&self, user: &str) -> Result<bool, StoreError>;
 }
 
@@ -49,6 +50,7 @@ impl Accounts for NoAccountCheck {
 /// Signs a prepared identity assertion with `ring`'s first key.
 #[allow(async_fn_in_trait)]
 pub trait AssertionSigner {
+    /// Signs `unsigned` with the first key of `ring`.
     async fn sign(
         &self,
         ring: &AssertionKeyRing,
@@ -71,14 +73,18 @@ impl AssertionSigner for LocalSigner {
 
 /// Where audit lines go.
 pub trait AuditSink {
+    /// Records `event`; it must not fail the request it describes.
     fn record(&self, event: AuditEvent);
 }
 
 /// Who a request speaks for, once its session is established.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
+    /// The account name the session belongs to.
     pub user: String,
+    /// The session the request belongs to, shared by all its access and refresh tokens.
     pub session: SessionId,
+    /// The roles the session was granted at login.
     pub roles: Vec<String>,
     /// When the access token that carries this session expires.
     pub access_expires_at: UnixTime,
@@ -106,11 +112,14 @@ impl Principal {
 /// A session and its owner, as verified: enough to end it through the owner's authority.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Held {
+    /// The session to end.
     pub id: SessionId,
+    /// Its owner, whose authority holds the session.
     pub user: String,
 }
 
 impl Principal {
+    /// This session and its owner, for ending it.
     pub fn held(&self) -> Held {
         Held {
             id: self.session.clone(),
@@ -146,6 +155,7 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// The HTTP status this refusal answers with.
     pub fn status(&self) -> u16 {
         match self {
             Self::AmbiguousPath(_) => 400,
@@ -156,6 +166,7 @@ impl Refusal {
         }
     }
 
+    /// The stable machine-readable `error` code of the JSON answer.
     pub fn code(&self) -> &'static str {
         match self {
             Self::NoSession => "unauthenticated",
@@ -170,6 +181,7 @@ impl Refusal {
         }
     }
 
+    /// A short sentence for the person behind the request; never names a secret.
     pub fn message(&self) -> &'static str {
         match self {
             Self::NoSession => "log in first",
@@ -207,6 +219,7 @@ impl fmt::Display for Refusal {
 /// Who was refused a path for want of roles, and which: enough for the page that says so.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Denied {
+    /// The account that was refused.
     pub user: String,
     /// Whether one of `missing` would do, or all of them are needed.
     pub need: RoleNeed,
@@ -217,21 +230,28 @@ pub struct Denied {
 /// A request's session, or why it has none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution {
+    /// The request speaks for `principal`.
     Session {
+        /// Who the session belongs to.
         principal: Principal,
         /// `Set-Cookie` values when the session was refreshed in place; empty otherwise.
         set_cookies: Vec<String>,
     },
+    /// The request speaks for no one, and why.
     Refused(Refusal),
 }
 
 /// The outcome of presenting a refresh token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Restored {
+    /// The refresh token was rotated: the session lives on.
     Session {
+        /// The session as it stands after the rotation.
         record: SessionRecord,
+        /// The `Set-Cookie` values that carry the new access and refresh tokens.
         set_cookies: Vec<String>,
     },
+    /// No session is restored, and why.
     Refused(Refusal),
 }
 
@@ -241,29 +261,45 @@ pub enum Verdict {
     /// Forward to the origin, with this identity (none on a public path), adding these cookies
     /// to the origin's response.
     Forward {
+        /// Who the origin is told the request speaks for; `None` on a public path.
         identity: Option<Identity>,
+        /// `Set-Cookie` values to add to the origin's response (a refresh in place); may be empty.
         set_cookies: Vec<String>,
     },
     /// Send the browser to log in.
     Redirect {
+        /// The login page, with the path to return to once signed in.
         location: String,
+        /// `Set-Cookie` values for the redirect (clearing dead cookies); may be empty.
         set_cookies: Vec<String>,
     },
+    /// Answer with an error page or JSON error instead of forwarding.
     Refuse {
+        /// Why the request is refused.
         refusal: Refusal,
+        /// `Set-Cookie` values for the answer (clearing dead cookies, or those of a refresh in
+        /// place); may be empty.
         set_cookies: Vec<String>,
     },
 }
 
 /// One request's view of everything the decision needs.
 pub struct Gate<'a, S, A, G> {
+    /// The configuration validated for this isolate.
     pub config: &'a Config,
+    /// Where sessions are read and written.
     pub store: &'a S,
+    /// Whether accounts may still hold sessions, checked at each refresh.
     pub accounts: &'a A,
+    /// Signs the identity assertion for the origin.
     pub signer: &'a G,
+    /// The per-isolate caches of verified tokens and revocations.
     pub caches: &'a IsolateCaches,
+    /// Where this request's audit lines go.
     pub audit: &'a dyn AuditSink,
+    /// The time of this request, in Unix seconds; every expiry is judged against it.
     pub now: UnixTime,
+    /// Randomness for the token identifiers and refresh secrets minted for this request.
     pub entropy: &'a dyn Entropy,
 }
 
@@ -439,7 +475,9 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
                     Err(err) => return refused(self.unavailable(err)),
                 },
             };
-            if let Some(user) = user {
+            // A provider's users have no account here: the provider is where they are disabled.
+            let local = user.filter(|user| self.config.oidc.provider_of(user).is_none());
+            if let Some(user) = local {
                 match self.accounts.still_enabled(&user).await {
                     Ok(true) => {}
                     Ok(false) => {
@@ -639,6 +677,12 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
                     }
                 }
                 Requirement::Session(access) => access,
+                Requirement::SpellingDependent => {
+                    return Verdict::Refuse {
+                        refusal: Refusal::AmbiguousPath(PathError::SpellingDependent),
+                        set_cookies: Vec::new(),
+                    }
+                }
             };
         match self.resolve(req).await {
             Resolution::Session {

@@ -214,10 +214,15 @@ impl World {
 
     /// A login at `now` from a client sending `user_agent`.
     fn login_from(&self, now: UnixTime, user_agent: &str) -> Browser {
+        self.login_as("alice", now, user_agent)
+    }
+
+    /// A login of `user` at `now` from a client sending `user_agent`.
+    fn login_as(&self, user: &str, now: UnixTime, user_agent: &str) -> Browser {
         let id = SessionId::generate(&self.entropy).unwrap();
         let refresh = NewRefresh::mint(&id, &self.entropy).unwrap();
         let subject = LoginSubject {
-            user: "alice".into(),
+            user: user.into(),
             roles: vec!["staff".into()],
             user_agent: user_agent.into(),
         };
@@ -466,6 +471,33 @@ fn a_disabled_account_ends_its_sessions_at_refresh() {
     assert_eq!(refused(verdict).0, Refusal::SessionExpired);
     assert_eq!(world.audit.kinds(), [EventKind::RevokeAll]);
     assert!(pollster::block_on(world.store.is_revoked(&other.session)).unwrap());
+}
+
+#[test]
+fn a_provider_user_has_no_local_account_to_check_at_refresh() {
+    let world = World::new(config_with(&[
+        ("OIDC_PROVIDERS", "corp"),
+        ("OIDC_CORP_ISSUER", "https://id.example.com"),
+        ("OIDC_CORP_CLIENT_ID", "edge"),
+        ("OIDC_CORP_CLIENT_SECRET", "secret"),
+    ]));
+    let provider_user = world.login_as("corp:u-1", NOW, CHROME_LINUX);
+    let cookie = cookie_header(&world.config, None, Some(&provider_user.refresh));
+    let verdict = pollster::block_on(
+        world
+            .gate_with(NOW + 1, &Disabled)
+            .protect(&api_request(&cookie)),
+    );
+    assert_eq!(forwarded(verdict).0.user, "corp:u-1");
+    // A user of a provider no longer configured is checked, and has no account.
+    let gone = world.login_as("gone:u-1", NOW, CHROME_LINUX);
+    let cookie = cookie_header(&world.config, None, Some(&gone.refresh));
+    let verdict = pollster::block_on(
+        world
+            .gate_with(NOW + 1, &Disabled)
+            .protect(&api_request(&cookie)),
+    );
+    assert_eq!(refused(verdict).0, Refusal::SessionExpired);
 }
 
 #[test]

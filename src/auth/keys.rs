@@ -32,13 +32,43 @@ pub const MAX_KID_LEN: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeyError {
+    /// The secret holds no entry at all.
     Empty,
-    MissingSeparator { entry: usize },
-    InvalidKid { entry: usize },
-    DuplicateKid { kid: String },
-    InvalidBase64 { kid: String },
-    TooShort { kid: String, bytes: usize },
-    WrongLength { kid: String, bytes: usize },
+    /// An entry has no `:` between its kid and its key.
+    MissingSeparator {
+        /// Which entry, counting from 1.
+        entry: usize,
+    },
+    /// An entry's kid is empty, longer than [`MAX_KID_LEN`] or has a character outside
+    /// `A-Z a-z 0-9 . _ -`.
+    InvalidKid {
+        /// Which entry, counting from 1.
+        entry: usize,
+    },
+    /// Two entries share a kid, so a token's `kid` could not name one key.
+    DuplicateKid {
+        /// The repeated kid.
+        kid: String,
+    },
+    /// A key is not unpadded base64url.
+    InvalidBase64 {
+        /// The kid of the entry.
+        kid: String,
+    },
+    /// An HMAC key is shorter than [`MIN_HMAC_KEY_BYTES`].
+    TooShort {
+        /// The kid of the entry.
+        kid: String,
+        /// How many bytes the key decoded to.
+        bytes: usize,
+    },
+    /// An Ed25519 key is not a 32-byte seed.
+    WrongLength {
+        /// The kid of the entry.
+        kid: String,
+        /// How many bytes the key decoded to.
+        bytes: usize,
+    },
 }
 
 impl fmt::Display for KeyError {
@@ -119,6 +149,7 @@ pub struct RingKey<K> {
 }
 
 impl<K> RingKey<K> {
+    /// The id tokens signed with this key carry in their `kid` header.
     pub fn kid(&self) -> &str {
         &self.kid
     }
@@ -161,6 +192,7 @@ impl<A: Algorithm> KeyRing<A> {
         self.keys.iter().find(|key| key.kid == kid)
     }
 
+    /// Every kid of the ring, the signing key's first.
     pub fn kids(&self) -> impl Iterator<Item = &str> {
         self.keys.iter().map(|key| key.kid.as_str())
     }

@@ -29,6 +29,16 @@ pub fn user_index_key(user: &str, id: &SessionId) -> String {
     format!("{}{id}", user_index_prefix(user))
 }
 
+/// `logout-jti:<hash>`: a back-channel logout token already acted on, by its issuer and `jti`,
+/// kept until the token would be too old anyway.
+pub fn logout_token_key(issuer: &str, jti: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(issuer.as_bytes());
+    hasher.update([0]);
+    hasher.update(jti.as_bytes());
+    format!("logout-jti:{}", b64url(&hasher.finalize()[..18]))
+}
+
 /// The session id at the end of an index key.
 pub fn session_of_index_key(key: &str) -> Option<SessionId> {
     SessionId::parse(key.rsplit(':').next()?)
@@ -50,5 +60,8 @@ mod tests {
         assert_eq!(session_of_index_key("user-sessions:x:not-an-id"), None);
         assert_eq!(session_key(&id), format!("session:{id}"));
         assert_eq!(revoked_key(&id), format!("revoked:{id}"));
+        let jti = logout_token_key("https://id.example.com", "j-1");
+        assert!(jti.starts_with("logout-jti:") && !jti.contains("j-1"));
+        assert_ne!(jti, logout_token_key("https://other.example.com", "j-1"));
     }
 }

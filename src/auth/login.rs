@@ -158,7 +158,7 @@ fn form_fields(text: &str) -> Result<Fields, LoginError> {
     Ok(fields)
 }
 
-fn form_decode(component: &str) -> Result<String, LoginError> {
+pub(crate) fn form_decode(component: &str) -> Result<String, LoginError> {
     let spaced = component.replace('+', " ");
     percent_decode_str(&spaced)
         .decode_utf8()

@@ -21,6 +21,7 @@ pub mod keys;
 pub mod kv_keys;
 pub mod login;
 pub mod memory_store;
+pub mod oidc;
 pub mod page;
 pub mod password;
 pub mod path;

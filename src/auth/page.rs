@@ -13,6 +13,7 @@ use core::fmt;
 use super::gate::Denied;
 use super::policy::RoleNeed;
 use super::redirect::login_redirect;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 /// Longest username echoed back into the sign-in form (the form's own `maxlength`).
 pub const MAX_USERNAME_ECHO: usize = 64;
@@ -112,7 +113,9 @@ pub fn render(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Reason {
+    /// The person logged out of this session.
     LoggedOut,
+    /// The person logged out of every session of the account.
     LoggedOutEverywhere,
     /// The session was ended from another device (or by an operator).
     SessionEnded,
@@ -134,6 +137,7 @@ impl Reason {
         Self::DeviceMismatch,
     ];
 
+    /// The `?reason=` value that carries this reason.
     pub fn code(self) -> &'static str {
         match self {
             Self::LoggedOut => "logged_out",
@@ -145,6 +149,7 @@ impl Reason {
         }
     }
 
+    /// The reason a `?reason=` value names; `None` for a code the edge does not issue.
     pub fn from_code(code: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|reason| reason.code() == code)
     }
@@ -195,14 +200,18 @@ pub fn login_location(next: &str, reason: Option<Reason>) -> String {
 /// How a notice on a page looks: a problem to fix, or information.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoticeKind {
+    /// Something went wrong that the person can fix (shown as an alert).
     Error,
+    /// Information, such as why the session ended.
     Info,
 }
 
 /// A message at the top of a page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
+    /// Whether the notice reports a problem or informs.
     pub kind: NoticeKind,
+    /// The message, fixed text chosen by the edge (never echoed from the request).
     pub text: &'static str,
 }
 
@@ -214,6 +223,16 @@ fn error_text(code: &str) -> &'static str {
         "bad_request" => "The sign-in form could not be read. Please try again.",
         "forbidden" | "cross_site" => {
             "This sign-in request was refused. Reload the page and try again."
+        }
+        "provider_error" => {
+            "The identity provider did not complete the sign-in. Please try again, or ask your \
+             administrator if it keeps happening."
+        }
+        "provider_refused" => {
+            "Your account at the identity provider is not allowed to sign in to this application."
+        }
+        "provider_expired" => {
+            "The sign-in took too long or was started elsewhere. Please try again."
         }
         _ => "Signing in did not work. Please try again.",
     }
@@ -236,7 +255,9 @@ pub fn login_notice(error: Option<&str>, reason: Option<&str>) -> Option<Notice>
 /// What the sign-in page shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginView<'a> {
+    /// The application's name in the heading (`APP_NAME`).
     pub app_name: &'a str,
+    /// The message above the form; `None` shows none.
     pub notice: Option<Notice>,
     /// The username of the failed attempt, put back into the field.
     pub username: &'a str,
@@ -244,6 +265,33 @@ pub struct LoginView<'a> {
     pub next: &'a str,
     /// Who is signed in already, when the browser holds a live session.
     pub signed_in_as: Option<&'a str>,
+    /// The OpenID providers offered, as `(id, label)`: one button each.
+    pub providers: &'a [(&'a str, &'a str)],
+    /// Whether the username and password form is offered (`PASSWORD_LOGIN`).
+    pub password_form: bool,
+}
+
+/// Where the provider buttons go in `login.html`.
+const PROVIDERS_MARKER: &str = "<!--edgegate:providers-->";
+
+/// One link per provider to its start route, carrying `next`; every part escaped.
+fn provider_buttons(providers: &[(&str, &str)], next: &str) -> String {
+    if providers.is_empty() {
+        return String::new();
+    }
+    let next = utf8_percent_encode(next, NON_ALPHANUMERIC).to_string();
+    let mut html = String::from("      <div class=\"providers\">\n");
+    for (id, label) in providers {
+        html.push_str(&format!(
+            "        <a class=\"button secondary block\" id=\"oidc-{id}\" \
+             href=\"/auth/oidc/{id}/start?next={next}\">Sign in with {label}</a>\n",
+            id = escape(id),
+            next = escape(&next),
+            label = escape(label),
+        ));
+    }
+    html.push_str("      </div>\n");
+    html
 }
 
 /// The sign-in page (`www/login.html`) for `view`.
@@ -281,7 +329,34 @@ pub fn render_login(template: &str, view: &LoginView<'_>) -> Result<String, Page
         &[
             ("signed_in", view.signed_in_as.is_some()),
             ("form", view.signed_in_as.is_none()),
+            ("password", view.password_form),
         ],
+    )
+    .map(|page| {
+        page.replace(
+            PROVIDERS_MARKER,
+            &provider_buttons(view.providers, view.next),
+        )
+    })
+}
+
+/// The page that sends a signed-out browser on to its provider's logout (RP-initiated logout).
+///
+/// A redirect cannot do it: the logout form's page allows forms to reach this origin only
+/// (`form-action 'self'`), and browsers hold redirects after a form post to that too. A refresh
+/// to `location` (with a link, should it not happen) is a new navigation, which that rule does not
+/// govern.
+pub fn render_provider_logout(app_name: &str, provider: &str, location: &str) -> String {
+    let (app_name, provider, location) = (escape(app_name), escape(provider), escape(location));
+    format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n  <meta charset=\"utf-8\">\n  \
+         <meta http-equiv=\"refresh\" content=\"0;url={location}\">\n  \
+         <title>Signing out · {app_name}</title>\n  \
+         <link rel=\"stylesheet\" href=\"/auth/assets/style.css\">\n</head>\n<body>\n  \
+         <main>\n    <div class=\"card\">\n      <h1>Signing out</h1>\n      \
+         <p class=\"lede\">You are signed out of {app_name}. Finishing at {provider}…</p>\n      \
+         <a class=\"button\" id=\"continue\" href=\"{location}\">Continue to {provider}</a>\n    \
+         </div>\n  </main>\n</body>\n</html>\n"
     )
 }
 
@@ -293,9 +368,13 @@ pub fn render_account(template: &str, app_name: &str) -> Result<String, PageErro
 /// What an HTML error page says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ErrorView<'a> {
+    /// The application's name in the heading (`APP_NAME`).
     pub app_name: &'a str,
+    /// The HTTP status of the answer, shown on the page.
     pub status: u16,
+    /// The page's heading.
     pub title: &'a str,
+    /// What happened and what to do, in a sentence.
     pub message: &'a str,
 }
 
@@ -469,6 +548,8 @@ mod tests {
             username: "bob\"><script>alert(1)</script>",
             next: "/reports?a=1&b=2",
             signed_in_as: None,
+            providers: &[],
+            password_form: true,
         };
         let page = render_login(LOGIN, &view).unwrap();
         assert!(page.contains("<title>Acme &amp; Co</title>"), "{page}");
@@ -488,6 +569,8 @@ mod tests {
             username: "",
             next: "/app",
             signed_in_as: Some("<b>alice</b>"),
+            providers: &[],
+            password_form: true,
         };
         let page = render_login(LOGIN, &view).unwrap();
         assert!(
@@ -507,10 +590,57 @@ mod tests {
             username: &long,
             next: "/",
             signed_in_as: None,
+            providers: &[],
+            password_form: true,
         };
         let page = render_login(LOGIN, &view).unwrap();
         assert!(page.contains(&format!("value=\"{}\"", "u".repeat(MAX_USERNAME_ECHO))));
         assert!(!page.contains(&"u".repeat(MAX_USERNAME_ECHO + 1)));
+    }
+
+    #[test]
+    fn providers_get_a_button_each_and_the_password_form_can_go() {
+        const REAL_LOGIN: &str = include_str!("../../www/login.html");
+        let providers = [("corp", "Corp <SSO>"), ("google", "Google")];
+        let view = LoginView {
+            app_name: "edgegate",
+            notice: login_notice(Some("provider_refused"), None),
+            username: "",
+            next: "/reports?y=1",
+            signed_in_as: None,
+            providers: &providers,
+            password_form: false,
+        };
+        let page = render_login(REAL_LOGIN, &view).unwrap();
+        assert!(page.contains(
+            "id=\"oidc-corp\" href=\"/auth/oidc/corp/start?next=%2Freports%3Fy%3D1\">Sign in with Corp &lt;SSO&gt;</a>"
+        ), "{page}");
+        assert!(page.contains("id=\"oidc-google\""));
+        assert!(!page.contains("id=\"login-form\""));
+        assert!(page.contains("not allowed to sign in"));
+        let with_form = render_login(
+            REAL_LOGIN,
+            &LoginView {
+                password_form: true,
+                ..view
+            },
+        )
+        .unwrap();
+        assert!(with_form.contains("id=\"login-form\"") && with_form.contains("oidc-corp"));
+    }
+
+    #[test]
+    fn the_provider_logout_page_escapes_the_location() {
+        let page = render_provider_logout(
+            "App",
+            "Corp <SSO>",
+            "https://id.example.com/logout?a=1&b=\"2",
+        );
+        assert!(
+            page.contains("content=\"0;url=https://id.example.com/logout?a=1&amp;b=&quot;2\""),
+            "{page}"
+        );
+        assert!(page.contains("Finishing at Corp &lt;SSO&gt;"));
     }
 
     #[test]

@@ -172,6 +172,9 @@ pub enum PathError {
     QueryInPath,
     /// NUL or another control character, raw or encoded.
     ControlCharacter,
+    /// Public as spelled, protected in lower case, which case-insensitive origins read alike:
+    /// see [`super::policy::Requirement::SpellingDependent`].
+    SpellingDependent,
     /// The decoded bytes are not UTF-8.
     InvalidUtf8,
     /// A `.` or `..` segment.
@@ -194,6 +197,9 @@ impl PathError {
             Self::PathParameter => "the path contains ; (path parameters are not accepted)",
             Self::QueryInPath => "the path contains ? or #",
             Self::ControlCharacter => "the path contains a control character",
+            Self::SpellingDependent => {
+                "the path is public only in this letter case; in lower case it needs a session"
+            }
             Self::InvalidUtf8 => "the path does not decode to UTF-8",
             Self::DotSegment => "the path contains a . or .. segment",
             Self::EmptySegment => "the path contains an empty segment (//)",

@@ -33,13 +33,20 @@ pub enum Access {
     /// Any signed-in user.
     SignedIn,
     /// A signed-in user holding the roles, one of them or all of them.
-    Roles { need: RoleNeed, roles: Vec<String> },
+    Roles {
+        /// Whether one of `roles` will do, or all of them are needed.
+        need: RoleNeed,
+        /// The roles the rule names.
+        roles: Vec<String>,
+    },
 }
 
 /// Whether a role rule wants one of its roles or every one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RoleNeed {
+    /// One of the rule's roles is enough (`roles-any`).
     Any,
+    /// Every one of the rule's roles is needed (`roles-all`).
     All,
 }
 
@@ -138,7 +145,10 @@ struct Spellings<'a> {
 
 impl<'a> Spellings<'a> {
     fn of(path: &'a RequestPath) -> Self {
-        let exact = path.decoded();
+        Self::of_text(path.decoded())
+    }
+
+    fn of_text(exact: &'a str) -> Self {
         let lower = exact.to_ascii_lowercase();
         let toggled = match lower.strip_suffix('/') {
             Some("") => None,
@@ -294,6 +304,9 @@ pub enum Requirement<'a> {
     Preflight,
     /// A session, and when the access names them, roles.
     Session(&'a Access),
+    /// Public as spelled, but its lower-case spelling is held by a stricter rule: an origin that
+    /// ignores letter case would serve the protected resource.
+    SpellingDependent,
 }
 
 /// The ordered rules of a deployment.
@@ -343,10 +356,22 @@ impl AccessPolicy {
     ) -> Requirement<'_> {
         let judged = preflight.unwrap_or(method);
         let spellings = Spellings::of(path);
-        let rule = self
-            .rules
-            .iter()
-            .find(|rule| rule.covers_method(judged) && rule.covers_path(&spellings));
+        let first = |spellings: &Spellings<'_>| {
+            self.rules
+                .iter()
+                .find(|rule| rule.covers_method(judged) && rule.covers_path(spellings))
+        };
+        let is_public =
+            |rule: Option<&Rule>| rule.is_some_and(|rule| rule.access == Access::Public);
+        let rule = first(&spellings);
+        if is_public(rule) && spellings.lower != spellings.exact {
+            // An origin that ignores letter case acts on the lower-case spelling too: if an
+            // explicit rule protects that one, this spelling must not open it.
+            let lower = first(&Spellings::of_text(&spellings.lower));
+            if lower.is_some_and(|rule| rule.access != Access::Public) {
+                return Requirement::SpellingDependent;
+            }
+        }
         match rule {
             Some(rule) if rule.access == Access::Public => Requirement::Public,
             Some(rule) if preflight.is_some() && rule.cors_preflight => Requirement::Preflight,
@@ -360,16 +385,27 @@ impl AccessPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PolicyError {
+    /// The whole policy is longer than [`MAX_POLICY_LEN`].
     TooLong,
+    /// The rule has no path (after its optional methods).
     NoPath,
+    /// The rule's path is not a checked request path.
     Path(super::path::PathError),
+    /// `**` appears before the last segment of the path.
     DoubleStarInside,
+    /// An entry of the rule's method list is not an upper-case method name.
     BadMethod(String),
+    /// The path is not followed by an access.
     NoAccess,
+    /// The access word is none of `public`, `signed-in`, `roles-any`, `roles-all`.
     BadAccess(String),
+    /// `roles-any` or `roles-all` without a list of roles.
     NoRoles,
+    /// A role name that is not one (letters, digits, `- _ . :`, at most 64).
     BadRole(String),
+    /// A word after the access that is not an option.
     Unexpected(String),
+    /// `cors-preflight` on a `public` rule, which already lets preflights through.
     PublicPreflight,
 }
 
@@ -411,8 +447,11 @@ impl fmt::Display for PolicyError {
 /// A rule that does not parse, by number (from 1, in `ACCESS_POLICY`) and text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleError {
+    /// The rule's position, from 1; 0 when the error is about the whole policy.
     pub number: usize,
+    /// The rule as written; empty when the error is about the whole policy.
     pub text: String,
+    /// What is wrong with it.
     pub error: PolicyError,
 }
 
@@ -460,6 +499,7 @@ mod tests {
                 format!("{need:?}:{}", roles.join(","))
             }
             Requirement::Session(Access::Public) => "unreachable".into(),
+            Requirement::SpellingDependent => "ambiguous".into(),
         }
     }
 
@@ -528,6 +568,25 @@ mod tests {
                 ("/robots.txt/", "signed-in"),
                 ("/ROBOTS.TXT", "signed-in"),
             ],
+        );
+    }
+
+    #[test]
+    fn a_path_public_only_in_one_spelling_is_refused() {
+        let mixed = policy("GET /Docs/ public; /docs/** roles-any staff; GET /about public");
+        let requirement = |at: &str| mixed.requirement("GET", None, &path(at));
+        // An origin that ignores case serves /docs/x for /Docs/x: the spelling must not open it.
+        assert_eq!(requirement("/Docs/x"), Requirement::SpellingDependent);
+        assert!(matches!(
+            requirement("/docs/x"),
+            Requirement::Session(Access::Roles { .. })
+        ));
+        assert_eq!(requirement("/about"), Requirement::Public);
+        // Public in another letter case where no explicit rule holds the lower case: public.
+        let plain = policy("GET /Docs/ public");
+        assert_eq!(
+            plain.requirement("GET", None, &path("/Docs/x")),
+            Requirement::Public
         );
     }
 

@@ -89,16 +89,21 @@ impl SessionCookies {
 /// The facts of one request the core decides on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestFacts {
+    /// The HTTP method, as sent (upper-case for the standard ones).
     pub method: String,
     /// The URL path, as the runtime parsed it (dot segments resolved, percent-encoding kept).
     pub path: String,
+    /// The URL's query, without the `?`; `None` when the URL has none.
     pub query: Option<String>,
+    /// The session cookies found in `Cookie`, and what is left of it for the origin.
     pub cookies: SessionCookies,
     /// `CF-Connecting-IP`; the platform sets it on every request it serves (not in local runs).
     pub client_ip: Option<String>,
     /// The URL's scheme and host (without port), as the client addressed this edge.
     pub scheme: String,
+    /// The host the client addressed, without port.
     pub host: String,
+    /// `User-Agent`, empty when absent: what the session's device binding is judged by.
     pub user_agent: String,
     /// A browser navigation (GET or HEAD accepting HTML): gets redirects, not 401s.
     pub navigation: bool,
@@ -106,6 +111,7 @@ pub struct RequestFacts {
     pub cross_site: bool,
     /// The client asked for JSON (`Accept`).
     pub accepts_json: bool,
+    /// `Content-Type` of the body, as sent; `None` when absent.
     pub content_type: Option<String>,
     /// The method a CORS preflight announces: set on an `OPTIONS` request that carries
     /// `Origin` and `Access-Control-Request-Method`.
@@ -115,12 +121,19 @@ pub struct RequestFacts {
 /// Where the runtime's request is read from: the method, this edge's own origin
 /// (`scheme://host[:port]`), the URL's path and query, and a header lookup.
 pub struct RawRequest<'a> {
+    /// The HTTP method, as sent.
     pub method: &'a str,
+    /// The URL's scheme (`https`, or `http` in local runs).
     pub scheme: &'a str,
+    /// The URL's host, without port; empty when the URL has none.
     pub host: &'a str,
+    /// This edge's own origin (`scheme://host[:port]`), to tell cross-site requests apart.
     pub own_origin: &'a str,
+    /// The URL path, as the runtime parsed it.
     pub path: &'a str,
+    /// The URL's query, without the `?`; `None` when the URL has none.
     pub query: Option<&'a str>,
+    /// Looks up a request header by name; `None` when it is absent.
     pub header: &'a dyn Fn(&str) -> Option<String>,
 }
 

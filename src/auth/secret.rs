@@ -73,6 +73,8 @@ pub mod kind {
     pub enum Admin {}
     /// Signing key material: key-ring text, raw key bytes, a private JWK.
     pub enum SigningKey {}
+    /// The client secret this edge holds at an OpenID provider.
+    pub enum ProviderClient {}
 }
 
 /// A session access token.
@@ -87,6 +89,8 @@ pub type Password = Secret<kind::Password>;
 pub type OriginSecret = Secret<kind::OriginShared>;
 /// The operator's admin secret.
 pub type AdminSecret = Secret<kind::Admin>;
+/// The client secret at an OpenID provider.
+pub type ClientSecret = Secret<kind::ProviderClient>;
 /// Signing key material of type `T`.
 pub type KeyMaterial<T = String> = Secret<kind::SigningKey, T>;
 
@@ -107,6 +111,7 @@ mod tests {
     static_assertions::assert_not_impl_any!(OriginSecret: fmt::Display);
     static_assertions::assert_not_impl_any!(AdminSecret: fmt::Display);
     static_assertions::assert_not_impl_any!(KeyMaterial: fmt::Display);
+    static_assertions::assert_not_impl_any!(ClientSecret: fmt::Display);
     static_assertions::assert_not_impl_any!(KeyMaterial<Vec<u8>>: fmt::Display);
 
     #[test]

@@ -183,6 +183,7 @@ impl SessionRecord {
         self.idle_expires_at().min(self.absolute_expires_at)
     }
 
+    /// Whether the session still stands at `now` (Unix seconds): before both expiries.
     pub fn is_live(&self, now: UnixTime) -> bool {
         now < self.expires_at()
     }

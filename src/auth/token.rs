@@ -37,7 +37,9 @@ pub const ASSERTION_TYP: &str = "edgegate-assertion+jwt";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenKind {
+    /// The access token in the session cookie, signed with the session key ring.
     Access,
+    /// The identity assertion sent to the origin, signed with the assertion key ring.
     Assertion,
 }
 
@@ -54,27 +56,41 @@ impl TokenKind {
 /// The claims edgegate puts in both of its tokens, beside `exp`, `nbf` and `iat`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdentityClaims {
+    /// The issuer, `ISSUER`, in both kinds.
     pub iss: String,
+    /// `ISSUER` again in access tokens (the edge is their only verifier), `ORIGIN_AUDIENCE` in
+    /// assertions.
     pub aud: String,
+    /// The user the session belongs to.
     pub sub: String,
+    /// The session the token was minted for.
     pub sid: String,
+    /// A random token id: 16 bytes, base64url.
     pub jti: String,
+    /// The user's roles at login, as the origin receives them.
     pub roles: Vec<String>,
+    /// The kind marker, so a token of one kind never passes for another.
     pub knd: TokenKind,
 }
 
 /// Who issues tokens and who they are for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Audience {
+    /// The `iss` minted and expected; configured by `ISSUER`.
     pub issuer: String,
+    /// The `aud` minted and expected: `ISSUER` for access tokens, `ORIGIN_AUDIENCE` for
+    /// assertions.
     pub audience: String,
 }
 
 /// The subject a token speaks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subject<'a> {
+    /// The user, written as `sub`.
     pub user: &'a str,
+    /// The session id, written as `sid`.
     pub session: &'a str,
+    /// The roles, written as `roles`; too many or too long ones make minting fail.
     pub roles: &'a [String],
 }
 
@@ -83,19 +99,33 @@ pub struct Subject<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TokenError {
+    /// Longer than [`MAX_TOKEN_BYTES`]; refused before it is parsed.
     TooLarge,
+    /// Not a compact JWS of JSON, or claims of the wrong shape.
     Malformed,
+    /// The header has `crit`: it asks for an extension edgegate does not understand.
     CriticalHeader,
+    /// The header names no key.
     MissingKid,
+    /// The `kid` is not well formed or not in the ring: a dropped key, or another ring's.
     UnknownKey,
+    /// The signature has the wrong length or does not verify with the key the `kid` names.
     BadSignature,
+    /// The signature verified but the header's `alg` is not the ring's algorithm.
     AlgorithmNotAllowed,
+    /// The `typ` header is not the expected kind's.
     WrongType,
+    /// The `knd` claim is not the expected kind.
     WrongKind,
+    /// The `iss` claim is not the configured issuer.
     WrongIssuer,
+    /// The `aud` claim is not the expected audience.
     WrongAudience,
+    /// A required claim (`exp`, `nbf`, `iat`, `sid`) is absent or invalid; names it.
     MissingClaim(&'static str),
+    /// `exp` plus the leeway has passed.
     Expired,
+    /// `nbf` minus the leeway is still ahead.
     NotYetValid,
     /// Minting failed: randomness unavailable or the token would be too large.
     Mint(&'static str),
@@ -135,10 +165,12 @@ pub struct VerifiedJws<'a> {
 }
 
 impl VerifiedJws<'_> {
+    /// The `typ` header; `None` if the token has none.
     pub fn token_type(&self) -> Option<&str> {
         self.token.header().token_type.as_deref()
     }
 
+    /// The `kid` header, which named the key the signature verified with.
     pub fn kid(&self) -> Option<&str> {
         self.token.header().key_id.as_deref()
     }
@@ -199,10 +231,13 @@ where
 /// What validation checks beyond the signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expectation<'a> {
+    /// The issuer and audience the claims must name.
     pub audience: &'a Audience,
+    /// The kind the token must be, in `typ` and in `knd`.
     pub kind: TokenKind,
     /// Seconds of clock skew tolerated on `exp` and `nbf`.
     pub leeway: i64,
+    /// The time to check `exp` and `nbf` against, in Unix seconds.
     pub now: UnixTime,
 }
 
@@ -215,30 +250,37 @@ pub struct Validated {
 }
 
 impl Validated {
+    /// The user the token speaks for (`sub`).
     pub fn user(&self) -> &str {
         &self.claims.sub
     }
 
+    /// The session id from `sid`, not yet parsed; [`VerifiedAccess::session`] has it checked.
     pub fn session(&self) -> &str {
         &self.claims.sid
     }
 
+    /// The roles the token carries, as they were at login.
     pub fn roles(&self) -> &[String] {
         &self.claims.roles
     }
 
+    /// The token's unique id (`jti`).
     pub fn token_id(&self) -> &str {
         &self.claims.jti
     }
 
+    /// When the token was minted (`iat`), in Unix seconds.
     pub fn issued_at(&self) -> UnixTime {
         self.issued_at
     }
 
+    /// When the token expires (`exp`), in Unix seconds, before any leeway.
     pub fn expires_at(&self) -> UnixTime {
         self.expires_at
     }
 
+    /// All the identity claims, as signed.
     pub fn claims(&self) -> &IdentityClaims {
         &self.claims
     }

@@ -186,6 +186,33 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
         );
     }
 
+    let (record, cookies) = open_session(&req, facts, ctx, user, roles).await?;
+    let mut response = match format {
+        LoginFormat::Form => http::redirect(&next, 303)?,
+        LoginFormat::Json => http::json(
+            &json!({
+                "user": { "id": record.user, "roles": record.roles },
+                "session": { "id": record.id, "expires_at": record.expires_at() },
+            }),
+            200,
+        )?,
+    };
+    http::add_cookies(&mut response, &cookies)?;
+    Ok(response)
+}
+
+/// Opens a new edge session for `user`, signed in just now by any means (a password here, an
+/// OpenID provider in `oidc`): it replaces the session this browser held, is written through the
+/// session store (limits, the authority), and is logged. Returns the record and its cookies.
+pub(super) async fn open_session(
+    req: &Request,
+    facts: &RequestFacts,
+    ctx: &Ctx<'_>,
+    user: String,
+    roles: Vec<String>,
+) -> EdgeResult<(SessionRecord, Vec<String>)> {
+    let gate = ctx.gate();
+    let client = facts.client();
     // A new login ends the session this browser held before (ASVS 7.2.4).
     if let Some(previous) = gate.held_session(facts).await? {
         gate.end_session(&previous).await?;
@@ -213,7 +240,7 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
         ctx.now,
         &ctx.config.policy,
     );
-    record.signed_in_from = login_origin(&req, facts, ctx).map(Box::new);
+    record.signed_in_from = login_origin(req, facts, ctx).map(Box::new);
     ctx.store
         .create(record.clone(), &ctx.config.policy, ctx.now)
         .await?;
@@ -221,19 +248,8 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
         AuditEvent::new(EventKind::LoginOk, ctx.now)
             .user(&record.user)
             .session(record.id.as_str())
-            .client(&client),
+            .client(client),
     );
     let cookies = gate.session_cookies(&record, Some(&refresh))?;
-    let mut response = match format {
-        LoginFormat::Form => http::redirect(&next, 303)?,
-        LoginFormat::Json => http::json(
-            &json!({
-                "user": { "id": record.user, "roles": record.roles },
-                "session": { "id": record.id, "expires_at": record.expires_at() },
-            }),
-            200,
-        )?,
-    };
-    http::add_cookies(&mut response, &cookies)?;
-    Ok(response)
+    Ok((record, cookies))
 }

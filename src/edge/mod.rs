@@ -12,6 +12,7 @@ mod error;
 mod http;
 mod kv_store;
 mod login;
+mod oidc;
 mod pages;
 mod proxy;
 mod rate;

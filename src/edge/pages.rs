@@ -80,7 +80,16 @@ pub(super) async fn login_page(url: &Url, facts: &RequestFacts, ctx: &Ctx<'_>) -
         } => Some((principal, set_cookies)),
         Resolution::Refused(_) => None,
     };
+    let providers: Vec<(&str, &str)> = ctx
+        .config
+        .oidc
+        .providers
+        .iter()
+        .map(|provider| (provider.id.as_str(), provider.name.as_str()))
+        .collect();
     let view = LoginView {
+        providers: &providers,
+        password_form: ctx.config.oidc.password_login,
         app_name: &ctx.config.app_name,
         notice: login_notice(error.as_deref(), reason.as_deref()),
         username: username.as_deref().unwrap_or_default(),

@@ -4,9 +4,13 @@
 //! (method, headers and streamed body as sent, redirects passed through, not followed), with
 //! only what must go removed: client-sent identity headers in every spelling, hop-by-hop
 //! headers, and our session cookies. Then our headers are added, so the origin can trust
-//! `X-Auth-*` whenever the request came through the edge. A WebSocket upgrade keeps its
-//! `Upgrade` header so the runtime opens the socket to the origin after the same session check. Responses pass through untouched,
+//! `X-Auth-*` whenever the request came through the edge. Responses pass through untouched,
 //! except that one carrying session cookies is made uncacheable by shared caches.
+//!
+//! `Upgrade` is hop-by-hop, but a `GET` asking for `Upgrade: websocket` keeps it: the runtime then
+//! opens a WebSocket to the origin (with the same identity headers as any forwarded request) and
+//! its 101 answer, carrying the socket, is handed to the client, which joins the two. The gate has
+//! already decided by then, so an unauthenticated upgrade never reaches the origin.
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -33,13 +37,16 @@ fn is_dropped(name: &str) -> bool {
         )
 }
 
-/// Whether the client asked for a WebSocket (RFC 6455 §4.1: `Upgrade: websocket`, any case).
-fn is_websocket_upgrade(req: &web_sys::Request) -> bool {
-    req.headers()
-        .get("upgrade")
-        .ok()
-        .flatten()
-        .is_some_and(|value| value.trim().eq_ignore_ascii_case("websocket"))
+/// The `Upgrade` value to forward: only `websocket`, only on a `GET`.
+fn websocket_upgrade(
+    incoming: &web_sys::Request,
+    facts: &RequestFacts,
+) -> EdgeResult<Option<String>> {
+    let upgrade = incoming
+        .headers()
+        .get("Upgrade")
+        .map_err(js_error("upgrade header"))?;
+    Ok(upgrade.filter(|value| facts.method == "GET" && value.eq_ignore_ascii_case("websocket")))
 }
 
 /// Response headers that would let a CDN store a response regardless of `Cache-Control`.
@@ -119,11 +126,8 @@ async fn forward(
     for name in &dropped {
         headers.delete(name)?;
     }
-    // A WebSocket upgrade is the one hop-by-hop exchange passed on: the runtime's `fetch` sees
-    // `Upgrade: websocket`, opens the socket to the origin and answers 101 with it, and
-    // returning that answer joins the client to it.
-    if is_websocket_upgrade(incoming) {
-        headers.set("Upgrade", "websocket")?;
+    if let Some(websocket) = websocket_upgrade(incoming, facts)? {
+        headers.set("Upgrade", &websocket)?;
     }
     if let Some(cookie) = facts.cookies.forward() {
         headers.set("Cookie", cookie)?;

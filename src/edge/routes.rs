@@ -10,6 +10,7 @@ use worker::{Request, Response, Url};
 use super::admin;
 use super::error::{EdgeError, EdgeResult};
 use super::login::login;
+use super::oidc;
 use super::pages::{self, LOGIN_PATH};
 use super::proxy;
 use super::session_api::{
@@ -60,6 +61,9 @@ pub(super) async fn route(
         }
         ("DELETE", one) if one.starts_with("/auth/sessions/") => {
             same_site(facts, ctx, with_session(facts, ctx, revoke_one)).await
+        }
+        (_, path) if oidc::route_of(path).is_some() => {
+            oidc::handle(Request::from(req), url, facts, ctx).await
         }
         (_, admin) if admin.starts_with(ADMIN_USERS_PREFIX) => admin::admin(&req, facts, ctx).await,
         (_, auth) if auth == "/auth" || auth.starts_with("/auth/") => {

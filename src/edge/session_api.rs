@@ -4,6 +4,7 @@ use serde_json::json;
 use worker::{Request, Response};
 
 use super::error::{EdgeError, EdgeResult};
+use super::oidc;
 use super::pages::LOGIN_PATH;
 use super::{http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
@@ -91,6 +92,7 @@ pub(super) async fn logout(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>
     // The account page's form, its confirmation box checked: every session of the user ends.
     let everywhere = logout_everywhere_confirmed(&req.bytes().await.unwrap_or_default());
     let mut reason = Reason::LoggedOut;
+    let mut provider_logout = None;
     if let Some(held) = gate.held_session(facts).await? {
         if everywhere {
             gate.end_all(&held.user).await?;
@@ -100,9 +102,23 @@ pub(super) async fn logout(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>
             gate.end_session(&held).await?;
             ctx.audit(AuditEvent::new(EventKind::Logout, ctx.now).session(held.id.as_str()));
         }
+        // Ended here first: a provider that cannot be reached leaves its own session, not ours.
+        if !facts.accepts_json {
+            provider_logout = oidc::provider_logout(&req, ctx, &held.user)
+                .await
+                .unwrap_or_else(|err| {
+                    ctx.audit(
+                        AuditEvent::new(EventKind::StoreFailure, ctx.now)
+                            .detail(format!("provider logout: {err}")),
+                    );
+                    None
+                });
+        }
     }
     let mut response = if facts.accepts_json {
         http::json(&json!({ "ok": true }), 200)?
+    } else if let Some(page) = provider_logout {
+        page
     } else {
         http::redirect(&format!("{LOGIN_PATH}?reason={}", reason.code()), 303)?
     };

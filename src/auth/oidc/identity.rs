@@ -1,0 +1,215 @@
+//! Who a verified ID token signs in: the edge user id, roles, and whether the allow-lists admit
+//! them.
+//!
+//! User ids are namespaced by provider (`<provider>:<sub>`), so the same `sub` at two providers,
+//! or a provider `sub` equal to a built-in user's name, are different users. Email allow-lists
+//! only trust an address the provider says it verified.
+
+use core::fmt;
+
+use serde_json::Value;
+
+use super::config::{is_valid_role, Provider};
+use super::id_token::VerifiedIdToken;
+
+/// Longest `sub` taken (OpenID Connect Core caps it at 255 ASCII characters).
+const MAX_SUB_LEN: usize = 255;
+
+/// A person admitted through a provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderIdentity {
+    /// `<provider>:<sub>`.
+    pub user: String,
+    pub roles: Vec<String>,
+}
+
+/// Why a verified user was not admitted; words for the login page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refused {
+    /// `sub` is empty, too long or not printable ASCII.
+    UnusableSubject,
+    /// No allow-list entry matches.
+    NotAllowed,
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::UnusableSubject => "the provider's user id cannot be used here",
+            Self::NotAllowed => "this account is not allowed to sign in to this application",
+        })
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// The edge user id of `sub` at `provider`.
+pub fn user_id(provider: &str, sub: &str) -> String {
+    format!("{provider}:{sub}")
+}
+
+/// The values of the roles claim: a string or an array of strings.
+fn claim_values<'a>(token: &'a VerifiedIdToken, claim: Option<&str>) -> Vec<&'a str> {
+    match claim.and_then(|name| token.claim(name)) {
+        Some(Value::String(one)) => vec![one.as_str()],
+        Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Maps a verified token to an identity, or refuses it.
+pub fn admit(provider: &Provider, token: &VerifiedIdToken) -> Result<ProviderIdentity, Refused> {
+    let sub = token.subject();
+    if sub.len() > MAX_SUB_LEN || !sub.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Refused::UnusableSubject);
+    }
+    let groups = claim_values(token, provider.roles_claim.as_deref());
+    if !provider.allow.is_open() {
+        let verified = token.claim("email_verified") == Some(&Value::Bool(true));
+        let email = token
+            .claim("email")
+            .and_then(Value::as_str)
+            .filter(|_| verified)
+            .map(str::to_ascii_lowercase);
+        let domain = email
+            .as_deref()
+            .and_then(|email| email.rsplit_once('@'))
+            .map(|(_, domain)| domain);
+        let allowed = email
+            .as_ref()
+            .is_some_and(|email| provider.allow.emails.contains(email))
+            || domain.is_some_and(|domain| provider.allow.domains.iter().any(|d| d == domain))
+            || groups
+                .iter()
+                .any(|group| provider.allow.groups.iter().any(|g| g == group));
+        if !allowed {
+            return Err(Refused::NotAllowed);
+        }
+    }
+    let mut roles: Vec<String> = if provider.role_map.is_empty() {
+        groups
+            .iter()
+            .filter(|value| is_valid_role(value))
+            .map(|value| (*value).to_owned())
+            .collect()
+    } else {
+        provider
+            .role_map
+            .iter()
+            .filter(|(value, _)| groups.contains(&value.as_str()))
+            .map(|(_, role)| role.clone())
+            .collect()
+    };
+    roles.sort();
+    roles.dedup();
+    Ok(ProviderIdentity {
+        user: user_id(&provider.id, sub),
+        roles,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::config::{AllowList, OidcConfig};
+    use super::super::id_token::test_support::*;
+    use super::super::id_token::{validate_id_token, ProviderExpectation};
+    use super::*;
+    use serde_json::json;
+
+    fn provider(extra: &[(&str, &str)]) -> Provider {
+        let mut vars = vec![
+            ("OIDC_PROVIDERS", "corp"),
+            ("OIDC_CORP_ISSUER", ISSUER),
+            ("OIDC_CORP_CLIENT_ID", CLIENT),
+            ("OIDC_CORP_CLIENT_SECRET", "secret"),
+            ("OIDC_CORP_ROLES_CLAIM", "groups"),
+        ];
+        vars.extend_from_slice(extra);
+        let lookup = |name: &str| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        };
+        OidcConfig::from_lookup(&lookup, false)
+            .unwrap()
+            .providers
+            .remove(0)
+    }
+
+    fn token(changes: serde_json::Value) -> VerifiedIdToken {
+        let mut claims = id_claims();
+        for (name, value) in changes.as_object().unwrap() {
+            claims[name] = value.clone();
+        }
+        let expect = ProviderExpectation {
+            issuer: ISSUER,
+            client_id: CLIENT,
+            now: NOW,
+        };
+        let jws = sign(&json!({"alg": "ES256", "kid": "ec-1"}), &claims);
+        validate_id_token(&keys(), &jws, &expect, "n-1").unwrap()
+    }
+
+    #[test]
+    fn user_ids_are_namespaced_and_roles_mapped() {
+        let open = admit(&provider(&[]), &token(json!({}))).unwrap();
+        assert_eq!(open.user, "corp:u-123");
+        assert_eq!(open.roles, ["admins", "staff"]);
+        let mapped = admit(
+            &provider(&[("OIDC_CORP_ROLE_MAP", "admins=admin,nobody=root")]),
+            &token(json!({})),
+        )
+        .unwrap();
+        assert_eq!(mapped.roles, ["admin"]);
+        let odd = admit(&provider(&[]), &token(json!({"groups": ["a b", "ok"]}))).unwrap();
+        assert_eq!(odd.roles, ["ok"], "values unfit for a header are dropped");
+        assert_eq!(
+            admit(&provider(&[]), &token(json!({"sub": "a\u{7f}b"}))).unwrap_err(),
+            Refused::UnusableSubject
+        );
+    }
+
+    #[test]
+    fn allow_lists_admit_by_verified_email_domain_or_group() {
+        let cases = [
+            (
+                "OIDC_CORP_ALLOWED_EMAILS",
+                "ADA@example.com",
+                json!({}),
+                true,
+            ),
+            (
+                "OIDC_CORP_ALLOWED_EMAILS",
+                "bob@example.com",
+                json!({}),
+                false,
+            ),
+            ("OIDC_CORP_ALLOWED_DOMAINS", "example.com", json!({}), true),
+            (
+                "OIDC_CORP_ALLOWED_DOMAINS",
+                "example.com",
+                json!({"email_verified": false}),
+                false,
+            ),
+            (
+                "OIDC_CORP_ALLOWED_DOMAINS",
+                "example.com",
+                json!({"email": "ada@evil.example"}),
+                false,
+            ),
+            ("OIDC_CORP_ALLOWED_DOMAINS", "ample.com", json!({}), false),
+            ("OIDC_CORP_ALLOWED_GROUPS", "staff", json!({}), true),
+            ("OIDC_CORP_ALLOWED_GROUPS", "finance", json!({}), false),
+        ];
+        for (variable, value, changes, allowed) in cases {
+            let provider = provider(&[(variable, value)]);
+            assert_ne!(provider.allow, AllowList::default());
+            let result = admit(&provider, &token(changes.clone()));
+            assert_eq!(result.is_ok(), allowed, "{variable}={value} {changes}");
+            if !allowed {
+                assert_eq!(result.unwrap_err(), Refused::NotAllowed);
+            }
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Back-channel logout (OpenID Connect Back-Channel Logout 1.0 §2.6): the provider tells the edge
+//! that a user's sign-in ended, and the edge ends the matching sessions.
+//!
+//! The logout token goes through the same signature check as an ID token, then its own claim
+//! rules: `iss` and `aud` as for ID tokens, a recent `iat`, the back-channel logout event, a
+//! `sub` (this edge's sessions are found by user), a `jti` for replay protection, and no
+//! `nonce`, so an ID token can never be replayed as a logout token nor the other way round.
+
+use serde_json::Value;
+
+use super::id_token::{verify_signature, ProviderExpectation, ProviderTokenError, PROVIDER_LEEWAY};
+use super::keys::ProviderKeys;
+use crate::auth::env::UnixTime;
+use crate::auth::login::form_decode;
+
+/// The `events` member that marks a logout token.
+pub const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+/// A logout token issued longer ago than this is refused; its `jti` is remembered this long.
+pub const MAX_LOGOUT_TOKEN_AGE: i64 = 300;
+
+/// A logout token that passed every check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedLogout {
+    /// `sub` at the provider.
+    pub subject: String,
+    /// `sid` at the provider, if given.
+    pub provider_session: Option<String>,
+    /// `jti`, to refuse a second delivery.
+    pub token_id: String,
+    /// Until when the `jti` must be remembered.
+    pub remember_until: UnixTime,
+}
+
+/// The `logout_token` of a back-channel logout request's form body (§2.5).
+pub fn logout_token_field(body: &[u8]) -> Option<String> {
+    let text = core::str::from_utf8(body).ok()?;
+    text.split('&').find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        (name == "logout_token")
+            .then(|| form_decode(value).ok())
+            .flatten()
+    })
+}
+
+/// Validates a `logout_token`.
+pub fn validate_logout_token(
+    keys: &ProviderKeys,
+    token: &str,
+    expect: &ProviderExpectation<'_>,
+) -> Result<VerifiedLogout, ProviderTokenError> {
+    let signed = verify_signature(keys, token)?;
+    if signed
+        .typ
+        .as_deref()
+        .is_some_and(|typ| !typ.eq_ignore_ascii_case("logout+jwt"))
+    {
+        return Err(ProviderTokenError::WrongType);
+    }
+    signed.check_common(expect)?;
+    let issued = signed.time("iat").unwrap_or_default();
+    if issued + MAX_LOGOUT_TOKEN_AGE + PROVIDER_LEEWAY < expect.now {
+        return Err(ProviderTokenError::TooOld);
+    }
+    let event = signed
+        .claims
+        .get("events")
+        .and_then(|events| events.get(BACKCHANNEL_EVENT));
+    if !matches!(event, Some(Value::Object(_))) {
+        return Err(ProviderTokenError::NotALogoutEvent);
+    }
+    if signed.claims.contains_key("nonce") {
+        return Err(ProviderTokenError::NonceInLogoutToken);
+    }
+    let subject = signed
+        .text("sub")
+        .filter(|sub| !sub.is_empty())
+        .ok_or(ProviderTokenError::MissingClaim("sub"))?
+        .to_owned();
+    let token_id = signed
+        .text("jti")
+        .filter(|jti| !jti.is_empty() && jti.len() <= 256)
+        .ok_or(ProviderTokenError::MissingClaim("jti"))?
+        .to_owned();
+    Ok(VerifiedLogout {
+        subject,
+        provider_session: signed.text("sid").map(str::to_owned),
+        token_id,
+        remember_until: issued + MAX_LOGOUT_TOKEN_AGE + 2 * PROVIDER_LEEWAY,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::id_token::test_support::*;
+    use super::*;
+    use serde_json::json;
+
+    fn claims() -> Value {
+        json!({
+            "iss": ISSUER, "aud": CLIENT, "sub": "u-123", "sid": "s-9", "jti": "j-1",
+            "iat": NOW - 2, "events": { BACKCHANNEL_EVENT: {} },
+        })
+    }
+
+    fn check(header: Value, claims: Value) -> Result<VerifiedLogout, ProviderTokenError> {
+        let expect = ProviderExpectation {
+            issuer: ISSUER,
+            client_id: CLIENT,
+            now: NOW,
+        };
+        validate_logout_token(&keys(), &sign(&header, &claims), &expect)
+    }
+
+    fn header() -> Value {
+        json!({"alg": "RS256", "kid": "rsa-1", "typ": "logout+jwt"})
+    }
+
+    #[test]
+    fn a_logout_token_names_the_user_and_its_jti() {
+        let logout = check(header(), claims()).unwrap();
+        assert_eq!(logout.subject, "u-123");
+        assert_eq!(logout.provider_session.as_deref(), Some("s-9"));
+        assert_eq!(logout.token_id, "j-1");
+        assert!(logout.remember_until > NOW + MAX_LOGOUT_TOKEN_AGE - 60);
+        assert_eq!(
+            logout_token_field(b"a=1&logout_token=x.y%2Ez").as_deref(),
+            Some("x.y.z")
+        );
+        assert_eq!(logout_token_field(b"token=x"), None);
+    }
+
+    #[test]
+    fn logout_tokens_follow_section_2_6() {
+        let change = |name: &str, value: Value| {
+            let mut claims = claims();
+            if value.is_null() {
+                claims.as_object_mut().unwrap().remove(name);
+            } else {
+                claims[name] = value;
+            }
+            claims
+        };
+        let cases = [
+            (
+                change("events", json!({})),
+                ProviderTokenError::NotALogoutEvent,
+            ),
+            (
+                change("events", Value::Null),
+                ProviderTokenError::NotALogoutEvent,
+            ),
+            (
+                change("nonce", json!("n")),
+                ProviderTokenError::NonceInLogoutToken,
+            ),
+            (
+                change("jti", Value::Null),
+                ProviderTokenError::MissingClaim("jti"),
+            ),
+            (
+                change("sub", Value::Null),
+                ProviderTokenError::MissingClaim("sub"),
+            ),
+            (change("iat", json!(NOW - 400)), ProviderTokenError::TooOld),
+            (
+                change("aud", json!("other")),
+                ProviderTokenError::WrongAudience,
+            ),
+            (
+                change("iss", json!("https://evil.example")),
+                ProviderTokenError::WrongIssuer,
+            ),
+        ];
+        for (claims, error) in cases {
+            assert_eq!(
+                check(header(), claims.clone()).unwrap_err(),
+                error,
+                "{claims}"
+            );
+        }
+        // An ID token (typ JWT) is not a logout token.
+        let id = json!({"alg": "RS256", "kid": "rsa-1", "typ": "JWT"});
+        assert_eq!(
+            check(id, claims()).unwrap_err(),
+            ProviderTokenError::WrongType
+        );
+    }
+}

@@ -1,0 +1,548 @@
+//! The OpenID routes: `/auth/oidc/<provider>/start`, `/callback` and `/backchannel-logout`.
+//!
+//! This is the I/O around [`crate::auth::oidc`]: fetching discovery documents and key sets
+//! (cached per isolate, one slot per configured provider, so the cache's size is fixed by the
+//! configuration), talking to the token endpoint, and opening the same edge session a password
+//! login opens. The provider's tokens stay in this module's locals: they are never set as a
+//! cookie nor forwarded.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use base64ct::{Base64, Encoding};
+use percent_encoding::utf8_percent_encode;
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+use worker::{Fetch, Headers, Method, Request, RequestInit, Response, Url};
+
+use super::error::{EdgeError, EdgeResult};
+use super::login::open_session;
+use super::pages::LOGIN_PATH;
+use super::{http, Ctx};
+use crate::auth::audit::{AuditEvent, EventKind};
+use crate::auth::cookie::CookieJar;
+use crate::auth::env::UnixTime;
+use crate::auth::kv_keys::logout_token_key;
+use crate::auth::oidc::config::{Provider, TokenAuth};
+use crate::auth::oidc::discovery::{Discovery, MAX_DISCOVERY_BYTES};
+use crate::auth::oidc::flow::{self, callback_path, Flow, FORM_VALUE, OIDC_PREFIX};
+use crate::auth::oidc::id_token::{
+    validate_id_token, ProviderExpectation, ProviderTokenError, MAX_PROVIDER_TOKEN_BYTES,
+};
+use crate::auth::oidc::identity::{admit, user_id};
+use crate::auth::oidc::keys::{ProviderKeys, MAX_JWKS_BYTES};
+use crate::auth::oidc::logout::{logout_token_field, validate_logout_token};
+use crate::auth::oidc::refresh_policy::{is_fresh, may_refetch_keys};
+use crate::auth::page::{render_provider_logout, Reason};
+use crate::auth::request::RequestFacts;
+
+/// A token endpoint answer larger than this is refused.
+const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// What one isolate knows of one provider.
+struct Metadata {
+    discovery: Rc<Discovery>,
+    keys: Rc<ProviderKeys>,
+    fetched_at: UnixTime,
+    keys_fetched_at: UnixTime,
+}
+
+thread_local! {
+    /// One slot per configured provider, by its index in the configuration.
+    static METADATA: RefCell<Vec<Option<Metadata>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Which provider route a path is, if any.
+pub(super) fn route_of(path: &str) -> Option<(&str, &str)> {
+    path.strip_prefix(OIDC_PREFIX)?.split_once('/')
+}
+
+fn unavailable(what: &str, err: impl std::fmt::Display) -> EdgeError {
+    EdgeError::Unavailable(format!("{what}: {err}"))
+}
+
+async fn get(url: &str, limit: usize) -> EdgeResult<Vec<u8>> {
+    let mut response = Fetch::Url(Url::parse(url).map_err(|err| unavailable(url, err))?)
+        .send()
+        .await
+        .map_err(|err| unavailable(url, err))?;
+    if response.status_code() != 200 {
+        return Err(unavailable(
+            url,
+            format!("answered {}", response.status_code()),
+        ));
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(|err| unavailable(url, err))?;
+    if body.len() > limit {
+        return Err(unavailable(url, "answer too large"));
+    }
+    Ok(body)
+}
+
+async fn fetch_keys(discovery: &Discovery) -> EdgeResult<ProviderKeys> {
+    let body = get(&discovery.jwks_uri, MAX_JWKS_BYTES).await?;
+    ProviderKeys::from_jwks(&body).map_err(|err| unavailable("provider keys", err))
+}
+
+fn cached(index: usize) -> Option<(Rc<Discovery>, Rc<ProviderKeys>, UnixTime, UnixTime)> {
+    METADATA.with(|slots| {
+        slots
+            .borrow()
+            .get(index)
+            .and_then(Option::as_ref)
+            .map(|meta| {
+                (
+                    meta.discovery.clone(),
+                    meta.keys.clone(),
+                    meta.fetched_at,
+                    meta.keys_fetched_at,
+                )
+            })
+    })
+}
+
+fn store(index: usize, metadata: Metadata) {
+    METADATA.with(|slots| {
+        let mut slots = slots.borrow_mut();
+        if slots.len() <= index {
+            slots.resize_with(index + 1, || None);
+        }
+        slots[index] = Some(metadata);
+    });
+}
+
+/// The provider's discovery document and keys, from the cache while fresh.
+async fn metadata(
+    ctx: &Ctx<'_>,
+    index: usize,
+    provider: &Provider,
+) -> EdgeResult<(Rc<Discovery>, Rc<ProviderKeys>)> {
+    if let Some((discovery, keys, at, _)) = cached(index) {
+        if is_fresh(at, ctx.now) {
+            return Ok((discovery, keys));
+        }
+    }
+    let body = get(&provider.discovery_url(), MAX_DISCOVERY_BYTES).await?;
+    let discovery = Rc::new(
+        Discovery::parse(&body, &provider.issuer, ctx.config.dev_mode)
+            .map_err(|err| unavailable("provider discovery", err))?,
+    );
+    let keys = Rc::new(fetch_keys(&discovery).await?);
+    store(
+        index,
+        Metadata {
+            discovery: discovery.clone(),
+            keys: keys.clone(),
+            fetched_at: ctx.now,
+            keys_fetched_at: ctx.now,
+        },
+    );
+    Ok((discovery, keys))
+}
+
+/// The key set again after an unknown `kid` (a key rotation), at most once a minute.
+async fn refetch_keys(
+    ctx: &Ctx<'_>,
+    index: usize,
+    discovery: &Rc<Discovery>,
+) -> EdgeResult<Option<Rc<ProviderKeys>>> {
+    let Some((_, _, fetched_at, keys_at)) = cached(index) else {
+        return Ok(None);
+    };
+    if !may_refetch_keys(keys_at, ctx.now) {
+        return Ok(None);
+    }
+    let keys = Rc::new(fetch_keys(discovery).await?);
+    store(
+        index,
+        Metadata {
+            discovery: discovery.clone(),
+            keys: keys.clone(),
+            fetched_at,
+            keys_fetched_at: ctx.now,
+        },
+    );
+    Ok(Some(keys))
+}
+
+/// The callback URL on the origin (scheme, host and port) this request came to.
+fn redirect_uri(url: &Url, provider: &str) -> String {
+    format!(
+        "{}{}",
+        url.origin().ascii_serialization(),
+        callback_path(provider)
+    )
+}
+
+fn query(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+/// A sign-in that did not work: logged with its reason, and the browser back on the login page
+/// with an error a person can read (`code`), the flow cookie cleared.
+fn refused(
+    ctx: &Ctx<'_>,
+    facts: &RequestFacts,
+    provider: &Provider,
+    code: &str,
+    detail: &dyn std::fmt::Display,
+) -> EdgeResult {
+    ctx.audit(
+        AuditEvent::new(EventKind::LoginFailed, ctx.now)
+            .client(facts.client())
+            .detail(format!("provider {}: {detail}", provider.id)),
+    );
+    let mut response = http::redirect(&format!("{LOGIN_PATH}?error={code}"), 303)?;
+    http::add_cookies(
+        &mut response,
+        &[flow::clear_cookie(&provider.id, &ctx.config.cookies)],
+    )?;
+    Ok(response)
+}
+
+/// Where a browser goes after logging out `user` at the edge, when their provider is configured
+/// for RP-initiated logout (`OIDC_<ID>_LOGOUT = "provider"`) and names an `end_session_endpoint`:
+/// the provider ends its own session, then returns to this edge's sign-in page, the one
+/// post-logout redirect this edge ever asks for (and so the one to register at the provider).
+/// The request carries `client_id` rather than `id_token_hint` (RP-Initiated Logout 1.0 §2
+/// allows either), so no provider token is kept after sign-in.
+pub(super) async fn provider_logout(
+    req: &Request,
+    ctx: &Ctx<'_>,
+    user: &str,
+) -> EdgeResult<Option<Response>> {
+    let Some((index, provider)) = ctx.config.oidc.provider_of(user).and_then(|provider| {
+        ctx.config
+            .oidc
+            .providers
+            .iter()
+            .position(|p| p.id == provider.id)
+            .map(|index| (index, provider))
+    }) else {
+        return Ok(None);
+    };
+    if !provider.logout_at_provider {
+        return Ok(None);
+    }
+    let (discovery, _) = metadata(ctx, index, provider).await?;
+    let Some(endpoint) = discovery.end_session_endpoint.as_deref() else {
+        return Ok(None);
+    };
+    let url = req.url()?;
+    let back = format!(
+        "{}{LOGIN_PATH}?reason={}",
+        url.origin().ascii_serialization(),
+        Reason::LoggedOut.code()
+    );
+    let encode = |value: &str| utf8_percent_encode(value, FORM_VALUE).to_string();
+    let separator = if endpoint.contains('?') { '&' } else { '?' };
+    let location = format!(
+        "{endpoint}{separator}client_id={}&post_logout_redirect_uri={}",
+        encode(&provider.client_id),
+        encode(&back)
+    );
+    let page = render_provider_logout(&ctx.config.app_name, &provider.name, &location);
+    let mut response = Response::from_html(page)?;
+    http::harden(response.headers_mut())?;
+    Ok(Some(response))
+}
+
+/// Dispatches `/auth/oidc/<provider>/<action>`.
+pub(super) async fn handle(
+    req: Request,
+    url: &Url,
+    facts: &RequestFacts,
+    ctx: &Ctx<'_>,
+) -> EdgeResult {
+    let Some((id, action)) = route_of(&facts.path) else {
+        return Err(EdgeError::NotFound("no such provider"));
+    };
+    let Some((index, provider)) = ctx
+        .config
+        .oidc
+        .providers
+        .iter()
+        .enumerate()
+        .find(|(_, provider)| provider.id == id)
+    else {
+        return Err(EdgeError::NotFound("no such provider"));
+    };
+    match (facts.method.as_str(), action) {
+        ("GET", "start") => start(url, facts, ctx, index, provider).await,
+        ("GET", "callback") => callback(req, url, facts, ctx, index, provider).await,
+        ("POST", "backchannel-logout") => backchannel(req, ctx, index, provider).await,
+        _ => Err(EdgeError::NotFound("no such provider route")),
+    }
+}
+
+async fn start(
+    url: &Url,
+    facts: &RequestFacts,
+    ctx: &Ctx<'_>,
+    index: usize,
+    provider: &Provider,
+) -> EdgeResult {
+    let discovery = match metadata(ctx, index, provider).await {
+        Ok((discovery, _)) => discovery,
+        Err(err) => return refused(ctx, facts, provider, "provider_error", &err),
+    };
+    let flow = Flow::begin(&provider.id, query(url, "next").as_deref(), &ctx.entropy)
+        .map_err(|err| EdgeError::Internal(err.to_string()))?;
+    let sealed = flow
+        .seal(&ctx.config.session_keys, ctx.now)
+        .map_err(|err| EdgeError::Internal(err.to_string()))?;
+    let location = flow.authorization_url(
+        &discovery.authorization_endpoint,
+        &provider.client_id,
+        &redirect_uri(url, &provider.id),
+        &provider.scopes,
+    );
+    let mut response = http::redirect(&location, 303)?;
+    http::add_cookies(
+        &mut response,
+        &[flow::set_cookie(&sealed, &provider.id, &ctx.config.cookies)],
+    )?;
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    id_token: Option<String>,
+}
+
+/// Exchanges `code` at the token endpoint with the PKCE verifier; the ID token, or why not.
+async fn exchange(
+    discovery: &Discovery,
+    provider: &Provider,
+    code: &str,
+    verifier: &str,
+    redirect_uri: &str,
+) -> Result<String, String> {
+    let encode = |value: &str| utf8_percent_encode(value, FORM_VALUE).to_string();
+    let mut body = format!(
+        "grant_type=authorization_code&code={}&redirect_uri={}&code_verifier={}",
+        encode(code),
+        encode(redirect_uri),
+        encode(verifier)
+    );
+    let headers = Headers::new();
+    let set = |name: &str, value: &str| headers.set(name, value).map_err(|err| err.to_string());
+    set("Content-Type", "application/x-www-form-urlencoded")?;
+    set("Accept", "application/json")?;
+    match provider.token_auth {
+        TokenAuth::Basic => {
+            // RFC 6749 §2.3.1: both parts form-encoded before they are joined.
+            let pair = format!(
+                "{}:{}",
+                encode(&provider.client_id),
+                encode(provider.client_secret.expose())
+            );
+            set(
+                "Authorization",
+                &format!("Basic {}", Base64::encode_string(pair.as_bytes())),
+            )?;
+        }
+        TokenAuth::Post => {
+            body.push_str(&format!(
+                "&client_id={}&client_secret={}",
+                encode(&provider.client_id),
+                encode(provider.client_secret.expose())
+            ));
+        }
+    }
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(JsValue::from_str(&body)));
+    let request =
+        Request::new_with_init(&discovery.token_endpoint, &init).map_err(|err| err.to_string())?;
+    let mut response = Fetch::Request(request)
+        .send()
+        .await
+        .map_err(|err| format!("token endpoint: {err}"))?;
+    let status = response.status_code();
+    let bytes = response.bytes().await.map_err(|err| err.to_string())?;
+    if bytes.len() > MAX_TOKEN_RESPONSE_BYTES {
+        return Err("token endpoint answer too large".into());
+    }
+    if status != 200 {
+        let error = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+            .unwrap_or_default();
+        return Err(format!("token endpoint answered {status} {error}"));
+    }
+    let answer: TokenAnswer =
+        serde_json::from_slice(&bytes).map_err(|_| "token endpoint answer is not JSON")?;
+    answer
+        .id_token
+        .filter(|token| token.len() <= MAX_PROVIDER_TOKEN_BYTES)
+        .ok_or_else(|| "the token endpoint sent no usable id_token".into())
+}
+
+async fn callback(
+    req: Request,
+    url: &Url,
+    facts: &RequestFacts,
+    ctx: &Ctx<'_>,
+    index: usize,
+    provider: &Provider,
+) -> EdgeResult {
+    let refuse = |code: &str, detail: String| refused(ctx, facts, provider, code, &detail);
+    let cookie_header = req.headers().get("Cookie").ok().flatten();
+    let jar = cookie_header.as_deref().map(CookieJar::parse);
+    let cookie = match &jar {
+        Some(Ok(jar)) => jar
+            .unique(flow::cookie_name(&ctx.config.cookies))
+            .ok()
+            .flatten(),
+        _ => None,
+    };
+    let opened = Flow::open(
+        cookie,
+        &ctx.config.session_keys,
+        &provider.id,
+        query(url, "state").as_deref(),
+        ctx.now,
+    );
+    let flow = match opened {
+        Ok(flow) => flow,
+        Err(err) => return refuse("provider_expired", err.to_string()),
+    };
+    if let Some(error) = query(url, "error") {
+        let error: String = error.chars().take(80).collect();
+        return refuse("provider_error", format!("the provider answered `{error}`"));
+    }
+    let Some(code) = query(url, "code") else {
+        return refuse("provider_error", "no code in the answer".into());
+    };
+    let (discovery, mut keys) = match metadata(ctx, index, provider).await {
+        Ok(metadata) => metadata,
+        Err(err) => return refuse("provider_error", err.to_string()),
+    };
+    let id_token = match exchange(
+        &discovery,
+        provider,
+        &code,
+        &flow.verifier,
+        &redirect_uri(url, &provider.id),
+    )
+    .await
+    {
+        Ok(token) => token,
+        Err(err) => return refuse("provider_error", err),
+    };
+    let expect = ProviderExpectation {
+        issuer: &provider.issuer,
+        client_id: &provider.client_id,
+        now: ctx.now,
+    };
+    let mut verified = validate_id_token(&keys, &id_token, &expect, &flow.nonce);
+    if let Err(ProviderTokenError::UnknownKey(_)) = verified {
+        if let Some(fresh) = refetch_keys(ctx, index, &discovery).await? {
+            keys = fresh;
+            verified = validate_id_token(&keys, &id_token, &expect, &flow.nonce);
+        }
+    }
+    let token = match verified {
+        Ok(token) => token,
+        Err(err) => return refuse("provider_error", format!("ID token refused: {err}")),
+    };
+    let identity = match admit(provider, &token) {
+        Ok(identity) => identity,
+        Err(err) => return refuse("provider_refused", err.to_string()),
+    };
+    let (_, mut cookies) = open_session(&req, facts, ctx, identity.user, identity.roles).await?;
+    cookies.push(flow::clear_cookie(&provider.id, &ctx.config.cookies));
+    let mut response = http::redirect(&flow.next, 303)?;
+    http::add_cookies(&mut response, &cookies)?;
+    Ok(response)
+}
+
+/// `POST .../backchannel-logout`: ends every edge session of the user the provider names.
+async fn backchannel(
+    mut req: Request,
+    ctx: &Ctx<'_>,
+    index: usize,
+    provider: &Provider,
+) -> EdgeResult {
+    let body = req.bytes().await?;
+    if body.len() > MAX_PROVIDER_TOKEN_BYTES + 64 {
+        return Ok(http::error(
+            400,
+            "invalid_request",
+            "logout token too large",
+        )?);
+    }
+    let Some(token) = logout_token_field(&body) else {
+        return Ok(http::error(400, "invalid_request", "no logout_token")?);
+    };
+    let (_, keys) = metadata(ctx, index, provider).await?;
+    let expect = ProviderExpectation {
+        issuer: &provider.issuer,
+        client_id: &provider.client_id,
+        now: ctx.now,
+    };
+    let logout = match validate_logout_token(&keys, &token, &expect) {
+        Ok(logout) => logout,
+        Err(err) => {
+            ctx.audit(AuditEvent::new(EventKind::Revoke, ctx.now).detail(format!(
+                "provider {}: logout token refused: {err}",
+                provider.id
+            )));
+            return Ok(http::error(400, "invalid_request", &err.to_string())?);
+        }
+    };
+    // Replay protection: a `jti` acted on is remembered in KV until the token is too old anyway.
+    // A replay at this location is refused at once; elsewhere KV may take up to 60 s to show the
+    // mark, and a replay in that window only ends the same user's sessions again.
+    let sessions = ctx.env.kv("SESSIONS")?;
+    let seen_key = logout_token_key(&provider.issuer, &logout.token_id);
+    let seen = sessions
+        .get(&seen_key)
+        .text()
+        .await
+        .map_err(|err| unavailable("logout token replay check", err))?;
+    if seen.is_some() {
+        ctx.audit(
+            AuditEvent::new(EventKind::Revoke, ctx.now)
+                .detail(format!("provider {}: logout token replayed", provider.id)),
+        );
+        return Ok(http::error(
+            400,
+            "invalid_request",
+            "logout token already used",
+        )?);
+    }
+    let user = user_id(&provider.id, &logout.subject);
+    let ended = ctx.gate().end_all(&user).await?;
+    // Marked only once the sessions have ended, so a provider retrying after an outage here is
+    // not refused as a replay.
+    let remember = u64::try_from(logout.remember_until - ctx.now)
+        .unwrap_or(0)
+        .max(60);
+    sessions
+        .put(&seen_key, "1")
+        .map_err(|err| unavailable("logout token replay mark", err))?
+        .expiration_ttl(remember)
+        .execute()
+        .await
+        .map_err(|err| unavailable("logout token replay mark", err))?;
+    ctx.audit(
+        AuditEvent::new(EventKind::Revoke, ctx.now)
+            .user(&user)
+            .detail(format!(
+                "provider {} back-channel logout ended {} sessions",
+                provider.id,
+                ended.len()
+            )),
+    );
+    let mut response = Response::empty()?.with_status(200);
+    http::harden(response.headers_mut())?;
+    Ok(response)
+}
