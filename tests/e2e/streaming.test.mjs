@@ -1,5 +1,6 @@
 // Streaming end to end through the built worker in workerd: a server-sent event stream reaches
-// the client as the origin writes it, not when the origin finishes. The origin sends one event,
+// the client as the origin writes it, not when the origin finishes, also when the edge refreshes the
+// session in place and adds Set-Cookie. The origin sends one event,
 // then waits for the test to say it saw that event before it sends the rest. A 50 MB upload,
 // sent as a stream in 1 MB chunks, reaches the origin byte for byte.
 import assert from "node:assert/strict";
