@@ -1,5 +1,6 @@
 // Streaming end to end through the built worker in workerd: a server-sent event stream reaches
-// the client as the origin writes it, not when the origin finishes. The origin sends one event,
+// the client as the origin writes it, not when the origin finishes, also when the edge refreshes the
+// session in place and adds Set-Cookie. The origin sends one event,
 // then waits for the test to say it saw that event before it sends the rest. A 50 MB upload,
 // sent as a stream in 1 MB chunks, reaches the origin byte for byte.
 import assert from "node:assert/strict";
@@ -8,12 +9,14 @@ import { once } from "node:events";
 import http from "node:http";
 import { after, before, describe, test } from "node:test";
 import { testKeys } from "./harness.mjs";
-import { addUser, secureWorker, session } from "./support.mjs";
+import { ACCESS, REFRESH, addUser, secureWorker, session } from "./support.mjs";
 
 /** An origin whose /events sends `first`, then the rest once release() is called; /upload answers the byte count and SHA-256 of the body. */
 async function startEventOrigin() {
   let release;
-  const released = new Promise((resolve) => (release = resolve));
+  let released;
+  const arm = () => (released = new Promise((resolve) => (release = resolve)));
+  arm();
   const server = http.createServer(async (req, res) => {
     if (req.url === "/upload") {
       const hash = createHash("sha256");
@@ -34,9 +37,29 @@ async function startEventOrigin() {
   await once(server, "listening");
   return {
     url: `http://127.0.0.1:${server.address().port}`,
-    release,
+    release: () => release(),
+    arm,
     close: () => new Promise((resolve) => server.close(resolve)),
   };
+}
+
+/** Reads the first event while the origin still holds the rest back, then releases it and reads the rest. */
+async function assertStreamed(res, origin) {
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n\n")) {
+    const { value, done } = await reader.read();
+    assert.ok(!done, "the stream ended before the first event");
+    text += value;
+  }
+  assert.equal(text, "data: first\n\n", "only the first event, while the origin still waits");
+  origin.release();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  assert.equal(text, "data: first\n\ndata: second\n\ndata: last\n\n");
 }
 
 describe("streaming", () => {
@@ -57,21 +80,17 @@ describe("streaming", () => {
     const jar = await session(edge, "alice");
     const res = await edge.fetch("/events", { headers: { cookie: jar.header(), accept: "text/event-stream" } });
     assert.equal(res.status, 200);
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    while (!text.includes("\n\n")) {
-      const { value, done } = await reader.read();
-      assert.ok(!done, "the stream ended before the first event");
-      text += value;
-    }
-    assert.equal(text, "data: first\n\n", "only the first event, while the origin still waits");
-    origin.release();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += value;
-    }
-    assert.equal(text, "data: first\n\ndata: second\n\ndata: last\n\n");
+    await assertStreamed(res, origin);
+  });
+
+  test("a response refreshed in place (Set-Cookie added) still streams", { timeout: 15000 }, async () => {
+    origin.arm();
+    const jar = await session(edge, "alice");
+    jar.cookies.delete(ACCESS);
+    const res = await edge.fetch("/events", { headers: { cookie: jar.header(), accept: "text/event-stream" } });
+    assert.equal(res.status, 200);
+    assert.ok(res.headers.getSetCookie().some((line) => line.startsWith(`${REFRESH}=`)), "the rotated refresh cookie is set");
+    await assertStreamed(res, origin);
   });
 
   test("a 50 MB streamed upload reaches the origin byte for byte", { timeout: 60000 }, async () => {

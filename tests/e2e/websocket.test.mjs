@@ -91,6 +91,18 @@ describe("websockets", () => {
     assert.equal(origin.upgrades.at(-1)["x-auth-user"], "alice");
   });
 
+  test("client-sent identity headers on an upgrade are replaced by the edge's", { timeout: 15000 }, async () => {
+    const jar = await session(edge, "alice");
+    const forged = { cookie: jar.header(), "x-auth-user": "root", "x-auth-roles": "admin", "x-auth-assertion": "forged" };
+    const { socket, next } = await connect(`${wsBase}/live`, forged);
+    await next(1);
+    socket.close(1000, "done");
+    const seen = origin.upgrades.at(-1);
+    assert.equal(seen["x-auth-user"], "alice");
+    assert.equal(seen["x-auth-roles"], "member,chat");
+    assert.notEqual(seen["x-auth-assertion"], "forged");
+  });
+
   test("an upgrade without a session is refused and nothing reaches the origin", async () => {
     const before = origin.upgrades.length;
     await assert.rejects(connect(`${wsBase}/live`, {}), /did not open/);
