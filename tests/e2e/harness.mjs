@@ -238,9 +238,10 @@ export async function startWorker(options = {}) {
       try {
         return await send();
       } catch (err) {
-        // A pooled keep-alive connection that the server closed just as it was reused: no
-        // response byte came back, and browsers retry such a request once, as this does.
-        if (err?.cause?.code !== "UND_ERR_SOCKET" || typeof init.body === "object") throw err;
+        // A pooled keep-alive connection that the server closed (or reset) just as it was
+        // reused: no response byte came back, and browsers retry such a request once, as this does.
+        const closed = ["UND_ERR_SOCKET", "ECONNRESET"].includes(err?.cause?.code);
+        if (!closed || typeof init.body === "object") throw err;
         return send();
       }
     },
