@@ -1,6 +1,6 @@
 //! The refresh cookie is attacker-controlled: parsing must never panic, and only the exact shape
 //! edgegate mints (`<16-byte session id>.<32-byte secret>[.<user>]`, unpadded base64url, the
-//! user non-empty UTF-8) may pass.
+//! user a valid [`edgegate::auth::username::Username`]) may pass.
 #![no_main]
 
 use edgegate::auth::encoding::b64url_decode;

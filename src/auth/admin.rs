@@ -11,13 +11,13 @@
 //! `Authorization: Bearer <ADMIN_SECRET>`, compared in constant time. No browser credential
 //! reaches it: cookies are ignored there.
 
+use crate::auth::username::Username;
 use core::fmt;
 
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 
 use super::env::UnixTime;
-use super::password::normalize_username;
 use super::refresh::SessionId;
 use super::secret::AdminSecret;
 use super::session::SessionRecord;
@@ -34,19 +34,19 @@ pub enum AdminCommand {
     /// `GET …/users/<user>/sessions`: the user's live sessions, oldest first.
     ListSessions {
         /// The username from the path.
-        user: String,
+        user: Username,
     },
     /// `DELETE …/users/<user>/sessions/<id>`: end one session of the user.
     EndSession {
         /// The username from the path.
-        user: String,
+        user: Username,
         /// The session to end.
         session: SessionId,
     },
     /// `DELETE …/users/<user>/sessions`: end every session of the user.
     EndAllSessions {
         /// The username from the path.
-        user: String,
+        user: Username,
     },
 }
 
@@ -72,7 +72,7 @@ impl AdminCommand {
     }
 
     /// The user the command is about.
-    pub fn user(&self) -> &str {
+    pub fn user(&self) -> &Username {
         match self {
             Self::ListSessions { user }
             | Self::EndSession { user, .. }
@@ -92,9 +92,8 @@ impl AdminCommand {
         let decoded = percent_decode_str(raw_user)
             .decode_utf8()
             .map_err(|_| AdminError::BadUser("not UTF-8".into()))?;
-        let user =
-            normalize_username(&decoded).map_err(|err| AdminError::BadUser(err.to_string()))?;
-        if user != decoded {
+        let user = Username::parse(&decoded).map_err(|err| AdminError::BadUser(err.to_string()))?;
+        if user.as_str() != decoded {
             // One spelling per account, so audit lines and the authority agree on the name.
             return Err(AdminError::BadUser(format!("write it as `{user}`")));
         }
@@ -223,7 +222,7 @@ impl From<&SessionRecord> for AdminSession {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionList {
     /// Whose sessions these are.
-    pub user: String,
+    pub user: Username,
     /// The live sessions, oldest first.
     pub sessions: Vec<AdminSession>,
 }
@@ -232,7 +231,7 @@ pub struct SessionList {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ended {
     /// Whose sessions ended.
-    pub user: String,
+    pub user: Username,
     /// The ids of the sessions that ended; empty if none was live.
     pub ended: Vec<String>,
 }
@@ -240,6 +239,7 @@ pub struct Ended {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::username::testing::named;
 
     const ID: &str = "AAAAAAAAAAAAAAAAAAAAAA";
 
@@ -252,13 +252,13 @@ mod tests {
         let session = SessionId::parse(ID).expect("a session id");
         for command in [
             AdminCommand::ListSessions {
-                user: "alice".into(),
+                user: named("alice"),
             },
             AdminCommand::EndAllSessions {
-                user: "alice@example.com".into(),
+                user: named("alice@example.com"),
             },
             AdminCommand::EndSession {
-                user: "bob".into(),
+                user: named("bob"),
                 session,
             },
         ] {

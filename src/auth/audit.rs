@@ -9,6 +9,7 @@
 //! detail through [`redact`] before it is stored: whatever the request looked like, a session
 //! id, token or other long secret in it is written as its pseudonym.
 
+use crate::auth::username::Username;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -198,7 +199,7 @@ impl AuditEvent {
     }
 
     /// Names the user, by pseudonym.
-    pub fn user(mut self, user: &str) -> Self {
+    pub fn user(mut self, user: &Username) -> Self {
         self.user = Some(pseudonym(user));
         self
     }
@@ -241,11 +242,12 @@ impl AuditEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::username::testing::named;
 
     #[test]
     fn lines_hash_identifiers() {
         let line = AuditEvent::new(EventKind::LoginFailed, 42)
-            .user("alice@example.com")
+            .user(&named("alice@example.com"))
             .session("sid-123")
             .client("203.0.113.7")
             .detail("invalid credentials")
@@ -347,7 +349,7 @@ mod tests {
         for kind in every_kind() {
             for detail in &details {
                 let line = AuditEvent::new(kind, 7)
-                    .user(SID)
+                    .user(&Username::federated("corp", SID).unwrap())
                     .session(SID)
                     .client(REFRESH)
                     .detail(detail)

@@ -134,12 +134,13 @@ mod tests {
     use crate::auth::env::testing::SeededEntropy;
     use crate::auth::refresh::NewRefresh;
     use crate::auth::session::LoginSubject;
+    use crate::auth::username::testing::named;
 
     fn login(entropy: &SeededEntropy, now: UnixTime) -> (SessionRecord, NewRefresh) {
         let id = SessionId::generate(entropy).unwrap();
         let refresh = NewRefresh::mint(&id, entropy).unwrap();
         let subject = LoginSubject {
-            user: "alice".into(),
+            user: named("alice"),
             roles: vec![],
             user_agent: String::new(),
         };
@@ -222,7 +223,7 @@ mod tests {
                 now: 1,
             },
         );
-        let presented = PresentedRefresh::parse(refresh.token("alice").expose()).unwrap();
+        let presented = PresentedRefresh::parse(refresh.token(&named("alice")).expose()).unwrap();
         let rotate = |sessions: &mut UserSessions| {
             let replacement = NewRefresh::mint(&record.id, &entropy).unwrap().hash;
             apply(

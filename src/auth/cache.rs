@@ -14,6 +14,7 @@
 //! Ending a session in this isolate forgets it in all three at once ([`IsolateCaches::forget`]),
 //! so the location that handles a logout refuses the old token at once.
 
+use crate::auth::username::Username;
 use core::cell::RefCell;
 use core::num::NonZeroUsize;
 
@@ -56,7 +57,7 @@ impl TokenDigest {
 /// An assertion kept for reuse, with what it was issued for.
 #[derive(Debug, Clone)]
 struct CachedAssertion {
-    user: String,
+    user: Username,
     roles: Vec<String>,
     assertion: Assertion,
     expires_at: UnixTime,
@@ -125,7 +126,7 @@ pub struct IsolateCaches {
     settings: CacheSettings,
     tokens: RefCell<Bounded<TokenDigest, VerifiedAccess>>,
     /// Session id to its user, so that ending all of a user's sessions finds them.
-    live: RefCell<Bounded<String, String>>,
+    live: RefCell<Bounded<String, Username>>,
     assertions: RefCell<Bounded<String, CachedAssertion>>,
 }
 
@@ -172,10 +173,10 @@ impl IsolateCaches {
     }
 
     /// Records that KV said `session` (of `user`) is not revoked, trusted for the revocation TTL.
-    pub fn remember_live(&self, session: &str, user: &str, now: UnixTime) {
+    pub fn remember_live(&self, session: &str, user: &Username, now: UnixTime) {
         self.live.borrow_mut().put(
             session.to_owned(),
-            user.to_owned(),
+            user.clone(),
             now.saturating_add(self.settings.revocation_ttl),
         );
     }
@@ -185,21 +186,21 @@ impl IsolateCaches {
     pub fn assertion(
         &self,
         session: &str,
-        user: &str,
+        user: &Username,
         roles: &[String],
         ttl: i64,
         now: UnixTime,
     ) -> Option<Assertion> {
         let cached = self.assertions.borrow_mut().get(&session.to_owned(), now)?;
         let fresh_enough = cached.expires_at - now >= (ttl + 1) / 2;
-        (fresh_enough && cached.user == user && cached.roles == roles).then_some(cached.assertion)
+        (fresh_enough && cached.user == *user && cached.roles == roles).then_some(cached.assertion)
     }
 
     /// Keeps `assertion` for `session`, `user` and `roles` until `expires_at` (Unix seconds).
     pub fn remember_assertion(
         &self,
         session: &str,
-        user: &str,
+        user: &Username,
         roles: &[String],
         assertion: &Assertion,
         expires_at: UnixTime,
@@ -225,14 +226,14 @@ impl IsolateCaches {
     }
 
     /// Drops everything cached for `user`'s sessions (log out everywhere, account disabled).
-    pub fn forget_user(&self, user: &str) {
+    pub fn forget_user(&self, user: &Username) {
         self.tokens
             .borrow_mut()
             .retain(|access| access.user() != user);
         self.live.borrow_mut().retain(|owner| owner != user);
         self.assertions
             .borrow_mut()
-            .retain(|cached| cached.user != user);
+            .retain(|cached| cached.user != *user);
     }
 
     /// Entries held, per cache (tokens, live sessions, assertions).
@@ -251,10 +252,11 @@ mod tests {
     use crate::auth::env::testing::SeededEntropy;
     use crate::auth::keys::SessionKeyRing;
     use crate::auth::token::{issue_access, validate_access, Audience, Subject};
+    use crate::auth::username::testing::named;
 
     const NOW: UnixTime = 1_800_000_000;
 
-    fn access(user: &str, session: &str, ttl: i64) -> (String, VerifiedAccess) {
+    fn access(user: &Username, session: &str, ttl: i64) -> (String, VerifiedAccess) {
         let ring = SessionKeyRing::parse("s1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8").unwrap();
         let audience = Audience {
             issuer: "https://edge.example".into(),
@@ -293,13 +295,13 @@ mod tests {
         let secret = Assertion::new("assertion".to_owned());
         for n in 0..10 {
             let session = format!("{:A<22}", format!("s{n}"));
-            let (token, verified) = access("alice", &session, 60);
+            let (token, verified) = access(&named("alice"), &session, 60);
             caches.remember_access(TokenDigest::of(&token), &verified);
-            caches.remember_live(&session, "alice", NOW);
-            caches.remember_assertion(&session, "alice", &[], &secret, NOW + 30);
+            caches.remember_live(&session, &named("alice"), NOW);
+            caches.remember_assertion(&session, &named("alice"), &[], &secret, NOW + 30);
             // s0 stays the most recently used everywhere.
             caches.known_live("s0AAAAAAAAAAAAAAAAAAAA", NOW);
-            caches.assertion("s0AAAAAAAAAAAAAAAAAAAA", "alice", &[], 30, NOW);
+            caches.assertion("s0AAAAAAAAAAAAAAAAAAAA", &named("alice"), &[], 30, NOW);
         }
         assert_eq!(caches.sizes(), (3, 3, 3));
         assert!(
@@ -311,17 +313,17 @@ mod tests {
             "evicted: least recently used"
         );
         assert!(caches
-            .assertion("s0AAAAAAAAAAAAAAAAAAAA", "alice", &[], 30, NOW)
+            .assertion("s0AAAAAAAAAAAAAAAAAAAA", &named("alice"), &[], 30, NOW)
             .is_some());
         assert!(caches
-            .assertion("s1AAAAAAAAAAAAAAAAAAAA", "alice", &[], 30, NOW)
+            .assertion("s1AAAAAAAAAAAAAAAAAAAA", &named("alice"), &[], 30, NOW)
             .is_none());
     }
 
     #[test]
     fn entries_end_at_their_deadline() {
         let caches = caches(8);
-        let (token, verified) = access("alice", "s1AAAAAAAAAAAAAAAAAAAA", 60);
+        let (token, verified) = access(&named("alice"), "s1AAAAAAAAAAAAAAAAAAAA", 60);
         let digest = TokenDigest::of(&token);
         caches.remember_access(digest, &verified);
         assert_eq!(caches.access(&digest, NOW + 59), Some(verified.clone()));
@@ -331,7 +333,7 @@ mod tests {
             "never at or past exp"
         );
         assert_eq!(caches.sizes().0, 0, "the expired entry is dropped");
-        caches.remember_live("s1AAAAAAAAAAAAAAAAAAAA", "alice", NOW);
+        caches.remember_live("s1AAAAAAAAAAAAAAAAAAAA", &named("alice"), NOW);
         assert!(caches.known_live("s1AAAAAAAAAAAAAAAAAAAA", NOW + 4));
         assert!(!caches.known_live("s1AAAAAAAAAAAAAAAAAAAA", NOW + 5));
     }
@@ -341,22 +343,40 @@ mod tests {
         let caches = caches(8);
         let roles = vec!["staff".to_owned()];
         let secret = Assertion::new("assertion".to_owned());
-        caches.remember_assertion("s1AAAAAAAAAAAAAAAAAAAA", "alice", &roles, &secret, NOW + 30);
+        caches.remember_assertion(
+            "s1AAAAAAAAAAAAAAAAAAAA",
+            &named("alice"),
+            &roles,
+            &secret,
+            NOW + 30,
+        );
         assert_eq!(
-            caches.assertion("s1AAAAAAAAAAAAAAAAAAAA", "alice", &roles, 30, NOW + 15),
+            caches.assertion(
+                "s1AAAAAAAAAAAAAAAAAAAA",
+                &named("alice"),
+                &roles,
+                30,
+                NOW + 15
+            ),
             Some(secret)
         );
         assert_eq!(
-            caches.assertion("s1AAAAAAAAAAAAAAAAAAAA", "alice", &roles, 30, NOW + 16),
+            caches.assertion(
+                "s1AAAAAAAAAAAAAAAAAAAA",
+                &named("alice"),
+                &roles,
+                30,
+                NOW + 16
+            ),
             None
         );
         assert_eq!(
-            caches.assertion("s1AAAAAAAAAAAAAAAAAAAA", "alice", &[], 30, NOW),
+            caches.assertion("s1AAAAAAAAAAAAAAAAAAAA", &named("alice"), &[], 30, NOW),
             None,
             "roles changed"
         );
         assert_eq!(
-            caches.assertion("s1AAAAAAAAAAAAAAAAAAAA", "bob", &roles, 30, NOW),
+            caches.assertion("s1AAAAAAAAAAAAAAAAAAAA", &named("bob"), &roles, 30, NOW),
             None
         );
     }
@@ -371,20 +391,21 @@ mod tests {
             ("alice", "a2AAAAAAAAAAAAAAAAAAAA"),
             ("bob", "b1AAAAAAAAAAAAAAAAAAAA"),
         ] {
-            let (token, verified) = access(user, session, 60);
+            let user = named(user);
+            let (token, verified) = access(&user, session, 60);
             digests.push(TokenDigest::of(&token));
             caches.remember_access(*digests.last().unwrap(), &verified);
-            caches.remember_live(session, user, NOW);
-            caches.remember_assertion(session, user, &[], &secret, NOW + 30);
+            caches.remember_live(session, &user, NOW);
+            caches.remember_assertion(session, &user, &[], &secret, NOW + 30);
         }
         caches.forget("a1AAAAAAAAAAAAAAAAAAAA");
         assert!(caches.access(&digests[0], NOW).is_none());
         assert!(!caches.known_live("a1AAAAAAAAAAAAAAAAAAAA", NOW));
         assert!(caches
-            .assertion("a1AAAAAAAAAAAAAAAAAAAA", "alice", &[], 30, NOW)
+            .assertion("a1AAAAAAAAAAAAAAAAAAAA", &named("alice"), &[], 30, NOW)
             .is_none());
         assert!(caches.known_live("a2AAAAAAAAAAAAAAAAAAAA", NOW));
-        caches.forget_user("alice");
+        caches.forget_user(&named("alice"));
         assert!(caches.access(&digests[1], NOW).is_none());
         assert!(!caches.known_live("a2AAAAAAAAAAAAAAAAAAAA", NOW));
         assert_eq!(caches.sizes(), (1, 1, 1), "bob's entries stay");
@@ -396,15 +417,15 @@ mod tests {
             entries: 0,
             revocation_ttl: 5,
         });
-        let (token, verified) = access("alice", "s1AAAAAAAAAAAAAAAAAAAA", 60);
+        let (token, verified) = access(&named("alice"), "s1AAAAAAAAAAAAAAAAAAAA", 60);
         off.remember_access(TokenDigest::of(&token), &verified);
-        off.remember_live("s1AAAAAAAAAAAAAAAAAAAA", "alice", NOW);
+        off.remember_live("s1AAAAAAAAAAAAAAAAAAAA", &named("alice"), NOW);
         assert_eq!(off.sizes(), (0, 0, 0));
         let no_revocation_cache = IsolateCaches::new(CacheSettings {
             entries: 8,
             revocation_ttl: 0,
         });
-        no_revocation_cache.remember_live("s1AAAAAAAAAAAAAAAAAAAA", "alice", NOW);
+        no_revocation_cache.remember_live("s1AAAAAAAAAAAAAAAAAAAA", &named("alice"), NOW);
         assert!(!no_revocation_cache.known_live("s1AAAAAAAAAAAAAAAAAAAA", NOW));
     }
 }

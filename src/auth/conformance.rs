@@ -10,6 +10,7 @@ use super::env::{random_bytes, OsEntropy, UnixTime};
 use super::refresh::{NewRefresh, PresentedRefresh, SessionId};
 use super::session::{LoginSubject, SessionPolicy, SessionRecord};
 use super::store::{Rotation, SessionStore};
+use crate::auth::username::Username;
 
 const T0: UnixTime = 1_800_000_000;
 
@@ -34,7 +35,7 @@ fn policy(max_sessions: Option<u32>) -> SessionPolicy {
 
 async fn login<S: SessionStore>(
     store: &S,
-    user: &str,
+    user: &Username,
     now: UnixTime,
     policy: &SessionPolicy,
     entropy: &OsEntropy,
@@ -42,7 +43,7 @@ async fn login<S: SessionStore>(
     let id = SessionId::generate(entropy).unwrap();
     let refresh = NewRefresh::mint(&id, entropy).unwrap();
     let subject = LoginSubject {
-        user: user.into(),
+        user: user.clone(),
         roles: vec!["member".into()],
         user_agent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0".into(),
     };
@@ -68,16 +69,16 @@ async fn rotate<S: SessionStore>(
 
 /// Two user names no other check uses.
 struct Users {
-    alice: String,
-    bob: String,
+    alice: Username,
+    bob: Username,
 }
 
 impl Users {
     fn fresh() -> Self {
         let tag = b64url(&random_bytes::<6>(&OsEntropy).expect("entropy")).to_ascii_lowercase();
         Self {
-            alice: format!("alice-{tag}"),
-            bob: format!("bob-{tag}"),
+            alice: Username::parse(&format!("alice-{tag}")).expect("a username"),
+            bob: Username::parse(&format!("bob-{tag}")).expect("a username"),
         }
     }
 }

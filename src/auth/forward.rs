@@ -9,6 +9,7 @@
 //! or a second role: bad values are an error, never silently cleaned.
 
 use super::secret::Assertion;
+use crate::auth::username::Username;
 use core::fmt;
 
 /// The authenticated username.
@@ -102,7 +103,7 @@ pub fn is_reserved_header(name: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     /// The username the session belongs to.
-    pub user: String,
+    pub user: Username,
     /// The session id the request was authenticated with.
     pub session: String,
     /// The user's roles, each sent without commas.
@@ -124,14 +125,14 @@ pub fn identity_headers(identity: &Identity) -> Result<Vec<(&'static str, String
         }
     }
     for (header, value) in [
-        (USER_HEADER, &identity.user),
-        (SESSION_HEADER, &identity.session),
-        (ASSERTION_HEADER, identity.assertion.expose()),
+        (USER_HEADER, identity.user.as_str()),
+        (SESSION_HEADER, identity.session.as_str()),
+        (ASSERTION_HEADER, identity.assertion.expose().as_str()),
     ] {
         check_value(header, value)?;
     }
     Ok(vec![
-        (USER_HEADER, identity.user.clone()),
+        (USER_HEADER, identity.user.to_string()),
         (SESSION_HEADER, identity.session.clone()),
         (ROLES_HEADER, identity.roles.join(",")),
         (ASSERTION_HEADER, identity.assertion.expose().clone()),
@@ -185,10 +186,11 @@ impl std::error::Error for ForwardError {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::username::testing::named;
 
     fn alice() -> Identity {
         Identity {
-            user: "alice".into(),
+            user: named("alice"),
             session: "s_4f2a".into(),
             roles: vec!["admin".into(), "billing:read".into()],
             assertion: Assertion::new("eyJhbGciOiJFZERTQSJ9.e30.c2ln".into()),
@@ -365,17 +367,9 @@ mod tests {
             "alicé",
             "alice\u{7f}",
         ] {
-            let identity = Identity {
-                user: bad.into(),
-                ..alice()
-            };
-            assert_eq!(
-                identity_headers(&identity),
-                Err(ForwardError::InvalidCharacter {
-                    header: USER_HEADER
-                }),
-                "{bad:?}"
-            );
+            // A username that could break the header cannot be made at all.
+            assert!(Username::try_from(bad.to_owned()).is_err(), "{bad:?}");
+            assert!(Username::federated("corp", bad).is_none(), "{bad:?}");
         }
     }
 
@@ -415,10 +409,6 @@ mod tests {
 
     #[test]
     fn empty_values_and_commas_in_roles_are_refused() {
-        let no_user = Identity {
-            user: String::new(),
-            ..alice()
-        };
         let empty_role = Identity {
             roles: vec![String::new()],
             ..alice()
@@ -427,12 +417,7 @@ mod tests {
             roles: vec!["admin,root".into()],
             ..alice()
         };
-        assert_eq!(
-            identity_headers(&no_user),
-            Err(ForwardError::Empty {
-                header: USER_HEADER
-            })
-        );
+        assert!(Username::parse("").is_err(), "there is no empty username");
         assert_eq!(
             identity_headers(&empty_role),
             Err(ForwardError::Empty {

@@ -8,6 +8,7 @@
 //! it gets back; it decides nothing. The same code runs natively in tests against the in-memory
 //! store, which is why every branch below has a test without a runtime.
 
+use crate::auth::username::Username;
 use core::fmt;
 
 use super::audit::{AuditEvent, EventKind};
@@ -35,14 +36,14 @@ use super::token::{
 #[allow(async_fn_in_trait)]
 pub trait Accounts {
     /// Whether `user` may still hold sessions; an outage is an error, never a yes.
-    async fn still_enabled(&self, user: &str) -> Result<bool, StoreError>;
+    async fn still_enabled(&self, user: &Username) -> Result<bool, StoreError>;
 }
 
 /// For credential backends that cannot disable accounts: everyone stays enabled.
 pub struct NoAccountCheck;
 
 impl Accounts for NoAccountCheck {
-    async fn still_enabled(&self, _user: &str) -> Result<bool, StoreError> {
+    async fn still_enabled(&self, _user: &Username) -> Result<bool, StoreError> {
         Ok(true)
     }
 }
@@ -81,7 +82,7 @@ pub trait AuditSink {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     /// The account name the session belongs to.
-    pub user: String,
+    pub user: Username,
     /// The session the request belongs to, shared by all its access and refresh tokens.
     pub session: SessionId,
     /// The roles the session was granted at login.
@@ -93,7 +94,7 @@ pub struct Principal {
 impl Principal {
     fn of(access: &VerifiedAccess, session: SessionId) -> Self {
         Self {
-            user: access.user().to_owned(),
+            user: access.user().clone(),
             session,
             roles: access.roles().to_vec(),
             access_expires_at: access.expires_at(),
@@ -115,7 +116,7 @@ pub struct Held {
     /// The session to end.
     pub id: SessionId,
     /// Its owner, whose authority holds the session.
-    pub user: String,
+    pub user: Username,
 }
 
 impl Principal {
@@ -220,7 +221,7 @@ impl fmt::Display for Refusal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Denied {
     /// The account that was refused.
-    pub user: String,
+    pub user: Username,
     /// Whether one of `missing` would do, or all of them are needed.
     pub need: RoleNeed,
     /// The rule's roles the user does not hold (for `Any`, all of the rule's roles).
@@ -768,7 +769,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         {
             return Ok(Some(Held {
                 id: access.session().clone(),
-                user: access.user().to_owned(),
+                user: access.user().clone(),
             }));
         }
         let Some(presented) = cookies.refresh() else {
@@ -797,7 +798,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
     }
 
     /// Ends every session of `user`, and forgets them in this isolate at once.
-    pub async fn end_all(&self, user: &str) -> Result<Vec<SessionId>, StoreError> {
+    pub async fn end_all(&self, user: &Username) -> Result<Vec<SessionId>, StoreError> {
         self.caches.forget_user(user);
         let ended = self.store.revoke_all(user, self.now).await;
         self.caches.forget_user(user);

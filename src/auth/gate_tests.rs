@@ -1,5 +1,7 @@
 //! Every branch of the request-path decision, natively, against the in-memory store.
 
+use crate::auth::username::testing::named;
+use crate::auth::username::Username;
 use std::cell::{Cell, RefCell};
 
 use super::*;
@@ -96,7 +98,7 @@ impl SessionStore for Store {
     }
     async fn sessions_of(
         &self,
-        user: &str,
+        user: &Username,
         now: UnixTime,
     ) -> Result<Vec<SessionRecord>, StoreError> {
         self.check()?;
@@ -105,7 +107,7 @@ impl SessionStore for Store {
     async fn revoke(
         &self,
         id: &SessionId,
-        user: &str,
+        user: &Username,
         now: UnixTime,
     ) -> Result<Option<SessionRecord>, StoreError> {
         self.check()?;
@@ -116,7 +118,11 @@ impl SessionStore for Store {
         }
         self.inner.revoke(id, user, now).await
     }
-    async fn revoke_all(&self, user: &str, now: UnixTime) -> Result<Vec<SessionId>, StoreError> {
+    async fn revoke_all(
+        &self,
+        user: &Username,
+        now: UnixTime,
+    ) -> Result<Vec<SessionId>, StoreError> {
         self.check()?;
         self.inner.revoke_all(user, now).await
     }
@@ -145,7 +151,7 @@ impl Recorder {
 struct Disabled;
 
 impl Accounts for Disabled {
-    async fn still_enabled(&self, _user: &str) -> Result<bool, StoreError> {
+    async fn still_enabled(&self, _user: &Username) -> Result<bool, StoreError> {
         Ok(false)
     }
 }
@@ -170,7 +176,7 @@ impl Browser {
     fn held(&self) -> Held {
         Held {
             id: self.session.clone(),
-            user: "alice".into(),
+            user: named("alice"),
         }
     }
 }
@@ -214,15 +220,15 @@ impl World {
 
     /// A login at `now` from a client sending `user_agent`.
     fn login_from(&self, now: UnixTime, user_agent: &str) -> Browser {
-        self.login_as("alice", now, user_agent)
+        self.login_as(&named("alice"), now, user_agent)
     }
 
     /// A login of `user` at `now` from a client sending `user_agent`.
-    fn login_as(&self, user: &str, now: UnixTime, user_agent: &str) -> Browser {
+    fn login_as(&self, user: &Username, now: UnixTime, user_agent: &str) -> Browser {
         let id = SessionId::generate(&self.entropy).unwrap();
         let refresh = NewRefresh::mint(&id, &self.entropy).unwrap();
         let subject = LoginSubject {
-            user: user.into(),
+            user: user.clone(),
             roles: vec!["staff".into()],
             user_agent: user_agent.into(),
         };
@@ -374,7 +380,7 @@ fn no_cookie_is_a_401_for_api_calls_and_a_login_redirect_for_navigations() {
 fn a_revoked_session_is_refused_and_its_cookies_cleared() {
     let world = World::new(config());
     let browser = world.login(NOW);
-    pollster::block_on(world.store.revoke(&browser.session, "alice", NOW)).unwrap();
+    pollster::block_on(world.store.revoke(&browser.session, &named("alice"), NOW)).unwrap();
     let cookie = cookie_header(&world.config, Some(&browser.access), None);
     let (refusal, set_cookies) = refused(world.protect(NOW + 1, &api_request(&cookie)));
     assert_eq!((refusal.status(), refusal.code()), (401, "session_ended"));
@@ -481,7 +487,11 @@ fn a_provider_user_has_no_local_account_to_check_at_refresh() {
         ("OIDC_CORP_CLIENT_ID", "edge"),
         ("OIDC_CORP_CLIENT_SECRET", "secret"),
     ]));
-    let provider_user = world.login_as("corp:u-1", NOW, CHROME_LINUX);
+    let provider_user = world.login_as(
+        &Username::federated("corp", "u-1").unwrap(),
+        NOW,
+        CHROME_LINUX,
+    );
     let cookie = cookie_header(&world.config, None, Some(&provider_user.refresh));
     let verdict = pollster::block_on(
         world
@@ -490,7 +500,11 @@ fn a_provider_user_has_no_local_account_to_check_at_refresh() {
     );
     assert_eq!(forwarded(verdict).0.user, "corp:u-1");
     // A user of a provider no longer configured is checked, and has no account.
-    let gone = world.login_as("gone:u-1", NOW, CHROME_LINUX);
+    let gone = world.login_as(
+        &Username::federated("gone", "u-1").unwrap(),
+        NOW,
+        CHROME_LINUX,
+    );
     let cookie = cookie_header(&world.config, None, Some(&gone.refresh));
     let verdict = pollster::block_on(
         world
@@ -599,7 +613,13 @@ fn a_revocation_elsewhere_is_seen_within_the_cache_ttl() {
     let cookie = cookie_header(&world.config, Some(&browser.access), None);
     forwarded(world.protect(NOW, &api_request(&cookie)));
     // Revoked behind this isolate's back (another location, the operator tool).
-    pollster::block_on(world.store.inner.revoke(&browser.session, "alice", NOW)).unwrap();
+    pollster::block_on(
+        world
+            .store
+            .inner
+            .revoke(&browser.session, &named("alice"), NOW),
+    )
+    .unwrap();
     let ttl = world.config.caches.revocation_ttl;
     forwarded(world.protect(NOW + ttl - 1, &api_request(&cookie)));
     assert_eq!(
@@ -620,7 +640,7 @@ fn ending_all_sessions_forgets_them_all_in_the_isolate() {
     for req in &requests {
         forwarded(world.protect(NOW, req));
     }
-    pollster::block_on(world.gate(NOW).end_all("alice")).unwrap();
+    pollster::block_on(world.gate(NOW).end_all(&named("alice"))).unwrap();
     for req in &requests {
         assert_eq!(
             refused(world.protect(NOW + 1, req)).0,
@@ -922,7 +942,7 @@ fn a_token_the_session_does_not_hold_raises_no_mismatch() {
     let browser = world.login(NOW);
     let made_up = NewRefresh::mint(&browser.session, &crate::auth::env::OsEntropy)
         .unwrap()
-        .token("alice");
+        .token(&named("alice"));
     let cookie = cookie_header(&world.config, None, Some(made_up.expose()));
     let (refusal, _) =
         refused(world.protect(NOW + 100, &api_request_from(&cookie, FIREFOX_WINDOWS)));
@@ -986,7 +1006,7 @@ fn a_user_without_the_roles_is_refused_403_naming_what_is_missing() {
             assert_eq!(
                 refusal,
                 Refusal::Forbidden(Denied {
-                    user: "alice".into(),
+                    user: named("alice"),
                     need,
                     missing: missing.iter().map(|role| role.to_string()).collect(),
                 })

@@ -3,6 +3,7 @@
 //!
 //! Users appear only hashed, so a listing of the namespace reveals no account names.
 
+use crate::auth::username::Username;
 use sha2::{Digest, Sha256};
 
 use super::encoding::b64url;
@@ -19,13 +20,13 @@ pub fn revoked_key(id: &SessionId) -> String {
 }
 
 /// The prefix under which a user's sessions are indexed (listed by prefix, never rewritten).
-pub fn user_index_prefix(user: &str) -> String {
+pub fn user_index_prefix(user: &Username) -> String {
     let digest = Sha256::digest(user.as_bytes());
     format!("user-sessions:{}:", b64url(&digest[..18]))
 }
 
 /// `user-sessions:<user hash>:<id>`: one empty entry per session of the user.
-pub fn user_index_key(user: &str, id: &SessionId) -> String {
+pub fn user_index_key(user: &Username, id: &SessionId) -> String {
     format!("{}{id}", user_index_prefix(user))
 }
 
@@ -48,14 +49,18 @@ pub fn session_of_index_key(key: &str) -> Option<SessionId> {
 mod tests {
     use super::*;
     use crate::auth::env::testing::SeededEntropy;
+    use crate::auth::username::testing::named;
 
     #[test]
     fn index_keys_hide_the_user_and_lead_back_to_the_session() {
         let id = SessionId::generate(&SeededEntropy::default()).unwrap();
-        let key = user_index_key("alice@example.com", &id);
+        let key = user_index_key(&named("alice@example.com"), &id);
         assert!(!key.contains("alice"));
-        assert!(key.starts_with(&user_index_prefix("alice@example.com")));
-        assert_ne!(user_index_prefix("alice"), user_index_prefix("bob"));
+        assert!(key.starts_with(&user_index_prefix(&named("alice@example.com"))));
+        assert_ne!(
+            user_index_prefix(&named("alice")),
+            user_index_prefix(&named("bob"))
+        );
         assert_eq!(session_of_index_key(&key), Some(id.clone()));
         assert_eq!(session_of_index_key("user-sessions:x:not-an-id"), None);
         assert_eq!(session_key(&id), format!("session:{id}"));

@@ -20,7 +20,7 @@ pub const MAX_LOGIN_BODY: usize = 8 * 1024;
 /// A login attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginRequest {
-    /// As typed; normalise with [`super::password::normalize_username`] before use.
+    /// As typed; normalise with [`super::username::Username::parse`] before use.
     pub username: String,
     /// As typed, redacted in `Debug`.
     pub password: Password,

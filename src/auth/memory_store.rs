@@ -1,6 +1,7 @@
 //! An in-memory [`SessionStore`]: the reference backend for tests, atomic by construction
 //! (every operation runs to completion under one borrow, with no await in between).
 
+use crate::auth::username::Username;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -18,8 +19,8 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct State {
-    users: HashMap<String, UserSessions>,
-    owners: HashMap<SessionId, String>,
+    users: HashMap<Username, UserSessions>,
+    owners: HashMap<SessionId, Username>,
     /// Revocation markers, kept until the session would have ended anyway.
     revoked: HashMap<SessionId, UnixTime>,
 }
@@ -33,7 +34,7 @@ impl State {
         }
     }
 
-    fn user_of(&self, id: &SessionId) -> Option<String> {
+    fn user_of(&self, id: &SessionId) -> Option<Username> {
         self.owners.get(id).cloned()
     }
 }
@@ -99,7 +100,7 @@ impl SessionStore for MemoryStore {
 
     async fn sessions_of(
         &self,
-        user: &str,
+        user: &Username,
         now: UnixTime,
     ) -> Result<Vec<SessionRecord>, StoreError> {
         let state = self.state.borrow();
@@ -113,7 +114,7 @@ impl SessionStore for MemoryStore {
     async fn revoke(
         &self,
         id: &SessionId,
-        owner: &str,
+        owner: &Username,
         now: UnixTime,
     ) -> Result<Option<SessionRecord>, StoreError> {
         let mut state = self.state.borrow_mut();
@@ -129,7 +130,11 @@ impl SessionStore for MemoryStore {
         Ok(revoked)
     }
 
-    async fn revoke_all(&self, user: &str, _now: UnixTime) -> Result<Vec<SessionId>, StoreError> {
+    async fn revoke_all(
+        &self,
+        user: &Username,
+        _now: UnixTime,
+    ) -> Result<Vec<SessionId>, StoreError> {
         let mut state = self.state.borrow_mut();
         let ended = state
             .users

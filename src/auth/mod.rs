@@ -35,5 +35,6 @@ pub mod session;
 pub mod store;
 pub mod token;
 pub mod user_sessions;
+pub mod username;
 #[cfg(all(test, target_arch = "wasm32"))]
 mod wasm_tests;

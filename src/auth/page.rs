@@ -465,6 +465,7 @@ pub fn describe_place(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::username::Username;
 
     const HOSTILE: &str = "<script>alert('x')</script>\"&amp;";
 
@@ -692,12 +693,12 @@ mod tests {
     #[test]
     fn the_forbidden_message_names_the_user_and_the_missing_roles() {
         let denied = |need, missing: &[&str]| Denied {
-            user: "<b>eve</b>".into(),
+            user: Username::federated("corp", "<b>eve</b>").unwrap(),
             need,
             missing: missing.iter().map(|role| role.to_string()).collect(),
         };
         let any = forbidden_message(&denied(RoleNeed::Any, &["finance", "admin"]));
-        assert!(any.contains("signed in as <b>eve</b>"), "{any}");
+        assert!(any.contains("signed in as corp:<b>eve</b>"), "{any}");
         assert!(any.contains("one of the roles finance, admin"), "{any}");
         let all = forbidden_message(&denied(RoleNeed::All, &["ops"]));
         assert!(all.ends_with("does not have: ops."), "{all}");

@@ -9,6 +9,7 @@
 
 use super::env::{random_bytes, Entropy, EntropyError};
 use super::secret::ct_eq;
+use super::username::Username;
 use base64ct::{Base64Unpadded, Encoding};
 use core::fmt;
 use serde::{Deserialize, Serialize};
@@ -174,34 +175,9 @@ impl fmt::Debug for UserRecord {
     }
 }
 
-/// The one spelling of a username that is stored, looked up and rate-limited.
-///
-/// Surrounding whitespace is dropped and ASCII letters lowercased; the result must be 1 to
-/// [`MAX_USERNAME_LEN`] characters of `a-z 0-9 . _ - @ +` (enough for e-mail addresses) starting
-/// with a letter or digit. Non-ASCII is refused rather than folded, so no two distinct inputs
-/// (e.g. `K` and the Kelvin sign) can name the same account.
-pub fn normalize_username(raw: &str) -> Result<String, PasswordError> {
-    let username = raw.trim().to_ascii_lowercase();
-    if username.is_empty() || username.len() > MAX_USERNAME_LEN {
-        return Err(PasswordError::UsernameLength);
-    }
-    let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-@+".contains(&b);
-    let starts_well = username
-        .bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_alphanumeric());
-    if !starts_well || !username.bytes().all(allowed) {
-        return Err(PasswordError::UsernameCharacters);
-    }
-    Ok(username)
-}
-
-/// The KV key of a user's record: `user:<normalised username>`.
-pub fn user_key(raw_username: &str) -> Result<String, PasswordError> {
-    Ok(format!(
-        "{USER_KEY_PREFIX}{}",
-        normalize_username(raw_username)?
-    ))
+/// The KV key of a user's record, `user:<username>`; `None` for a federated user, who has none.
+pub fn user_key(username: &Username) -> Option<String> {
+    (!username.is_federated()).then(|| format!("{USER_KEY_PREFIX}{username}"))
 }
 
 /// A password record or username that cannot be used.
@@ -455,45 +431,12 @@ mod tests {
     }
 
     #[test]
-    fn usernames_are_trimmed_and_lowercased() {
-        assert_eq!(normalize_username("  Alice\t").unwrap(), "alice");
-        assert_eq!(
-            normalize_username("Bob.Smith+test@Example.COM").unwrap(),
-            "bob.smith+test@example.com"
-        );
-        assert_eq!(normalize_username("7_x-y").unwrap(), "7_x-y");
-        let longest = "a".repeat(MAX_USERNAME_LEN);
-        assert_eq!(normalize_username(&longest).unwrap(), longest);
-    }
-
-    #[test]
-    fn unsafe_usernames_are_refused() {
-        for raw in ["", "   ", &"a".repeat(MAX_USERNAME_LEN + 1)] {
-            assert_eq!(normalize_username(raw), Err(PasswordError::UsernameLength));
-        }
-        for raw in [
-            "al ice",
-            "alice:admin",
-            "alice/..",
-            "\u{212a}elvin",
-            "ålice",
-            "alice\0",
-            ".alice",
-            "-alice",
-            "@alice",
-            "ali$ce",
-        ] {
-            assert_eq!(
-                normalize_username(raw),
-                Err(PasswordError::UsernameCharacters),
-                "{raw:?}"
-            );
-        }
-    }
-
-    #[test]
     fn user_keys_use_the_normalised_name() {
-        assert_eq!(user_key(" Alice ").unwrap(), "user:alice");
-        assert_eq!(user_key("a:b"), Err(PasswordError::UsernameCharacters));
+        let alice = Username::parse(" Alice ").unwrap();
+        assert_eq!(user_key(&alice).unwrap(), "user:alice");
+        assert_eq!(
+            user_key(&Username::federated("corp", "alice").unwrap()),
+            None
+        );
     }
 }

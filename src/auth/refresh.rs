@@ -11,6 +11,7 @@
 //! session once held proves reuse. Tokens without the user part (`<session id>.<secret>`) still
 //! parse: their session's owner is then looked up in KV.
 
+use crate::auth::username::Username;
 use core::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -97,7 +98,7 @@ impl NewRefresh {
     }
 
     /// The cookie value, naming `user`, the session's owner as the store holds it.
-    pub fn token(&self, user: &str) -> RefreshToken {
+    pub fn token(&self, user: &Username) -> RefreshToken {
         RefreshToken::new(format!(
             "{}.{}.{}",
             self.session,
@@ -114,8 +115,9 @@ pub struct PresentedRefresh {
     pub session: SessionId,
     /// The hash of the presented secret, to compare with the stored one.
     pub hash: TokenHash,
-    /// The user the token names, unverified: only where to find the session's authority.
-    pub user: Option<String>,
+    /// The user the token names, a well-formed name but unverified: only where to find the
+    /// session's authority.
+    pub user: Option<Username>,
 }
 
 /// Longest user part accepted (base64url of a username, which is far shorter).
@@ -137,11 +139,7 @@ impl PresentedRefresh {
             None => None,
             Some(part) if part.len() <= MAX_USER_PART => {
                 let bytes = b64url_decode(part)?;
-                Some(
-                    String::from_utf8(bytes)
-                        .ok()
-                        .filter(|user| !user.is_empty())?,
-                )
+                Some(Username::try_from(String::from_utf8(bytes).ok()?).ok()?)
             }
             Some(_) => return None,
         };
@@ -158,17 +156,21 @@ mod tests {
     use super::*;
     use crate::auth::env::testing::{BrokenEntropy, SeededEntropy};
     use crate::auth::env::OsEntropy;
+    use crate::auth::username::testing::named;
 
     #[test]
     fn minted_tokens_parse_back_to_their_hash() {
         let entropy = SeededEntropy::default();
         let session = SessionId::generate(&entropy).unwrap();
         let minted = NewRefresh::mint(&session, &entropy).unwrap();
-        let presented = PresentedRefresh::parse(minted.token("alice").expose()).unwrap();
+        let presented = PresentedRefresh::parse(minted.token(&named("alice")).expose()).unwrap();
         assert_eq!(presented.session, session);
         assert_eq!(presented.user.as_deref(), Some("alice"));
         assert!(presented.hash.matches(&minted.hash));
-        assert!(!minted.token("alice").expose().contains(&minted.hash.0));
+        assert!(!minted
+            .token(&named("alice"))
+            .expose()
+            .contains(&minted.hash.0));
     }
 
     #[test]
@@ -177,7 +179,7 @@ mod tests {
         let a = NewRefresh::mint(&session, &OsEntropy).unwrap();
         let b = NewRefresh::mint(&session, &OsEntropy).unwrap();
         assert!(!a.hash.matches(&b.hash));
-        let token = a.token("alice");
+        let token = a.token(&named("alice"));
         let secret = token.expose().split('.').nth(1).unwrap();
         assert_eq!(b64url_decode(secret).unwrap().len(), 32);
         assert_eq!(b64url_decode(session.as_str()).unwrap().len(), 16);
@@ -189,7 +191,7 @@ mod tests {
         let session = SessionId::generate(&entropy).unwrap();
         let good = NewRefresh::mint(&session, &entropy)
             .unwrap()
-            .token("alice")
+            .token(&named("alice"))
             .into_inner();
         let mut parts = good.split('.');
         let (sid, secret, user) = (

@@ -20,6 +20,7 @@
 //! Every store applies these functions; only how atomically it applies them differs (see
 //! [`super::store`]).
 
+use crate::auth::username::Username;
 use serde::{Deserialize, Serialize};
 
 use super::binding::Device;
@@ -99,7 +100,7 @@ pub struct SessionRecord {
     /// The session id.
     pub id: SessionId,
     /// The owner's username.
-    pub user: String,
+    pub user: Username,
     /// The owner's roles at login.
     pub roles: Vec<String>,
     /// When the session began, in Unix seconds.
@@ -138,7 +139,7 @@ pub struct SignedInFrom {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginSubject {
     /// Whose session it will be.
-    pub user: String,
+    pub user: Username,
     /// The user's roles, copied into the session.
     pub roles: Vec<String>,
     /// The raw `User-Agent` of the login request.
@@ -301,13 +302,14 @@ mod tests {
     use super::*;
     use crate::auth::env::testing::SeededEntropy;
     use crate::auth::refresh::NewRefresh;
+    use crate::auth::username::testing::named;
 
     fn record(created: UnixTime, policy: &SessionPolicy) -> SessionRecord {
         let entropy = SeededEntropy::default();
         let id = SessionId::generate(&entropy).unwrap();
         let refresh = NewRefresh::mint(&id, &entropy).unwrap();
         let subject = LoginSubject {
-            user: "alice".into(),
+            user: named("alice"),
             roles: vec![],
             user_agent: String::new(),
         };

@@ -12,6 +12,7 @@
 //! | [`is_revoked`](SessionStore::is_revoked) | exact | eventual, as above: this is the hot-path read |
 //! | [`session`](SessionStore::session), [`sessions_of`](SessionStore::sessions_of) | exact | eventual (listing up to 60 s behind) |
 
+use crate::auth::username::Username;
 use core::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -95,7 +96,7 @@ pub trait SessionStore {
     /// The user's live sessions, oldest first.
     async fn sessions_of(
         &self,
-        user: &str,
+        user: &Username,
         now: UnixTime,
     ) -> Result<Vec<SessionRecord>, StoreError>;
 
@@ -105,12 +106,16 @@ pub trait SessionStore {
     async fn revoke(
         &self,
         id: &SessionId,
-        user: &str,
+        user: &Username,
         now: UnixTime,
     ) -> Result<Option<SessionRecord>, StoreError>;
 
     /// Ends every session of `user` ("log out everywhere", account disabled).
-    async fn revoke_all(&self, user: &str, now: UnixTime) -> Result<Vec<SessionId>, StoreError>;
+    async fn revoke_all(
+        &self,
+        user: &Username,
+        now: UnixTime,
+    ) -> Result<Vec<SessionId>, StoreError>;
 
     /// The hot-path question: has this session been ended? Asked on every request.
     async fn is_revoked(&self, id: &SessionId) -> Result<bool, StoreError>;

@@ -11,6 +11,7 @@
 //! leeway. Kinds differ in `typ`, in the `knd` claim and in key ring, so an assertion or a token
 //! of some future kind never validates as an access token (RFC 8725 §3.11-3.12).
 
+use crate::auth::username::Username;
 use core::fmt;
 
 use chrono::{DateTime, Utc};
@@ -62,7 +63,7 @@ pub struct IdentityClaims {
     /// assertions.
     pub aud: String,
     /// The user the session belongs to.
-    pub sub: String,
+    pub sub: Username,
     /// The session the token was minted for.
     pub sid: String,
     /// A random token id: 16 bytes, base64url.
@@ -87,7 +88,7 @@ pub struct Audience {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subject<'a> {
     /// The user, written as `sub`.
-    pub user: &'a str,
+    pub user: &'a Username,
     /// The session id, written as `sid`.
     pub session: &'a str,
     /// The roles, written as `roles`; too many or too long ones make minting fail.
@@ -251,7 +252,7 @@ pub struct Validated {
 
 impl Validated {
     /// The user the token speaks for (`sub`).
-    pub fn user(&self) -> &str {
+    pub fn user(&self) -> &Username {
         &self.claims.sub
     }
 
@@ -551,6 +552,7 @@ mod tests {
     use super::*;
     use crate::auth::encoding::b64url;
     use crate::auth::env::testing::SeededEntropy;
+    use crate::auth::username::testing::named;
     use jwt_compact::alg::{Hs256, Hs256Key};
 
     const SESSION: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
@@ -572,7 +574,7 @@ mod tests {
     fn access_token(ring: &SessionKeyRing, now: UnixTime, ttl: i64) -> String {
         let roles = roles();
         let subject = Subject {
-            user: "alice",
+            user: &named("alice"),
             session: "c2Vzc2lvbi1pZC0xNmJ5dA",
             roles: &roles,
         };
@@ -856,7 +858,7 @@ mod tests {
         };
         let roles = roles();
         let subject = Subject {
-            user: "alice",
+            user: &named("alice"),
             session: "c2Vzc2lvbi1pZC0xNmJ5dA",
             roles: &roles,
         };
@@ -914,7 +916,7 @@ mod tests {
         let ring = SessionKeyRing::parse(SESSION).unwrap();
         let roles = vec!["r".repeat(4000)];
         let subject = Subject {
-            user: "alice",
+            user: &named("alice"),
             session: "s",
             roles: &roles,
         };

@@ -13,6 +13,7 @@ use super::token::{
     issue_access, issue_assertion, validate_access, validate_assertion, Audience, Subject,
     TokenError, MAX_ASSERTION_TTL,
 };
+use super::username::testing::named;
 
 /// The JavaScript clock, as the worker reads it.
 struct DateClock;
@@ -64,7 +65,7 @@ fn date_clock_drives_access_tokens_to_expiry() {
     let ring = session_ring();
     let roles = vec!["member".to_owned()];
     let subject = Subject {
-        user: "alice",
+        user: &named("alice"),
         session: "c2Vzc2lvbi1pZC0xNmJ5dA",
         roles: &roles,
     };
@@ -96,7 +97,7 @@ fn ed25519_assertions_sign_and_verify() {
         audience: "origin".into(),
     };
     let subject = Subject {
-        user: "alice",
+        user: &named("alice"),
         session: "c2Vzc2lvbi1pZC0xNmJ5dA",
         roles: &[],
     };
@@ -127,12 +128,12 @@ fn ed25519_assertions_sign_and_verify() {
 fn refresh_tokens_mint_and_parse_back() {
     let session = SessionId::generate(&OsEntropy).unwrap();
     let minted = NewRefresh::mint(&session, &OsEntropy).unwrap();
-    let presented = PresentedRefresh::parse(minted.token("alice").expose()).unwrap();
+    let presented = PresentedRefresh::parse(minted.token(&named("alice")).expose()).unwrap();
     assert_eq!(presented.session, session);
     assert!(presented.hash.matches(&minted.hash));
     let next = NewRefresh::mint(&session, &OsEntropy).unwrap();
     assert!(!next.hash.matches(&minted.hash));
-    assert!(PresentedRefresh::parse(&minted.token("alice").expose()[1..]).is_none());
+    assert!(PresentedRefresh::parse(&minted.token(&named("alice")).expose()[1..]).is_none());
 }
 
 #[wasm_bindgen_test]

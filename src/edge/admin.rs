@@ -28,7 +28,7 @@ pub(super) async fn admin(
         return Err(err.into());
     }
     let command = AdminCommand::parse(&facts.method, &facts.path)?;
-    let user = command.user().to_owned();
+    let user = command.user().clone();
     let gate = ctx.gate();
     let (kind, reply) = match command {
         AdminCommand::ListSessions { .. } => {

@@ -10,6 +10,7 @@
 //! step: an account's counter in that user's object, a client's in an object named by its
 //! address prefix (`throttle:<counter key>`, which no username can be, as usernames hold no `:`).
 
+use crate::auth::username::Username;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use worker::{
@@ -121,12 +122,12 @@ impl AuthorityStore {
         Self { env, kv, policy }
     }
 
-    async fn send(&self, user: &str, command: &Command) -> Result<Reply, StoreError> {
+    async fn send(&self, user: &Username, command: &Command) -> Result<Reply, StoreError> {
         call(&self.env, user, "/", command).await
     }
 
     /// The owner of a session, from KV (the authority is addressed by user).
-    async fn owner(&self, id: &SessionId) -> Result<Option<String>, StoreError> {
+    async fn owner(&self, id: &SessionId) -> Result<Option<Username>, StoreError> {
         Ok(self.kv.read(id).await?.map(|record| record.user))
     }
 }
@@ -247,7 +248,7 @@ impl SessionStore for AuthorityStore {
 
     async fn sessions_of(
         &self,
-        user: &str,
+        user: &Username,
         now: UnixTime,
     ) -> Result<Vec<SessionRecord>, StoreError> {
         match self.send(user, &Command::List { now }).await? {
@@ -259,7 +260,7 @@ impl SessionStore for AuthorityStore {
     async fn revoke(
         &self,
         id: &SessionId,
-        user: &str,
+        user: &Username,
         now: UnixTime,
     ) -> Result<Option<SessionRecord>, StoreError> {
         match self
@@ -285,7 +286,11 @@ impl SessionStore for AuthorityStore {
         }
     }
 
-    async fn revoke_all(&self, user: &str, now: UnixTime) -> Result<Vec<SessionId>, StoreError> {
+    async fn revoke_all(
+        &self,
+        user: &Username,
+        now: UnixTime,
+    ) -> Result<Vec<SessionId>, StoreError> {
         match self.send(user, &Command::RevokeAll { now }).await? {
             Reply::Ended(ended) => {
                 // No session outlives a full absolute timeout from now.

@@ -7,8 +7,10 @@
 //! response time does not reveal which accounts exist.
 //!
 //! `origin`: the credentials are POSTed to the origin's verification URL with a shared secret;
-//! its 200 answer names the user and roles.
+//! its 200 answer names the user and roles. The name must already be a valid username as it would
+//! be stored (see `Username`); any other answer fails the login as unavailable.
 
+use crate::auth::username::Username;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
@@ -21,9 +23,9 @@ use crate::auth::secret::{OriginSecret, Password};
 
 /// The result of a credential check.
 pub enum Verdict {
-    Valid { user: String, roles: Vec<String> },
+    Valid { user: Username, roles: Vec<String> },
     Invalid,
-    Disabled { user: String },
+    Disabled { user: Username },
 }
 
 /// The backend could not answer.
@@ -41,11 +43,11 @@ async fn pbkdf2(password: &str, salt: &[u8], iterations: u32) -> Result<Vec<u8>,
 const DECOY_SALT: [u8; 16] = *b"edgegate-decoy!!";
 
 /// The stored record of `username`, if there is one: the one read of `USERS`.
-async fn user_record(env: &Env, username: &str) -> Result<Option<UserRecord>, Unavailable> {
+async fn user_record(env: &Env, username: &Username) -> Result<Option<UserRecord>, Unavailable> {
     let users = env
         .kv("USERS")
         .map_err(|err| Unavailable(err.to_string()))?;
-    let Ok(key) = user_key(username) else {
+    let Some(key) = user_key(username) else {
         return Ok(None);
     };
     let Some(text) = users
@@ -61,7 +63,11 @@ async fn user_record(env: &Env, username: &str) -> Result<Option<UserRecord>, Un
         .map_err(|err| Unavailable(format!("user record: {err}")))
 }
 
-async fn verify_kv(env: &Env, username: &str, password: &Password) -> Result<Verdict, Unavailable> {
+async fn verify_kv(
+    env: &Env,
+    username: &Username,
+    password: &Password,
+) -> Result<Verdict, Unavailable> {
     let Some(record) = user_record(env, username).await? else {
         pbkdf2(password.expose(), &DECOY_SALT, PBKDF2_ITERATIONS).await?;
         return Ok(Verdict::Invalid);
@@ -75,11 +81,11 @@ async fn verify_kv(env: &Env, username: &str, password: &Password) -> Result<Ver
     }
     Ok(if record.disabled {
         Verdict::Disabled {
-            user: username.to_owned(),
+            user: username.clone(),
         }
     } else {
         Verdict::Valid {
-            user: username.to_owned(),
+            user: username.clone(),
             roles: record.roles,
         }
     })
@@ -87,7 +93,7 @@ async fn verify_kv(env: &Env, username: &str, password: &Password) -> Result<Ver
 
 #[derive(Deserialize)]
 struct OriginAnswer {
-    user: String,
+    user: Username,
     #[serde(default)]
     roles: Vec<String>,
 }
@@ -95,7 +101,7 @@ struct OriginAnswer {
 async fn verify_origin(
     url: &str,
     secret: &OriginSecret,
-    username: &str,
+    username: &Username,
     password: &Password,
 ) -> Result<Verdict, Unavailable> {
     let body =
@@ -130,7 +136,7 @@ async fn verify_origin(
         }
         401 | 403 => Ok(Verdict::Invalid),
         423 => Ok(Verdict::Disabled {
-            user: username.to_owned(),
+            user: username.clone(),
         }),
         status => Err(Unavailable(format!(
             "verification endpoint answered {status}"
@@ -142,7 +148,7 @@ async fn verify_origin(
 pub async fn verify(
     config: &Config,
     env: &Env,
-    username: &str,
+    username: &Username,
     password: &Password,
 ) -> Result<Verdict, Unavailable> {
     match &config.credentials {
@@ -152,7 +158,7 @@ pub async fn verify(
 }
 
 /// Whether a `kv` user is still allowed in (checked on refresh, so disabling ends sessions).
-pub async fn still_enabled(env: &Env, username: &str) -> Result<bool, Unavailable> {
+pub async fn still_enabled(env: &Env, username: &Username) -> Result<bool, Unavailable> {
     Ok(user_record(env, username)
         .await?
         .is_some_and(|record| !record.disabled))

@@ -5,6 +5,7 @@
 //! listed per operation in [`crate::auth::store`]. Writes carry expirations so that nothing
 //! outlives the session it belongs to (KV refuses expirations under 60 s, hence the floor).
 
+use crate::auth::username::Username;
 use worker::kv::KvStore;
 
 use crate::auth::env::UnixTime;
@@ -124,7 +125,7 @@ impl KvSessionStore {
     }
 
     /// Every indexed session of `user`, live or not (expired ones are ended by the caller).
-    async fn all_of(&self, user: &str) -> Result<Vec<SessionRecord>, StoreError> {
+    async fn all_of(&self, user: &Username) -> Result<Vec<SessionRecord>, StoreError> {
         let mut ids = Vec::new();
         let mut cursor = None;
         loop {
@@ -217,7 +218,7 @@ impl SessionStore for KvSessionStore {
 
     async fn sessions_of(
         &self,
-        user: &str,
+        user: &Username,
         now: UnixTime,
     ) -> Result<Vec<SessionRecord>, StoreError> {
         let mut live = self.all_of(user).await?;
@@ -228,17 +229,21 @@ impl SessionStore for KvSessionStore {
     async fn revoke(
         &self,
         id: &SessionId,
-        user: &str,
+        user: &Username,
         now: UnixTime,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let Some(record) = self.read(id).await?.filter(|record| record.user == user) else {
+        let Some(record) = self.read(id).await?.filter(|record| record.user == *user) else {
             return Ok(None);
         };
         self.end(&record, now).await?;
         Ok(record.is_live(now).then_some(record))
     }
 
-    async fn revoke_all(&self, user: &str, now: UnixTime) -> Result<Vec<SessionId>, StoreError> {
+    async fn revoke_all(
+        &self,
+        user: &Username,
+        now: UnixTime,
+    ) -> Result<Vec<SessionId>, StoreError> {
         let records = self.all_of(user).await?;
         for record in &records {
             self.end(record, now).await?;

@@ -3,6 +3,7 @@
 //! Every failure a client can cause (unknown user, wrong password, disabled account) gets the
 //! same answer, and each counts against the per-account and per-address limits.
 
+use crate::auth::username::Username;
 use serde_json::json;
 use worker::{Request, Response, Result};
 
@@ -14,7 +15,7 @@ use super::{http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::login::{parse_login, LoginFormat, LoginRequest};
 use crate::auth::page::MAX_USERNAME_ECHO;
-use crate::auth::password::normalize_username;
+
 use crate::auth::ratelimit::Scope;
 use crate::auth::redirect::safe_next;
 use crate::auth::refresh::{NewRefresh, SessionId};
@@ -74,7 +75,7 @@ struct Attempt<'a> {
 
 impl Attempt<'_> {
     /// Counts the failure on every counter, logs it, and answers as every failure does.
-    async fn failed(&self, username: Option<&str>) -> Result<Response> {
+    async fn failed(&self, username: Option<&Username>) -> Result<Response> {
         if let Err(err) = rate::failed(self.ctx, self.counters).await {
             self.ctx.audit(
                 AuditEvent::new(EventKind::StoreFailure, self.ctx.now)
@@ -120,7 +121,7 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
     let next = safe_next(next.as_deref());
     let client = facts.client().to_owned();
     let typed = username;
-    let username = normalize_username(&typed).ok();
+    let username = Username::parse(&typed).ok();
     let mut counters = vec![Counter {
         scope: Scope::ClientIp,
         value: &client,
@@ -164,7 +165,7 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
         next: &next,
         typed: &typed,
     };
-    let Some(username) = username.as_deref() else {
+    let Some(username) = username.as_ref() else {
         return Ok(attempt.failed(None).await?);
     };
     let verdict = credentials::verify(ctx.config, ctx.env, username, &password)
@@ -208,7 +209,7 @@ pub(super) async fn open_session(
     req: &Request,
     facts: &RequestFacts,
     ctx: &Ctx<'_>,
-    user: String,
+    user: Username,
     roles: Vec<String>,
 ) -> EdgeResult<(SessionRecord, Vec<String>)> {
     let gate = ctx.gate();

@@ -6,6 +6,7 @@
 //! login opens. The provider's tokens stay in this module's locals: they are never set as a
 //! cookie nor forwarded.
 
+use crate::auth::username::Username;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -29,7 +30,7 @@ use crate::auth::oidc::flow::{self, callback_path, Flow, FORM_VALUE, OIDC_PREFIX
 use crate::auth::oidc::id_token::{
     validate_id_token, ProviderExpectation, ProviderTokenError, MAX_PROVIDER_TOKEN_BYTES,
 };
-use crate::auth::oidc::identity::{admit, user_id};
+use crate::auth::oidc::identity::admit;
 use crate::auth::oidc::keys::{ProviderKeys, MAX_JWKS_BYTES};
 use crate::auth::oidc::logout::{logout_token_field, validate_logout_token};
 use crate::auth::oidc::refresh_policy::{is_fresh, may_refetch_keys};
@@ -214,7 +215,7 @@ fn refused(
 pub(super) async fn provider_logout(
     req: &Request,
     ctx: &Ctx<'_>,
-    user: &str,
+    user: &Username,
 ) -> EdgeResult<Option<Response>> {
     let Some((index, provider)) = ctx.config.oidc.provider_of(user).and_then(|provider| {
         ctx.config
@@ -519,8 +520,12 @@ async fn backchannel(
             "logout token already used",
         )?);
     }
-    let user = user_id(&provider.id, &logout.subject);
-    let ended = ctx.gate().end_all(&user).await?;
+    // A subject no login could have admitted has no sessions to end.
+    let user = Username::federated(&provider.id, &logout.subject);
+    let ended = match &user {
+        Some(user) => ctx.gate().end_all(user).await?,
+        None => Vec::new(),
+    };
     // Marked only once the sessions have ended, so a provider retrying after an outage here is
     // not refused as a replay.
     let remember = u64::try_from(logout.remember_until - ctx.now)
@@ -533,15 +538,15 @@ async fn backchannel(
         .execute()
         .await
         .map_err(|err| unavailable("logout token replay mark", err))?;
-    ctx.audit(
-        AuditEvent::new(EventKind::Revoke, ctx.now)
-            .user(&user)
-            .detail(format!(
-                "provider {} back-channel logout ended {} sessions",
-                provider.id,
-                ended.len()
-            )),
-    );
+    let mut event = AuditEvent::new(EventKind::Revoke, ctx.now).detail(format!(
+        "provider {} back-channel logout ended {} sessions",
+        provider.id,
+        ended.len()
+    ));
+    if let Some(user) = &user {
+        event = event.user(user);
+    }
+    ctx.audit(event);
     let mut response = Response::empty()?.with_status(200);
     http::harden(response.headers_mut())?;
     Ok(response)

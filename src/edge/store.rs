@@ -1,6 +1,7 @@
 //! The bindings behind the core's traits: the session store in force (Workers KV alone, or the
 //! per-user authority in front of it), the `USERS` account check, and WebCrypto signing.
 
+use crate::auth::username::Username;
 use std::cell::OnceCell;
 
 use worker::Env;
@@ -102,7 +103,7 @@ impl SessionStore for Sessions {
 
     async fn sessions_of(
         &self,
-        user: &str,
+        user: &Username,
         now: UnixTime,
     ) -> Result<Vec<SessionRecord>, StoreError> {
         delegate!(self, store => store.sessions_of(user, now))
@@ -111,13 +112,17 @@ impl SessionStore for Sessions {
     async fn revoke(
         &self,
         id: &SessionId,
-        user: &str,
+        user: &Username,
         now: UnixTime,
     ) -> Result<Option<SessionRecord>, StoreError> {
         delegate!(self, store => store.revoke(id, user, now))
     }
 
-    async fn revoke_all(&self, user: &str, now: UnixTime) -> Result<Vec<SessionId>, StoreError> {
+    async fn revoke_all(
+        &self,
+        user: &Username,
+        now: UnixTime,
+    ) -> Result<Vec<SessionId>, StoreError> {
         delegate!(self, store => store.revoke_all(user, now))
     }
 
@@ -130,7 +135,7 @@ impl SessionStore for Sessions {
 pub struct UsersKv<'a>(pub &'a Env);
 
 impl Accounts for UsersKv<'_> {
-    async fn still_enabled(&self, user: &str) -> Result<bool, StoreError> {
+    async fn still_enabled(&self, user: &Username) -> Result<bool, StoreError> {
         credentials::still_enabled(self.0, user)
             .await
             .map_err(|err| StoreError::Unavailable(err.0))

@@ -31,6 +31,7 @@ use edgegate::auth::store::SessionStore;
 use edgegate::auth::token::{
     issue_access, validate_access, Subject, TokenError, Unsigned, VerifiedAccess,
 };
+use edgegate::auth::username::Username;
 
 /// A fixed instant, so tokens minted by the fixture are valid for the whole run.
 pub const NOW: UnixTime = 1_800_000_000;
@@ -109,7 +110,7 @@ impl Fixture {
         let record = SessionRecord::new(
             session.clone(),
             LoginSubject {
-                user: "alice@example.com".into(),
+                user: Username::parse("alice@example.com").unwrap(),
                 roles: roles.clone(),
                 user_agent: "Mozilla/5.0".into(),
             },
@@ -120,7 +121,7 @@ impl Fixture {
         let store = MemoryStore::default();
         ready(store.create(record, &config.policy, NOW)).expect("session stored");
         let subject = Subject {
-            user: "alice@example.com",
+            user: &Username::parse("alice@example.com").unwrap(),
             session: session.as_str(),
             roles: &roles,
         };
@@ -141,7 +142,9 @@ impl Fixture {
             names.access,
             token,
             names.refresh,
-            refresh.token("alice@example.com").expose()
+            refresh
+                .token(&Username::parse("alice@example.com").unwrap())
+                .expose()
         );
         let headers = vec![
             ("Cookie", cookie),
@@ -264,7 +267,7 @@ impl Fixture {
     /// An identity as the decision forwards it.
     pub fn identity(&self) -> Identity {
         Identity {
-            user: "alice@example.com".into(),
+            user: Username::parse("alice@example.com").unwrap(),
             session: "sid".into(),
             roles: vec!["member".into()],
             assertion: Assertion::new("a.b.c".into()),

@@ -5,6 +5,7 @@
 //! or a provider `sub` equal to a built-in user's name, are different users. Email allow-lists
 //! only trust an address the provider says it verified.
 
+use crate::auth::username::Username;
 use core::fmt;
 
 use serde_json::Value;
@@ -12,14 +13,11 @@ use serde_json::Value;
 use super::config::{is_valid_role, Provider};
 use super::id_token::VerifiedIdToken;
 
-/// Longest `sub` taken (OpenID Connect Core caps it at 255 ASCII characters).
-const MAX_SUB_LEN: usize = 255;
-
 /// A person admitted through a provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderIdentity {
-    /// `<provider>:<sub>`.
-    pub user: String,
+    /// `<provider>:<sub>`, see [`Username::federated`].
+    pub user: Username,
     /// Roles from the provider's roles claim, after the role map; empty when none is configured.
     pub roles: Vec<String>,
 }
@@ -45,11 +43,6 @@ impl fmt::Display for Refused {
 
 impl std::error::Error for Refused {}
 
-/// The edge user id of `sub` at `provider`.
-pub fn user_id(provider: &str, sub: &str) -> String {
-    format!("{provider}:{sub}")
-}
-
 /// The values of the roles claim: a string or an array of strings.
 fn claim_values<'a>(token: &'a VerifiedIdToken, claim: Option<&str>) -> Vec<&'a str> {
     match claim.and_then(|name| token.claim(name)) {
@@ -61,10 +54,8 @@ fn claim_values<'a>(token: &'a VerifiedIdToken, claim: Option<&str>) -> Vec<&'a 
 
 /// Maps a verified token to an identity, or refuses it.
 pub fn admit(provider: &Provider, token: &VerifiedIdToken) -> Result<ProviderIdentity, Refused> {
-    let sub = token.subject();
-    if sub.len() > MAX_SUB_LEN || !sub.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Refused::UnusableSubject);
-    }
+    let user =
+        Username::federated(&provider.id, token.subject()).ok_or(Refused::UnusableSubject)?;
     let groups = claim_values(token, provider.roles_claim.as_deref());
     if !provider.allow.is_open() {
         let verified = token.claim("email_verified") == Some(&Value::Bool(true));
@@ -104,10 +95,7 @@ pub fn admit(provider: &Provider, token: &VerifiedIdToken) -> Result<ProviderIde
     };
     roles.sort();
     roles.dedup();
-    Ok(ProviderIdentity {
-        user: user_id(&provider.id, sub),
-        roles,
-    })
+    Ok(ProviderIdentity { user, roles })
 }
 
 #[cfg(test)]

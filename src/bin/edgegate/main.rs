@@ -24,8 +24,8 @@ use clap::{ArgGroup, Parser, Subcommand};
 
 use edgegate::auth::env::UnixTime;
 use edgegate::auth::keys::{is_valid_kid, AssertionKeyRing};
-use edgegate::auth::password::normalize_username;
 use edgegate::auth::refresh::SessionId;
+use edgegate::auth::username::Username;
 
 use kv::{Kv, Target};
 use sessions::{Edge, EdgeTarget};
@@ -122,7 +122,7 @@ enum UserCommand {
     Add {
         /// Username; stored trimmed and lowercased
         #[arg(value_parser = parse_username)]
-        username: String,
+        username: Username,
         /// Roles, comma-separated, forwarded to the origin in X-Auth-Roles
         #[arg(long, value_name = "ROLE,...", value_delimiter = ',', value_parser = parse_role)]
         roles: Vec<String>,
@@ -145,7 +145,7 @@ enum UserCommand {
     )]
     Disable {
         #[arg(value_parser = parse_username)]
-        username: String,
+        username: Username,
         #[command(flatten)]
         target: Target,
         #[command(flatten)]
@@ -154,7 +154,7 @@ enum UserCommand {
     /// Enable a disabled user again
     Enable {
         #[arg(value_parser = parse_username)]
-        username: String,
+        username: Username,
         #[command(flatten)]
         target: Target,
     },
@@ -165,7 +165,7 @@ enum SessionsCommand {
     /// Show a user's live sessions: id, created, last seen, expiry, device
     List {
         #[arg(value_parser = parse_username)]
-        username: String,
+        username: Username,
         #[command(flatten)]
         edge: EdgeTarget,
     },
@@ -173,7 +173,7 @@ enum SessionsCommand {
     /// X-Auth-Session, beside X-Auth-User)
     Revoke {
         #[arg(value_parser = parse_username)]
-        username: String,
+        username: Username,
         /// The session id (base64url: it may start with `-`)
         #[arg(value_parser = parse_session_id, allow_hyphen_values = true)]
         session_id: SessionId,
@@ -183,7 +183,7 @@ enum SessionsCommand {
     /// End every session of a user ("log out everywhere")
     RevokeAll {
         #[arg(value_parser = parse_username)]
-        username: String,
+        username: Username,
         #[command(flatten)]
         edge: EdgeTarget,
     },
@@ -321,8 +321,8 @@ fn run(command: TopCommand) -> Result<(), Failure> {
 
 // ---- argument checks (failures here are usage errors: clap exits with status 2) ----------------
 
-fn parse_username(raw: &str) -> Result<String, String> {
-    normalize_username(raw).map_err(|err| err.to_string())
+fn parse_username(raw: &str) -> Result<Username, String> {
+    Username::parse(raw).map_err(|err| err.to_string())
 }
 
 fn parse_kid(raw: &str) -> Result<String, String> {

@@ -5,6 +5,7 @@
 //! core rules as its own session endpoints, the session authority stays the one writer, and each
 //! command leaves an audit line at the edge.
 
+use edgegate::auth::username::Username;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -150,7 +151,7 @@ impl Edge {
     }
 
     /// Prints the user's live sessions as a table.
-    pub fn list(&self, user: &str) -> Result<(), Failure> {
+    pub fn list(&self, user: &Username) -> Result<(), Failure> {
         let command = AdminCommand::ListSessions {
             user: user.to_owned(),
         };
@@ -179,7 +180,7 @@ impl Edge {
     }
 
     /// Ends one session of `user`.
-    pub fn end(&self, user: &str, session: SessionId) -> Result<(), Failure> {
+    pub fn end(&self, user: &Username, session: SessionId) -> Result<(), Failure> {
         let command = AdminCommand::EndSession {
             user: user.to_owned(),
             session,
@@ -190,7 +191,7 @@ impl Edge {
     }
 
     /// Ends every session of `user`.
-    pub fn end_all(&self, user: &str) -> Result<(), Failure> {
+    pub fn end_all(&self, user: &Username) -> Result<(), Failure> {
         let command = AdminCommand::EndAllSessions {
             user: user.to_owned(),
         };

@@ -11,13 +11,22 @@ use edgegate::auth::password::{
     derive_native, new_salt, user_key, PasswordHash, UserRecord, PBKDF2_ITERATIONS,
 };
 use edgegate::auth::secret::Password;
+use edgegate::auth::username::Username;
 
 use crate::kv::Kv;
 use crate::sessions::Edge;
 use crate::{fail, Failure};
 
+/// The KV key of `username`'s record; only built-in users have one.
+fn record_key(username: &Username) -> Result<String, Failure> {
+    match user_key(username) {
+        Some(key) => Ok(key),
+        None => fail(format!("{username} is not a built-in user")),
+    }
+}
+
 pub fn read_password(
-    username: &str,
+    username: &Username,
     from_stdin: bool,
     from_env: Option<&str>,
 ) -> Result<Password, Failure> {
@@ -72,11 +81,11 @@ fn prompt_hidden(prompt: &str) -> Result<Password, Failure> {
 pub fn add_user(
     kv: &Kv,
     edge: Option<&Edge>,
-    username: &str,
+    username: &Username,
     roles: Vec<String>,
     password: &Password,
 ) -> Result<(), Failure> {
-    let key = user_key(username)?;
+    let key = record_key(username)?;
     let replacing = kv.get(&key)?.is_some();
     if replacing && edge.is_none() {
         return fail(format!(
@@ -105,8 +114,8 @@ pub fn add_user(
 }
 
 /// Flips the record's `disabled` flag; returns whether it changed.
-pub fn set_disabled(kv: &Kv, username: &str, disabled: bool) -> Result<bool, Failure> {
-    let key = user_key(username)?;
+pub fn set_disabled(kv: &Kv, username: &Username, disabled: bool) -> Result<bool, Failure> {
+    let key = record_key(username)?;
     let Some(stored) = kv.get(&key)? else {
         return fail(format!("there is no user {username} in {}", kv.describe()));
     };
