@@ -443,25 +443,12 @@ async fn callback(
         client_id: &provider.client_id,
         now: ctx.now,
     };
-    let mut verified = validate_id_token(
-        &WebCryptoSignatureCheck,
-        &keys,
-        &id_token,
-        &expect,
-        &flow.nonce,
-    )
-    .await;
+    let check = &WebCryptoSignatureCheck;
+    let mut verified = validate_id_token(check, &keys, &id_token, &expect, &flow.nonce).await;
     if let Err(ProviderTokenError::UnknownKey(_)) = verified {
         if let Some(fresh) = refetch_keys(ctx, index, &discovery).await? {
             keys = fresh;
-            verified = validate_id_token(
-                &WebCryptoSignatureCheck,
-                &keys,
-                &id_token,
-                &expect,
-                &flow.nonce,
-            )
-            .await;
+            verified = validate_id_token(check, &keys, &id_token, &expect, &flow.nonce).await;
         }
     }
     let token = match verified {
