@@ -19,6 +19,7 @@ use worker::{Fetch, Headers, Method, Request, RequestInit, Response, Url};
 use super::error::{EdgeError, EdgeResult};
 use super::login::open_session;
 use super::pages::LOGIN_PATH;
+use super::webcrypto::WebCryptoSignatureCheck;
 use super::{http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::cookie::CookieJar;
@@ -443,11 +444,12 @@ async fn callback(
         client_id: &provider.client_id,
         now: ctx.now,
     };
-    let mut verified = validate_id_token(&keys, &id_token, &expect, &flow.nonce);
+    let check = &WebCryptoSignatureCheck;
+    let mut verified = validate_id_token(check, &keys, &id_token, &expect, &flow.nonce).await;
     if let Err(ProviderTokenError::UnknownKey(_)) = verified {
         if let Some(fresh) = refetch_keys(ctx, index, &discovery).await? {
             keys = fresh;
-            verified = validate_id_token(&keys, &id_token, &expect, &flow.nonce);
+            verified = validate_id_token(check, &keys, &id_token, &expect, &flow.nonce).await;
         }
     }
     let token = match verified {
@@ -489,7 +491,8 @@ async fn backchannel(
         client_id: &provider.client_id,
         now: ctx.now,
     };
-    let logout = match validate_logout_token(&keys, &token, &expect) {
+    let logout = match validate_logout_token(&WebCryptoSignatureCheck, &keys, &token, &expect).await
+    {
         Ok(logout) => logout,
         Err(err) => {
             ctx.audit(AuditEvent::new(EventKind::Revoke, ctx.now).detail(format!(

@@ -37,6 +37,8 @@ pub(super) async fn route(
         (_, "/.edgegate/health") if read_only => Ok(Response::ok("ok")?),
         #[cfg(feature = "conformance")]
         ("POST", "/.edgegate/conformance") => conformance(ctx).await,
+        #[cfg(feature = "conformance")]
+        ("POST", "/.edgegate/conformance/signatures") => signatures(Request::from(req)).await,
         (_, LOGIN_PATH) if read_only => pages::login_page(url, facts, ctx).await,
         (_, "/auth/account") if read_only => pages::account_page(ctx).await,
         (_, "/.well-known/jwks.json") if read_only => {
@@ -100,6 +102,55 @@ async fn same_site(
         )?);
     }
     Err(EdgeError::CrossSite)
+}
+
+/// One signature case for [`signatures`]: the key as a JWK, message and signature in base64url.
+#[cfg(feature = "conformance")]
+#[derive(serde::Deserialize)]
+struct SignatureCase {
+    alg: String,
+    jwk: serde_json::Value,
+    message: String,
+    signature: String,
+}
+
+/// Verifies a batch of signature cases with the worker's own provider-token check (the key
+/// vetted by the core, the signature by WebCrypto) and answers each verdict, so test vectors
+/// run through the path ID tokens take. A key the core refuses is a `false` verdict.
+#[cfg(feature = "conformance")]
+async fn signatures(mut req: Request) -> EdgeResult {
+    use super::webcrypto::WebCryptoSignatureCheck;
+    use crate::auth::encoding::b64url_decode;
+    use crate::auth::oidc::keys::{ProviderAlg, ProviderKey, SignatureCheck};
+    let Ok(cases) = serde_json::from_slice::<Vec<SignatureCase>>(&req.bytes().await?) else {
+        return Ok(Response::error(
+            "a JSON array of {alg, jwk, message, signature}",
+            400,
+        )?);
+    };
+    let mut verdicts = Vec::with_capacity(cases.len());
+    for case in &cases {
+        let (Some(alg), Some(message), Some(signature)) = (
+            ProviderAlg::from_name(&case.alg),
+            b64url_decode(&case.message),
+            b64url_decode(&case.signature),
+        ) else {
+            return Ok(Response::error("unknown alg or bad base64url", 400)?);
+        };
+        let verified = match ProviderKey::from_jwk("conformance", alg, &case.jwk) {
+            Ok(key) => {
+                WebCryptoSignatureCheck
+                    .verifies(&key, &message, &signature)
+                    .await
+            }
+            Err(_) => false,
+        };
+        verdicts.push(verified);
+    }
+    Ok(http::json(
+        &serde_json::json!({ "verdicts": verdicts }),
+        200,
+    )?)
 }
 
 /// Runs the store conformance suite against the configured backend, each check on the real

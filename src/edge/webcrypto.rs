@@ -1,7 +1,8 @@
-//! The platform's WebCrypto (`crypto.subtle`): PBKDF2 for passwords and Ed25519 for identity
-//! assertions. Both run as native code in workerd; the same algorithms compiled to wasm are many
-//! times slower (an Ed25519 signature costs about 250 µs in wasm against about 20 µs here), and
-//! signing happens on every forwarded request.
+//! The platform's WebCrypto (`crypto.subtle`): PBKDF2 for passwords, Ed25519 for identity
+//! assertions, and RS256/ES256 verification of provider tokens. All run as native code in
+//! workerd; the same algorithms compiled to wasm are many times slower (an Ed25519 signature
+//! costs about 250 µs in wasm against about 20 µs here, and BENCHMARKS.md measures RS256/ES256
+//! verification), and signing happens on every forwarded request.
 
 use std::cell::RefCell;
 
@@ -10,6 +11,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::auth::keys::AssertionKeyRing;
+use crate::auth::oidc::keys::{ProviderAlg, ProviderKey, SignatureCheck};
 
 #[wasm_bindgen]
 extern "C" {
@@ -23,6 +25,13 @@ extern "C" {
     ) -> js_sys::Promise;
     #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = deriveBits)]
     fn derive_bits(algorithm: &Object, key: &JsValue, length: u32) -> js_sys::Promise;
+    #[wasm_bindgen(js_namespace = ["crypto", "subtle"])]
+    fn verify(
+        algorithm: &Object,
+        key: &JsValue,
+        signature: &Uint8Array,
+        data: &Uint8Array,
+    ) -> js_sys::Promise;
     #[wasm_bindgen(js_namespace = ["crypto", "subtle"])]
     fn sign(algorithm: &JsValue, key: &JsValue, data: &Uint8Array) -> js_sys::Promise;
 }
@@ -106,4 +115,60 @@ pub async fn ed25519_sign(ring: &AssertionKeyRing, data: &[u8]) -> Result<Vec<u8
     .await
     .map_err(failed("sign"))?;
     Ok(Uint8Array::new(&signature).to_vec())
+}
+
+/// Provider-token signatures checked by WebCrypto: the key's public JWK is imported (the core
+/// already vetted its type and size) and `crypto.subtle.verify` run with RSASSA-PKCS1-v1_5 or
+/// ECDSA P-256, both over SHA-256. A JWS ES256 signature is already the `r || s` form WebCrypto
+/// takes. A key WebCrypto refuses, or any other error, is a failed check.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WebCryptoSignatureCheck;
+
+impl WebCryptoSignatureCheck {
+    async fn check(key: &ProviderKey, message: &[u8], signature: &[u8]) -> Result<bool, String> {
+        let (import, params) = match key.alg() {
+            ProviderAlg::Rs256 => (
+                [("name", "RSASSA-PKCS1-v1_5"), ("hash", "SHA-256")],
+                [("name", "RSASSA-PKCS1-v1_5"), ("hash", "SHA-256")],
+            ),
+            ProviderAlg::Es256 => (
+                [("name", "ECDSA"), ("namedCurve", "P-256")],
+                [("name", "ECDSA"), ("hash", "SHA-256")],
+            ),
+        };
+        let object = |fields: [(&str, &str); 2]| -> Result<Object, String> {
+            let object = Object::new();
+            for (name, value) in fields {
+                Reflect::set(&object, &JsValue::from_str(name), &JsValue::from_str(value))
+                    .map_err(failed("algorithm"))?;
+            }
+            Ok(object)
+        };
+        let jwk = JSON::parse(&key.public_jwk().to_string()).map_err(failed("jwk"))?;
+        let usages = Array::of1(&JsValue::from_str("verify"));
+        let crypto_key = JsFuture::from(import_key(
+            "jwk",
+            &jwk,
+            &object(import)?.into(),
+            false,
+            &usages,
+        ))
+        .await
+        .map_err(failed("importKey"))?;
+        let verdict = JsFuture::from(verify(
+            &object(params)?,
+            &crypto_key,
+            &Uint8Array::from(signature),
+            &Uint8Array::from(message),
+        ))
+        .await
+        .map_err(failed("verify"))?;
+        Ok(verdict.as_bool() == Some(true))
+    }
+}
+
+impl SignatureCheck for WebCryptoSignatureCheck {
+    async fn verifies(&self, key: &ProviderKey, message: &[u8], signature: &[u8]) -> bool {
+        Self::check(key, message, signature).await.unwrap_or(false)
+    }
 }

@@ -52,8 +52,10 @@ for (const store of ["kv", "authority"]) {
 test("the release build has no conformance route", async () => {
   const edge = await startWorker({ vars: { ORIGIN_URL: origin.url }, secrets: testKeys() });
   try {
-    const res = await edge.fetch("/.edgegate/conformance", { method: "POST" });
-    assert.equal(res.status, 401, "an ordinary protected path: no session, no suite");
+    for (const route of ["/.edgegate/conformance", "/.edgegate/conformance/signatures"]) {
+      const res = await edge.fetch(route, { method: "POST", body: "[]" });
+      assert.equal(res.status, 401, `${route}: an ordinary protected path, no session, no suite`);
+    }
   } finally {
     await edge.dispose();
   }

@@ -13,7 +13,7 @@ use core::fmt;
 use jwt_compact::UntrustedToken;
 use serde_json::{Map, Value};
 
-use super::keys::{ProviderAlg, ProviderKeys};
+use super::keys::{ProviderAlg, ProviderKeys, SignatureCheck};
 use crate::auth::env::UnixTime;
 use crate::auth::secret::ct_eq;
 
@@ -112,7 +112,8 @@ pub(super) struct SignedClaims {
 }
 
 /// The JWS layer: size, structure, `crit`, `alg`, `kid`, key, signature.
-pub(super) fn verify_signature(
+pub(super) async fn verify_signature(
+    check: &impl SignatureCheck,
     keys: &ProviderKeys,
     token: &str,
 ) -> Result<SignedClaims, ProviderTokenError> {
@@ -141,7 +142,10 @@ pub(super) fn verify_signature(
         .rsplit_once('.')
         .ok_or(ProviderTokenError::Malformed)?
         .0;
-    if !key.verifies(signed_input.as_bytes(), untrusted.signature_bytes()) {
+    if !check
+        .verifies(key, signed_input.as_bytes(), untrusted.signature_bytes())
+        .await
+    {
         return Err(ProviderTokenError::BadSignature);
     }
     let claims = untrusted
@@ -252,14 +256,15 @@ impl VerifiedIdToken {
     }
 }
 
-/// Validates an ID token for the sign-in whose `nonce` is `nonce`.
-pub fn validate_id_token(
+/// Validates an ID token for the sign-in whose `nonce` is `nonce`, its signature through `check`.
+pub async fn validate_id_token(
+    check: &impl SignatureCheck,
     keys: &ProviderKeys,
     token: &str,
     expect: &ProviderExpectation<'_>,
     nonce: &str,
 ) -> Result<VerifiedIdToken, ProviderTokenError> {
-    let signed = verify_signature(keys, token)?;
+    let signed = verify_signature(check, keys, token).await?;
     if signed.typ.as_deref().is_some_and(|typ| {
         !typ.eq_ignore_ascii_case("JWT") && !typ.eq_ignore_ascii_case("id_token+jwt")
     }) {
@@ -370,6 +375,7 @@ mod tests {
     use super::test_support::*;
     use super::*;
     use crate::auth::encoding::b64url;
+    use crate::auth::oidc::keys::LocalSignatureCheck;
     use hmac::Mac;
     use serde_json::{json, Value};
 
@@ -382,7 +388,13 @@ mod tests {
     }
 
     fn check(header: Value, claims: Value) -> Result<VerifiedIdToken, ProviderTokenError> {
-        validate_id_token(&keys(), &sign(&header, &claims), &expect(), "n-1")
+        pollster::block_on(validate_id_token(
+            &LocalSignatureCheck,
+            &keys(),
+            &sign(&header, &claims),
+            &expect(),
+            "n-1",
+        ))
     }
 
     fn with(changes: Value) -> Value {
@@ -477,7 +489,14 @@ mod tests {
     fn the_jws_layer_refuses_none_hmac_crit_unknown_keys_and_forgeries() {
         let none = sign(&json!({"alg": "none", "kid": "rsa-1"}), &id_claims());
         assert_eq!(
-            validate_id_token(&keys(), &none, &expect(), "n-1").unwrap_err(),
+            pollster::block_on(validate_id_token(
+                &LocalSignatureCheck,
+                &keys(),
+                &none,
+                &expect(),
+                "n-1"
+            ))
+            .unwrap_err(),
             ProviderTokenError::AlgorithmNotAllowed("none".into())
         );
         // HS256 keyed with the client secret (or with the RSA modulus) is refused by name.
@@ -491,7 +510,14 @@ mod tests {
         mac.update(input.as_bytes());
         let hs = format!("{input}.{}", b64url(&mac.finalize().into_bytes()));
         assert_eq!(
-            validate_id_token(&keys(), &hs, &expect(), "n-1").unwrap_err(),
+            pollster::block_on(validate_id_token(
+                &LocalSignatureCheck,
+                &keys(),
+                &hs,
+                &expect(),
+                "n-1"
+            ))
+            .unwrap_err(),
             ProviderTokenError::AlgorithmNotAllowed("HS256".into())
         );
         let cases = [
@@ -525,16 +551,37 @@ mod tests {
         let mut parts: Vec<String> = token.split('.').map(String::from).collect();
         parts[1] = b64url(with(json!({"sub": "admin"})).to_string().as_bytes());
         assert_eq!(
-            validate_id_token(&keys(), &parts.join("."), &expect(), "n-1").unwrap_err(),
+            pollster::block_on(validate_id_token(
+                &LocalSignatureCheck,
+                &keys(),
+                &parts.join("."),
+                &expect(),
+                "n-1"
+            ))
+            .unwrap_err(),
             ProviderTokenError::BadSignature
         );
         let oversized = "a".repeat(MAX_PROVIDER_TOKEN_BYTES + 1);
         assert_eq!(
-            validate_id_token(&keys(), &oversized, &expect(), "n-1").unwrap_err(),
+            pollster::block_on(validate_id_token(
+                &LocalSignatureCheck,
+                &keys(),
+                &oversized,
+                &expect(),
+                "n-1"
+            ))
+            .unwrap_err(),
             ProviderTokenError::TooLarge
         );
         assert_eq!(
-            validate_id_token(&keys(), "not.a.token", &expect(), "n-1").unwrap_err(),
+            pollster::block_on(validate_id_token(
+                &LocalSignatureCheck,
+                &keys(),
+                "not.a.token",
+                &expect(),
+                "n-1"
+            ))
+            .unwrap_err(),
             ProviderTokenError::Malformed
         );
     }

@@ -103,6 +103,7 @@ mod tests {
     use super::super::config::{AllowList, OidcConfig};
     use super::super::id_token::test_support::*;
     use super::super::id_token::{validate_id_token, ProviderExpectation};
+    use super::super::keys::LocalSignatureCheck;
     use super::*;
     use serde_json::json;
 
@@ -137,7 +138,14 @@ mod tests {
             now: NOW,
         };
         let jws = sign(&json!({"alg": "ES256", "kid": "ec-1"}), &claims);
-        validate_id_token(&keys(), &jws, &expect, "n-1").unwrap()
+        pollster::block_on(validate_id_token(
+            &LocalSignatureCheck,
+            &keys(),
+            &jws,
+            &expect,
+            "n-1",
+        ))
+        .unwrap()
     }
 
     #[test]

@@ -1,5 +1,10 @@
-//! A provider's signing keys, read from its JWKS, and the one signature check every provider
-//! token goes through.
+//! A provider's signing keys, read from its JWKS, and the signature check every provider token
+//! goes through.
+//!
+//! The check is a trait, [`SignatureCheck`], so the core stays free of I/O: the worker verifies
+//! with the platform's WebCrypto (native code, many times faster than the same algorithms in
+//! wasm), while native tests and the Wycheproof suite use [`LocalSignatureCheck`]. Either way
+//! the key was parsed and its type and size checked here first.
 //!
 //! A provider publishes its keys at a URL we fetch, so the set is untrusted input too: only keys
 //! usable for a signature we accept are kept (RSA of at least 2048 bits for RS256, P-256 for
@@ -67,6 +72,7 @@ impl core::fmt::Debug for Verifier {
 pub struct ProviderKey {
     kid: String,
     verifier: Verifier,
+    jwk: Value,
 }
 
 /// Why a key or a key set was not usable.
@@ -115,9 +121,24 @@ impl ProviderKey {
             }
             _ => return Err(KeyError::Unsupported),
         };
+        // Only the public parameters, so an importer never sees `alg`, `use` or private fields.
+        let fields: &[&str] = match verifier {
+            Verifier::Rsa(_) => &["kty", "n", "e"],
+            Verifier::P256(_) => &["kty", "crv", "x", "y"],
+        };
+        let jwk = fields
+            .iter()
+            .map(|name| {
+                Ok((
+                    (*name).to_owned(),
+                    jwk.get(name).ok_or(KeyError::Malformed)?.clone(),
+                ))
+            })
+            .collect::<Result<serde_json::Map<String, Value>, KeyError>>()?;
         Ok(Self {
             kid: kid.to_owned(),
             verifier,
+            jwk: Value::Object(jwk),
         })
     }
 
@@ -134,10 +155,30 @@ impl ProviderKey {
         }
     }
 
-    /// Whether `signature` signs `message` under this key with its algorithm (RS256: PKCS#1 v1.5
-    /// with SHA-256; ES256: a 64-byte `r || s` over SHA-256).
-    pub fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
-        match &self.verifier {
+    /// The key's public parameters as a JWK (`kty` with `n`, `e` or `crv`, `x`, `y`), for a
+    /// verifier that imports keys itself.
+    pub fn public_jwk(&self) -> &Value {
+        &self.jwk
+    }
+}
+
+/// Checks a provider token's signature under a key already parsed and vetted by
+/// [`ProviderKey::from_jwk`]: RS256 is PKCS#1 v1.5 with SHA-256, ES256 a 64-byte `r || s` over
+/// SHA-256. Any failure, including a key the verifier cannot use, is `false`.
+// Workers run single-threaded wasm: futures are not `Send`, and callers are generic, not `dyn`.
+#[allow(async_fn_in_trait)]
+pub trait SignatureCheck {
+    /// Whether `signature` signs `message` under `key` with the key's algorithm.
+    async fn verifies(&self, key: &ProviderKey, message: &[u8], signature: &[u8]) -> bool;
+}
+
+/// The signature check in Rust (jwt-compact with `rsa` and `p256`), for native use.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalSignatureCheck;
+
+impl SignatureCheck for LocalSignatureCheck {
+    async fn verifies(&self, key: &ProviderKey, message: &[u8], signature: &[u8]) -> bool {
+        match &key.verifier {
             Verifier::Rsa(key) => {
                 let Ok(signature) = <Rsa as Algorithm>::Signature::try_from_slice(signature) else {
                     return false;

@@ -9,7 +9,7 @@
 use serde_json::Value;
 
 use super::id_token::{verify_signature, ProviderExpectation, ProviderTokenError, PROVIDER_LEEWAY};
-use super::keys::ProviderKeys;
+use super::keys::{ProviderKeys, SignatureCheck};
 use crate::auth::env::UnixTime;
 use crate::auth::login::form_decode;
 
@@ -42,13 +42,14 @@ pub fn logout_token_field(body: &[u8]) -> Option<String> {
     })
 }
 
-/// Validates a `logout_token`.
-pub fn validate_logout_token(
+/// Validates a `logout_token`, its signature through `check`.
+pub async fn validate_logout_token(
+    check: &impl SignatureCheck,
     keys: &ProviderKeys,
     token: &str,
     expect: &ProviderExpectation<'_>,
 ) -> Result<VerifiedLogout, ProviderTokenError> {
-    let signed = verify_signature(keys, token)?;
+    let signed = verify_signature(check, keys, token).await?;
     if signed
         .typ
         .as_deref()
@@ -93,6 +94,7 @@ pub fn validate_logout_token(
 mod tests {
     use super::super::id_token::test_support::*;
     use super::*;
+    use crate::auth::oidc::keys::LocalSignatureCheck;
     use serde_json::json;
 
     fn claims() -> Value {
@@ -108,7 +110,12 @@ mod tests {
             client_id: CLIENT,
             now: NOW,
         };
-        validate_logout_token(&keys(), &sign(&header, &claims), &expect)
+        pollster::block_on(validate_logout_token(
+            &LocalSignatureCheck,
+            &keys(),
+            &sign(&header, &claims),
+            &expect,
+        ))
     }
 
     fn header() -> Value {
