@@ -14,7 +14,7 @@
 use crate::auth::username::Username;
 use core::fmt;
 
-use percent_encoding::percent_decode_str;
+use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::{Deserialize, Serialize};
 
 use super::env::UnixTime;
@@ -59,13 +59,15 @@ impl AdminCommand {
         }
     }
 
-    /// The path that carries it (usernames need no escaping: their alphabet is URL-safe).
+    /// The path that carries it; the user is percent-encoded (a federated id's subject may hold
+    /// any printable character).
     pub fn path(&self) -> String {
+        let user = utf8_percent_encode(self.user().as_str(), NON_ALPHANUMERIC);
         match self {
-            Self::ListSessions { user } | Self::EndAllSessions { user } => {
+            Self::ListSessions { .. } | Self::EndAllSessions { .. } => {
                 format!("{ADMIN_USERS_PREFIX}{user}/sessions")
             }
-            Self::EndSession { user, session } => {
+            Self::EndSession { session, .. } => {
                 format!("{ADMIN_USERS_PREFIX}{user}/sessions/{session}")
             }
         }
@@ -92,11 +94,14 @@ impl AdminCommand {
         let decoded = percent_decode_str(raw_user)
             .decode_utf8()
             .map_err(|_| AdminError::BadUser("not UTF-8".into()))?;
-        let user = Username::parse(&decoded).map_err(|err| AdminError::BadUser(err.to_string()))?;
-        if user.as_str() != decoded {
-            // One spelling per account, so audit lines and the authority agree on the name.
-            return Err(AdminError::BadUser(format!("write it as `{user}`")));
-        }
+        // One spelling per account (a built-in name as stored, or a federated id), so audit
+        // lines and the authority agree on the name.
+        let user = Username::try_from(decoded.to_string()).map_err(|_| {
+            AdminError::BadUser(match Username::parse(&decoded) {
+                Ok(user) => format!("write it as `{user}`"),
+                Err(err) => err.to_string(),
+            })
+        })?;
         let session = parts.next();
         if parts.next().is_some() {
             return Err(AdminError::NoSuchRoute);
@@ -259,6 +264,10 @@ mod tests {
             },
             AdminCommand::EndSession {
                 user: named("bob"),
+                session: session.clone(),
+            },
+            AdminCommand::EndSession {
+                user: Username::federated("corp", "a/b?c%d#e").expect("a federated id"),
                 session,
             },
         ] {

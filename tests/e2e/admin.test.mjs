@@ -171,6 +171,10 @@ for (const backend of ["authority", "kv"]) {
         assert.equal(res.status, status, `${method} ${target}`);
         assert.equal((await res.json()).error, code, `${method} ${target}`);
       }
+      // A federated user (as OpenID sign-in names them) is one too, percent-encoded.
+      const federated = await edge.fetch("/auth/admin/users/corp%3Aa%2Fb/sessions", { headers: auth });
+      assert.equal(federated.status, 200);
+      assert.deepEqual(await federated.json(), { user: "corp:a/b", sessions: [] });
     });
   });
 }

@@ -321,7 +321,12 @@ fn run(command: TopCommand) -> Result<(), Failure> {
 
 // ---- argument checks (failures here are usage errors: clap exits with status 2) ----------------
 
+/// A built-in username (normalised), or a federated `<provider>:<sub>` id as the worker shows it.
 fn parse_username(raw: &str) -> Result<Username, String> {
+    if raw.contains(':') {
+        return Username::try_from(raw.to_owned())
+            .map_err(|_| "not a `<provider>:<sub>` id of a configured provider's shape".into());
+    }
     Username::parse(raw).map_err(|err| err.to_string())
 }
 
