@@ -17,7 +17,7 @@ const PASSWORD = "a long enough test password";
 const MAX_SESSIONS = 3;
 const ACCESS_TTL = 30;
 const CLOCK_LEEWAY = 1;
-const REFRESH_GRACE = 1;
+const REFRESH_GRACE = 3;
 // Polling interval, request time and the model's 10 ms delivery tick: what a measured delay may
 // exceed its bound by without the claim being broken.
 const SLACK_MS = 500;
