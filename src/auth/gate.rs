@@ -2,8 +2,9 @@
 //!
 //! Every step of the session protocol on the request path lives here, over the storage, account
 //! and signing traits it is given: the access token checked (and cached), the revocation read
-//! (and cached), the refresh in place with its rotation, reuse and account checks, the cookies
-//! that carry a session, the audit line of each event, and finally the [`Verdict`] for a
+//! (and cached), the refresh in place with its rotation, reuse and account checks, the tokens of
+//! a session and the cookies that carry them (or, for a client that presents its access token as
+//! a bearer token, no cookies at all), the audit line of each event, and finally the [`Verdict`] for a
 //! protected request. The shell performs the I/O these traits stand for and renders the value
 //! it gets back; it decides nothing. The same code runs natively in tests against the in-memory
 //! store, which is why every branch below has a test without a runtime.
@@ -23,8 +24,8 @@ use super::page::{login_location, Reason};
 use super::path::{PathError, RequestPath};
 use super::policy::{Access, Requirement, RoleNeed};
 use super::refresh::{NewRefresh, PresentedRefresh, SessionId};
-use super::request::RequestFacts;
-use super::secret::Assertion;
+use super::request::{BearerCredential, RequestFacts};
+use super::secret::{AccessToken, Assertion, RefreshToken};
 use super::session::SessionRecord;
 use super::store::{Rotation, SessionStore, StoreError};
 use super::token::{
@@ -144,6 +145,11 @@ pub enum Refusal {
     /// The refresh came from another device than the session's login, under
     /// `SESSION_BINDING = enforce`: the session has been ended.
     DeviceMismatch,
+    /// The bearer token is malformed, forged or expired (`expired`: refresh it and try again).
+    InvalidToken {
+        /// Whether it was a genuine token past its expiry.
+        expired: bool,
+    },
     /// The path means different things to different origins (encoded separators or dots,
     /// dot segments, `;` parameters, ...): refused before anything else looks at it.
     AmbiguousPath(PathError),
@@ -175,6 +181,7 @@ impl Refusal {
             Self::SessionExpired => "session_expired",
             Self::RefreshReused => "refresh_reused",
             Self::DeviceMismatch => "device_mismatch",
+            Self::InvalidToken { .. } => "invalid_token",
             Self::AmbiguousPath(_) => "bad_request",
             Self::Forbidden(_) => "forbidden",
             Self::Unavailable(_) => "unavailable",
@@ -194,6 +201,10 @@ impl Refusal {
             Self::DeviceMismatch => {
                 "this session was signed in on another device; the session has been ended"
             }
+            Self::InvalidToken { expired: true } => {
+                "the access token has expired; get a new one with the refresh token"
+            }
+            Self::InvalidToken { expired: false } => "the bearer token is not a valid access token",
             Self::AmbiguousPath(err) => err.reason(),
             Self::Forbidden(_) => "you are signed in, but without a role this path requires",
             Self::Unavailable(_) => "session storage is unavailable; try again shortly",
@@ -242,15 +253,31 @@ pub enum Resolution {
     Refused(Refusal),
 }
 
+/// A session's credentials as minted for its client: a new access token and, after a login or
+/// a rotation, the new refresh token. A browser gets them as cookies
+/// ([`Gate::session_cookies`]); a client that asked `/auth/token` for them, in the body.
+#[derive(Debug, Clone)]
+pub struct SessionTokens {
+    /// The access token.
+    pub access: AccessToken,
+    /// Seconds until the access token expires.
+    pub access_expires_in: i64,
+    /// The new refresh token; `None` when a concurrent refresh rotated it first (grace), and
+    /// the token that refresh returned is the one to keep.
+    pub refresh: Option<RefreshToken>,
+    /// Seconds until the session's absolute end, the refresh token's longest life.
+    pub refresh_expires_in: i64,
+}
+
 /// The outcome of presenting a refresh token.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Restored {
     /// The refresh token was rotated: the session lives on.
     Session {
         /// The session as it stands after the rotation.
         record: SessionRecord,
-        /// The `Set-Cookie` values that carry the new access and refresh tokens.
-        set_cookies: Vec<String>,
+        /// The session's new tokens.
+        tokens: SessionTokens,
     },
     /// No session is restored, and why.
     Refused(Refusal),
@@ -315,27 +342,31 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         Refusal::Unavailable(err)
     }
 
-    /// The `Set-Cookie` values an answer with `refusal` carries: the clearing ones when the
-    /// cookies are known to be dead, none otherwise.
-    pub fn refusal_cookies(&self, refusal: &Refusal) -> Vec<String> {
+    /// The `Set-Cookie` values an answer to `req` with `refusal` carries: the clearing ones when
+    /// the cookies are known to be dead, none otherwise.
+    pub fn refusal_cookies(&self, req: &RequestFacts, refusal: &Refusal) -> Vec<String> {
         match refusal.clears_cookies() {
-            true => self.clearing_cookies(),
+            true => self.clearing_cookies(req),
             false => Vec::new(),
         }
     }
 
-    /// `Set-Cookie` values that delete both session cookies.
-    pub fn clearing_cookies(&self) -> Vec<String> {
+    /// `Set-Cookie` values that delete both session cookies; none for a request that spoke with
+    /// a bearer token, whose client's cookies (a browser's, say) are not the session in question.
+    pub fn clearing_cookies(&self, req: &RequestFacts) -> Vec<String> {
+        if req.bearer.presented() {
+            return Vec::new();
+        }
         let spec = &self.config.cookies;
         vec![clear_access(spec), clear_refresh(spec)]
     }
 
-    /// The `Set-Cookie` values for a session: a new access token, and the refresh token if given.
-    pub fn session_cookies(
+    /// A session's new tokens: an access token, and the refresh token if one was minted.
+    pub fn session_tokens(
         &self,
         record: &SessionRecord,
         refresh: Option<&NewRefresh>,
-    ) -> Result<Vec<String>, Refusal> {
+    ) -> Result<SessionTokens, Refusal> {
         let config = self.config;
         let expires = record.access_expiry(self.now, &config.policy);
         let subject = Subject {
@@ -343,7 +374,6 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             session: record.id.as_str(),
             roles: &record.roles,
         };
-        let internal = |err: &dyn fmt::Display| Refusal::Internal(err.to_string());
         let access = issue_access(
             &config.session_keys,
             &config.access_audience,
@@ -352,25 +382,29 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             expires - self.now,
             self.entropy,
         )
-        .map_err(|err| internal(&err))?;
+        .map_err(|err| Refusal::Internal(err.to_string()))?;
+        Ok(SessionTokens {
+            access,
+            access_expires_in: expires - self.now,
+            refresh: refresh.map(|refresh| refresh.token(&record.user)),
+            // The session may be refreshed until its absolute end; idleness is checked on refresh.
+            refresh_expires_in: (record.absolute_expires_at - self.now).max(1),
+        })
+    }
+
+    /// The `Set-Cookie` values that carry `tokens` to a browser.
+    pub fn session_cookies(&self, tokens: &SessionTokens) -> Result<Vec<String>, Refusal> {
+        let spec = &self.config.cookies;
+        let internal = |err: &dyn fmt::Display| Refusal::Internal(err.to_string());
         // The cookie outlives the token by the leeway, so an expired token still reaches the
         // edge and can be refreshed in place.
-        let mut cookies = vec![set_access(
-            &access,
-            expires - self.now + config.policy.leeway,
-            &config.cookies,
-        )
-        .map_err(|err| internal(&err))?];
-        if let Some(refresh) = refresh {
-            // The session may be refreshed until its absolute end; idleness is checked on refresh.
-            let lifetime = record.absolute_expires_at - self.now;
+        let access_age = tokens.access_expires_in + self.config.policy.leeway;
+        let mut cookies =
+            vec![set_access(&tokens.access, access_age, spec).map_err(|err| internal(&err))?];
+        if let Some(refresh) = &tokens.refresh {
             cookies.push(
-                set_refresh(
-                    &refresh.token(&record.user),
-                    lifetime.max(1),
-                    &config.cookies,
-                )
-                .map_err(|err| internal(&err))?,
+                set_refresh(refresh, tokens.refresh_expires_in, spec)
+                    .map_err(|err| internal(&err))?,
             );
         }
         Ok(cookies)
@@ -458,7 +492,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
     }
 
     /// Rotates `presented` (a refresh token that the request `from` carries) and mints the
-    /// session's new cookies, with the account check first and the device binding after.
+    /// session's new tokens, with the account check first and the device binding after.
     pub async fn refresh(&self, presented: &PresentedRefresh, from: &RequestFacts) -> Restored {
         let refused = |refusal| Restored::Refused(refusal);
         let Ok(next) = NewRefresh::mint(&presented.session, self.entropy) else {
@@ -530,18 +564,29 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
                 .user(&record.user)
                 .session(record.id.as_str()),
         );
-        match self.session_cookies(&record, new_refresh) {
-            Ok(set_cookies) => Restored::Session {
-                record,
-                set_cookies,
-            },
+        match self.session_tokens(&record, new_refresh) {
+            Ok(tokens) => Restored::Session { record, tokens },
             Err(refusal) => refused(refusal),
         }
     }
 
     /// The request's session: a valid, unrevoked access token, or else a refresh in place when
-    /// the request carries a refresh cookie (same-site only: it is `SameSite=Strict`).
+    /// the request carries a refresh cookie (same-site only: it is `SameSite=Strict`). A bearer
+    /// token, when presented, is the only credential looked at: it is never refreshed in place
+    /// (its client refreshes at `/auth/token`), and a bad one is not excused by a cookie.
     pub async fn resolve(&self, req: &RequestFacts) -> Resolution {
+        match &req.bearer {
+            BearerCredential::Token(token) => return self.bearer_session(req, token).await,
+            BearerCredential::Malformed => {
+                self.audit.record(
+                    self.log(EventKind::TokenRejected)
+                        .client(req.client())
+                        .detail("malformed bearer credentials"),
+                );
+                return Resolution::Refused(Refusal::InvalidToken { expired: false });
+            }
+            BearerCredential::Absent => {}
+        }
         let cookies = &req.cookies;
         if cookies.untrusted() {
             self.audit
@@ -565,11 +610,12 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         let Some(refresh) = refresh() else {
             return Resolution::Refused(Refusal::NoSession);
         };
-        match self.refresh(&refresh, req).await {
-            Restored::Session {
-                record,
-                set_cookies,
-            } => Resolution::Session {
+        let (record, tokens) = match self.refresh(&refresh, req).await {
+            Restored::Session { record, tokens } => (record, tokens),
+            Restored::Refused(refusal) => return Resolution::Refused(refusal),
+        };
+        match self.session_cookies(&tokens) {
+            Ok(set_cookies) => Resolution::Session {
                 principal: Principal {
                     access_expires_at: record.access_expiry(self.now, &self.config.policy),
                     user: record.user,
@@ -578,7 +624,24 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
                 },
                 set_cookies,
             },
-            Restored::Refused(refusal) => Resolution::Refused(refusal),
+            Err(refusal) => Resolution::Refused(refusal),
+        }
+    }
+
+    /// The session of a bearer token: valid and unrevoked, as an access cookie would be.
+    async fn bearer_session(&self, req: &RequestFacts, token: &AccessToken) -> Resolution {
+        match self.verified_access(token.expose()) {
+            Ok(access) => self.live_session(req, &access).await,
+            Err(err) => {
+                self.audit.record(
+                    self.log(EventKind::TokenRejected)
+                        .client(req.client())
+                        .detail(format!("bearer token: {err}")),
+                );
+                Resolution::Refused(Refusal::InvalidToken {
+                    expired: err == TokenError::Expired,
+                })
+            }
         }
     }
 
@@ -690,18 +753,19 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
                 principal,
                 set_cookies,
             } => self.admit(req, &principal, access, set_cookies).await,
+            // A bearer client is not a browser to send to the login page.
             Resolution::Refused(refusal) => {
-                if req.navigation && refusal.status() == 401 {
+                if req.navigation && refusal.status() == 401 && !req.bearer.presented() {
                     Verdict::Redirect {
                         location: login_location(
                             &req.target(),
                             Reason::from_api_error(refusal.code()),
                         ),
-                        set_cookies: self.clearing_cookies(),
+                        set_cookies: self.clearing_cookies(req),
                     }
                 } else {
                     Verdict::Refuse {
-                        set_cookies: self.refusal_cookies(&refusal),
+                        set_cookies: self.refusal_cookies(req, &refusal),
                         refusal,
                     }
                 }
@@ -758,21 +822,24 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         }
     }
 
-    /// The session whose current credentials this request holds, if any: its access token, or
-    /// its refresh token while that is still the current one (a stale or forged refresh token
-    /// proves nothing about who holds the session now).
+    /// The session whose current credentials this request holds, if any: its access token (a
+    /// bearer token, when one is presented, and nothing else), or its refresh token while that
+    /// is still the current one (a stale or forged refresh token proves nothing about who holds
+    /// the session now).
     pub async fn held_session(&self, req: &RequestFacts) -> Result<Option<Held>, StoreError> {
         let cookies = &req.cookies;
-        if let Some(access) = cookies
-            .access()
-            .and_then(|token| self.verified_access(token).ok())
-        {
+        let access = match &req.bearer {
+            BearerCredential::Token(token) => Some(token.expose().as_str()),
+            BearerCredential::Malformed => return Ok(None),
+            BearerCredential::Absent => cookies.access(),
+        };
+        if let Some(access) = access.and_then(|token| self.verified_access(token).ok()) {
             return Ok(Some(Held {
                 id: access.session().clone(),
                 user: access.user().clone(),
             }));
         }
-        let Some(presented) = cookies.refresh() else {
+        let Some(presented) = cookies.refresh().filter(|_| !req.bearer.presented()) else {
             return Ok(None);
         };
         Ok(self

@@ -240,10 +240,9 @@ impl World {
             &self.config.policy,
         );
         pollster::block_on(self.store.create(record.clone(), &self.config.policy, now)).unwrap();
-        let cookies = self
-            .gate(now)
-            .session_cookies(&record, Some(&refresh))
-            .unwrap();
+        let gate = self.gate(now);
+        let tokens = gate.session_tokens(&record, Some(&refresh)).unwrap();
+        let cookies = gate.session_cookies(&tokens).unwrap();
         Browser {
             access: cookie_value(&cookies[0]),
             refresh: cookie_value(&cookies[1]),
@@ -730,6 +729,115 @@ fn held_session_is_the_access_token_or_the_current_refresh_token() {
     );
 }
 
+/// An API call presenting `authorization`, with `cookie` beside it (none when empty).
+fn bearer_request(authorization: &str, cookie: &str, accept: &str) -> RequestFacts {
+    let mut headers = vec![
+        ("Authorization", authorization),
+        ("User-Agent", CHROME_LINUX),
+        ("Accept", accept),
+    ];
+    if !cookie.is_empty() {
+        headers.push(("Cookie", cookie));
+    }
+    facts("GET", "/app/data", &headers)
+}
+
+#[test]
+fn a_bearer_token_is_an_access_token_checked_like_the_cookie() {
+    let world = World::new(config());
+    let client = world.login(NOW);
+    let bearer = format!("Bearer {}", client.access);
+    let (identity, set_cookies) =
+        forwarded(world.protect(NOW + 1, &bearer_request(&bearer, "", "*/*")));
+    assert_eq!(identity.session, client.session.as_str());
+    assert!(set_cookies.is_empty());
+    // Revoked: refused as the cookie would be, but the cookies it carries are not cleared.
+    let browser = world.login(NOW);
+    let cookies = cookie_header(&world.config, Some(&browser.access), Some(&browser.refresh));
+    pollster::block_on(
+        world
+            .store
+            .revoke(&client.session, &named("alice"), NOW + 2),
+    )
+    .unwrap();
+    world.caches.forget(client.session.as_str());
+    let (refusal, set_cookies) =
+        refused(world.protect(NOW + 3, &bearer_request(&bearer, &cookies, "*/*")));
+    assert_eq!(refusal, Refusal::SessionEnded);
+    assert!(set_cookies.is_empty(), "a bearer refusal clears no cookies");
+}
+
+#[test]
+fn a_bad_bearer_token_is_refused_even_beside_a_good_cookie_and_never_refreshed() {
+    let world = World::new(config());
+    let browser = world.login(NOW);
+    let cookies = cookie_header(&world.config, Some(&browser.access), Some(&browser.refresh));
+    let expired = format!("Bearer {}", browser.access);
+    let forged = format!("Bearer {}x", browser.access);
+    let refresh_as_bearer = format!("Bearer {}", browser.refresh);
+    for (authorization, at, expected) in [
+        (
+            expired.as_str(),
+            NOW + 600,
+            Refusal::InvalidToken { expired: true },
+        ),
+        (
+            forged.as_str(),
+            NOW + 1,
+            Refusal::InvalidToken { expired: false },
+        ),
+        (
+            refresh_as_bearer.as_str(),
+            NOW + 1,
+            Refusal::InvalidToken { expired: false },
+        ),
+        (
+            "Bearer a b",
+            NOW + 1,
+            Refusal::InvalidToken { expired: false },
+        ),
+    ] {
+        // A navigation too: a bearer client is answered, not sent to the login page.
+        for accept in ["*/*", "text/html"] {
+            let req = bearer_request(authorization, &cookies, accept);
+            let (refusal, set_cookies) = refused(world.protect(at, &req));
+            assert_eq!(refusal, expected, "{authorization} {accept}");
+            assert!(set_cookies.is_empty());
+        }
+    }
+    assert!(
+        !world.audit.kinds().contains(&EventKind::Refresh),
+        "never refreshed in place"
+    );
+    assert!(world
+        .audit
+        .kinds()
+        .iter()
+        .all(|kind| *kind == EventKind::TokenRejected));
+    // Another scheme is the origin's business: the cookie decides.
+    let basic = bearer_request("Basic dXNlcjpwdw==", &cookies, "*/*");
+    forwarded(world.protect(NOW + 1, &basic));
+}
+
+#[test]
+fn a_bearer_request_holds_the_bearer_session_alone() {
+    let world = World::new(config());
+    let browser = world.login(NOW);
+    let client = world.login(NOW);
+    let cookies = cookie_header(&world.config, Some(&browser.access), Some(&browser.refresh));
+    let gate = world.gate(NOW + 1);
+    let bearer = format!("Bearer {}", client.access);
+    let held = pollster::block_on(gate.held_session(&bearer_request(&bearer, &cookies, "*/*")));
+    assert_eq!(held.unwrap().map(|held| held.id), Some(client.session));
+    for bad in ["Bearer nope", "Bearer"] {
+        let held = pollster::block_on(gate.held_session(&bearer_request(bad, &cookies, "*/*")));
+        assert_eq!(held.unwrap(), None, "{bad}: the cookies do not stand in");
+    }
+    assert!(gate
+        .clearing_cookies(&bearer_request(&bearer, &cookies, "*/*"))
+        .is_empty());
+}
+
 #[test]
 fn refusals_map_to_the_http_contract() {
     let cases = [
@@ -738,6 +846,12 @@ fn refusals_map_to_the_http_contract() {
         (Refusal::SessionExpired, 401, "session_expired", true),
         (Refusal::RefreshReused, 401, "refresh_reused", true),
         (Refusal::DeviceMismatch, 401, "device_mismatch", true),
+        (
+            Refusal::InvalidToken { expired: true },
+            401,
+            "invalid_token",
+            false,
+        ),
         (
             Refusal::Unavailable(StoreError::Unavailable("x".into())),
             503,

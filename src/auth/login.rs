@@ -1,13 +1,18 @@
-//! Reading a login attempt from a request body, whatever bytes arrive.
+//! Reading a login attempt, or a client's request for its tokens, from a body, whatever bytes
+//! arrive.
 //!
 //! Browsers post HTML forms (`application/x-www-form-urlencoded`); scripts post JSON. Both give
-//! the same [`LoginRequest`], and the reply can match the request's [`LoginFormat`]. The parser is
+//! the same [`LoginRequest`], and the reply can match the request's [`LoginFormat`]. A
+//! non-browser client asks `POST /auth/token` for its tokens in the body, in the shape of OAuth
+//! 2.0's token requests (`grant_type` `password` or `refresh_token`), read by the same rules into a
+//! [`TokenRequest`]. The parser is
 //! strict where leniency would let two components disagree about what was sent: a field given
 //! twice is refused (which one would the rate limiter and the password check each see?), and so
 //! are bytes that are not UTF-8, rather than being replaced. Fields we do not know are ignored, as
 //! a form's submit button or a client's extra metadata are harmless. Error messages never include
 //! the submitted values, so logging one cannot leak a password.
 
+use super::refresh::PresentedRefresh;
 use super::secret::Password;
 use core::fmt;
 use percent_encoding::percent_decode_str;
@@ -39,7 +44,16 @@ pub enum LoginFormat {
     Json,
 }
 
-/// The fields a login reads.
+/// A client's request for tokens delivered in the body, not as cookies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenRequest {
+    /// `grant_type=password`: a login with `username` and `password` (its `next` is unused).
+    Password(LoginRequest),
+    /// `grant_type=refresh_token`: the rotation of this `refresh_token`.
+    Refresh(PresentedRefresh),
+}
+
+/// The fields a login or a token request reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginField {
     /// `username`.
@@ -48,6 +62,10 @@ pub enum LoginField {
     Password,
     /// `next`, the page to return to.
     Next,
+    /// `grant_type` of a token request.
+    GrantType,
+    /// `refresh_token` of a token request.
+    RefreshToken,
 }
 
 impl LoginField {
@@ -56,6 +74,8 @@ impl LoginField {
             "username" => Some(Self::Username),
             "password" => Some(Self::Password),
             "next" => Some(Self::Next),
+            "grant_type" => Some(Self::GrantType),
+            "refresh_token" => Some(Self::RefreshToken),
             _ => None,
         }
     }
@@ -66,6 +86,8 @@ impl LoginField {
             Self::Username => "username",
             Self::Password => "password",
             Self::Next => "next",
+            Self::GrantType => "grant_type",
+            Self::RefreshToken => "refresh_token",
         }
     }
 }
@@ -74,6 +96,36 @@ impl LoginField {
 ///
 /// Empty `username` or `password` count as missing; an empty or JSON `null` `next` as absent.
 pub fn parse_login(content_type: Option<&str>, body: &[u8]) -> Result<LoginRequest, LoginError> {
+    let (format, fields) = read_fields(content_type, body)?;
+    fields.into_request(format)
+}
+
+/// Parses a `POST /auth/token` body sent with the given `Content-Type`. The reply is JSON
+/// whichever format the body has.
+pub fn parse_token_request(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<TokenRequest, LoginError> {
+    let (_, mut fields) = read_fields(content_type, body)?;
+    match required(fields.grant_type.take(), LoginField::GrantType)?.as_str() {
+        "password" => fields
+            .into_request(LoginFormat::Json)
+            .map(TokenRequest::Password),
+        "refresh_token" => {
+            let token = required(fields.refresh_token.take(), LoginField::RefreshToken)?;
+            PresentedRefresh::parse(&token)
+                .map(TokenRequest::Refresh)
+                .ok_or(LoginError::MalformedRefreshToken)
+        }
+        _ => Err(LoginError::UnsupportedGrant),
+    }
+}
+
+/// The body's format and its known fields, each at most once.
+fn read_fields(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<(LoginFormat, Fields), LoginError> {
     if body.len() > MAX_LOGIN_BODY {
         return Err(LoginError::TooLarge);
     }
@@ -83,7 +135,14 @@ pub fn parse_login(content_type: Option<&str>, body: &[u8]) -> Result<LoginReque
         LoginFormat::Form => form_fields(text)?,
         LoginFormat::Json => json_fields(text)?,
     };
-    fields.into_request(format)
+    Ok((format, fields))
+}
+
+/// A field that must be present and non-empty.
+fn required(value: Option<String>, field: LoginField) -> Result<String, LoginError> {
+    value
+        .filter(|value| !value.is_empty())
+        .ok_or(LoginError::Missing(field))
 }
 
 /// The format named by a `Content-Type`, whose `charset`, if given, must be UTF-8.
@@ -115,6 +174,8 @@ struct Fields {
     username: Option<String>,
     password: Option<String>,
     next: Option<Option<String>>,
+    grant_type: Option<String>,
+    refresh_token: Option<String>,
 }
 
 impl Fields {
@@ -123,6 +184,11 @@ impl Fields {
             LoginField::Username => self.username.replace(value.unwrap_or_default()).is_some(),
             LoginField::Password => self.password.replace(value.unwrap_or_default()).is_some(),
             LoginField::Next => self.next.replace(value).is_some(),
+            LoginField::GrantType => self.grant_type.replace(value.unwrap_or_default()).is_some(),
+            LoginField::RefreshToken => self
+                .refresh_token
+                .replace(value.unwrap_or_default())
+                .is_some(),
         };
         if duplicate {
             return Err(LoginError::Duplicate(field));
@@ -131,11 +197,6 @@ impl Fields {
     }
 
     fn into_request(self, format: LoginFormat) -> Result<LoginRequest, LoginError> {
-        let required = |value: Option<String>, field| {
-            value
-                .filter(|value| !value.is_empty())
-                .ok_or(LoginError::Missing(field))
-        };
         Ok(LoginRequest {
             username: required(self.username, LoginField::Username)?,
             password: Password::new(required(self.password, LoginField::Password)?),
@@ -234,6 +295,10 @@ pub enum LoginError {
     Duplicate(LoginField),
     /// A JSON field is not a string.
     WrongType(LoginField),
+    /// A token request's `grant_type` is neither `password` nor `refresh_token`.
+    UnsupportedGrant,
+    /// A token request's `refresh_token` is not shaped like one of ours.
+    MalformedRefreshToken,
 }
 
 impl fmt::Display for LoginError {
@@ -251,6 +316,10 @@ impl fmt::Display for LoginError {
                 write!(f, "login field {} appears more than once", field.name())
             }
             Self::WrongType(field) => write!(f, "login field {} must be a string", field.name()),
+            Self::UnsupportedGrant => {
+                f.write_str("grant_type must be \"password\" or \"refresh_token\"")
+            }
+            Self::MalformedRefreshToken => f.write_str("refresh_token is not a refresh token"),
         }
     }
 }
@@ -499,6 +568,93 @@ mod tests {
                 .collect();
             let _ = parse_login(FORM, &body);
             let _ = parse_login(JSON, &body);
+            let _ = parse_token_request(FORM, &body);
+            let _ = parse_token_request(JSON, &body);
         }
+    }
+
+    fn token_request(content_type: Option<&str>, body: &str) -> Result<TokenRequest, LoginError> {
+        parse_token_request(content_type, body.as_bytes())
+    }
+
+    #[test]
+    fn a_password_grant_is_a_login_answered_in_json() {
+        for (content_type, body) in [
+            (FORM, "grant_type=password&username=alice&password=s3cret"),
+            (
+                JSON,
+                r#"{"grant_type":"password","username":"alice","password":"s3cret"}"#,
+            ),
+        ] {
+            let Ok(TokenRequest::Password(login)) = token_request(content_type, body) else {
+                panic!("{body}: not a password grant");
+            };
+            assert_eq!(login.username, "alice");
+            assert_eq!(login.password.expose(), "s3cret");
+            assert_eq!(login.format, LoginFormat::Json, "{body}");
+        }
+        assert_eq!(
+            token_request(FORM, "grant_type=password&username=alice"),
+            Err(LoginError::Missing(LoginField::Password))
+        );
+    }
+
+    #[test]
+    fn a_refresh_grant_carries_a_well_formed_refresh_token() {
+        use crate::auth::env::testing::SeededEntropy;
+        use crate::auth::refresh::{NewRefresh, SessionId};
+        use crate::auth::username::testing::named;
+        let entropy = SeededEntropy::default();
+        let session = SessionId::generate(&entropy).unwrap();
+        let token = NewRefresh::mint(&session, &entropy)
+            .unwrap()
+            .token(&named("alice"));
+        let body = format!(
+            r#"{{"grant_type":"refresh_token","refresh_token":"{}"}}"#,
+            token.expose()
+        );
+        let Ok(TokenRequest::Refresh(presented)) = token_request(JSON, &body) else {
+            panic!("not a refresh grant");
+        };
+        assert_eq!(presented.session, session);
+        assert_eq!(presented.user, Some(named("alice")));
+        assert_eq!(
+            token_request(FORM, "grant_type=refresh_token&refresh_token=abc.def"),
+            Err(LoginError::MalformedRefreshToken)
+        );
+        assert_eq!(
+            token_request(FORM, "grant_type=refresh_token"),
+            Err(LoginError::Missing(LoginField::RefreshToken))
+        );
+    }
+
+    #[test]
+    fn a_token_request_names_a_known_grant_once() {
+        assert_eq!(
+            token_request(FORM, "username=a&password=b"),
+            Err(LoginError::Missing(LoginField::GrantType))
+        );
+        for grant in ["client_credentials", "authorization_code", "Password"] {
+            assert_eq!(
+                token_request(FORM, &format!("grant_type={grant}&username=a&password=b")),
+                Err(LoginError::UnsupportedGrant),
+                "{grant}"
+            );
+        }
+        assert_eq!(
+            token_request(
+                FORM,
+                "grant_type=password&grant_type=refresh_token&username=a&password=b"
+            ),
+            Err(LoginError::Duplicate(LoginField::GrantType))
+        );
+        assert_eq!(
+            token_request(JSON, r#"{"grant_type":["password"]}"#),
+            Err(LoginError::WrongType(LoginField::GrantType))
+        );
+        assert_eq!(
+            token_request(Some("text/plain"), "grant_type=password"),
+            Err(LoginError::UnsupportedMediaType)
+        );
     }
 }

@@ -1,13 +1,69 @@
 //! The request, read once.
 //!
 //! Everything the core decides about a request depends on a handful of its facts: the method
-//! and path, our two cookies (and the `Cookie` header the origin may see), the client address,
+//! and path, our two cookies (and the `Cookie` header the origin may see) or a bearer token in
+//! `Authorization`, the client address,
 //! whether it is a browser navigation and whether it comes from another site. The shell reads
 //! them from the runtime's request exactly once, through a header lookup, into [`RequestFacts`];
 //! no later step parses a header again, so two steps can never read one header two ways.
 
 use super::cookie::{strip_session_cookies, CookieJar, CookieNames};
 use super::refresh::PresentedRefresh;
+use super::secret::AccessToken;
+
+/// Longer `Authorization: Bearer` tokens are malformed: ours are a few hundred bytes.
+pub const MAX_BEARER_TOKEN: usize = 4096;
+
+/// What the `Authorization` header says about an access token presented as a bearer token
+/// (RFC 6750 §2.1), the non-browser alternative to the access cookie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BearerCredential {
+    /// No `Authorization` header, or one of another scheme, which is the origin's business.
+    Absent,
+    /// The `Bearer` scheme with something that is not one token (empty, oversized, characters
+    /// outside RFC 6750's `b64token`, several credentials): never a session, never forwarded.
+    Malformed,
+    /// A well-formed bearer token, not yet validated.
+    Token(AccessToken),
+}
+
+impl BearerCredential {
+    /// Reads `header`, the request's `Authorization` header, if any. Two headers reach us
+    /// joined by a comma; when any of their credentials names `Bearer`, the whole is malformed,
+    /// so no bearer token ever rides along to the origin behind another scheme.
+    pub fn read(header: Option<&str>) -> Self {
+        let Some(value) = header else {
+            return Self::Absent;
+        };
+        let is_bearer = |credential: &str| {
+            let scheme = credential
+                .trim_start()
+                .split(' ')
+                .next()
+                .unwrap_or_default();
+            scheme.eq_ignore_ascii_case("bearer")
+        };
+        if !value.split(',').any(is_bearer) {
+            return Self::Absent;
+        }
+        let token = value
+            .trim()
+            .split_once(' ')
+            .map_or("", |(_, token)| token.trim_start_matches(' '));
+        let b64token = |byte: u8| byte.is_ascii_alphanumeric() || b"-._~+/".contains(&byte);
+        let body = token.trim_end_matches('=');
+        if body.is_empty() || token.len() > MAX_BEARER_TOKEN || !body.bytes().all(b64token) {
+            return Self::Malformed;
+        }
+        Self::Token(AccessToken::new(token.to_owned()))
+    }
+
+    /// Whether the request presented a bearer token at all, well-formed or not: then it is
+    /// judged by that alone, and its cookies are neither read nor cleared.
+    pub fn presented(&self) -> bool {
+        *self != Self::Absent
+    }
+}
 
 /// What the `Cookie` header says about our session cookies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +153,8 @@ pub struct RequestFacts {
     pub query: Option<String>,
     /// The session cookies found in `Cookie`, and what is left of it for the origin.
     pub cookies: SessionCookies,
+    /// An access token in `Authorization: Bearer`, which takes the cookies' place.
+    pub bearer: BearerCredential,
     /// `CF-Connecting-IP`; the platform sets it on every request it serves (not in local runs).
     pub client_ip: Option<String>,
     /// The URL's scheme and host (without port), as the client addressed this edge.
@@ -156,6 +214,7 @@ impl RequestFacts {
             path: raw.path.to_owned(),
             query: raw.query.map(str::to_owned),
             cookies: SessionCookies::read(header("Cookie").as_deref(), names),
+            bearer: BearerCredential::read(header("Authorization").as_deref()),
             client_ip: header("CF-Connecting-IP"),
             scheme: raw.scheme.to_owned(),
             host: raw.host.to_owned(),
@@ -285,6 +344,42 @@ pub(crate) mod tests {
         let anonymous = super::tests::facts("POST", "/x", &[]);
         assert_eq!(anonymous.client(), "unknown");
         assert!(!anonymous.navigation);
+    }
+
+    #[test]
+    fn a_bearer_token_is_read_from_authorization_and_other_schemes_are_left_alone() {
+        let token = |value: &str| BearerCredential::Token(AccessToken::new(value.to_owned()));
+        for (header, expected) in [
+            ("Bearer abc.DEF-_~+/x==", token("abc.DEF-_~+/x==")),
+            ("bearer abc", token("abc")),
+            ("BEARER   abc", token("abc")),
+            ("Basic dXNlcjpwdw==", BearerCredential::Absent),
+            (
+                "Digest username=\"bearer x\", realm=\"r\"",
+                BearerCredential::Absent,
+            ),
+            ("Bearertoken", BearerCredential::Absent),
+            ("Bearer", BearerCredential::Malformed),
+            ("Bearer ", BearerCredential::Malformed),
+            ("Bearer ===", BearerCredential::Malformed),
+            ("Bearer a b", BearerCredential::Malformed),
+            ("Bearer a=b", BearerCredential::Malformed),
+            ("Bearer a\"b", BearerCredential::Malformed),
+            ("Bearer a, Bearer b", BearerCredential::Malformed),
+            ("Basic dXNlcjpwdw==, Bearer b", BearerCredential::Malformed),
+            ("Bearer b, Basic dXNlcjpwdw==", BearerCredential::Malformed),
+        ] {
+            assert_eq!(BearerCredential::read(Some(header)), expected, "{header}");
+        }
+        assert_eq!(BearerCredential::read(None), BearerCredential::Absent);
+        let long = format!("Bearer {}", "a".repeat(MAX_BEARER_TOKEN + 1));
+        assert_eq!(
+            BearerCredential::read(Some(&long)),
+            BearerCredential::Malformed
+        );
+        let request = facts("GET", "/x", &[("Authorization", "Bearer abc")]);
+        assert!(request.bearer.presented());
+        assert!(!facts("GET", "/x", &[]).bearer.presented());
     }
 
     #[test]

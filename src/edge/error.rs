@@ -76,12 +76,28 @@ impl EdgeError {
         }
     }
 
-    /// The JSON error response, with any cookies the refusal clears.
+    /// The JSON error response, with any cookies the refusal clears. A refused session says
+    /// so in `WWW-Authenticate` too (RFC 6750 §3), which a bearer client reads and a browser
+    /// ignores (no dialog for this scheme).
     pub fn render(&self) -> worker::Result<Response> {
         let (status, code, message) = self.parts();
         let mut response = http::error(status, code, &message)?;
-        if let Self::Refused { set_cookies, .. } = self {
+        if let Self::Refused {
+            set_cookies,
+            refusal,
+        } = self
+        {
             http::add_cookies(&mut response, set_cookies)?;
+            if status == 401 {
+                let challenge = match refusal {
+                    Refusal::NoSession => r#"Bearer realm="edgegate""#.to_owned(),
+                    other => format!(
+                        r#"Bearer realm="edgegate", error="invalid_token", error_description="{}""#,
+                        other.message().replace('"', "'")
+                    ),
+                };
+                response.headers_mut().set("WWW-Authenticate", &challenge)?;
+            }
         }
         Ok(response)
     }

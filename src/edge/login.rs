@@ -1,7 +1,10 @@
-//! `POST /auth/login`: credentials in, a new session and its cookies out.
+//! `POST /auth/login`: credentials in, a new session and its cookies out. `POST /auth/token`:
+//! the same login, or a refresh, for a client that asks for its tokens in the body instead.
 //!
 //! Every failure a client can cause (unknown user, wrong password, disabled account) gets the
-//! same answer, and each counts against the per-account and per-address limits.
+//! same answer, and each counts against the per-account and per-address limits, whichever of
+//! the two routes it came by. Tokens reach the body only at `/auth/token`, which sets no cookie;
+//! a browser's login never exposes its HttpOnly cookies' tokens to scripts.
 
 use crate::auth::username::Username;
 use serde_json::json;
@@ -13,7 +16,10 @@ use super::pages::{login_origin, LOGIN_PATH};
 use super::rate::{self, Counter};
 use super::{http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
-use crate::auth::login::{parse_login, LoginFormat, LoginRequest};
+use crate::auth::gate::{Restored, SessionTokens};
+use crate::auth::login::{
+    parse_login, parse_token_request, LoginFormat, LoginRequest, TokenRequest,
+};
 use crate::auth::page::MAX_USERNAME_ECHO;
 
 use crate::auth::ratelimit::Scope;
@@ -94,7 +100,7 @@ impl Attempt<'_> {
 pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
     let content_type = facts.content_type.as_deref();
     let body = req.bytes().await?;
-    let form = match parse_login(content_type, &body) {
+    let attempt = match parse_login(content_type, &body) {
         Ok(form) => form,
         Err(err) => {
             let format = if content_type.is_some_and(|t| t.contains("json")) {
@@ -112,13 +118,84 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
             )?);
         }
     };
+    let format = attempt.format;
+    let next = safe_next(attempt.next.as_deref());
+    let (user, roles) = match check_login(facts, ctx, attempt, &next).await? {
+        Ok(signed_in) => signed_in,
+        Err(refused) => return Ok(refused),
+    };
+    let (record, tokens) = open_session(&req, facts, ctx, user, roles, Delivery::Cookies).await?;
+    let mut response = match format {
+        LoginFormat::Form => http::redirect(&next, 303)?,
+        LoginFormat::Json => http::json(
+            &json!({
+                "user": { "id": record.user, "roles": record.roles },
+                "session": { "id": record.id, "expires_at": record.expires_at() },
+            }),
+            200,
+        )?,
+    };
+    http::add_cookies(&mut response, &ctx.gate().session_cookies(&tokens)?)?;
+    Ok(response)
+}
+
+/// `POST /auth/token`: a password grant (a login) or a refresh grant, answered with the tokens in
+/// a JSON body (OAuth 2.0's token response) and no cookie. Nothing here reads the request's
+/// cookies: its refresh token comes in the body, and a login opens one more session.
+pub(super) async fn token(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
+    let body = req.bytes().await?;
+    let grant = parse_token_request(facts.content_type.as_deref(), &body)
+        .map_err(|err| EdgeError::BadRequest(err.to_string()))?;
+    let (record, tokens) = match grant {
+        TokenRequest::Password(attempt) => {
+            let (user, roles) = match check_login(facts, ctx, attempt, "/").await? {
+                Ok(signed_in) => signed_in,
+                Err(refused) => return Ok(refused),
+            };
+            open_session(&req, facts, ctx, user, roles, Delivery::Body).await?
+        }
+        TokenRequest::Refresh(presented) => match ctx.gate().refresh(&presented, facts).await {
+            Restored::Session { record, tokens } => (record, tokens),
+            Restored::Refused(refusal) => return Err(refusal.into()),
+        },
+    };
+    let SessionTokens {
+        access,
+        access_expires_in,
+        refresh,
+        refresh_expires_in,
+    } = &tokens;
+    let mut body = json!({
+        "access_token": access.expose(),
+        "token_type": "Bearer",
+        "expires_in": access_expires_in,
+        "user": { "id": record.user, "roles": record.roles },
+        "session": { "id": record.id, "expires_at": record.expires_at() },
+    });
+    if let Some(refresh) = refresh {
+        body["refresh_token"] = json!(refresh.expose());
+        body["refresh_token_expires_in"] = json!(refresh_expires_in);
+    }
+    let mut response = http::json(&body, 200)?;
+    response.headers_mut().set("Pragma", "no-cache")?;
+    Ok(response)
+}
+
+/// Checks a login attempt against the limits and the credentials: the user and roles when it
+/// succeeds, else the answer to send (every failure the same, and counted). `next` is where a
+/// form's failure goes back to.
+async fn check_login(
+    facts: &RequestFacts,
+    ctx: &Ctx<'_>,
+    attempt: LoginRequest,
+    next: &str,
+) -> EdgeResult<std::result::Result<(Username, Vec<String>), Response>> {
     let LoginRequest {
         username,
         password,
-        next,
         format,
-    } = form;
-    let next = safe_next(next.as_deref());
+        ..
+    } = attempt;
     let client = facts.client().to_owned();
     let typed = username;
     let username = Username::parse(&typed).ok();
@@ -147,13 +224,13 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
                 429,
                 "rate_limited",
                 "too many failed logins; try again later",
-                &next,
+                next,
                 &typed,
             )?;
             response
                 .headers_mut()
                 .set("Retry-After", &retry_after.to_string())?;
-            return Ok(response);
+            return Ok(Err(response));
         }
         Err(err) => return Err(EdgeError::Unavailable(format!("rate counter: {err}"))),
     }
@@ -162,23 +239,23 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
         counters: &counters,
         client: &client,
         format,
-        next: &next,
+        next,
         typed: &typed,
     };
     let Some(username) = username.as_ref() else {
-        return Ok(attempt.failed(None).await?);
+        return Ok(Err(attempt.failed(None).await?));
     };
     let verdict = credentials::verify(ctx.config, ctx.env, username, &password)
         .await
         .map_err(|err| EdgeError::Unavailable(err.0))?;
     let gate = ctx.gate();
-    let (user, roles) = match verdict {
+    let signed_in = match verdict {
         Verdict::Valid { user, roles } => (user, roles),
         Verdict::Disabled { user } => {
             gate.end_all(&user).await?;
-            return Ok(attempt.failed(Some(username)).await?);
+            return Ok(Err(attempt.failed(Some(username)).await?));
         }
-        Verdict::Invalid => return Ok(attempt.failed(Some(username)).await?),
+        Verdict::Invalid => return Ok(Err(attempt.failed(Some(username)).await?)),
     };
     if let Err(err) = rate::succeeded(ctx, &counters).await {
         ctx.audit(
@@ -186,42 +263,43 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
                 .detail(format!("rate counter: {err}")),
         );
     }
+    Ok(Ok(signed_in))
+}
 
-    let (record, cookies) = open_session(&req, facts, ctx, user, roles).await?;
-    let mut response = match format {
-        LoginFormat::Form => http::redirect(&next, 303)?,
-        LoginFormat::Json => http::json(
-            &json!({
-                "user": { "id": record.user, "roles": record.roles },
-                "session": { "id": record.id, "expires_at": record.expires_at() },
-            }),
-            200,
-        )?,
-    };
-    http::add_cookies(&mut response, &cookies)?;
-    Ok(response)
+/// How a new session's tokens reach its client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Delivery {
+    /// As cookies, to a browser: the session replaces the one the browser held.
+    Cookies,
+    /// In the body, to a client that asked for them: one more session of the user (a
+    /// browser's cookies that came along are not this client's session).
+    Body,
 }
 
 /// Opens a new edge session for `user`, signed in just now by any means (a password here, an
-/// OpenID provider in `oidc`): it replaces the session this browser held, is written through the
-/// session store (limits, the authority), and is logged. Returns the record and its cookies.
+/// OpenID provider in `oidc`): it replaces the session this browser held (cookie delivery),
+/// is written through the session store (limits, the authority), and is logged. Returns the
+/// record and its tokens.
 pub(super) async fn open_session(
     req: &Request,
     facts: &RequestFacts,
     ctx: &Ctx<'_>,
     user: Username,
     roles: Vec<String>,
-) -> EdgeResult<(SessionRecord, Vec<String>)> {
+    delivery: Delivery,
+) -> EdgeResult<(SessionRecord, SessionTokens)> {
     let gate = ctx.gate();
     let client = facts.client();
     // A new login ends the session this browser held before (ASVS 7.2.4).
-    if let Some(previous) = gate.held_session(facts).await? {
-        gate.end_session(&previous).await?;
-        ctx.audit(
-            AuditEvent::new(EventKind::Revoke, ctx.now)
-                .session(previous.id.as_str())
-                .detail("replaced by a new login"),
-        );
+    if delivery == Delivery::Cookies {
+        if let Some(previous) = gate.held_session(facts).await? {
+            gate.end_session(&previous).await?;
+            ctx.audit(
+                AuditEvent::new(EventKind::Revoke, ctx.now)
+                    .session(previous.id.as_str())
+                    .detail("replaced by a new login"),
+            );
+        }
     }
 
     let minted = SessionId::generate(&ctx.entropy)
@@ -245,12 +323,14 @@ pub(super) async fn open_session(
     ctx.store
         .create(record.clone(), &ctx.config.policy, ctx.now)
         .await?;
-    ctx.audit(
-        AuditEvent::new(EventKind::LoginOk, ctx.now)
-            .user(&record.user)
-            .session(record.id.as_str())
-            .client(client),
-    );
-    let cookies = gate.session_cookies(&record, Some(&refresh))?;
-    Ok((record, cookies))
+    let event = AuditEvent::new(EventKind::LoginOk, ctx.now)
+        .user(&record.user)
+        .session(record.id.as_str())
+        .client(client);
+    ctx.audit(match delivery {
+        Delivery::Cookies => event,
+        Delivery::Body => event.detail("tokens delivered in the body"),
+    });
+    let tokens = gate.session_tokens(&record, Some(&refresh))?;
+    Ok((record, tokens))
 }

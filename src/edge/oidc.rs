@@ -17,7 +17,7 @@ use wasm_bindgen::JsValue;
 use worker::{Fetch, Headers, Method, Request, RequestInit, Response, Url};
 
 use super::error::{EdgeError, EdgeResult};
-use super::login::open_session;
+use super::login::{open_session, Delivery};
 use super::pages::LOGIN_PATH;
 use super::webcrypto::WebCryptoSignatureCheck;
 use super::{http, Ctx};
@@ -460,7 +460,16 @@ async fn callback(
         Ok(identity) => identity,
         Err(err) => return refuse("provider_refused", err.to_string()),
     };
-    let (_, mut cookies) = open_session(&req, facts, ctx, identity.user, identity.roles).await?;
+    let (_, tokens) = open_session(
+        &req,
+        facts,
+        ctx,
+        identity.user,
+        identity.roles,
+        Delivery::Cookies,
+    )
+    .await?;
+    let mut cookies = ctx.gate().session_cookies(&tokens)?;
     cookies.push(flow::clear_cookie(&provider.id, &ctx.config.cookies));
     let mut response = http::redirect(&flow.next, 303)?;
     http::add_cookies(&mut response, &cookies)?;

@@ -126,6 +126,10 @@ async fn forward(
     for name in &dropped {
         headers.delete(name)?;
     }
+    // A bearer token is the edge's credential, as the session cookies are: never the origin's.
+    if facts.bearer.presented() {
+        headers.delete("Authorization")?;
+    }
     if let Some(websocket) = websocket_upgrade(incoming, facts)? {
         headers.set("Upgrade", &websocket)?;
     }

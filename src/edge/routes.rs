@@ -9,7 +9,7 @@ use worker::{Request, Response, Url};
 
 use super::admin;
 use super::error::{EdgeError, EdgeResult};
-use super::login::login;
+use super::login::{login, token};
 use super::oidc;
 use super::pages::{self, LOGIN_PATH};
 use super::proxy;
@@ -53,6 +53,9 @@ pub(super) async fn route(
         }
         ("POST", LOGIN_PATH) => same_site(facts, ctx, login(Request::from(req), facts, ctx)).await,
         ("POST", "/auth/refresh") => same_site(facts, ctx, refresh(facts, ctx)).await,
+        ("POST", "/auth/token") => {
+            same_site(facts, ctx, token(Request::from(req), facts, ctx)).await
+        }
         ("POST", "/auth/logout") => {
             same_site(facts, ctx, logout(Request::from(req), facts, ctx)).await
         }

@@ -15,18 +15,18 @@ use crate::auth::request::RequestFacts;
 use crate::auth::store::SessionStore;
 
 /// A refusal with the cookies it clears (see [`Refusal::clears_cookies`]).
-fn refused(ctx: &Ctx<'_>, refusal: Refusal) -> EdgeError {
+fn refused(facts: &RequestFacts, ctx: &Ctx<'_>, refusal: Refusal) -> EdgeError {
     EdgeError::Refused {
-        set_cookies: ctx.gate().refusal_cookies(&refusal),
+        set_cookies: ctx.gate().refusal_cookies(facts, &refusal),
         refusal,
     }
 }
 
 /// A refusal with the session cookies cleared whatever the reason: they are absent or useless.
-fn refused_clearing(ctx: &Ctx<'_>, refusal: Refusal) -> EdgeError {
+fn refused_clearing(facts: &RequestFacts, ctx: &Ctx<'_>, refusal: Refusal) -> EdgeError {
     EdgeError::Refused {
         refusal,
-        set_cookies: ctx.gate().clearing_cookies(),
+        set_cookies: ctx.gate().clearing_cookies(facts),
     }
 }
 
@@ -49,7 +49,7 @@ where
             http::add_cookies(&mut response, &set_cookies)?;
             Ok(response)
         }
-        Resolution::Refused(refusal) => Err(refused(ctx, refusal)),
+        Resolution::Refused(refusal) => Err(refused(facts, ctx, refusal)),
     }
 }
 
@@ -62,28 +62,34 @@ fn session_json(principal: &Principal, expires_at: i64) -> serde_json::Value {
 
 pub(super) async fn refresh(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
     let gate = ctx.gate();
-    let Some(presented) = facts.cookies.refresh() else {
-        // A client holding a valid access token only learns its session, as it is.
+    // A bearer client refreshes at `/auth/token`; here it only learns its session, as does a
+    // browser holding a valid access token alone.
+    let Some(presented) = facts
+        .cookies
+        .refresh()
+        .filter(|_| !facts.bearer.presented())
+    else {
         return match gate.resolve(facts).await {
-            Resolution::Session { principal, .. } if facts.cookies.access().is_some() => Ok(
-                http::json(&session_json(&principal, principal.access_expires_at), 200)?,
-            ),
-            _ => Err(refused_clearing(ctx, Refusal::NoSession)),
+            Resolution::Session { principal, .. } => Ok(http::json(
+                &session_json(&principal, principal.access_expires_at),
+                200,
+            )?),
+            Resolution::Refused(refusal) if facts.bearer.presented() => {
+                Err(refused(facts, ctx, refusal))
+            }
+            Resolution::Refused(_) => Err(refused_clearing(facts, ctx, Refusal::NoSession)),
         };
     };
     match gate.refresh(&presented, facts).await {
-        Restored::Session {
-            record,
-            set_cookies,
-        } => {
+        Restored::Session { record, tokens } => {
             let mut response = http::json(
                 &json!({ "session": { "id": record.id, "expires_at": record.expires_at() } }),
                 200,
             )?;
-            http::add_cookies(&mut response, &set_cookies)?;
+            http::add_cookies(&mut response, &gate.session_cookies(&tokens)?)?;
             Ok(response)
         }
-        Restored::Refused(refusal) => Err(refused(ctx, refusal)),
+        Restored::Refused(refusal) => Err(refused(facts, ctx, refusal)),
     }
 }
 
@@ -122,10 +128,13 @@ pub(super) async fn logout(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>
     } else {
         http::redirect(&format!("{LOGIN_PATH}?reason={}", reason.code()), 303)?
     };
-    http::add_cookies(&mut response, &gate.clearing_cookies())?;
-    response
-        .headers_mut()
-        .set("Clear-Site-Data", "\"cookies\"")?;
+    // A bearer client's logout ends its session alone: the browser cookies it may carry are not it.
+    if !facts.bearer.presented() {
+        http::add_cookies(&mut response, &gate.clearing_cookies(facts))?;
+        response
+            .headers_mut()
+            .set("Clear-Site-Data", "\"cookies\"")?;
+    }
     Ok(response)
 }
 
@@ -206,7 +215,7 @@ pub(super) async fn revoke_one(
 }
 
 pub(super) async fn revoke_all(
-    _facts: &RequestFacts,
+    facts: &RequestFacts,
     ctx: &Ctx<'_>,
     principal: Principal,
 ) -> EdgeResult {
@@ -214,6 +223,6 @@ pub(super) async fn revoke_all(
     gate.end_all(&principal.user).await?;
     ctx.audit(AuditEvent::new(EventKind::RevokeAll, ctx.now).user(&principal.user));
     let mut response: Response = http::json(&json!({ "ok": true }), 200)?;
-    http::add_cookies(&mut response, &gate.clearing_cookies())?;
+    http::add_cookies(&mut response, &gate.clearing_cookies(facts))?;
     Ok(response)
 }
