@@ -275,7 +275,7 @@ pub enum Restored {
     /// The refresh token was rotated: the session lives on.
     Session {
         /// The session as it stands after the rotation.
-        record: SessionRecord,
+        record: Box<SessionRecord>,
         /// The session's new tokens.
         tokens: SessionTokens,
     },
@@ -565,7 +565,10 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
                 .session(record.id.as_str()),
         );
         match self.session_tokens(&record, new_refresh) {
-            Ok(tokens) => Restored::Session { record, tokens },
+            Ok(tokens) => Restored::Session {
+                record: Box::new(record),
+                tokens,
+            },
             Err(refusal) => refused(refusal),
         }
     }

@@ -155,7 +155,7 @@ pub(super) async fn token(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
             open_session(&req, facts, ctx, user, roles, Delivery::Body).await?
         }
         TokenRequest::Refresh(presented) => match ctx.gate().refresh(&presented, facts).await {
-            Restored::Session { record, tokens } => (record, tokens),
+            Restored::Session { record, tokens } => (*record, tokens),
             Restored::Refused(refusal) => return Err(refusal.into()),
         },
     };

@@ -60,7 +60,7 @@ after(async () => {
 /** A token signed with the deployment's real session key. */
 const real = (header, payload) => signHs256(header, payload, SESSION_KEY.key);
 
-/** Presents `token` as the access cookie, as an API call and as a navigation; both must be refused. */
+/** Presents `token` as the access cookie (an API call and a navigation) and as a bearer token; all must be refused. */
 async function assertRefused(token, what) {
   await origin.clear();
   const cookie = `${ACCESS}=${token}`;
@@ -70,6 +70,10 @@ async function assertRefused(token, what) {
   const nav = await edge.fetch("/page", { headers: { ...BROWSER, cookie } });
   assert.equal(nav.status, 302, `${what}: navigation`);
   assert.equal(nav.headers.get("location"), "/auth/login?next=/page", what);
+  // The same validation holds for the token presented as `Authorization: Bearer`.
+  const asBearer = await edge.fetch("/api/secret", { headers: { ...API, authorization: `Bearer ${token}` } });
+  assert.equal(asBearer.status, 401, `${what}: as a bearer token`);
+  assert.equal((await asBearer.json()).error, "invalid_token", `${what}: as a bearer token`);
   await assertNothingForwarded(origin, what);
 }
 
