@@ -1,5 +1,5 @@
-//! Whatever arrives in the access cookie, nobody but the holder of the key can make a token that
-//! verifies. The rings here hold fresh random keys under the kids the seeds name, so inputs reach
+//! Whatever arrives in the access cookie or an `Authorization` header, nobody but the holder of
+//! the key can make a token that verifies. The rings here hold fresh random keys under the kids the seeds name, so inputs reach
 //! the signature check; nothing may panic and nothing may ever verify.
 #![no_main]
 
@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 
 use edgegate::auth::env::OsEntropy;
 use edgegate::auth::keys::{generate_entry, AssertionKeyRing, SessionKeyRing};
+use edgegate::auth::request::BearerCredential;
 use edgegate::auth::token::{validate_access, validate_assertion, verify_jws, Audience};
 use libfuzzer_sys::fuzz_target;
 
@@ -31,4 +32,10 @@ fuzz_target!(|data: &[u8]| {
     assert!(validate_access(&SESSION, token, &AUDIENCE, 30, NOW).is_err());
     assert!(verify_jws(&*ASSERTION, token).is_err(), "forged: {token:?}");
     assert!(validate_assertion(&ASSERTION, token, &AUDIENCE, 30, NOW).is_err());
+    // As the header itself, and as a bearer token: a token read from it is a part of it.
+    let _ = BearerCredential::read(Some(token));
+    if let BearerCredential::Token(read) = BearerCredential::read(Some(&format!("Bearer {token}"))) {
+        assert!(token.contains(read.expose().as_str()));
+        assert!(validate_access(&SESSION, read.expose(), &AUDIENCE, 30, NOW).is_err());
+    }
 });

@@ -1,9 +1,9 @@
-//! Login bodies are the one request body edgegate reads itself. Parsing either media type must
-//! never panic; a successful parse has the required fields, and writing it back out in either
-//! format parses to the same request.
+//! Login and token-request bodies are the request bodies edgegate reads itself. Parsing either
+//! media type must never panic; a successful parse has the required fields, and writing a login
+//! back out in either format parses to the same request.
 #![no_main]
 
-use edgegate::auth::login::{parse_login, LoginFormat, LoginRequest};
+use edgegate::auth::login::{parse_login, parse_token_request, LoginFormat, LoginRequest, TokenRequest};
 use libfuzzer_sys::fuzz_target;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
@@ -58,6 +58,12 @@ fuzz_target!(|data: &[u8]| {
                     "{body:?}"
                 );
             }
+        }
+    }
+    for content_type in [FORM, JSON] {
+        if let Ok(TokenRequest::Password(login)) = parse_token_request(Some(content_type), data) {
+            assert_eq!(login.format, LoginFormat::Json, "a token request is answered in JSON");
+            assert!(!login.username.is_empty() && !login.password.expose().is_empty());
         }
     }
     // The content type is attacker-chosen too: the first line, the rest is the body.
