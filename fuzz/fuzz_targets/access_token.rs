@@ -34,7 +34,8 @@ fuzz_target!(|data: &[u8]| {
     assert!(validate_assertion(&ASSERTION, token, &AUDIENCE, 30, NOW).is_err());
     // As the header itself, and as a bearer token: a token read from it is a part of it.
     let _ = BearerCredential::read(Some(token));
-    if let BearerCredential::Token(read) = BearerCredential::read(Some(&format!("Bearer {token}"))) {
+    if let BearerCredential::Token(read) = BearerCredential::read(Some(&format!("Bearer {token}")))
+    {
         assert!(token.contains(read.expose().as_str()));
         assert!(validate_access(&SESSION, read.expose(), &AUDIENCE, 30, NOW).is_err());
     }

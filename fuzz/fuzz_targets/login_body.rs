@@ -3,7 +3,9 @@
 //! back out in either format parses to the same request.
 #![no_main]
 
-use edgegate::auth::login::{parse_login, parse_token_request, LoginFormat, LoginRequest, TokenRequest};
+use edgegate::auth::login::{
+    parse_login, parse_token_request, LoginFormat, LoginRequest, TokenRequest,
+};
 use libfuzzer_sys::fuzz_target;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
@@ -62,7 +64,11 @@ fuzz_target!(|data: &[u8]| {
     }
     for content_type in [FORM, JSON] {
         if let Ok(TokenRequest::Password(login)) = parse_token_request(Some(content_type), data) {
-            assert_eq!(login.format, LoginFormat::Json, "a token request is answered in JSON");
+            assert_eq!(
+                login.format,
+                LoginFormat::Json,
+                "a token request is answered in JSON"
+            );
             assert!(!login.username.is_empty() && !login.password.expose().is_empty());
         }
     }

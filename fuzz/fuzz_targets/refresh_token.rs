@@ -24,7 +24,11 @@ fuzz_target!(|data: &[u8]| {
             (None, None) => {}
             (Some(user), Some(part)) => {
                 assert!(!user.is_empty());
-                assert_eq!(b64url_decode(part).as_deref(), Some(user.as_bytes()), "{token:?}");
+                assert_eq!(
+                    b64url_decode(part).as_deref(),
+                    Some(user.as_bytes()),
+                    "{token:?}"
+                );
             }
             other => panic!("user part and parse disagree: {other:?}"),
         }
