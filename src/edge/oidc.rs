@@ -396,8 +396,9 @@ async fn callback(
     provider: &Provider,
 ) -> EdgeResult {
     let refuse = |code: &str, detail: String| refused(ctx, facts, provider, code, &detail);
-    let cookie_header = req.headers().get("Cookie").ok().flatten();
-    let jar = cookie_header.as_deref().map(CookieJar::parse);
+    // The flow cookie is not a session cookie, so it is among those the request left for the
+    // origin: read from the request's facts, not from the header a second time.
+    let jar = facts.cookies.forward().map(CookieJar::parse);
     let cookie = match &jar {
         Some(Ok(jar)) => jar
             .unique(flow::cookie_name(&ctx.config.cookies))
