@@ -27,6 +27,13 @@ pub fn error(status: u16, code: &str, message: &str) -> Result<Response> {
     )
 }
 
+/// A plain-text 200 answer.
+pub fn text(body: &str) -> Result<Response> {
+    let mut response = Response::ok(body)?;
+    harden(response.headers_mut())?;
+    Ok(response)
+}
+
 pub fn json<T: Serialize>(body: &T, status: u16) -> Result<Response> {
     let mut response = Response::from_json(body)?.with_status(status);
     harden(response.headers_mut())?;

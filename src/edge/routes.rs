@@ -5,7 +5,7 @@
 //! would copy every header across the wasm boundary twice.
 
 use worker::web_sys;
-use worker::{Request, Response, Url};
+use worker::{Request, Url};
 
 use super::admin;
 use super::error::{EdgeError, EdgeResult};
@@ -34,7 +34,7 @@ pub(super) async fn route(
     }
     let read_only = matches!(facts.method.as_str(), "GET" | "HEAD");
     let own: EdgeResult = match (facts.method.as_str(), facts.path.as_str()) {
-        (_, "/.edgegate/health") if read_only => Ok(Response::ok("ok")?),
+        (_, "/.edgegate/health") if read_only => Ok(http::text("ok")?),
         #[cfg(feature = "conformance")]
         ("POST", "/.edgegate/conformance") => conformance(ctx).await,
         #[cfg(feature = "conformance")]
@@ -126,7 +126,7 @@ async fn signatures(mut req: Request) -> EdgeResult {
     use crate::auth::encoding::b64url_decode;
     use crate::auth::oidc::keys::{ProviderAlg, ProviderKey, SignatureCheck};
     let Ok(cases) = serde_json::from_slice::<Vec<SignatureCase>>(&req.bytes().await?) else {
-        return Ok(Response::error(
+        return Ok(worker::Response::error(
             "a JSON array of {alg, jwk, message, signature}",
             400,
         )?);
@@ -138,7 +138,10 @@ async fn signatures(mut req: Request) -> EdgeResult {
             b64url_decode(&case.message),
             b64url_decode(&case.signature),
         ) else {
-            return Ok(Response::error("unknown alg or bad base64url", 400)?);
+            return Ok(worker::Response::error(
+                "unknown alg or bad base64url",
+                400,
+            )?);
         };
         let verified = match ProviderKey::from_jwk("conformance", alg, &case.jwk) {
             Ok(key) => {
