@@ -3,10 +3,12 @@
 # when everything is already there.
 #
 #   scripts/setup.sh          tools for building and running (Rust wasm toolchain, npm tooling)
-#   scripts/setup.sh --test   the same plus what only the tests need (Chromium, wrk, cargo-fuzz, PyJWT)
+#   scripts/setup.sh --test   the same plus what only the tests need (Chromium, wrk, cargo-fuzz, PyJWT,
+#                             schemathesis)
 #
 # Nothing here downloads from GitHub: the wasm toolchain comes from crates.io, the JavaScript
-# tooling (wrangler, Node 22, esbuild, wasm-opt) from npm, Chromium and wrk from Debian, PyJWT from PyPI.
+# tooling (wrangler, Node 22, esbuild, wasm-opt) from npm, Chromium and wrk from Debian, PyJWT and
+# schemathesis from PyPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -15,7 +17,7 @@ with_test_extras=false
 for arg in "$@"; do
   case $arg in
     --test) with_test_extras=true ;;
-    -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $arg (try --help)" ;;
   esac
 done
@@ -107,6 +109,25 @@ if $with_test_extras && ! python3 -c "import jwt, cryptography" >/dev/null 2>&1;
   python3 -m pip install --quiet --disable-pip-version-check -r tests/integration/requirements.txt \
     || die "pip could not install tests/integration/requirements.txt: is PyPI reachable, and is pip installed (python3 -m pip)? With an externally managed Python, activate a virtualenv first (python3 -m venv .venv && . .venv/bin/activate)"
   python3 -c "import jwt, cryptography" || die "PyJWT and cryptography were installed but python3 cannot import them"
+fi
+
+# The check of www/openapi.yaml against the worker (tests/e2e/openapi.test.mjs) runs schemathesis,
+# pinned in tests/api/requirements.txt, from a virtual environment of its own (tests/api/.venv),
+# so its many dependencies neither meet nor move the machine's Python packages. A stamp holding
+# the requirements' checksum tells whether the environment matches them.
+api_venv=tests/api/.venv
+api_stamp=$api_venv/.edgegate-requirements.sha256
+api_want=$(sha256sum tests/api/requirements.txt | cut -d' ' -f1)
+if $with_test_extras && { [ "$(cat "$api_stamp" 2>/dev/null)" != "$api_want" ] \
+  || ! "$api_venv/bin/python" -c "" >/dev/null 2>&1 || [ ! -x "$api_venv/bin/schemathesis" ]; }; then
+  command -v python3 >/dev/null 2>&1 || die "python3 is required by the tests (schemathesis, tests/api/requirements.txt): install Python 3.11 or newer"
+  step "installing schemathesis from PyPI into $api_venv (tests/api/requirements.txt)"
+  python3 -m venv --clear "$api_venv" \
+    || die "python3 -m venv could not create $api_venv (on Debian and Ubuntu: apt-get install python3-venv)"
+  "$api_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/api/requirements.txt \
+    || die "pip could not install tests/api/requirements.txt into $api_venv: is PyPI reachable? (schemathesis needs Python 3.11 or newer; see the pip output above)"
+  "$api_venv/bin/schemathesis" --version >/dev/null || die "schemathesis was installed into $api_venv but does not run"
+  echo "$api_want" >"$api_stamp"
 fi
 
 # --- Local secrets -------------------------------------------------------------------------------
