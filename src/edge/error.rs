@@ -37,9 +37,34 @@ pub enum EdgeError {
     Admin(AdminError),
     /// A runtime call failed where nothing else was expected to.
     Internal(String),
+    /// `error`, answered with `set_cookies` all the same: the cookies of a session refreshed in
+    /// place before the failure, whose old refresh token is spent.
+    WithCookies {
+        error: Box<EdgeError>,
+        set_cookies: Vec<String>,
+    },
 }
 
 impl EdgeError {
+    /// This error, answered with `set_cookies` too (itself when there are none).
+    pub fn with_cookies(self, set_cookies: Vec<String>) -> Self {
+        if set_cookies.is_empty() {
+            return self;
+        }
+        Self::WithCookies {
+            error: Box::new(self),
+            set_cookies,
+        }
+    }
+
+    /// What went wrong, whatever the answer carries besides.
+    pub fn cause(&self) -> &Self {
+        match self {
+            Self::WithCookies { error, .. } => error.cause(),
+            other => other,
+        }
+    }
+
     fn parts(&self) -> (u16, &'static str, String) {
         match self {
             Self::Config(why) => (
@@ -73,6 +98,7 @@ impl EdgeError {
                 "internal",
                 "edgegate could not handle this request".into(),
             ),
+            Self::WithCookies { error, .. } => error.parts(),
         }
     }
 
@@ -80,6 +106,11 @@ impl EdgeError {
     /// so in `WWW-Authenticate` too (RFC 6750 §3), which a bearer client reads and a browser
     /// ignores (no dialog for this scheme).
     pub fn render(&self) -> worker::Result<Response> {
+        if let Self::WithCookies { error, set_cookies } = self {
+            let mut response = error.render()?;
+            http::add_cookies(&mut response, set_cookies)?;
+            return Ok(response);
+        }
         let (status, code, message) = self.parts();
         let mut response = http::error(status, code, &message)?;
         if let Self::Refused {
@@ -107,6 +138,7 @@ impl fmt::Display for EdgeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Unavailable(why) | Self::Internal(why) => f.write_str(why),
+            Self::WithCookies { error, .. } => error.fmt(f),
             other => f.write_str(&other.parts().2),
         }
     }

@@ -150,7 +150,7 @@ async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys
     match handle(Clone::clone(&req), &env).await {
         Ok(response) => Ok(response),
         Err(err) => {
-            let kind = match &err {
+            let kind = match err.cause() {
                 EdgeError::Config(_) => Some(EventKind::ConfigInvalid),
                 EdgeError::Unavailable(_) => Some(EventKind::StoreFailure),
                 EdgeError::Internal(_) => Some(EventKind::InternalError),

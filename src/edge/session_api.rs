@@ -30,7 +30,9 @@ fn refused_clearing(facts: &RequestFacts, ctx: &Ctx<'_>, refusal: Refusal) -> Ed
     }
 }
 
-/// Runs `handler` with the request's session, refreshing in place; 401 without one.
+/// Runs `handler` with the request's session, refreshing in place; 401 without one. The cookies
+/// of a refresh in place go with the handler's answer, a failure too: the old refresh token is
+/// spent, and without the new one the client's next refresh would be a reuse.
 pub(super) async fn with_session<'c, F, Fut>(
     facts: &'c RequestFacts,
     ctx: &'c Ctx<'c>,
@@ -45,7 +47,9 @@ where
             principal,
             set_cookies,
         } => {
-            let mut response = handler(facts, ctx, principal).await?;
+            let mut response = handler(facts, ctx, principal)
+                .await
+                .map_err(|err| err.with_cookies(set_cookies.clone()))?;
             http::add_cookies(&mut response, &set_cookies)?;
             Ok(response)
         }

@@ -308,6 +308,18 @@ for (const store of ["authority", "kv"]) {
         assert.equal((await edge.fetch("/api", { headers: { cookie: a.jar.header() } })).status, 401);
       });
 
+      test("a refresh in place reaches the client with a failed answer too", async () => {
+        const { jar } = await login(edge, "alice");
+        jar.cookies.delete("__Host-eg_access"); // expired, and dropped by the browser
+        const spent = jar.cookies.get("__Host-eg_refresh");
+        const res = jar.take(await edge.fetch("/auth/sessions/AAAAAAAAAAAAAAAAAAAAAA", { method: "DELETE", headers: { cookie: jar.header() } }));
+        assert.equal(res.status, 404, "no such session");
+        assert.notEqual(jar.cookies.get("__Host-eg_refresh"), spent, "the rotated refresh token comes with the 404");
+        assert.ok(jar.cookies.has("__Host-eg_access"));
+        const next = await edge.fetch("/auth/refresh", { method: "POST", headers: { cookie: jar.header() } });
+        assert.equal(next.status, 200, "and it is the token that works");
+      });
+
       test("session endpoints need a session", async () => {
         for (const [method, path] of [["GET", "/auth/session"], ["GET", "/auth/sessions"], ["DELETE", "/auth/sessions"]]) {
           const res = await edge.fetch(path, { method });
