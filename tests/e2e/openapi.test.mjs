@@ -70,6 +70,8 @@ function schemathesis(target, args, env = {}) {
         EDGEGATE_USER: USER,
         EDGEGATE_PASSWORD: PASSWORD,
         EDGEGATE_ADMIN_SECRET: ADMIN_SECRET,
+        // Hypothesis's caches (Unicode tables) beside the tool, not in the repository's root.
+        HYPOTHESIS_STORAGE_DIRECTORY: path.join(ROOT, "tests/api/.venv/hypothesis"),
         ...env,
       },
       stdio: ["ignore", "pipe", "pipe"],
