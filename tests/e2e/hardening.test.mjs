@@ -449,7 +449,9 @@ describe("audit lines never carry a live session id or token", () => {
     const c = await signIn();
     const access = a.jar.cookies.get(ACCESS);
     const { name: REFRESH_NAME, value: refresh } = refreshOf(a.jar);
-    const leaky = { "x-session": b.id, authorization: `Bearer ${access}`, "x-refresh": refresh, referer: `https://app.example/auth/sessions/${c.id}` };
+    // `Authorization: Bearer` is a credential of its own (it would take the cookies' place), so the
+    // access token rides in another header here, and as a bearer token in its own request below.
+    const leaky = { "x-session": b.id, "x-access-token": `Bearer ${access}`, "x-refresh": refresh, referer: `https://app.example/auth/sessions/${c.id}` };
 
     // cross_site_rejected, with ids and tokens in the path.
     for (const target of [`/auth/sessions/${b.id}`, `/auth/sessions/${refresh}`, `/auth/sessions/${access}`, `/auth/sessions/${b.id.replaceAll("-", "%2D")}`]) {
@@ -466,6 +468,7 @@ describe("audit lines never carry a live session id or token", () => {
     secrets.add(tampered.split(".")[2]);
     await (await edge.fetch(`/api/${b.id}`, { headers: { ...API, ...leaky, cookie: `${ACCESS}=${tampered}` } })).body?.cancel();
     await (await edge.fetch(`/api/${c.id}`, { headers: { ...API, ...leaky, cookie: `${ACCESS}=${access}; ${ACCESS}=${access}` } })).body?.cancel();
+    await (await edge.fetch(`/api/${b.id}`, { headers: { ...API, ...leaky, authorization: `Bearer ${tampered}` } })).body?.cancel();
     // refresh, refresh_refused, reuse_detected.
     const rotated = await edge.fetch("/auth/refresh", { method: "POST", headers: { ...leaky, cookie: `${REFRESH_NAME}=${refresh}` } });
     assert.equal(rotated.status, 200);
