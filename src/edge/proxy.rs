@@ -92,7 +92,8 @@ pub(super) async fn protected(
     }
 }
 
-fn js_error(what: &'static str) -> impl Fn(wasm_bindgen::JsValue) -> EdgeError {
+/// Maps a runtime call's exception to an internal error naming `what` failed.
+pub(super) fn js_error(what: &'static str) -> impl Fn(wasm_bindgen::JsValue) -> EdgeError {
     move |err| EdgeError::Internal(format!("{what}: {err:?}"))
 }
 

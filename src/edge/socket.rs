@@ -26,6 +26,7 @@ use worker::worker_sys::ext::ResponseInitExt;
 use worker::{web_sys, Delay, EventStream, WebSocket, WebSocketPair, WebsocketEvent};
 
 use super::error::{EdgeError, EdgeResult};
+use super::proxy::js_error;
 use super::store::Sessions;
 use super::{now, ConsoleAudit, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
@@ -93,10 +94,6 @@ pub(super) fn relay(
     };
     wasm_bindgen_futures::spawn_local(task.run(watch, first));
     Ok(response)
-}
-
-fn js_error(what: &'static str) -> impl Fn(wasm_bindgen::JsValue) -> EdgeError {
-    move |err| EdgeError::Internal(format!("{what}: {err:?}"))
 }
 
 /// What the task owns: both sockets, the store to check with, and where audit lines go.
