@@ -2,8 +2,8 @@
 // to a real WebSocket origin (the ws package). A signed-in upgrade reaches the origin with the
 // identity headers, and the edge relays the socket: text and binary messages both ways, closes
 // from either side, and its own close when the session ends (logout, a session ended from
-// another device), for both session stores. An upgrade without a session is refused with nothing
-// reaching the origin.
+// another device, a logout at another location), for both session stores. An upgrade without a
+// session is refused with nothing reaching the origin.
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import http from "node:http";
@@ -11,6 +11,7 @@ import net from "node:net";
 import { after, before, describe, test } from "node:test";
 import { WebSocketServer } from "ws";
 import { testKeys } from "./harness.mjs";
+import { Client, startLocations } from "./locations.mjs";
 import { ACCESS, addUser, auditEvents, login, pseudonym, rawRequest, secureWorker, session } from "./support.mjs";
 
 /** Seconds between the edge's checks of an open socket's session, in this file. */
@@ -365,3 +366,52 @@ describe("an open socket while the session store is down (kv store)", () => {
     assert.match(line.detail, /two session checks in a row failed/);
   });
 });
+
+// Two locations (locations.mjs: KV replicas with Workers KV's consistency scaled down by 40, one
+// session authority at A): a socket open at B while its session is ended at A.
+for (const store of ["authority", "kv"]) {
+  describe(`an open socket at one location, its session ended at another (${store} store)`, () => {
+    const PASSWORD = "a long enough test password";
+    let origin;
+    let net;
+    before(async () => {
+      origin = await startSocketOrigin();
+      net = await startLocations({
+        originUrl: origin.url,
+        locations: ["A", "B"],
+        vars: { SESSION_STORE: store, WEBSOCKET_CHECK_INTERVAL: String(INTERVAL) },
+      });
+      net.addUser("alice", PASSWORD);
+    });
+    after(async () => {
+      await net?.stop();
+      await origin?.close();
+    });
+
+    test("logout at A closes the socket at B within the interval (plus KV's propagation on kv alone)", { timeout: 30000 }, async (t) => {
+      const [A, B] = net.locations;
+      const client = new Client();
+      assert.equal((await client.login(A, "alice", PASSWORD)).status, 200);
+      // At once: with kv, B's replica does not have the session yet, and the socket must live.
+      const socket = await connect(`${B.url.replace(/^http/, "ws")}/live`, { cookie: client.header() });
+      assert.deepEqual(await socket.next(1), ["hello from the origin"]);
+      const server = origin.connections.at(-1);
+      assert.equal(server.headers["x-auth-session"], client.sid);
+      await sleep(net.kv.boundMs + INTERVAL * 2000);
+      assert.equal(socket.socket.readyState, WebSocket.OPEN, "open while the session lives, wherever it was made");
+      socket.socket.send("still here");
+      assert.equal((await within(5000, socket.next(2), "an echo")).at(-1), "echo: still here");
+
+      assert.equal((await client.call(A, "POST", "/auth/logout")).status, 200);
+      const since = Date.now();
+      // The marker's read at B is cached for KV's cacheTtl (60 s, scaled): the slowest way the end arrives.
+      const kvBound = store === "kv" ? 500 + 60_000 / net.kv.scale : 0;
+      const bound = INTERVAL * 1000 + kvBound + 700;
+      const closed = await within(bound, socket.closed, `the socket at B closing (bound ${bound} ms)`);
+      t.diagnostic(`${store}: the socket at B closed ${closed.at - since} ms after the logout at A (bound ${bound} ms)`);
+      assert.equal(closed.code, 4401);
+      assert.equal(closed.reason, "session ended");
+      assert.equal((await within(3000, server.closed, "the origin's side")).code, 1000);
+    });
+  });
+}
