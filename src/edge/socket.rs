@@ -184,11 +184,19 @@ impl Relay {
             Step::CheckAt(at) => wait_until(at),
             Step::Close(closing) => return self.end(&watch, &closing),
         };
-        // Alternates which side is read first, so a busy one cannot starve the other.
+        // The check comes first, so that no flood of messages can put it off; then the sides
+        // take turns at being read first, so that a busy one cannot starve the other.
         let mut client_first = true;
         loop {
             client_first = !client_first;
             let happened = poll_fn(|cx| {
+                let check = match &mut pending {
+                    Pending::Waiting(delay) => Pin::new(delay).poll(cx).map(|()| Happened::Due),
+                    Pending::Asking(answer) => answer.as_mut().poll(cx).map(Happened::Answer),
+                };
+                if check.is_ready() {
+                    return check;
+                }
                 for client in [client_first, !client_first] {
                     let ready = if client {
                         poll_events(&mut from_client, cx).map(Happened::FromClient)
@@ -199,10 +207,7 @@ impl Relay {
                         return ready;
                     }
                 }
-                match &mut pending {
-                    Pending::Waiting(delay) => Pin::new(delay).poll(cx).map(|()| Happened::Due),
-                    Pending::Asking(answer) => answer.as_mut().poll(cx).map(Happened::Answer),
-                }
+                Poll::Pending
             })
             .await;
             match happened {
