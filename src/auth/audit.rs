@@ -64,6 +64,9 @@ pub enum EventKind {
     AdminRevoke,
     /// A request to the admin endpoint without the admin secret.
     AdminRefused,
+    /// The edge closed an open WebSocket because its session had ended (or could no longer be
+    /// checked); the detail says which.
+    SocketClosed,
     /// Workers KV or the session authority failed; the request got a 503.
     StoreFailure,
     /// The configuration did not validate; the request got a 500.
@@ -287,6 +290,7 @@ mod tests {
             EventKind::AdminList,
             EventKind::AdminRevoke,
             EventKind::AdminRefused,
+            EventKind::SocketClosed,
             EventKind::StoreFailure,
             EventKind::ConfigInvalid,
             EventKind::InternalError,
@@ -311,6 +315,7 @@ mod tests {
                 | EventKind::AdminList
                 | EventKind::AdminRevoke
                 | EventKind::AdminRefused
+                | EventKind::SocketClosed
                 | EventKind::StoreFailure
                 | EventKind::ConfigInvalid
                 | EventKind::InternalError => {}

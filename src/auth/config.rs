@@ -87,6 +87,9 @@ pub struct Config {
     pub dev_mode: bool,
     /// The per-isolate caches of the request path.
     pub caches: CacheSettings,
+    /// Seconds between two checks of an open WebSocket's session (`WEBSOCKET_CHECK_INTERVAL`,
+    /// default 30).
+    pub websocket_check_interval: i64,
     /// The application's name on the sign-in, account and error pages.
     pub app_name: String,
     /// The operator's credential for the admin endpoint (`ADMIN_SECRET`); unset turns it off.
@@ -95,6 +98,8 @@ pub struct Config {
     pub oidc: OidcConfig,
 }
 
+/// How often an open WebSocket's session is checked when `WEBSOCKET_CHECK_INTERVAL` is not set.
+pub const DEFAULT_WEBSOCKET_CHECK_INTERVAL: i64 = 30;
 /// The pages' name for the application when `APP_NAME` is not set.
 pub const DEFAULT_APP_NAME: &str = "edgegate";
 /// Longest `APP_NAME`: it is a heading, not a paragraph.
@@ -427,6 +432,11 @@ impl Config {
             client_limit: limit("LOGIN_MAX_FAILURES_PER_CLIENT", 20)?,
             dev_mode,
             caches,
+            websocket_check_interval: read.seconds(
+                "WEBSOCKET_CHECK_INTERVAL",
+                DEFAULT_WEBSOCKET_CHECK_INTERVAL,
+                (1, 3600),
+            )?,
             app_name: app_name(&read)?,
             admin_secret: admin_secret(&read)?,
             oidc: OidcConfig::from_lookup(lookup, dev_mode)?,
@@ -484,6 +494,24 @@ mod tests {
         assert_eq!(config.access_audience.audience, "https://edge.example");
         assert_eq!(config.assertion_audience.audience, "origin");
         assert_eq!(config.app_name, "edgegate");
+        assert_eq!(config.websocket_check_interval, 30);
+    }
+
+    #[test]
+    fn the_websocket_check_interval_is_a_whole_number_of_seconds_from_1_to_3600() {
+        for (text, seconds) in [("1", 1), (" 5 ", 5), ("3600", 3600)] {
+            let config = with(&[("WEBSOCKET_CHECK_INTERVAL", text)]).unwrap();
+            assert_eq!(config.websocket_check_interval, seconds);
+        }
+        for text in ["0", "-1", "3601", "1.5", "30s"] {
+            let err = with(&[("WEBSOCKET_CHECK_INTERVAL", text)]).unwrap_err();
+            assert_eq!(err.variable, "WEBSOCKET_CHECK_INTERVAL", "{text}");
+        }
+        let err = with(&[("WEBSOCKET_CHECK_INTERVAL", "0")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "WEBSOCKET_CHECK_INTERVAL: must be between 1 and 3600 seconds"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::encoding::b64url;
 use super::env::{random_bytes, OsEntropy, UnixTime};
 use super::refresh::{NewRefresh, PresentedRefresh, SessionId};
 use super::session::{LoginSubject, SessionPolicy, SessionRecord};
-use super::store::{Rotation, SessionStore};
+use super::store::{Rotation, SessionStore, Standing};
 use crate::auth::username::Username;
 
 const T0: UnixTime = 1_800_000_000;
@@ -84,7 +84,7 @@ impl Users {
 }
 
 /// The names of the checks, in the order [`run_all`] runs them.
-pub const CHECKS: [&str; 7] = [
+pub const CHECKS: [&str; 8] = [
     "create_get_and_list",
     "rotation_grace_and_reuse",
     "wrong_secret_changes_nothing",
@@ -92,10 +92,11 @@ pub const CHECKS: [&str; 7] = [
     "limit_evicts_oldest",
     "single_session_mode",
     "revoke_one_and_all",
+    "standing_follows_the_session",
 ];
 
 /// Runs every check, each on a fresh store from `make`; a failed check panics.
-pub async fn run_all<S: SessionStore>(make: impl Fn() -> S) -> [&'static str; 7] {
+pub async fn run_all<S: SessionStore>(make: impl Fn() -> S) -> [&'static str; 8] {
     create_get_and_list(&make()).await;
     rotation_grace_and_reuse(&make()).await;
     wrong_secret_changes_nothing(&make()).await;
@@ -103,6 +104,7 @@ pub async fn run_all<S: SessionStore>(make: impl Fn() -> S) -> [&'static str; 7]
     limit_evicts_oldest(&make()).await;
     single_session_mode(&make()).await;
     revoke_one_and_all(&make()).await;
+    standing_follows_the_session(&make()).await;
     CHECKS
 }
 
@@ -342,4 +344,70 @@ async fn revoke_one_and_all<S: SessionStore>(store: &S) {
         .is_empty());
     assert!(!store.is_revoked(&bob.record.id).await.unwrap());
     assert_eq!(store.sessions_of(&u.bob, T0 + 6).await.unwrap().len(), 1);
+}
+
+async fn standing_follows_the_session<S: SessionStore>(store: &S) {
+    let entropy = OsEntropy;
+    let u = Users::fresh();
+    let p = policy(None);
+    let a = login(store, &u.alice, T0, &p, &entropy).await;
+    let b = login(store, &u.alice, T0 + 1, &p, &entropy).await;
+    assert_eq!(
+        store
+            .standing(&a.record.id, &u.alice, T0 + 2)
+            .await
+            .unwrap(),
+        Standing::Live(a.record.clone())
+    );
+    let live = |answer: Standing| matches!(answer, Standing::Live(_));
+    assert!(
+        !live(store.standing(&a.record.id, &u.bob, T0 + 2).await.unwrap()),
+        "a session stands for its own user only"
+    );
+    let stranger = SessionId::generate(&entropy).unwrap();
+    assert!(!live(
+        store.standing(&stranger, &u.alice, T0 + 2).await.unwrap()
+    ));
+    assert!(
+        !live(
+            store
+                .standing(&b.record.id, &u.alice, T0 + 1 + p.idle_timeout)
+                .await
+                .unwrap()
+        ),
+        "past its idle end"
+    );
+
+    let (rotation, _) = rotate(store, &b.presented(), T0 + 100, &p, &entropy).await;
+    let Rotation::Rotated(rotated) = rotation else {
+        panic!("current token must rotate: {rotation:?}")
+    };
+    assert_eq!(
+        store
+            .standing(&b.record.id, &u.alice, T0 + 101)
+            .await
+            .unwrap(),
+        Standing::Live(rotated),
+        "the record as the last refresh left it"
+    );
+
+    store
+        .revoke(&a.record.id, &u.alice, T0 + 102)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .standing(&a.record.id, &u.alice, T0 + 103)
+            .await
+            .unwrap(),
+        Standing::Ended
+    );
+    store.revoke_all(&u.alice, T0 + 104).await.unwrap();
+    assert_eq!(
+        store
+            .standing(&b.record.id, &u.alice, T0 + 105)
+            .await
+            .unwrap(),
+        Standing::Ended
+    );
 }

@@ -32,6 +32,7 @@ pub mod refresh;
 pub mod request;
 pub mod secret;
 pub mod session;
+pub mod socket;
 pub mod store;
 pub mod token;
 pub mod user_sessions;

@@ -11,6 +11,7 @@
 //! | [`revoke`](SessionStore::revoke), [`revoke_all`](SessionStore::revoke_all) | immediate | the marker reaches other locations in up to 60 s; access tokens already minted live until then or their expiry, whichever is first |
 //! | [`is_revoked`](SessionStore::is_revoked) | exact | eventual, as above: this is the hot-path read |
 //! | [`session`](SessionStore::session), [`sessions_of`](SessionStore::sessions_of) | exact | eventual (listing up to 60 s behind) |
+//! | [`standing`](SessionStore::standing) | exact (the Durable Object: its own list of the user's sessions) | eventual: the revocation marker and the record as this location's KV has them |
 
 use crate::auth::username::Username;
 use core::fmt;
@@ -61,6 +62,20 @@ pub enum Rotation {
     /// The session is over (expired or revoked).
     Ended,
     /// No session holds this token.
+    Unknown,
+}
+
+/// Where one session stands, for a holder that keeps asking while something the session opened
+/// stays open (a WebSocket, see [`super::socket`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// Live, as this record says; its expiries tell until when without a refresh.
+    Live(SessionRecord),
+    /// Ended: revoked, evicted, reused, or no longer among its user's live sessions.
+    Ended,
+    /// The store holds no live record and no revocation marker of it: on an eventually
+    /// consistent backend, a session created elsewhere that has not arrived yet, or one that
+    /// has run out (its record is kept, or expires away, without a marker).
     Unknown,
 }
 
@@ -119,4 +134,23 @@ pub trait SessionStore {
 
     /// The hot-path question: has this session been ended? Asked on every request.
     async fn is_revoked(&self, id: &SessionId) -> Result<bool, StoreError>;
+
+    /// Where `user`'s session `id` stands now, read from the backend itself (no cache of the
+    /// request path). The default asks the two reads every backend has: the revocation marker,
+    /// then the live record; a backend that knows more (the authority knows every session of
+    /// its user) answers from that.
+    async fn standing(
+        &self,
+        id: &SessionId,
+        user: &Username,
+        now: UnixTime,
+    ) -> Result<Standing, StoreError> {
+        if self.is_revoked(id).await? {
+            return Ok(Standing::Ended);
+        }
+        Ok(match self.session(id, now).await? {
+            Some(record) if record.user == *user => Standing::Live(record),
+            _ => Standing::Unknown,
+        })
+    }
 }

@@ -23,7 +23,7 @@ use crate::auth::env::UnixTime;
 use crate::auth::ratelimit::{self, ThrottleCommand, Verdict, Window};
 use crate::auth::refresh::{PresentedRefresh, SessionId, TokenHash};
 use crate::auth::session::{SessionPolicy, SessionRecord};
-use crate::auth::store::{Rotation, SessionStore, StoreError};
+use crate::auth::store::{Rotation, SessionStore, Standing, StoreError};
 use crate::auth::user_sessions::UserSessions;
 
 /// The Durable Object binding.
@@ -49,6 +49,7 @@ async fn run(storage: Storage, kv: KvSessionStore, command: Command) -> worker::
     };
     let failed = |err: StoreError| worker::Error::RustError(err.to_string());
     let mut sessions: UserSessions = storage.get(STATE_KEY).await?.unwrap_or_default();
+    let before = sessions.clone();
     let (reply, writes) = apply(&mut sessions, command);
     for record in &writes.end {
         kv.end(record, now).await.map_err(failed)?;
@@ -56,10 +57,13 @@ async fn run(storage: Storage, kv: KvSessionStore, command: Command) -> worker::
     for record in &writes.store {
         kv.put_new(record, now).await.map_err(failed)?;
     }
-    if sessions.is_empty() {
-        storage.delete(STATE_KEY).await?;
-    } else {
-        storage.put(STATE_KEY, &sessions).await?;
+    // A listing (the account page, every check of an open socket) changes nothing to store.
+    if sessions != before {
+        if sessions.is_empty() {
+            storage.delete(STATE_KEY).await?;
+        } else {
+            storage.put(STATE_KEY, &sessions).await?;
+        }
     }
     Ok(reply)
 }
@@ -306,5 +310,20 @@ impl SessionStore for AuthorityStore {
 
     async fn is_revoked(&self, id: &SessionId) -> Result<bool, StoreError> {
         self.kv.is_revoked(id).await
+    }
+
+    /// The authority's own list: it holds every session of its user, so one missing from it
+    /// has ended, at whichever location it was ended.
+    async fn standing(
+        &self,
+        id: &SessionId,
+        user: &Username,
+        now: UnixTime,
+    ) -> Result<Standing, StoreError> {
+        let live = self.sessions_of(user, now).await?;
+        Ok(live
+            .into_iter()
+            .find(|record| record.id == *id)
+            .map_or(Standing::Ended, Standing::Live))
     }
 }

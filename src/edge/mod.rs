@@ -19,6 +19,7 @@ mod rate;
 mod request;
 mod routes;
 mod session_api;
+mod socket;
 mod store;
 mod webcrypto;
 

@@ -8,16 +8,19 @@
 //! except that one carrying session cookies is made uncacheable by shared caches.
 //!
 //! `Upgrade` is hop-by-hop, but a `GET` asking for `Upgrade: websocket` keeps it: the runtime then
-//! opens a WebSocket to the origin (with the same identity headers as any forwarded request) and
-//! its 101 answer, carrying the socket, is handed to the client, which joins the two. The gate has
-//! already decided by then, so an unauthenticated upgrade never reaches the origin.
+//! opens a WebSocket to the origin (with the same identity headers as any forwarded request). The
+//! gate has already decided by then, so an unauthenticated upgrade never reaches the origin. The
+//! origin's 101 answer, carrying its socket, is not handed to the client when the upgrade carries
+//! an identity: [`super::socket`] relays it, so that the socket closes when the session ends. A
+//! public path's upgrade (no identity, no session to end) is handed through as it came.
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::web_sys;
+use worker::worker_sys::ext::ResponseExt;
 
 use super::error::{EdgeError, EdgeResult};
-use super::{http, pages, Ctx};
+use super::{http, pages, socket, Ctx};
 use crate::auth::forward::{identity_headers, is_reserved_header, Identity};
 use crate::auth::gate::{Refusal, Verdict};
 use crate::auth::request::RequestFacts;
@@ -89,7 +92,8 @@ pub(super) async fn protected(
     }
 }
 
-fn js_error(what: &'static str) -> impl Fn(wasm_bindgen::JsValue) -> EdgeError {
+/// Maps a runtime call's exception to an internal error naming `what` failed.
+pub(super) fn js_error(what: &'static str) -> impl Fn(wasm_bindgen::JsValue) -> EdgeError {
     move |err| EdgeError::Internal(format!("{what}: {err:?}"))
 }
 
@@ -155,6 +159,10 @@ async fn forward(
         .await
         .map_err(|_| EdgeError::OriginUnreachable)?;
     let answer: web_sys::Response = answer.dyn_into().map_err(js_error("origin response"))?;
+    let answer = match (identity, answer.websocket()) {
+        (Some(identity), Some(origin)) => socket::relay(&answer, origin, identity, incoming, ctx)?,
+        _ => answer,
+    };
     if set_cookies.is_empty() {
         return Ok(answer);
     }

@@ -16,7 +16,7 @@ use crate::auth::keys::AssertionKeyRing;
 use crate::auth::refresh::{PresentedRefresh, SessionId, TokenHash};
 use crate::auth::secret::Assertion;
 use crate::auth::session::{SessionPolicy, SessionRecord};
-use crate::auth::store::{Rotation, SessionStore, StoreError};
+use crate::auth::store::{Rotation, SessionStore, Standing, StoreError};
 use crate::auth::token::{TokenError, Unsigned};
 
 enum Backend {
@@ -128,6 +128,15 @@ impl SessionStore for Sessions {
 
     async fn is_revoked(&self, id: &SessionId) -> Result<bool, StoreError> {
         delegate!(self, store => store.is_revoked(id))
+    }
+
+    async fn standing(
+        &self,
+        id: &SessionId,
+        user: &Username,
+        now: UnixTime,
+    ) -> Result<Standing, StoreError> {
+        delegate!(self, store => store.standing(id, user, now))
     }
 }
 

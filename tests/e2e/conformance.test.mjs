@@ -18,6 +18,7 @@ const CHECKS = [
   "limit_evicts_oldest",
   "single_session_mode",
   "revoke_one_and_all",
+  "standing_follows_the_session",
 ];
 
 let origin;
