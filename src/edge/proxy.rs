@@ -69,7 +69,11 @@ pub(super) async fn protected(
         Verdict::Forward {
             identity,
             set_cookies,
-        } => forward(req, facts, ctx, identity.as_ref(), &set_cookies).await,
+        } => forward(req, facts, ctx, identity.as_ref(), &set_cookies)
+            .await
+            // A failure after a refresh in place (origin away, a GET with a body) still hands
+            // over the rotated tokens: the browser's old refresh token is already spent.
+            .map_err(|err| err.with_cookies(set_cookies)),
         Verdict::Redirect {
             location,
             set_cookies,

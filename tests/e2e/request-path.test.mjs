@@ -101,6 +101,13 @@ describe("every failure answers the JSON error contract", () => {
       await addUser(edge, "dave");
       const jar = await session(edge, "dave");
       await assertJsonError(await edge.fetch("/app", { headers: { ...API, cookie: jar.header() } }), 502, "origin_unreachable");
+      // A refresh in place before the failure: the rotated tokens still reach the browser, whose
+      // old refresh token is spent (without them its next refresh would count as reuse).
+      const refreshOnly = `${REFRESH}=${jar.cookies.get(REFRESH)}`;
+      const failed = await edge.fetch("/app", { headers: { ...API, cookie: refreshOnly } });
+      await assertJsonError(failed, 502, "origin_unreachable");
+      const renewed = failed.headers.getSetCookie().map((line) => line.split(";")[0].split("=")[0]);
+      assert.deepEqual(renewed.sort(), [ACCESS, REFRESH].sort(), "the new cookies come with the 502");
     } finally {
       await edge.dispose();
     }
