@@ -297,14 +297,16 @@ pub fn summarize_user_agent(user_agent: &str) -> String {
     summary.chars().take(MAX_USER_AGENT_LEN).collect()
 }
 
+/// Records for tests elsewhere in the core.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     use super::*;
     use crate::auth::env::testing::SeededEntropy;
     use crate::auth::refresh::NewRefresh;
     use crate::auth::username::testing::named;
 
-    fn record(created: UnixTime, policy: &SessionPolicy) -> SessionRecord {
+    /// A session of alice, without roles or device, created at `created` under `policy`.
+    pub(crate) fn record(created: UnixTime, policy: &SessionPolicy) -> SessionRecord {
         let entropy = SeededEntropy::default();
         let id = SessionId::generate(&entropy).unwrap();
         let refresh = NewRefresh::mint(&id, &entropy).unwrap();
@@ -315,6 +317,13 @@ mod tests {
         };
         SessionRecord::new(id, subject, refresh.hash, created, policy)
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::record;
+    use super::*;
+    use crate::auth::env::testing::SeededEntropy;
 
     #[test]
     fn a_revocation_marker_outlives_every_token_it_must_refuse() {

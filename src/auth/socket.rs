@@ -184,10 +184,7 @@ pub fn relayed_code(code: u16) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::env::testing::SeededEntropy;
-    use crate::auth::refresh::NewRefresh;
-    use crate::auth::session::{LoginSubject, SessionPolicy, SessionRecord};
-    use crate::auth::username::testing::named;
+    use crate::auth::session::{SessionPolicy, SessionRecord};
 
     const T0: UnixTime = 1_800_000_000;
 
@@ -197,15 +194,7 @@ mod tests {
 
     /// A session of alice logged in at `at`.
     fn record(at: UnixTime) -> SessionRecord {
-        let entropy = SeededEntropy::default();
-        let id = SessionId::generate(&entropy).unwrap();
-        let refresh = NewRefresh::mint(&id, &entropy).unwrap();
-        let subject = LoginSubject {
-            user: named("alice"),
-            roles: vec![],
-            user_agent: String::new(),
-        };
-        SessionRecord::new(id, subject, refresh.hash, at, &policy())
+        crate::auth::session::testing::record(at, &policy())
     }
 
     fn watch(record: &SessionRecord, now: UnixTime, interval: i64) -> SocketWatch {
