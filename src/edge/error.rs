@@ -24,11 +24,8 @@ pub enum EdgeError {
     NotFound(&'static str),
     /// A state-changing request from another site.
     CrossSite,
-    /// The core refused the request a session; `set_cookies` go with the answer.
-    Refused {
-        refusal: Refusal,
-        set_cookies: Vec<String>,
-    },
+    /// The core refused the request a session (the cookies it clears come by [`Self::with_cookies`]).
+    Refused(Refusal),
     /// Session or user storage could not answer.
     Unavailable(String),
     /// The origin did not answer.
@@ -37,8 +34,8 @@ pub enum EdgeError {
     Admin(AdminError),
     /// A runtime call failed where nothing else was expected to.
     Internal(String),
-    /// `error`, answered with `set_cookies` all the same: the cookies of a session refreshed in
-    /// place before the failure, whose old refresh token is spent.
+    /// `error`, answered with `set_cookies` all the same: those a refusal clears, or those of a
+    /// session refreshed in place before the failure, whose old refresh token is spent.
     WithCookies {
         error: Box<EdgeError>,
         set_cookies: Vec<String>,
@@ -79,9 +76,7 @@ impl EdgeError {
                 "cross_site",
                 "cross-site requests are not accepted here".into(),
             ),
-            Self::Refused { refusal, .. } => {
-                (refusal.status(), refusal.code(), refusal.message().into())
-            }
+            Self::Refused(refusal) => (refusal.status(), refusal.code(), refusal.message().into()),
             Self::Unavailable(_) => (
                 503,
                 "unavailable",
@@ -102,7 +97,7 @@ impl EdgeError {
         }
     }
 
-    /// The JSON error response, with any cookies the refusal clears. A refused session says
+    /// The JSON error response, with the cookies it carries. A refused session says
     /// so in `WWW-Authenticate` too (RFC 6750 §3), which a bearer client reads and a browser
     /// ignores (no dialog for this scheme).
     pub fn render(&self) -> worker::Result<Response> {
@@ -113,22 +108,15 @@ impl EdgeError {
         }
         let (status, code, message) = self.parts();
         let mut response = http::error(status, code, &message)?;
-        if let Self::Refused {
-            set_cookies,
-            refusal,
-        } = self
-        {
-            http::add_cookies(&mut response, set_cookies)?;
-            if status == 401 {
-                let challenge = match refusal {
-                    Refusal::NoSession => r#"Bearer realm="edgegate""#.to_owned(),
-                    other => format!(
-                        r#"Bearer realm="edgegate", error="invalid_token", error_description="{}""#,
-                        other.message().replace('"', "'")
-                    ),
-                };
-                response.headers_mut().set("WWW-Authenticate", &challenge)?;
-            }
+        if let (Self::Refused(refusal), 401) = (self, status) {
+            let challenge = match refusal {
+                Refusal::NoSession => r#"Bearer realm="edgegate""#.to_owned(),
+                other => format!(
+                    r#"Bearer realm="edgegate", error="invalid_token", error_description="{}""#,
+                    other.message().replace('"', "'")
+                ),
+            };
+            response.headers_mut().set("WWW-Authenticate", &challenge)?;
         }
         Ok(response)
     }
@@ -164,10 +152,7 @@ impl From<AdminError> for EdgeError {
 
 impl From<Refusal> for EdgeError {
     fn from(refusal: Refusal) -> Self {
-        Self::Refused {
-            refusal,
-            set_cookies: Vec::new(),
-        }
+        Self::Refused(refusal)
     }
 }
 

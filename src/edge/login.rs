@@ -21,7 +21,6 @@ use crate::auth::login::{
     parse_login, parse_token_request, LoginFormat, LoginRequest, TokenRequest,
 };
 use crate::auth::page::MAX_USERNAME_ECHO;
-
 use crate::auth::ratelimit::Scope;
 use crate::auth::redirect::safe_next;
 use crate::auth::refresh::{NewRefresh, SessionId};

@@ -89,10 +89,7 @@ pub(super) async fn protected(
         Verdict::Refuse {
             refusal,
             set_cookies,
-        } => Err(EdgeError::Refused {
-            refusal,
-            set_cookies,
-        }),
+        } => Err(EdgeError::Refused(refusal).with_cookies(set_cookies)),
     }
 }
 

@@ -16,18 +16,13 @@ use crate::auth::store::SessionStore;
 
 /// A refusal with the cookies it clears (see [`Refusal::clears_cookies`]).
 fn refused(facts: &RequestFacts, ctx: &Ctx<'_>, refusal: Refusal) -> EdgeError {
-    EdgeError::Refused {
-        set_cookies: ctx.gate().refusal_cookies(facts, &refusal),
-        refusal,
-    }
+    let set_cookies = ctx.gate().refusal_cookies(facts, &refusal);
+    EdgeError::Refused(refusal).with_cookies(set_cookies)
 }
 
 /// A refusal with the session cookies cleared whatever the reason: they are absent or useless.
 fn refused_clearing(facts: &RequestFacts, ctx: &Ctx<'_>, refusal: Refusal) -> EdgeError {
-    EdgeError::Refused {
-        refusal,
-        set_cookies: ctx.gate().clearing_cookies(facts),
-    }
+    EdgeError::Refused(refusal).with_cookies(ctx.gate().clearing_cookies(facts))
 }
 
 /// Runs `handler` with the request's session, refreshing in place; 401 without one. The cookies
@@ -132,9 +127,11 @@ pub(super) async fn logout(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>
     } else {
         http::redirect(&format!("{LOGIN_PATH}?reason={}", reason.code()), 303)?
     };
-    // A bearer client's logout ends its session alone: the browser cookies it may carry are not it.
-    if !facts.bearer.presented() {
-        http::add_cookies(&mut response, &gate.clearing_cookies(facts))?;
+    // None for a bearer client's logout: it ends that session alone, not the browser cookies it
+    // may carry, so neither are they cleared nor the site's data.
+    let clearing = gate.clearing_cookies(facts);
+    if !clearing.is_empty() {
+        http::add_cookies(&mut response, &clearing)?;
         response
             .headers_mut()
             .set("Clear-Site-Data", "\"cookies\"")?;
