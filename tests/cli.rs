@@ -548,18 +548,21 @@ fn the_admin_client_checks_its_target_before_sending_anything() {
         );
     }
     // --print shows the request, and never the secret.
-    let output = edgegate(&[
+    let printed = |args: &[&str]| {
+        let output = edgegate(&[args, &["--print"]].concat())
+            .env("EDGEGATE_ADMIN_SECRET", &secret)
+            .output()
+            .unwrap();
+        assert_status(&output, 0);
+        output
+    };
+    let output = printed(&[
         "sessions",
         "revoke-all",
         "alice",
         "--edge",
         "https://edge.example/",
-        "--print",
-    ])
-    .env("EDGEGATE_ADMIN_SECRET", &secret)
-    .output()
-    .unwrap();
-    assert_status(&output, 0);
+    ]);
     assert_eq!(
         stdout(&output).trim(),
         "DELETE https://edge.example/auth/admin/users/alice/sessions  (Authorization: Bearer $EDGEGATE_ADMIN_SECRET)"
@@ -567,36 +570,26 @@ fn the_admin_client_checks_its_target_before_sending_anything() {
     assert!(!stdout(&output).contains(&secret) && !stderr(&output).contains(&secret));
 
     // A federated user, as the worker names it, travels percent-encoded.
-    let output = edgegate(&[
+    let output = printed(&[
         "sessions",
         "revoke-all",
         "corp:a/b?c",
         "--edge",
         "https://e.example",
-        "--print",
-    ])
-    .env("EDGEGATE_ADMIN_SECRET", &secret)
-    .output()
-    .unwrap();
-    assert_status(&output, 0);
+    ]);
     assert!(stdout(&output)
         .starts_with("DELETE https://e.example/auth/admin/users/corp%3Aa%2Fb%3Fc/sessions "));
 
     // Session ids are base64url: one may start with a hyphen and is still an id, not a flag.
     let id = "-AAAAAAAAAAAAAAAAAAAAA";
-    let output = edgegate(&[
+    let output = printed(&[
         "sessions",
         "revoke",
         "alice",
         id,
         "--edge",
         "https://e.example",
-        "--print",
-    ])
-    .env("EDGEGATE_ADMIN_SECRET", &secret)
-    .output()
-    .unwrap();
-    assert_status(&output, 0);
+    ]);
     assert!(stdout(&output).starts_with(&format!(
         "DELETE https://e.example/auth/admin/users/alice/sessions/{id} "
     )));
