@@ -12,8 +12,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use edgegate::auth::keys::{AssertionKeyRing, SessionKeyRing};
-use edgegate::auth::password::{derive_native, UserRecord};
+use edgegate::auth::accounts::password::{derive_native, UserRecord};
+use edgegate::auth::token::keys::{AssertionKeyRing, SessionKeyRing};
 
 const BIN: &str = env!("CARGO_BIN_EXE_edgegate");
 

@@ -2,7 +2,7 @@
 //! folder beside the checkout: the cookies a browser sends back after each case's `Set-Cookie`
 //! headers, joined into a `Cookie` header, must parse back to exactly those pairs, in order.
 
-use edgegate::auth::cookie::{CookieError, CookieJar, MAX_COOKIE_HEADER};
+use edgegate::auth::http::cookie::{CookieError, CookieJar, MAX_COOKIE_HEADER};
 use serde::Deserialize;
 use std::path::PathBuf;
 

@@ -13,8 +13,8 @@ use std::path::Path;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use edgegate::auth::env::{random_bytes, OsEntropy};
-use edgegate::auth::keys::{KeyError, SessionKeyRing};
 use edgegate::auth::oidc::keys::{LocalSignatureCheck, ProviderAlg, ProviderKey, SignatureCheck};
+use edgegate::auth::token::keys::{KeyError, SessionKeyRing};
 use edgegate::auth::token::{verify_jws, TokenError};
 use hmac::{Hmac, Mac};
 use serde_json::Value;

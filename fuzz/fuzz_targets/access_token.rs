@@ -6,8 +6,8 @@
 use std::sync::LazyLock;
 
 use edgegate::auth::env::OsEntropy;
-use edgegate::auth::keys::{generate_entry, AssertionKeyRing, SessionKeyRing};
-use edgegate::auth::request::BearerCredential;
+use edgegate::auth::token::keys::{generate_entry, AssertionKeyRing, SessionKeyRing};
+use edgegate::auth::http::request::BearerCredential;
 use edgegate::auth::token::{validate_access, validate_assertion, verify_jws, Audience};
 use libfuzzer_sys::fuzz_target;
 

@@ -3,7 +3,7 @@
 //! parse to the same pairs, and what is forwarded must never contain a cookie of ours.
 #![no_main]
 
-use edgegate::auth::cookie::{
+use edgegate::auth::http::cookie::{
     cookie_names, strip_session_cookies, CookieError, CookieJar, MAX_COOKIE_HEADER,
 };
 use libfuzzer_sys::fuzz_target;

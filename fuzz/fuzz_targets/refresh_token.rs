@@ -1,10 +1,10 @@
 //! The refresh cookie is attacker-controlled: parsing must never panic, and only the exact shape
 //! edgegate mints (`<16-byte session id>.<32-byte secret>[.<user>]`, unpadded base64url, the
-//! user a valid [`edgegate::auth::username::Username`]) may pass.
+//! user a valid [`edgegate::auth::names::username::Username`]) may pass.
 #![no_main]
 
-use edgegate::auth::encoding::b64url_decode;
-use edgegate::auth::refresh::{PresentedRefresh, SessionId};
+use edgegate::auth::names::encoding::b64url_decode;
+use edgegate::auth::session::refresh::{PresentedRefresh, SessionId};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,7 +4,7 @@
 #![no_main]
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use edgegate::auth::keys::SessionKeyRing;
+use edgegate::auth::token::keys::SessionKeyRing;
 use edgegate::auth::token::{
     check_claims, validate_access, verify_jws, Audience, Expectation, TokenKind, ACCESS_TYP,
 };

@@ -9,12 +9,12 @@
 //! detail through [`redact`] before it is stored: whatever the request looked like, a session
 //! id, token or other long secret in it is written as its pseudonym.
 
-use crate::auth::username::Username;
+use crate::auth::names::username::Username;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::encoding::b64url;
-use super::env::UnixTime;
+use crate::auth::env::UnixTime;
+use crate::auth::names::encoding::b64url;
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -245,7 +245,7 @@ impl AuditEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::username::testing::named;
+    use crate::auth::names::username::testing::named;
 
     #[test]
     fn lines_hash_identifiers() {

@@ -1,15 +1,17 @@
 //! The admin endpoint: the operator tool's session commands, run by the same core as the
-//! worker's own session endpoints (see [`crate::auth::admin`]).
+//! worker's own session endpoints (see [`crate::auth::wire::admin`]).
 
 use worker::web_sys;
 
 use super::error::EdgeResult;
 use super::{http, Ctx};
-use crate::auth::admin::{authorize, AdminCommand, AdminError, AdminSession, Ended, SessionList};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::gate::Held;
-use crate::auth::request::RequestFacts;
-use crate::auth::store::SessionStore;
+use crate::auth::http::request::RequestFacts;
+use crate::auth::session::store::SessionStore;
+use crate::auth::wire::admin::{
+    authorize, AdminCommand, AdminError, AdminSession, Ended, SessionList,
+};
 
 pub(super) async fn admin(
     req: &web_sys::Request,

@@ -10,7 +10,7 @@
 //! step: an account's counter in that user's object, a client's in an object named by its
 //! address prefix (`throttle:<counter key>`, which no username can be, as usernames hold no `:`).
 
-use crate::auth::username::Username;
+use crate::auth::names::username::Username;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use worker::{
@@ -18,13 +18,13 @@ use worker::{
 };
 
 use super::kv_store::KvSessionStore;
-use crate::auth::authority::{apply, Command, Reply};
+use crate::auth::accounts::throttle::{self, ThrottleCommand, Verdict, Window};
 use crate::auth::env::UnixTime;
-use crate::auth::ratelimit::{self, ThrottleCommand, Verdict, Window};
-use crate::auth::refresh::{PresentedRefresh, SessionId, TokenHash};
-use crate::auth::session::{SessionPolicy, SessionRecord};
-use crate::auth::store::{Rotation, SessionStore, Standing, StoreError};
-use crate::auth::user_sessions::UserSessions;
+use crate::auth::session::authority::{apply, Command, Reply};
+use crate::auth::session::record::{SessionPolicy, SessionRecord};
+use crate::auth::session::refresh::{PresentedRefresh, SessionId, TokenHash};
+use crate::auth::session::store::{Rotation, SessionStore, Standing, StoreError};
+use crate::auth::session::user_sessions::UserSessions;
 
 /// The Durable Object binding.
 pub const BINDING: &str = "AUTHORITY";
@@ -70,7 +70,7 @@ async fn run(storage: Storage, kv: KvSessionStore, command: Command) -> worker::
 
 async fn count(storage: Storage, command: ThrottleCommand) -> worker::Result<Verdict> {
     let current: Option<Window> = storage.get(THROTTLE_KEY).await?;
-    let (verdict, kept) = ratelimit::apply(current, command);
+    let (verdict, kept) = throttle::apply(current, command);
     if kept != current {
         match &kept {
             Some(window) => storage.put(THROTTLE_KEY, window).await?,

@@ -10,15 +10,15 @@
 //! its 200 answer names the user and roles. The name must already be a valid username as it would
 //! be stored (see `Username`); any other answer fails the login as unavailable.
 
-use crate::auth::username::Username;
+use crate::auth::names::username::Username;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
 
 use super::webcrypto;
 
+use crate::auth::accounts::password::{user_key, PasswordHash, UserRecord, PBKDF2_ITERATIONS};
 use crate::auth::config::{Config, Credentials};
-use crate::auth::password::{user_key, PasswordHash, UserRecord, PBKDF2_ITERATIONS};
 use crate::auth::secret::{OriginSecret, Password};
 
 /// The result of a credential check.

@@ -10,9 +10,9 @@ use core::fmt;
 use worker::Response;
 
 use super::http;
-use crate::auth::admin::AdminError;
 use crate::auth::gate::Refusal;
-use crate::auth::store::StoreError;
+use crate::auth::session::store::StoreError;
+use crate::auth::wire::admin::AdminError;
 
 #[derive(Debug)]
 #[non_exhaustive]

@@ -2,22 +2,22 @@
 //!
 //! Every operation applies the core's pure decisions with plain reads and writes. KV has no
 //! compare-and-set and spreads writes in up to 60 s, so what this backend cannot promise is
-//! listed per operation in [`crate::auth::store`]. Writes carry expirations so that nothing
+//! listed per operation in [`crate::auth::session::store`]. Writes carry expirations so that nothing
 //! outlives the session it belongs to (KV refuses expirations under 60 s, hence the floor).
 
-use crate::auth::username::Username;
+use crate::auth::names::username::Username;
 use worker::kv::KvStore;
 
 use crate::auth::env::UnixTime;
-use crate::auth::kv_keys::{
+use crate::auth::session::kv_layout::{
     revoked_key, session_key, session_of_index_key, user_index_key, user_index_prefix,
 };
-use crate::auth::refresh::{PresentedRefresh, SessionId, TokenHash};
-use crate::auth::session::{
+use crate::auth::session::record::{
     decide_rotation, revocation_kept_until, sessions_to_evict, RotationDecision, SessionPolicy,
     SessionRecord,
 };
-use crate::auth::store::{Rotation, SessionStore, StoreError};
+use crate::auth::session::refresh::{PresentedRefresh, SessionId, TokenHash};
+use crate::auth::session::store::{Rotation, SessionStore, StoreError};
 
 /// KV's shortest accepted expiration, from now.
 const MIN_KV_TTL: i64 = 60;

@@ -6,7 +6,7 @@
 //! the two routes it came by. Tokens reach the body only at `/auth/token`, which sets no cookie;
 //! a browser's login never exposes its HttpOnly cookies' tokens to scripts.
 
-use crate::auth::username::Username;
+use crate::auth::names::username::Username;
 use serde_json::json;
 use worker::{Request, Response, Result};
 
@@ -15,18 +15,18 @@ use super::error::{EdgeError, EdgeResult};
 use super::pages::{login_origin, LOGIN_PATH};
 use super::rate::{self, Counter};
 use super::{http, Ctx};
+use crate::auth::accounts::throttle::Scope;
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::gate::{Restored, SessionTokens};
-use crate::auth::login::{
+use crate::auth::http::redirect::safe_next;
+use crate::auth::http::request::RequestFacts;
+use crate::auth::pages::MAX_USERNAME_ECHO;
+use crate::auth::session::record::{LoginSubject, SessionRecord};
+use crate::auth::session::refresh::{NewRefresh, SessionId};
+use crate::auth::session::store::SessionStore;
+use crate::auth::wire::login::{
     parse_login, parse_token_request, LoginFormat, LoginRequest, TokenRequest,
 };
-use crate::auth::page::MAX_USERNAME_ECHO;
-use crate::auth::ratelimit::Scope;
-use crate::auth::redirect::safe_next;
-use crate::auth::refresh::{NewRefresh, SessionId};
-use crate::auth::request::RequestFacts;
-use crate::auth::session::{LoginSubject, SessionRecord};
-use crate::auth::store::SessionStore;
 
 fn login_failure(
     format: LoginFormat,

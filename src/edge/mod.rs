@@ -29,9 +29,9 @@ use std::rc::Rc;
 use worker::{console_log, event, web_sys, Context, Env, Result, Url};
 
 use crate::auth::audit::{AuditEvent, EventKind};
-use crate::auth::cache::IsolateCaches;
 use crate::auth::config::{Config, ConfigError};
 use crate::auth::env::{OsEntropy, UnixTime};
+use crate::auth::gate::cache::IsolateCaches;
 use crate::auth::gate::{AuditSink, Gate};
 use error::EdgeError;
 use store::{Sessions, UsersKv, WebCryptoSigner};

@@ -6,7 +6,7 @@
 //! login opens. The provider's tokens stay in this module's locals: they are never set as a
 //! cookie nor forwarded.
 
-use crate::auth::username::Username;
+use crate::auth::names::username::Username;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -22,9 +22,9 @@ use super::pages::LOGIN_PATH;
 use super::webcrypto::WebCryptoSignatureCheck;
 use super::{http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
-use crate::auth::cookie::CookieJar;
 use crate::auth::env::UnixTime;
-use crate::auth::kv_keys::logout_token_key;
+use crate::auth::http::cookie::CookieJar;
+use crate::auth::http::request::RequestFacts;
 use crate::auth::oidc::config::{Provider, TokenAuth};
 use crate::auth::oidc::discovery::{Discovery, MAX_DISCOVERY_BYTES};
 use crate::auth::oidc::flow::{self, callback_path, Flow, FORM_VALUE, OIDC_PREFIX};
@@ -35,8 +35,8 @@ use crate::auth::oidc::identity::admit;
 use crate::auth::oidc::keys::{ProviderKeys, MAX_JWKS_BYTES};
 use crate::auth::oidc::logout::{logout_token_field, validate_logout_token};
 use crate::auth::oidc::refresh_policy::{is_fresh, may_refetch_keys};
-use crate::auth::page::{render_provider_logout, Reason};
-use crate::auth::request::RequestFacts;
+use crate::auth::pages::{render_provider_logout, Reason};
+use crate::auth::session::kv_layout::logout_token_key;
 
 /// A token endpoint answer larger than this is refused.
 const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;

@@ -1,5 +1,5 @@
 //! The pages as served: the `www/` files through the assets binding with the page security
-//! headers, the templates among them filled with this request's values by [`crate::auth::page`],
+//! headers, the templates among them filled with this request's values by [`crate::auth::pages`],
 //! and HTML error pages for browser navigations.
 
 use worker::worker_sys::ext::RequestExt;
@@ -8,13 +8,13 @@ use worker::{Request, Response, Url};
 use super::error::{EdgeError, EdgeResult};
 use super::{http, Ctx};
 use crate::auth::gate::{Denied, Resolution};
-use crate::auth::page::{
+use crate::auth::http::redirect::safe_next;
+use crate::auth::http::request::RequestFacts;
+use crate::auth::pages::{
     address_prefix, describe_place, forbidden_message, login_notice, render_account, render_error,
     render_login, ErrorView, LoginView,
 };
-use crate::auth::redirect::safe_next;
-use crate::auth::request::RequestFacts;
-use crate::auth::session::SignedInFrom;
+use crate::auth::session::record::SignedInFrom;
 
 pub(super) const LOGIN_PATH: &str = "/auth/login";
 pub(super) const ASSETS_PREFIX: &str = "/auth/assets/";

@@ -21,9 +21,9 @@ use worker::worker_sys::ext::ResponseExt;
 
 use super::error::{EdgeError, EdgeResult};
 use super::{http, pages, socket, Ctx};
-use crate::auth::forward::{identity_headers, is_reserved_header, Identity};
 use crate::auth::gate::{Refusal, Verdict};
-use crate::auth::request::RequestFacts;
+use crate::auth::http::forward::{identity_headers, is_reserved_header, Identity};
+use crate::auth::http::request::RequestFacts;
 
 /// Headers the edge never forwards: hop-by-hop ones, and those it sets itself.
 fn is_dropped(name: &str) -> bool {

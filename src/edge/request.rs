@@ -4,7 +4,7 @@ use worker::worker_sys::ext::RequestExt;
 use worker::{web_sys, Url};
 
 use crate::auth::config::Config;
-use crate::auth::request::{RawRequest, RequestFacts};
+use crate::auth::http::request::{RawRequest, RequestFacts};
 
 /// The platform's name for the location serving `request` (its `colo`), if the platform says.
 pub fn location(request: &web_sys::Request) -> Option<String> {

@@ -17,9 +17,9 @@ use super::session_api::{
     current_session, list_sessions, logout, refresh, revoke_all, revoke_one, with_session,
 };
 use super::{http, Ctx};
-use crate::auth::admin::ADMIN_USERS_PREFIX;
 use crate::auth::audit::{AuditEvent, EventKind};
-use crate::auth::request::RequestFacts;
+use crate::auth::http::request::RequestFacts;
+use crate::auth::wire::admin::ADMIN_USERS_PREFIX;
 
 pub(super) async fn route(
     req: web_sys::Request,
@@ -123,7 +123,7 @@ struct SignatureCase {
 #[cfg(feature = "conformance")]
 async fn signatures(mut req: Request) -> EdgeResult {
     use super::webcrypto::WebCryptoSignatureCheck;
-    use crate::auth::encoding::b64url_decode;
+    use crate::auth::names::encoding::b64url_decode;
     use crate::auth::oidc::keys::{ProviderAlg, ProviderKey, SignatureCheck};
     let Ok(cases) = serde_json::from_slice::<Vec<SignatureCase>>(&req.bytes().await?) else {
         return Ok(worker::Response::error(
@@ -166,9 +166,10 @@ async fn conformance(ctx: &Ctx<'_>) -> EdgeResult {
     std::panic::set_hook(Box::new(|info| {
         worker::console_error!("conformance: {info}")
     }));
-    let passed =
-        crate::auth::conformance::run_all(|| super::store::Sessions::new(ctx.env, ctx.config))
-            .await;
+    let passed = crate::auth::testing::conformance::run_all(|| {
+        super::store::Sessions::new(ctx.env, ctx.config)
+    })
+    .await;
     let store = match ctx.config.store {
         crate::auth::config::StoreBackend::Kv => "kv",
         crate::auth::config::StoreBackend::Authority => "authority",

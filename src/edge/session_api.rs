@@ -9,10 +9,10 @@ use super::pages::LOGIN_PATH;
 use super::{http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::gate::{Held, Principal, Refusal, Resolution, Restored};
-use crate::auth::page::{logout_everywhere_confirmed, Reason};
-use crate::auth::refresh::SessionId;
-use crate::auth::request::RequestFacts;
-use crate::auth::store::SessionStore;
+use crate::auth::http::request::RequestFacts;
+use crate::auth::pages::{logout_everywhere_confirmed, Reason};
+use crate::auth::session::refresh::SessionId;
+use crate::auth::session::store::SessionStore;
 
 /// A refusal with the cookies it clears (see [`Refusal::clears_cookies`]).
 fn refused(facts: &RequestFacts, ctx: &Ctx<'_>, refusal: Refusal) -> EdgeError {

@@ -5,7 +5,7 @@
 //! both accepted by the worker; the pair's client end goes back to the client in our own 101.
 //! One task then owns both sockets: it passes every text and binary message on unchanged, passes
 //! a close (code and reason, where the code may be sent on the wire) or an error of either side to
-//! the other, and runs the session checks that [`crate::auth::socket::SocketWatch`] schedules:
+//! the other, and runs the session checks that [`crate::auth::session::socket_watch::SocketWatch`] schedules:
 //! each asks the store directly ([`SessionStore::standing`]), never the isolate's "not revoked"
 //! cache, which would hide a revocation KV already shows. When the watch says close, the client
 //! gets 4401 "session ended" (4503 "session check failed" after two failed checks), the origin a
@@ -30,11 +30,13 @@ use super::proxy::js_error;
 use super::store::Sessions;
 use super::{now, ConsoleAudit, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
-use crate::auth::forward::Identity;
 use crate::auth::gate::AuditSink;
-use crate::auth::refresh::SessionId;
-use crate::auth::socket::{relayed_code, Closing, SocketWatch, Step, NORMAL_CLOSURE, PEER_FAILED};
-use crate::auth::store::{SessionStore, Standing, StoreError};
+use crate::auth::http::forward::Identity;
+use crate::auth::session::refresh::SessionId;
+use crate::auth::session::socket_watch::{
+    relayed_code, Closing, SocketWatch, Step, NORMAL_CLOSURE, PEER_FAILED,
+};
+use crate::auth::session::store::{SessionStore, Standing, StoreError};
 
 /// Headers of the origin's 101 that belong to its own handshake with the edge: the runtime
 /// writes the client's.

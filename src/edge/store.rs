@@ -1,7 +1,7 @@
 //! The bindings behind the core's traits: the session store in force (Workers KV alone, or the
 //! per-user authority in front of it), the `USERS` account check, and WebCrypto signing.
 
-use crate::auth::username::Username;
+use crate::auth::names::username::Username;
 use std::cell::OnceCell;
 
 use worker::Env;
@@ -12,11 +12,11 @@ use super::{credentials, webcrypto};
 use crate::auth::config::{Config, StoreBackend};
 use crate::auth::env::UnixTime;
 use crate::auth::gate::{Accounts, AssertionSigner};
-use crate::auth::keys::AssertionKeyRing;
-use crate::auth::refresh::{PresentedRefresh, SessionId, TokenHash};
 use crate::auth::secret::Assertion;
-use crate::auth::session::{SessionPolicy, SessionRecord};
-use crate::auth::store::{Rotation, SessionStore, Standing, StoreError};
+use crate::auth::session::record::{SessionPolicy, SessionRecord};
+use crate::auth::session::refresh::{PresentedRefresh, SessionId, TokenHash};
+use crate::auth::session::store::{Rotation, SessionStore, Standing, StoreError};
+use crate::auth::token::keys::AssertionKeyRing;
 use crate::auth::token::{TokenError, Unsigned};
 
 enum Backend {

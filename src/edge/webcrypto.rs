@@ -10,8 +10,8 @@ use js_sys::{Array, Object, Reflect, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::auth::keys::AssertionKeyRing;
 use crate::auth::oidc::keys::{ProviderAlg, ProviderKey, SignatureCheck};
+use crate::auth::token::keys::AssertionKeyRing;
 
 #[wasm_bindgen]
 extern "C" {

@@ -14,24 +14,24 @@ use core::pin::pin;
 use core::task::{Context, Poll, Waker};
 
 use edgegate::auth::audit::AuditEvent;
-use edgegate::auth::cache::{CacheSettings, IsolateCaches};
 use edgegate::auth::config::Config;
 use edgegate::auth::env::{OsEntropy, UnixTime};
-use edgegate::auth::forward::{identity_headers, Identity};
+use edgegate::auth::gate::cache::{CacheSettings, IsolateCaches};
 use edgegate::auth::gate::{
     AssertionSigner, AuditSink, Gate, LocalSigner, NoAccountCheck, Verdict,
 };
-use edgegate::auth::keys::AssertionKeyRing;
-use edgegate::auth::memory_store::MemoryStore;
-use edgegate::auth::refresh::{NewRefresh, SessionId};
-use edgegate::auth::request::{RawRequest, RequestFacts};
+use edgegate::auth::http::forward::{identity_headers, Identity};
+use edgegate::auth::http::request::{RawRequest, RequestFacts};
+use edgegate::auth::names::username::Username;
 use edgegate::auth::secret::Assertion;
-use edgegate::auth::session::{LoginSubject, SessionRecord};
-use edgegate::auth::store::SessionStore;
+use edgegate::auth::session::record::{LoginSubject, SessionRecord};
+use edgegate::auth::session::refresh::{NewRefresh, SessionId};
+use edgegate::auth::session::store::SessionStore;
+use edgegate::auth::testing::memory_store::MemoryStore;
+use edgegate::auth::token::keys::AssertionKeyRing;
 use edgegate::auth::token::{
     issue_access, validate_access, Subject, TokenError, Unsigned, VerifiedAccess,
 };
-use edgegate::auth::username::Username;
 
 /// A fixed instant, so tokens minted by the fixture are valid for the whole run.
 pub const NOW: UnixTime = 1_800_000_000;

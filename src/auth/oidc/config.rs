@@ -5,7 +5,7 @@
 //! the button label, scopes, token endpoint authentication, roles and allow-lists. Like the rest
 //! of the configuration this is checked once per isolate, and an error names the variable.
 
-use super::super::config::ConfigError;
+use crate::auth::config::ConfigError;
 use crate::auth::secret::ClientSecret;
 
 /// Providers one deployment may name: each is a button, and a small fixed number bounds the

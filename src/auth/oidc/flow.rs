@@ -15,12 +15,12 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::auth::cookie::CookieSpec;
-use crate::auth::encoding::b64url;
 use crate::auth::env::{random_bytes, Entropy, UnixTime};
-use crate::auth::keys::SessionKeyRing;
-use crate::auth::redirect::safe_next;
+use crate::auth::http::cookie::CookieSpec;
+use crate::auth::http::redirect::safe_next;
+use crate::auth::names::encoding::b64url;
 use crate::auth::secret::ct_eq;
+use crate::auth::token::keys::SessionKeyRing;
 use crate::auth::token::verify_jws;
 
 /// `typ` of the flow cookie's token.

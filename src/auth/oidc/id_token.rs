@@ -302,7 +302,7 @@ pub(super) mod test_support {
     use serde_json::{json, Value};
 
     use super::super::keys::ProviderKeys;
-    use crate::auth::encoding::b64url;
+    use crate::auth::names::encoding::b64url;
 
     pub const ISSUER: &str = "https://id.example.com";
     pub const CLIENT: &str = "edge-client";
@@ -374,7 +374,7 @@ pub(super) mod test_support {
 mod tests {
     use super::test_support::*;
     use super::*;
-    use crate::auth::encoding::b64url;
+    use crate::auth::names::encoding::b64url;
     use crate::auth::oidc::keys::LocalSignatureCheck;
     use hmac::Mac;
     use serde_json::{json, Value};

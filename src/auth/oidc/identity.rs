@@ -5,7 +5,7 @@
 //! or a provider `sub` equal to a built-in user's name, are different users. Email allow-lists
 //! only trust an address the provider says it verified.
 
-use crate::auth::username::Username;
+use crate::auth::names::username::Username;
 use core::fmt;
 
 use serde_json::Value;

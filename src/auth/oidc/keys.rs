@@ -17,7 +17,7 @@ use jwt_compact::{Algorithm, AlgorithmSignature};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::auth::keys::is_valid_kid;
+use crate::auth::token::keys::is_valid_kid;
 
 /// A JWKS larger than this is refused before parsing; real ones are a few kilobytes.
 pub const MAX_JWKS_BYTES: usize = 64 * 1024;

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::id_token::{verify_signature, ProviderExpectation, ProviderTokenError, PROVIDER_LEEWAY};
 use super::keys::{ProviderKeys, SignatureCheck};
 use crate::auth::env::UnixTime;
-use crate::auth::login::form_decode;
+use crate::auth::wire::login::form_decode;
 
 /// The `events` member that marks a logout token.
 pub const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";

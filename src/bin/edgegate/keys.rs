@@ -8,8 +8,8 @@ use std::path::Path;
 use chrono::DateTime;
 
 use edgegate::auth::env::{random_bytes, OsEntropy};
-use edgegate::auth::keys::{generate_entry, SessionKeyRing};
 use edgegate::auth::secret::KeyMaterial;
+use edgegate::auth::token::keys::{generate_entry, SessionKeyRing};
 
 use crate::{fail, now, Failure};
 

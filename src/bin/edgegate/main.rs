@@ -23,9 +23,9 @@ use chrono::DateTime;
 use clap::{ArgGroup, Parser, Subcommand};
 
 use edgegate::auth::env::UnixTime;
-use edgegate::auth::keys::{is_valid_kid, AssertionKeyRing};
-use edgegate::auth::refresh::SessionId;
-use edgegate::auth::username::Username;
+use edgegate::auth::names::username::Username;
+use edgegate::auth::session::refresh::SessionId;
+use edgegate::auth::token::keys::{is_valid_kid, AssertionKeyRing};
 
 use kv::{Kv, Target};
 use sessions::{Edge, EdgeTarget};

@@ -1,20 +1,20 @@
 //! The `sessions` commands, and the session ends that user changes entail: requests to the
-//! worker's admin endpoint ([`edgegate::auth::admin`]).
+//! worker's admin endpoint ([`edgegate::auth::wire::admin`]).
 //!
 //! The tool never writes session storage itself. The worker runs each command through the same
 //! core rules as its own session endpoints, the session authority stays the one writer, and each
 //! command leaves an audit line at the edge.
 
-use edgegate::auth::username::Username;
+use edgegate::auth::names::username::Username;
 use std::path::PathBuf;
 
 use clap::Args;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use edgegate::auth::admin::{AdminCommand, Ended, SessionList, MIN_ADMIN_SECRET_LEN};
-use edgegate::auth::refresh::SessionId;
 use edgegate::auth::secret::AdminSecret;
+use edgegate::auth::session::refresh::SessionId;
+use edgegate::auth::wire::admin::{AdminCommand, Ended, SessionList, MIN_ADMIN_SECRET_LEN};
 
 use crate::{fail, utc_minute, Failure};
 

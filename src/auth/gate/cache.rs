@@ -1,0 +1,431 @@
+//! Per-isolate caches on the request path, each bounded in time and in memory.
+//!
+//! A Workers isolate serves many requests and has 128 MB, so what it remembers between requests
+//! must have a fixed capacity (least recently used entries go first) and a lifetime that never
+//! stretches a security bound past what SECURITY.md states:
+//!
+//! - a verified access token's claims, keyed by the SHA-256 of the token, until the token's own
+//!   `exp` (never past it: after that the token is validated again, leeway and all);
+//! - "this session is not revoked", for at most `REVOCATION_CACHE_TTL` seconds, which adds that
+//!   much to how late a revocation made at another location is seen here;
+//! - the signed identity assertion of a session, reused while at least half of its lifetime
+//!   remains, so the origin still receives one with `ASSERTION_TTL / 2` seconds or more to live.
+//!
+//! Ending a session in this isolate forgets it in all three at once ([`IsolateCaches::forget`]),
+//! so the location that handles a logout refuses the old token at once.
+
+use crate::auth::names::username::Username;
+use core::cell::RefCell;
+use core::num::NonZeroUsize;
+
+use lru::LruCache;
+use sha2::{Digest, Sha256};
+
+use crate::auth::env::UnixTime;
+use crate::auth::secret::Assertion;
+use crate::auth::token::VerifiedAccess;
+
+/// Capacities and lifetimes; `entries == 0` or `revocation_ttl == 0` turns a cache off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheSettings {
+    /// Entries of each of the token and assertion caches (the revocation cache holds as many).
+    pub entries: usize,
+    /// Seconds a "not revoked" answer is trusted without asking KV again.
+    pub revocation_ttl: i64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            entries: 2048,
+            revocation_ttl: 5,
+        }
+    }
+}
+
+/// The digest an access token is cached under; the token itself is not kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenDigest([u8; 32]);
+
+impl TokenDigest {
+    /// The SHA-256 of `token`.
+    pub fn of(token: &str) -> Self {
+        Self(Sha256::digest(token.as_bytes()).into())
+    }
+}
+
+/// An assertion kept for reuse, with what it was issued for.
+#[derive(Debug, Clone)]
+struct CachedAssertion {
+    user: Username,
+    roles: Vec<String>,
+    assertion: Assertion,
+    expires_at: UnixTime,
+}
+
+/// A bounded map whose entries also carry a deadline.
+struct Bounded<K: core::hash::Hash + Eq, V> {
+    entries: Option<LruCache<K, (V, UnixTime)>>,
+}
+
+impl<K: core::hash::Hash + Eq, V: Clone> Bounded<K, V> {
+    fn new(capacity: usize) -> Self {
+        Self {
+            entries: NonZeroUsize::new(capacity).map(LruCache::new),
+        }
+    }
+
+    /// The value while `now` is before its deadline; an expired entry is dropped.
+    fn get(&mut self, key: &K, now: UnixTime) -> Option<V> {
+        let entries = self.entries.as_mut()?;
+        match entries.get(key) {
+            Some((value, until)) if now < *until => Some(value.clone()),
+            Some(_) => {
+                entries.pop(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn put(&mut self, key: K, value: V, until: UnixTime) {
+        if let Some(entries) = self.entries.as_mut() {
+            entries.put(key, (value, until));
+        }
+    }
+
+    fn remove(&mut self, key: &K) {
+        if let Some(entries) = self.entries.as_mut() {
+            entries.pop(key);
+        }
+    }
+
+    /// Keeps only the entries `keep` accepts, in their recency order.
+    fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) {
+        let Some(entries) = self.entries.as_mut() else {
+            return;
+        };
+        let mut kept = LruCache::new(entries.cap());
+        // Oldest first, so the rebuilt cache keeps the recency order.
+        while let Some((key, entry)) = entries.pop_lru() {
+            if keep(&entry.0) {
+                kept.put(key, entry);
+            }
+        }
+        *entries = kept;
+    }
+
+    fn len(&self) -> usize {
+        self.entries.as_ref().map_or(0, LruCache::len)
+    }
+}
+
+/// The three caches of one isolate. Methods take `&self`: requests of one isolate interleave at
+/// every await, so no borrow is ever held across one.
+pub struct IsolateCaches {
+    settings: CacheSettings,
+    tokens: RefCell<Bounded<TokenDigest, VerifiedAccess>>,
+    /// Session id to its user, so that ending all of a user's sessions finds them.
+    live: RefCell<Bounded<String, Username>>,
+    assertions: RefCell<Bounded<String, CachedAssertion>>,
+}
+
+impl IsolateCaches {
+    /// Empty caches of the fixed capacity `settings` names; a revocation TTL of 0 disables the
+    /// revocation cache.
+    pub fn new(settings: CacheSettings) -> Self {
+        let revocation_entries = if settings.revocation_ttl > 0 {
+            settings.entries
+        } else {
+            0
+        };
+        Self {
+            settings,
+            tokens: RefCell::new(Bounded::new(settings.entries)),
+            live: RefCell::new(Bounded::new(revocation_entries)),
+            assertions: RefCell::new(Bounded::new(settings.entries)),
+        }
+    }
+
+    /// The capacity and TTL these caches were built with.
+    pub fn settings(&self) -> CacheSettings {
+        self.settings
+    }
+
+    /// The claims of an access token validated earlier, while it has not expired.
+    pub fn access(&self, digest: &TokenDigest, now: UnixTime) -> Option<VerifiedAccess> {
+        self.tokens.borrow_mut().get(digest, now)
+    }
+
+    /// Keeps the claims of a validated access token until the token expires.
+    pub fn remember_access(&self, digest: TokenDigest, access: &VerifiedAccess) {
+        self.tokens
+            .borrow_mut()
+            .put(digest, access.clone(), access.expires_at());
+    }
+
+    /// Whether KV said "not revoked" for `session` less than the revocation TTL ago.
+    pub fn known_live(&self, session: &str, now: UnixTime) -> bool {
+        self.live
+            .borrow_mut()
+            .get(&session.to_owned(), now)
+            .is_some()
+    }
+
+    /// Records that KV said `session` (of `user`) is not revoked, trusted for the revocation TTL.
+    pub fn remember_live(&self, session: &str, user: &Username, now: UnixTime) {
+        self.live.borrow_mut().put(
+            session.to_owned(),
+            user.clone(),
+            now.saturating_add(self.settings.revocation_ttl),
+        );
+    }
+
+    /// An assertion for `session` issued for the same user and roles, with at least half of
+    /// `ttl` left.
+    pub fn assertion(
+        &self,
+        session: &str,
+        user: &Username,
+        roles: &[String],
+        ttl: i64,
+        now: UnixTime,
+    ) -> Option<Assertion> {
+        let cached = self.assertions.borrow_mut().get(&session.to_owned(), now)?;
+        let fresh_enough = cached.expires_at - now >= (ttl + 1) / 2;
+        (fresh_enough && cached.user == *user && cached.roles == roles).then_some(cached.assertion)
+    }
+
+    /// Keeps `assertion` for `session`, `user` and `roles` until `expires_at` (Unix seconds).
+    pub fn remember_assertion(
+        &self,
+        session: &str,
+        user: &Username,
+        roles: &[String],
+        assertion: &Assertion,
+        expires_at: UnixTime,
+    ) {
+        let cached = CachedAssertion {
+            user: user.to_owned(),
+            roles: roles.to_vec(),
+            assertion: assertion.clone(),
+            expires_at,
+        };
+        self.assertions
+            .borrow_mut()
+            .put(session.to_owned(), cached, expires_at);
+    }
+
+    /// Drops everything cached for `session`: it has just been ended in this isolate.
+    pub fn forget(&self, session: &str) {
+        self.live.borrow_mut().remove(&session.to_owned());
+        self.assertions.borrow_mut().remove(&session.to_owned());
+        self.tokens
+            .borrow_mut()
+            .retain(|access| access.session().as_str() != session);
+    }
+
+    /// Drops everything cached for `user`'s sessions (log out everywhere, account disabled).
+    pub fn forget_user(&self, user: &Username) {
+        self.tokens
+            .borrow_mut()
+            .retain(|access| access.user() != user);
+        self.live.borrow_mut().retain(|owner| owner != user);
+        self.assertions
+            .borrow_mut()
+            .retain(|cached| cached.user != *user);
+    }
+
+    /// Entries held, per cache (tokens, live sessions, assertions).
+    pub fn sizes(&self) -> (usize, usize, usize) {
+        (
+            self.tokens.borrow().len(),
+            self.live.borrow().len(),
+            self.assertions.borrow().len(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::env::testing::SeededEntropy;
+    use crate::auth::names::username::testing::named;
+    use crate::auth::token::keys::SessionKeyRing;
+    use crate::auth::token::{issue_access, validate_access, Audience, Subject};
+
+    const NOW: UnixTime = 1_800_000_000;
+
+    fn access(user: &Username, session: &str, ttl: i64) -> (String, VerifiedAccess) {
+        let ring = SessionKeyRing::parse("s1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8").unwrap();
+        let audience = Audience {
+            issuer: "https://edge.example".into(),
+            audience: "https://edge.example".into(),
+        };
+        let roles = vec![];
+        let subject = Subject {
+            user,
+            session,
+            roles: &roles,
+        };
+        let token = issue_access(
+            &ring,
+            &audience,
+            &subject,
+            NOW,
+            ttl,
+            &SeededEntropy::default(),
+        )
+        .unwrap()
+        .into_inner();
+        let verified = validate_access(&ring, &token, &audience, 0, NOW).unwrap();
+        (token, verified)
+    }
+
+    fn caches(entries: usize) -> IsolateCaches {
+        IsolateCaches::new(CacheSettings {
+            entries,
+            revocation_ttl: 5,
+        })
+    }
+
+    #[test]
+    fn every_cache_holds_at_most_its_capacity_dropping_the_least_recent() {
+        let caches = caches(3);
+        let secret = Assertion::new("assertion".to_owned());
+        for n in 0..10 {
+            let session = format!("{:A<22}", format!("s{n}"));
+            let (token, verified) = access(&named("alice"), &session, 60);
+            caches.remember_access(TokenDigest::of(&token), &verified);
+            caches.remember_live(&session, &named("alice"), NOW);
+            caches.remember_assertion(&session, &named("alice"), &[], &secret, NOW + 30);
+            // s0 stays the most recently used everywhere.
+            caches.known_live("s0AAAAAAAAAAAAAAAAAAAA", NOW);
+            caches.assertion("s0AAAAAAAAAAAAAAAAAAAA", &named("alice"), &[], 30, NOW);
+        }
+        assert_eq!(caches.sizes(), (3, 3, 3));
+        assert!(
+            caches.known_live("s0AAAAAAAAAAAAAAAAAAAA", NOW)
+                && caches.known_live("s9AAAAAAAAAAAAAAAAAAAA", NOW)
+        );
+        assert!(
+            !caches.known_live("s7AAAAAAAAAAAAAAAAAAAA", NOW),
+            "evicted: least recently used"
+        );
+        assert!(caches
+            .assertion("s0AAAAAAAAAAAAAAAAAAAA", &named("alice"), &[], 30, NOW)
+            .is_some());
+        assert!(caches
+            .assertion("s1AAAAAAAAAAAAAAAAAAAA", &named("alice"), &[], 30, NOW)
+            .is_none());
+    }
+
+    #[test]
+    fn entries_end_at_their_deadline() {
+        let caches = caches(8);
+        let (token, verified) = access(&named("alice"), "s1AAAAAAAAAAAAAAAAAAAA", 60);
+        let digest = TokenDigest::of(&token);
+        caches.remember_access(digest, &verified);
+        assert_eq!(caches.access(&digest, NOW + 59), Some(verified.clone()));
+        assert_eq!(
+            caches.access(&digest, NOW + 60),
+            None,
+            "never at or past exp"
+        );
+        assert_eq!(caches.sizes().0, 0, "the expired entry is dropped");
+        caches.remember_live("s1AAAAAAAAAAAAAAAAAAAA", &named("alice"), NOW);
+        assert!(caches.known_live("s1AAAAAAAAAAAAAAAAAAAA", NOW + 4));
+        assert!(!caches.known_live("s1AAAAAAAAAAAAAAAAAAAA", NOW + 5));
+    }
+
+    #[test]
+    fn an_assertion_needs_half_its_lifetime_and_the_same_subject() {
+        let caches = caches(8);
+        let roles = vec!["staff".to_owned()];
+        let secret = Assertion::new("assertion".to_owned());
+        caches.remember_assertion(
+            "s1AAAAAAAAAAAAAAAAAAAA",
+            &named("alice"),
+            &roles,
+            &secret,
+            NOW + 30,
+        );
+        assert_eq!(
+            caches.assertion(
+                "s1AAAAAAAAAAAAAAAAAAAA",
+                &named("alice"),
+                &roles,
+                30,
+                NOW + 15
+            ),
+            Some(secret)
+        );
+        assert_eq!(
+            caches.assertion(
+                "s1AAAAAAAAAAAAAAAAAAAA",
+                &named("alice"),
+                &roles,
+                30,
+                NOW + 16
+            ),
+            None
+        );
+        assert_eq!(
+            caches.assertion("s1AAAAAAAAAAAAAAAAAAAA", &named("alice"), &[], 30, NOW),
+            None,
+            "roles changed"
+        );
+        assert_eq!(
+            caches.assertion("s1AAAAAAAAAAAAAAAAAAAA", &named("bob"), &roles, 30, NOW),
+            None
+        );
+    }
+
+    #[test]
+    fn forgetting_a_session_or_a_user_drops_it_everywhere() {
+        let caches = caches(8);
+        let secret = Assertion::new("assertion".to_owned());
+        let mut digests = Vec::new();
+        for (user, session) in [
+            ("alice", "a1AAAAAAAAAAAAAAAAAAAA"),
+            ("alice", "a2AAAAAAAAAAAAAAAAAAAA"),
+            ("bob", "b1AAAAAAAAAAAAAAAAAAAA"),
+        ] {
+            let user = named(user);
+            let (token, verified) = access(&user, session, 60);
+            digests.push(TokenDigest::of(&token));
+            caches.remember_access(*digests.last().unwrap(), &verified);
+            caches.remember_live(session, &user, NOW);
+            caches.remember_assertion(session, &user, &[], &secret, NOW + 30);
+        }
+        caches.forget("a1AAAAAAAAAAAAAAAAAAAA");
+        assert!(caches.access(&digests[0], NOW).is_none());
+        assert!(!caches.known_live("a1AAAAAAAAAAAAAAAAAAAA", NOW));
+        assert!(caches
+            .assertion("a1AAAAAAAAAAAAAAAAAAAA", &named("alice"), &[], 30, NOW)
+            .is_none());
+        assert!(caches.known_live("a2AAAAAAAAAAAAAAAAAAAA", NOW));
+        caches.forget_user(&named("alice"));
+        assert!(caches.access(&digests[1], NOW).is_none());
+        assert!(!caches.known_live("a2AAAAAAAAAAAAAAAAAAAA", NOW));
+        assert_eq!(caches.sizes(), (1, 1, 1), "bob's entries stay");
+    }
+
+    #[test]
+    fn a_capacity_or_ttl_of_zero_turns_caches_off() {
+        let off = IsolateCaches::new(CacheSettings {
+            entries: 0,
+            revocation_ttl: 5,
+        });
+        let (token, verified) = access(&named("alice"), "s1AAAAAAAAAAAAAAAAAAAA", 60);
+        off.remember_access(TokenDigest::of(&token), &verified);
+        off.remember_live("s1AAAAAAAAAAAAAAAAAAAA", &named("alice"), NOW);
+        assert_eq!(off.sizes(), (0, 0, 0));
+        let no_revocation_cache = IsolateCaches::new(CacheSettings {
+            entries: 8,
+            revocation_ttl: 0,
+        });
+        no_revocation_cache.remember_live("s1AAAAAAAAAAAAAAAAAAAA", &named("alice"), NOW);
+        assert!(!no_revocation_cache.known_live("s1AAAAAAAAAAAAAAAAAAAA", NOW));
+    }
+}

@@ -1,0 +1,8 @@
+//! HTTP as the core sees it: the request read once, cookies, the checked path, redirects and
+//! the headers forwarded to the origin.
+
+pub mod cookie;
+pub mod forward;
+pub mod path;
+pub mod redirect;
+pub mod request;

@@ -1,0 +1,4 @@
+//! Names: the identifiers every other part speaks of, each validated once.
+
+pub mod encoding;
+pub mod username;

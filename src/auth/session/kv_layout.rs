@@ -1,0 +1,72 @@
+//! The key layout of the `SESSIONS` namespace, shared by the worker and the command-line tool
+//! so both always agree.
+//!
+//! Users appear only hashed, so a listing of the namespace reveals no account names.
+
+use crate::auth::names::username::Username;
+use sha2::{Digest, Sha256};
+
+use crate::auth::names::encoding::b64url;
+use crate::auth::session::refresh::SessionId;
+
+/// `session:<id>`: the [`crate::auth::session::record::SessionRecord`] as JSON.
+pub fn session_key(id: &SessionId) -> String {
+    format!("session:{id}")
+}
+
+/// `revoked:<id>`: present once a session has ended; read on every request.
+pub fn revoked_key(id: &SessionId) -> String {
+    format!("revoked:{id}")
+}
+
+/// The prefix under which a user's sessions are indexed (listed by prefix, never rewritten).
+pub fn user_index_prefix(user: &Username) -> String {
+    let digest = Sha256::digest(user.as_bytes());
+    format!("user-sessions:{}:", b64url(&digest[..18]))
+}
+
+/// `user-sessions:<user hash>:<id>`: one empty entry per session of the user.
+pub fn user_index_key(user: &Username, id: &SessionId) -> String {
+    format!("{}{id}", user_index_prefix(user))
+}
+
+/// `logout-jti:<hash>`: a back-channel logout token already acted on, by its issuer and `jti`,
+/// kept until the token would be too old anyway.
+pub fn logout_token_key(issuer: &str, jti: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(issuer.as_bytes());
+    hasher.update([0]);
+    hasher.update(jti.as_bytes());
+    format!("logout-jti:{}", b64url(&hasher.finalize()[..18]))
+}
+
+/// The session id at the end of an index key.
+pub fn session_of_index_key(key: &str) -> Option<SessionId> {
+    SessionId::parse(key.rsplit(':').next()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::env::testing::SeededEntropy;
+    use crate::auth::names::username::testing::named;
+
+    #[test]
+    fn index_keys_hide_the_user_and_lead_back_to_the_session() {
+        let id = SessionId::generate(&SeededEntropy::default()).unwrap();
+        let key = user_index_key(&named("alice@example.com"), &id);
+        assert!(!key.contains("alice"));
+        assert!(key.starts_with(&user_index_prefix(&named("alice@example.com"))));
+        assert_ne!(
+            user_index_prefix(&named("alice")),
+            user_index_prefix(&named("bob"))
+        );
+        assert_eq!(session_of_index_key(&key), Some(id.clone()));
+        assert_eq!(session_of_index_key("user-sessions:x:not-an-id"), None);
+        assert_eq!(session_key(&id), format!("session:{id}"));
+        assert_eq!(revoked_key(&id), format!("revoked:{id}"));
+        let jti = logout_token_key("https://id.example.com", "j-1");
+        assert!(jti.starts_with("logout-jti:") && !jti.contains("j-1"));
+        assert_ne!(jti, logout_token_key("https://other.example.com", "j-1"));
+    }
+}
