@@ -9,6 +9,8 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+#[doc(hidden)]
+pub mod testing;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;

@@ -4,7 +4,8 @@
 #![no_main]
 
 use edgegate::auth::names::encoding::b64url_decode;
-use edgegate::auth::session::refresh::{PresentedRefresh, SessionId};
+use edgegate::auth::session::refresh::PresentedRefresh;
+use edgegate::auth::names::session_id::SessionId;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

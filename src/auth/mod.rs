@@ -4,7 +4,6 @@
 //! [`env::Clock`] and [`env::Entropy`], storage through the [`session::store::SessionStore`]
 //! trait, so the whole model runs natively in tests and identically in wasm.
 
-pub mod accounts;
 pub mod audit;
 pub mod config;
 pub mod env;
@@ -16,6 +15,5 @@ pub mod pages;
 pub mod policy;
 pub mod secret;
 pub mod session;
-pub mod testing;
+pub mod signin;
 pub mod token;
-pub mod wire;

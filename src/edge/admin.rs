@@ -1,5 +1,5 @@
 //! The admin endpoint: the operator tool's session commands, run by the same core as the
-//! worker's own session endpoints (see [`crate::auth::wire::admin`]).
+//! worker's own session endpoints (see [`crate::auth::session::admin`]).
 
 use worker::web_sys;
 
@@ -8,10 +8,10 @@ use super::{http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::gate::Held;
 use crate::auth::http::request::RequestFacts;
-use crate::auth::session::store::SessionStore;
-use crate::auth::wire::admin::{
+use crate::auth::session::admin::{
     authorize, AdminCommand, AdminError, AdminSession, Ended, SessionList,
 };
+use crate::auth::session::store::SessionStore;
 
 pub(super) async fn admin(
     req: &web_sys::Request,

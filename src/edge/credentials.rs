@@ -17,9 +17,9 @@ use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
 
 use super::webcrypto;
 
-use crate::auth::accounts::password::{user_key, PasswordHash, UserRecord, PBKDF2_ITERATIONS};
 use crate::auth::config::{Config, Credentials};
 use crate::auth::secret::{OriginSecret, Password};
+use crate::auth::signin::password::{user_key, PasswordHash, UserRecord, PBKDF2_ITERATIONS};
 
 /// The result of a credential check.
 pub enum Verdict {

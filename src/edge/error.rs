@@ -11,8 +11,8 @@ use worker::Response;
 
 use super::http;
 use crate::auth::gate::Refusal;
+use crate::auth::session::admin::AdminError;
 use crate::auth::session::store::StoreError;
-use crate::auth::wire::admin::AdminError;
 
 #[derive(Debug)]
 #[non_exhaustive]

@@ -9,6 +9,7 @@ use crate::auth::names::username::Username;
 use worker::kv::KvStore;
 
 use crate::auth::env::UnixTime;
+use crate::auth::names::session_id::SessionId;
 use crate::auth::session::kv_layout::{
     revoked_key, session_key, session_of_index_key, user_index_key, user_index_prefix,
 };
@@ -16,7 +17,7 @@ use crate::auth::session::record::{
     decide_rotation, revocation_kept_until, sessions_to_evict, RotationDecision, SessionPolicy,
     SessionRecord,
 };
-use crate::auth::session::refresh::{PresentedRefresh, SessionId, TokenHash};
+use crate::auth::session::refresh::{PresentedRefresh, TokenHash};
 use crate::auth::session::store::{Rotation, SessionStore, StoreError};
 
 /// KV's shortest accepted expiration, from now.

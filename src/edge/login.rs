@@ -15,18 +15,19 @@ use super::error::{EdgeError, EdgeResult};
 use super::pages::{login_origin, LOGIN_PATH};
 use super::rate::{self, Counter};
 use super::{http, Ctx};
-use crate::auth::accounts::throttle::Scope;
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::gate::{Restored, SessionTokens};
 use crate::auth::http::redirect::safe_next;
 use crate::auth::http::request::RequestFacts;
+use crate::auth::names::session_id::SessionId;
 use crate::auth::pages::MAX_USERNAME_ECHO;
 use crate::auth::session::record::{LoginSubject, SessionRecord};
-use crate::auth::session::refresh::{NewRefresh, SessionId};
+use crate::auth::session::refresh::NewRefresh;
 use crate::auth::session::store::SessionStore;
-use crate::auth::wire::login::{
+use crate::auth::signin::body::{
     parse_login, parse_token_request, LoginFormat, LoginRequest, TokenRequest,
 };
+use crate::auth::signin::throttle::Scope;
 
 fn login_failure(
     format: LoginFormat,

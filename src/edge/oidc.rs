@@ -24,6 +24,7 @@ use super::{http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::env::UnixTime;
 use crate::auth::http::cookie::CookieJar;
+use crate::auth::http::redirect::Reason;
 use crate::auth::http::request::RequestFacts;
 use crate::auth::oidc::config::{Provider, TokenAuth};
 use crate::auth::oidc::discovery::{Discovery, MAX_DISCOVERY_BYTES};
@@ -35,7 +36,7 @@ use crate::auth::oidc::identity::admit;
 use crate::auth::oidc::keys::{ProviderKeys, MAX_JWKS_BYTES};
 use crate::auth::oidc::logout::{logout_token_field, validate_logout_token};
 use crate::auth::oidc::refresh_policy::{is_fresh, may_refetch_keys};
-use crate::auth::pages::{render_provider_logout, Reason};
+use crate::auth::pages::render_provider_logout;
 use crate::auth::session::kv_layout::logout_token_key;
 
 /// A token endpoint answer larger than this is refused.

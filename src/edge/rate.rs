@@ -11,10 +11,10 @@ use worker::kv::KvStore;
 
 use super::authority;
 use super::Ctx;
-use crate::auth::accounts::throttle::{
+use crate::auth::config::StoreBackend;
+use crate::auth::signin::throttle::{
     check, counter_key, record_failure, storage_ttl, Limit, Scope, ThrottleCommand, Verdict, Window,
 };
-use crate::auth::config::StoreBackend;
 
 pub struct Counter<'a> {
     pub scope: Scope,

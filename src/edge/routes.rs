@@ -19,7 +19,7 @@ use super::session_api::{
 use super::{http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::http::request::RequestFacts;
-use crate::auth::wire::admin::ADMIN_USERS_PREFIX;
+use crate::auth::session::admin::ADMIN_USERS_PREFIX;
 
 pub(super) async fn route(
     req: web_sys::Request,
@@ -166,10 +166,9 @@ async fn conformance(ctx: &Ctx<'_>) -> EdgeResult {
     std::panic::set_hook(Box::new(|info| {
         worker::console_error!("conformance: {info}")
     }));
-    let passed = crate::auth::testing::conformance::run_all(|| {
-        super::store::Sessions::new(ctx.env, ctx.config)
-    })
-    .await;
+    let passed =
+        crate::testing::conformance::run_all(|| super::store::Sessions::new(ctx.env, ctx.config))
+            .await;
     let store = match ctx.config.store {
         crate::auth::config::StoreBackend::Kv => "kv",
         crate::auth::config::StoreBackend::Authority => "authority",

@@ -9,9 +9,10 @@ use super::pages::LOGIN_PATH;
 use super::{http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::gate::{Held, Principal, Refusal, Resolution, Restored};
+use crate::auth::http::redirect::Reason;
 use crate::auth::http::request::RequestFacts;
-use crate::auth::pages::{logout_everywhere_confirmed, Reason};
-use crate::auth::session::refresh::SessionId;
+use crate::auth::names::session_id::SessionId;
+use crate::auth::pages::logout_everywhere_confirmed;
 use crate::auth::session::store::SessionStore;
 
 /// A refusal with the cookies it clears (see [`Refusal::clears_cookies`]).

@@ -32,7 +32,7 @@ use super::{now, ConsoleAudit, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::gate::AuditSink;
 use crate::auth::http::forward::Identity;
-use crate::auth::session::refresh::SessionId;
+use crate::auth::names::session_id::SessionId;
 use crate::auth::session::socket_watch::{
     relayed_code, Closing, SocketWatch, Step, NORMAL_CLOSURE, PEER_FAILED,
 };

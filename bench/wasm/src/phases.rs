@@ -22,16 +22,17 @@ use edgegate::auth::gate::{
 };
 use edgegate::auth::http::forward::{identity_headers, Identity};
 use edgegate::auth::http::request::{RawRequest, RequestFacts};
+use edgegate::auth::names::session_id::SessionId;
 use edgegate::auth::names::username::Username;
 use edgegate::auth::secret::Assertion;
 use edgegate::auth::session::record::{LoginSubject, SessionRecord};
-use edgegate::auth::session::refresh::{NewRefresh, SessionId};
+use edgegate::auth::session::refresh::NewRefresh;
 use edgegate::auth::session::store::SessionStore;
-use edgegate::auth::testing::memory_store::MemoryStore;
 use edgegate::auth::token::keys::AssertionKeyRing;
 use edgegate::auth::token::{
     issue_access, validate_access, Subject, TokenError, Unsigned, VerifiedAccess,
 };
+use edgegate::testing::memory_store::MemoryStore;
 
 /// A fixed instant, so tokens minted by the fixture are valid for the whole run.
 pub const NOW: UnixTime = 1_800_000_000;

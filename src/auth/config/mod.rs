@@ -5,20 +5,20 @@
 //! insecure is refused as a whole with a message that names the variable and never its secret
 //! value; the worker then answers 500 on every request instead of running half-configured.
 
-use core::fmt;
+pub use crate::auth::env::vars::ConfigError;
+use crate::auth::env::vars::{problem, Vars as Reader};
 
-use crate::auth::accounts::throttle::Limit;
-use crate::auth::gate::cache::CacheSettings;
 use crate::auth::http::cookie::CookieSpec;
 use crate::auth::http::path::RequestPath;
 use crate::auth::oidc::config::OidcConfig;
 use crate::auth::policy::{AccessPolicy, Rule};
 use crate::auth::secret::{AdminSecret, OriginSecret};
+use crate::auth::session::admin::MIN_ADMIN_SECRET_LEN;
 use crate::auth::session::device::BindingPolicy;
 use crate::auth::session::record::{SessionPolicy, MAX_LEEWAY};
+use crate::auth::signin::throttle::Limit;
 use crate::auth::token::keys::{AssertionKeyRing, SessionKeyRing};
 use crate::auth::token::{Audience, MAX_ASSERTION_TTL};
-use crate::auth::wire::admin::MIN_ADMIN_SECRET_LEN;
 
 /// How passwords are checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +42,25 @@ pub enum StoreBackend {
     Kv,
     /// A per-user Durable Object performs every write; KV serves reads.
     Authority,
+}
+
+/// The per-isolate caches of the request path: capacities and lifetimes; `entries == 0` or
+/// `revocation_ttl == 0` turns a cache off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheSettings {
+    /// Entries of each of the token and assertion caches (the revocation cache holds as many).
+    pub entries: usize,
+    /// Seconds a "not revoked" answer is trusted without asking KV again.
+    pub revocation_ttl: i64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            entries: 2048,
+            revocation_ttl: 5,
+        }
+    }
 }
 
 /// A validated configuration.
@@ -118,103 +137,6 @@ impl Config {
             Some(query) => format!("{}{path}?{query}", self.origin_url),
             None => format!("{}{path}", self.origin_url),
         }
-    }
-}
-
-/// The first problem found, naming the variable. Never contains a secret value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// The variable at fault, as the operator spells it.
-    pub variable: &'static str,
-    /// What is wrong with it, in words fit for an operator.
-    pub problem: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.variable, self.problem)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-fn problem(variable: &'static str, problem: impl Into<String>) -> ConfigError {
-    ConfigError {
-        variable,
-        problem: problem.into(),
-    }
-}
-
-/// Reads variables through `lookup` (vars and secrets alike).
-struct Reader<'a> {
-    lookup: &'a dyn Fn(&str) -> Option<String>,
-}
-
-impl Reader<'_> {
-    fn optional(&self, name: &'static str) -> Option<String> {
-        (self.lookup)(name)
-            .map(|value| value.trim().to_owned())
-            .filter(|value| !value.is_empty())
-    }
-
-    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
-        self.optional(name)
-            .ok_or_else(|| problem(name, "is required but not set"))
-    }
-
-    fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
-        match self.optional(name).as_deref() {
-            None => Ok(default),
-            Some("true") => Ok(true),
-            Some("false") => Ok(false),
-            Some(_) => Err(problem(name, "must be `true` or `false`")),
-        }
-    }
-
-    fn seconds(
-        &self,
-        name: &'static str,
-        default: i64,
-        range: (i64, i64),
-    ) -> Result<i64, ConfigError> {
-        self.bounded(name, default, range, " seconds")
-    }
-
-    fn count(
-        &self,
-        name: &'static str,
-        default: u32,
-        range: (u32, u32),
-    ) -> Result<u32, ConfigError> {
-        self.bounded(name, default, range, "")
-    }
-
-    /// A whole number within `range` (inclusive), `default` when unset; `unit` names what it
-    /// counts in messages (" seconds", or "" for a plain count).
-    fn bounded<T>(
-        &self,
-        name: &'static str,
-        default: T,
-        range: (T, T),
-        unit: &str,
-    ) -> Result<T, ConfigError>
-    where
-        T: core::str::FromStr + PartialOrd + fmt::Display,
-    {
-        let Some(text) = self.optional(name) else {
-            return Ok(default);
-        };
-        let of = if unit.is_empty() { "" } else { " of" };
-        let value: T = text
-            .parse()
-            .map_err(|_| problem(name, format!("must be a whole number{of}{unit}")))?;
-        if value < range.0 || value > range.1 {
-            return Err(problem(
-                name,
-                format!("must be between {} and {}{unit}", range.0, range.1),
-            ));
-        }
-        Ok(value)
     }
 }
 

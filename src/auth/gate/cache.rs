@@ -21,27 +21,10 @@ use core::num::NonZeroUsize;
 use lru::LruCache;
 use sha2::{Digest, Sha256};
 
+pub use crate::auth::config::CacheSettings;
 use crate::auth::env::UnixTime;
 use crate::auth::secret::Assertion;
 use crate::auth::token::VerifiedAccess;
-
-/// Capacities and lifetimes; `entries == 0` or `revocation_ttl == 0` turns a cache off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CacheSettings {
-    /// Entries of each of the token and assertion caches (the revocation cache holds as many).
-    pub entries: usize,
-    /// Seconds a "not revoked" answer is trusted without asking KV again.
-    pub revocation_ttl: i64,
-}
-
-impl Default for CacheSettings {
-    fn default() -> Self {
-        Self {
-            entries: 2048,
-            revocation_ttl: 5,
-        }
-    }
-}
 
 /// The digest an access token is cached under; the token itself is not kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -21,13 +21,14 @@ use crate::auth::gate::cache::{IsolateCaches, TokenDigest};
 use crate::auth::http::cookie::{clear_access, clear_refresh, set_access, set_refresh};
 use crate::auth::http::forward::Identity;
 use crate::auth::http::path::{PathError, RequestPath};
+use crate::auth::http::redirect::{login_location, Reason};
 use crate::auth::http::request::{BearerCredential, RequestFacts};
-use crate::auth::pages::{login_location, Reason};
+use crate::auth::names::session_id::SessionId;
 use crate::auth::policy::{Access, Requirement, RoleNeed};
 use crate::auth::secret::{AccessToken, Assertion, RefreshToken};
 use crate::auth::session::device::{compare, Binding, BindingPolicy, Device};
 use crate::auth::session::record::SessionRecord;
-use crate::auth::session::refresh::{NewRefresh, PresentedRefresh, SessionId};
+use crate::auth::session::refresh::{NewRefresh, PresentedRefresh};
 use crate::auth::session::store::{Rotation, SessionStore, StoreError};
 use crate::auth::token::keys::AssertionKeyRing;
 use crate::auth::token::{

@@ -10,8 +10,8 @@ use crate::auth::gate::cache::CacheSettings;
 use crate::auth::http::request::tests::facts;
 use crate::auth::policy::RoleNeed;
 use crate::auth::session::record::{LoginSubject, SessionPolicy};
-use crate::auth::testing::memory_store::MemoryStore;
 use crate::auth::token::validate_assertion;
+use crate::testing::memory_store::MemoryStore;
 
 const NOW: UnixTime = 1_800_000_000;
 

@@ -2,6 +2,7 @@
 //! the headers forwarded to the origin.
 
 pub mod cookie;
+pub mod form;
 pub mod forward;
 pub mod path;
 pub mod redirect;

@@ -82,6 +82,74 @@ fn is_local_path(target: &str) -> bool {
             .any(|segment| segment == "." || segment == "..")
 }
 
+/// Why a person is on the sign-in page: how their session ended. Carried as `?reason=<code>`
+/// by the edge's redirects and by the account page's script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reason {
+    /// The person logged out of this session.
+    LoggedOut,
+    /// The person logged out of every session of the account.
+    LoggedOutEverywhere,
+    /// The session was ended from another device (or by an operator).
+    SessionEnded,
+    /// The idle timeout or the absolute lifetime ran out.
+    SessionExpired,
+    /// A retired refresh token came back: the session was ended to protect the account.
+    ReuseDetected,
+    /// The session was refreshed from another device than its login's, and ended.
+    DeviceMismatch,
+}
+
+impl Reason {
+    /// Every reason.
+    pub const ALL: [Reason; 6] = [
+        Self::LoggedOut,
+        Self::LoggedOutEverywhere,
+        Self::SessionEnded,
+        Self::SessionExpired,
+        Self::ReuseDetected,
+        Self::DeviceMismatch,
+    ];
+
+    /// The `?reason=` value that carries this reason.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::LoggedOut => "logged_out",
+            Self::LoggedOutEverywhere => "logged_out_everywhere",
+            Self::SessionEnded => "session_ended",
+            Self::SessionExpired => "session_expired",
+            Self::ReuseDetected => "reuse_detected",
+            Self::DeviceMismatch => "device_mismatch",
+        }
+    }
+
+    /// The reason a `?reason=` value names; `None` for a code the edge does not issue.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|reason| reason.code() == code)
+    }
+
+    /// The reason behind one of the edge's 401 error codes, when it says a session existed.
+    pub fn from_api_error(code: &str) -> Option<Self> {
+        match code {
+            "session_ended" => Some(Self::SessionEnded),
+            "session_expired" => Some(Self::SessionExpired),
+            "refresh_reused" => Some(Self::ReuseDetected),
+            "device_mismatch" => Some(Self::DeviceMismatch),
+            _ => None,
+        }
+    }
+}
+
+/// The sign-in page for `next`, saying `reason` when there is one.
+pub fn login_location(next: &str, reason: Option<Reason>) -> String {
+    let location = login_redirect(next);
+    match reason {
+        Some(reason) => format!("{location}&reason={}", reason.code()),
+        None => location,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,5 +282,35 @@ mod tests {
         let encoded = url.trim_start_matches("/auth/login?next=");
         let decoded = percent_decode_str(encoded).decode_utf8().unwrap();
         assert_eq!(safe_next(Some(&decoded)), path);
+    }
+
+    #[test]
+    fn api_errors_map_to_reasons_only_when_a_session_existed() {
+        assert_eq!(
+            Reason::from_api_error("session_ended"),
+            Some(Reason::SessionEnded)
+        );
+        assert_eq!(
+            Reason::from_api_error("session_expired"),
+            Some(Reason::SessionExpired)
+        );
+        assert_eq!(
+            Reason::from_api_error("refresh_reused"),
+            Some(Reason::ReuseDetected)
+        );
+        assert_eq!(
+            Reason::from_api_error("device_mismatch"),
+            Some(Reason::DeviceMismatch)
+        );
+        assert_eq!(Reason::from_api_error("unauthenticated"), None);
+    }
+
+    #[test]
+    fn the_login_location_carries_next_and_the_reason() {
+        assert_eq!(
+            login_location("/app?x=1", Some(Reason::SessionEnded)),
+            "/auth/login?next=/app%3Fx%3D1&reason=session_ended"
+        );
+        assert_eq!(login_location("//evil.example", None), "/auth/login?next=/");
     }
 }

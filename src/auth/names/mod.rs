@@ -1,4 +1,6 @@
 //! Names: the identifiers every other part speaks of, each validated once.
 
 pub mod encoding;
+pub mod provider;
+pub mod session_id;
 pub mod username;

@@ -12,8 +12,10 @@ use core::ops::Deref;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::auth::accounts::password::{PasswordError, MAX_USERNAME_LEN};
-use crate::auth::oidc::config::is_valid_id;
+use crate::auth::names::provider::is_valid_provider_id;
+
+/// Longest built-in username.
+pub const MAX_USERNAME_LEN: usize = 64;
 
 /// Longest `sub` taken (OpenID Connect Core caps it at 255 ASCII characters).
 pub const MAX_SUB_LEN: usize = 255;
@@ -34,10 +36,10 @@ impl Username {
     /// [`MAX_USERNAME_LEN`] characters of `a-z 0-9 . _ - @ +` (enough for e-mail addresses)
     /// starting with a letter or digit. Non-ASCII is refused rather than folded, so no two
     /// distinct inputs (e.g. `K` and the Kelvin sign) can name the same account.
-    pub fn parse(raw: &str) -> Result<Self, PasswordError> {
+    pub fn parse(raw: &str) -> Result<Self, UsernameError> {
         let username = raw.trim().to_ascii_lowercase();
         if username.is_empty() || username.len() > MAX_USERNAME_LEN {
-            return Err(PasswordError::UsernameLength);
+            return Err(UsernameError::Length);
         }
         let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-@+".contains(&b);
         let starts_well = username
@@ -45,17 +47,17 @@ impl Username {
             .next()
             .is_some_and(|b| b.is_ascii_alphanumeric());
         if !starts_well || !username.bytes().all(allowed) {
-            return Err(PasswordError::UsernameCharacters);
+            return Err(UsernameError::Characters);
         }
         Ok(Self(username))
     }
 
     /// The user `sub` at the provider `provider`, as `<provider>:<sub>`; `None` when the provider
-    /// id is not one (see [`is_valid_id`]) or `sub` is longer than [`MAX_SUB_LEN`] or not
+    /// id is not one (see [`is_valid_provider_id`]) or `sub` is longer than [`MAX_SUB_LEN`] or not
     /// printable ASCII.
     pub fn federated(provider: &str, sub: &str) -> Option<Self> {
         let usable = sub.len() <= MAX_SUB_LEN && sub.bytes().all(|b| b.is_ascii_graphic());
-        (is_valid_id(provider) && usable).then(|| Self(format!("{provider}:{sub}")))
+        (is_valid_provider_id(provider) && usable).then(|| Self(format!("{provider}:{sub}")))
     }
 
     /// Whether this is a `<provider>:<sub>` id rather than a built-in user.
@@ -110,15 +112,15 @@ impl From<Username> for String {
 /// Reads a name back from storage or a token: it must already be in the form a constructor
 /// makes (a normalised built-in name, or `<provider>:<sub>`), not merely normalisable to one.
 impl TryFrom<String> for Username {
-    type Error = PasswordError;
+    type Error = UsernameError;
 
-    fn try_from(text: String) -> Result<Self, PasswordError> {
+    fn try_from(text: String) -> Result<Self, UsernameError> {
         if let Some((provider, sub)) = text.split_once(':') {
-            return Self::federated(provider, sub).ok_or(PasswordError::UsernameCharacters);
+            return Self::federated(provider, sub).ok_or(UsernameError::Characters);
         }
         let username = Self::parse(&text)?;
         if username.0 != text {
-            return Err(PasswordError::UsernameCharacters);
+            return Err(UsernameError::Characters);
         }
         Ok(username)
     }
@@ -129,6 +131,30 @@ impl Serialize for Username {
         serializer.serialize_str(&self.0)
     }
 }
+
+/// A username that no sign-in could have produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsernameError {
+    /// Empty or longer than [`MAX_USERNAME_LEN`] characters.
+    Length,
+    /// Characters other than `a-z`, `0-9`, `. _ - @ +`, or not starting with a letter or digit
+    /// (or, read back, not in the one spelling a constructor makes).
+    Characters,
+}
+
+impl fmt::Display for UsernameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Length => write!(f, "username must be 1 to {MAX_USERNAME_LEN} characters"),
+            Self::Characters => f.write_str(
+                "username may contain only a-z, 0-9 and . _ - @ +, and must start with a letter \
+                 or digit",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for UsernameError {}
 
 /// Names for tests, which are known to be valid.
 #[cfg(test)]
@@ -160,7 +186,7 @@ mod tests {
     #[test]
     fn unsafe_usernames_are_refused() {
         for raw in ["", "   ", &"a".repeat(MAX_USERNAME_LEN + 1)] {
-            assert_eq!(Username::parse(raw), Err(PasswordError::UsernameLength));
+            assert_eq!(Username::parse(raw), Err(UsernameError::Length));
         }
         for raw in [
             "al ice",
@@ -176,7 +202,7 @@ mod tests {
         ] {
             assert_eq!(
                 Username::parse(raw),
-                Err(PasswordError::UsernameCharacters),
+                Err(UsernameError::Characters),
                 "{raw:?}"
             );
         }
@@ -229,7 +255,7 @@ mod tests {
         }
         assert_eq!(
             Username::try_from("Alice".to_owned()),
-            Err(PasswordError::UsernameCharacters)
+            Err(UsernameError::Characters)
         );
     }
 }

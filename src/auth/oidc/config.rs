@@ -5,13 +5,13 @@
 //! the button label, scopes, token endpoint authentication, roles and allow-lists. Like the rest
 //! of the configuration this is checked once per isolate, and an error names the variable.
 
-use crate::auth::config::ConfigError;
+use crate::auth::env::vars::{ConfigError, Vars};
+use crate::auth::names::provider::{is_valid_provider_id, MAX_PROVIDER_ID_LEN};
 use crate::auth::secret::ClientSecret;
 
 /// Providers one deployment may name: each is a button, and a small fixed number bounds the
 /// per-isolate caches of discovery documents and keys.
 pub const MAX_PROVIDERS: usize = 8;
-const MAX_ID_LEN: usize = 20;
 const DEFAULT_SCOPES: &str = "openid email profile";
 
 /// How the edge authenticates to a provider's token endpoint.
@@ -128,16 +128,6 @@ fn list(text: &str) -> impl Iterator<Item = &str> {
         .filter(|item| !item.is_empty())
 }
 
-/// Whether `id` may name a provider: lower-case letters, digits and `-`.
-pub fn is_valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= MAX_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !id.starts_with('-')
-}
-
 /// Whether `role` is a role name that can travel in the identity header and assertion.
 pub fn is_valid_role(role: &str) -> bool {
     !role.is_empty()
@@ -153,20 +143,17 @@ impl OidcConfig {
         lookup: &dyn Fn(&str) -> Option<String>,
         dev_mode: bool,
     ) -> Result<Self, ConfigError> {
-        let read = |name: &str| {
-            lookup(name)
-                .map(|value| value.trim().to_owned())
-                .filter(|value| !value.is_empty())
-        };
+        let vars = Vars { lookup };
+        let read = |name: &str| vars.optional(name);
         let names = read("OIDC_PROVIDERS").unwrap_or_default();
         let ids: Vec<&str> = list(&names).collect();
         for (index, id) in ids.iter().enumerate() {
-            if !is_valid_id(id) {
+            if !is_valid_provider_id(id) {
                 return Err(problem(
                     "OIDC_PROVIDERS",
                     format!(
                         "`{id}` is not a provider id: use lower-case letters, digits and `-`, \
-                         at most {MAX_ID_LEN}"
+                         at most {MAX_PROVIDER_ID_LEN}"
                     ),
                 ));
             }

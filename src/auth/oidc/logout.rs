@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::id_token::{verify_signature, ProviderExpectation, ProviderTokenError, PROVIDER_LEEWAY};
 use super::keys::{ProviderKeys, SignatureCheck};
 use crate::auth::env::UnixTime;
-use crate::auth::wire::login::form_decode;
+use crate::auth::http::form;
 
 /// The `events` member that marks a logout token.
 pub const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
@@ -33,13 +33,7 @@ pub struct VerifiedLogout {
 
 /// The `logout_token` of a back-channel logout request's form body (§2.5).
 pub fn logout_token_field(body: &[u8]) -> Option<String> {
-    let text = core::str::from_utf8(body).ok()?;
-    text.split('&').find_map(|pair| {
-        let (name, value) = pair.split_once('=')?;
-        (name == "logout_token")
-            .then(|| form_decode(value).ok())
-            .flatten()
-    })
+    form::field(body, "logout_token")
 }
 
 /// Validates a `logout_token`, its signature through `check`.

@@ -11,7 +11,8 @@
 use core::fmt;
 
 use crate::auth::gate::Denied;
-use crate::auth::http::redirect::login_redirect;
+use crate::auth::http::form;
+use crate::auth::http::redirect::Reason;
 use crate::auth::policy::RoleNeed;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
@@ -108,92 +109,26 @@ pub fn render(
     Ok(out)
 }
 
-/// Why a person is on the sign-in page: how their session ended. Carried as `?reason=<code>`
-/// by the edge's redirects and by the account page's script.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Reason {
-    /// The person logged out of this session.
-    LoggedOut,
-    /// The person logged out of every session of the account.
-    LoggedOutEverywhere,
-    /// The session was ended from another device (or by an operator).
-    SessionEnded,
-    /// The idle timeout or the absolute lifetime ran out.
-    SessionExpired,
-    /// A retired refresh token came back: the session was ended to protect the account.
-    ReuseDetected,
-    /// The session was refreshed from another device than its login's, and ended.
-    DeviceMismatch,
-}
-
-impl Reason {
-    const ALL: [Reason; 6] = [
-        Self::LoggedOut,
-        Self::LoggedOutEverywhere,
-        Self::SessionEnded,
-        Self::SessionExpired,
-        Self::ReuseDetected,
-        Self::DeviceMismatch,
-    ];
-
-    /// The `?reason=` value that carries this reason.
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::LoggedOut => "logged_out",
-            Self::LoggedOutEverywhere => "logged_out_everywhere",
-            Self::SessionEnded => "session_ended",
-            Self::SessionExpired => "session_expired",
-            Self::ReuseDetected => "reuse_detected",
-            Self::DeviceMismatch => "device_mismatch",
+/// What the sign-in page says about `reason`.
+fn reason_text(reason: Reason) -> &'static str {
+    match reason {
+        Reason::LoggedOut => "You have logged out. Sign in again to continue.",
+        Reason::LoggedOutEverywhere => {
+            "You have logged out on every device, this one included. Sign in again to continue."
         }
-    }
-
-    /// The reason a `?reason=` value names; `None` for a code the edge does not issue.
-    pub fn from_code(code: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|reason| reason.code() == code)
-    }
-
-    /// The reason behind one of the edge's 401 error codes, when it says a session existed.
-    pub fn from_api_error(code: &str) -> Option<Self> {
-        match code {
-            "session_ended" => Some(Self::SessionEnded),
-            "session_expired" => Some(Self::SessionExpired),
-            "refresh_reused" => Some(Self::ReuseDetected),
-            "device_mismatch" => Some(Self::DeviceMismatch),
-            _ => None,
+        Reason::SessionEnded => {
+            "Your session was ended from another device. Sign in again to continue."
         }
-    }
-
-    fn text(self) -> &'static str {
-        match self {
-            Self::LoggedOut => "You have logged out. Sign in again to continue.",
-            Self::LoggedOutEverywhere => {
-                "You have logged out on every device, this one included. Sign in again to continue."
-            }
-            Self::SessionEnded => {
-                "Your session was ended from another device. Sign in again to continue."
-            }
-            Self::SessionExpired => "Your session expired. Sign in again to continue.",
-            Self::ReuseDetected => {
-                "Your session was ended for your safety: its sign-in was used from two places at \
+        Reason::SessionExpired => "Your session expired. Sign in again to continue.",
+        Reason::ReuseDetected => {
+            "Your session was ended for your safety: its sign-in was used from two places at \
                  once. Sign in again, and change your password if this was not you."
-            }
-            Self::DeviceMismatch => {
-                "Your session was ended for your safety: it was used from another browser or \
+        }
+        Reason::DeviceMismatch => {
+            "Your session was ended for your safety: it was used from another browser or \
                  device than the one that signed in. Sign in again, and change your password if \
                  this was not you."
-            }
         }
-    }
-}
-
-/// The sign-in page for `next`, saying `reason` when there is one.
-pub fn login_location(next: &str, reason: Option<Reason>) -> String {
-    let location = login_redirect(next);
-    match reason {
-        Some(reason) => format!("{location}&reason={}", reason.code()),
-        None => location,
     }
 }
 
@@ -248,7 +183,7 @@ pub fn login_notice(error: Option<&str>, reason: Option<&str>) -> Option<Notice>
     }
     reason.and_then(Reason::from_code).map(|reason| Notice {
         kind: NoticeKind::Info,
-        text: reason.text(),
+        text: reason_text(reason),
     })
 }
 
@@ -425,15 +360,14 @@ pub fn address_prefix(address: &str) -> Option<String> {
     }
 }
 
-/// The value of the account page's "Log out everywhere" checkbox.
-pub const EVERYWHERE_CONFIRMED: &str = "everywhere=confirmed";
+/// The account page's "Log out everywhere" checkbox: its name and its value when ticked.
+pub const EVERYWHERE_CONFIRMED: (&str, &str) = ("everywhere", "confirmed");
 
 /// Whether a logout form body asks, confirmed, to end every session of the user: it carries the
 /// checked confirmation box. Anything else is an ordinary logout of this browser.
 pub fn logout_everywhere_confirmed(form_body: &[u8]) -> bool {
-    form_body
-        .split(|&b| b == b'&')
-        .any(|pair| pair == EVERYWHERE_CONFIRMED.as_bytes())
+    let (name, value) = EVERYWHERE_CONFIRMED;
+    form::field(form_body, name).is_some_and(|given| given == value)
 }
 
 /// Longest place description stored.
@@ -658,36 +592,6 @@ mod tests {
         let unknown = login_notice(Some("<script>"), None).unwrap();
         assert_eq!(unknown.text, "Signing in did not work. Please try again.");
         assert_eq!(unknown.kind, NoticeKind::Error);
-    }
-
-    #[test]
-    fn api_errors_map_to_reasons_only_when_a_session_existed() {
-        assert_eq!(
-            Reason::from_api_error("session_ended"),
-            Some(Reason::SessionEnded)
-        );
-        assert_eq!(
-            Reason::from_api_error("session_expired"),
-            Some(Reason::SessionExpired)
-        );
-        assert_eq!(
-            Reason::from_api_error("refresh_reused"),
-            Some(Reason::ReuseDetected)
-        );
-        assert_eq!(
-            Reason::from_api_error("device_mismatch"),
-            Some(Reason::DeviceMismatch)
-        );
-        assert_eq!(Reason::from_api_error("unauthenticated"), None);
-    }
-
-    #[test]
-    fn the_login_location_carries_next_and_the_reason() {
-        assert_eq!(
-            login_location("/app?x=1", Some(Reason::SessionEnded)),
-            "/auth/login?next=/app%3Fx%3D1&reason=session_ended"
-        );
-        assert_eq!(login_location("//evil.example", None), "/auth/login?next=/");
     }
 
     #[test]

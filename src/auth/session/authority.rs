@@ -11,8 +11,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::auth::env::UnixTime;
+use crate::auth::names::session_id::SessionId;
 use crate::auth::session::record::{SessionPolicy, SessionRecord};
-use crate::auth::session::refresh::{PresentedRefresh, SessionId, TokenHash};
+use crate::auth::session::refresh::{PresentedRefresh, TokenHash};
 use crate::auth::session::store::Rotation;
 use crate::auth::session::user_sessions::UserSessions;
 

@@ -7,7 +7,7 @@ use crate::auth::names::username::Username;
 use sha2::{Digest, Sha256};
 
 use crate::auth::names::encoding::b64url;
-use crate::auth::session::refresh::SessionId;
+use crate::auth::names::session_id::SessionId;
 
 /// `session:<id>`: the [`crate::auth::session::record::SessionRecord`] as JSON.
 pub fn session_key(id: &SessionId) -> String {

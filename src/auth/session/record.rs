@@ -24,8 +24,9 @@ use crate::auth::names::username::Username;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::env::UnixTime;
+use crate::auth::names::session_id::SessionId;
 use crate::auth::session::device::Device;
-use crate::auth::session::refresh::{PresentedRefresh, SessionId, TokenHash};
+use crate::auth::session::refresh::{PresentedRefresh, TokenHash};
 
 /// How many retired refresh-token hashes a session remembers to recognise reuse.
 pub const RETIRED_HASHES_KEPT: usize = 16;

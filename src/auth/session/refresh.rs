@@ -11,6 +11,7 @@
 //! session once held proves reuse. Tokens without the user part (`<session id>.<secret>`) still
 //! parse: their session's owner is then looked up in KV.
 
+use crate::auth::names::session_id::SessionId;
 use crate::auth::names::username::Username;
 use core::fmt;
 
@@ -23,38 +24,6 @@ use crate::auth::secret::{ct_eq, RefreshToken};
 
 /// Bytes of secret in a refresh token.
 pub const REFRESH_SECRET_BYTES: usize = 32;
-/// Bytes of randomness in a session id.
-pub const SESSION_ID_BYTES: usize = 16;
-
-/// A session id: random, never derived from user data, printable.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct SessionId(String);
-
-impl SessionId {
-    /// A new id of [`SESSION_ID_BYTES`] random bytes, base64url; fails only if entropy does.
-    pub fn generate(entropy: &dyn Entropy) -> Result<Self, EntropyError> {
-        Ok(Self(b64url(&random_bytes::<SESSION_ID_BYTES>(entropy)?)))
-    }
-
-    /// Accepts only the shape [`SessionId::generate`] produces.
-    pub fn parse(text: &str) -> Option<Self> {
-        let bytes = b64url_decode(text)?;
-        (bytes.len() == SESSION_ID_BYTES).then(|| Self(text.to_owned()))
-    }
-
-    /// The id as printed in tokens, store keys and logs.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 /// SHA-256 of a refresh secret, as stored.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]

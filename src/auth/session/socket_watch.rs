@@ -22,7 +22,7 @@ use crate::auth::names::username::Username;
 
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::env::UnixTime;
-use crate::auth::session::refresh::SessionId;
+use crate::auth::names::session_id::SessionId;
 use crate::auth::session::store::{Standing, StoreError};
 
 /// The close code the client gets when its session has ended: a private-use code (RFC 6455

@@ -19,8 +19,9 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::env::UnixTime;
+use crate::auth::names::session_id::SessionId;
 use crate::auth::session::record::{SessionPolicy, SessionRecord};
-use crate::auth::session::refresh::{PresentedRefresh, SessionId, TokenHash};
+use crate::auth::session::refresh::{PresentedRefresh, TokenHash};
 
 /// The storage could not answer; callers fail closed.
 #[derive(Debug, Clone, PartialEq, Eq)]

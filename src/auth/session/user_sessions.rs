@@ -9,10 +9,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::auth::env::UnixTime;
+use crate::auth::names::session_id::SessionId;
 use crate::auth::session::record::{
     decide_rotation, sessions_to_evict, RotationDecision, SessionPolicy, SessionRecord,
 };
-use crate::auth::session::refresh::{PresentedRefresh, SessionId, TokenHash};
+use crate::auth::session::refresh::{PresentedRefresh, TokenHash};
 use crate::auth::session::store::Rotation;
 
 /// All sessions of one user.

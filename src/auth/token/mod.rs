@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::auth::env::{random_bytes, Entropy, UnixTime};
+use crate::auth::names::session_id::SessionId;
 use crate::auth::secret::{AccessToken, Assertion, Secret};
-use crate::auth::session::refresh::SessionId;
 use crate::auth::token::keys::{is_valid_kid, AssertionKeyRing, KeyRing, SessionKeyRing};
 
 /// Longest token accepted or minted: the access cookie must stay under 4096 bytes with its name.

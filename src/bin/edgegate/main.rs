@@ -23,8 +23,8 @@ use chrono::DateTime;
 use clap::{ArgGroup, Parser, Subcommand};
 
 use edgegate::auth::env::UnixTime;
+use edgegate::auth::names::session_id::SessionId;
 use edgegate::auth::names::username::Username;
-use edgegate::auth::session::refresh::SessionId;
 use edgegate::auth::token::keys::{is_valid_kid, AssertionKeyRing};
 
 use kv::{Kv, Target};

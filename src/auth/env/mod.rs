@@ -4,6 +4,8 @@
 //! worker's current time (`Date.now()`, as [`UnixTime`]) from the shell and [`OsEntropy`]; tests
 //! pass fixed clocks and seeded entropy so that every expiry, rotation and grace window is reproducible.
 
+pub mod vars;
+
 use core::fmt;
 
 /// Seconds since the Unix epoch.

@@ -24,9 +24,6 @@ pub const MIN_ITERATIONS: u32 = 10_000;
 pub const SALT_LEN: usize = 16;
 /// Length of the derived hash, one SHA-256 block.
 pub const HASH_LEN: usize = 32;
-/// Longest accepted username, in characters (all ASCII).
-pub const MAX_USERNAME_LEN: usize = 64;
-
 const ALGORITHM: &str = "pbkdf2-sha256";
 const USER_KEY_PREFIX: &str = "user:";
 
@@ -180,7 +177,7 @@ pub fn user_key(username: &Username) -> Option<String> {
     (!username.is_federated()).then(|| format!("{USER_KEY_PREFIX}{username}"))
 }
 
-/// A password record or username that cannot be used.
+/// A password record that cannot be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PasswordError {
@@ -196,11 +193,6 @@ pub enum PasswordError {
     WrongHashLength,
     /// The salt or hash is not standard base64 without padding.
     BadBase64,
-    /// The username is empty or longer than [`MAX_USERNAME_LEN`] characters.
-    UsernameLength,
-    /// The username has characters other than `a-z`, `0-9`, `. _ - @ +`, or does not start
-    /// with a letter or digit.
-    UsernameCharacters,
 }
 
 impl fmt::Display for PasswordError {
@@ -225,13 +217,6 @@ impl fmt::Display for PasswordError {
             Self::BadBase64 => {
                 f.write_str("password record salt or hash is not standard base64 without padding")
             }
-            Self::UsernameLength => {
-                write!(f, "username must be 1 to {MAX_USERNAME_LEN} characters")
-            }
-            Self::UsernameCharacters => f.write_str(
-                "username may contain only a-z, 0-9 and . _ - @ +, and must start with a letter \
-                 or digit",
-            ),
         }
     }
 }

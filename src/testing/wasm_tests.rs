@@ -6,14 +6,15 @@
 use wasm_bindgen_test::wasm_bindgen_test;
 
 use crate::auth::env::{random_bytes, Clock, OsEntropy, UnixTime};
+use crate::auth::names::session_id::SessionId;
 use crate::auth::names::username::testing::named;
-use crate::auth::session::refresh::{NewRefresh, PresentedRefresh, SessionId};
-use crate::auth::testing::memory_store::MemoryStore;
+use crate::auth::session::refresh::{NewRefresh, PresentedRefresh};
 use crate::auth::token::keys::{generate_entry, AssertionKeyRing, SessionKeyRing};
 use crate::auth::token::{
     issue_access, issue_assertion, validate_access, validate_assertion, Audience, Subject,
     TokenError, MAX_ASSERTION_TTL,
 };
+use crate::testing::memory_store::MemoryStore;
 
 /// The JavaScript clock, as the worker reads it.
 struct DateClock;
@@ -138,5 +139,5 @@ fn refresh_tokens_mint_and_parse_back() {
 
 #[wasm_bindgen_test]
 async fn memory_store_passes_the_conformance_suite() {
-    crate::auth::testing::conformance::run_all(MemoryStore::default).await;
+    crate::testing::conformance::run_all(MemoryStore::default).await;
 }

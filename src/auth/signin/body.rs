@@ -12,10 +12,10 @@
 //! a form's submit button or a client's extra metadata are harmless. Error messages never include
 //! the submitted values, so logging one cannot leak a password.
 
+use crate::auth::http::form;
 use crate::auth::secret::Password;
 use crate::auth::session::refresh::PresentedRefresh;
 use core::fmt;
-use percent_encoding::percent_decode_str;
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 
@@ -210,8 +210,7 @@ impl Fields {
 /// UTF-8 are an error rather than U+FFFD (which `form_urlencoded` would substitute silently).
 fn form_fields(text: &str) -> Result<Fields, LoginError> {
     let mut fields = Fields::default();
-    for pair in text.split('&').filter(|pair| !pair.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+    for (name, value) in form::raw_pairs(text) {
         if let Some(field) = LoginField::from_name(&form_decode(name)?) {
             fields.set(field, Some(form_decode(value)?))?;
         }
@@ -219,12 +218,8 @@ fn form_fields(text: &str) -> Result<Fields, LoginError> {
     Ok(fields)
 }
 
-pub(crate) fn form_decode(component: &str) -> Result<String, LoginError> {
-    let spaced = component.replace('+', " ");
-    percent_decode_str(&spaced)
-        .decode_utf8()
-        .map(|decoded| decoded.into_owned())
-        .map_err(|_| LoginError::NotUtf8)
+fn form_decode(component: &str) -> Result<String, LoginError> {
+    form::decode(component).map_err(|_| LoginError::NotUtf8)
 }
 
 /// A JSON object whose known members must be strings (`next` may also be `null`).
@@ -602,8 +597,9 @@ mod tests {
     #[test]
     fn a_refresh_grant_carries_a_well_formed_refresh_token() {
         use crate::auth::env::testing::SeededEntropy;
+        use crate::auth::names::session_id::SessionId;
         use crate::auth::names::username::testing::named;
-        use crate::auth::session::refresh::{NewRefresh, SessionId};
+        use crate::auth::session::refresh::NewRefresh;
         let entropy = SeededEntropy::default();
         let session = SessionId::generate(&entropy).unwrap();
         let token = NewRefresh::mint(&session, &entropy)

@@ -6,8 +6,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use crate::auth::env::UnixTime;
+use crate::auth::names::session_id::SessionId;
 use crate::auth::session::record::{SessionPolicy, SessionRecord};
-use crate::auth::session::refresh::{PresentedRefresh, SessionId, TokenHash};
+use crate::auth::session::refresh::{PresentedRefresh, TokenHash};
 use crate::auth::session::store::{Rotation, SessionStore, StoreError};
 use crate::auth::session::user_sessions::UserSessions;
 
@@ -153,7 +154,7 @@ impl SessionStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::testing::conformance;
+    use crate::testing::conformance;
 
     #[test]
     fn memory_store_passes_the_conformance_suite() {

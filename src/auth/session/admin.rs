@@ -18,9 +18,9 @@ use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC
 use serde::{Deserialize, Serialize};
 
 use crate::auth::env::UnixTime;
+use crate::auth::names::session_id::SessionId;
 use crate::auth::secret::AdminSecret;
 use crate::auth::session::record::SessionRecord;
-use crate::auth::session::refresh::SessionId;
 
 /// Where the admin routes live: `/auth/admin/users/<user>/sessions[/<session id>]`.
 pub const ADMIN_USERS_PREFIX: &str = "/auth/admin/users/";

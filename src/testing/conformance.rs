@@ -7,9 +7,10 @@
 
 use crate::auth::env::{random_bytes, OsEntropy, UnixTime};
 use crate::auth::names::encoding::b64url;
+use crate::auth::names::session_id::SessionId;
 use crate::auth::names::username::Username;
 use crate::auth::session::record::{LoginSubject, SessionPolicy, SessionRecord};
-use crate::auth::session::refresh::{NewRefresh, PresentedRefresh, SessionId};
+use crate::auth::session::refresh::{NewRefresh, PresentedRefresh};
 use crate::auth::session::store::{Rotation, SessionStore, Standing};
 
 const T0: UnixTime = 1_800_000_000;
