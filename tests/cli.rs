@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use edgegate::auth::signin::password::{derive_native, UserRecord};
+use edgegate::auth::accounts::password::{derive_native, UserRecord};
 use edgegate::auth::token::keys::{AssertionKeyRing, SessionKeyRing};
 
 const BIN: &str = env!("CARGO_BIN_EXE_edgegate");

@@ -3,7 +3,7 @@
 //! back out in either format parses to the same request.
 #![no_main]
 
-use edgegate::auth::signin::body::{
+use edgegate::auth::http::signin::{
     parse_login, parse_token_request, LoginFormat, LoginRequest, TokenRequest,
 };
 use libfuzzer_sys::fuzz_target;
@@ -56,7 +56,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!(same_fields(&request, &again), "{content_type}: {body:?}");
             } else {
                 assert!(
-                    body.len() > edgegate::auth::signin::body::MAX_LOGIN_BODY,
+                    body.len() > edgegate::auth::http::signin::MAX_LOGIN_BODY,
                     "{body:?}"
                 );
             }

@@ -4,6 +4,7 @@
 //! [`env::Clock`] and [`env::Entropy`], storage through the [`session::store::SessionStore`]
 //! trait, so the whole model runs natively in tests and identically in wasm.
 
+pub mod accounts;
 pub mod audit;
 pub mod config;
 pub mod env;
@@ -15,5 +16,4 @@ pub mod pages;
 pub mod policy;
 pub mod secret;
 pub mod session;
-pub mod signin;
 pub mod token;

@@ -18,6 +18,7 @@ use worker::{
 };
 
 use super::kv_store::KvSessionStore;
+use crate::auth::accounts::throttle::{self, ThrottleCommand, Verdict, Window};
 use crate::auth::env::UnixTime;
 use crate::auth::names::session_id::SessionId;
 use crate::auth::session::authority::{apply, Command, Reply};
@@ -25,7 +26,6 @@ use crate::auth::session::record::{SessionPolicy, SessionRecord};
 use crate::auth::session::refresh::{PresentedRefresh, TokenHash};
 use crate::auth::session::store::{Rotation, SessionStore, Standing, StoreError};
 use crate::auth::session::user_sessions::UserSessions;
-use crate::auth::signin::throttle::{self, ThrottleCommand, Verdict, Window};
 
 /// The Durable Object binding.
 pub const BINDING: &str = "AUTHORITY";

@@ -17,16 +17,10 @@ use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
 
 use super::webcrypto;
 
+use crate::auth::accounts::password::{user_key, PasswordHash, UserRecord, PBKDF2_ITERATIONS};
 use crate::auth::config::{Config, Credentials};
+use crate::auth::gate::signin::PasswordVerdict;
 use crate::auth::secret::{OriginSecret, Password};
-use crate::auth::signin::password::{user_key, PasswordHash, UserRecord, PBKDF2_ITERATIONS};
-
-/// The result of a credential check.
-pub enum Verdict {
-    Valid { user: Username, roles: Vec<String> },
-    Invalid,
-    Disabled { user: Username },
-}
 
 /// The backend could not answer.
 #[derive(Debug)]
@@ -67,24 +61,24 @@ async fn verify_kv(
     env: &Env,
     username: &Username,
     password: &Password,
-) -> Result<Verdict, Unavailable> {
+) -> Result<PasswordVerdict, Unavailable> {
     let Some(record) = user_record(env, username).await? else {
         pbkdf2(password.expose(), &DECOY_SALT, PBKDF2_ITERATIONS).await?;
-        return Ok(Verdict::Invalid);
+        return Ok(PasswordVerdict::Invalid);
     };
     let hash: PasswordHash = record
         .password_hash()
         .map_err(|err| Unavailable(format!("user record: {err}")))?;
     let derived = pbkdf2(password.expose(), hash.salt(), hash.iterations()).await?;
     if !hash.matches(&derived) {
-        return Ok(Verdict::Invalid);
+        return Ok(PasswordVerdict::Invalid);
     }
     Ok(if record.disabled {
-        Verdict::Disabled {
+        PasswordVerdict::Disabled {
             user: username.clone(),
         }
     } else {
-        Verdict::Valid {
+        PasswordVerdict::Valid {
             user: username.clone(),
             roles: record.roles,
         }
@@ -103,7 +97,7 @@ async fn verify_origin(
     secret: &OriginSecret,
     username: &Username,
     password: &Password,
-) -> Result<Verdict, Unavailable> {
+) -> Result<PasswordVerdict, Unavailable> {
     let body =
         serde_json::json!({ "username": username, "password": password.expose() }).to_string();
     let headers = Headers::new();
@@ -129,13 +123,13 @@ async fn verify_origin(
                 .json()
                 .await
                 .map_err(|err| Unavailable(format!("verification answer: {err}")))?;
-            Ok(Verdict::Valid {
+            Ok(PasswordVerdict::Valid {
                 user: answer.user,
                 roles: answer.roles,
             })
         }
-        401 | 403 => Ok(Verdict::Invalid),
-        423 => Ok(Verdict::Disabled {
+        401 | 403 => Ok(PasswordVerdict::Invalid),
+        423 => Ok(PasswordVerdict::Disabled {
             user: username.clone(),
         }),
         status => Err(Unavailable(format!(
@@ -150,7 +144,7 @@ pub async fn verify(
     env: &Env,
     username: &Username,
     password: &Password,
-) -> Result<Verdict, Unavailable> {
+) -> Result<PasswordVerdict, Unavailable> {
     match &config.credentials {
         Credentials::Kv => verify_kv(env, username, password).await,
         Credentials::Origin { url, secret } => verify_origin(url, secret, username, password).await,

@@ -10,6 +10,7 @@ use core::fmt;
 use worker::Response;
 
 use super::http;
+use crate::auth::gate::signin::SignInError;
 use crate::auth::gate::Refusal;
 use crate::auth::session::admin::AdminError;
 use crate::auth::session::store::StoreError;
@@ -141,6 +142,16 @@ impl From<worker::Error> for EdgeError {
 impl From<StoreError> for EdgeError {
     fn from(err: StoreError) -> Self {
         Self::Unavailable(err.to_string())
+    }
+}
+
+impl From<SignInError> for EdgeError {
+    fn from(err: SignInError) -> Self {
+        match err {
+            SignInError::Store(err) => err.into(),
+            SignInError::Entropy(_) => Self::Internal("no randomness available".into()),
+            SignInError::Minting(refusal) => refusal.into(),
+        }
     }
 }
 

@@ -17,12 +17,12 @@ use wasm_bindgen::JsValue;
 use worker::{Fetch, Headers, Method, Request, RequestInit, Response, Url};
 
 use super::error::{EdgeError, EdgeResult};
-use super::login::{open_session, Delivery};
-use super::pages::LOGIN_PATH;
+use super::pages::{login_origin, LOGIN_PATH};
 use super::webcrypto::WebCryptoSignatureCheck;
 use super::{http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::env::UnixTime;
+use crate::auth::gate::signin::{Delivery, Opened, Opening};
 use crate::auth::http::cookie::CookieJar;
 use crate::auth::http::redirect::Reason;
 use crate::auth::http::request::RequestFacts;
@@ -462,15 +462,14 @@ async fn callback(
         Ok(identity) => identity,
         Err(err) => return refuse("provider_refused", err.to_string()),
     };
-    let (_, tokens) = open_session(
-        &req,
-        facts,
-        ctx,
-        identity.user,
-        identity.roles,
-        Delivery::Cookies,
-    )
-    .await?;
+    let opening = Opening {
+        delivery: Delivery::Cookies,
+        signed_in_from: login_origin(&req, facts, ctx),
+    };
+    let Opened { tokens, .. } = ctx
+        .gate()
+        .open_session(facts, identity.user, identity.roles, opening)
+        .await?;
     let mut cookies = ctx.gate().session_cookies(&tokens)?;
     cookies.push(flow::clear_cookie(&provider.id, &ctx.config.cookies));
     let mut response = http::redirect(&flow.next, 303)?;

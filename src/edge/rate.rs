@@ -11,16 +11,13 @@ use worker::kv::KvStore;
 
 use super::authority;
 use super::Ctx;
-use crate::auth::config::StoreBackend;
-use crate::auth::signin::throttle::{
-    check, counter_key, record_failure, storage_ttl, Limit, Scope, ThrottleCommand, Verdict, Window,
+use crate::auth::accounts::throttle::{
+    check, counter_key, record_failure, storage_ttl, Counter, Scope, ThrottleCommand, Verdict,
+    Window,
 };
-
-pub struct Counter<'a> {
-    pub scope: Scope,
-    pub value: &'a str,
-    pub limit: &'a Limit,
-}
+use crate::auth::config::StoreBackend;
+use crate::auth::gate::signin::Throttle;
+use crate::auth::session::store::StoreError;
 
 fn key(counter: &Counter<'_>) -> String {
     format!("rate:{}", counter_key(counter.scope, counter.value))
@@ -47,7 +44,7 @@ async fn window(kv: &KvStore, counter: &Counter<'_>) -> worker::Result<Option<Wi
 /// Admits one login attempt on every counter, or answers the longest `Retry-After` any counter
 /// demands. With the authority an admitted attempt is already counted (every counter that
 /// admitted it keeps the count, even when another refused).
-pub async fn admit(ctx: &Ctx<'_>, counters: &[Counter<'_>]) -> worker::Result<Option<i64>> {
+async fn admit(ctx: &Ctx<'_>, counters: &[Counter<'_>]) -> worker::Result<Option<i64>> {
     let mut retry_after = None;
     for counter in counters {
         let verdict = match ctx.config.store {
@@ -74,7 +71,7 @@ pub async fn admit(ctx: &Ctx<'_>, counters: &[Counter<'_>]) -> worker::Result<Op
 
 /// Records that an admitted attempt failed: with the authority it is counted already; on KV it
 /// is counted now.
-pub async fn failed(ctx: &Ctx<'_>, counters: &[Counter<'_>]) -> worker::Result<()> {
+async fn failed(ctx: &Ctx<'_>, counters: &[Counter<'_>]) -> worker::Result<()> {
     if ctx.config.store == StoreBackend::Authority {
         return Ok(());
     }
@@ -93,7 +90,7 @@ pub async fn failed(ctx: &Ctx<'_>, counters: &[Counter<'_>]) -> worker::Result<(
 
 /// Records that an admitted attempt had the right password: with the authority its count is
 /// taken back; on KV nothing was counted.
-pub async fn succeeded(ctx: &Ctx<'_>, counters: &[Counter<'_>]) -> worker::Result<()> {
+async fn succeeded(ctx: &Ctx<'_>, counters: &[Counter<'_>]) -> worker::Result<()> {
     if ctx.config.store != StoreBackend::Authority {
         return Ok(());
     }
@@ -107,4 +104,25 @@ pub async fn succeeded(ctx: &Ctx<'_>, counters: &[Counter<'_>]) -> worker::Resul
             .map_err(store_error)?;
     }
     Ok(())
+}
+
+/// The sign-in throttle over this request's storage: the authority's counters, or KV's.
+pub struct Counters<'a>(pub &'a Ctx<'a>);
+
+fn unavailable(err: worker::Error) -> StoreError {
+    StoreError::Unavailable(format!("rate counter: {err}"))
+}
+
+impl Throttle for Counters<'_> {
+    async fn admit(&self, counters: &[Counter<'_>]) -> Result<Option<i64>, StoreError> {
+        admit(self.0, counters).await.map_err(unavailable)
+    }
+
+    async fn failed(&self, counters: &[Counter<'_>]) -> Result<(), StoreError> {
+        failed(self.0, counters).await.map_err(unavailable)
+    }
+
+    async fn succeeded(&self, counters: &[Counter<'_>]) -> Result<(), StoreError> {
+        succeeded(self.0, counters).await.map_err(unavailable)
+    }
 }

@@ -11,9 +11,10 @@ use super::kv_store::KvSessionStore;
 use super::{credentials, webcrypto};
 use crate::auth::config::{Config, StoreBackend};
 use crate::auth::env::UnixTime;
+use crate::auth::gate::signin::{PasswordCheck, PasswordVerdict};
 use crate::auth::gate::{Accounts, AssertionSigner};
 use crate::auth::names::session_id::SessionId;
-use crate::auth::secret::Assertion;
+use crate::auth::secret::{Assertion, Password};
 use crate::auth::session::record::{SessionPolicy, SessionRecord};
 use crate::auth::session::refresh::{PresentedRefresh, TokenHash};
 use crate::auth::session::store::{Rotation, SessionStore, Standing, StoreError};
@@ -147,6 +148,24 @@ pub struct UsersKv<'a>(pub &'a Env);
 impl Accounts for UsersKv<'_> {
     async fn still_enabled(&self, user: &Username) -> Result<bool, StoreError> {
         credentials::still_enabled(self.0, user)
+            .await
+            .map_err(|err| StoreError::Unavailable(err.0))
+    }
+}
+
+/// Passwords checked by the configured backend: `USERS` records, or the origin's endpoint.
+pub struct ConfiguredPasswords<'a> {
+    pub config: &'a Config,
+    pub env: &'a Env,
+}
+
+impl PasswordCheck for ConfiguredPasswords<'_> {
+    async fn verify(
+        &self,
+        user: &Username,
+        password: &Password,
+    ) -> Result<PasswordVerdict, StoreError> {
+        credentials::verify(self.config, self.env, user, password)
             .await
             .map_err(|err| StoreError::Unavailable(err.0))
     }

@@ -8,6 +8,7 @@
 pub use crate::auth::env::vars::ConfigError;
 use crate::auth::env::vars::{problem, Vars as Reader};
 
+use crate::auth::accounts::throttle::Limit;
 use crate::auth::http::cookie::CookieSpec;
 use crate::auth::http::path::RequestPath;
 use crate::auth::oidc::config::OidcConfig;
@@ -16,7 +17,6 @@ use crate::auth::secret::{AdminSecret, OriginSecret};
 use crate::auth::session::admin::MIN_ADMIN_SECRET_LEN;
 use crate::auth::session::device::BindingPolicy;
 use crate::auth::session::record::{SessionPolicy, MAX_LEEWAY};
-use crate::auth::signin::throttle::Limit;
 use crate::auth::token::keys::{AssertionKeyRing, SessionKeyRing};
 use crate::auth::token::{Audience, MAX_ASSERTION_TTL};
 

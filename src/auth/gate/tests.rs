@@ -9,14 +9,14 @@ use crate::auth::env::testing::{BrokenEntropy, SeededEntropy};
 use crate::auth::gate::cache::CacheSettings;
 use crate::auth::http::request::tests::facts;
 use crate::auth::policy::RoleNeed;
-use crate::auth::session::record::{LoginSubject, SessionPolicy};
+use crate::auth::session::record::SessionPolicy;
 use crate::auth::token::validate_assertion;
 use crate::testing::memory_store::MemoryStore;
 
 const NOW: UnixTime = 1_800_000_000;
 
 /// The browser every test signs in with and (unless it says otherwise) browses with.
-const CHROME_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
+pub(super) const CHROME_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
 const FIREFOX_WINDOWS: &str =
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:127.0) Gecko/20100101 Firefox/127.0";
 
@@ -51,10 +51,10 @@ pub(crate) fn config_with(extra: &[(&str, &str)]) -> Config {
 
 /// The in-memory store, counting revocation reads and able to fail every call.
 #[derive(Default)]
-struct Store {
+pub(super) struct Store {
     inner: MemoryStore,
     revocation_reads: Cell<u32>,
-    down: Cell<bool>,
+    pub(super) down: Cell<bool>,
     /// Ending a session fails (everything else works).
     revocations_down: Cell<bool>,
 }
@@ -134,7 +134,7 @@ impl SessionStore for Store {
 }
 
 #[derive(Default)]
-struct Recorder(RefCell<Vec<AuditEvent>>);
+pub(super) struct Recorder(RefCell<Vec<AuditEvent>>);
 
 impl AuditSink for Recorder {
     fn record(&self, event: AuditEvent) {
@@ -143,7 +143,7 @@ impl AuditSink for Recorder {
 }
 
 impl Recorder {
-    fn kinds(&self) -> Vec<EventKind> {
+    pub(super) fn kinds(&self) -> Vec<EventKind> {
         self.0.borrow().iter().map(|event| event.event).collect()
     }
 }
@@ -157,19 +157,19 @@ impl Accounts for Disabled {
 }
 
 /// One deployment (configuration, store, caches) and the sessions it issued.
-struct World {
-    config: Config,
-    store: Store,
+pub(super) struct World {
+    pub(super) config: Config,
+    pub(super) store: Store,
     caches: IsolateCaches,
-    audit: Recorder,
+    pub(super) audit: Recorder,
     entropy: SeededEntropy,
 }
 
 /// A logged-in browser: its two cookies.
-struct Browser {
-    access: String,
+pub(super) struct Browser {
+    pub(super) access: String,
     refresh: String,
-    session: SessionId,
+    pub(super) session: SessionId,
 }
 
 impl Browser {
@@ -182,7 +182,7 @@ impl Browser {
 }
 
 impl World {
-    fn new(config: Config) -> Self {
+    pub(super) fn new(config: Config) -> Self {
         Self {
             caches: IsolateCaches::new(config.caches),
             config,
@@ -192,7 +192,7 @@ impl World {
         }
     }
 
-    fn gate(&self, now: UnixTime) -> Gate<'_, Store, NoAccountCheck, LocalSigner> {
+    pub(super) fn gate(&self, now: UnixTime) -> Gate<'_, Store, NoAccountCheck, LocalSigner> {
         self.gate_with(now, &NoAccountCheck)
     }
 
@@ -214,7 +214,7 @@ impl World {
     }
 
     /// A login at `now` from [`CHROME_LINUX`], as the login handler performs it.
-    fn login(&self, now: UnixTime) -> Browser {
+    pub(super) fn login(&self, now: UnixTime) -> Browser {
         self.login_from(now, CHROME_LINUX)
     }
 
@@ -223,30 +223,29 @@ impl World {
         self.login_as(&named("alice"), now, user_agent)
     }
 
-    /// A login of `user` at `now` from a client sending `user_agent`.
-    fn login_as(&self, user: &Username, now: UnixTime, user_agent: &str) -> Browser {
-        let id = SessionId::generate(&self.entropy).unwrap();
-        let refresh = NewRefresh::mint(&id, &self.entropy).unwrap();
-        let subject = LoginSubject {
-            user: user.clone(),
-            roles: vec!["staff".into()],
-            user_agent: user_agent.into(),
-        };
-        let record = SessionRecord::new(
-            id.clone(),
-            subject,
-            refresh.hash.clone(),
-            now,
-            &self.config.policy,
-        );
-        pollster::block_on(self.store.create(record.clone(), &self.config.policy, now)).unwrap();
+    /// A login of `user` at `now` from a client sending `user_agent`, the session opened as
+    /// every sign-in opens it.
+    pub(super) fn login_as(&self, user: &Username, now: UnixTime, user_agent: &str) -> Browser {
         let gate = self.gate(now);
-        let tokens = gate.session_tokens(&record, Some(&refresh)).unwrap();
-        let cookies = gate.session_cookies(&tokens).unwrap();
+        let arriving = facts("POST", "/auth/login", &[("user-agent", user_agent)]);
+        let opening = signin::Opening {
+            delivery: signin::Delivery::Cookies,
+            signed_in_from: None,
+        };
+        let opened = pollster::block_on(gate.open_session(
+            &arriving,
+            user.clone(),
+            vec!["staff".into()],
+            opening,
+        ))
+        .unwrap();
+        // The sign-in's own audit line is the setup's, not what a test observes.
+        self.audit.0.borrow_mut().clear();
+        let cookies = gate.session_cookies(&opened.tokens).unwrap();
         Browser {
             access: cookie_value(&cookies[0]),
             refresh: cookie_value(&cookies[1]),
-            session: id,
+            session: opened.record.id,
         }
     }
 

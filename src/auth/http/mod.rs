@@ -1,5 +1,5 @@
-//! HTTP as the core sees it: the request read once, cookies, the checked path, redirects and
-//! the headers forwarded to the origin.
+//! HTTP as the core sees it: the request read once, cookies, the checked path, redirects, the
+//! sign-in and token request bodies, and the headers forwarded to the origin.
 
 pub mod cookie;
 pub mod form;
@@ -7,3 +7,4 @@ pub mod forward;
 pub mod path;
 pub mod redirect;
 pub mod request;
+pub mod signin;

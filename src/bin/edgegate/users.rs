@@ -6,12 +6,12 @@
 use std::io::{self, BufRead, IsTerminal};
 use std::process::{Command, Stdio};
 
+use edgegate::auth::accounts::password::{
+    derive_native, new_salt, user_key, PasswordHash, UserRecord, PBKDF2_ITERATIONS,
+};
 use edgegate::auth::env::OsEntropy;
 use edgegate::auth::names::username::Username;
 use edgegate::auth::secret::Password;
-use edgegate::auth::signin::password::{
-    derive_native, new_salt, user_key, PasswordHash, UserRecord, PBKDF2_ITERATIONS,
-};
 
 use crate::kv::Kv;
 use crate::sessions::Edge;

@@ -269,6 +269,18 @@ pub fn counter_key(scope: Scope, value: &str) -> String {
     )
 }
 
+/// One counter an attempt is judged and counted on: the scope, the value it counts (a client
+/// address or a username) and its limit.
+#[derive(Debug, Clone, Copy)]
+pub struct Counter<'a> {
+    /// What it counts by.
+    pub scope: Scope,
+    /// The address or username.
+    pub value: &'a str,
+    /// Failures allowed within the window.
+    pub limit: &'a Limit,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
