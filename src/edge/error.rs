@@ -151,6 +151,7 @@ impl From<SignInError> for EdgeError {
             SignInError::Store(err) => err.into(),
             SignInError::Entropy(_) => Self::Internal("no randomness available".into()),
             SignInError::Minting(refusal) => refusal.into(),
+            SignInError::ProviderUnavailable(why) => Self::Unavailable(why),
         }
     }
 }

@@ -20,8 +20,10 @@ use super::error::{EdgeError, EdgeResult};
 use super::pages::{login_origin, LOGIN_PATH};
 use super::webcrypto::WebCryptoSignatureCheck;
 use super::{http, Ctx};
-use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::env::UnixTime;
+use crate::auth::gate::federated::{
+    LogoutRefusal, LogoutReplay, ProviderCallback, ProviderLink, ProviderRefusal,
+};
 use crate::auth::gate::signin::{Delivery, Opened, Opening};
 use crate::auth::http::cookie::CookieJar;
 use crate::auth::http::redirect::Reason;
@@ -29,15 +31,11 @@ use crate::auth::http::request::RequestFacts;
 use crate::auth::oidc::config::{Provider, TokenAuth};
 use crate::auth::oidc::discovery::{Discovery, MAX_DISCOVERY_BYTES};
 use crate::auth::oidc::flow::{self, callback_path, Flow, FORM_VALUE, OIDC_PREFIX};
-use crate::auth::oidc::id_token::{
-    validate_id_token, ProviderExpectation, ProviderTokenError, MAX_PROVIDER_TOKEN_BYTES,
-};
-use crate::auth::oidc::identity::admit;
+use crate::auth::oidc::id_token::MAX_PROVIDER_TOKEN_BYTES;
 use crate::auth::oidc::keys::{ProviderKeys, MAX_JWKS_BYTES};
-use crate::auth::oidc::logout::{logout_token_field, validate_logout_token};
 use crate::auth::oidc::refresh_policy::{is_fresh, may_refetch_keys};
 use crate::auth::pages::render_provider_logout;
-use crate::auth::session::kv_layout::logout_token_key;
+use crate::auth::session::store::StoreError;
 
 /// A token endpoint answer larger than this is refused.
 const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
@@ -186,21 +184,11 @@ fn query(url: &Url, name: &str) -> Option<String> {
         .map(|(_, value)| value.into_owned())
 }
 
-/// A sign-in that did not work: logged with its reason, and the browser back on the login page
-/// with an error a person can read (`code`), the flow cookie cleared.
-fn refused(
-    ctx: &Ctx<'_>,
-    facts: &RequestFacts,
-    provider: &Provider,
-    code: &str,
-    detail: &dyn std::fmt::Display,
-) -> EdgeResult {
-    ctx.audit(
-        AuditEvent::new(EventKind::LoginFailed, ctx.now)
-            .client(facts.client())
-            .detail(format!("provider {}: {detail}", provider.id)),
-    );
-    let mut response = http::redirect(&format!("{LOGIN_PATH}?error={code}"), 303)?;
+/// A provider sign-in that did not work (logged by the core): the browser goes back to the
+/// sign-in page with an error a person can read, the flow cookie cleared.
+fn refused(ctx: &Ctx<'_>, provider: &Provider, refusal: &ProviderRefusal) -> EdgeResult {
+    let location = format!("{LOGIN_PATH}?error={}", refusal.code);
+    let mut response = http::redirect(&location, 303)?;
     http::add_cookies(
         &mut response,
         &[flow::clear_cookie(&provider.id, &ctx.config.cookies)],
@@ -278,7 +266,7 @@ pub(super) async fn handle(
     match (facts.method.as_str(), action) {
         ("GET", "start") => start(url, facts, ctx, index, provider).await,
         ("GET", "callback") => callback(req, url, facts, ctx, index, provider).await,
-        ("POST", "backchannel-logout") => backchannel(req, ctx, index, provider).await,
+        ("POST", "backchannel-logout") => backchannel(req, url, ctx, index, provider).await,
         _ => Err(EdgeError::NotFound("no such provider route")),
     }
 }
@@ -292,7 +280,15 @@ async fn start(
 ) -> EdgeResult {
     let discovery = match metadata(ctx, index, provider).await {
         Ok((discovery, _)) => discovery,
-        Err(err) => return refused(ctx, facts, provider, "provider_error", &err),
+        Err(err) => {
+            let refusal = ctx.gate().refuse_provider_sign_in(
+                facts,
+                provider,
+                "provider_error",
+                err.to_string(),
+            );
+            return refused(ctx, provider, &refusal);
+        }
     };
     let flow = Flow::begin(&provider.id, query(url, "next").as_deref(), &ctx.entropy)
         .map_err(|err| EdgeError::Internal(err.to_string()))?;
@@ -388,6 +384,65 @@ async fn exchange(
         .ok_or_else(|| "the token endpoint sent no usable id_token".into())
 }
 
+/// The provider as this request reaches it: the isolate's cached metadata, the token endpoint
+/// with this request's callback URL.
+struct Link<'a> {
+    ctx: &'a Ctx<'a>,
+    index: usize,
+    provider: &'a Provider,
+    redirect_uri: String,
+}
+
+impl ProviderLink for Link<'_> {
+    async fn metadata(&self) -> Result<(Rc<Discovery>, Rc<ProviderKeys>), String> {
+        metadata(self.ctx, self.index, self.provider)
+            .await
+            .map_err(|err| err.to_string())
+    }
+
+    async fn refetch_keys(
+        &self,
+        discovery: &Rc<Discovery>,
+    ) -> Result<Option<Rc<ProviderKeys>>, String> {
+        refetch_keys(self.ctx, self.index, discovery)
+            .await
+            .map_err(|err| err.to_string())
+    }
+
+    async fn exchange(
+        &self,
+        discovery: &Discovery,
+        code: &str,
+        verifier: &str,
+    ) -> Result<String, String> {
+        exchange(discovery, self.provider, code, verifier, &self.redirect_uri).await
+    }
+}
+
+/// KV marks of the back-channel logout tokens acted on.
+struct KvReplay(worker::kv::KvStore);
+
+impl LogoutReplay for KvReplay {
+    async fn seen(&self, key: &str) -> Result<bool, StoreError> {
+        let seen = self.0.get(key).text().await;
+        seen.map(|value| value.is_some())
+            .map_err(|err| StoreError::Unavailable(format!("logout token replay check: {err}")))
+    }
+
+    async fn remember(&self, key: &str, ttl: u64) -> Result<(), StoreError> {
+        let mark = |err: worker::kv::KvError| {
+            StoreError::Unavailable(format!("logout token replay mark: {err}"))
+        };
+        self.0
+            .put(key, "1")
+            .map_err(mark)?
+            .expiration_ttl(ttl)
+            .execute()
+            .await
+            .map_err(mark)
+    }
+}
+
 async fn callback(
     req: Request,
     url: &Url,
@@ -396,83 +451,50 @@ async fn callback(
     index: usize,
     provider: &Provider,
 ) -> EdgeResult {
-    let refuse = |code: &str, detail: String| refused(ctx, facts, provider, code, &detail);
     // The flow cookie is not a session cookie, so it is among those the request left for the
     // origin: read from the request's facts, not from the header a second time.
     let jar = facts.cookies.forward().map(CookieJar::parse);
-    let cookie = match &jar {
+    let flow_cookie = match &jar {
         Some(Ok(jar)) => jar
             .unique(flow::cookie_name(&ctx.config.cookies))
             .ok()
             .flatten(),
         _ => None,
     };
-    let opened = Flow::open(
-        cookie,
-        &ctx.config.session_keys,
-        &provider.id,
-        query(url, "state").as_deref(),
-        ctx.now,
-    );
-    let flow = match opened {
-        Ok(flow) => flow,
-        Err(err) => return refuse("provider_expired", err.to_string()),
+    let (state, code, error) = (query(url, "state"), query(url, "code"), query(url, "error"));
+    let callback = ProviderCallback {
+        flow_cookie,
+        state: state.as_deref(),
+        code: code.as_deref(),
+        error: error.as_deref(),
     };
-    if let Some(error) = query(url, "error") {
-        let error: String = error.chars().take(80).collect();
-        return refuse("provider_error", format!("the provider answered `{error}`"));
-    }
-    let Some(code) = query(url, "code") else {
-        return refuse("provider_error", "no code in the answer".into());
-    };
-    let (discovery, mut keys) = match metadata(ctx, index, provider).await {
-        Ok(metadata) => metadata,
-        Err(err) => return refuse("provider_error", err.to_string()),
-    };
-    let id_token = match exchange(
-        &discovery,
+    let link = Link {
+        ctx,
+        index,
         provider,
-        &code,
-        &flow.verifier,
-        &redirect_uri(url, &provider.id),
-    )
-    .await
-    {
-        Ok(token) => token,
-        Err(err) => return refuse("provider_error", err),
-    };
-    let expect = ProviderExpectation {
-        issuer: &provider.issuer,
-        client_id: &provider.client_id,
-        now: ctx.now,
-    };
-    let check = &WebCryptoSignatureCheck;
-    let mut verified = validate_id_token(check, &keys, &id_token, &expect, &flow.nonce).await;
-    if let Err(ProviderTokenError::UnknownKey(_)) = verified {
-        if let Some(fresh) = refetch_keys(ctx, index, &discovery).await? {
-            keys = fresh;
-            verified = validate_id_token(check, &keys, &id_token, &expect, &flow.nonce).await;
-        }
-    }
-    let token = match verified {
-        Ok(token) => token,
-        Err(err) => return refuse("provider_error", format!("ID token refused: {err}")),
-    };
-    let identity = match admit(provider, &token) {
-        Ok(identity) => identity,
-        Err(err) => return refuse("provider_refused", err.to_string()),
+        redirect_uri: redirect_uri(url, &provider.id),
     };
     let opening = Opening {
         delivery: Delivery::Cookies,
         signed_in_from: login_origin(&req, facts, ctx),
     };
-    let Opened { tokens, .. } = ctx
-        .gate()
-        .open_session(facts, identity.user, identity.roles, opening)
+    let gate = ctx.gate();
+    let finished = gate
+        .finish_provider_sign_in(
+            facts,
+            provider,
+            callback,
+            (&link, &WebCryptoSignatureCheck),
+            opening,
+        )
         .await?;
-    let mut cookies = ctx.gate().session_cookies(&tokens)?;
+    let (Opened { tokens, .. }, next) = match finished {
+        Ok(signed_in) => signed_in,
+        Err(refusal) => return refused(ctx, provider, &refusal),
+    };
+    let mut cookies = gate.session_cookies(&tokens)?;
     cookies.push(flow::clear_cookie(&provider.id, &ctx.config.cookies));
-    let mut response = http::redirect(&flow.next, 303)?;
+    let mut response = http::redirect(&next, 303)?;
     http::add_cookies(&mut response, &cookies)?;
     Ok(response)
 }
@@ -480,86 +502,23 @@ async fn callback(
 /// `POST .../backchannel-logout`: ends every edge session of the user the provider names.
 async fn backchannel(
     mut req: Request,
+    url: &Url,
     ctx: &Ctx<'_>,
     index: usize,
     provider: &Provider,
 ) -> EdgeResult {
     let body = req.bytes().await?;
-    if body.len() > MAX_PROVIDER_TOKEN_BYTES + 64 {
-        return Ok(http::error(
-            400,
-            "invalid_request",
-            "logout token too large",
-        )?);
+    let link = Link {
+        ctx,
+        index,
+        provider,
+        redirect_uri: redirect_uri(url, &provider.id),
+    };
+    let replay = KvReplay(ctx.env.kv("SESSIONS")?);
+    let ports = (&link, &WebCryptoSignatureCheck, &replay);
+    if let Err(LogoutRefusal(why)) = ctx.gate().provider_logout(provider, &body, ports).await? {
+        return Ok(http::error(400, "invalid_request", &why)?);
     }
-    let Some(token) = logout_token_field(&body) else {
-        return Ok(http::error(400, "invalid_request", "no logout_token")?);
-    };
-    let (_, keys) = metadata(ctx, index, provider).await?;
-    let expect = ProviderExpectation {
-        issuer: &provider.issuer,
-        client_id: &provider.client_id,
-        now: ctx.now,
-    };
-    let logout = match validate_logout_token(&WebCryptoSignatureCheck, &keys, &token, &expect).await
-    {
-        Ok(logout) => logout,
-        Err(err) => {
-            ctx.audit(AuditEvent::new(EventKind::Revoke, ctx.now).detail(format!(
-                "provider {}: logout token refused: {err}",
-                provider.id
-            )));
-            return Ok(http::error(400, "invalid_request", &err.to_string())?);
-        }
-    };
-    // Replay protection: a `jti` acted on is remembered in KV until the token is too old anyway.
-    // A replay at this location is refused at once; elsewhere KV may take up to 60 s to show the
-    // mark, and a replay in that window only ends the same user's sessions again.
-    let sessions = ctx.env.kv("SESSIONS")?;
-    let seen_key = logout_token_key(&provider.issuer, &logout.token_id);
-    let seen = sessions
-        .get(&seen_key)
-        .text()
-        .await
-        .map_err(|err| unavailable("logout token replay check", err))?;
-    if seen.is_some() {
-        ctx.audit(
-            AuditEvent::new(EventKind::Revoke, ctx.now)
-                .detail(format!("provider {}: logout token replayed", provider.id)),
-        );
-        return Ok(http::error(
-            400,
-            "invalid_request",
-            "logout token already used",
-        )?);
-    }
-    // A subject no login could have admitted has no sessions to end.
-    let user = Username::federated(&provider.id, &logout.subject);
-    let ended = match &user {
-        Some(user) => ctx.gate().end_all(user).await?,
-        None => Vec::new(),
-    };
-    // Marked only once the sessions have ended, so a provider retrying after an outage here is
-    // not refused as a replay.
-    let remember = u64::try_from(logout.remember_until - ctx.now)
-        .unwrap_or(0)
-        .max(60);
-    sessions
-        .put(&seen_key, "1")
-        .map_err(|err| unavailable("logout token replay mark", err))?
-        .expiration_ttl(remember)
-        .execute()
-        .await
-        .map_err(|err| unavailable("logout token replay mark", err))?;
-    let mut event = AuditEvent::new(EventKind::Revoke, ctx.now).detail(format!(
-        "provider {} back-channel logout ended {} sessions",
-        provider.id,
-        ended.len()
-    ));
-    if let Some(user) = &user {
-        event = event.user(user);
-    }
-    ctx.audit(event);
     let mut response = Response::empty()?.with_status(200);
     http::harden(response.headers_mut())?;
     Ok(response)

@@ -10,6 +10,7 @@
 //! store, which is why every branch below has a test without a runtime.
 
 pub mod cache;
+pub mod federated;
 pub mod signin;
 
 use crate::auth::names::username::Username;

@@ -103,6 +103,8 @@ pub enum SignInError {
     Entropy(EntropyError),
     /// The tokens could not be minted.
     Minting(Refusal),
+    /// An identity provider could not be reached where nothing else could be decided.
+    ProviderUnavailable(String),
 }
 
 impl From<StoreError> for SignInError {

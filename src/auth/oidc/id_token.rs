@@ -293,7 +293,7 @@ pub async fn validate_id_token(
 }
 
 #[cfg(test)]
-pub(super) mod test_support {
+pub(crate) mod test_support {
     //! Signs provider tokens with the fixed test keys in `testdata/keys.json`.
     use jwt_compact::alg::{Es256, Rsa, RsaPrivateKey};
     use jwt_compact::jwk::JsonWebKey;

@@ -1,0 +1,254 @@
+//! Signing in through an OpenID provider, and the provider's back-channel logout, as procedures
+//! of the core.
+//!
+//! The shell reaches the provider (discovery, key sets, the token endpoint) through
+//! [`ProviderLink`] and the replay marks through [`LogoutReplay`]; everything decided on the way
+//! is here: the flow cookie and `state`, the provider's error, the code exchange, the ID token
+//! (with one key refetch after an unknown `kid`), who may sign in, and the one
+//! [`Gate::open_session`]. A refusal is a value ([`ProviderRefusal`]) that the shell renders as a
+//! redirect to the sign-in page.
+
+use std::rc::Rc;
+
+use crate::auth::audit::{AuditEvent, EventKind};
+use crate::auth::http::request::RequestFacts;
+use crate::auth::names::username::Username;
+use crate::auth::oidc::config::Provider;
+use crate::auth::oidc::discovery::Discovery;
+use crate::auth::oidc::flow::Flow;
+use crate::auth::oidc::id_token::{validate_id_token, ProviderExpectation, ProviderTokenError};
+use crate::auth::oidc::identity::admit;
+use crate::auth::oidc::keys::{ProviderKeys, SignatureCheck};
+use crate::auth::oidc::logout::{logout_token_field, validate_logout_token};
+use crate::auth::session::kv_layout::logout_token_key;
+use crate::auth::session::store::{SessionStore, StoreError};
+
+use super::signin::{Opened, Opening, SignInError};
+use super::{Accounts, AssertionSigner, Gate};
+
+/// The provider as the shell reaches it over the network.
+#[allow(async_fn_in_trait)]
+pub trait ProviderLink {
+    /// The discovery document and key set, from the isolate's cache while fresh; why not.
+    async fn metadata(&self) -> Result<(Rc<Discovery>, Rc<ProviderKeys>), String>;
+    /// The key set fetched again after an unknown `kid`; `None` when the refetch budget says
+    /// not yet.
+    async fn refetch_keys(
+        &self,
+        discovery: &Rc<Discovery>,
+    ) -> Result<Option<Rc<ProviderKeys>>, String>;
+    /// Exchanges `code` and the PKCE `verifier` at the token endpoint; the ID token, or why not.
+    async fn exchange(
+        &self,
+        discovery: &Discovery,
+        code: &str,
+        verifier: &str,
+    ) -> Result<String, String>;
+}
+
+/// Where a provider's `jti`s acted on are remembered.
+#[allow(async_fn_in_trait)]
+pub trait LogoutReplay {
+    /// Whether `key` was marked.
+    async fn seen(&self, key: &str) -> Result<bool, StoreError>;
+    /// Marks `key` for `ttl` seconds.
+    async fn remember(&self, key: &str, ttl: u64) -> Result<(), StoreError>;
+}
+
+/// The provider's redirect back, as it arrived.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProviderCallback<'a> {
+    /// The flow cookie, if the browser sent one.
+    pub flow_cookie: Option<&'a str>,
+    /// `state`.
+    pub state: Option<&'a str>,
+    /// `code`.
+    pub code: Option<&'a str>,
+    /// `error`, when the provider refused.
+    pub error: Option<&'a str>,
+}
+
+/// A provider sign-in that did not work: the code the sign-in page shows, and what was logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderRefusal {
+    /// `provider_expired` (no usable flow), `provider_error` (the provider or its token failed)
+    /// or `provider_refused` (the person may not sign in here).
+    pub code: &'static str,
+    /// Why, for the audit line.
+    pub detail: String,
+}
+
+/// A back-channel logout request that is turned away (400 `invalid_request`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoutRefusal(pub String);
+
+/// Largest back-channel logout body read: the token and its field name.
+const MAX_LOGOUT_BODY: usize = crate::auth::oidc::id_token::MAX_PROVIDER_TOKEN_BYTES + 64;
+
+impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
+    /// A provider sign-in refused: logged with its reason, and the value the shell renders.
+    pub fn refuse_provider_sign_in(
+        &self,
+        req: &RequestFacts,
+        provider: &Provider,
+        code: &'static str,
+        detail: impl core::fmt::Display,
+    ) -> ProviderRefusal {
+        let detail = format!("provider {}: {detail}", provider.id);
+        self.audit.record(
+            AuditEvent::new(EventKind::LoginFailed, self.now)
+                .client(req.client())
+                .detail(detail.clone()),
+        );
+        ProviderRefusal { code, detail }
+    }
+
+    /// Finishes a sign-in at `provider` from its redirect back: the flow, the code exchange, the
+    /// ID token, who may sign in, and the session. The session and where to go next, or the
+    /// refusal to render.
+    pub async fn finish_provider_sign_in(
+        &self,
+        req: &RequestFacts,
+        provider: &Provider,
+        callback: ProviderCallback<'_>,
+        ports: (&impl ProviderLink, &impl SignatureCheck),
+        opening: Opening,
+    ) -> Result<Result<(Opened, String), ProviderRefusal>, SignInError> {
+        let (link, check) = ports;
+        let refuse = |code, detail: &dyn core::fmt::Display| {
+            Ok(Err(
+                self.refuse_provider_sign_in(req, provider, code, detail)
+            ))
+        };
+        let keys = &self.config.session_keys;
+        let flow = match Flow::open(
+            callback.flow_cookie,
+            keys,
+            &provider.id,
+            callback.state,
+            self.now,
+        ) {
+            Ok(flow) => flow,
+            Err(err) => return refuse("provider_expired", &err),
+        };
+        if let Some(error) = callback.error {
+            let error: String = error.chars().take(80).collect();
+            return refuse(
+                "provider_error",
+                &format!("the provider answered `{error}`"),
+            );
+        }
+        let Some(code) = callback.code else {
+            return refuse("provider_error", &"no code in the answer");
+        };
+        let (discovery, mut keys) = match link.metadata().await {
+            Ok(metadata) => metadata,
+            Err(err) => return refuse("provider_error", &err),
+        };
+        let id_token = match link.exchange(&discovery, code, &flow.verifier).await {
+            Ok(token) => token,
+            Err(err) => return refuse("provider_error", &err),
+        };
+        let expect = ProviderExpectation {
+            issuer: &provider.issuer,
+            client_id: &provider.client_id,
+            now: self.now,
+        };
+        let mut verified = validate_id_token(check, &keys, &id_token, &expect, &flow.nonce).await;
+        if let Err(ProviderTokenError::UnknownKey(_)) = verified {
+            let fresh = link
+                .refetch_keys(&discovery)
+                .await
+                .map_err(SignInError::ProviderUnavailable)?;
+            if let Some(fresh) = fresh {
+                keys = fresh;
+                verified = validate_id_token(check, &keys, &id_token, &expect, &flow.nonce).await;
+            }
+        }
+        let token = match verified {
+            Ok(token) => token,
+            Err(err) => return refuse("provider_error", &format!("ID token refused: {err}")),
+        };
+        let identity = match admit(provider, &token) {
+            Ok(identity) => identity,
+            Err(err) => return refuse("provider_refused", &err),
+        };
+        let opened = self
+            .open_session(req, identity.user, identity.roles, opening)
+            .await?;
+        Ok(Ok((opened, flow.next)))
+    }
+
+    /// A provider's back-channel logout (`body` as posted): every edge session of the user its
+    /// logout token names ends, once per token (`jti`). How many ended, or the refusal.
+    pub async fn provider_logout(
+        &self,
+        provider: &Provider,
+        body: &[u8],
+        ports: (&impl ProviderLink, &impl SignatureCheck, &impl LogoutReplay),
+    ) -> Result<Result<usize, LogoutRefusal>, SignInError> {
+        let (link, check, replay) = ports;
+        if body.len() > MAX_LOGOUT_BODY {
+            return Ok(Err(LogoutRefusal("logout token too large".into())));
+        }
+        let Some(token) = logout_token_field(body) else {
+            return Ok(Err(LogoutRefusal("no logout_token".into())));
+        };
+        let (_, keys) = link
+            .metadata()
+            .await
+            .map_err(SignInError::ProviderUnavailable)?;
+        let expect = ProviderExpectation {
+            issuer: &provider.issuer,
+            client_id: &provider.client_id,
+            now: self.now,
+        };
+        let logout = match validate_logout_token(check, &keys, &token, &expect).await {
+            Ok(logout) => logout,
+            Err(err) => {
+                self.audit
+                    .record(AuditEvent::new(EventKind::Revoke, self.now).detail(format!(
+                        "provider {}: logout token refused: {err}",
+                        provider.id
+                    )));
+                return Ok(Err(LogoutRefusal(err.to_string())));
+            }
+        };
+        // Replay protection: a `jti` acted on is remembered until the token is too old anyway.
+        // With KV, a replay at this location is refused at once; elsewhere the mark may take up
+        // to 60 s to show, and a replay in that window only ends the same user's sessions again.
+        let seen_key = logout_token_key(&provider.issuer, &logout.token_id);
+        if replay.seen(&seen_key).await? {
+            self.audit.record(
+                AuditEvent::new(EventKind::Revoke, self.now)
+                    .detail(format!("provider {}: logout token replayed", provider.id)),
+            );
+            return Ok(Err(LogoutRefusal("logout token already used".into())));
+        }
+        // A subject no login could have admitted has no sessions to end.
+        let user = Username::federated(&provider.id, &logout.subject);
+        let ended = match &user {
+            Some(user) => self.end_all(user).await?.len(),
+            None => 0,
+        };
+        // Marked only once the sessions have ended, so a provider retrying after an outage here
+        // is not refused as a replay.
+        let remember = u64::try_from(logout.remember_until - self.now)
+            .unwrap_or(0)
+            .max(60);
+        replay.remember(&seen_key, remember).await?;
+        let mut event = AuditEvent::new(EventKind::Revoke, self.now).detail(format!(
+            "provider {} back-channel logout ended {ended} sessions",
+            provider.id
+        ));
+        if let Some(user) = &user {
+            event = event.user(user);
+        }
+        self.audit.record(event);
+        Ok(Ok(ended))
+    }
+}
+
+#[cfg(test)]
+#[path = "federated_tests.rs"]
+mod tests;
