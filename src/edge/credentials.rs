@@ -8,8 +8,11 @@
 //!
 //! `origin`: the credentials are POSTed to the origin's verification URL with a shared secret;
 //! its 200 answer names the user and roles. The name must already be a valid username as it would
-//! be stored (see `Username`); any other answer fails the login as unavailable.
+//! be stored (see `Username`) and every role a valid role name (see `Role`); any other answer
+//! fails the login as unavailable. So does a `kv` record naming an invalid role: a role that
+//! could not be forwarded is refused at sign-in, never on a later request.
 
+use crate::auth::names::role::Role;
 use crate::auth::names::username::Username;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
@@ -23,7 +26,7 @@ use crate::auth::signin::password::{user_key, PasswordHash, UserRecord, PBKDF2_I
 
 /// The result of a credential check.
 pub enum Verdict {
-    Valid { user: Username, roles: Vec<String> },
+    Valid { user: Username, roles: Vec<Role> },
     Invalid,
     Disabled { user: Username },
 }
@@ -95,7 +98,7 @@ async fn verify_kv(
 struct OriginAnswer {
     user: Username,
     #[serde(default)]
-    roles: Vec<String>,
+    roles: Vec<Role>,
 }
 
 async fn verify_origin(

@@ -6,6 +6,7 @@
 //! the two routes it came by. Tokens reach the body only at `/auth/token`, which sets no cookie;
 //! a browser's login never exposes its HttpOnly cookies' tokens to scripts.
 
+use crate::auth::names::role::Role;
 use crate::auth::names::username::Username;
 use serde_json::json;
 use worker::{Request, Response, Result};
@@ -189,7 +190,7 @@ async fn check_login(
     ctx: &Ctx<'_>,
     attempt: LoginRequest,
     next: &str,
-) -> EdgeResult<std::result::Result<(Username, Vec<String>), Response>> {
+) -> EdgeResult<std::result::Result<(Username, Vec<Role>), Response>> {
     let LoginRequest {
         username,
         password,
@@ -285,7 +286,7 @@ pub(super) async fn open_session(
     facts: &RequestFacts,
     ctx: &Ctx<'_>,
     user: Username,
-    roles: Vec<String>,
+    roles: Vec<Role>,
     delivery: Delivery,
 ) -> EdgeResult<(SessionRecord, SessionTokens)> {
     let gate = ctx.gate();

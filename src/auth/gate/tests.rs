@@ -1,5 +1,6 @@
 //! Every branch of the request-path decision, natively, against the in-memory store.
 
+use crate::auth::names::role::testing::{role, roles};
 use crate::auth::names::username::testing::named;
 use crate::auth::names::username::Username;
 use std::cell::{Cell, RefCell};
@@ -229,7 +230,7 @@ impl World {
         let refresh = NewRefresh::mint(&id, &self.entropy).unwrap();
         let subject = LoginSubject {
             user: user.clone(),
-            roles: vec!["staff".into()],
+            roles: vec![role("staff")],
             user_agent: user_agent.into(),
         };
         let record = SessionRecord::new(
@@ -1122,7 +1123,7 @@ fn a_user_without_the_roles_is_refused_403_naming_what_is_missing() {
                 Refusal::Forbidden(Denied {
                     user: named("alice"),
                     need,
-                    missing: missing.iter().map(|role| role.to_string()).collect(),
+                    missing: roles(missing),
                 })
             );
             assert!(set_cookies.is_empty());

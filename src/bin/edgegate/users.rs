@@ -7,6 +7,7 @@ use std::io::{self, BufRead, IsTerminal};
 use std::process::{Command, Stdio};
 
 use edgegate::auth::env::OsEntropy;
+use edgegate::auth::names::role::Role;
 use edgegate::auth::names::username::Username;
 use edgegate::auth::secret::Password;
 use edgegate::auth::signin::password::{
@@ -82,7 +83,7 @@ pub fn add_user(
     kv: &Kv,
     edge: Option<&Edge>,
     username: &Username,
-    roles: Vec<String>,
+    roles: Vec<Role>,
     password: &Password,
 ) -> Result<(), Failure> {
     let key = record_key(username)?;
