@@ -63,7 +63,7 @@ async fn user_record(env: &Env, username: &Username) -> Result<Option<UserRecord
     };
     serde_json::from_str(&text)
         .map(Some)
-        .map_err(|err| Unavailable(format!("user record: {err}")))
+        .map_err(|err| Unavailable(format!("user record of {username}: {err}")))
 }
 
 async fn verify_kv(
