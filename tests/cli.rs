@@ -409,19 +409,17 @@ fn user_add_refuses_a_role_no_policy_could_name() {
         "x\"y",
         &"r".repeat(65),
     ] {
-        let output = run_with_stdin(
-            &[
-                "user",
-                "add",
-                "alice",
-                "--roles",
-                roles,
-                "--password-stdin",
-                "--local",
-                "--print",
-            ],
-            "secret\n",
-        );
+        // Refused while the arguments are read: before any password or KV access.
+        let output = run(&[
+            "user",
+            "add",
+            "alice",
+            "--roles",
+            roles,
+            "--password-stdin",
+            "--local",
+            "--print",
+        ]);
         assert_status(&output, 2);
         let shown = stderr(&output);
         assert!(shown.contains("--roles"), "{roles}: {shown}");
