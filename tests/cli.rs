@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use edgegate::auth::accounts::password::{derive_native, UserRecord};
+use edgegate::auth::names::role::Role;
 use edgegate::auth::token::keys::{AssertionKeyRing, SessionKeyRing};
 
 const BIN: &str = env!("CARGO_BIN_EXE_edgegate");
@@ -399,6 +400,35 @@ fn user_add_writes_a_record_the_worker_can_verify() {
 }
 
 #[test]
+fn user_add_refuses_a_role_no_policy_could_name() {
+    for roles in [
+        "admin,billing/read",
+        "admin,a b",
+        "r\u{f4}le",
+        "ops;admin",
+        "x\"y",
+        &"r".repeat(65),
+    ] {
+        // Refused while the arguments are read: before any password or KV access.
+        let output = run(&[
+            "user",
+            "add",
+            "alice",
+            "--roles",
+            roles,
+            "--password-stdin",
+            "--local",
+            "--print",
+        ]);
+        assert_status(&output, 2);
+        let shown = stderr(&output);
+        assert!(shown.contains("--roles"), "{roles}: {shown}");
+        assert!(shown.contains("a role name"), "{roles}: {shown}");
+        assert!(stdout(&output).is_empty(), "{roles}: nothing is written");
+    }
+}
+
+#[test]
 fn user_add_refuses_an_empty_or_unset_password() {
     let output = run_with_stdin(&["user", "add", "alice", "--local", "--print"], "\n");
     assert_status(&output, 1);
@@ -423,7 +453,7 @@ fn user_add_refuses_an_empty_or_unset_password() {
 fn stored_user(disabled: bool) -> serde_json::Value {
     let record = UserRecord {
         password: "pbkdf2-sha256$100000$MDEyMzQ1Njc4OWFiY2RlZg$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
-        roles: vec!["admin".into()],
+        roles: vec![Role::parse("admin").unwrap()],
         disabled,
     };
     // The shape the Cloudflare API answers with: bare values, null when absent.

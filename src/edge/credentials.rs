@@ -8,8 +8,11 @@
 //!
 //! `origin`: the credentials are POSTed to the origin's verification URL with a shared secret;
 //! its 200 answer names the user and roles. The name must already be a valid username as it would
-//! be stored (see `Username`); any other answer fails the login as unavailable.
+//! be stored (see `Username`) and every role a valid role name (see `Role`); any other answer
+//! fails the login as unavailable. So does a `kv` record naming an invalid role: a role that
+//! could not be forwarded is refused at sign-in, never on a later request.
 
+use crate::auth::names::role::Role;
 use crate::auth::names::username::Username;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
@@ -54,7 +57,7 @@ async fn user_record(env: &Env, username: &Username) -> Result<Option<UserRecord
     };
     serde_json::from_str(&text)
         .map(Some)
-        .map_err(|err| Unavailable(format!("user record: {err}")))
+        .map_err(|err| Unavailable(format!("user record of {username}: {err}")))
 }
 
 async fn verify_kv(
@@ -89,7 +92,7 @@ async fn verify_kv(
 struct OriginAnswer {
     user: Username,
     #[serde(default)]
-    roles: Vec<String>,
+    roles: Vec<Role>,
 }
 
 async fn verify_origin(

@@ -7,6 +7,7 @@
 
 use crate::auth::env::{random_bytes, OsEntropy, UnixTime};
 use crate::auth::names::encoding::b64url;
+use crate::auth::names::role::Role;
 use crate::auth::names::session_id::SessionId;
 use crate::auth::names::username::Username;
 use crate::auth::session::record::{LoginSubject, SessionPolicy, SessionRecord};
@@ -45,7 +46,7 @@ async fn login<S: SessionStore>(
     let refresh = NewRefresh::mint(&id, entropy).unwrap();
     let subject = LoginSubject {
         user: user.clone(),
-        roles: vec!["member".into()],
+        roles: vec![Role::parse("member").unwrap()],
         user_agent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0".into(),
     };
     let record = SessionRecord::new(id, subject, refresh.hash.clone(), now, policy);

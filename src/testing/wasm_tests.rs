@@ -64,7 +64,7 @@ fn date_clock_drives_access_tokens_to_expiry() {
         "Date.now() in seconds: {now}"
     );
     let ring = session_ring();
-    let roles = vec!["member".to_owned()];
+    let roles = crate::auth::names::role::testing::roles(&["member"]);
     let subject = Subject {
         user: &named("alice"),
         session: "c2Vzc2lvbi1pZC0xNmJ5dA",

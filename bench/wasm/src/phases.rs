@@ -22,6 +22,7 @@ use edgegate::auth::gate::{
 };
 use edgegate::auth::http::forward::{identity_headers, Identity};
 use edgegate::auth::http::request::{RawRequest, RequestFacts};
+use edgegate::auth::names::role::Role;
 use edgegate::auth::names::session_id::SessionId;
 use edgegate::auth::names::username::Username;
 use edgegate::auth::secret::Assertion;
@@ -106,7 +107,9 @@ impl Fixture {
         })
         .expect("benchmark configuration is valid");
         let session = SessionId::generate(&OsEntropy).expect("randomness");
-        let roles = vec!["member".to_owned(), "billing:read".to_owned()];
+        let roles = ["member", "billing:read"]
+            .map(|role| Role::parse(role).expect("benchmark roles are valid"))
+            .to_vec();
         let refresh = NewRefresh::mint(&session, &OsEntropy).expect("refresh token");
         let record = SessionRecord::new(
             session.clone(),
@@ -270,7 +273,7 @@ impl Fixture {
         Identity {
             user: Username::parse("alice@example.com").unwrap(),
             session: "sid".into(),
-            roles: vec!["member".into()],
+            roles: vec![Role::parse("member").expect("a valid role")],
             assertion: Assertion::new("a.b.c".into()),
         }
     }

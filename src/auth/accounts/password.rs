@@ -8,6 +8,7 @@
 //! worker, and so the iteration count can be raised later without invalidating old records.
 
 use crate::auth::env::{random_bytes, Entropy, EntropyError};
+use crate::auth::names::role::Role;
 use crate::auth::names::username::Username;
 use crate::auth::secret::ct_eq;
 use base64ct::{Base64Unpadded, Encoding};
@@ -147,9 +148,10 @@ pub fn derive_native(password: &str, salt: &[u8], iterations: u32) -> [u8; HASH_
 pub struct UserRecord {
     /// An encoded [`PasswordHash`].
     pub password: String,
-    /// The roles forwarded to the origin; none if absent.
+    /// The roles forwarded to the origin; none if absent. A record naming a role no policy could
+    /// name (see [`Role`]) does not read at all.
     #[serde(default)]
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
     /// A disabled user cannot log in, whatever the password.
     #[serde(default)]
     pub disabled: bool,
@@ -407,6 +409,11 @@ mod tests {
         let unknown = format!(r#"{{"password":"{encoded}","mfa":"totp"}}"#);
         assert!(serde_json::from_str::<UserRecord>(&unknown).is_err());
         assert!(serde_json::from_str::<UserRecord>(r#"{"roles":[]}"#).is_err());
+        for bad in [r#""admin,root""#, r#""a b""#, r#""""#, r#""rôle""#] {
+            let bad_role = format!(r#"{{"password":"{encoded}","roles":["admin",{bad}]}}"#);
+            let err = serde_json::from_str::<UserRecord>(&bad_role).unwrap_err();
+            assert!(err.to_string().contains("role name"), "{bad}: {err}");
+        }
         let bad_hash = UserRecord {
             password: "plaintext".into(),
             roles: vec![],

@@ -14,6 +14,7 @@
 //! Ending a session in this isolate forgets it in all three at once ([`IsolateCaches::forget`]),
 //! so the location that handles a logout refuses the old token at once.
 
+use crate::auth::names::role::Role;
 use crate::auth::names::username::Username;
 use core::cell::RefCell;
 use core::num::NonZeroUsize;
@@ -41,7 +42,7 @@ impl TokenDigest {
 #[derive(Debug, Clone)]
 struct CachedAssertion {
     user: Username,
-    roles: Vec<String>,
+    roles: Vec<Role>,
     assertion: Assertion,
     expires_at: UnixTime,
 }
@@ -170,7 +171,7 @@ impl IsolateCaches {
         &self,
         session: &str,
         user: &Username,
-        roles: &[String],
+        roles: &[Role],
         ttl: i64,
         now: UnixTime,
     ) -> Option<Assertion> {
@@ -184,7 +185,7 @@ impl IsolateCaches {
         &self,
         session: &str,
         user: &Username,
-        roles: &[String],
+        roles: &[Role],
         assertion: &Assertion,
         expires_at: UnixTime,
     ) {
@@ -233,6 +234,7 @@ impl IsolateCaches {
 mod tests {
     use super::*;
     use crate::auth::env::testing::SeededEntropy;
+    use crate::auth::names::role::testing::role;
     use crate::auth::names::username::testing::named;
     use crate::auth::token::keys::SessionKeyRing;
     use crate::auth::token::{issue_access, validate_access, Audience, Subject};
@@ -324,7 +326,7 @@ mod tests {
     #[test]
     fn an_assertion_needs_half_its_lifetime_and_the_same_subject() {
         let caches = caches(8);
-        let roles = vec!["staff".to_owned()];
+        let roles = vec![role("staff")];
         let secret = Assertion::new("assertion".to_owned());
         caches.remember_assertion(
             "s1AAAAAAAAAAAAAAAAAAAA",

@@ -13,6 +13,7 @@ pub mod cache;
 pub mod federated;
 pub mod signin;
 
+use crate::auth::names::role::Role;
 use crate::auth::names::username::Username;
 use core::fmt;
 
@@ -92,7 +93,7 @@ pub struct Principal {
     /// The session the request belongs to, shared by all its access and refresh tokens.
     pub session: SessionId,
     /// The roles the session was granted at login.
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
     /// When the access token that carries this session expires.
     pub access_expires_at: UnixTime,
 }
@@ -241,7 +242,7 @@ pub struct Denied {
     /// Whether one of `missing` would do, or all of them are needed.
     pub need: RoleNeed,
     /// The rule's roles the user does not hold (for `Any`, all of the rule's roles).
-    pub missing: Vec<String>,
+    pub missing: Vec<Role>,
 }
 
 /// A request's session, or why it has none.

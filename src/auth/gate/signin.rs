@@ -12,6 +12,7 @@ use crate::auth::accounts::throttle::{Counter, Scope};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::env::EntropyError;
 use crate::auth::http::request::RequestFacts;
+use crate::auth::names::role::Role;
 use crate::auth::names::session_id::SessionId;
 use crate::auth::names::username::Username;
 use crate::auth::secret::Password;
@@ -41,7 +42,7 @@ pub enum PasswordVerdict {
         /// The user, as the backend names them.
         user: Username,
         /// Their roles.
-        roles: Vec<String>,
+        roles: Vec<Role>,
     },
     /// Unknown user or wrong password.
     Invalid,
@@ -218,7 +219,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         &self,
         req: &RequestFacts,
         user: Username,
-        roles: Vec<String>,
+        roles: Vec<Role>,
         opening: Opening,
     ) -> Result<Opened, SignInError> {
         if opening.delivery == Delivery::Cookies {

@@ -10,6 +10,7 @@ use crate::auth::gate::tests::{config, World, CHROME_LINUX};
 use crate::auth::gate::{LocalSigner, NoAccountCheck};
 use crate::auth::http::cookie::ACCESS_COOKIE;
 use crate::auth::http::request::tests::facts;
+use crate::auth::names::role::testing::role;
 use crate::auth::names::username::testing::named;
 
 const NOW: i64 = 1_800_000_000;
@@ -72,7 +73,7 @@ impl PasswordCheck for Passwords {
             true => PasswordVerdict::Disabled { user: user.clone() },
             false => PasswordVerdict::Valid {
                 user: user.clone(),
-                roles: vec!["staff".into()],
+                roles: vec![role("staff")],
             },
         })
     }

@@ -1,5 +1,6 @@
 //! Every branch of the request-path decision, natively, against the in-memory store.
 
+use crate::auth::names::role::testing::{role, roles};
 use crate::auth::names::username::testing::named;
 use crate::auth::names::username::Username;
 use std::cell::{Cell, RefCell};
@@ -235,7 +236,7 @@ impl World {
         let opened = pollster::block_on(gate.open_session(
             &arriving,
             user.clone(),
-            vec!["staff".into()],
+            vec![role("staff")],
             opening,
         ))
         .unwrap();
@@ -1121,7 +1122,7 @@ fn a_user_without_the_roles_is_refused_403_naming_what_is_missing() {
                 Refusal::Forbidden(Denied {
                     user: named("alice"),
                     need,
-                    missing: missing.iter().map(|role| role.to_string()).collect(),
+                    missing: roles(missing),
                 })
             );
             assert!(set_cookies.is_empty());

@@ -4,10 +4,12 @@
 //! only if the edge first removes every client-sent header the origin, or a framework in front of
 //! it, might read as identity, in every spelling a server might fold together (case, `_` for
 //! `-`, stray whitespace); [`is_reserved_header`] decides, by family rather than by name, since
-//! every authenticating proxy keeps adding members to its own. The edge's own values are then
-//! checked before they become headers, so a username or role can never smuggle a second header
-//! or a second role: bad values are an error, never silently cleaned.
+//! every authenticating proxy keeps adding members to its own. The edge's own values can never
+//! smuggle a second header or a second role: the username and the roles are valid by
+//! construction ([`Username`], [`Role`], checked where they entered), and the other values are
+//! checked before they become headers, bad ones an error, never silently cleaned.
 
+use crate::auth::names::role::Role;
 use crate::auth::names::username::Username;
 use crate::auth::secret::Assertion;
 use core::fmt;
@@ -106,24 +108,18 @@ pub struct Identity {
     pub user: Username,
     /// The session id the request was authenticated with.
     pub session: String,
-    /// The user's roles, each sent without commas.
-    pub roles: Vec<String>,
+    /// The user's roles, joined with commas (which no role contains).
+    pub roles: Vec<Role>,
     /// The signed statement of the above for the origin to verify.
     pub assertion: Assertion,
 }
 
 /// The headers that carry `identity`, in a fixed order.
 ///
-/// Every value must be non-empty visible ASCII and roles may not contain commas (they are joined
-/// with them); an empty role list gives an empty roles header, so the origin can tell "no roles"
-/// from "header missing".
+/// The session and assertion values must be non-empty visible ASCII; the username and roles are
+/// by construction. The roles are joined with commas, which no [`Role`] contains; an empty role
+/// list gives an empty roles header, so the origin can tell "no roles" from "header missing".
 pub fn identity_headers(identity: &Identity) -> Result<Vec<(&'static str, String)>, ForwardError> {
-    for role in &identity.roles {
-        check_value(ROLES_HEADER, role)?;
-        if role.contains(',') {
-            return Err(ForwardError::CommaInRole);
-        }
-    }
     for (header, value) in [
         (USER_HEADER, identity.user.as_str()),
         (SESSION_HEADER, identity.session.as_str()),
@@ -164,8 +160,6 @@ pub enum ForwardError {
         /// The header it was meant for.
         header: &'static str,
     },
-    /// A role contains a comma, which would split it in the joined roles header.
-    CommaInRole,
 }
 
 impl fmt::Display for ForwardError {
@@ -176,7 +170,6 @@ impl fmt::Display for ForwardError {
                 f,
                 "refusing to send a {header} value with characters other than visible ASCII"
             ),
-            Self::CommaInRole => f.write_str("refusing to send a role containing a comma"),
         }
     }
 }
@@ -186,13 +179,14 @@ impl std::error::Error for ForwardError {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::names::role::testing::roles;
     use crate::auth::names::username::testing::named;
 
     fn alice() -> Identity {
         Identity {
             user: named("alice"),
             session: "s_4f2a".into(),
-            roles: vec!["admin".into(), "billing:read".into()],
+            roles: roles(&["admin", "billing:read"]),
             assertion: Assertion::new("eyJhbGciOiJFZERTQSJ9.e30.c2ln".into()),
         }
     }
@@ -367,9 +361,11 @@ mod tests {
             "alicé",
             "alice\u{7f}",
         ] {
-            // A username that could break the header cannot be made at all.
+            // A username or role that could break the header cannot be made at all.
             assert!(Username::try_from(bad.to_owned()).is_err(), "{bad:?}");
             assert!(Username::federated("corp", bad).is_none(), "{bad:?}");
+            assert!(Role::parse(bad).is_err(), "{bad:?}");
+            assert!(Role::try_from(bad.to_owned()).is_err(), "{bad:?}");
         }
     }
 
@@ -377,10 +373,6 @@ mod tests {
     fn every_field_is_checked() {
         let session = Identity {
             session: "s\r\n".into(),
-            ..alice()
-        };
-        let role = Identity {
-            roles: vec!["admin".into(), "x\ny".into()],
             ..alice()
         };
         let assertion = Identity {
@@ -393,11 +385,9 @@ mod tests {
                 header: SESSION_HEADER
             })
         );
-        assert_eq!(
-            identity_headers(&role),
-            Err(ForwardError::InvalidCharacter {
-                header: ROLES_HEADER
-            })
+        assert!(
+            Role::parse("x\ny").is_err(),
+            "a role is checked when it is made"
         );
         assert_eq!(
             identity_headers(&assertion),
@@ -409,22 +399,34 @@ mod tests {
 
     #[test]
     fn empty_values_and_commas_in_roles_are_refused() {
-        let empty_role = Identity {
-            roles: vec![String::new()],
-            ..alice()
-        };
-        let comma = Identity {
-            roles: vec!["admin,root".into()],
+        let empty_session = Identity {
+            session: String::new(),
             ..alice()
         };
         assert!(Username::parse("").is_err(), "there is no empty username");
+        assert!(Role::parse("").is_err(), "there is no empty role");
+        assert!(Role::parse("admin,root").is_err(), "no role holds a comma");
         assert_eq!(
-            identity_headers(&empty_role),
+            identity_headers(&empty_session),
             Err(ForwardError::Empty {
-                header: ROLES_HEADER
+                header: SESSION_HEADER
             })
         );
-        assert_eq!(identity_headers(&comma), Err(ForwardError::CommaInRole));
+        // So the joined header splits back into exactly the roles sent.
+        let many = Identity {
+            roles: roles(&["a", "b:c", "d.e-f_g"]),
+            ..alice()
+        };
+        let headers = identity_headers(&many).unwrap();
+        let joined = &headers
+            .iter()
+            .find(|(name, _)| *name == ROLES_HEADER)
+            .unwrap()
+            .1;
+        assert_eq!(
+            joined.split(',').collect::<Vec<_>>(),
+            ["a", "b:c", "d.e-f_g"]
+        );
     }
 
     #[test]

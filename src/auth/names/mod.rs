@@ -2,5 +2,6 @@
 
 pub mod encoding;
 pub mod provider;
+pub mod role;
 pub mod session_id;
 pub mod username;

@@ -7,6 +7,7 @@
 
 use crate::auth::env::vars::{ConfigError, Vars};
 use crate::auth::names::provider::{is_valid_provider_id, MAX_PROVIDER_ID_LEN};
+use crate::auth::names::role::Role;
 use crate::auth::secret::ClientSecret;
 
 /// Providers one deployment may name: each is a button, and a small fixed number bounds the
@@ -66,7 +67,7 @@ pub struct Provider {
     /// The claim whose values become roles (`groups`, `roles`), if any.
     pub roles_claim: Option<String>,
     /// `claim value -> role`; when set, unmapped values give no role.
-    pub role_map: Vec<(String, String)>,
+    pub role_map: Vec<(String, Role)>,
     /// Who may sign in (`OIDC_<ID>_ALLOWED_EMAILS`, `_ALLOWED_DOMAINS`, `_ALLOWED_GROUPS`).
     pub allow: AllowList,
     /// Ask the provider to end its own session at logout (RP-initiated logout).
@@ -126,15 +127,6 @@ fn list(text: &str) -> impl Iterator<Item = &str> {
     text.split(',')
         .map(str::trim)
         .filter(|item| !item.is_empty())
-}
-
-/// Whether `role` is a role name that can travel in the identity header and assertion.
-pub fn is_valid_role(role: &str) -> bool {
-    !role.is_empty()
-        && role.len() <= 64
-        && role
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
 }
 
 impl OidcConfig {
@@ -249,13 +241,9 @@ fn provider(
             ));
         };
         let role = role.trim();
-        if !is_valid_role(role) {
-            return Err(problem(
-                &name_of("ROLE_MAP"),
-                format!("`{role}` is not a role name (letters, digits, `.`, `_`, `-`, `:`)"),
-            ));
-        }
-        role_map.push((value.trim().to_owned(), role.to_owned()));
+        let role = Role::parse(role)
+            .map_err(|err| problem(&name_of("ROLE_MAP"), format!("`{role}`: {err}")))?;
+        role_map.push((value.trim().to_owned(), role));
     }
     if !role_map.is_empty() && roles_claim.is_none() {
         return Err(problem(
@@ -307,6 +295,7 @@ fn provider(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::names::role::testing::role;
     use std::collections::HashMap;
 
     fn parse(vars: &[(&str, &str)]) -> Result<OidcConfig, ConfigError> {
@@ -355,7 +344,7 @@ mod tests {
         assert_eq!(provider.name, "Corp SSO");
         assert_eq!(provider.scopes, "openid email profile");
         assert_eq!(provider.token_auth, TokenAuth::Post);
-        assert_eq!(provider.role_map[0], ("eng-admins".into(), "admin".into()));
+        assert_eq!(provider.role_map[0], ("eng-admins".into(), role("admin")));
         assert_eq!(provider.allow.domains, ["example.com"]);
         assert_eq!(
             provider.discovery_url(),
@@ -412,5 +401,19 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(err.variable, "OIDC_CORP_CLIENT_SECRET");
+    }
+
+    #[test]
+    fn a_role_map_names_only_roles_a_policy_could_name() {
+        for bad in ["admin;root", "a b", "rôle", "", "a/b"] {
+            let map = format!("eng={bad}");
+            let mut vars: HashMap<&str, &str> = GOOD.iter().copied().collect();
+            vars.insert("OIDC_CORP_ID_ROLES_CLAIM", "groups");
+            vars.insert("OIDC_CORP_ID_ROLE_MAP", &map);
+            let vars: Vec<_> = vars.into_iter().collect();
+            let err = parse(&vars).unwrap_err();
+            assert_eq!(err.variable, "OIDC_CORP_ID_ROLE_MAP", "{bad:?}: {err}");
+            assert!(err.to_string().contains("role name"), "{bad:?}: {err}");
+        }
     }
 }

@@ -5,12 +5,13 @@
 //! or a provider `sub` equal to a built-in user's name, are different users. Email allow-lists
 //! only trust an address the provider says it verified.
 
+use crate::auth::names::role::Role;
 use crate::auth::names::username::Username;
 use core::fmt;
 
 use serde_json::Value;
 
-use super::config::{is_valid_role, Provider};
+use super::config::Provider;
 use super::id_token::VerifiedIdToken;
 
 /// A person admitted through a provider.
@@ -19,7 +20,8 @@ pub struct ProviderIdentity {
     /// `<provider>:<sub>`, see [`Username::federated`].
     pub user: Username,
     /// Roles from the provider's roles claim, after the role map; empty when none is configured.
-    pub roles: Vec<String>,
+    /// Without a map, claim values that are not role names (see [`Role`]) give no role.
+    pub roles: Vec<Role>,
 }
 
 /// Why a verified user was not admitted; words for the login page.
@@ -79,11 +81,10 @@ pub fn admit(provider: &Provider, token: &VerifiedIdToken) -> Result<ProviderIde
             return Err(Refused::NotAllowed);
         }
     }
-    let mut roles: Vec<String> = if provider.role_map.is_empty() {
+    let mut roles: Vec<Role> = if provider.role_map.is_empty() {
         groups
             .iter()
-            .filter(|value| is_valid_role(value))
-            .map(|value| (*value).to_owned())
+            .filter_map(|value| Role::parse(value).ok())
             .collect()
     } else {
         provider

@@ -599,7 +599,7 @@ mod tests {
         let denied = |need, missing: &[&str]| Denied {
             user: Username::federated("corp", "<b>eve</b>").unwrap(),
             need,
-            missing: missing.iter().map(|role| role.to_string()).collect(),
+            missing: crate::auth::names::role::testing::roles(missing),
         };
         let any = forbidden_message(&denied(RoleNeed::Any, &["finance", "admin"]));
         assert!(any.contains("signed in as corp:<b>eve</b>"), "{any}");

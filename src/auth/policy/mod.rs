@@ -21,6 +21,7 @@
 use core::fmt;
 
 use crate::auth::http::path::RequestPath;
+use crate::auth::names::role::{Role, MAX_ROLE_LEN};
 
 /// Longest policy text: a few hundred rules is plenty for one edge.
 pub const MAX_POLICY_LEN: usize = 32 * 1024;
@@ -37,7 +38,7 @@ pub enum Access {
         /// Whether one of `roles` will do, or all of them are needed.
         need: RoleNeed,
         /// The roles the rule names.
-        roles: Vec<String>,
+        roles: Vec<Role>,
     },
 }
 
@@ -52,11 +53,11 @@ pub enum RoleNeed {
 
 impl Access {
     /// The roles of `held` this rule still misses: empty when it is satisfied.
-    pub fn missing(&self, held: &[String]) -> Vec<String> {
+    pub fn missing(&self, held: &[Role]) -> Vec<Role> {
         let Self::Roles { need, roles } = self else {
             return Vec::new();
         };
-        let has = |role: &String| held.contains(role);
+        let has = |role: &Role| held.contains(role);
         match need {
             RoleNeed::Any if roles.iter().any(has) => Vec::new(),
             RoleNeed::Any => roles.clone(),
@@ -229,9 +230,8 @@ impl Rule {
                 let list = words.next().ok_or(PolicyError::NoRoles)?;
                 let roles = list
                     .split(',')
-                    .map(|role| match is_role_name(role) {
-                        true => Ok(role.to_owned()),
-                        false => Err(PolicyError::BadRole(role.to_owned())),
+                    .map(|role| {
+                        Role::parse(role).map_err(|_| PolicyError::BadRole(role.to_owned()))
                     })
                     .collect::<Result<_, _>>()?;
                 let need = match word {
@@ -284,15 +284,6 @@ impl Rule {
                 .as_deref()
                 .is_some_and(|other| self.pattern.matches(other))
     }
-}
-
-/// Role names: what a user record's `roles` may reasonably hold, and nothing a list could blur.
-fn is_role_name(role: &str) -> bool {
-    !role.is_empty()
-        && role.len() <= 64
-        && role
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
 /// What the policy asks of one request.
@@ -401,7 +392,7 @@ pub enum PolicyError {
     BadAccess(String),
     /// `roles-any` or `roles-all` without a list of roles.
     NoRoles,
-    /// A role name that is not one (letters, digits, `- _ . :`, at most 64).
+    /// A role name that is not one (see [`Role::parse`]).
     BadRole(String),
     /// A word after the access that is not an option.
     Unexpected(String),
@@ -432,7 +423,7 @@ impl fmt::Display for PolicyError {
             Self::NoRoles => f.write_str("roles-any and roles-all need a comma-separated list"),
             Self::BadRole(role) => write!(
                 f,
-                "`{role}` is not a role name (letters, digits, - _ . :, at most 64)"
+                "`{role}` is not a role name (letters, digits, - _ . :, at most {MAX_ROLE_LEN})"
             ),
             Self::Unexpected(word) => {
                 write!(f, "unexpected `{word}` (the only option is cors-preflight)")
@@ -469,6 +460,7 @@ impl std::error::Error for RuleError {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::names::role::testing::roles as held;
 
     fn policy(text: &str) -> AccessPolicy {
         AccessPolicy::parse(Vec::new(), text).unwrap()
@@ -638,13 +630,12 @@ mod tests {
     fn roles_any_and_all() {
         let any = Access::Roles {
             need: RoleNeed::Any,
-            roles: vec!["finance".into(), "admin".into()],
+            roles: held(&["finance", "admin"]),
         };
         let all = Access::Roles {
             need: RoleNeed::All,
-            roles: vec!["admin".into(), "ops".into()],
+            roles: held(&["admin", "ops"]),
         };
-        let held = |roles: &[&str]| roles.iter().map(|r| r.to_string()).collect::<Vec<_>>();
         assert!(any.missing(&held(&["admin"])).is_empty());
         assert_eq!(any.missing(&held(&["ops"])), held(&["finance", "admin"]));
         assert!(all.missing(&held(&["ops", "admin", "x"])).is_empty());

@@ -20,6 +20,7 @@
 //! Every store applies these functions; only how atomically it applies them differs (see
 //! [`crate::auth::session::store`]).
 
+use crate::auth::names::role::Role;
 use crate::auth::names::username::Username;
 use serde::{Deserialize, Serialize};
 
@@ -102,8 +103,8 @@ pub struct SessionRecord {
     pub id: SessionId,
     /// The owner's username.
     pub user: Username,
-    /// The owner's roles at login.
-    pub roles: Vec<String>,
+    /// The owner's roles at login (checked again when the record is read back).
+    pub roles: Vec<Role>,
     /// When the session began, in Unix seconds.
     pub created_at: UnixTime,
     /// When it was last refreshed, in Unix seconds.
@@ -142,7 +143,7 @@ pub struct LoginSubject {
     /// Whose session it will be.
     pub user: Username,
     /// The user's roles, copied into the session.
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
     /// The raw `User-Agent` of the login request.
     pub user_agent: String,
 }
@@ -436,5 +437,27 @@ mod tests {
             assert_eq!(summarize_user_agent(agent), summary, "{agent}");
         }
         assert!(summarize_user_agent(&"x".repeat(10_000)).len() <= MAX_USER_AGENT_LEN);
+    }
+
+    #[test]
+    fn a_stored_session_keeps_its_roles_and_refuses_a_bad_one() {
+        let mut session = record(1_800_000_000, &SessionPolicy::default());
+        session.roles = crate::auth::names::role::testing::roles(&["admin", "billing:read"]);
+        let json = serde_json::to_string(&session).unwrap();
+        assert!(
+            json.contains(r#""roles":["admin","billing:read"]"#),
+            "{json}"
+        );
+        assert_eq!(
+            serde_json::from_str::<SessionRecord>(&json).unwrap(),
+            session
+        );
+        for bad in [r#"["admin,root"]"#, r#"["a b"]"#, r#"[""]"#] {
+            let tampered = json.replace(r#"["admin","billing:read"]"#, bad);
+            assert!(
+                serde_json::from_str::<SessionRecord>(&tampered).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

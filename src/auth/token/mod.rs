@@ -13,6 +13,7 @@
 
 pub mod keys;
 
+use crate::auth::names::role::Role;
 use crate::auth::names::username::Username;
 use core::fmt;
 
@@ -70,8 +71,8 @@ pub struct IdentityClaims {
     pub sid: String,
     /// A random token id: 16 bytes, base64url.
     pub jti: String,
-    /// The user's roles at login, as the origin receives them.
-    pub roles: Vec<String>,
+    /// The user's roles at login, as the origin receives them (checked again when read back).
+    pub roles: Vec<Role>,
     /// The kind marker, so a token of one kind never passes for another.
     pub knd: TokenKind,
 }
@@ -94,7 +95,7 @@ pub struct Subject<'a> {
     /// The session id, written as `sid`.
     pub session: &'a str,
     /// The roles, written as `roles`; too many or too long ones make minting fail.
-    pub roles: &'a [String],
+    pub roles: &'a [Role],
 }
 
 /// Why a token was refused. The worker maps every variant to "unauthenticated"; the variant is
@@ -264,7 +265,7 @@ impl Validated {
     }
 
     /// The roles the token carries, as they were at login.
-    pub fn roles(&self) -> &[String] {
+    pub fn roles(&self) -> &[Role] {
         &self.claims.roles
     }
 
@@ -554,6 +555,8 @@ mod tests {
     use super::*;
     use crate::auth::env::testing::SeededEntropy;
     use crate::auth::names::encoding::b64url;
+    use crate::auth::names::role::testing::roles as role_list;
+    use crate::auth::names::role::MAX_ROLE_LEN;
     use crate::auth::names::username::testing::named;
     use jwt_compact::alg::{Hs256, Hs256Key};
 
@@ -569,8 +572,8 @@ mod tests {
         }
     }
 
-    fn roles() -> Vec<String> {
-        vec!["admin".into(), "staff".into()]
+    fn roles() -> Vec<Role> {
+        role_list(&["admin", "staff"])
     }
 
     fn access_token(ring: &SessionKeyRing, now: UnixTime, ttl: i64) -> String {
@@ -656,6 +659,33 @@ mod tests {
             validate(&ring, &wrong_key, NOW).unwrap_err(),
             TokenError::BadSignature
         );
+    }
+
+    #[test]
+    fn a_signed_token_with_a_role_no_policy_could_name_is_refused() {
+        let ring = SessionKeyRing::parse(SESSION).unwrap();
+        let signed = |roles: &str| {
+            let body = payload(NOW, "").replace(r#""roles":[]"#, &format!(r#""roles":{roles}"#));
+            forge(
+                r#"{"alg":"HS256","kid":"k1","typ":"at+jwt"}"#,
+                &body,
+                &key_bytes(),
+            )
+        };
+        let good = validate(&ring, &signed(r#"["admin","billing:read"]"#), NOW).unwrap();
+        assert_eq!(good.roles(), role_list(&["admin", "billing:read"]));
+        for bad in [
+            r#"["admin,root"]"#,
+            r#"[""]"#,
+            r#"["a b"]"#,
+            r#"["x\r\ny"]"#,
+        ] {
+            assert_eq!(
+                validate(&ring, &signed(bad), NOW).unwrap_err(),
+                TokenError::Malformed,
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -917,7 +947,8 @@ mod tests {
     #[test]
     fn minting_fails_closed() {
         let ring = SessionKeyRing::parse(SESSION).unwrap();
-        let roles = vec!["r".repeat(4000)];
+        let long = "r".repeat(MAX_ROLE_LEN);
+        let roles = vec![Role::parse(&long).unwrap(); 60];
         let subject = Subject {
             user: &named("alice"),
             session: "s",

@@ -23,6 +23,7 @@ use chrono::DateTime;
 use clap::{ArgGroup, Parser, Subcommand};
 
 use edgegate::auth::env::UnixTime;
+use edgegate::auth::names::role::Role;
 use edgegate::auth::names::session_id::SessionId;
 use edgegate::auth::names::username::Username;
 use edgegate::auth::token::keys::{is_valid_kid, AssertionKeyRing};
@@ -123,9 +124,15 @@ enum UserCommand {
         /// Username; stored trimmed and lowercased
         #[arg(value_parser = parse_username)]
         username: Username,
-        /// Roles, comma-separated, forwarded to the origin in X-Auth-Roles
-        #[arg(long, value_name = "ROLE,...", value_delimiter = ',', value_parser = parse_role)]
-        roles: Vec<String>,
+        /// Roles, comma-separated, forwarded to the origin in X-Auth-Roles: each 1 to 64 ASCII
+        /// letters, digits and - _ . : (what an ACCESS_POLICY rule can name)
+        #[arg(
+            long,
+            value_name = "ROLE,...",
+            value_delimiter = ',',
+            value_parser = |raw: &str| Role::parse(raw.trim())
+        )]
+        roles: Vec<Role>,
         /// Read the password as one line from standard input
         #[arg(long, conflicts_with = "password_env")]
         password_stdin: bool,
@@ -336,16 +343,6 @@ fn parse_kid(raw: &str) -> Result<String, String> {
     } else {
         Err("a kid is 1 to 64 of A-Z a-z 0-9 . _ -".into())
     }
-}
-
-/// Roles become one comma-joined header value at the origin, so the worker refuses to forward
-/// anything but visible ASCII without commas; refusing it here keeps such a user loggable-in.
-fn parse_role(raw: &str) -> Result<String, String> {
-    let role = raw.trim();
-    if role.is_empty() || !role.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
-        return Err("a role is one or more visible ASCII characters other than a comma".into());
-    }
-    Ok(role.to_owned())
 }
 
 fn parse_session_id(raw: &str) -> Result<SessionId, String> {

@@ -10,6 +10,7 @@ use edgegate::auth::accounts::password::{
     derive_native, new_salt, user_key, PasswordHash, UserRecord, PBKDF2_ITERATIONS,
 };
 use edgegate::auth::env::OsEntropy;
+use edgegate::auth::names::role::Role;
 use edgegate::auth::names::username::Username;
 use edgegate::auth::secret::Password;
 
@@ -82,7 +83,7 @@ pub fn add_user(
     kv: &Kv,
     edge: Option<&Edge>,
     username: &Username,
-    roles: Vec<String>,
+    roles: Vec<Role>,
     password: &Password,
 ) -> Result<(), Failure> {
     let key = record_key(username)?;
