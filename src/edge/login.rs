@@ -6,7 +6,6 @@
 //! the two routes it came by. Tokens reach the body only at `/auth/token`, which sets no cookie;
 //! a browser's login never exposes its HttpOnly cookies' tokens to scripts.
 
-use serde_json::json;
 use worker::{Request, Response, Result};
 
 use super::error::{EdgeError, EdgeResult};
@@ -18,6 +17,7 @@ use crate::auth::gate::signin::{
     Delivery, Opened, Opening, PasswordAttempt, SignInPorts, SignInRefusal,
 };
 use crate::auth::gate::{Restored, SessionTokens};
+use crate::auth::http::answers::{SessionAnswer, SessionView, TokenAnswer, UserView};
 use crate::auth::http::redirect::safe_next;
 use crate::auth::http::request::RequestFacts;
 use crate::auth::http::signin::{
@@ -148,13 +148,7 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
         };
     let mut response = match format {
         LoginFormat::Form => http::redirect(&next, 303)?,
-        LoginFormat::Json => http::json(
-            &json!({
-                "user": { "id": record.user, "roles": record.roles },
-                "session": { "id": record.id, "expires_at": record.expires_at() },
-            }),
-            200,
-        )?,
+        LoginFormat::Json => http::json(&SessionAnswer::signed_in(&record), 200)?,
     };
     http::add_cookies(&mut response, &ctx.gate().session_cookies(&tokens)?)?;
     Ok(response)
@@ -187,17 +181,21 @@ pub(super) async fn token(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
         refresh,
         refresh_expires_in,
     } = &tokens;
-    let mut body = json!({
-        "access_token": access.expose(),
-        "token_type": "Bearer",
-        "expires_in": access_expires_in,
-        "user": { "id": record.user, "roles": record.roles },
-        "session": { "id": record.id, "expires_at": record.expires_at() },
-    });
-    if let Some(refresh) = refresh {
-        body["refresh_token"] = json!(refresh.expose());
-        body["refresh_token_expires_in"] = json!(refresh_expires_in);
-    }
+    let body = TokenAnswer {
+        access_token: access.expose(),
+        token_type: "Bearer",
+        expires_in: *access_expires_in,
+        refresh_token: refresh.as_ref().map(|refresh| refresh.expose().as_str()),
+        refresh_token_expires_in: refresh.as_ref().map(|_| *refresh_expires_in),
+        user: UserView {
+            id: &record.user,
+            roles: &record.roles,
+        },
+        session: SessionView {
+            id: &record.id,
+            expires_at: record.expires_at(),
+        },
+    };
     let mut response = http::json(&body, 200)?;
     response.headers_mut().set("Pragma", "no-cache")?;
     Ok(response)

@@ -1,6 +1,5 @@
 //! The session endpoints: refresh, logout, and the user's view and control of their sessions.
 
-use serde_json::json;
 use worker::{Request, Response};
 
 use super::error::{EdgeError, EdgeResult};
@@ -9,6 +8,10 @@ use super::pages::LOGIN_PATH;
 use super::{http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::gate::{Held, Principal, Refusal, Resolution, Restored};
+use crate::auth::http::answers::{
+    CurrentSession, CurrentSessionView, ListedSession, SessionAnswer, SessionList, SessionView,
+    UserView, DONE,
+};
 use crate::auth::http::redirect::Reason;
 use crate::auth::http::request::RequestFacts;
 use crate::auth::names::session_id::SessionId;
@@ -53,11 +56,18 @@ where
     }
 }
 
-fn session_json(principal: &Principal, expires_at: i64) -> serde_json::Value {
-    json!({
-        "user": { "id": principal.user, "roles": principal.roles },
-        "session": { "id": principal.session, "expires_at": expires_at },
-    })
+/// The session a valid access token speaks for, without its record.
+fn principal_answer(principal: &Principal) -> SessionAnswer<'_> {
+    SessionAnswer {
+        user: Some(UserView {
+            id: &principal.user,
+            roles: &principal.roles,
+        }),
+        session: SessionView {
+            id: &principal.session,
+            expires_at: principal.access_expires_at,
+        },
+    }
 }
 
 pub(super) async fn refresh(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
@@ -70,10 +80,9 @@ pub(super) async fn refresh(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
         .filter(|_| !facts.bearer.presented())
     else {
         return match gate.resolve(facts).await {
-            Resolution::Session { principal, .. } => Ok(http::json(
-                &session_json(&principal, principal.access_expires_at),
-                200,
-            )?),
+            Resolution::Session { principal, .. } => {
+                Ok(http::json(&principal_answer(&principal), 200)?)
+            }
             Resolution::Refused(refusal) if facts.bearer.presented() => {
                 Err(refused(facts, ctx, refusal))
             }
@@ -82,10 +91,7 @@ pub(super) async fn refresh(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
     };
     match gate.refresh(&presented, facts).await {
         Restored::Session { record, tokens } => {
-            let mut response = http::json(
-                &json!({ "session": { "id": record.id, "expires_at": record.expires_at() } }),
-                200,
-            )?;
+            let mut response = http::json(&SessionAnswer::session_of(&record), 200)?;
             http::add_cookies(&mut response, &gate.session_cookies(&tokens)?)?;
             Ok(response)
         }
@@ -122,7 +128,7 @@ pub(super) async fn logout(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>
         }
     }
     let mut response = if facts.accepts_json {
-        http::json(&json!({ "ok": true }), 200)?
+        http::json(&DONE, 200)?
     } else if let Some(page) = provider_logout {
         page
     } else {
@@ -151,18 +157,19 @@ pub(super) async fn current_session(
     let (created_at, expires_at) = record
         .map(|record| (Some(record.created_at), record.expires_at()))
         .unwrap_or((None, principal.access_expires_at));
-    Ok(http::json(
-        &json!({
-            "user": { "id": principal.user, "roles": principal.roles },
-            "session": {
-                "id": principal.session,
-                "created_at": created_at,
-                "expires_at": expires_at,
-                "access_expires_at": principal.access_expires_at,
-            },
-        }),
-        200,
-    )?)
+    let answer = CurrentSession {
+        user: UserView {
+            id: &principal.user,
+            roles: &principal.roles,
+        },
+        session: CurrentSessionView {
+            id: &principal.session,
+            created_at,
+            expires_at,
+            access_expires_at: principal.access_expires_at,
+        },
+    };
+    Ok(http::json(&answer, 200)?)
 }
 
 pub(super) async fn list_sessions(
@@ -171,24 +178,11 @@ pub(super) async fn list_sessions(
     principal: Principal,
 ) -> EdgeResult {
     let records = ctx.store.sessions_of(&principal.user, ctx.now).await?;
-    let sessions: Vec<_> = records
+    let sessions = records
         .iter()
-        .map(|record| {
-            json!({
-                "id": record.id,
-                "created_at": record.created_at,
-                "last_seen_at": record.last_seen_at,
-                "expires_at": record.expires_at(),
-                "device": record.user_agent,
-                "place": record.signed_in_from.as_ref().and_then(|from| from.place.as_ref()),
-                "address": record.signed_in_from.as_ref().and_then(|from| from.address.as_ref()),
-                "idle_timeout": record.idle_timeout,
-                "absolute_expires_at": record.absolute_expires_at,
-                "current": record.id == principal.session,
-            })
-        })
+        .map(|record| ListedSession::of(record, &principal.session))
         .collect();
-    Ok(http::json(&json!({ "sessions": sessions }), 200)?)
+    Ok(http::json(&SessionList { sessions }, 200)?)
 }
 
 pub(super) async fn revoke_one(
@@ -213,7 +207,7 @@ pub(super) async fn revoke_one(
             .user(&principal.user)
             .session(id.as_str()),
     );
-    Ok(http::json(&json!({ "ok": true }), 200)?)
+    Ok(http::json(&DONE, 200)?)
 }
 
 pub(super) async fn revoke_all(
@@ -224,7 +218,7 @@ pub(super) async fn revoke_all(
     let gate = ctx.gate();
     gate.end_all(&principal.user).await?;
     ctx.audit(AuditEvent::new(EventKind::RevokeAll, ctx.now).user(&principal.user));
-    let mut response: Response = http::json(&json!({ "ok": true }), 200)?;
+    let mut response: Response = http::json(&DONE, 200)?;
     http::add_cookies(&mut response, &gate.clearing_cookies(facts))?;
     Ok(response)
 }

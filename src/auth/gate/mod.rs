@@ -218,6 +218,12 @@ impl Refusal {
         }
     }
 
+    /// Whether the person behind the request has to sign in (again) to go on: every refusal of
+    /// credentials, as opposed to a refused path, a missing role or an outage.
+    pub fn needs_sign_in(&self) -> bool {
+        self.status() == 401
+    }
+
     /// Whether the answer clears the session cookies: they are known to be dead. A request
     /// that presented nothing, or hit an outage, keeps whatever it has.
     pub fn clears_cookies(&self) -> bool {
@@ -231,6 +237,13 @@ impl Refusal {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.message())
+    }
+}
+
+/// The sign-in page's reason for a refusal, when it says a session existed.
+impl From<&Refusal> for Option<Reason> {
+    fn from(refusal: &Refusal) -> Self {
+        Reason::from_api_error(refusal.code())
     }
 }
 
@@ -764,12 +777,9 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             } => self.admit(req, &principal, access, set_cookies).await,
             // A bearer client is not a browser to send to the login page.
             Resolution::Refused(refusal) => {
-                if req.navigation && refusal.status() == 401 && !req.bearer.presented() {
+                if req.navigation && refusal.needs_sign_in() && !req.bearer.presented() {
                     Verdict::Redirect {
-                        location: login_location(
-                            &req.target(),
-                            Reason::from_api_error(refusal.code()),
-                        ),
+                        location: login_location(&req.target(), (&refusal).into()),
                         set_cookies: self.clearing_cookies(req),
                     }
                 } else {
