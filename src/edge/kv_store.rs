@@ -11,7 +11,8 @@ use worker::kv::KvStore;
 use crate::auth::env::UnixTime;
 use crate::auth::names::session_id::SessionId;
 use crate::auth::session::kv_layout::{
-    revoked_key, session_key, session_of_index_key, user_index_key, user_index_prefix,
+    kv_expiration, revoked_key, session_key, session_of_index_key, user_index_key,
+    user_index_prefix,
 };
 use crate::auth::session::record::{
     decide_rotation, revocation_kept_until, sessions_to_evict, RotationDecision, SessionPolicy,
@@ -19,9 +20,6 @@ use crate::auth::session::record::{
 };
 use crate::auth::session::refresh::{PresentedRefresh, TokenHash};
 use crate::auth::session::store::{Rotation, SessionStore, StoreError};
-
-/// KV's shortest accepted expiration, from now.
-const MIN_KV_TTL: i64 = 60;
 
 /// How long this location's KV cache may answer the revocation read (hits and misses alike)
 /// before asking the central store again: the smallest value KV accepts. A revocation made at
@@ -31,11 +29,6 @@ const REVOCATION_READ_CACHE_TTL: u64 = 60;
 
 pub struct KvSessionStore {
     kv: KvStore,
-}
-
-/// An absolute KV expiration at least [`MIN_KV_TTL`] ahead.
-fn expiration(at: UnixTime, now: UnixTime) -> u64 {
-    u64::try_from(at.max(now + MIN_KV_TTL)).unwrap_or(u64::MAX)
 }
 
 impl KvSessionStore {
@@ -68,7 +61,7 @@ impl KvSessionStore {
         self.kv
             .put(&session_key(&record.id), json)
             .map_err(StoreError::unavailable)?
-            .expiration(expiration(record.absolute_expires_at, now))
+            .expiration(kv_expiration(record.absolute_expires_at, now))
             .execute()
             .await
             .map_err(StoreError::unavailable)
@@ -84,7 +77,7 @@ impl KvSessionStore {
         self.kv
             .put(&user_index_key(&record.user, &record.id), "")
             .map_err(StoreError::unavailable)?
-            .expiration(expiration(record.absolute_expires_at, now))
+            .expiration(kv_expiration(record.absolute_expires_at, now))
             .execute()
             .await
             .map_err(StoreError::unavailable)
@@ -101,7 +94,7 @@ impl KvSessionStore {
         self.kv
             .put(&revoked_key(id), "1")
             .map_err(StoreError::unavailable)?
-            .expiration(expiration(revocation_kept_until(until), now))
+            .expiration(kv_expiration(revocation_kept_until(until), now))
             .execute()
             .await
             .map_err(StoreError::unavailable)

@@ -17,6 +17,7 @@ use crate::auth::accounts::throttle::{
 };
 use crate::auth::config::StoreBackend;
 use crate::auth::gate::signin::Throttle;
+use crate::auth::session::kv_layout::kv_ttl;
 use crate::auth::session::store::StoreError;
 
 fn key(counter: &Counter<'_>) -> String {
@@ -81,7 +82,7 @@ async fn failed(ctx: &Ctx<'_>, counters: &[Counter<'_>]) -> worker::Result<()> {
         let ttl = storage_ttl(&updated, counter.limit, ctx.now);
         let json = serde_json::to_string(&updated)?;
         kv.put(&key(counter), json)?
-            .expiration_ttl(u64::try_from(ttl).unwrap_or(60))
+            .expiration_ttl(kv_ttl(ttl))
             .execute()
             .await?;
     }

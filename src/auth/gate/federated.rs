@@ -20,7 +20,7 @@ use crate::auth::oidc::id_token::{validate_id_token, ProviderExpectation, Provid
 use crate::auth::oidc::identity::admit;
 use crate::auth::oidc::keys::{ProviderKeys, SignatureCheck};
 use crate::auth::oidc::logout::{logout_token_field, validate_logout_token};
-use crate::auth::session::kv_layout::logout_token_key;
+use crate::auth::session::kv_layout::{kv_ttl, logout_token_key};
 use crate::auth::session::store::{SessionStore, StoreError};
 
 use super::signin::{Opened, Opening, SignInError};
@@ -233,9 +233,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         };
         // Marked only once the sessions have ended, so a provider retrying after an outage here
         // is not refused as a replay.
-        let remember = u64::try_from(logout.remember_until - self.now)
-            .unwrap_or(0)
-            .max(60);
+        let remember = kv_ttl(logout.remember_until - self.now);
         replay.remember(&seen_key, remember).await?;
         let mut event = AuditEvent::new(EventKind::Revoke, self.now).detail(format!(
             "provider {} back-channel logout ended {ended} sessions",

@@ -6,8 +6,23 @@
 use crate::auth::names::username::Username;
 use sha2::{Digest, Sha256};
 
+use crate::auth::env::UnixTime;
 use crate::auth::names::encoding::b64url;
 use crate::auth::names::session_id::SessionId;
+
+/// KV's shortest accepted expiration, in seconds from now: every write's time to live is at
+/// least this.
+pub const MIN_KV_TTL: i64 = 60;
+
+/// A time to live of `seconds` as KV accepts it: at least [`MIN_KV_TTL`].
+pub fn kv_ttl(seconds: i64) -> u64 {
+    u64::try_from(seconds.max(MIN_KV_TTL)).unwrap_or(u64::MAX)
+}
+
+/// An absolute KV expiration at `at`, or [`MIN_KV_TTL`] from `now` if that is later.
+pub fn kv_expiration(at: UnixTime, now: UnixTime) -> u64 {
+    u64::try_from(at.max(now.saturating_add(MIN_KV_TTL))).unwrap_or(u64::MAX)
+}
 
 /// `session:<id>`: the [`crate::auth::session::record::SessionRecord`] as JSON.
 pub fn session_key(id: &SessionId) -> String {
@@ -48,6 +63,15 @@ pub fn session_of_index_key(key: &str) -> Option<SessionId> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kv_times_to_live_are_never_under_a_minute() {
+        assert_eq!(kv_ttl(-5), 60);
+        assert_eq!(kv_ttl(59), 60);
+        assert_eq!(kv_ttl(600), 600);
+        assert_eq!(kv_expiration(1_000, 2_000), 2_060);
+        assert_eq!(kv_expiration(9_000, 2_000), 9_000);
+    }
     use crate::auth::env::testing::SeededEntropy;
     use crate::auth::names::username::testing::named;
 
