@@ -6,10 +6,11 @@
 //! the two routes it came by. Tokens reach the body only at `/auth/token`, which sets no cookie;
 //! a browser's login never exposes its HttpOnly cookies' tokens to scripts.
 
-use worker::{Request, Response, Result};
+use worker::Request;
 
+use super::answer;
 use super::error::{EdgeError, EdgeResult};
-use super::pages::{login_origin, LOGIN_PATH};
+use super::pages::login_origin;
 use super::rate::Counters;
 use super::store::ConfiguredPasswords;
 use super::{http, Ctx};
@@ -23,70 +24,6 @@ use crate::auth::http::request::RequestFacts;
 use crate::auth::http::signin::{
     parse_login, parse_token_request, LoginFormat, LoginRequest, TokenRequest,
 };
-use crate::auth::pages::MAX_USERNAME_ECHO;
-
-fn login_failure(
-    format: LoginFormat,
-    status: u16,
-    code: &str,
-    message: &str,
-    next: &str,
-    username: &str,
-) -> Result<Response> {
-    match format {
-        LoginFormat::Json => http::error(status, code, message),
-        LoginFormat::Form => {
-            let encode = |value: &str| {
-                percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
-                    .to_string()
-            };
-            // The username comes back so the page can keep it in the field (even without
-            // JavaScript); the password never does.
-            let typed: String = username.chars().take(MAX_USERNAME_ECHO).collect();
-            let location = format!(
-                "{LOGIN_PATH}?error={code}&next={}&username={}",
-                encode(next),
-                encode(&typed)
-            );
-            http::redirect(&location, 303)
-        }
-    }
-}
-
-/// The answer to a refused sign-in: the one answer to every credential failure, so nothing tells
-/// accounts apart, or the throttle's 429 with `Retry-After`. `next` is where a form's failure
-/// goes back to.
-fn refused(
-    refusal: SignInRefusal,
-    format: LoginFormat,
-    next: &str,
-    typed: &str,
-) -> Result<Response> {
-    match refusal {
-        SignInRefusal::InvalidCredentials => login_failure(
-            format,
-            401,
-            "invalid_credentials",
-            "wrong username or password",
-            next,
-            typed,
-        ),
-        SignInRefusal::RateLimited { retry_after } => {
-            let mut response = login_failure(
-                format,
-                429,
-                "rate_limited",
-                "too many failed logins; try again later",
-                next,
-                typed,
-            )?;
-            response
-                .headers_mut()
-                .set("Retry-After", &retry_after.to_string())?;
-            Ok(response)
-        }
-    }
-}
 
 /// Runs the core's password sign-in over this request's storage and credential backend.
 async fn sign_in(
@@ -129,7 +66,7 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
             } else {
                 LoginFormat::Form
             };
-            return Ok(login_failure(
+            return Ok(answer::login_failure(
                 format,
                 400,
                 "bad_request",
@@ -144,7 +81,14 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
     let Opened { record, tokens } =
         match sign_in(&req, facts, ctx, &attempt, Delivery::Cookies).await? {
             Ok(opened) => opened,
-            Err(refusal) => return Ok(refused(refusal, format, &next, &attempt.username)?),
+            Err(refusal) => {
+                return Ok(answer::sign_in_refused(
+                    refusal,
+                    format,
+                    &next,
+                    &attempt.username,
+                )?)
+            }
         };
     let mut response = match format {
         LoginFormat::Form => http::redirect(&next, 303)?,
@@ -166,7 +110,12 @@ pub(super) async fn token(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
             match sign_in(&req, facts, ctx, &attempt, Delivery::Body).await? {
                 Ok(Opened { record, tokens }) => (record, tokens),
                 Err(refusal) => {
-                    return Ok(refused(refusal, attempt.format, "/", &attempt.username)?)
+                    return Ok(answer::sign_in_refused(
+                        refusal,
+                        attempt.format,
+                        "/",
+                        &attempt.username,
+                    )?)
                 }
             }
         }

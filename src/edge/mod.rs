@@ -6,6 +6,7 @@
 //! in a request forwarded without identity.
 
 mod admin;
+mod answer;
 mod authority;
 mod credentials;
 mod error;

@@ -16,14 +16,13 @@ use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{Fetch, Headers, Method, Request, RequestInit, Response, Url};
 
+use super::answer;
 use super::error::{EdgeError, EdgeResult};
 use super::pages::{login_origin, LOGIN_PATH};
 use super::webcrypto::WebCryptoSignatureCheck;
 use super::{http, Ctx};
 use crate::auth::env::UnixTime;
-use crate::auth::gate::federated::{
-    LogoutRefusal, LogoutReplay, ProviderCallback, ProviderLink, ProviderRefusal,
-};
+use crate::auth::gate::federated::{LogoutRefusal, LogoutReplay, ProviderCallback, ProviderLink};
 use crate::auth::gate::signin::{Delivery, Opened, Opening};
 use crate::auth::http::cookie::CookieJar;
 use crate::auth::http::redirect::Reason;
@@ -184,18 +183,6 @@ fn query(url: &Url, name: &str) -> Option<String> {
         .map(|(_, value)| value.into_owned())
 }
 
-/// A provider sign-in that did not work (logged by the core): the browser goes back to the
-/// sign-in page with an error a person can read, the flow cookie cleared.
-fn refused(ctx: &Ctx<'_>, provider: &Provider, refusal: &ProviderRefusal) -> EdgeResult {
-    let location = format!("{LOGIN_PATH}?error={}", refusal.code);
-    let mut response = http::redirect(&location, 303)?;
-    http::add_cookies(
-        &mut response,
-        &[flow::clear_cookie(&provider.id, &ctx.config.cookies)],
-    )?;
-    Ok(response)
-}
-
 /// Where a browser goes after logging out `user` at the edge, when their provider is configured
 /// for RP-initiated logout (`OIDC_<ID>_LOGOUT = "provider"`) and names an `end_session_endpoint`:
 /// the provider ends its own session, then returns to this edge's sign-in page, the one
@@ -287,7 +274,7 @@ async fn start(
                 "provider_error",
                 err.to_string(),
             );
-            return refused(ctx, provider, &refusal);
+            return answer::provider_refused(ctx, provider, &refusal);
         }
     };
     let flow = Flow::begin(&provider.id, query(url, "next").as_deref(), &ctx.entropy)
@@ -490,7 +477,7 @@ async fn callback(
         .await?;
     let (Opened { tokens, .. }, next) = match finished {
         Ok(signed_in) => signed_in,
-        Err(refusal) => return refused(ctx, provider, &refusal),
+        Err(refusal) => return answer::provider_refused(ctx, provider, &refusal),
     };
     let mut cookies = gate.session_cookies(&tokens)?;
     cookies.push(flow::clear_cookie(&provider.id, &ctx.config.cookies));

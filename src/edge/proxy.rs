@@ -19,9 +19,10 @@ use wasm_bindgen_futures::JsFuture;
 use worker::web_sys;
 use worker::worker_sys::ext::ResponseExt;
 
+use super::answer;
 use super::error::{EdgeError, EdgeResult};
-use super::{http, pages, socket, Ctx};
-use crate::auth::gate::{Refusal, Verdict};
+use super::{socket, Ctx};
+use crate::auth::gate::Verdict;
 use crate::auth::http::forward::{identity_headers, is_reserved_header, Identity};
 use crate::auth::http::request::RequestFacts;
 
@@ -74,22 +75,9 @@ pub(super) async fn protected(
             // A failure after a refresh in place (origin away, a GET with a body) still hands
             // over the rotated tokens: the browser's old refresh token is already spent.
             .map_err(|err| err.with_cookies(set_cookies)),
-        Verdict::Redirect {
-            location,
-            set_cookies,
-        } => {
-            let mut response = http::redirect(&location, 302)?;
-            http::add_cookies(&mut response, &set_cookies)?;
-            Ok(response.into())
-        }
-        Verdict::Refuse {
-            refusal: Refusal::Forbidden(denied),
-            set_cookies,
-        } if facts.navigation => Ok(pages::forbidden(&denied, &set_cookies, ctx).await?.into()),
-        Verdict::Refuse {
-            refusal,
-            set_cookies,
-        } => Err(EdgeError::Refused(refusal).with_cookies(set_cookies)),
+        not_forwarded => Ok(answer::not_forwarded(not_forwarded, facts, ctx)
+            .await?
+            .into()),
     }
 }
 

@@ -16,7 +16,7 @@ use super::proxy;
 use super::session_api::{
     current_session, list_sessions, logout, refresh, revoke_all, revoke_one, with_session,
 };
-use super::{http, Ctx};
+use super::{answer, http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::http::request::RequestFacts;
 use crate::auth::session::admin::ADMIN_USERS_PREFIX;
@@ -98,13 +98,7 @@ async fn same_site(
             .client(facts.client())
             .detail(facts.path.clone()),
     );
-    if facts.path == LOGIN_PATH && facts.is_form() {
-        return Ok(http::redirect(
-            &format!("{LOGIN_PATH}?error=forbidden"),
-            303,
-        )?);
-    }
-    Err(EdgeError::CrossSite)
+    answer::cross_site(facts)
 }
 
 /// One signature case for [`signatures`]: the key as a JWK, message and signature in base64url.

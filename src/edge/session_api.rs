@@ -2,6 +2,7 @@
 
 use worker::{Request, Response};
 
+use super::answer;
 use super::error::{EdgeError, EdgeResult};
 use super::oidc;
 use super::pages::LOGIN_PATH;
@@ -17,17 +18,6 @@ use crate::auth::http::request::RequestFacts;
 use crate::auth::names::session_id::SessionId;
 use crate::auth::pages::logout_everywhere_confirmed;
 use crate::auth::session::store::SessionStore;
-
-/// A refusal with the cookies it clears (see [`Refusal::clears_cookies`]).
-fn refused(facts: &RequestFacts, ctx: &Ctx<'_>, refusal: Refusal) -> EdgeError {
-    let set_cookies = ctx.gate().refusal_cookies(facts, &refusal);
-    EdgeError::Refused(refusal).with_cookies(set_cookies)
-}
-
-/// A refusal with the session cookies cleared whatever the reason: they are absent or useless.
-fn refused_clearing(facts: &RequestFacts, ctx: &Ctx<'_>, refusal: Refusal) -> EdgeError {
-    EdgeError::Refused(refusal).with_cookies(ctx.gate().clearing_cookies(facts))
-}
 
 /// Runs `handler` with the request's session, refreshing in place; 401 without one. The cookies
 /// of a refresh in place go with the handler's answer, a failure too: the old refresh token is
@@ -52,7 +42,7 @@ where
             http::add_cookies(&mut response, &set_cookies)?;
             Ok(response)
         }
-        Resolution::Refused(refusal) => Err(refused(facts, ctx, refusal)),
+        Resolution::Refused(refusal) => Err(answer::session_refused(facts, ctx, refusal)),
     }
 }
 
@@ -84,9 +74,13 @@ pub(super) async fn refresh(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
                 Ok(http::json(&principal_answer(&principal), 200)?)
             }
             Resolution::Refused(refusal) if facts.bearer.presented() => {
-                Err(refused(facts, ctx, refusal))
+                Err(answer::session_refused(facts, ctx, refusal))
             }
-            Resolution::Refused(_) => Err(refused_clearing(facts, ctx, Refusal::NoSession)),
+            Resolution::Refused(_) => Err(answer::session_refused_clearing(
+                facts,
+                ctx,
+                Refusal::NoSession,
+            )),
         };
     };
     match gate.refresh(&presented, facts).await {
@@ -95,7 +89,7 @@ pub(super) async fn refresh(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
             http::add_cookies(&mut response, &gate.session_cookies(&tokens)?)?;
             Ok(response)
         }
-        Restored::Refused(refusal) => Err(refused(facts, ctx, refusal)),
+        Restored::Refused(refusal) => Err(answer::session_refused(facts, ctx, refusal)),
     }
 }
 
