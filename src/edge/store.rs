@@ -19,7 +19,7 @@ use crate::auth::session::record::{SessionPolicy, SessionRecord};
 use crate::auth::session::refresh::{PresentedRefresh, TokenHash};
 use crate::auth::session::store::{Rotation, SessionStore, Standing, StoreError};
 use crate::auth::token::keys::AssertionKeyRing;
-use crate::auth::token::{TokenError, Unsigned};
+use crate::auth::token::{MintError, Unsigned};
 
 enum Backend {
     Kv(KvSessionStore),
@@ -179,10 +179,10 @@ impl AssertionSigner for WebCryptoSigner {
         &self,
         ring: &AssertionKeyRing,
         unsigned: Unsigned,
-    ) -> Result<Assertion, TokenError> {
+    ) -> Result<Assertion, MintError> {
         let signature = webcrypto::ed25519_sign(ring, unsigned.signing_input())
             .await
-            .map_err(|_| TokenError::Mint("WebCrypto could not sign"))?;
+            .map_err(|_| MintError::Signer)?;
         unsigned.finish(&signature)
     }
 }

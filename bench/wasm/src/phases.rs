@@ -31,7 +31,7 @@ use edgegate::auth::session::refresh::NewRefresh;
 use edgegate::auth::session::store::SessionStore;
 use edgegate::auth::token::keys::AssertionKeyRing;
 use edgegate::auth::token::{
-    issue_access, validate_access, Subject, TokenError, Unsigned, VerifiedAccess,
+    issue_access, validate_access, MintError, Subject, Unsigned, VerifiedAccess,
 };
 use edgegate::testing::memory_store::MemoryStore;
 
@@ -54,7 +54,7 @@ impl AssertionSigner for StandInSigner {
         &self,
         _ring: &AssertionKeyRing,
         unsigned: Unsigned,
-    ) -> Result<Assertion, TokenError> {
+    ) -> Result<Assertion, MintError> {
         unsigned.finish(&[0x5a; 64])
     }
 }

@@ -21,7 +21,9 @@ use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::config::Config;
 use crate::auth::env::{Entropy, UnixTime};
 use crate::auth::gate::cache::{IsolateCaches, TokenDigest};
-use crate::auth::http::cookie::{clear_access, clear_refresh, set_access, set_refresh};
+use crate::auth::http::cookie::{
+    clear_access, clear_refresh, set_access, set_refresh, CookieError,
+};
 use crate::auth::http::forward::Identity;
 use crate::auth::http::path::{PathError, RequestPath};
 use crate::auth::http::redirect::{login_location, Reason};
@@ -35,7 +37,7 @@ use crate::auth::session::refresh::{NewRefresh, PresentedRefresh};
 use crate::auth::session::store::{Rotation, SessionStore, StoreError};
 use crate::auth::token::keys::AssertionKeyRing;
 use crate::auth::token::{
-    issue_access, prepare, validate_access, Subject, TokenError, TokenKind, Unsigned,
+    issue_access, prepare, validate_access, MintError, Subject, TokenError, TokenKind, Unsigned,
     VerifiedAccess,
 };
 
@@ -63,7 +65,7 @@ pub trait AssertionSigner {
         &self,
         ring: &AssertionKeyRing,
         unsigned: Unsigned,
-    ) -> Result<Assertion, TokenError>;
+    ) -> Result<Assertion, MintError>;
 }
 
 /// Signs in this crate (Ed25519 compiled in); the worker uses the platform's WebCrypto instead.
@@ -74,7 +76,7 @@ impl AssertionSigner for LocalSigner {
         &self,
         ring: &AssertionKeyRing,
         unsigned: Unsigned,
-    ) -> Result<Assertion, TokenError> {
+    ) -> Result<Assertion, MintError> {
         unsigned.sign_with(ring)
     }
 }
@@ -164,7 +166,7 @@ pub enum Refusal {
     /// Storage could not answer: fail closed.
     Unavailable(StoreError),
     /// A token or cookie could not be minted (randomness, a value that cannot be a cookie).
-    Internal(String),
+    Internal(InternalCause),
 }
 
 impl Refusal {
@@ -237,6 +239,27 @@ impl Refusal {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.message())
+    }
+}
+
+/// Why the edge itself could not issue what a request needed: never the client's doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InternalCause {
+    /// A token could not be minted or signed.
+    Mint(MintError),
+    /// No randomness for a token id or refresh secret.
+    NoRandomness,
+    /// A token that cannot be a cookie value.
+    Cookie(CookieError),
+}
+
+impl fmt::Display for InternalCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Mint(err) => err.fmt(f),
+            Self::NoRandomness => f.write_str("no randomness available"),
+            Self::Cookie(err) => write!(f, "cookie: {err}"),
+        }
     }
 }
 
@@ -401,7 +424,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             expires - self.now,
             self.entropy,
         )
-        .map_err(|err| Refusal::Internal(err.to_string()))?;
+        .map_err(|err| Refusal::Internal(InternalCause::Mint(err)))?;
         Ok(SessionTokens {
             access,
             access_expires_in: expires - self.now,
@@ -414,7 +437,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
     /// The `Set-Cookie` values that carry `tokens` to a browser.
     pub fn session_cookies(&self, tokens: &SessionTokens) -> Result<Vec<String>, Refusal> {
         let spec = &self.config.cookies;
-        let internal = |err: &dyn fmt::Display| Refusal::Internal(err.to_string());
+        let internal = |err: &CookieError| Refusal::Internal(InternalCause::Cookie(err.clone()));
         // The cookie outlives the token by the leeway, so an expired token still reaches the
         // edge and can be refreshed in place.
         let access_age = tokens.access_expires_in + self.config.policy.leeway;
@@ -515,7 +538,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
     pub async fn refresh(&self, presented: &PresentedRefresh, from: &RequestFacts) -> Restored {
         let refused = |refusal| Restored::Refused(refusal);
         let Ok(next) = NewRefresh::mint(&presented.session, self.entropy) else {
-            return refused(Refusal::Internal("no randomness available".into()));
+            return refused(Refusal::Internal(InternalCause::NoRandomness));
         };
         // The account check comes before the rotation: a refusal or an outage here must not
         // leave behind a rotation whose new token the client never received. The user is the
@@ -690,7 +713,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
 
     /// The identity to forward for `principal`: the isolate's recent assertion for the same
     /// session, user and roles while at least half its lifetime remains, else a new one.
-    pub async fn identity(&self, principal: &Principal) -> Result<Identity, TokenError> {
+    pub async fn identity(&self, principal: &Principal) -> Result<Identity, MintError> {
         let ttl = self.config.assertion_ttl;
         let session = principal.session.as_str();
         let cached =
@@ -723,7 +746,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
     }
 
     /// The identity assertion for `subject`, ready to be signed with the ring's first key.
-    pub fn unsigned_assertion(&self, subject: &Subject<'_>) -> Result<Unsigned, TokenError> {
+    pub fn unsigned_assertion(&self, subject: &Subject<'_>) -> Result<Unsigned, MintError> {
         prepare(
             &self.config.assertion_keys,
             TokenKind::Assertion,
@@ -835,7 +858,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
                 set_cookies,
             },
             Err(err) => Verdict::Refuse {
-                refusal: Refusal::Internal(format!("identity assertion: {err}")),
+                refusal: Refusal::Internal(InternalCause::Mint(err)),
                 set_cookies: Vec::new(),
             },
         }

@@ -858,7 +858,12 @@ fn refusals_map_to_the_http_contract() {
             "unavailable",
             false,
         ),
-        (Refusal::Internal("x".into()), 500, "internal", false),
+        (
+            Refusal::Internal(InternalCause::NoRandomness),
+            500,
+            "internal",
+            false,
+        ),
     ];
     for (refusal, status, code, clears) in cases {
         assert_eq!(

@@ -10,12 +10,13 @@
 
 use core::fmt;
 
-use jwt_compact::UntrustedToken;
 use serde_json::{Map, Value};
 
 use super::keys::{ProviderAlg, ProviderKeys, SignatureCheck};
 use crate::auth::env::UnixTime;
 use crate::auth::secret::ct_eq;
+use crate::auth::token::jws::{read_compact, StructureError};
+use crate::auth::token::validity::{validity, TimeError};
 
 /// Longest provider token accepted; refused before it is parsed. ID tokens with many groups run
 /// to a few kilobytes.
@@ -53,6 +54,8 @@ pub enum ProviderTokenError {
     WrongAuthorizedParty,
     /// `exp` is past, beyond [`PROVIDER_LEEWAY`].
     Expired,
+    /// `nbf` is ahead, beyond [`PROVIDER_LEEWAY`] (RFC 7519 §4.1.5).
+    NotYetValid,
     /// `iat` is later than now, beyond [`PROVIDER_LEEWAY`].
     IssuedInFuture,
     /// `iat` is more than [`MAX_ID_TOKEN_AGE`] ago, beyond [`PROVIDER_LEEWAY`].
@@ -91,6 +94,7 @@ impl fmt::Display for ProviderTokenError {
             Self::WrongAudience => f.write_str("the token is not for this client"),
             Self::WrongAuthorizedParty => f.write_str("the token's `azp` is not this client"),
             Self::Expired => f.write_str("the token has expired"),
+            Self::NotYetValid => f.write_str("the token is not valid yet (`nbf`)"),
             Self::IssuedInFuture => f.write_str("the token is issued in the future"),
             Self::TooOld => f.write_str("the token was issued too long ago"),
             Self::MissingClaim(claim) => write!(f, "the token has no `{claim}` claim"),
@@ -103,6 +107,17 @@ impl fmt::Display for ProviderTokenError {
 }
 
 impl std::error::Error for ProviderTokenError {}
+
+impl From<StructureError> for ProviderTokenError {
+    fn from(err: StructureError) -> Self {
+        match err {
+            StructureError::TooLarge => Self::TooLarge,
+            StructureError::Malformed => Self::Malformed,
+            StructureError::CriticalHeader => Self::CriticalHeader,
+            StructureError::MissingKid => Self::MissingKid,
+        }
+    }
+}
 
 /// The claims of a provider token whose signature verified; not yet checked.
 #[derive(Debug)]
@@ -117,33 +132,23 @@ pub(super) async fn verify_signature(
     keys: &ProviderKeys,
     token: &str,
 ) -> Result<SignedClaims, ProviderTokenError> {
-    if token.len() > MAX_PROVIDER_TOKEN_BYTES {
-        return Err(ProviderTokenError::TooLarge);
-    }
-    let untrusted = UntrustedToken::<Map<String, Value>>::try_from(token)
-        .map_err(|_| ProviderTokenError::Malformed)?;
-    let header = untrusted.header();
-    if header.other_fields.contains_key("crit") {
-        return Err(ProviderTokenError::CriticalHeader);
-    }
+    let compact = read_compact(token, MAX_PROVIDER_TOKEN_BYTES)?;
+    let untrusted = &compact.token;
     let alg = ProviderAlg::from_name(untrusted.algorithm())
         .ok_or_else(|| ProviderTokenError::AlgorithmNotAllowed(untrusted.algorithm().into()))?;
-    let kid = header
-        .key_id
-        .as_deref()
-        .ok_or(ProviderTokenError::MissingKid)?;
+    let kid = compact.kid();
     let key = keys
         .find(kid)
         .ok_or_else(|| ProviderTokenError::UnknownKey(kid.chars().take(64).collect()))?;
     if key.alg() != alg {
         return Err(ProviderTokenError::KeyAlgorithmMismatch);
     }
-    let signed_input = token
-        .rsplit_once('.')
-        .ok_or(ProviderTokenError::Malformed)?
-        .0;
     if !check
-        .verifies(key, signed_input.as_bytes(), untrusted.signature_bytes())
+        .verifies(
+            key,
+            compact.signed_input.as_bytes(),
+            untrusted.signature_bytes(),
+        )
         .await
     {
         return Err(ProviderTokenError::BadSignature);
@@ -223,12 +228,16 @@ impl SignedClaims {
         if issued > expect.now + PROVIDER_LEEWAY {
             return Err(ProviderTokenError::IssuedInFuture);
         }
-        if let Some(expiry) = self.time("exp") {
-            if expiry + PROVIDER_LEEWAY <= expect.now {
-                return Err(ProviderTokenError::Expired);
-            }
-        }
-        Ok(())
+        validity(
+            expect.now,
+            self.time("exp"),
+            self.time("nbf"),
+            PROVIDER_LEEWAY,
+        )
+        .map_err(|err| match err {
+            TimeError::Expired => ProviderTokenError::Expired,
+            TimeError::NotYetValid => ProviderTokenError::NotYetValid,
+        })
     }
 }
 
@@ -271,10 +280,9 @@ pub async fn validate_id_token(
         return Err(ProviderTokenError::WrongType);
     }
     signed.check_common(expect)?;
-    let expiry = signed
+    signed
         .time("exp")
         .ok_or(ProviderTokenError::MissingClaim("exp"))?;
-    debug_assert!(expiry + PROVIDER_LEEWAY > expect.now);
     let issued = signed.time("iat").unwrap_or_default();
     if issued + MAX_ID_TOKEN_AGE + PROVIDER_LEEWAY < expect.now {
         return Err(ProviderTokenError::TooOld);
@@ -451,6 +459,7 @@ mod tests {
                 ProviderTokenError::WrongAuthorizedParty,
             ),
             (with(json!({"exp": NOW - 61})), ProviderTokenError::Expired),
+            (with(json!({"nbf": NOW + 61})), ProviderTokenError::NotYetValid),
             (
                 with(json!({"exp": null})),
                 ProviderTokenError::MissingClaim("exp"),
