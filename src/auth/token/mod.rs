@@ -12,7 +12,7 @@
 //! of some future kind never validates as an access token (RFC 8725 §3.11-3.12).
 //!
 //! The folder by phase: [`claims`] (what the tokens say), [`jws`] (the signature layer),
-//! [`validity`] (time), [`validate`] (the typed proofs), [`mint`] (issuing), [`error`] (errors
+//! [`validity`] (time), [`mod@validate`] (the typed proofs), [`mint`] (issuing), [`error`] (errors
 //! by phase), [`keys`] (key rings and the JWKS).
 
 pub mod claims;
