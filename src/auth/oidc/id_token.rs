@@ -459,7 +459,10 @@ mod tests {
                 ProviderTokenError::WrongAuthorizedParty,
             ),
             (with(json!({"exp": NOW - 61})), ProviderTokenError::Expired),
-            (with(json!({"nbf": NOW + 61})), ProviderTokenError::NotYetValid),
+            (
+                with(json!({"nbf": NOW + 61})),
+                ProviderTokenError::NotYetValid,
+            ),
             (
                 with(json!({"exp": null})),
                 ProviderTokenError::MissingClaim("exp"),
