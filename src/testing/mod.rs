@@ -1,6 +1,9 @@
 //! Test support shared by the core's tests, the benchmarks and the worker's conformance build:
 //! an in-memory store and the conformance suite every store backend passes.
 
+// Test support: a failed expectation here is a failed test, reported by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod memory_store;

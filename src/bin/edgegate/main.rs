@@ -10,6 +10,11 @@
 //! or with `--print` the commands or requests); progress and errors go to standard error.
 //! Passwords are never printed, and keys only by the `keys` commands that exist to print them.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 mod keys;
 mod kv;
 mod sessions;
