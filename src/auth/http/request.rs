@@ -63,7 +63,7 @@ impl BearerCredential {
     /// Reads `header`, the request's `Authorization` header, if any. Two headers reach us
     /// joined by a comma; when any of their credentials names `Bearer`, the whole is malformed,
     /// so no bearer token ever rides along to the origin behind another scheme. The scheme is
-    /// ours whatever separates it from the token (see [`strip_scheme`]): spaces and tabs are
+    /// ours whatever separates it from the token (its leading run of token characters): spaces and tabs are
     /// read as the separator, anything else makes the credential malformed, never the origin's.
     pub fn read(header: Option<&str>) -> Self {
         let Some(value) = header else {
