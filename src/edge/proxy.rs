@@ -7,9 +7,11 @@
 //! `X-Auth-*` whenever the request came through the edge. Responses pass through untouched,
 //! except that one carrying session cookies is made uncacheable by shared caches.
 //!
-//! `Upgrade` is hop-by-hop, but a `GET` asking for `Upgrade: websocket` keeps it: the runtime then
-//! opens a WebSocket to the origin (with the same identity headers as any forwarded request). The
-//! gate has already decided by then, so an unauthenticated upgrade never reaches the origin. The
+//! `Upgrade` is hop-by-hop, but a request admitted as a WebSocket handshake
+//! ([`crate::auth::http::admission`]: a `GET`, from the edge's own page, a configured one or no
+//! page) is sent with `Upgrade: websocket`: the runtime then opens a WebSocket to the origin
+//! (with the same identity headers as any forwarded request). The gate has already decided by
+//! then, so an unauthenticated upgrade never reaches the origin. The
 //! origin's 101 answer, carrying its socket, is not handed to the client when the upgrade carries
 //! an identity: [`super::socket`] relays it, so that the socket closes when the session ends. A
 //! public path's upgrade (no identity, no session to end) is handed through as it came.
@@ -23,6 +25,7 @@ use super::answer;
 use super::error::{EdgeError, EdgeResult};
 use super::{socket, Ctx};
 use crate::auth::gate::Verdict;
+use crate::auth::http::admission::Connection;
 use crate::auth::http::forward::{identity_headers, is_reserved_header, Identity};
 use crate::auth::http::request::RequestFacts;
 
@@ -41,18 +44,6 @@ fn is_dropped(name: &str) -> bool {
         )
 }
 
-/// The `Upgrade` value to forward: only `websocket`, only on a `GET`.
-fn websocket_upgrade(
-    incoming: &web_sys::Request,
-    facts: &RequestFacts,
-) -> EdgeResult<Option<String>> {
-    let upgrade = incoming
-        .headers()
-        .get("Upgrade")
-        .map_err(js_error("upgrade header"))?;
-    Ok(upgrade.filter(|value| facts.method == "GET" && value.eq_ignore_ascii_case("websocket")))
-}
-
 /// Response headers that would let a CDN store a response regardless of `Cache-Control`.
 const CDN_CACHE_HEADERS: &[&str] = &[
     "cdn-cache-control",
@@ -64,13 +55,14 @@ const CDN_CACHE_HEADERS: &[&str] = &[
 pub(super) async fn protected(
     req: &web_sys::Request,
     facts: &RequestFacts,
+    connection: Connection,
     ctx: &Ctx<'_>,
 ) -> EdgeResult<web_sys::Response> {
     match ctx.gate().protect(facts).await {
         Verdict::Forward {
             identity,
             set_cookies,
-        } => forward(req, facts, ctx, identity.as_ref(), &set_cookies)
+        } => forward(req, facts, connection, ctx, identity.as_ref(), &set_cookies)
             .await
             // A failure after a refresh in place (origin away, a GET with a body) still hands
             // over the rotated tokens: the browser's old refresh token is already spent.
@@ -87,10 +79,11 @@ pub(super) fn js_error(what: &'static str) -> impl Fn(wasm_bindgen::JsValue) -> 
 }
 
 /// Sends `req` to the origin with `identity` (none on a public path), and `set_cookies` on the
-/// answer.
+/// answer; as a WebSocket handshake when the request was admitted as one.
 async fn forward(
     incoming: &web_sys::Request,
     facts: &RequestFacts,
+    connection: Connection,
     ctx: &Ctx<'_>,
     identity: Option<&Identity>,
     set_cookies: &[String],
@@ -123,8 +116,8 @@ async fn forward(
     if facts.bearer.presented() {
         headers.delete("Authorization")?;
     }
-    if let Some(websocket) = websocket_upgrade(incoming, facts)? {
-        headers.set("Upgrade", &websocket)?;
+    if connection == Connection::WebSocket {
+        headers.set("Upgrade", "websocket")?;
     }
     if let Some(cookie) = facts.cookies.forward() {
         headers.set("Cookie", cookie)?;

@@ -18,6 +18,9 @@ pub fn read(inner: &web_sys::Request, url: &Url, config: &Config) -> RequestFact
     // The method as sent (the `worker` crate's enum folds methods it does not know into GET).
     let method = inner.method();
     let own_origin = url.origin().ascii_serialization();
+    // Every name, as the runtime hands them over: the core refuses a request with one that is
+    // not a token before anything strips or forwards headers by name.
+    let header_names: Vec<String> = worker::Headers(headers.clone()).keys().collect();
     RequestFacts::read(
         RawRequest {
             method: &method,
@@ -27,6 +30,7 @@ pub fn read(inner: &web_sys::Request, url: &Url, config: &Config) -> RequestFact
             path: url.path(),
             query: url.query(),
             header: &header,
+            header_names: &header_names,
         },
         config.cookies.names(),
     )

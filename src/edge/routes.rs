@@ -18,6 +18,7 @@ use super::session_api::{
 };
 use super::{answer, http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
+use crate::auth::http::admission::{admit, Inadmissible};
 use crate::auth::http::request::RequestFacts;
 use crate::auth::session::admin::ADMIN_USERS_PREFIX;
 
@@ -32,6 +33,14 @@ pub(super) async fn route(
             "DEV_MODE is for local development only: it serves loopback hosts alone".into(),
         ));
     }
+    let connection = match admit(facts, &ctx.config.websocket_origins) {
+        Ok(connection) => connection,
+        Err(Inadmissible::CrossSiteUpgrade) => {
+            audit_cross_site(facts, ctx);
+            return Err(EdgeError::CrossSite);
+        }
+        Err(inadmissible) => return Err(EdgeError::BadRequest(inadmissible.to_string())),
+    };
     let read_only = matches!(facts.method.as_str(), "GET" | "HEAD");
     let own: EdgeResult = match (facts.method.as_str(), facts.path.as_str()) {
         (_, "/.edgegate/health") if read_only => Ok(http::text("ok")?),
@@ -74,7 +83,7 @@ pub(super) async fn route(
         (_, auth) if auth == "/auth" || auth.starts_with("/auth/") => {
             pages::not_found(facts, ctx).await
         }
-        _ => return proxy::protected(&req, facts, ctx).await,
+        _ => return proxy::protected(&req, facts, connection, ctx).await,
     };
     own.map(Into::into)
 }
@@ -93,12 +102,17 @@ async fn same_site(
     if !facts.cross_site {
         return handler.await;
     }
+    audit_cross_site(facts, ctx);
+    answer::cross_site(facts)
+}
+
+/// Logs a request refused for coming from another site's page.
+fn audit_cross_site(facts: &RequestFacts, ctx: &Ctx<'_>) {
     ctx.audit(
         AuditEvent::new(EventKind::CrossSiteRejected, ctx.now)
             .client(facts.client())
             .detail(facts.path.clone()),
     );
-    answer::cross_site(facts)
 }
 
 /// One signature case for [`signatures`]: the key as a JWK, message and signature in base64url.

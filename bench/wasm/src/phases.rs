@@ -199,6 +199,12 @@ impl Fixture {
                 .find(|(candidate, _)| candidate.eq_ignore_ascii_case(name))
                 .map(|(_, value)| value.clone())
         };
+        // The shell hands every header name over too, so the phase includes collecting them.
+        let names: Vec<String> = self
+            .headers
+            .iter()
+            .map(|(name, _)| (*name).to_owned())
+            .collect();
         RequestFacts::read(
             RawRequest {
                 method: "GET",
@@ -208,6 +214,7 @@ impl Fixture {
                 path: "/reports/2024",
                 query: Some("sort=desc"),
                 header: &header,
+                header_names: &names,
             },
             self.config.cookies.names(),
         )

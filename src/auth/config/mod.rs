@@ -109,6 +109,9 @@ pub struct Config {
     /// Seconds between two checks of an open WebSocket's session (`WEBSOCKET_CHECK_INTERVAL`,
     /// default 30).
     pub websocket_check_interval: i64,
+    /// Pages besides the edge's own origin that may open WebSockets through it
+    /// (`WEBSOCKET_ORIGINS`, exact origins, comma-separated; none by default).
+    pub websocket_origins: Vec<String>,
     /// The application's name on the sign-in, account and error pages.
     pub app_name: String,
     /// The operator's credential for the admin endpoint (`ADMIN_SECRET`); unset turns it off.
@@ -157,6 +160,86 @@ fn check_url(name: &'static str, url: &str, dev_mode: bool) -> Result<(), Config
         )),
         _ => Err(problem(name, "must be an absolute http(s) URL")),
     }
+}
+
+/// `WEBSOCKET_ORIGINS`: each entry an origin exactly as a browser sends it in `Origin`
+/// (`https://host[:port]`, lowercase, no default port, no path), since an upgrade's `Origin` is
+/// compared byte for byte: anything else would never match, or match more than was meant.
+fn websocket_origins(read: &Reader<'_>, dev_mode: bool) -> Result<Vec<String>, ConfigError> {
+    const NAME: &str = "WEBSOCKET_ORIGINS";
+    let Some(list) = read.optional(NAME) else {
+        return Ok(Vec::new());
+    };
+    let mut origins = Vec::new();
+    for entry in list.split(',').map(str::trim) {
+        let origin = entry.to_ascii_lowercase();
+        let (scheme, authority) = origin.split_once("://").ok_or_else(|| {
+            problem(
+                NAME,
+                format!("{entry:?} is not an origin: write scheme://host[:port]"),
+            )
+        })?;
+        let default_port = match scheme {
+            "https" => ":443",
+            "http" if dev_mode => ":80",
+            "http" => {
+                return Err(problem(
+                    NAME,
+                    format!("{entry:?} uses http, allowed only with DEV_MODE: a page served in clear can be altered on the way"),
+                ))
+            }
+            _ => return Err(problem(NAME, format!("{entry:?} is not an http(s) origin"))),
+        };
+        if !is_host_and_port(authority) {
+            return Err(problem(
+                NAME,
+                format!("{entry:?} is not an origin: write scheme://host[:port], without path, wildcard or trailing `/`"),
+            ));
+        }
+        if origin.ends_with(default_port) {
+            return Err(problem(
+                NAME,
+                format!("{entry:?} names its scheme's default port, which browsers leave out of `Origin`: remove it"),
+            ));
+        }
+        origins.push(origin);
+    }
+    Ok(origins)
+}
+
+/// Whether `authority` is `host[:port]` as an origin writes it: a lowercase DNS name or IPv4
+/// address, or a bracketed IPv6 address, then an optional port without leading zeros.
+fn is_host_and_port(authority: &str) -> bool {
+    let (host_ok, port) = match authority.strip_prefix('[') {
+        Some(bracketed) => match bracketed.split_once(']') {
+            Some((address, port)) => (
+                !address.is_empty()
+                    && address
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() || b":.".contains(&b)),
+                port,
+            ),
+            None => (false, ""),
+        },
+        None => {
+            let end = authority.find(':').unwrap_or(authority.len());
+            let host = &authority[..end];
+            (
+                !host.is_empty()
+                    && host
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b)),
+                &authority[end..],
+            )
+        }
+    };
+    let port_ok = port.is_empty()
+        || port.strip_prefix(':').is_some_and(|digits| {
+            !digits.starts_with('0')
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && digits.parse::<u16>().is_ok()
+        });
+    host_ok && port_ok
 }
 
 fn app_name(read: &Reader<'_>) -> Result<String, ConfigError> {
@@ -359,6 +442,7 @@ impl Config {
                 DEFAULT_WEBSOCKET_CHECK_INTERVAL,
                 (1, 3600),
             )?,
+            websocket_origins: websocket_origins(&read, dev_mode)?,
             app_name: app_name(&read)?,
             admin_secret: admin_secret(&read)?,
             oidc: OidcConfig::from_lookup(lookup, dev_mode)?,
@@ -434,6 +518,49 @@ mod tests {
             err.to_string(),
             "WEBSOCKET_CHECK_INTERVAL: must be between 1 and 3600 seconds"
         );
+    }
+
+    #[test]
+    fn websocket_origins_are_exact_origins() {
+        assert!(parse(&base()).unwrap().websocket_origins.is_empty());
+        let config = with(&[(
+            "WEBSOCKET_ORIGINS",
+            " https://app.example, https://Admin.App.example:8443 ,https://[::1]:9000",
+        )])
+        .unwrap();
+        assert_eq!(
+            config.websocket_origins,
+            [
+                "https://app.example",
+                "https://admin.app.example:8443",
+                "https://[::1]:9000"
+            ]
+        );
+        for value in [
+            "https://app.example/",
+            "https://app.example/chat",
+            "app.example",
+            "https://*.app.example",
+            "ftp://app.example",
+            "https://",
+            "https://app.example:",
+            "https://app.example:99999",
+            "https://app.example:443",
+            "https://user@app.example",
+            "https://app.example?x",
+            "https://app.example,",
+            "http://app.example",
+            "null",
+        ] {
+            let err = with(&[("WEBSOCKET_ORIGINS", value)]).unwrap_err();
+            assert_eq!(err.variable, "WEBSOCKET_ORIGINS", "{value}");
+        }
+        let dev = with(&[
+            ("DEV_MODE", "true"),
+            ("WEBSOCKET_ORIGINS", "http://localhost:5173"),
+        ])
+        .unwrap();
+        assert_eq!(dev.websocket_origins, ["http://localhost:5173"]);
     }
 
     #[test]

@@ -4,10 +4,12 @@
 //! only if the edge first removes every client-sent header the origin, or a framework in front of
 //! it, might read as identity, in every spelling a server might fold together (case, `_` for
 //! `-`, stray whitespace); [`is_reserved_header`] decides, by family rather than by name, since
-//! every authenticating proxy keeps adding members to its own. The edge's own values can never
-//! smuggle a second header or a second role: the username and the roles are valid by
-//! construction ([`Username`], [`Role`], checked where they entered), and the other values are
-//! checked before they become headers, bad ones an error, never silently cleaned.
+//! every authenticating proxy keeps adding members to its own. Headers that override the method
+//! or the path are removed the same way: the edge judged the request it saw, and the origin
+//! must run that one. The edge's own values can never smuggle a second header or a second role:
+//! the username and the roles are valid by construction ([`Username`], [`Role`], checked where
+//! they entered), and the other values are checked before they become headers, bad ones an
+//! error, never silently cleaned.
 
 use crate::auth::names::role::Role;
 use crate::auth::names::username::Username;
@@ -24,7 +26,8 @@ pub const ROLES_HEADER: &str = "x-auth-roles";
 pub const ASSERTION_HEADER: &str = "x-auth-assertion";
 
 /// Families of headers that origins, frameworks and other authenticating proxies read as the
-/// user's identity or as the client's address and original request. A client header whose
+/// user's identity, as the client's address and original request, or as the method or path to
+/// run instead of the request's own. A client header whose
 /// canonical name (see [`is_reserved_header`]) starts with one of these is a forgery, whatever
 /// follows: families, not names, because each proxy adds new members (`Remote-Email`,
 /// `X-Auth-Request-Groups`, `X-Forwarded-Preferred-Username`, …) and origins read whatever
@@ -60,6 +63,16 @@ pub const RESERVED_FAMILIES: &[&str] = &[
     "shib-",
     "tailscale-user-",
     "x-iisnode-",
+    // Method and path overrides: a request the edge judged as `GET /public/x` would run as
+    // another method (`X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override`: Express's
+    // method-override, Symfony, Laravel, ASP.NET, Spring, OData) or on another path
+    // (`X-Original-URL` above, `X-Rewrite-URL`, `X-Override-URL`: IIS URL Rewrite, Symfony,
+    // Zend/Laminas; `X-Envoy-Original-Path`) behind a framework that honours them.
+    "x-http-method",
+    "x-method-override",
+    "x-override-url",
+    "x-rewrite-url",
+    "x-envoy-original-",
 ];
 
 /// Single headers outside those families that carry identity or the client's address.
@@ -70,7 +83,6 @@ pub const RESERVED_HEADERS: &[&str] = &[
     "x-client-ip",
     "x-cluster-client-ip",
     "client-ip",
-    "x-rewrite-url",
     // oauth2-proxy's legacy basic-auth user header.
     "gap-auth",
     "teleport-jwt-assertion",
@@ -228,6 +240,23 @@ mod tests {
             "X-Remote-Extra-Scopes",
             "X-MS-CLIENT-PRINCIPAL-NAME",
             "Cf-Access-Jwt-Assertion",
+        ] {
+            assert!(is_reserved_header(name), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn method_and_path_overrides_are_reserved() {
+        for name in [
+            "X-HTTP-Method-Override",
+            "X-Method-Override",
+            "X-HTTP-Method",
+            "x_http_method_override",
+            "X-Original-URL",
+            "X-Rewrite-URL",
+            "X-Override-URL",
+            "X-Envoy-Original-Path",
+            "x-envoy-original-method",
         ] {
             assert!(is_reserved_header(name), "{name:?}");
         }

@@ -14,6 +14,38 @@ use crate::auth::session::refresh::PresentedRefresh;
 /// Longer `Authorization: Bearer` tokens are malformed: ours are a few hundred bytes.
 pub const MAX_BEARER_TOKEN: usize = 4096;
 
+/// Our authentication scheme (RFC 6750), matched without regard to ASCII case.
+const BEARER: &str = "bearer";
+
+/// What follows the scheme of `credential` if that scheme is `Bearer`, else `None`.
+///
+/// The scheme is the credential's leading run of RFC 9110 token characters, so `Bearer` is ours
+/// whatever comes after it (a space, a tab, a colon, a non-ASCII byte, nothing), while
+/// `Bearertoken` is another scheme. Reading only `Bearer` + one space as ours would hand a
+/// token written after a tab to the origin, which may well read it.
+fn strip_scheme(credential: &str) -> Option<&str> {
+    let scheme_end = credential
+        .find(|c: char| !is_tchar(c))
+        .unwrap_or(credential.len());
+    let (scheme, rest) = credential.split_at(scheme_end);
+    scheme.eq_ignore_ascii_case(BEARER).then_some(rest)
+}
+
+/// Whether one of the comma-separated credentials of an `Authorization` header names `Bearer`.
+fn names_bearer(credential: &str) -> bool {
+    strip_scheme(credential.trim_start()).is_some()
+}
+
+/// An RFC 9110 `tchar`: what header names and authentication schemes are made of.
+pub fn is_tchar(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
+}
+
+/// Whether `name` is an RFC 9110 field name: one or more [`is_tchar`] characters.
+pub fn is_field_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(is_tchar)
+}
+
 /// What the `Authorization` header says about an access token presented as a bearer token
 /// (RFC 6750 §2.1), the non-browser alternative to the access cookie.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,26 +62,20 @@ pub enum BearerCredential {
 impl BearerCredential {
     /// Reads `header`, the request's `Authorization` header, if any. Two headers reach us
     /// joined by a comma; when any of their credentials names `Bearer`, the whole is malformed,
-    /// so no bearer token ever rides along to the origin behind another scheme.
+    /// so no bearer token ever rides along to the origin behind another scheme. The scheme is
+    /// ours whatever separates it from the token (its leading run of token characters): spaces and tabs are
+    /// read as the separator, anything else makes the credential malformed, never the origin's.
     pub fn read(header: Option<&str>) -> Self {
         let Some(value) = header else {
             return Self::Absent;
         };
-        let is_bearer = |credential: &str| {
-            let scheme = credential
-                .trim_start()
-                .split(' ')
-                .next()
-                .unwrap_or_default();
-            scheme.eq_ignore_ascii_case("bearer")
-        };
-        if !value.split(',').any(is_bearer) {
+        if !value.split(',').any(names_bearer) {
             return Self::Absent;
         }
-        let token = value
-            .trim()
-            .split_once(' ')
-            .map_or("", |(_, token)| token.trim_start_matches(' '));
+        // Ours from here on: a token if the whole header is `Bearer`, whitespace, one b64token.
+        let token = strip_scheme(value.trim_start())
+            .and_then(|rest| rest.strip_prefix(|c: char| c == ' ' || c == '\t'))
+            .map_or("", |token| token.trim_start_matches([' ', '\t']).trim_end());
         let b64token = |byte: u8| byte.is_ascii_alphanumeric() || b"-._~+/".contains(&byte);
         let body = token.trim_end_matches('=');
         if body.is_empty() || token.len() > MAX_BEARER_TOKEN || !body.bytes().all(b64token) {
@@ -174,6 +200,14 @@ pub struct RequestFacts {
     /// The method a CORS preflight announces: set on an `OPTIONS` request that carries
     /// `Origin` and `Access-Control-Request-Method`.
     pub preflight: Option<String>,
+    /// This edge's own origin (`scheme://host[:port]`), as the client addressed it.
+    pub own_origin: String,
+    /// `Origin`, as sent: the page that made the request, when a browser says.
+    pub origin: Option<String>,
+    /// `Upgrade`, as sent: the protocols the client asks to switch to.
+    pub upgrade: Option<String>,
+    /// Whether every header name is an RFC 9110 token (see [`is_field_name`]).
+    pub header_names_are_tokens: bool,
 }
 
 /// Where the runtime's request is read from: the method, this edge's own origin
@@ -193,6 +227,8 @@ pub struct RawRequest<'a> {
     pub query: Option<&'a str>,
     /// Looks up a request header by name; `None` when it is absent.
     pub header: &'a dyn Fn(&str) -> Option<String>,
+    /// The name of every header, as the runtime hands them over.
+    pub header_names: &'a [String],
 }
 
 impl RequestFacts {
@@ -200,9 +236,10 @@ impl RequestFacts {
     pub fn read(raw: RawRequest<'_>, names: CookieNames) -> Self {
         let header = raw.header;
         let accept = header("Accept");
+        let origin = header("Origin");
         let cross_site = is_cross_site(
             header("Sec-Fetch-Site").as_deref(),
-            header("Origin").as_deref(),
+            origin.as_deref(),
             raw.own_origin,
         );
         Self {
@@ -221,11 +258,26 @@ impl RequestFacts {
             user_agent: header("User-Agent").unwrap_or_default(),
             cross_site,
             content_type: header("Content-Type"),
-            preflight: match (raw.method, header("Origin")) {
+            preflight: match (raw.method, &origin) {
                 ("OPTIONS", Some(_)) => header("Access-Control-Request-Method"),
                 _ => None,
             },
+            own_origin: raw.own_origin.to_owned(),
+            origin,
+            upgrade: header("Upgrade"),
+            header_names_are_tokens: raw.header_names.iter().all(|name| is_field_name(name)),
         }
+    }
+
+    /// Whether `Upgrade` asks for a WebSocket, alone or among other protocols (any case, with
+    /// or without a version).
+    pub fn asks_websocket(&self) -> bool {
+        self.upgrade.as_deref().is_some_and(|protocols| {
+            protocols.split(',').any(|protocol| {
+                let name = protocol.trim().split('/').next().unwrap_or_default();
+                name.eq_ignore_ascii_case("websocket")
+            })
+        })
     }
 
     /// The client address for audit lines and throttling: `unknown` where there is none.
@@ -282,6 +334,7 @@ pub(crate) mod tests {
             Some((path, query)) => (path, Some(query)),
             None => (path, None),
         };
+        let names: Vec<String> = headers.iter().map(|(name, _)| (*name).to_owned()).collect();
         RequestFacts::read(
             RawRequest {
                 method,
@@ -291,6 +344,7 @@ pub(crate) mod tests {
                 path,
                 query,
                 header: &lookup,
+                header_names: &names,
             },
             cookie_names(true),
         )
@@ -380,6 +434,40 @@ pub(crate) mod tests {
         let request = facts("GET", "/x", &[("Authorization", "Bearer abc")]);
         assert!(request.bearer.presented());
         assert!(!facts("GET", "/x", &[]).bearer.presented());
+    }
+
+    #[test]
+    fn bearer_is_ours_whatever_separates_it_from_the_token() {
+        let token = |value: &str| BearerCredential::Token(AccessToken::new(value.to_owned()));
+        for (header, expected) in [
+            ("Bearer\tabc", token("abc")),
+            ("bearer\t\tabc", token("abc")),
+            ("BEARER \t abc", token("abc")),
+            ("\tBearer\tabc", token("abc")),
+            ("Bearer\u{b}abc", BearerCredential::Malformed),
+            ("Bearer\u{a0}abc", BearerCredential::Malformed),
+            ("Bearer:abc", BearerCredential::Malformed),
+            ("Bearer,abc", BearerCredential::Malformed),
+            ("Bearer=abc", BearerCredential::Malformed),
+            ("Bearer\"abc\"", BearerCredential::Malformed),
+            ("Bearer\tabc\tdef", BearerCredential::Malformed),
+            (
+                "Basic dXNlcjpwdw==,\tBearer\tabc",
+                BearerCredential::Malformed,
+            ),
+            ("Basic dXNlcjpwdw==,Bearer:abc", BearerCredential::Malformed),
+            ("Bearer-abc", BearerCredential::Absent),
+            ("Basic\tdXNlcjpwdw==", BearerCredential::Absent),
+        ] {
+            assert_eq!(BearerCredential::read(Some(header)), expected, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn header_names_are_read_as_tokens_or_not() {
+        assert!(facts("GET", "/x", &[("X-Custom_1", "v")]).header_names_are_tokens);
+        assert!(!facts("GET", "/x", &[("X-Auth-User\u{a0}", "v")]).header_names_are_tokens);
+        assert!(facts("GET", "/x", &[]).header_names_are_tokens);
     }
 
     #[test]
