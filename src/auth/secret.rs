@@ -99,6 +99,9 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
+/// Shortest `ADMIN_SECRET` accepted: it is a bearer credential with the power to end sessions.
+pub const MIN_ADMIN_SECRET_LEN: usize = 32;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,16 +1,16 @@
 //! The admin endpoint: the operator tool's session commands, run by the same core as the
-//! worker's own session endpoints (see [`crate::auth::session::admin`]).
+//! worker's own session endpoints (see [`crate::auth::gate::admin`]).
 
 use worker::web_sys;
 
 use super::error::EdgeResult;
 use super::{http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
-use crate::auth::gate::Held;
-use crate::auth::http::request::RequestFacts;
-use crate::auth::session::admin::{
+use crate::auth::gate::admin::{
     authorize, AdminCommand, AdminError, AdminSession, Ended, SessionList,
 };
+use crate::auth::gate::Held;
+use crate::auth::http::request::RequestFacts;
 use crate::auth::session::store::SessionStore;
 
 pub(super) async fn admin(

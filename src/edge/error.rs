@@ -10,9 +10,9 @@ use core::fmt;
 use worker::Response;
 
 use super::http;
+use crate::auth::gate::admin::AdminError;
 use crate::auth::gate::signin::SignInError;
 use crate::auth::gate::Refusal;
-use crate::auth::session::admin::AdminError;
 use crate::auth::session::store::StoreError;
 
 #[derive(Debug)]

@@ -18,9 +18,9 @@ use super::session_api::{
 };
 use super::{answer, http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
+use crate::auth::gate::admin::ADMIN_USERS_PREFIX;
 use crate::auth::http::admission::{admit, Inadmissible};
 use crate::auth::http::request::RequestFacts;
-use crate::auth::session::admin::ADMIN_USERS_PREFIX;
 
 pub(super) async fn route(
     req: web_sys::Request,

@@ -9,6 +9,7 @@
 //! it gets back; it decides nothing. The same code runs natively in tests against the in-memory
 //! store, which is why every branch below has a test without a runtime.
 
+pub mod admin;
 pub mod cache;
 pub mod federated;
 pub mod signin;

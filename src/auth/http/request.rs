@@ -46,6 +46,23 @@ pub fn is_field_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(is_tchar)
 }
 
+/// The credential of an `Authorization` header whose scheme is ours (`Bearer`, any case), as
+/// written after the scheme and its spaces or tabs: empty when anything else follows the scheme.
+/// `None` when no credential of the header names `Bearer`: another scheme, the origin's business.
+/// Every reader of a bearer credential (access tokens, the admin secret) starts here.
+pub fn bearer_text(header: Option<&str>) -> Option<&str> {
+    let value = header?;
+    if !value.split(',').any(names_bearer) {
+        return None;
+    }
+    // Ours from here on: a credential if the whole header is `Bearer`, whitespace, one value.
+    Some(
+        strip_scheme(value.trim_start())
+            .and_then(|rest| rest.strip_prefix(|c: char| c == ' ' || c == '\t'))
+            .map_or("", |token| token.trim_start_matches([' ', '\t']).trim_end()),
+    )
+}
+
 /// What the `Authorization` header says about an access token presented as a bearer token
 /// (RFC 6750 §2.1), the non-browser alternative to the access cookie.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,16 +83,9 @@ impl BearerCredential {
     /// ours whatever separates it from the token (its leading run of token characters): spaces and tabs are
     /// read as the separator, anything else makes the credential malformed, never the origin's.
     pub fn read(header: Option<&str>) -> Self {
-        let Some(value) = header else {
+        let Some(token) = bearer_text(header) else {
             return Self::Absent;
         };
-        if !value.split(',').any(names_bearer) {
-            return Self::Absent;
-        }
-        // Ours from here on: a token if the whole header is `Bearer`, whitespace, one b64token.
-        let token = strip_scheme(value.trim_start())
-            .and_then(|rest| rest.strip_prefix(|c: char| c == ' ' || c == '\t'))
-            .map_or("", |token| token.trim_start_matches([' ', '\t']).trim_end());
         let b64token = |byte: u8| byte.is_ascii_alphanumeric() || b"-._~+/".contains(&byte);
         let body = token.trim_end_matches('=');
         if body.is_empty() || token.len() > MAX_BEARER_TOKEN || !body.bytes().all(b64token) {

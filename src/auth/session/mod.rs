@@ -2,7 +2,6 @@
 //! to, the store trait with its guarantees, the authority's atomic commands, the KV layout and
 //! the watch over open WebSockets.
 
-pub mod admin;
 pub mod authority;
 pub mod device;
 pub mod kv_layout;

@@ -1,5 +1,5 @@
 //! The `sessions` commands, and the session ends that user changes entail: requests to the
-//! worker's admin endpoint ([`edgegate::auth::session::admin`]).
+//! worker's admin endpoint ([`edgegate::auth::gate::admin`]).
 //!
 //! The tool never writes session storage itself. The worker runs each command through the same
 //! core rules as its own session endpoints, the session authority stays the one writer, and each
@@ -12,9 +12,10 @@ use clap::Args;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use edgegate::auth::gate::admin::{AdminCommand, Ended, SessionList};
 use edgegate::auth::names::session_id::SessionId;
 use edgegate::auth::secret::AdminSecret;
-use edgegate::auth::session::admin::{AdminCommand, Ended, SessionList, MIN_ADMIN_SECRET_LEN};
+use edgegate::auth::secret::MIN_ADMIN_SECRET_LEN;
 
 use crate::{fail, utc_minute, Failure};
 

@@ -11,6 +11,7 @@
 //! `Authorization: Bearer <ADMIN_SECRET>`, compared in constant time. No browser credential
 //! reaches it: cookies are ignored there.
 
+use crate::auth::http::request::bearer_text;
 use crate::auth::names::username::Username;
 use core::fmt;
 
@@ -24,8 +25,6 @@ use crate::auth::session::record::SessionRecord;
 
 /// Where the admin routes live: `/auth/admin/users/<user>/sessions[/<session id>]`.
 pub const ADMIN_USERS_PREFIX: &str = "/auth/admin/users/";
-/// Shortest `ADMIN_SECRET` accepted: it is a bearer credential with the power to end sessions.
-pub const MIN_ADMIN_SECRET_LEN: usize = 32;
 
 /// One operator command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,8 +123,8 @@ pub fn authorize(
     authorization: Option<&str>,
 ) -> Result<(), AdminError> {
     let configured = configured.ok_or(AdminError::Disabled)?;
-    let presented = authorization
-        .and_then(|value| value.strip_prefix("Bearer "))
+    let presented = bearer_text(authorization)
+        .filter(|presented| !presented.is_empty())
         .ok_or(AdminError::Unauthenticated)?;
     if AdminSecret::new(presented.trim().to_owned()) == *configured {
         Ok(())
@@ -244,6 +243,7 @@ pub struct Ended {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::secret::MIN_ADMIN_SECRET_LEN;
     use crate::auth::names::username::testing::named;
 
     const ID: &str = "AAAAAAAAAAAAAAAAAAAAAA";
