@@ -7,7 +7,7 @@
 use worker::{Response, Result};
 
 use super::error::{EdgeError, EdgeResult};
-use super::pages::{self, LOGIN_PATH};
+use super::routes::pages::{self, LOGIN_PATH};
 use super::{http, Ctx};
 use crate::auth::gate::federated::ProviderRefusal;
 use crate::auth::gate::signin::SignInRefusal;
