@@ -88,7 +88,7 @@ pub(super) async fn route(
         }
         (_, admin) if admin.starts_with(ADMIN_USERS_PREFIX) => admin::admin(&req, facts, ctx).await,
         (_, auth) if auth == "/auth" || auth.starts_with("/auth/") => {
-            pages::not_found(facts, ctx).await
+            answer::not_found(facts, ctx).await
         }
         _ => return proxy::protected(&req, facts, ctx).await,
     };

@@ -115,11 +115,9 @@ pub(super) async fn account_page(ctx: &Ctx<'_>) -> EdgeResult {
     html(body, 200)
 }
 
-/// An unknown `/auth/...` path: an HTML page for a browser navigation, JSON for an API call.
-pub(super) async fn not_found(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
-    if !facts.navigation {
-        return Err(EdgeError::NotFound("no such authentication endpoint"));
-    }
+/// The 404 page of an unknown `/auth/...` path (for a browser navigation: see
+/// [`crate::edge::answer::not_found`]).
+pub(in crate::edge) async fn not_found(ctx: &Ctx<'_>) -> EdgeResult {
     let view = ErrorView {
         app_name: &ctx.config.app_name,
         status: 404,
