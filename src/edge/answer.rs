@@ -1,13 +1,14 @@
 //! The one place where a decision becomes an answer: a redirect, a page or JSON.
 //!
-//! The core decides (a verdict, a refusal with its reason, a sign-in refused); this module alone
-//! chooses how the client hears it: a browser navigation or a form is sent to a page, an API
-//! call or a JSON body gets the error contract of [`super::error`].
+//! The core decides (a verdict, a refusal with its reason, a sign-in refused), as does the router
+//! (no such endpoint); this module alone chooses how the client hears it: a browser navigation or
+//! a form is sent to a page, an API call or a JSON body gets the error contract of
+//! [`super::error`].
 
 use worker::{Response, Result};
 
 use super::error::{EdgeError, EdgeResult};
-use super::pages::{self, LOGIN_PATH};
+use super::routes::pages::{self, LOGIN_PATH};
 use super::{http, Ctx};
 use crate::auth::gate::federated::ProviderRefusal;
 use crate::auth::gate::signin::SignInRefusal;
@@ -140,6 +141,14 @@ pub(super) fn provider_refused(
         &[flow::clear_cookie(&provider.id, &ctx.config.cookies)],
     )?;
     Ok(response)
+}
+
+/// An unknown `/auth/...` path: the HTML page for a browser navigation, JSON for an API call.
+pub(super) async fn not_found(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
+    if facts.navigation {
+        return pages::not_found(ctx).await;
+    }
+    Err(EdgeError::NotFound("no such authentication endpoint"))
 }
 
 /// A state-changing request sent by another site: a sign-in form goes back to the sign-in page

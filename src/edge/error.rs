@@ -17,7 +17,7 @@ use crate::auth::session::store::StoreError;
 
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum EdgeError {
+pub(super) enum EdgeError {
     /// The configuration is invalid; the message names the variable.
     Config(String),
     /// The request is malformed.
@@ -45,7 +45,7 @@ pub enum EdgeError {
 
 impl EdgeError {
     /// This error, answered with `set_cookies` too (itself when there are none).
-    pub fn with_cookies(self, set_cookies: Vec<String>) -> Self {
+    pub(super) fn with_cookies(self, set_cookies: Vec<String>) -> Self {
         if set_cookies.is_empty() {
             return self;
         }
@@ -56,7 +56,7 @@ impl EdgeError {
     }
 
     /// What went wrong, whatever the answer carries besides.
-    pub fn cause(&self) -> &Self {
+    pub(super) fn cause(&self) -> &Self {
         match self {
             Self::WithCookies { error, .. } => error.cause(),
             other => other,
@@ -101,7 +101,7 @@ impl EdgeError {
     /// The JSON error response, with the cookies it carries. A refused session says
     /// so in `WWW-Authenticate` too (RFC 6750 §3), which a bearer client reads and a browser
     /// ignores (no dialog for this scheme).
-    pub fn render(&self) -> worker::Result<Response> {
+    pub(super) fn render(&self) -> worker::Result<Response> {
         if let Self::WithCookies { error, set_cookies } = self {
             let mut response = error.render()?;
             http::add_cookies(&mut response, set_cookies)?;
@@ -168,4 +168,4 @@ impl From<Refusal> for EdgeError {
     }
 }
 
-pub type EdgeResult<T = Response> = Result<T, EdgeError>;
+pub(super) type EdgeResult<T = Response> = Result<T, EdgeError>;

@@ -6,8 +6,7 @@ use worker::{Headers, Response, Result};
 /// Headers on every response edgegate itself produces.
 const NO_STORE: (&str, &str) = ("Cache-Control", "no-store");
 /// The policy of the pages in `www/`: no inline code, nothing from elsewhere, never framed.
-pub const PAGE_CSP: &str =
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
 connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 #[derive(Serialize)]
@@ -17,7 +16,7 @@ struct ErrorBody<'a> {
 }
 
 /// `{"error": code, "message": text}` with `status`.
-pub fn error(status: u16, code: &str, message: &str) -> Result<Response> {
+pub(super) fn error(status: u16, code: &str, message: &str) -> Result<Response> {
     json(
         &ErrorBody {
             error: code,
@@ -28,20 +27,20 @@ pub fn error(status: u16, code: &str, message: &str) -> Result<Response> {
 }
 
 /// A plain-text 200 answer.
-pub fn text(body: &str) -> Result<Response> {
+pub(super) fn text(body: &str) -> Result<Response> {
     let mut response = Response::ok(body)?;
     harden(response.headers_mut())?;
     Ok(response)
 }
 
-pub fn json<T: Serialize>(body: &T, status: u16) -> Result<Response> {
+pub(super) fn json<T: Serialize>(body: &T, status: u16) -> Result<Response> {
     let mut response = Response::from_json(body)?.with_status(status);
     harden(response.headers_mut())?;
     Ok(response)
 }
 
 /// A redirect to a same-origin path (already sanitised by the caller).
-pub fn redirect(location: &str, status: u16) -> Result<Response> {
+pub(super) fn redirect(location: &str, status: u16) -> Result<Response> {
     let headers = Headers::new();
     headers.set("Location", location)?;
     harden(&headers)?;
@@ -49,7 +48,7 @@ pub fn redirect(location: &str, status: u16) -> Result<Response> {
 }
 
 /// Security headers for everything the edge answers itself.
-pub fn harden(headers: &Headers) -> Result<()> {
+pub(super) fn harden(headers: &Headers) -> Result<()> {
     headers.set(NO_STORE.0, NO_STORE.1)?;
     headers.set("X-Content-Type-Options", "nosniff")?;
     headers.set("Referrer-Policy", "no-referrer")?;
@@ -57,7 +56,7 @@ pub fn harden(headers: &Headers) -> Result<()> {
     headers.set("Content-Security-Policy", PAGE_CSP)
 }
 
-pub fn add_cookies(response: &mut Response, cookies: &[String]) -> Result<()> {
+pub(super) fn add_cookies(response: &mut Response, cookies: &[String]) -> Result<()> {
     for cookie in cookies {
         response.headers_mut().append("Set-Cookie", cookie)?;
     }

@@ -4,25 +4,24 @@
 //! static assets, logs. Every decision is made by [`crate::auth`]. Any failure on the way (bad
 //! configuration, storage down, a runtime call that throws) ends in a JSON error response, never
 //! in a request forwarded without identity.
+//!
+//! This file is the entry (`#[event(fetch)]`), what an isolate keeps between requests, and the
+//! [`Ctx`] of one request. The rest, by concern:
+//!
+//! - [`routes`] - the router and the handlers, one file per route family
+//! - [`bindings`] - every Workers binding, reached in one place, and the adapters behind the
+//!   core's traits (routes use bindings, never the other way)
+//! - [`answer`] - the one place a decision becomes a redirect, a page or JSON
+//! - [`error`] - the one error type and its JSON renderer
+//! - [`http`] - response helpers
+//! - [`request`] - reads the request once
 
-mod admin;
 mod answer;
-mod authority;
-mod credentials;
+mod bindings;
 mod error;
 mod http;
-mod kv_store;
-mod login;
-mod oidc;
-mod pages;
-mod proxy;
-mod rate;
 mod request;
 mod routes;
-mod session_api;
-mod socket;
-mod store;
-mod webcrypto;
 
 use std::cell::OnceCell;
 use std::rc::Rc;
@@ -34,8 +33,8 @@ use crate::auth::config::{Config, ConfigError};
 use crate::auth::env::{OsEntropy, UnixTime};
 use crate::auth::gate::cache::IsolateCaches;
 use crate::auth::gate::{AuditSink, Gate};
+use bindings::{Sessions, UsersKv, WebCryptoSigner};
 use error::EdgeError;
-use store::{Sessions, UsersKv, WebCryptoSigner};
 
 /// What one isolate keeps between requests: the configuration, validated once, and the caches
 /// sized by it.
@@ -51,21 +50,7 @@ thread_local! {
 fn isolate(env: &Env) -> Rc<std::result::Result<Isolate, ConfigError>> {
     ISOLATE.with(|cell| {
         cell.get_or_init(|| {
-            let lookup = |name: &str| {
-                let value = env
-                    .var(name)
-                    .map(|value| value.to_string())
-                    .or_else(|_| env.secret(name).map(|value| value.to_string()))
-                    .ok();
-                // The authority is the default wherever its binding exists.
-                let authority_bound = || env.durable_object(authority::BINDING).is_ok();
-                match value {
-                    None if name == "SESSION_STORE" && authority_bound() => {
-                        Some("authority".into())
-                    }
-                    value => value,
-                }
-            };
+            let lookup = |name: &str| bindings::setting(env, name);
             Rc::new(Config::from_lookup(&lookup).map(|config| Isolate {
                 caches: IsolateCaches::new(config.caches),
                 config,
@@ -75,7 +60,7 @@ fn isolate(env: &Env) -> Rc<std::result::Result<Isolate, ConfigError>> {
     })
 }
 
-pub(crate) fn now() -> UnixTime {
+fn now() -> UnixTime {
     i64::try_from(worker::Date::now().as_millis() / 1000).unwrap_or(i64::MAX)
 }
 
@@ -83,7 +68,7 @@ pub(crate) fn now() -> UnixTime {
 /// stamped with the location that wrote them. The location is read from `request.cf` only when
 /// a line is written: the runtime builds that object on first access, which costs more than
 /// the rest of a cached request's decision.
-pub(crate) struct ConsoleAudit {
+struct ConsoleAudit {
     request: web_sys::Request,
     location: OnceCell<Option<String>>,
 }
@@ -113,7 +98,7 @@ impl AuditSink for ConsoleAudit {
 
 /// What one request needs: the validated configuration, the bindings, the isolate's caches and
 /// the time.
-pub(crate) struct Ctx<'a> {
+struct Ctx<'a> {
     pub config: &'a Config,
     pub env: &'a Env,
     pub caches: &'a IsolateCaches,

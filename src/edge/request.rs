@@ -7,12 +7,12 @@ use crate::auth::config::Config;
 use crate::auth::http::request::{RawRequest, RequestFacts};
 
 /// The platform's name for the location serving `request` (its `colo`), if the platform says.
-pub fn location(request: &web_sys::Request) -> Option<String> {
+pub(super) fn location(request: &web_sys::Request) -> Option<String> {
     request.cf().and_then(|cf| cf.colo().ok())
 }
 
 /// The facts of `req` (whose URL the router has parsed already).
-pub fn read(inner: &web_sys::Request, url: &Url, config: &Config) -> RequestFacts {
+pub(super) fn read(inner: &web_sys::Request, url: &Url, config: &Config) -> RequestFacts {
     let headers = inner.headers();
     let header = |name: &str| headers.get(name).ok().flatten();
     // The method as sent (the `worker` crate's enum folds methods it does not know into GET).

@@ -6,7 +6,7 @@
 //! "log out everywhere" takes up to a minute. A Durable Object per user closes these holes: it
 //! applies each [`Command`] to the user's [`UserSessions`] one at a time, then writes the result
 //! through to KV, which stays the read path of every request (the hot path never calls the
-//! object). This module is the object's logic, pure; `edge::authority` is its shell.
+//! object). This module is the object's logic, pure; `edge::bindings::authority` is its shell.
 
 use serde::{Deserialize, Serialize};
 

@@ -6,7 +6,7 @@
 //! the session stands ([`Standing`]): once at the upgrade, then every `WEBSOCKET_CHECK_INTERVAL`
 //! seconds, and at the moment the record says the session runs out. [`SocketWatch`] is that
 //! decision, pure: fed the answers, it says when to ask next or why to close. The shell
-//! (`edge::socket`) runs the timer and relays the messages.
+//! (`edge::routes::socket`) runs the timer and relays the messages.
 //!
 //! Rules:
 //! - an ended session closes the socket; so does reaching the session's absolute end, known

@@ -2,11 +2,8 @@
 
 use worker::{Request, Response};
 
-use super::answer;
-use super::error::{EdgeError, EdgeResult};
 use super::oidc;
 use super::pages::LOGIN_PATH;
-use super::{http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::gate::{Held, Principal, Refusal, Resolution, Restored};
 use crate::auth::http::answers::{
@@ -18,6 +15,8 @@ use crate::auth::http::request::RequestFacts;
 use crate::auth::names::session_id::SessionId;
 use crate::auth::pages::logout_everywhere_confirmed;
 use crate::auth::session::store::SessionStore;
+use crate::edge::error::{EdgeError, EdgeResult};
+use crate::edge::{answer, http, Ctx};
 
 /// Runs `handler` with the request's session, refreshing in place; 401 without one. The cookies
 /// of a refresh in place go with the handler's answer, a failure too: the old refresh token is

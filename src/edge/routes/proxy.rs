@@ -21,13 +21,13 @@ use wasm_bindgen_futures::JsFuture;
 use worker::web_sys;
 use worker::worker_sys::ext::ResponseExt;
 
-use super::answer;
-use super::error::{EdgeError, EdgeResult};
-use super::{socket, Ctx};
+use super::socket;
 use crate::auth::gate::Verdict;
 use crate::auth::http::admission::Connection;
 use crate::auth::http::forward::{identity_headers, is_reserved_header, Identity};
 use crate::auth::http::request::RequestFacts;
+use crate::edge::error::{EdgeError, EdgeResult};
+use crate::edge::{answer, Ctx};
 
 /// Headers the edge never forwards: hop-by-hop ones, and those it sets itself.
 fn is_dropped(name: &str) -> bool {

@@ -3,8 +3,6 @@
 
 use worker::web_sys;
 
-use super::error::EdgeResult;
-use super::{http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::gate::admin::{
     authorize, AdminCommand, AdminError, AdminSession, Ended, SessionList,
@@ -12,6 +10,8 @@ use crate::auth::gate::admin::{
 use crate::auth::gate::Held;
 use crate::auth::http::request::RequestFacts;
 use crate::auth::session::store::SessionStore;
+use crate::edge::error::EdgeResult;
+use crate::edge::{http, Ctx};
 
 pub(super) async fn admin(
     req: &web_sys::Request,
@@ -72,6 +72,6 @@ pub(super) async fn admin(
             .client(facts.client())
             .detail(format!("{} {}", facts.method, facts.path)),
     );
-    let reply = reply.map_err(|err| super::error::EdgeError::Internal(err.to_string()))?;
+    let reply = reply.map_err(|err| crate::edge::error::EdgeError::Internal(err.to_string()))?;
     Ok(http::json(&reply, 200)?)
 }

@@ -16,13 +16,9 @@ use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{Fetch, Headers, Method, Request, RequestInit, Response, Url};
 
-use super::answer;
-use super::error::{EdgeError, EdgeResult};
 use super::pages::{login_origin, LOGIN_PATH};
-use super::webcrypto::WebCryptoSignatureCheck;
-use super::{http, Ctx};
 use crate::auth::env::UnixTime;
-use crate::auth::gate::federated::{LogoutRefusal, LogoutReplay, ProviderCallback, ProviderLink};
+use crate::auth::gate::federated::{LogoutRefusal, ProviderCallback, ProviderLink};
 use crate::auth::gate::signin::{Delivery, Opened, Opening};
 use crate::auth::http::cookie::CookieJar;
 use crate::auth::http::redirect::Reason;
@@ -34,7 +30,9 @@ use crate::auth::oidc::id_token::MAX_PROVIDER_TOKEN_BYTES;
 use crate::auth::oidc::keys::{ProviderKeys, MAX_JWKS_BYTES};
 use crate::auth::oidc::refresh_policy::{is_fresh, may_refetch_keys};
 use crate::auth::pages::render_provider_logout;
-use crate::auth::session::store::StoreError;
+use crate::edge::bindings::{KvReplay, WebCryptoSignatureCheck};
+use crate::edge::error::{EdgeError, EdgeResult};
+use crate::edge::{answer, http, Ctx};
 
 /// A token endpoint answer larger than this is refused.
 const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
@@ -406,30 +404,6 @@ impl ProviderLink for Link<'_> {
     }
 }
 
-/// KV marks of the back-channel logout tokens acted on.
-struct KvReplay(worker::kv::KvStore);
-
-impl LogoutReplay for KvReplay {
-    async fn seen(&self, key: &str) -> Result<bool, StoreError> {
-        let seen = self.0.get(key).text().await;
-        seen.map(|value| value.is_some())
-            .map_err(|err| StoreError::Unavailable(format!("logout token replay check: {err}")))
-    }
-
-    async fn remember(&self, key: &str, ttl: u64) -> Result<(), StoreError> {
-        let mark = |err: worker::kv::KvError| {
-            StoreError::Unavailable(format!("logout token replay mark: {err}"))
-        };
-        self.0
-            .put(key, "1")
-            .map_err(mark)?
-            .expiration_ttl(ttl)
-            .execute()
-            .await
-            .map_err(mark)
-    }
-}
-
 async fn callback(
     req: Request,
     url: &Url,
@@ -501,7 +475,7 @@ async fn backchannel(
         provider,
         redirect_uri: redirect_uri(url, &provider.id),
     };
-    let replay = KvReplay(ctx.env.kv("SESSIONS")?);
+    let replay = KvReplay::new(ctx.env)?;
     let ports = (&link, &WebCryptoSignatureCheck, &replay);
     if let Err(LogoutRefusal(why)) = ctx.gate().provider_logout(provider, &body, ports).await? {
         return Ok(http::error(400, "invalid_request", &why)?);

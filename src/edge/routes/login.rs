@@ -8,12 +8,7 @@
 
 use worker::Request;
 
-use super::answer;
-use super::error::{EdgeError, EdgeResult};
 use super::pages::login_origin;
-use super::rate::Counters;
-use super::store::ConfiguredPasswords;
-use super::{http, Ctx};
 use crate::auth::gate::signin::{
     Delivery, Opened, Opening, PasswordAttempt, SignInPorts, SignInRefusal,
 };
@@ -24,6 +19,9 @@ use crate::auth::http::request::RequestFacts;
 use crate::auth::http::signin::{
     parse_login, parse_token_request, LoginFormat, LoginRequest, TokenRequest,
 };
+use crate::edge::bindings::{ConfiguredPasswords, Counters};
+use crate::edge::error::{EdgeError, EdgeResult};
+use crate::edge::{answer, http, Ctx};
 
 /// Runs the core's password sign-in over this request's storage and credential backend.
 async fn sign_in(

@@ -27,7 +27,7 @@ use crate::auth::secret::{OriginSecret, Password};
 
 /// The backend could not answer.
 #[derive(Debug)]
-pub struct Unavailable(pub String);
+pub(super) struct Unavailable(pub(super) String);
 
 /// PBKDF2-HMAC-SHA256 through WebCrypto.
 async fn pbkdf2(password: &str, salt: &[u8], iterations: u32) -> Result<Vec<u8>, Unavailable> {
@@ -41,9 +41,7 @@ const DECOY_SALT: [u8; 16] = *b"edgegate-decoy!!";
 
 /// The stored record of `username`, if there is one: the one read of `USERS`.
 async fn user_record(env: &Env, username: &Username) -> Result<Option<UserRecord>, Unavailable> {
-    let users = env
-        .kv("USERS")
-        .map_err(|err| Unavailable(err.to_string()))?;
+    let users = super::users_kv(env).map_err(|err| Unavailable(err.to_string()))?;
     let Some(key) = user_key(username) else {
         return Ok(None);
     };
@@ -142,7 +140,7 @@ async fn verify_origin(
 }
 
 /// Checks a normalised username and password with the configured backend.
-pub async fn verify(
+pub(super) async fn verify(
     config: &Config,
     env: &Env,
     username: &Username,
@@ -155,7 +153,7 @@ pub async fn verify(
 }
 
 /// Whether a `kv` user is still allowed in (checked on refresh, so disabling ends sessions).
-pub async fn still_enabled(env: &Env, username: &Username) -> Result<bool, Unavailable> {
+pub(super) async fn still_enabled(env: &Env, username: &Username) -> Result<bool, Unavailable> {
     Ok(user_record(env, username)
         .await?
         .is_some_and(|record| !record.disabled))

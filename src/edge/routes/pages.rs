@@ -5,8 +5,6 @@
 use worker::worker_sys::ext::RequestExt;
 use worker::{Request, Response, Url};
 
-use super::error::{EdgeError, EdgeResult};
-use super::{http, Ctx};
 use crate::auth::gate::{Denied, Resolution};
 use crate::auth::http::redirect::safe_next;
 use crate::auth::http::request::RequestFacts;
@@ -15,8 +13,11 @@ use crate::auth::pages::{
     render_login, ErrorView, LoginView,
 };
 use crate::auth::session::record::SignedInFrom;
+use crate::edge::bindings;
+use crate::edge::error::{EdgeError, EdgeResult};
+use crate::edge::{http, Ctx};
 
-pub(super) const LOGIN_PATH: &str = "/auth/login";
+pub(in crate::edge) const LOGIN_PATH: &str = "/auth/login";
 pub(super) const ASSETS_PREFIX: &str = "/auth/assets/";
 
 /// Serves `file` of `www/`; anything that is not a plain file name is not found.
@@ -29,7 +30,7 @@ pub(super) async fn page(ctx: &Ctx<'_>, file: &str) -> EdgeResult {
     if !plain {
         return Err(EdgeError::NotFound("no such asset"));
     }
-    let assets = ctx.env.assets("ASSETS")?;
+    let assets = bindings::assets(ctx.env)?;
     let mut fetched = assets
         .fetch(format!("https://assets.invalid/{file}"), None)
         .await?;
@@ -114,11 +115,9 @@ pub(super) async fn account_page(ctx: &Ctx<'_>) -> EdgeResult {
     html(body, 200)
 }
 
-/// An unknown `/auth/...` path: an HTML page for a browser navigation, JSON for an API call.
-pub(super) async fn not_found(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
-    if !facts.navigation {
-        return Err(EdgeError::NotFound("no such authentication endpoint"));
-    }
+/// The 404 page of an unknown `/auth/...` path (for a browser navigation: see
+/// [`crate::edge::answer::not_found`]).
+pub(in crate::edge) async fn not_found(ctx: &Ctx<'_>) -> EdgeResult {
     let view = ErrorView {
         app_name: &ctx.config.app_name,
         status: 404,
@@ -133,7 +132,7 @@ pub(super) async fn not_found(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult
 
 /// The 403 page for a browser navigation whose session lacks the path's roles, with any
 /// cookies of a refresh in place.
-pub(super) async fn forbidden(
+pub(in crate::edge) async fn forbidden(
     denied: &Denied,
     set_cookies: &[String],
     ctx: &Ctx<'_>,

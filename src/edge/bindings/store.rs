@@ -1,5 +1,6 @@
 //! The bindings behind the core's traits: the session store in force (Workers KV alone, or the
-//! per-user authority in front of it), the `USERS` account check, and WebCrypto signing.
+//! per-user authority in front of it), the `USERS` account check, the password check, WebCrypto
+//! signing, and the `SESSIONS` marks of the back-channel logout tokens acted on.
 
 use crate::auth::names::username::Username;
 use std::cell::OnceCell;
@@ -11,6 +12,7 @@ use super::kv_store::KvSessionStore;
 use super::{credentials, webcrypto};
 use crate::auth::config::{Config, StoreBackend};
 use crate::auth::env::UnixTime;
+use crate::auth::gate::federated::LogoutReplay;
 use crate::auth::gate::signin::{PasswordCheck, PasswordVerdict};
 use crate::auth::gate::{Accounts, AssertionSigner};
 use crate::auth::names::session_id::SessionId;
@@ -28,7 +30,7 @@ enum Backend {
 
 /// The configured backend, bound to this request's environment when first used: a request
 /// answered from the isolate's caches never looks the bindings up.
-pub struct Sessions {
+pub(in crate::edge) struct Sessions {
     env: Env,
     backend: StoreBackend,
     policy: SessionPolicy,
@@ -36,7 +38,7 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    pub fn new(env: &Env, config: &Config) -> Self {
+    pub(in crate::edge) fn new(env: &Env, config: &Config) -> Self {
         Self {
             env: env.clone(),
             backend: config.store,
@@ -47,9 +49,7 @@ impl Sessions {
 
     fn open(&self) -> Result<&Backend, StoreError> {
         let opened = self.opened.get_or_init(|| {
-            let kv = self
-                .env
-                .kv("SESSIONS")
+            let kv = super::sessions_kv(&self.env)
                 .map(KvSessionStore::new)
                 .map_err(|err| StoreError::Unavailable(format!("SESSIONS binding: {err}")))?;
             Ok(match self.backend {
@@ -143,7 +143,7 @@ impl SessionStore for Sessions {
 }
 
 /// `kv` user records: a disabled (or deleted) user's sessions end at their next refresh.
-pub struct UsersKv<'a>(pub &'a Env);
+pub(in crate::edge) struct UsersKv<'a>(pub(in crate::edge) &'a Env);
 
 impl Accounts for UsersKv<'_> {
     async fn still_enabled(&self, user: &Username) -> Result<bool, StoreError> {
@@ -154,9 +154,9 @@ impl Accounts for UsersKv<'_> {
 }
 
 /// Passwords checked by the configured backend: `USERS` records, or the origin's endpoint.
-pub struct ConfiguredPasswords<'a> {
-    pub config: &'a Config,
-    pub env: &'a Env,
+pub(in crate::edge) struct ConfiguredPasswords<'a> {
+    pub(in crate::edge) config: &'a Config,
+    pub(in crate::edge) env: &'a Env,
 }
 
 impl PasswordCheck for ConfiguredPasswords<'_> {
@@ -172,7 +172,7 @@ impl PasswordCheck for ConfiguredPasswords<'_> {
 }
 
 /// Identity assertions signed by the platform's WebCrypto Ed25519.
-pub struct WebCryptoSigner;
+pub(in crate::edge) struct WebCryptoSigner;
 
 impl AssertionSigner for WebCryptoSigner {
     async fn sign(
@@ -184,5 +184,36 @@ impl AssertionSigner for WebCryptoSigner {
             .await
             .map_err(|_| MintError::Signer)?;
         unsigned.finish(&signature)
+    }
+}
+
+/// KV marks of the back-channel logout tokens acted on.
+pub(in crate::edge) struct KvReplay(worker::kv::KvStore);
+
+impl KvReplay {
+    /// The marks in `SESSIONS`.
+    pub(in crate::edge) fn new(env: &Env) -> worker::Result<Self> {
+        super::sessions_kv(env).map(Self)
+    }
+}
+
+impl LogoutReplay for KvReplay {
+    async fn seen(&self, key: &str) -> Result<bool, StoreError> {
+        let seen = self.0.get(key).text().await;
+        seen.map(|value| value.is_some())
+            .map_err(|err| StoreError::Unavailable(format!("logout token replay check: {err}")))
+    }
+
+    async fn remember(&self, key: &str, ttl: u64) -> Result<(), StoreError> {
+        let mark = |err: worker::kv::KvError| {
+            StoreError::Unavailable(format!("logout token replay mark: {err}"))
+        };
+        self.0
+            .put(key, "1")
+            .map_err(mark)?
+            .expiration_ttl(ttl)
+            .execute()
+            .await
+            .map_err(mark)
     }
 }

@@ -10,7 +10,6 @@
 use worker::kv::KvStore;
 
 use super::authority;
-use super::Ctx;
 use crate::auth::accounts::throttle::{
     check, counter_key, record_failure, storage_ttl, Counter, Scope, ThrottleCommand, Verdict,
     Window,
@@ -19,6 +18,7 @@ use crate::auth::config::StoreBackend;
 use crate::auth::gate::signin::Throttle;
 use crate::auth::session::kv_layout::kv_ttl;
 use crate::auth::session::store::StoreError;
+use crate::edge::Ctx;
 
 fn key(counter: &Counter<'_>) -> String {
     format!("rate:{}", counter_key(counter.scope, counter.value))
@@ -59,7 +59,7 @@ async fn admit(ctx: &Ctx<'_>, counters: &[Counter<'_>]) -> worker::Result<Option
                     .map_err(store_error)?
             }
             StoreBackend::Kv => {
-                let kv = ctx.env.kv("SESSIONS")?;
+                let kv = super::sessions_kv(ctx.env)?;
                 check(window(&kv, counter).await?.as_ref(), counter.limit, ctx.now)
             }
         };
@@ -76,7 +76,7 @@ async fn failed(ctx: &Ctx<'_>, counters: &[Counter<'_>]) -> worker::Result<()> {
     if ctx.config.store == StoreBackend::Authority {
         return Ok(());
     }
-    let kv = ctx.env.kv("SESSIONS")?;
+    let kv = super::sessions_kv(ctx.env)?;
     for counter in counters {
         let updated = record_failure(window(&kv, counter).await?.as_ref(), counter.limit, ctx.now);
         let ttl = storage_ttl(&updated, counter.limit, ctx.now);
@@ -108,7 +108,7 @@ async fn succeeded(ctx: &Ctx<'_>, counters: &[Counter<'_>]) -> worker::Result<()
 }
 
 /// The sign-in throttle over this request's storage: the authority's counters, or KV's.
-pub struct Counters<'a>(pub &'a Ctx<'a>);
+pub(in crate::edge) struct Counters<'a>(pub(in crate::edge) &'a Ctx<'a>);
 
 fn unavailable(err: worker::Error) -> StoreError {
     StoreError::Unavailable(format!("rate counter: {err}"))

@@ -27,8 +27,6 @@ use crate::auth::session::refresh::{PresentedRefresh, TokenHash};
 use crate::auth::session::store::{Rotation, SessionStore, Standing, StoreError};
 use crate::auth::session::user_sessions::UserSessions;
 
-/// The Durable Object binding.
-pub const BINDING: &str = "AUTHORITY";
 const STATE_KEY: &str = "sessions";
 const THROTTLE_KEY: &str = "throttle";
 /// The object's path for counter commands; every other path takes session commands.
@@ -100,7 +98,7 @@ impl DurableObject for SessionAuthority {
             };
         }
         let command: Command = req.json().await?;
-        let kv = KvSessionStore::new(self.env.kv("SESSIONS")?);
+        let kv = KvSessionStore::new(super::sessions_kv(&self.env)?);
         let storage = self.state.storage();
         match self
             .state
@@ -116,14 +114,14 @@ impl DurableObject for SessionAuthority {
 /// The session store backed by the authority: atomic writes, KV reads.
 /// Each ended session is also marked in this location's KV, so that an end is final at once
 /// where it was asked for, not only where the authority runs.
-pub struct AuthorityStore {
+pub(super) struct AuthorityStore {
     env: Env,
     kv: KvSessionStore,
     policy: SessionPolicy,
 }
 
 impl AuthorityStore {
-    pub fn new(env: Env, kv: KvSessionStore, policy: SessionPolicy) -> Self {
+    pub(super) fn new(env: Env, kv: KvSessionStore, policy: SessionPolicy) -> Self {
         Self { env, kv, policy }
     }
 
@@ -144,8 +142,7 @@ async fn call<C: Serialize, R: DeserializeOwned>(
     path: &str,
     command: &C,
 ) -> Result<R, StoreError> {
-    let stub = env
-        .durable_object(BINDING)
+    let stub = super::authority(env)
         .and_then(|ns| ns.get_by_name(name))
         .map_err(StoreError::unavailable)?;
     let body = serde_json::to_string(command).map_err(StoreError::unavailable)?;
@@ -165,7 +162,7 @@ async fn call<C: Serialize, R: DeserializeOwned>(
 }
 
 /// Runs `command` on the counter held by the object named `name`, atomically.
-pub async fn throttle(
+pub(super) async fn throttle(
     env: &Env,
     name: &str,
     command: &ThrottleCommand,

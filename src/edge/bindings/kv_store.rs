@@ -27,16 +27,16 @@ use crate::auth::session::store::{Rotation, SessionStore, StoreError};
 /// than the access token's own expiry (`ACCESS_TTL` + leeway), which bounds it anyway.
 const REVOCATION_READ_CACHE_TTL: u64 = 60;
 
-pub struct KvSessionStore {
+pub(super) struct KvSessionStore {
     kv: KvStore,
 }
 
 impl KvSessionStore {
-    pub fn new(kv: KvStore) -> Self {
+    pub(super) fn new(kv: KvStore) -> Self {
         Self { kv }
     }
 
-    pub(crate) async fn read(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+    pub(super) async fn read(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
         let Some(text) = self
             .kv
             .get(&session_key(id))
@@ -51,7 +51,7 @@ impl KvSessionStore {
             .map_err(|err| StoreError::Corrupt(format!("session record: {err}")))
     }
 
-    pub(crate) async fn write(
+    pub(super) async fn write(
         &self,
         record: &SessionRecord,
         now: UnixTime,
@@ -68,7 +68,7 @@ impl KvSessionStore {
     }
 
     /// Stores a new session and its index entry.
-    pub(crate) async fn put_new(
+    pub(super) async fn put_new(
         &self,
         record: &SessionRecord,
         now: UnixTime,
@@ -85,7 +85,7 @@ impl KvSessionStore {
 
     /// Writes `id`'s revocation marker, kept until `until` plus the largest clock leeway, so it
     /// outlives every access token it must refuse.
-    pub(crate) async fn mark_revoked(
+    pub(super) async fn mark_revoked(
         &self,
         id: &SessionId,
         until: UnixTime,
@@ -101,7 +101,7 @@ impl KvSessionStore {
     }
 
     /// Ends a session: the revocation marker first (the hot path reads it), then the record.
-    pub(crate) async fn end(
+    pub(super) async fn end(
         &self,
         record: &SessionRecord,
         now: UnixTime,

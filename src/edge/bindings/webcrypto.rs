@@ -46,7 +46,7 @@ fn failed(what: &'static str) -> impl Fn(JsValue) -> String {
 }
 
 /// PBKDF2-HMAC-SHA256, 256 bits.
-pub async fn pbkdf2_sha256(
+pub(super) async fn pbkdf2_sha256(
     password: &str,
     salt: &[u8],
     iterations: u32,
@@ -105,7 +105,7 @@ async fn ed25519_key(ring: &AssertionKeyRing) -> Result<JsValue, String> {
 }
 
 /// An Ed25519 signature of `data` with the ring's signing key.
-pub async fn ed25519_sign(ring: &AssertionKeyRing, data: &[u8]) -> Result<Vec<u8>, String> {
+pub(super) async fn ed25519_sign(ring: &AssertionKeyRing, data: &[u8]) -> Result<Vec<u8>, String> {
     let key = ed25519_key(ring).await?;
     let signature = JsFuture::from(sign(
         &JsValue::from_str("Ed25519"),
@@ -122,7 +122,7 @@ pub async fn ed25519_sign(ring: &AssertionKeyRing, data: &[u8]) -> Result<Vec<u8
 /// ECDSA P-256, both over SHA-256. A JWS ES256 signature is already the `r || s` form WebCrypto
 /// takes. A key WebCrypto refuses, or any other error, is a failed check.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct WebCryptoSignatureCheck;
+pub(in crate::edge) struct WebCryptoSignatureCheck;
 
 impl WebCryptoSignatureCheck {
     async fn check(key: &ProviderKey, message: &[u8], signature: &[u8]) -> Result<bool, String> {

@@ -1,26 +1,42 @@
-//! The router: which request goes where. Handlers get the request's facts, read once before.
+//! The router and its handlers: which request goes where ([`route`] is the table), one file per
+//! route family. Handlers get the request's facts, read once before, and reach the runtime
+//! through `super::bindings` alone.
+//!
+//! - [`pages`] - `/auth/login` (GET), `/auth/account`, `/auth/assets/*`, HTML error pages
+//! - [`login`] - `POST /auth/login`, `POST /auth/token`
+//! - [`sessions`] - `/auth/refresh`, `/auth/logout`, `/auth/session`, `/auth/sessions`,
+//!   `/auth/sessions/<id>`
+//! - [`oidc`] - `/auth/oidc/<provider>/<action>` (sign-in with a provider, back-channel logout)
+//! - [`admin`] - the operator's `/auth/admin/users/...` endpoint
+//! - [`proxy`] - every other path, forwarded to the origin with an identity or refused
+//! - [`socket`] - the relay of an authenticated WebSocket upgrade
 //!
 //! The runtime's request and response objects are used as they are: a forwarded request's
 //! answer goes back to the client without being converted into `worker` types and back, which
 //! would copy every header across the wasm boundary twice.
 
+mod admin;
+mod login;
+mod oidc;
+pub(super) mod pages;
+mod proxy;
+mod sessions;
+mod socket;
+
 use worker::web_sys;
 use worker::{Request, Url};
 
-use super::admin;
-use super::error::{EdgeError, EdgeResult};
-use super::login::{login, token};
-use super::oidc;
-use super::pages::{self, LOGIN_PATH};
-use super::proxy;
-use super::session_api::{
-    current_session, list_sessions, logout, refresh, revoke_all, revoke_one, with_session,
-};
-use super::{answer, http, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::gate::admin::ADMIN_USERS_PREFIX;
 use crate::auth::http::admission::{admit, Inadmissible};
 use crate::auth::http::request::RequestFacts;
+use crate::edge::error::{EdgeError, EdgeResult};
+use crate::edge::{answer, http, Ctx};
+use login::{login, token};
+use pages::LOGIN_PATH;
+use sessions::{
+    current_session, list_sessions, logout, refresh, revoke_all, revoke_one, with_session,
+};
 
 pub(super) async fn route(
     req: web_sys::Request,
@@ -81,7 +97,7 @@ pub(super) async fn route(
         }
         (_, admin) if admin.starts_with(ADMIN_USERS_PREFIX) => admin::admin(&req, facts, ctx).await,
         (_, auth) if auth == "/auth" || auth.starts_with("/auth/") => {
-            pages::not_found(facts, ctx).await
+            answer::not_found(facts, ctx).await
         }
         _ => return proxy::protected(&req, facts, connection, ctx).await,
     };
@@ -130,9 +146,9 @@ struct SignatureCase {
 /// run through the path ID tokens take. A key the core refuses is a `false` verdict.
 #[cfg(feature = "conformance")]
 async fn signatures(mut req: Request) -> EdgeResult {
-    use super::webcrypto::WebCryptoSignatureCheck;
     use crate::auth::names::encoding::b64url_decode;
     use crate::auth::oidc::keys::{ProviderAlg, ProviderKey, SignatureCheck};
+    use crate::edge::bindings::WebCryptoSignatureCheck;
     let Ok(cases) = serde_json::from_slice::<Vec<SignatureCase>>(&req.bytes().await?) else {
         return Ok(worker::Response::error(
             "a JSON array of {alg, jwk, message, signature}",
@@ -174,9 +190,10 @@ async fn conformance(ctx: &Ctx<'_>) -> EdgeResult {
     std::panic::set_hook(Box::new(|info| {
         worker::console_error!("conformance: {info}")
     }));
-    let passed =
-        crate::testing::conformance::run_all(|| super::store::Sessions::new(ctx.env, ctx.config))
-            .await;
+    let passed = crate::testing::conformance::run_all(|| {
+        crate::edge::bindings::Sessions::new(ctx.env, ctx.config)
+    })
+    .await;
     let store = match ctx.config.store {
         crate::auth::config::StoreBackend::Kv => "kv",
         crate::auth::config::StoreBackend::Authority => "authority",

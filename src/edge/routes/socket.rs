@@ -25,10 +25,7 @@ use wasm_bindgen::JsCast;
 use worker::worker_sys::ext::ResponseInitExt;
 use worker::{web_sys, Delay, EventStream, WebSocket, WebSocketPair, WebsocketEvent};
 
-use super::error::{EdgeError, EdgeResult};
 use super::proxy::js_error;
-use super::store::Sessions;
-use super::{now, ConsoleAudit, Ctx};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::gate::AuditSink;
 use crate::auth::http::forward::Identity;
@@ -37,6 +34,9 @@ use crate::auth::session::socket_watch::{
     relayed_code, Closing, SocketWatch, Step, NORMAL_CLOSURE, PEER_FAILED,
 };
 use crate::auth::session::store::{SessionStore, Standing, StoreError};
+use crate::edge::bindings::Sessions;
+use crate::edge::error::{EdgeError, EdgeResult};
+use crate::edge::{now, ConsoleAudit, Ctx};
 
 /// Headers of the origin's 101 that belong to its own handshake with the edge: the runtime
 /// writes the client's.
