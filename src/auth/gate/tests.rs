@@ -6,10 +6,22 @@ use crate::auth::names::username::Username;
 use std::cell::{Cell, RefCell};
 
 use super::*;
+
+use crate::auth::audit::{AuditEvent, EventKind};
+use crate::auth::config::Config;
+use crate::auth::env::UnixTime;
+use crate::auth::gate::cache::IsolateCaches;
+use crate::auth::http::forward::Identity;
+use crate::auth::http::request::RequestFacts;
+use crate::auth::names::session_id::SessionId;
+use crate::auth::policy::RoleNeed;
+use crate::auth::session::record::SessionRecord;
+use crate::auth::session::refresh::{NewRefresh, PresentedRefresh};
+use crate::auth::session::store::{Rotation, SessionStore, StoreError};
+
 use crate::auth::env::testing::{BrokenEntropy, SeededEntropy};
 use crate::auth::gate::cache::CacheSettings;
 use crate::auth::http::request::tests::facts;
-use crate::auth::policy::RoleNeed;
 use crate::auth::session::record::SessionPolicy;
 use crate::auth::token::validate_assertion;
 use crate::testing::memory_store::MemoryStore;

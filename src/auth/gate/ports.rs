@@ -1,0 +1,55 @@
+//! The ports of the gate: what it asks of its surroundings (accounts, a signer, an audit sink).
+
+use crate::auth::names::username::Username;
+
+use crate::auth::audit::AuditEvent;
+use crate::auth::secret::Assertion;
+use crate::auth::session::store::StoreError;
+use crate::auth::token::keys::AssertionKeyRing;
+use crate::auth::token::{MintError, Unsigned};
+
+/// Whether a user may still hold sessions (a disabled account ends them at its next refresh).
+#[allow(async_fn_in_trait)]
+pub trait Accounts {
+    /// Whether `user` may still hold sessions; an outage is an error, never a yes.
+    async fn still_enabled(&self, user: &Username) -> Result<bool, StoreError>;
+}
+
+/// For credential backends that cannot disable accounts: everyone stays enabled.
+pub struct NoAccountCheck;
+
+impl Accounts for NoAccountCheck {
+    async fn still_enabled(&self, _user: &Username) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+}
+
+/// Signs a prepared identity assertion with `ring`'s first key.
+#[allow(async_fn_in_trait)]
+pub trait AssertionSigner {
+    /// Signs `unsigned` with the first key of `ring`.
+    async fn sign(
+        &self,
+        ring: &AssertionKeyRing,
+        unsigned: Unsigned,
+    ) -> Result<Assertion, MintError>;
+}
+
+/// Signs in this crate (Ed25519 compiled in); the worker uses the platform's WebCrypto instead.
+pub struct LocalSigner;
+
+impl AssertionSigner for LocalSigner {
+    async fn sign(
+        &self,
+        ring: &AssertionKeyRing,
+        unsigned: Unsigned,
+    ) -> Result<Assertion, MintError> {
+        unsigned.sign_with(ring)
+    }
+}
+
+/// Where audit lines go.
+pub trait AuditSink {
+    /// Records `event`; it must not fail the request it describes.
+    fn record(&self, event: AuditEvent);
+}

@@ -1,0 +1,149 @@
+//! Refreshing a session: the rotation with reuse detection, the account check and the device
+//! binding.
+
+use crate::auth::audit::EventKind;
+use crate::auth::http::request::RequestFacts;
+use crate::auth::session::device::{compare, Binding, BindingPolicy, Device};
+use crate::auth::session::record::SessionRecord;
+use crate::auth::session::refresh::{NewRefresh, PresentedRefresh};
+use crate::auth::session::store::{Rotation, SessionStore};
+
+use super::*;
+
+impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
+    /// Holds a refreshed session to the device of its login (`SESSION_BINDING`): `None` when the
+    /// refresh goes on, else the refusal. Asked only once the store has matched the token to the
+    /// session, so nobody without its current refresh token can raise a mismatch (or, under
+    /// `enforce`, end someone's session); the cookie's holder could end it anyway by reusing it.
+    ///
+    /// Under `enforce` the session ends rather than merely refusing this refresh: the token did
+    /// match, so it has been copied, and a refusal alone would leave the copy free to try again
+    /// with another `User-Agent` until one passes.
+    pub(super) async fn bound(
+        &self,
+        record: &SessionRecord,
+        from: &RequestFacts,
+    ) -> Option<Refusal> {
+        if self.config.binding == BindingPolicy::Off {
+            return None;
+        }
+        let presented = Device::of(&from.user_agent);
+        let recorded = record.device.as_deref();
+        if compare(recorded, presented.as_ref()) != Binding::Different {
+            return None;
+        }
+        let enforce = self.config.binding == BindingPolicy::Enforce;
+        let describe = |device: Option<&Device>| {
+            device.map_or_else(|| "no device".to_owned(), Device::summary)
+        };
+        self.audit.record(
+            self.log(EventKind::BindingMismatch)
+                .user(&record.user)
+                .session(record.id.as_str())
+                .client(from.client())
+                .detail(format!(
+                    "signed in on {}, refreshed from {}; {}",
+                    describe(recorded),
+                    describe(presented.as_ref()),
+                    if enforce {
+                        "refused, ending the session"
+                    } else {
+                        "allowed (audit only)"
+                    }
+                )),
+        );
+        if !enforce {
+            return None;
+        }
+        let held = Held {
+            id: record.id.clone(),
+            user: record.user.clone(),
+        };
+        Some(match self.end_session(&held).await {
+            Ok(_) => Refusal::DeviceMismatch,
+            Err(err) => self.unavailable(err),
+        })
+    }
+
+    /// Rotates `presented` (a refresh token that the request `from` carries) and mints the
+    /// session's new tokens, with the account check first and the device binding after.
+    pub async fn refresh(&self, presented: &PresentedRefresh, from: &RequestFacts) -> Restored {
+        let refused = |refusal| Restored::Refused(refusal);
+        let Ok(next) = NewRefresh::mint(&presented.session, self.entropy) else {
+            return refused(Refusal::Internal(InternalCause::NoRandomness));
+        };
+        // The account check comes before the rotation: a refusal or an outage here must not
+        // leave behind a rotation whose new token the client never received. The user is the
+        // one the token names (a token naming someone else reaches an authority that does not
+        // hold its session); tokens minted before they named one are looked up in KV.
+        if self.config.checks_accounts() {
+            let user = match &presented.user {
+                Some(user) => Some(user.clone()),
+                None => match self.store.session(&presented.session, self.now).await {
+                    Ok(current) => current.map(|record| record.user),
+                    Err(err) => return refused(self.unavailable(err)),
+                },
+            };
+            // A provider's users have no account here: the provider is where they are disabled.
+            let local = user.filter(|user| self.config.oidc.provider_of(user).is_none());
+            if let Some(user) = local {
+                match self.accounts.still_enabled(&user).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        if let Err(err) = self.end_all(&user).await {
+                            return refused(self.unavailable(err));
+                        }
+                        self.audit.record(
+                            self.log(EventKind::RevokeAll)
+                                .user(&user)
+                                .detail("account disabled"),
+                        );
+                        return refused(Refusal::SessionExpired);
+                    }
+                    Err(err) => return refused(self.unavailable(err)),
+                }
+            }
+        }
+        let rotation = self
+            .store
+            .rotate(presented, next.hash.clone(), &self.config.policy, self.now)
+            .await;
+        let (record, new_refresh, event) = match rotation {
+            Ok(Rotation::Rotated(record)) => (record, Some(&next), EventKind::Refresh),
+            Ok(Rotation::Grace(record)) => (record, None, EventKind::RefreshGrace),
+            Ok(Rotation::Reused(record)) => {
+                self.caches.forget(record.id.as_str());
+                self.audit.record(
+                    self.log(EventKind::ReuseDetected)
+                        .user(&record.user)
+                        .session(record.id.as_str()),
+                );
+                return refused(Refusal::RefreshReused);
+            }
+            Ok(Rotation::Ended | Rotation::Unknown) => {
+                self.audit.record(
+                    self.log(EventKind::RefreshRefused)
+                        .session(presented.session.as_str()),
+                );
+                return refused(Refusal::SessionExpired);
+            }
+            Err(err) => return refused(self.unavailable(err)),
+        };
+        // The new refresh token (if any) has not left the edge: refused here, nobody holds it.
+        if let Some(refusal) = self.bound(&record, from).await {
+            return refused(refusal);
+        }
+        self.audit.record(
+            self.log(event)
+                .user(&record.user)
+                .session(record.id.as_str()),
+        );
+        match self.session_tokens(&record, new_refresh) {
+            Ok(tokens) => Restored::Session {
+                record: Box::new(record),
+                tokens,
+            },
+            Err(refusal) => refused(refusal),
+        }
+    }
+}
