@@ -22,11 +22,24 @@
 //! - Equality and [`RequestPath::is_inside`] are exact and case-sensitive, byte for byte on the
 //!   decoded segments, with no Unicode normalisation. The access policy builds on them: public
 //!   rules match exactly (a case variant of a public path is simply protected), rules that ask
-//!   for a session or roles ignore ASCII case and a trailing `/` (see [`crate::auth::policy`]). An
-//!   origin that equates paths by Unicode equivalence, or strips trailing dots and spaces
-//!   (Windows file systems), must reject such spellings itself.
+//!   for a session or roles match the path's folded spelling (see [`crate::auth::policy`]).
+//!
+//! Origins also equate spellings the edge tells apart: JavaScript and .NET routers lower-case
+//! with Unicode rules (the Kelvin sign `K` is `k`, and `ı`, upper-cased to `I`, is `i`), many
+//! frameworks apply NFKC (`ｋ` is `k`, `ſ` is `s`, `／` is `/`, `．．` is `..`), some drop invisible
+//! characters (zero-width ones, the BOM, the soft hyphen), and Windows and IIS drop the trailing
+//! dots and spaces of a segment (`/admin./` is `/admin/`). [`RequestPath::folded`] is the one
+//! spelling all of them come to, so that rules can hold every such spelling to the rule of the
+//! path it names. A path whose folded spelling has a segment the checks above would refuse (a
+//! `．．` that becomes `..`, a segment of nothing but invisible characters, dots or spaces, a `；`
+//! that becomes `;`) is refused too: once normalised it no longer means one place. Folding costs
+//! nothing on the common path: a path that decodes to ASCII with no segment ending in `.` or a
+//! space folds to its ASCII lower case, which the policy computes anyway, so only other paths
+//! pay for NFKC (the `unicode-normalization` crate).
 
 use core::fmt;
+
+use unicode_normalization::UnicodeNormalization;
 
 /// Longer paths are refused; browsers and servers alike limit URLs to a few KiB.
 pub const MAX_PATH_LEN: usize = 8192;
@@ -40,6 +53,8 @@ pub struct RequestPath {
     encoded: String,
     /// The decoded path: `/` followed by the segments joined with `/`.
     decoded: String,
+    /// The folded spelling (see [`RequestPath::folded`]) when it is more than ASCII lower case.
+    folded: Option<String>,
 }
 
 impl PartialEq for RequestPath {
@@ -60,22 +75,29 @@ impl RequestPath {
             return Err(PathError::NotAbsolute);
         };
         let mut decoded = String::with_capacity(encoded.len());
+        let mut plain = true;
         let mut segments = rest.split('/').peekable();
         while let Some(segment) = segments.next() {
             let last = segments.peek().is_none();
             if segment.is_empty() && !last {
                 return Err(PathError::EmptySegment);
             }
-            let text = decode_segment(segment)?;
+            let (text, ascii) = decode_segment(segment)?;
             if text == "." || text == ".." {
                 return Err(PathError::DotSegment);
             }
+            plain &= ascii && !text.ends_with(['.', ' ']);
             decoded.push('/');
             decoded.push_str(&text);
         }
+        let folded = match plain {
+            true => None,
+            false => Some(fold(&decoded)?),
+        };
         Ok(Self {
             encoded: encoded.to_owned(),
             decoded,
+            folded,
         })
     }
 
@@ -87,6 +109,23 @@ impl RequestPath {
     /// The decoded path, e.g. `/public/logo.png`.
     pub fn decoded(&self) -> &str {
         &self.decoded
+    }
+
+    /// The spelling origins that normalise paths act on, when it is more than the decoded path in
+    /// ASCII lower case: Unicode case (compared through upper case, so `ı` is `i`), NFKC,
+    /// invisible characters dropped and each segment's trailing dots and spaces dropped.
+    /// `None` for a path that decodes to ASCII with no segment ending in `.` or a space, whose
+    /// folded spelling is its ASCII lower case.
+    pub fn folded(&self) -> Option<&str> {
+        self.folded.as_deref()
+    }
+
+    /// The folded spelling, whatever the path: [`RequestPath::folded`], or the ASCII lower case.
+    pub fn folded_or_lower(&self) -> String {
+        match &self.folded {
+            Some(folded) => folded.clone(),
+            None => self.decoded.to_ascii_lowercase(),
+        }
     }
 
     /// The decoded segments, in order; a folder path ends with an empty one.
@@ -108,10 +147,12 @@ impl RequestPath {
     }
 }
 
-/// One segment, percent-decoded, or the reason it cannot be read the same way everywhere.
-fn decode_segment(segment: &str) -> Result<String, PathError> {
+/// One segment, percent-decoded, and whether it is all ASCII; or the reason it cannot be read the
+/// same way everywhere.
+fn decode_segment(segment: &str) -> Result<(String, bool), PathError> {
     let bytes = segment.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
+    let mut high = 0u8;
     let mut i = 0;
     while i < bytes.len() {
         let byte = match bytes[i] {
@@ -142,9 +183,57 @@ fn decode_segment(segment: &str) -> Result<String, PathError> {
         if byte.is_ascii_control() {
             return Err(PathError::ControlCharacter);
         }
+        high |= byte;
         out.push(byte);
     }
-    String::from_utf8(out).map_err(|_| PathError::InvalidUtf8)
+    let text = String::from_utf8(out).map_err(|_| PathError::InvalidUtf8)?;
+    Ok((text, high.is_ascii()))
+}
+
+/// The decoded path as normalising origins read it (see [`RequestPath::folded`]), or
+/// [`PathError::AmbiguousOnceNormalised`] when that reading has a segment [`RequestPath::parse`]
+/// would refuse. Invisible characters go first (an origin that drops them after NFKC gets the
+/// same text, since NFKC then composes across the gap), then NFKC, case through upper case, and
+/// NFKC again: lower-casing can leave text that NFKC changes once more.
+fn fold(decoded: &str) -> Result<String, PathError> {
+    let mut cased = String::with_capacity(decoded.len());
+    for c in decoded.chars().filter(|c| !is_invisible(*c)).nfkc() {
+        for upper in c.to_uppercase() {
+            cased.extend(upper.to_lowercase());
+        }
+    }
+    let text: String = cased.nfkc().filter(|c| !is_invisible(*c)).collect();
+    let mut folded = String::with_capacity(text.len());
+    // NFKC never turns anything into or out of the leading `/`.
+    let mut segments = text
+        .strip_prefix('/')
+        .unwrap_or(&text)
+        .split('/')
+        .peekable();
+    while let Some(segment) = segments.next() {
+        let last = segments.peek().is_none();
+        let trimmed = segment.trim_end_matches(['.', ' ']);
+        let emptied = trimmed.is_empty() && !(last && segment.is_empty());
+        let ambiguous = |c: char| matches!(c, '\\' | ';' | '?' | '#' | '%');
+        if emptied || trimmed.contains(ambiguous) {
+            return Err(PathError::AmbiguousOnceNormalised);
+        }
+        folded.push('/');
+        folded.push_str(trimmed);
+    }
+    Ok(folded)
+}
+
+/// Default-ignorable code points (Unicode's `Default_Ignorable_Code_Point`): zero-width
+/// characters, joiners, the BOM, the soft hyphen, bidirectional marks, variation selectors, tags.
+/// Invisible when shown, and dropped by origins that clean identifiers and file names.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}'..='\u{1160}' | '\u{17B4}'..='\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}' | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
 }
 
 /// Why a path is refused. Every variant is a path that some origin would read differently from
@@ -172,8 +261,9 @@ pub enum PathError {
     QueryInPath,
     /// NUL or another control character, raw or encoded.
     ControlCharacter,
-    /// Public as spelled, protected in lower case, which case-insensitive origins read alike:
-    /// see [`crate::auth::policy::Requirement::SpellingDependent`].
+    /// Public as spelled, protected in lower case or in the folded spelling
+    /// ([`RequestPath::folded`]), which origins may read alike: see
+    /// [`crate::auth::policy::Requirement::SpellingDependent`].
     SpellingDependent,
     /// The decoded bytes are not UTF-8.
     InvalidUtf8,
@@ -181,6 +271,10 @@ pub enum PathError {
     DotSegment,
     /// `//`: some origins merge repeated slashes, others keep them.
     EmptySegment,
+    /// Read as normalising origins do (NFKC, invisible characters and trailing dots and spaces
+    /// dropped), a segment becomes empty, a dot segment, or holds `\`, `;`, `?`, `#` or `%`:
+    /// `．．` is `..` there, a zero-width space alone is `//`.
+    AmbiguousOnceNormalised,
 }
 
 impl PathError {
@@ -198,11 +292,17 @@ impl PathError {
             Self::QueryInPath => "the path contains ? or #",
             Self::ControlCharacter => "the path contains a control character",
             Self::SpellingDependent => {
-                "the path is public only in this letter case; in lower case it needs a session"
+                "the path is public only in this spelling; in lower case, or normalised as some \
+                 origins read it, it needs a session"
             }
             Self::InvalidUtf8 => "the path does not decode to UTF-8",
             Self::DotSegment => "the path contains a . or .. segment",
             Self::EmptySegment => "the path contains an empty segment (//)",
+            Self::AmbiguousOnceNormalised => {
+                "the path, normalised as some origins do (Unicode NFKC and case, invisible \
+                 characters and trailing dots and spaces dropped), has an empty or dot segment, \
+                 or \\, ;, ?, # or %"
+            }
         }
     }
 }
@@ -324,6 +424,111 @@ mod tests {
         }
         let file = parse("/favicon.ico").unwrap();
         assert!(!parse("/favicon.ico/x").unwrap().is_inside(&file));
+    }
+
+    fn folded(path: &str) -> Option<String> {
+        parse(path).unwrap().folded().map(str::to_owned)
+    }
+
+    #[test]
+    fn plain_ascii_paths_have_no_folded_spelling_of_their_own() {
+        for path in [
+            "/",
+            "/admin/Users",
+            "/a%20b/c",
+            "/.well-known/x..y/...z",
+            "/%61/B/",
+        ] {
+            assert_eq!(folded(path), None, "{path}");
+            let parsed = parse(path).unwrap();
+            assert_eq!(
+                parsed.folded_or_lower(),
+                parsed.decoded().to_ascii_lowercase()
+            );
+        }
+    }
+
+    #[test]
+    fn unicode_spellings_fold_to_what_normalising_origins_read() {
+        let cases = [
+            // U+212A KELVIN SIGN: NFKC makes it `K`, Unicode lower case `k`.
+            ("/bac%E2%84%AAoffice/ledger", "/backoffice/ledger"),
+            ("/BAC%E2%84%AAOFFICE/Ledger", "/backoffice/ledger"),
+            ("/bac\u{212A}office/ledger", "/backoffice/ledger"),
+            ("/docs/%E2%84%AAb", "/docs/kb"),
+            // U+017F long s, U+0131 dotless i (upper case `I`), `ß` (upper case `SS`).
+            ("/doc%C5%BF/kb", "/docs/kb"),
+            ("/doc\u{17F}/kb", "/docs/kb"),
+            ("/backoff%C4%B1ce/", "/backoffice/"),
+            ("/Stra%C3%9Fe", "/strasse"),
+            // Full-width letters and solidus.
+            ("/%EF%BD%82ackoffice/ledger", "/backoffice/ledger"),
+            ("/backoffice%EF%BC%8Fledger", "/backoffice/ledger"),
+            ("/\u{FF22}ACKOFFICE\u{FF0F}", "/backoffice/"),
+            // Invisible characters.
+            ("/back%E2%80%8Boffice", "/backoffice"),
+            ("/docs/k%E2%80%8Cb", "/docs/kb"),
+            ("/docs/k%E2%80%8Db", "/docs/kb"),
+            ("/docs/kb%E2%81%A0", "/docs/kb"),
+            ("/docs/%EF%BB%BFkb", "/docs/kb"),
+            ("/docs/k%C2%ADb", "/docs/kb"),
+            ("/docs/k\u{AD}b", "/docs/kb"),
+            // Trailing dots and spaces of segments, ASCII or not.
+            ("/backoffice./ledger", "/backoffice/ledger"),
+            ("/backoffice%20/ledger", "/backoffice/ledger"),
+            ("/Docs/kb.%20.", "/docs/kb"),
+            ("/a./", "/a/"),
+            // Other letters keep theirs, in NFKC and lower case; decomposed accents compose.
+            ("/files/caf%C3%A9", "/files/café"),
+            ("/files/CAF%C3%89", "/files/café"),
+            ("/files/cafe%CC%81", "/files/café"),
+            ("/files/caf\u{E9}", "/files/café"),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(folded(path).as_deref(), Some(expected), "{path}");
+        }
+        // The path itself is unchanged: checked, matched and forwarded as presented.
+        let kelvin = parse("/bac%E2%84%AAoffice/").unwrap();
+        assert_eq!(kelvin.decoded(), "/bac\u{212A}office/");
+        assert_eq!(kelvin.encoded(), "/bac%E2%84%AAoffice/");
+        assert_ne!(kelvin, parse("/backoffice/").unwrap());
+    }
+
+    #[test]
+    fn a_last_segment_of_invisible_characters_folds_to_the_folder() {
+        // The trailing `/` is already matched either way by rules that ask for something.
+        assert_eq!(folded("/a/%EF%BB%BF").as_deref(), Some("/a/"));
+    }
+
+    #[test]
+    fn spellings_that_change_meaning_once_normalised_are_refused() {
+        for path in [
+            // Full-width full stops, a two dot leader, dots around an invisible character.
+            "/docs/%EF%BC%8E%EF%BC%8E/backoffice",
+            "/docs/\u{FF0E}\u{FF0E}/backoffice",
+            "/docs/%E2%80%A5/backoffice",
+            "/docs/.%E2%80%8B./backoffice",
+            "/docs/..%E2%80%8B/backoffice",
+            "/docs/%EF%BC%8E",
+            // Segments of nothing but invisible characters, dots or spaces.
+            "/a/%E2%80%8B/b",
+            "/a/.../b",
+            "/a/%20/b",
+            "/a/. ./b",
+            // Two full-width solidi (`//`), a full-width `\`, `;`, `?`, `#` and `%`.
+            "/a%EF%BC%8F%EF%BC%8Fb",
+            "/a%EF%BC%BC..%EF%BC%BCb",
+            "/a%EF%BC%9Bx/b",
+            "/a%EF%BC%9Fx",
+            "/a%EF%BC%83x",
+            "/a%EF%BC%852e",
+        ] {
+            assert_eq!(
+                parse(path).map(|p| p.decoded().to_owned()),
+                Err(PathError::AmbiguousOnceNormalised),
+                "{path}"
+            );
+        }
     }
 
     #[test]

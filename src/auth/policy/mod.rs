@@ -5,13 +5,25 @@
 //! [`RequestPath`]), which already refuses every spelling origins resolve differently (encoded
 //! separators and dots, `%25`, `;`, `\`, dot segments, `//`). What remains are spellings origins
 //! may *equate* while the edge tells them apart: letter case (IIS, case-insensitive file
-//! systems, routers with case-insensitive matching) and a trailing `/` (Express without strict
-//! routing, many frameworks). The policy leans each of these towards the stricter answer:
+//! systems, routers with case-insensitive matching), a trailing `/` (Express without strict
+//! routing, many frameworks), and the Unicode normalisations of [`RequestPath::folded`] (Unicode
+//! case, NFKC, invisible characters and trailing dots and spaces dropped: JavaScript and .NET
+//! routers, Windows and IIS). The policy leans each of these towards the stricter answer:
 //!
-//! - a rule that asks for anything (signed in, roles) matches tolerantly: ASCII case ignored and
-//!   a trailing `/` ignored, so `/ADMIN/` is held to the rule written for `/admin`;
+//! - a rule that asks for anything (signed in, roles) matches tolerantly: its path is folded
+//!   like a request path, and it matches a request's ASCII lower-case spelling and its folded
+//!   spelling, each with or without a trailing `/`, so `/ADMIN/`, `/bacKoffice/` (Kelvin sign)
+//!   and `/backoffice./` are held to the rule written for `/backoffice/`;
 //! - a `public` rule matches strictly: byte for byte, with the trailing `/` as written, so only
-//!   the spelling the operator named is served without a session.
+//!   the spelling the operator named is served without a session; and a path public as spelled
+//!   whose lower-case or folded spelling an explicit stricter rule holds is refused
+//!   ([`Requirement::SpellingDependent`]): `/docs/Kb` (Kelvin sign) under `/docs/ public` must not
+//!   open `/docs/kb roles-any staff` on an origin that reads it as `/docs/kb`.
+//!
+//! Holding every spelling to the rule of the path it names, rather than refusing them all, keeps
+//! them working for the users the rule admits, as ASCII case variants always have; only
+//! spellings that change meaning once normalised (a `．．` that becomes `..`) or open a guarded
+//! path through a public one are refused.
 //!
 //! A method list that names `GET` also covers `HEAD`, which origins answer as a `GET`. A CORS
 //! preflight is judged by the rule of the request it announces (its
@@ -77,19 +89,23 @@ enum Pattern {
 }
 
 impl Pattern {
-    fn parse(text: &str) -> Result<Self, PolicyError> {
-        if text == "/" {
+    /// The pattern `path` writes: as decoded for `public` rules, in its folded spelling
+    /// ([`RequestPath::folded_or_lower`]) for the others, which are matched on folded paths.
+    fn parse(path: &RequestPath, folded: bool) -> Result<Self, PolicyError> {
+        if path.decoded() == "/" {
             return Ok(Self::Exact("/".into()));
         }
-        let path = RequestPath::parse(text).map_err(PolicyError::Path)?;
-        let decoded = path.decoded();
-        if !decoded.contains('*') {
-            return Ok(match path.is_folder() {
-                true => Self::Folder(decoded.to_owned()),
-                false => Self::Exact(decoded.to_owned()),
+        let text = match folded {
+            true => path.folded_or_lower(),
+            false => path.decoded().to_owned(),
+        };
+        if !text.contains('*') {
+            return Ok(match text.ends_with('/') {
+                true => Self::Folder(text),
+                false => Self::Exact(text),
             });
         }
-        let mut segments: Vec<String> = path.segments().map(str::to_owned).collect();
+        let mut segments: Vec<String> = text[1..].split('/').map(str::to_owned).collect();
         let rest = segments.last().is_some_and(|last| last == "**");
         if rest {
             segments.pop();
@@ -98,19 +114,6 @@ impl Pattern {
             return Err(PolicyError::DoubleStarInside);
         }
         Ok(Self::Glob { segments, rest })
-    }
-
-    /// The same pattern in ASCII lower case, for rules that ignore case.
-    fn folded(self) -> Self {
-        let lower = |text: String| text.to_ascii_lowercase();
-        match self {
-            Self::Exact(exact) => Self::Exact(lower(exact)),
-            Self::Folder(folder) => Self::Folder(lower(folder)),
-            Self::Glob { segments, rest } => Self::Glob {
-                segments: segments.into_iter().map(lower).collect(),
-                rest,
-            },
-        }
     }
 
     /// Whether the decoded `path` matches, byte for byte.
@@ -136,30 +139,47 @@ impl Pattern {
 }
 
 /// The spellings of one request path the rules are matched against: as decoded for `public`
-/// rules; in lower case, with and without a trailing `/`, for the others.
+/// rules; for the others, in ASCII lower case and, when it differs, folded as normalising origins
+/// read it ([`RequestPath::folded`]), each with and without a trailing `/`.
 struct Spellings<'a> {
     exact: &'a str,
     lower: String,
-    toggled: Option<String>,
+    folded: Option<&'a str>,
+    /// `lower` and `folded` with the trailing `/` toggled.
+    toggled: [Option<String>; 2],
 }
 
 impl<'a> Spellings<'a> {
     fn of(path: &'a RequestPath) -> Self {
-        Self::of_text(path.decoded())
+        Self::of_text(path.decoded(), path.folded())
     }
 
-    fn of_text(exact: &'a str) -> Self {
+    fn of_text(exact: &'a str, folded: Option<&'a str>) -> Self {
         let lower = exact.to_ascii_lowercase();
-        let toggled = match lower.strip_suffix('/') {
-            Some("") => None,
-            Some(without) => Some(without.to_owned()),
-            None => Some(format!("{lower}/")),
-        };
         Self {
+            toggled: [Some(lower.as_str()), folded].map(|text| text.and_then(toggle_slash)),
             exact,
             lower,
-            toggled,
+            folded,
         }
+    }
+
+    /// Every spelling a rule that asks for something is matched against.
+    fn tolerant(&self) -> impl Iterator<Item = &str> {
+        let toggled = self.toggled.iter().flatten().map(String::as_str);
+        [Some(self.lower.as_str()), self.folded]
+            .into_iter()
+            .flatten()
+            .chain(toggled)
+    }
+}
+
+/// `text` with a trailing `/` removed, or added; `None` for `/` itself.
+fn toggle_slash(text: &str) -> Option<String> {
+    match text.strip_suffix('/') {
+        Some("") => None,
+        Some(without) => Some(without.to_owned()),
+        None => Some(format!("{text}/")),
     }
 }
 
@@ -221,7 +241,8 @@ impl Rule {
             }
             words.next();
         }
-        let pattern = Pattern::parse(words.next().ok_or(PolicyError::NoPath)?)?;
+        let path = words.next().ok_or(PolicyError::NoPath)?;
+        let path = RequestPath::parse(path).map_err(PolicyError::Path)?;
         let access = match words.next() {
             Some("public") => Access::Public,
             Some("signed-in") => Access::SignedIn,
@@ -256,11 +277,8 @@ impl Rule {
         }
         Ok(Self {
             methods,
-            // Matched against the request path in lower case (see `covers_path`).
-            pattern: match access {
-                Access::Public => pattern,
-                _ => pattern.folded(),
-            },
+            // Matched against the request path's folded spellings (see `covers_path`).
+            pattern: Pattern::parse(&path, access != Access::Public)?,
             access,
             cors_preflight,
         })
@@ -278,11 +296,8 @@ impl Rule {
         if self.access == Access::Public {
             return self.pattern.matches(path.exact);
         }
-        self.pattern.matches(&path.lower)
-            || path
-                .toggled
-                .as_deref()
-                .is_some_and(|other| self.pattern.matches(other))
+        path.tolerant()
+            .any(|spelling| self.pattern.matches(spelling))
     }
 }
 
@@ -304,8 +319,9 @@ pub enum Requirement<'a> {
     Preflight,
     /// A session, and when the access names them, roles.
     Session(&'a Access),
-    /// Public as spelled, but its lower-case spelling is held by a stricter rule: an origin that
-    /// ignores letter case would serve the protected resource.
+    /// Public as spelled, but its lower-case or folded spelling ([`RequestPath::folded`]) is held
+    /// by a stricter rule: an origin that ignores letter case, or normalises paths, would serve
+    /// the protected resource.
     SpellingDependent,
 }
 
@@ -364,11 +380,16 @@ impl AccessPolicy {
         let is_public =
             |rule: Option<&Rule>| rule.is_some_and(|rule| rule.access == Access::Public);
         let rule = first(&spellings);
-        if is_public(rule) && spellings.lower != spellings.exact {
-            // An origin that ignores letter case acts on the lower-case spelling too: if an
-            // explicit rule protects that one, this spelling must not open it.
-            let lower = first(&Spellings::of_text(&spellings.lower));
-            if lower.is_some_and(|rule| rule.access != Access::Public) {
+        if is_public(rule) {
+            // An origin that ignores letter case, or normalises as `folded` does, acts on those
+            // spellings too: if an explicit rule protects one of them, this one must not open it.
+            let others = [Some(spellings.lower.as_str()), spellings.folded];
+            let protected = others.into_iter().flatten().any(|other| {
+                other != spellings.exact
+                    && first(&Spellings::of_text(other, None))
+                        .is_some_and(|rule| rule.access != Access::Public)
+            });
+            if protected {
                 return Requirement::SpellingDependent;
             }
         }
@@ -587,6 +608,97 @@ mod tests {
         assert_eq!(
             plain.requirement("GET", None, &path("/Docs/x")),
             Requirement::Public
+        );
+    }
+
+    #[test]
+    fn unicode_spellings_are_held_to_the_rule_of_the_path_they_name() {
+        let p = policy(
+            "/backoffice/ roles-any admin; /docs/kb roles-any staff; /docs/ public; /pub/ public",
+        );
+        let mut cases = vec![];
+        for at in [
+            "/bac%E2%84%AAoffice/ledger",
+            "/BAC%E2%84%AAOFFICE/LEDGER",
+            "/backoff%C4%B1ce/ledger",
+            "/backoffice%EF%BC%8Fledger",
+            "/%EF%BD%82ackoffice/ledger",
+            "/back%E2%80%8Boffice/ledger",
+            "/backoffice./ledger",
+            "/backoffice%20/ledger",
+            "/backoffice%E2%80%8D",
+        ] {
+            cases.push((at, "Any:admin"));
+        }
+        for at in [
+            "/docs/%E2%84%AAb",
+            "/doc%C5%BF/kb",
+            "/docs%EF%BC%8Fkb",
+            "/docs/%EF%BD%8Bb",
+            "/docs/k%C2%ADb",
+            "/docs/kb%EF%BB%BF",
+            "/docs/kb.",
+            "/docs/kb.%20/",
+        ] {
+            cases.push((at, "Any:staff"));
+        }
+        // Paths no stricter rule concerns keep theirs, non-ASCII ones included.
+        cases.extend([
+            ("/docs/intro", "public"),
+            ("/docs/caf%C3%A9", "public"),
+            ("/pub/caf%C3%A9", "public"),
+            ("/files/caf%C3%A9", "signed-in"),
+            ("/files/CAF%C3%89.", "signed-in"),
+            ("/%EF%BD%90ub/x", "signed-in"),
+        ]);
+        assert_all(&p, &cases);
+    }
+
+    #[test]
+    fn a_path_public_only_until_normalised_is_refused() {
+        // A one-segment public glob, and a full-width solidus that makes two segments of one.
+        let p = policy("GET /docs/* public; /docs/kb/** roles-any staff; /\u{FF50}ub/ public");
+        let requirement = |at: &str| p.requirement("GET", None, &path(at));
+        assert_eq!(
+            requirement("/docs/kb%EF%BC%8Fsecret"),
+            Requirement::SpellingDependent
+        );
+        assert_eq!(
+            requirement("/docs/kb%EF%BC%8F"),
+            Requirement::SpellingDependent
+        );
+        assert_eq!(
+            requirement("/docs/kb%EF%BC%8Fa%E2%80%8B"),
+            Requirement::SpellingDependent
+        );
+        // `/docs/kb` itself is public by the first rule, so its other spellings are too.
+        assert_eq!(requirement("/docs/%E2%84%AAb"), Requirement::Public);
+        assert_eq!(requirement("/docs/intro"), Requirement::Public);
+        assert_eq!(requirement("/docs/caf%C3%A9"), Requirement::Public);
+        // A public rule written in full-width letters is public as written, where nothing
+        // stricter holds its folded spelling.
+        assert_eq!(requirement("/%EF%BD%90ub/x"), Requirement::Public);
+        let held = policy("/\u{FF50}ub/ public; /pub/ signed-in");
+        assert_eq!(
+            held.requirement("GET", None, &path("/%EF%BD%90ub/x")),
+            Requirement::SpellingDependent
+        );
+    }
+
+    #[test]
+    fn rules_written_in_other_spellings_hold_the_paths_they_name() {
+        let p = policy("/CAF\u{C9}/ roles-any x; /\u{212A}b roles-any y; /a./ roles-any z");
+        assert_all(
+            &p,
+            &[
+                ("/caf%C3%A9/menu", "Any:x"),
+                ("/CAF%C3%89/menu", "Any:x"),
+                ("/cafe%CC%81/menu", "Any:x"),
+                ("/kb", "Any:y"),
+                ("/KB/", "Any:y"),
+                ("/a/x", "Any:z"),
+                ("/A./x", "Any:z"),
+            ],
         );
     }
 
