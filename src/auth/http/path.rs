@@ -24,22 +24,28 @@
 //!   rules match exactly (a case variant of a public path is simply protected), rules that ask
 //!   for a session or roles match the path's folded spelling (see [`crate::auth::policy`]).
 //!
-//! Origins also equate spellings the edge tells apart: JavaScript and .NET routers lower-case
-//! with Unicode rules (the Kelvin sign `K` is `k`, and `ı`, upper-cased to `I`, is `i`), many
+//! Origins also equate spellings the edge tells apart: JavaScript and .NET routers compare case
+//! with Unicode rules (`ı`, upper-cased to `I`, is `i`; the Kelvin sign `K` is `k`), many
 //! frameworks apply NFKC (`ｋ` is `k`, `ſ` is `s`, `／` is `/`, `．．` is `..`), some drop invisible
 //! characters (zero-width ones, the BOM, the soft hyphen), and Windows and IIS drop the trailing
-//! dots and spaces of a segment (`/admin./` is `/admin/`). [`RequestPath::folded`] is the one
-//! spelling all of them come to, so that rules can hold every such spelling to the rule of the
-//! path it names. A path whose folded spelling has a segment the checks above would refuse (a
-//! `．．` that becomes `..`, a segment of nothing but invisible characters, dots or spaces, a `；`
-//! that becomes `;`) is refused too: once normalised it no longer means one place. Folding costs
-//! nothing on the common path: a path that decodes to ASCII with no segment ending in `.` or a
-//! space folds to its ASCII lower case, which the policy computes anyway, so only other paths
-//! pay for NFKC (the `unicode-normalization` crate).
+//! dots and spaces of a segment (`/admin./` is `/admin/`). Two answers, by cost:
+//! - Refused: a path NFKC would change, or holding an invisible character (browsers send
+//!   neither for a path a user typed or a page linked, so only crafted requests meet this), and
+//!   a segment of nothing but dots and spaces. Telling whether NFKC changes a path needs only
+//!   the quick-check property of `unicode-normalization`; doing NFKC needs its decomposition and
+//!   composition tables, about 76 KB more of gzipped worker (BENCHMARKS.md), for spellings no
+//!   legitimate client sends.
+//! - Folded: Unicode case (through upper case, then lower) and trailing dots and spaces, which
+//!   real paths do carry (`/CAFÉ/`, `/report.`). [`RequestPath::folded`] is that spelling, so
+//!   that rules can hold it to the rule of the path it names, as they do ASCII case.
+//!
+//! Neither costs anything on the common path: a path that decodes to ASCII with no segment
+//! ending in `.` or a space folds to its ASCII lower case, which the policy computes anyway, and
+//! skips both.
 
 use core::fmt;
 
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfkc_quick, IsNormalized};
 
 /// Longer paths are refused; browsers and servers alike limit URLs to a few KiB.
 pub const MAX_PATH_LEN: usize = 8192;
@@ -111,11 +117,10 @@ impl RequestPath {
         &self.decoded
     }
 
-    /// The spelling origins that normalise paths act on, when it is more than the decoded path in
-    /// ASCII lower case: Unicode case (compared through upper case, so `ı` is `i`), NFKC,
-    /// invisible characters dropped and each segment's trailing dots and spaces dropped.
-    /// `None` for a path that decodes to ASCII with no segment ending in `.` or a space, whose
-    /// folded spelling is its ASCII lower case.
+    /// The spelling origins that fold paths act on, when it is more than the decoded path in
+    /// ASCII lower case: Unicode case (compared through upper case, so `ı` is `i`), and each
+    /// segment without its trailing dots and spaces. `None` for a path that decodes to ASCII with
+    /// no segment ending in `.` or a space, whose folded spelling is its ASCII lower case.
     pub fn folded(&self) -> Option<&str> {
         self.folded.as_deref()
     }
@@ -190,33 +195,29 @@ fn decode_segment(segment: &str) -> Result<(String, bool), PathError> {
     Ok((text, high.is_ascii()))
 }
 
-/// The decoded path as normalising origins read it (see [`RequestPath::folded`]), or
-/// [`PathError::AmbiguousOnceNormalised`] when that reading has a segment [`RequestPath::parse`]
-/// would refuse. Invisible characters go first (an origin that drops them after NFKC gets the
-/// same text, since NFKC then composes across the gap), then NFKC, case through upper case, and
-/// NFKC again: lower-casing can leave text that NFKC changes once more.
+/// The decoded path as normalising origins read it (see [`RequestPath::folded`]), or the reason
+/// it is refused: [`PathError::Unnormalised`] when NFKC would change it or it holds an invisible
+/// character, [`PathError::DotsAndSpaces`] when a segment is nothing but dots and spaces.
 fn fold(decoded: &str) -> Result<String, PathError> {
     let mut cased = String::with_capacity(decoded.len());
-    for c in decoded.chars().filter(|c| !is_invisible(*c)).nfkc() {
+    for c in decoded.chars() {
+        if is_invisible(c) {
+            return Err(PathError::Unnormalised);
+        }
         for upper in c.to_uppercase() {
             cased.extend(upper.to_lowercase());
         }
     }
-    let text: String = cased.nfkc().filter(|c| !is_invisible(*c)).collect();
-    let mut folded = String::with_capacity(text.len());
-    // NFKC never turns anything into or out of the leading `/`.
-    let mut segments = text
-        .strip_prefix('/')
-        .unwrap_or(&text)
-        .split('/')
-        .peekable();
-    while let Some(segment) = segments.next() {
-        let last = segments.peek().is_none();
+    // The case mapping can leave text NFKC changes (`İ` is `i` and a combining dot above).
+    let normal = |text: &str| is_nfkc_quick(text.chars()) == IsNormalized::Yes;
+    if !normal(decoded) || !normal(&cased) {
+        return Err(PathError::Unnormalised);
+    }
+    let mut folded = String::with_capacity(cased.len());
+    for segment in cased[1..].split('/') {
         let trimmed = segment.trim_end_matches(['.', ' ']);
-        let emptied = trimmed.is_empty() && !(last && segment.is_empty());
-        let ambiguous = |c: char| matches!(c, '\\' | ';' | '?' | '#' | '%');
-        if emptied || trimmed.contains(ambiguous) {
-            return Err(PathError::AmbiguousOnceNormalised);
+        if trimmed.is_empty() && !segment.is_empty() {
+            return Err(PathError::DotsAndSpaces);
         }
         folded.push('/');
         folded.push_str(trimmed);
@@ -271,10 +272,13 @@ pub enum PathError {
     DotSegment,
     /// `//`: some origins merge repeated slashes, others keep them.
     EmptySegment,
-    /// Read as normalising origins do (NFKC, invisible characters and trailing dots and spaces
-    /// dropped), a segment becomes empty, a dot segment, or holds `\`, `;`, `?`, `#` or `%`:
-    /// `．．` is `..` there, a zero-width space alone is `//`.
-    AmbiguousOnceNormalised,
+    /// A character NFKC changes (the Kelvin sign, `ſ`, full-width forms, `．`, ligatures, a
+    /// decomposed accent) or an invisible one (zero-width characters, the BOM, the soft hyphen):
+    /// origins that normalise or drop them read another path.
+    Unnormalised,
+    /// A segment of nothing but dots and spaces, which origins that drop trailing dots and
+    /// spaces read as empty or as another segment.
+    DotsAndSpaces,
 }
 
 impl PathError {
@@ -298,11 +302,11 @@ impl PathError {
             Self::InvalidUtf8 => "the path does not decode to UTF-8",
             Self::DotSegment => "the path contains a . or .. segment",
             Self::EmptySegment => "the path contains an empty segment (//)",
-            Self::AmbiguousOnceNormalised => {
-                "the path, normalised as some origins do (Unicode NFKC and case, invisible \
-                 characters and trailing dots and spaces dropped), has an empty or dot segment, \
-                 or \\, ;, ?, # or %"
+            Self::Unnormalised => {
+                "the path contains characters some origins normalise (NFKC: compatibility forms \
+                 such as full-width letters, or decomposed accents) or drop (invisible characters)"
             }
+            Self::DotsAndSpaces => "the path contains a segment of nothing but dots and spaces",
         }
     }
 }
@@ -449,83 +453,77 @@ mod tests {
     }
 
     #[test]
-    fn unicode_spellings_fold_to_what_normalising_origins_read() {
+    fn case_and_trailing_dots_and_spaces_fold_to_what_origins_read() {
         let cases = [
-            // U+212A KELVIN SIGN: NFKC makes it `K`, Unicode lower case `k`.
-            ("/bac%E2%84%AAoffice/ledger", "/backoffice/ledger"),
-            ("/BAC%E2%84%AAOFFICE/Ledger", "/backoffice/ledger"),
-            ("/bac\u{212A}office/ledger", "/backoffice/ledger"),
-            ("/docs/%E2%84%AAb", "/docs/kb"),
-            // U+017F long s, U+0131 dotless i (upper case `I`), `ß` (upper case `SS`).
-            ("/doc%C5%BF/kb", "/docs/kb"),
-            ("/doc\u{17F}/kb", "/docs/kb"),
-            ("/backoff%C4%B1ce/", "/backoffice/"),
+            // U+0131 dotless i (upper case `I`), `ß` (upper case `SS`), other letters' case.
+            ("/backoff%C4%B1ce/ledger", "/backoffice/ledger"),
+            ("/BACKOFF\u{131}CE/", "/backoffice/"),
             ("/Stra%C3%9Fe", "/strasse"),
-            // Full-width letters and solidus.
-            ("/%EF%BD%82ackoffice/ledger", "/backoffice/ledger"),
-            ("/backoffice%EF%BC%8Fledger", "/backoffice/ledger"),
-            ("/\u{FF22}ACKOFFICE\u{FF0F}", "/backoffice/"),
-            // Invisible characters.
-            ("/back%E2%80%8Boffice", "/backoffice"),
-            ("/docs/k%E2%80%8Cb", "/docs/kb"),
-            ("/docs/k%E2%80%8Db", "/docs/kb"),
-            ("/docs/kb%E2%81%A0", "/docs/kb"),
-            ("/docs/%EF%BB%BFkb", "/docs/kb"),
-            ("/docs/k%C2%ADb", "/docs/kb"),
-            ("/docs/k\u{AD}b", "/docs/kb"),
+            ("/files/CAF%C3%89", "/files/café"),
+            ("/%D0%90%D0%B4%D0%BC%D0%B8%D0%BD", "/админ"),
             // Trailing dots and spaces of segments, ASCII or not.
             ("/backoffice./ledger", "/backoffice/ledger"),
             ("/backoffice%20/ledger", "/backoffice/ledger"),
             ("/Docs/kb.%20.", "/docs/kb"),
             ("/a./", "/a/"),
-            // Other letters keep theirs, in NFKC and lower case; decomposed accents compose.
+            ("/caf%C3%A9.", "/café"),
+            // Lower-case letters in NFC stay as they are, raw or encoded.
             ("/files/caf%C3%A9", "/files/café"),
-            ("/files/CAF%C3%89", "/files/café"),
-            ("/files/cafe%CC%81", "/files/café"),
             ("/files/caf\u{E9}", "/files/café"),
+            ("/%E6%97%A5%E6%9C%AC", "/日本"),
         ];
         for (path, expected) in cases {
             assert_eq!(folded(path).as_deref(), Some(expected), "{path}");
         }
         // The path itself is unchanged: checked, matched and forwarded as presented.
-        let kelvin = parse("/bac%E2%84%AAoffice/").unwrap();
-        assert_eq!(kelvin.decoded(), "/bac\u{212A}office/");
-        assert_eq!(kelvin.encoded(), "/bac%E2%84%AAoffice/");
-        assert_ne!(kelvin, parse("/backoffice/").unwrap());
+        let dotless = parse("/backoff%C4%B1ce/").unwrap();
+        assert_eq!(dotless.decoded(), "/backoff\u{131}ce/");
+        assert_eq!(dotless.encoded(), "/backoff%C4%B1ce/");
+        assert_ne!(dotless, parse("/backoffice/").unwrap());
     }
 
     #[test]
-    fn a_last_segment_of_invisible_characters_folds_to_the_folder() {
-        // The trailing `/` is already matched either way by rules that ask for something.
-        assert_eq!(folded("/a/%EF%BB%BF").as_deref(), Some("/a/"));
-    }
-
-    #[test]
-    fn spellings_that_change_meaning_once_normalised_are_refused() {
-        for path in [
-            // Full-width full stops, a two dot leader, dots around an invisible character.
-            "/docs/%EF%BC%8E%EF%BC%8E/backoffice",
-            "/docs/\u{FF0E}\u{FF0E}/backoffice",
-            "/docs/%E2%80%A5/backoffice",
-            "/docs/.%E2%80%8B./backoffice",
-            "/docs/..%E2%80%8B/backoffice",
-            "/docs/%EF%BC%8E",
-            // Segments of nothing but invisible characters, dots or spaces.
-            "/a/%E2%80%8B/b",
-            "/a/.../b",
-            "/a/%20/b",
-            "/a/. ./b",
-            // Two full-width solidi (`//`), a full-width `\`, `;`, `?`, `#` and `%`.
-            "/a%EF%BC%8F%EF%BC%8Fb",
-            "/a%EF%BC%BC..%EF%BC%BCb",
-            "/a%EF%BC%9Bx/b",
-            "/a%EF%BC%9Fx",
-            "/a%EF%BC%83x",
-            "/a%EF%BC%852e",
-        ] {
+    fn spellings_normalising_origins_read_as_another_path_are_refused() {
+        let cases: &[(&str, PathError)] = &[
+            // U+212A KELVIN SIGN (NFKC `K`), U+017F long s (NFKC `s`), raw and encoded.
+            ("/bac%E2%84%AAoffice/ledger", PathError::Unnormalised),
+            ("/bac\u{212A}office/ledger", PathError::Unnormalised),
+            ("/docs/%E2%84%AAb", PathError::Unnormalised),
+            ("/doc%C5%BF/kb", PathError::Unnormalised),
+            ("/doc\u{17F}/kb", PathError::Unnormalised),
+            // Full-width letters, solidus and full stops; a two dot leader; a ligature.
+            ("/%EF%BD%82ackoffice/ledger", PathError::Unnormalised),
+            ("/backoffice%EF%BC%8Fledger", PathError::Unnormalised),
+            (
+                "/docs/%EF%BC%8E%EF%BC%8E/backoffice",
+                PathError::Unnormalised,
+            ),
+            ("/docs/\u{FF0E}\u{FF0E}/backoffice", PathError::Unnormalised),
+            ("/docs/%E2%80%A5/backoffice", PathError::Unnormalised),
+            ("/%EF%AC%81les", PathError::Unnormalised),
+            // A decomposed accent (NFKC composes it), `İ` (lower case: `i` and a combining dot).
+            ("/files/cafe%CC%81", PathError::Unnormalised),
+            ("/%C4%B0", PathError::Unnormalised),
+            // Invisible characters, alone or between dots.
+            ("/back%E2%80%8Boffice", PathError::Unnormalised),
+            ("/docs/k%E2%80%8Cb", PathError::Unnormalised),
+            ("/docs/k%E2%80%8Db", PathError::Unnormalised),
+            ("/docs/kb%E2%81%A0", PathError::Unnormalised),
+            ("/docs/%EF%BB%BFkb", PathError::Unnormalised),
+            ("/docs/k%C2%ADb", PathError::Unnormalised),
+            ("/docs/k\u{AD}b", PathError::Unnormalised),
+            ("/docs/..%E2%80%8B/backoffice", PathError::Unnormalised),
+            ("/a/%E2%80%8B/b", PathError::Unnormalised),
+            // Segments of nothing but dots and spaces.
+            ("/a/.../b", PathError::DotsAndSpaces),
+            ("/a/%20/b", PathError::DotsAndSpaces),
+            ("/a/.%20./b", PathError::DotsAndSpaces),
+            ("/a/...", PathError::DotsAndSpaces),
+        ];
+        for (path, expected) in cases {
             assert_eq!(
                 parse(path).map(|p| p.decoded().to_owned()),
-                Err(PathError::AmbiguousOnceNormalised),
+                Err(*expected),
                 "{path}"
             );
         }
