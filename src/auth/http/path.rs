@@ -29,15 +29,18 @@
 //! frameworks apply NFKC (`ｋ` is `k`, `ſ` is `s`, `／` is `/`, `．．` is `..`), some drop invisible
 //! characters (zero-width ones, the BOM, the soft hyphen), and Windows and IIS drop the trailing
 //! dots and spaces of a segment (`/admin./` is `/admin/`). Two answers, by cost:
-//! - Refused: a path NFKC would change, or holding an invisible character (browsers send
-//!   neither for a path a user typed or a page linked, so only crafted requests meet this), and
-//!   a segment of nothing but dots and spaces. Telling whether NFKC changes a path needs only
+//! - Refused: a path NFKC would change, or holding an invisible character (real links and typed
+//!   paths are in NFC, the form browsers and keyboards produce, and rarely hold either), and a
+//!   segment of nothing but dots and spaces. Telling whether NFKC changes a path needs only
 //!   the quick-check property of `unicode-normalization`; doing NFKC needs its decomposition and
 //!   composition tables, about 76 KB more of gzipped worker (BENCHMARKS.md), for spellings no
 //!   legitimate client sends.
-//! - Folded: Unicode case (through upper case, then lower) and trailing dots and spaces, which
-//!   real paths do carry (`/CAFÉ/`, `/report.`). [`RequestPath::folded`] is that spelling, so
-//!   that rules can hold it to the rule of the path it names, as they do ASCII case.
+//! - Folded: Unicode lower case (with `ı` as `i` and `ß` as `ss`, the letters whose upper case
+//!   is ASCII when their lower case is not) and trailing dots and spaces, which real paths do
+//!   carry (`/CAFÉ/`, `/report.`). [`RequestPath::folded`] is that spelling, so that rules can
+//!   hold it to the rule of the path it names, as they do ASCII case. The lower-case mapping is
+//!   the standard library's; a full upper-then-lower fold would cost 6 KB more of gzipped
+//!   worker, for letters no ASCII rule can be reached through.
 //!
 //! Neither costs anything on the common path: a path that decodes to ASCII with no segment
 //! ending in `.` or a space folds to its ASCII lower case, which the policy computes anyway, and
@@ -118,8 +121,8 @@ impl RequestPath {
     }
 
     /// The spelling origins that fold paths act on, when it is more than the decoded path in
-    /// ASCII lower case: Unicode case (compared through upper case, so `ı` is `i`), and each
-    /// segment without its trailing dots and spaces. `None` for a path that decodes to ASCII with
+    /// ASCII lower case: Unicode lower case (and `ı` as `i`, `ß` as `ss`, as origins comparing
+    /// in upper case read them), and each segment without its trailing dots and spaces. `None` for a path that decodes to ASCII with
     /// no segment ending in `.` or a space, whose folded spelling is its ASCII lower case.
     pub fn folded(&self) -> Option<&str> {
         self.folded.as_deref()
@@ -204,8 +207,12 @@ fn fold(decoded: &str) -> Result<String, PathError> {
         if is_invisible(c) {
             return Err(PathError::Unnormalised);
         }
-        for upper in c.to_uppercase() {
-            cased.extend(upper.to_lowercase());
+        match c {
+            // Lower case leaves these, but origins that compare in upper case (.NET's
+            // `OrdinalIgnoreCase`, JavaScript's `toUpperCase`) read them as `I` and `SS`.
+            '\u{131}' => cased.push('i'),
+            '\u{DF}' => cased.push_str("ss"),
+            c => cased.extend(c.to_lowercase()),
         }
     }
     // The case mapping can leave text NFKC changes (`İ` is `i` and a combining dot above).
