@@ -33,7 +33,7 @@
 //!   paths are in NFC, the form browsers and keyboards produce, and rarely hold either), and a
 //!   segment of nothing but dots and spaces. Telling whether NFKC changes a path needs only
 //!   the quick-check property of `unicode-normalization`; doing NFKC needs its decomposition and
-//!   composition tables, about 76 KB more of gzipped worker (BENCHMARKS.md), for spellings no
+//!   composition tables, about 57 KB more of gzipped worker (BENCHMARKS.md), for spellings no
 //!   legitimate client sends.
 //! - Folded: Unicode lower case (with `ı` as `i` and `ß` as `ss`, the letters whose upper case
 //!   is ASCII when their lower case is not) and trailing dots and spaces, which real paths do
