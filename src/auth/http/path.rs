@@ -122,8 +122,9 @@ impl RequestPath {
 
     /// The spelling origins that fold paths act on, when it is more than the decoded path in
     /// ASCII lower case: Unicode lower case (and `ı` as `i`, `ß` as `ss`, as origins comparing
-    /// in upper case read them), and each segment without its trailing dots and spaces. `None` for a path that decodes to ASCII with
-    /// no segment ending in `.` or a space, whose folded spelling is its ASCII lower case.
+    /// in upper case read them), and each segment without its trailing dots and spaces. `None`
+    /// for a path that decodes to ASCII with no segment ending in `.` or a space, whose folded
+    /// spelling is its ASCII lower case.
     pub fn folded(&self) -> Option<&str> {
         self.folded.as_deref()
     }
