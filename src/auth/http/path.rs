@@ -22,11 +22,33 @@
 //! - Equality and [`RequestPath::is_inside`] are exact and case-sensitive, byte for byte on the
 //!   decoded segments, with no Unicode normalisation. The access policy builds on them: public
 //!   rules match exactly (a case variant of a public path is simply protected), rules that ask
-//!   for a session or roles ignore ASCII case and a trailing `/` (see [`crate::auth::policy`]). An
-//!   origin that equates paths by Unicode equivalence, or strips trailing dots and spaces
-//!   (Windows file systems), must reject such spellings itself.
+//!   for a session or roles match the path's folded spelling (see [`crate::auth::policy`]).
+//!
+//! Origins also equate spellings the edge tells apart: JavaScript and .NET routers compare case
+//! with Unicode rules (`ı`, upper-cased to `I`, is `i`; the Kelvin sign `K` is `k`), many
+//! frameworks apply NFKC (`ｋ` is `k`, `ſ` is `s`, `／` is `/`, `．．` is `..`), some drop invisible
+//! characters (zero-width ones, the BOM, the soft hyphen), and Windows and IIS drop the trailing
+//! dots and spaces of a segment (`/admin./` is `/admin/`). Two answers, by cost:
+//! - Refused: a path NFKC would change, or holding an invisible character (real links and typed
+//!   paths are in NFC, the form browsers and keyboards produce, and rarely hold either), and a
+//!   segment of nothing but dots and spaces. Telling whether NFKC changes a path needs only
+//!   the quick-check property of `unicode-normalization`; doing NFKC needs its decomposition and
+//!   composition tables, about 57 KB more of gzipped worker (BENCHMARKS.md), for spellings no
+//!   legitimate client sends.
+//! - Folded: Unicode lower case (with `ı` as `i` and `ß` as `ss`, the letters whose upper case
+//!   is ASCII when their lower case is not) and trailing dots and spaces, which real paths do
+//!   carry (`/CAFÉ/`, `/report.`). [`RequestPath::folded`] is that spelling, so that rules can
+//!   hold it to the rule of the path it names, as they do ASCII case. The lower-case mapping is
+//!   the standard library's; a full upper-then-lower fold would cost 6 KB more of gzipped
+//!   worker, for letters no ASCII rule can be reached through.
+//!
+//! Neither costs anything on the common path: a path that decodes to ASCII with no segment
+//! ending in `.` or a space folds to its ASCII lower case, which the policy computes anyway, and
+//! skips both.
 
 use core::fmt;
+
+use unicode_normalization::{is_nfkc_quick, IsNormalized};
 
 /// Longer paths are refused; browsers and servers alike limit URLs to a few KiB.
 pub const MAX_PATH_LEN: usize = 8192;
@@ -40,6 +62,8 @@ pub struct RequestPath {
     encoded: String,
     /// The decoded path: `/` followed by the segments joined with `/`.
     decoded: String,
+    /// The folded spelling (see [`RequestPath::folded`]) when it is more than ASCII lower case.
+    folded: Option<String>,
 }
 
 impl PartialEq for RequestPath {
@@ -60,22 +84,29 @@ impl RequestPath {
             return Err(PathError::NotAbsolute);
         };
         let mut decoded = String::with_capacity(encoded.len());
+        let mut plain = true;
         let mut segments = rest.split('/').peekable();
         while let Some(segment) = segments.next() {
             let last = segments.peek().is_none();
             if segment.is_empty() && !last {
                 return Err(PathError::EmptySegment);
             }
-            let text = decode_segment(segment)?;
+            let (text, ascii) = decode_segment(segment)?;
             if text == "." || text == ".." {
                 return Err(PathError::DotSegment);
             }
+            plain &= ascii && !text.ends_with(['.', ' ']);
             decoded.push('/');
             decoded.push_str(&text);
         }
+        let folded = match plain {
+            true => None,
+            false => Some(fold(&decoded)?),
+        };
         Ok(Self {
             encoded: encoded.to_owned(),
             decoded,
+            folded,
         })
     }
 
@@ -87,6 +118,23 @@ impl RequestPath {
     /// The decoded path, e.g. `/public/logo.png`.
     pub fn decoded(&self) -> &str {
         &self.decoded
+    }
+
+    /// The spelling origins that fold paths act on, when it is more than the decoded path in
+    /// ASCII lower case: Unicode lower case (and `ı` as `i`, `ß` as `ss`, as origins comparing
+    /// in upper case read them), and each segment without its trailing dots and spaces. `None`
+    /// for a path that decodes to ASCII with no segment ending in `.` or a space, whose folded
+    /// spelling is its ASCII lower case.
+    pub fn folded(&self) -> Option<&str> {
+        self.folded.as_deref()
+    }
+
+    /// The folded spelling, whatever the path: [`RequestPath::folded`], or the ASCII lower case.
+    pub fn folded_or_lower(&self) -> String {
+        match &self.folded {
+            Some(folded) => folded.clone(),
+            None => self.decoded.to_ascii_lowercase(),
+        }
     }
 
     /// The decoded segments, in order; a folder path ends with an empty one.
@@ -108,10 +156,12 @@ impl RequestPath {
     }
 }
 
-/// One segment, percent-decoded, or the reason it cannot be read the same way everywhere.
-fn decode_segment(segment: &str) -> Result<String, PathError> {
+/// One segment, percent-decoded, and whether it is all ASCII; or the reason it cannot be read the
+/// same way everywhere.
+fn decode_segment(segment: &str) -> Result<(String, bool), PathError> {
     let bytes = segment.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
+    let mut high = 0u8;
     let mut i = 0;
     while i < bytes.len() {
         let byte = match bytes[i] {
@@ -142,9 +192,57 @@ fn decode_segment(segment: &str) -> Result<String, PathError> {
         if byte.is_ascii_control() {
             return Err(PathError::ControlCharacter);
         }
+        high |= byte;
         out.push(byte);
     }
-    String::from_utf8(out).map_err(|_| PathError::InvalidUtf8)
+    let text = String::from_utf8(out).map_err(|_| PathError::InvalidUtf8)?;
+    Ok((text, high.is_ascii()))
+}
+
+/// The decoded path as normalising origins read it (see [`RequestPath::folded`]), or the reason
+/// it is refused: [`PathError::Unnormalised`] when NFKC would change it or it holds an invisible
+/// character, [`PathError::DotsAndSpaces`] when a segment is nothing but dots and spaces.
+fn fold(decoded: &str) -> Result<String, PathError> {
+    let mut cased = String::with_capacity(decoded.len());
+    for c in decoded.chars() {
+        if is_invisible(c) {
+            return Err(PathError::Unnormalised);
+        }
+        match c {
+            // Lower case leaves these, but origins that compare in upper case (.NET's
+            // `OrdinalIgnoreCase`, JavaScript's `toUpperCase`) read them as `I` and `SS`.
+            '\u{131}' => cased.push('i'),
+            '\u{DF}' => cased.push_str("ss"),
+            c => cased.extend(c.to_lowercase()),
+        }
+    }
+    // The case mapping can leave text NFKC changes (`İ` is `i` and a combining dot above).
+    let normal = |text: &str| is_nfkc_quick(text.chars()) == IsNormalized::Yes;
+    if !normal(decoded) || !normal(&cased) {
+        return Err(PathError::Unnormalised);
+    }
+    let mut folded = String::with_capacity(cased.len());
+    for segment in cased[1..].split('/') {
+        let trimmed = segment.trim_end_matches(['.', ' ']);
+        if trimmed.is_empty() && !segment.is_empty() {
+            return Err(PathError::DotsAndSpaces);
+        }
+        folded.push('/');
+        folded.push_str(trimmed);
+    }
+    Ok(folded)
+}
+
+/// Default-ignorable code points (Unicode's `Default_Ignorable_Code_Point`): zero-width
+/// characters, joiners, the BOM, the soft hyphen, bidirectional marks, variation selectors, tags.
+/// Invisible when shown, and dropped by origins that clean identifiers and file names.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}'..='\u{1160}' | '\u{17B4}'..='\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}' | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
 }
 
 /// Why a path is refused. Every variant is a path that some origin would read differently from
@@ -172,8 +270,9 @@ pub enum PathError {
     QueryInPath,
     /// NUL or another control character, raw or encoded.
     ControlCharacter,
-    /// Public as spelled, protected in lower case, which case-insensitive origins read alike:
-    /// see [`crate::auth::policy::Requirement::SpellingDependent`].
+    /// Public as spelled, protected in lower case or in the folded spelling
+    /// ([`RequestPath::folded`]), which origins may read alike: see
+    /// [`crate::auth::policy::Requirement::SpellingDependent`].
     SpellingDependent,
     /// The decoded bytes are not UTF-8.
     InvalidUtf8,
@@ -181,6 +280,13 @@ pub enum PathError {
     DotSegment,
     /// `//`: some origins merge repeated slashes, others keep them.
     EmptySegment,
+    /// A character NFKC changes (the Kelvin sign, `ſ`, full-width forms, `．`, ligatures, a
+    /// decomposed accent) or an invisible one (zero-width characters, the BOM, the soft hyphen):
+    /// origins that normalise or drop them read another path.
+    Unnormalised,
+    /// A segment of nothing but dots and spaces, which origins that drop trailing dots and
+    /// spaces read as empty or as another segment.
+    DotsAndSpaces,
 }
 
 impl PathError {
@@ -198,11 +304,17 @@ impl PathError {
             Self::QueryInPath => "the path contains ? or #",
             Self::ControlCharacter => "the path contains a control character",
             Self::SpellingDependent => {
-                "the path is public only in this letter case; in lower case it needs a session"
+                "the path is public only in this spelling; in lower case, or normalised as some \
+                 origins read it, it needs a session"
             }
             Self::InvalidUtf8 => "the path does not decode to UTF-8",
             Self::DotSegment => "the path contains a . or .. segment",
             Self::EmptySegment => "the path contains an empty segment (//)",
+            Self::Unnormalised => {
+                "the path contains characters some origins normalise (NFKC: compatibility forms \
+                 such as full-width letters, or decomposed accents) or drop (invisible characters)"
+            }
+            Self::DotsAndSpaces => "the path contains a segment of nothing but dots and spaces",
         }
     }
 }
@@ -324,6 +436,105 @@ mod tests {
         }
         let file = parse("/favicon.ico").unwrap();
         assert!(!parse("/favicon.ico/x").unwrap().is_inside(&file));
+    }
+
+    fn folded(path: &str) -> Option<String> {
+        parse(path).unwrap().folded().map(str::to_owned)
+    }
+
+    #[test]
+    fn plain_ascii_paths_have_no_folded_spelling_of_their_own() {
+        for path in [
+            "/",
+            "/admin/Users",
+            "/a%20b/c",
+            "/.well-known/x..y/...z",
+            "/%61/B/",
+        ] {
+            assert_eq!(folded(path), None, "{path}");
+            let parsed = parse(path).unwrap();
+            assert_eq!(
+                parsed.folded_or_lower(),
+                parsed.decoded().to_ascii_lowercase()
+            );
+        }
+    }
+
+    #[test]
+    fn case_and_trailing_dots_and_spaces_fold_to_what_origins_read() {
+        let cases = [
+            // U+0131 dotless i (upper case `I`), `ß` (upper case `SS`), other letters' case.
+            ("/backoff%C4%B1ce/ledger", "/backoffice/ledger"),
+            ("/BACKOFF\u{131}CE/", "/backoffice/"),
+            ("/Stra%C3%9Fe", "/strasse"),
+            ("/files/CAF%C3%89", "/files/café"),
+            ("/%D0%90%D0%B4%D0%BC%D0%B8%D0%BD", "/админ"),
+            // Trailing dots and spaces of segments, ASCII or not.
+            ("/backoffice./ledger", "/backoffice/ledger"),
+            ("/backoffice%20/ledger", "/backoffice/ledger"),
+            ("/Docs/kb.%20.", "/docs/kb"),
+            ("/a./", "/a/"),
+            ("/caf%C3%A9.", "/café"),
+            // Lower-case letters in NFC stay as they are, raw or encoded.
+            ("/files/caf%C3%A9", "/files/café"),
+            ("/files/caf\u{E9}", "/files/café"),
+            ("/%E6%97%A5%E6%9C%AC", "/日本"),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(folded(path).as_deref(), Some(expected), "{path}");
+        }
+        // The path itself is unchanged: checked, matched and forwarded as presented.
+        let dotless = parse("/backoff%C4%B1ce/").unwrap();
+        assert_eq!(dotless.decoded(), "/backoff\u{131}ce/");
+        assert_eq!(dotless.encoded(), "/backoff%C4%B1ce/");
+        assert_ne!(dotless, parse("/backoffice/").unwrap());
+    }
+
+    #[test]
+    fn spellings_normalising_origins_read_as_another_path_are_refused() {
+        let cases: &[(&str, PathError)] = &[
+            // U+212A KELVIN SIGN (NFKC `K`), U+017F long s (NFKC `s`), raw and encoded.
+            ("/bac%E2%84%AAoffice/ledger", PathError::Unnormalised),
+            ("/bac\u{212A}office/ledger", PathError::Unnormalised),
+            ("/docs/%E2%84%AAb", PathError::Unnormalised),
+            ("/doc%C5%BF/kb", PathError::Unnormalised),
+            ("/doc\u{17F}/kb", PathError::Unnormalised),
+            // Full-width letters, solidus and full stops; a two dot leader; a ligature.
+            ("/%EF%BD%82ackoffice/ledger", PathError::Unnormalised),
+            ("/backoffice%EF%BC%8Fledger", PathError::Unnormalised),
+            (
+                "/docs/%EF%BC%8E%EF%BC%8E/backoffice",
+                PathError::Unnormalised,
+            ),
+            ("/docs/\u{FF0E}\u{FF0E}/backoffice", PathError::Unnormalised),
+            ("/docs/%E2%80%A5/backoffice", PathError::Unnormalised),
+            ("/%EF%AC%81les", PathError::Unnormalised),
+            // A decomposed accent (NFKC composes it), `İ` (lower case: `i` and a combining dot).
+            ("/files/cafe%CC%81", PathError::Unnormalised),
+            ("/%C4%B0", PathError::Unnormalised),
+            // Invisible characters, alone or between dots.
+            ("/back%E2%80%8Boffice", PathError::Unnormalised),
+            ("/docs/k%E2%80%8Cb", PathError::Unnormalised),
+            ("/docs/k%E2%80%8Db", PathError::Unnormalised),
+            ("/docs/kb%E2%81%A0", PathError::Unnormalised),
+            ("/docs/%EF%BB%BFkb", PathError::Unnormalised),
+            ("/docs/k%C2%ADb", PathError::Unnormalised),
+            ("/docs/k\u{AD}b", PathError::Unnormalised),
+            ("/docs/..%E2%80%8B/backoffice", PathError::Unnormalised),
+            ("/a/%E2%80%8B/b", PathError::Unnormalised),
+            // Segments of nothing but dots and spaces.
+            ("/a/.../b", PathError::DotsAndSpaces),
+            ("/a/%20/b", PathError::DotsAndSpaces),
+            ("/a/.%20./b", PathError::DotsAndSpaces),
+            ("/a/...", PathError::DotsAndSpaces),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(
+                parse(path).map(|p| p.decoded().to_owned()),
+                Err(*expected),
+                "{path}"
+            );
+        }
     }
 
     #[test]

@@ -5,13 +5,23 @@
 //! [`RequestPath`]), which already refuses every spelling origins resolve differently (encoded
 //! separators and dots, `%25`, `;`, `\`, dot segments, `//`). What remains are spellings origins
 //! may *equate* while the edge tells them apart: letter case (IIS, case-insensitive file
-//! systems, routers with case-insensitive matching) and a trailing `/` (Express without strict
-//! routing, many frameworks). The policy leans each of these towards the stricter answer:
+//! systems, routers with case-insensitive matching, with ASCII or Unicode rules), a trailing `/`
+//! (Express without strict routing, many frameworks), and the trailing dots and spaces of a
+//! segment (Windows, IIS). ([`RequestPath`] refuses the spellings only NFKC or dropping invisible
+//! characters would equate.) The policy leans each of these towards the stricter answer:
 //!
-//! - a rule that asks for anything (signed in, roles) matches tolerantly: ASCII case ignored and
-//!   a trailing `/` ignored, so `/ADMIN/` is held to the rule written for `/admin`;
+//! - a rule that asks for anything (signed in, roles) matches tolerantly: its path is folded
+//!   like a request path, and it matches a request's ASCII lower-case spelling and its folded
+//!   spelling ([`RequestPath::folded`]), each with or without a trailing `/`, so `/ADMIN/`,
+//!   `/backoffıce/` (dotless i) and `/backoffice./` are held to the rule written for
+//!   `/backoffice/`;
 //! - a `public` rule matches strictly: byte for byte, with the trailing `/` as written, so only
-//!   the spelling the operator named is served without a session.
+//!   the spelling the operator named is served without a session; and a path public as spelled
+//!   whose lower-case or folded spelling an explicit stricter rule holds is refused
+//!   ([`Requirement::SpellingDependent`]).
+//!
+//! Holding these spellings to the rule of the path they name, rather than refusing them, keeps
+//! them working for the users the rule admits, as ASCII case variants always have.
 //!
 //! A method list that names `GET` also covers `HEAD`, which origins answer as a `GET`. A CORS
 //! preflight is judged by the rule of the request it announces (its
@@ -78,19 +88,23 @@ enum Pattern {
 }
 
 impl Pattern {
-    fn parse(text: &str) -> Result<Self, PolicyError> {
-        if text == "/" {
+    /// The pattern `path` writes: as decoded for `public` rules, in its folded spelling
+    /// ([`RequestPath::folded_or_lower`]) for the others, which are matched on folded paths.
+    fn parse(path: &RequestPath, folded: bool) -> Result<Self, PolicyError> {
+        if path.decoded() == "/" {
             return Ok(Self::Exact("/".into()));
         }
-        let path = RequestPath::parse(text).map_err(PolicyError::Path)?;
-        let decoded = path.decoded();
-        if !decoded.contains('*') {
-            return Ok(match path.is_folder() {
-                true => Self::Folder(decoded.to_owned()),
-                false => Self::Exact(decoded.to_owned()),
+        let text = match folded {
+            true => path.folded_or_lower(),
+            false => path.decoded().to_owned(),
+        };
+        if !text.contains('*') {
+            return Ok(match text.ends_with('/') {
+                true => Self::Folder(text),
+                false => Self::Exact(text),
             });
         }
-        let mut segments: Vec<String> = path.segments().map(str::to_owned).collect();
+        let mut segments: Vec<String> = text[1..].split('/').map(str::to_owned).collect();
         let rest = segments.last().is_some_and(|last| last == "**");
         if rest {
             segments.pop();
@@ -99,19 +113,6 @@ impl Pattern {
             return Err(PolicyError::DoubleStarInside);
         }
         Ok(Self::Glob { segments, rest })
-    }
-
-    /// The same pattern in ASCII lower case, for rules that ignore case.
-    fn folded(self) -> Self {
-        let lower = |text: String| text.to_ascii_lowercase();
-        match self {
-            Self::Exact(exact) => Self::Exact(lower(exact)),
-            Self::Folder(folder) => Self::Folder(lower(folder)),
-            Self::Glob { segments, rest } => Self::Glob {
-                segments: segments.into_iter().map(lower).collect(),
-                rest,
-            },
-        }
     }
 
     /// Whether the decoded `path` matches, byte for byte.
@@ -137,30 +138,47 @@ impl Pattern {
 }
 
 /// The spellings of one request path the rules are matched against: as decoded for `public`
-/// rules; in lower case, with and without a trailing `/`, for the others.
+/// rules; for the others, in ASCII lower case and, when it differs, folded as normalising origins
+/// read it ([`RequestPath::folded`]), each with and without a trailing `/`.
 struct Spellings<'a> {
     exact: &'a str,
     lower: String,
-    toggled: Option<String>,
+    folded: Option<&'a str>,
+    /// `lower` and `folded` with the trailing `/` toggled.
+    toggled: [Option<String>; 2],
 }
 
 impl<'a> Spellings<'a> {
     fn of(path: &'a RequestPath) -> Self {
-        Self::of_text(path.decoded())
+        Self::of_text(path.decoded(), path.folded())
     }
 
-    fn of_text(exact: &'a str) -> Self {
+    fn of_text(exact: &'a str, folded: Option<&'a str>) -> Self {
         let lower = exact.to_ascii_lowercase();
-        let toggled = match lower.strip_suffix('/') {
-            Some("") => None,
-            Some(without) => Some(without.to_owned()),
-            None => Some(format!("{lower}/")),
-        };
         Self {
+            toggled: [Some(lower.as_str()), folded].map(|text| text.and_then(toggle_slash)),
             exact,
             lower,
-            toggled,
+            folded,
         }
+    }
+
+    /// Every spelling a rule that asks for something is matched against.
+    fn tolerant(&self) -> impl Iterator<Item = &str> {
+        let toggled = self.toggled.iter().flatten().map(String::as_str);
+        [Some(self.lower.as_str()), self.folded]
+            .into_iter()
+            .flatten()
+            .chain(toggled)
+    }
+}
+
+/// `text` with a trailing `/` removed, or added; `None` for `/` itself.
+fn toggle_slash(text: &str) -> Option<String> {
+    match text.strip_suffix('/') {
+        Some("") => None,
+        Some(without) => Some(without.to_owned()),
+        None => Some(format!("{text}/")),
     }
 }
 
@@ -222,7 +240,8 @@ impl Rule {
             }
             words.next();
         }
-        let pattern = Pattern::parse(words.next().ok_or(PolicyError::NoPath)?)?;
+        let path = words.next().ok_or(PolicyError::NoPath)?;
+        let path = RequestPath::parse(path).map_err(PolicyError::Path)?;
         let access = match words.next() {
             Some("public") => Access::Public,
             Some("signed-in") => Access::SignedIn,
@@ -256,11 +275,8 @@ impl Rule {
         }
         Ok(Self {
             methods,
-            // Matched against the request path in lower case (see `covers_path`).
-            pattern: match access {
-                Access::Public => pattern,
-                _ => pattern.folded(),
-            },
+            // Matched against the request path's folded spellings (see `covers_path`).
+            pattern: Pattern::parse(&path, access != Access::Public)?,
             access,
             cors_preflight,
         })
@@ -278,11 +294,8 @@ impl Rule {
         if self.access == Access::Public {
             return self.pattern.matches(path.exact);
         }
-        self.pattern.matches(&path.lower)
-            || path
-                .toggled
-                .as_deref()
-                .is_some_and(|other| self.pattern.matches(other))
+        path.tolerant()
+            .any(|spelling| self.pattern.matches(spelling))
     }
 }
 
@@ -295,8 +308,9 @@ pub enum Requirement<'a> {
     Preflight,
     /// A session, and when the access names them, roles.
     Session(&'a Access),
-    /// Public as spelled, but its lower-case spelling is held by a stricter rule: an origin that
-    /// ignores letter case would serve the protected resource.
+    /// Public as spelled, but its lower-case or folded spelling ([`RequestPath::folded`]) is held
+    /// by a stricter rule: an origin that ignores letter case, or normalises paths, would serve
+    /// the protected resource.
     SpellingDependent,
 }
 
@@ -355,11 +369,16 @@ impl AccessPolicy {
         let is_public =
             |rule: Option<&Rule>| rule.is_some_and(|rule| rule.access == Access::Public);
         let rule = first(&spellings);
-        if is_public(rule) && spellings.lower != spellings.exact {
-            // An origin that ignores letter case acts on the lower-case spelling too: if an
-            // explicit rule protects that one, this spelling must not open it.
-            let lower = first(&Spellings::of_text(&spellings.lower));
-            if lower.is_some_and(|rule| rule.access != Access::Public) {
+        if is_public(rule) {
+            // An origin that ignores letter case, or normalises as `folded` does, acts on those
+            // spellings too: if an explicit rule protects one of them, this one must not open it.
+            let others = [Some(spellings.lower.as_str()), spellings.folded];
+            let protected = others.into_iter().flatten().any(|other| {
+                other != spellings.exact
+                    && first(&Spellings::of_text(other, None))
+                        .is_some_and(|rule| rule.access != Access::Public)
+            });
+            if protected {
                 return Requirement::SpellingDependent;
             }
         }
@@ -583,6 +602,68 @@ mod tests {
     }
 
     #[test]
+    fn folded_spellings_are_held_to_the_rule_of_the_path_they_name() {
+        let p = policy(
+            "/backoffice/ roles-any admin; /docs/kb roles-any staff; /docs/ public; /pub/ public",
+        );
+        assert_all(
+            &p,
+            &[
+                // Dotless i (upper case `I`), trailing dots and spaces.
+                ("/backoff%C4%B1ce/ledger", "Any:admin"),
+                ("/BACKOFF%C4%B1CE/LEDGER", "Any:admin"),
+                ("/backoffice./ledger", "Any:admin"),
+                ("/backoffice%20/ledger", "Any:admin"),
+                ("/backoffice.", "Any:admin"),
+                ("/docs/kb.", "Any:staff"),
+                ("/docs/KB.%20/", "Any:staff"),
+                // Paths no stricter rule concerns keep theirs, non-ASCII ones included.
+                ("/docs/intro", "public"),
+                ("/docs/caf%C3%A9", "public"),
+                ("/pub/caf%C3%A9", "public"),
+                ("/files/caf%C3%A9", "signed-in"),
+                ("/files/CAF%C3%89.", "signed-in"),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_path_public_only_until_folded_is_refused() {
+        let p = policy("/%C3%89T%C3%89/ public; /%C3%A9t%C3%A9/ roles-any staff");
+        let requirement = |at: &str| p.requirement("GET", None, &path(at));
+        // An origin that lower-cases the Unicode way serves /été/x for /ÉTÉ/x.
+        assert_eq!(
+            requirement("/%C3%89T%C3%89/x"),
+            Requirement::SpellingDependent
+        );
+        assert!(matches!(
+            requirement("/%C3%A9t%C3%A9/x"),
+            Requirement::Session(Access::Roles { .. })
+        ));
+        let plain = policy("/%C3%89T%C3%89/ public");
+        assert_eq!(
+            plain.requirement("GET", None, &path("/%C3%89T%C3%89/x")),
+            Requirement::Public
+        );
+    }
+
+    #[test]
+    fn rules_written_in_other_spellings_hold_the_paths_they_name() {
+        let p = policy("/CAF\u{C9}/ roles-any x; /ADM\u{131}N roles-any y; /a./ roles-any z");
+        assert_all(
+            &p,
+            &[
+                ("/caf%C3%A9/menu", "Any:x"),
+                ("/CAF%C3%89/menu", "Any:x"),
+                ("/admin", "Any:y"),
+                ("/ADMIN/", "Any:y"),
+                ("/a/x", "Any:z"),
+                ("/A./x", "Any:z"),
+            ],
+        );
+    }
+
+    #[test]
     fn patterns_match_whole_segments() {
         let p =
             policy("/a/*/c roles-any x; /b* roles-any y; /c/** roles-any z; /d*e/f roles-any w");
@@ -702,6 +783,8 @@ mod tests {
             ("/a%2fb public", 1, "not a checked path"),
             ("/a//b public", 1, "not a checked path"),
             ("a/b public", 1, "must start with /"),
+            ("/bac\u{212A}office/ roles-any admin", 1, "normalise"),
+            ("/a/.../b public", 1, "dots and spaces"),
         ];
         for (text, number, needle) in cases {
             let err = AccessPolicy::parse(Vec::new(), text).unwrap_err();
