@@ -1,4 +1,4 @@
-// The store conformance suite (src/auth/conformance.rs), run inside the built worker against the
+// The store conformance suite (src/testing/conformance.rs), run inside the built worker against the
 // backends that ship: Workers KV alone, and the session authority (a Durable Object per user) in
 // front of it. The same suite runs natively and in wasm against the in-memory store; here each
 // check talks to real bindings in workerd. The build is the release worker plus the suite's

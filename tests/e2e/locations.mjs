@@ -30,7 +30,7 @@ const WORKERD = path.join(ROOT, "node_modules/.bin/workerd");
 export const CF_HEADER = "x-edgegate-test-cf";
 /** The colo of a location: its name three times ("A" -> "AAA"). */
 export const colo = (name) => name.repeat(3).slice(0, 3).toUpperCase();
-/** The low iteration count the worker accepts for user records (src/auth/password.rs). */
+/** The low iteration count the worker accepts for user records (src/auth/accounts/password.rs). */
 export const TEST_ITERATIONS = 10_000;
 
 const str = (value) => JSON.stringify(String(value)); // a Cap'n Proto text literal

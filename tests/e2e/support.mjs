@@ -220,7 +220,7 @@ export async function auditEvents(edge, predicate, { count = 1, ms = 3000, what 
   }
 }
 
-/** The stored hash of a refresh token (`<sid>.<secret>`), as src/auth/refresh.rs computes it. */
+/** The stored hash of a refresh token (`<sid>.<secret>`), as src/auth/session/refresh.rs computes it. */
 export function refreshHash(token) {
   const secret = Buffer.from(token.split(".")[1], "base64url");
   return createHash("sha256").update(secret).digest("base64url");
