@@ -5,6 +5,7 @@
 //! turns it into the JSON error contract. `fetch` renders every error that escapes a handler, so
 //! no failure ever reaches the client as the runtime's plain-text 500.
 
+use crate::auth::http::cookie::SetCookie;
 use core::fmt;
 
 use worker::Response;
@@ -39,13 +40,13 @@ pub(super) enum EdgeError {
     /// session refreshed in place before the failure, whose old refresh token is spent.
     WithCookies {
         error: Box<EdgeError>,
-        set_cookies: Vec<String>,
+        set_cookies: Vec<SetCookie>,
     },
 }
 
 impl EdgeError {
     /// This error, answered with `set_cookies` too (itself when there are none).
-    pub(super) fn with_cookies(self, set_cookies: Vec<String>) -> Self {
+    pub(super) fn with_cookies(self, set_cookies: Vec<SetCookie>) -> Self {
         if set_cookies.is_empty() {
             return self;
         }

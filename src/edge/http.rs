@@ -1,5 +1,6 @@
 //! Response helpers: JSON errors, security headers, cookies.
 
+use crate::auth::http::cookie::SetCookie;
 use serde::Serialize;
 use worker::{Headers, Response, Result};
 
@@ -56,9 +57,11 @@ pub(super) fn harden(headers: &Headers) -> Result<()> {
     headers.set("Content-Security-Policy", PAGE_CSP)
 }
 
-pub(super) fn add_cookies(response: &mut Response, cookies: &[String]) -> Result<()> {
+pub(super) fn add_cookies(response: &mut Response, cookies: &[SetCookie]) -> Result<()> {
     for cookie in cookies {
-        response.headers_mut().append("Set-Cookie", cookie)?;
+        response
+            .headers_mut()
+            .append("Set-Cookie", cookie.header_value())?;
     }
     Ok(())
 }

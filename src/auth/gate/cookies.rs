@@ -1,7 +1,7 @@
 //! A session's tokens and the cookies that carry them, or clear them.
 
 use crate::auth::http::cookie::{
-    clear_access, clear_refresh, set_access, set_refresh, CookieError,
+    clear_access, clear_refresh, set_access, set_refresh, CookieError, SetCookie,
 };
 use crate::auth::http::request::RequestFacts;
 use crate::auth::session::record::SessionRecord;
@@ -14,7 +14,7 @@ use super::*;
 impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
     /// The `Set-Cookie` values an answer to `req` with `refusal` carries: the clearing ones when
     /// the cookies are known to be dead, none otherwise.
-    pub fn refusal_cookies(&self, req: &RequestFacts, refusal: &Refusal) -> Vec<String> {
+    pub fn refusal_cookies(&self, req: &RequestFacts, refusal: &Refusal) -> Vec<SetCookie> {
         match refusal.clears_cookies() {
             true => self.clearing_cookies(req),
             false => Vec::new(),
@@ -23,7 +23,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
 
     /// `Set-Cookie` values that delete both session cookies; none for a request that spoke with
     /// a bearer token, whose client's cookies (a browser's, say) are not the session in question.
-    pub fn clearing_cookies(&self, req: &RequestFacts) -> Vec<String> {
+    pub fn clearing_cookies(&self, req: &RequestFacts) -> Vec<SetCookie> {
         if req.bearer.presented() {
             return Vec::new();
         }
@@ -63,7 +63,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
     }
 
     /// The `Set-Cookie` values that carry `tokens` to a browser.
-    pub fn session_cookies(&self, tokens: &SessionTokens) -> Result<Vec<String>, Refusal> {
+    pub fn session_cookies(&self, tokens: &SessionTokens) -> Result<Vec<SetCookie>, Refusal> {
         let spec = &self.config.cookies;
         let internal = |err: &CookieError| Refusal::Internal(InternalCause::Cookie(err.clone()));
         // The cookie outlives the token by the leeway, so an expired token still reaches the

@@ -1,6 +1,7 @@
 //! The values the gate decides: who a request speaks for, a session's new tokens, the outcome
 //! of a refresh, and the verdict on a protected request.
 
+use crate::auth::http::cookie::SetCookie;
 use crate::auth::names::role::Role;
 use crate::auth::names::username::Username;
 
@@ -72,7 +73,7 @@ pub enum Resolution {
         /// Who the session belongs to.
         principal: Principal,
         /// `Set-Cookie` values when the session was refreshed in place; empty otherwise.
-        set_cookies: Vec<String>,
+        set_cookies: Vec<SetCookie>,
     },
     /// The request speaks for no one, and why.
     Refused(Refusal),
@@ -117,14 +118,14 @@ pub enum Verdict {
         /// Who the origin is told the request speaks for; `None` on a public path.
         identity: Option<Identity>,
         /// `Set-Cookie` values to add to the origin's response (a refresh in place); may be empty.
-        set_cookies: Vec<String>,
+        set_cookies: Vec<SetCookie>,
     },
     /// Send the browser to log in.
     Redirect {
         /// The login page, with the path to return to once signed in.
         location: String,
         /// `Set-Cookie` values for the redirect (clearing dead cookies); may be empty.
-        set_cookies: Vec<String>,
+        set_cookies: Vec<SetCookie>,
     },
     /// Answer with an error page or JSON error instead of forwarding.
     Refuse {
@@ -132,6 +133,6 @@ pub enum Verdict {
         refusal: Refusal,
         /// `Set-Cookie` values for the answer (clearing dead cookies, or those of a refresh in
         /// place); may be empty.
-        set_cookies: Vec<String>,
+        set_cookies: Vec<SetCookie>,
     },
 }

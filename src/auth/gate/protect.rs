@@ -2,6 +2,7 @@
 //! forwarded with a signed assertion.
 
 use crate::auth::audit::EventKind;
+use crate::auth::http::cookie::SetCookie;
 use crate::auth::http::forward::Identity;
 use crate::auth::http::path::{PathError, RequestPath};
 use crate::auth::http::redirect::login_location;
@@ -125,7 +126,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         req: &RequestFacts,
         principal: &Principal,
         access: &Access,
-        set_cookies: Vec<String>,
+        set_cookies: Vec<SetCookie>,
     ) -> Verdict {
         let missing = access.missing(&principal.roles);
         if let (Access::Roles { need, .. }, false) = (access, missing.is_empty()) {

@@ -6,6 +6,7 @@ use crate::auth::names::username::Username;
 use std::cell::{Cell, RefCell};
 
 use super::*;
+use crate::auth::http::cookie::SetCookie;
 
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::config::Config;
@@ -305,7 +306,7 @@ fn navigation(cookie: &str) -> RequestFacts {
     )
 }
 
-fn forwarded(verdict: Verdict) -> (Identity, Vec<String>) {
+fn forwarded(verdict: Verdict) -> (Identity, Vec<SetCookie>) {
     match verdict {
         Verdict::Forward {
             identity: Some(identity),
@@ -315,7 +316,7 @@ fn forwarded(verdict: Verdict) -> (Identity, Vec<String>) {
     }
 }
 
-fn refused(verdict: Verdict) -> (Refusal, Vec<String>) {
+fn refused(verdict: Verdict) -> (Refusal, Vec<SetCookie>) {
     match verdict {
         Verdict::Refuse {
             refusal,
@@ -325,7 +326,7 @@ fn refused(verdict: Verdict) -> (Refusal, Vec<String>) {
     }
 }
 
-fn is_clearing(cookies: &[String]) -> bool {
+fn is_clearing(cookies: &[SetCookie]) -> bool {
     cookies.len() == 2 && cookies.iter().all(|cookie| cookie.contains("Max-Age=0"))
 }
 

@@ -185,16 +185,58 @@ impl CookieSpec {
     }
 }
 
+/// One `Set-Cookie` value, and whether it sets a cookie or clears one (empty, `Max-Age=0`).
+/// Only this module and the flow cookie's make them, so a value always says which it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetCookie {
+    /// Sets a cookie to a value.
+    Setting(String),
+    /// Deletes a cookie.
+    Clearing(String),
+}
+
+impl SetCookie {
+    /// The header value as sent.
+    pub fn header_value(&self) -> &str {
+        match self {
+            Self::Setting(value) | Self::Clearing(value) => value,
+        }
+    }
+
+    /// Whether it deletes a cookie.
+    pub fn clears(&self) -> bool {
+        matches!(self, Self::Clearing(_))
+    }
+}
+
+impl core::ops::Deref for SetCookie {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.header_value()
+    }
+}
+
+impl PartialEq<&str> for SetCookie {
+    fn eq(&self, other: &&str) -> bool {
+        self.header_value() == *other
+    }
+}
+
 /// `Set-Cookie` for an access token: the whole site, sent on top-level navigations from other
 /// sites (`SameSite=Lax`) so links into the app arrive logged in.
 pub fn set_access(
     value: &AccessToken,
     max_age: i64,
     spec: &CookieSpec,
-) -> Result<String, CookieError> {
+) -> Result<SetCookie, CookieError> {
     check_max_age(max_age)?;
     check_value(spec.names().access, value.expose())?;
-    Ok(access_cookie(value.expose(), max_age, spec))
+    Ok(SetCookie::Setting(access_cookie(
+        value.expose(),
+        max_age,
+        spec,
+    )))
 }
 
 /// `Set-Cookie` for a refresh token: the whole site (the `__Host-` prefix requires `Path=/`, and
@@ -203,20 +245,24 @@ pub fn set_refresh(
     value: &RefreshToken,
     max_age: i64,
     spec: &CookieSpec,
-) -> Result<String, CookieError> {
+) -> Result<SetCookie, CookieError> {
     check_max_age(max_age)?;
     check_value(spec.names().refresh, value.expose())?;
-    Ok(refresh_cookie(value.expose(), max_age, spec))
+    Ok(SetCookie::Setting(refresh_cookie(
+        value.expose(),
+        max_age,
+        spec,
+    )))
 }
 
 /// `Set-Cookie` deleting the access cookie (same attributes, so the browser matches it).
-pub fn clear_access(spec: &CookieSpec) -> String {
-    access_cookie("", 0, spec)
+pub fn clear_access(spec: &CookieSpec) -> SetCookie {
+    SetCookie::Clearing(access_cookie("", 0, spec))
 }
 
 /// `Set-Cookie` deleting the refresh cookie (same attributes, so the browser matches it).
-pub fn clear_refresh(spec: &CookieSpec) -> String {
-    refresh_cookie("", 0, spec)
+pub fn clear_refresh(spec: &CookieSpec) -> SetCookie {
+    SetCookie::Clearing(refresh_cookie("", 0, spec))
 }
 
 fn access_cookie(value: &str, max_age: i64, spec: &CookieSpec) -> String {
@@ -578,7 +624,8 @@ mod tests {
 
     #[test]
     fn the_refresh_cookie_is_host_only_for_the_whole_site() {
-        let set = set_refresh(&secret("r"), 60, &production()).unwrap();
+        let cookie = set_refresh(&secret("r"), 60, &production()).unwrap();
+        let set = cookie.header_value();
         assert!(set.starts_with("__Host-"), "{set}");
         assert!(set.contains("; Path=/;"), "{set}");
         assert!(set.contains("; Secure"), "{set}");

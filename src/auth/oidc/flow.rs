@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::auth::env::{random_bytes, Entropy, UnixTime};
-use crate::auth::http::cookie::CookieSpec;
+use crate::auth::http::cookie::{CookieSpec, SetCookie};
 use crate::auth::http::redirect::safe_next;
 use crate::auth::names::encoding::b64url;
 use crate::auth::secret::ct_eq;
@@ -191,13 +191,13 @@ pub fn cookie_name(spec: &CookieSpec) -> &'static str {
 
 /// `Set-Cookie` for the flow of `provider`: only its callback path receives it, and `Lax` so the
 /// provider's redirect back (a top-level navigation from another site) carries it.
-pub fn set_cookie(value: &str, provider: &str, spec: &CookieSpec) -> String {
-    flow_cookie(value, provider, FLOW_TTL, spec)
+pub fn set_cookie(value: &str, provider: &str, spec: &CookieSpec) -> SetCookie {
+    SetCookie::Setting(flow_cookie(value, provider, FLOW_TTL, spec))
 }
 
 /// `Set-Cookie` deleting the flow cookie once the callback has read it.
-pub fn clear_cookie(provider: &str, spec: &CookieSpec) -> String {
-    flow_cookie("", provider, 0, spec)
+pub fn clear_cookie(provider: &str, spec: &CookieSpec) -> SetCookie {
+    SetCookie::Clearing(flow_cookie("", provider, 0, spec))
 }
 
 fn flow_cookie(value: &str, provider: &str, max_age: i64, spec: &CookieSpec) -> String {

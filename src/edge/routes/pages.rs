@@ -2,6 +2,7 @@
 //! headers, the templates among them filled with this request's values by [`crate::auth::pages`],
 //! and HTML error pages for browser navigations.
 
+use crate::auth::http::cookie::SetCookie;
 use worker::worker_sys::ext::RequestExt;
 use worker::{Request, Response, Url};
 
@@ -134,7 +135,7 @@ pub(in crate::edge) async fn not_found(ctx: &Ctx<'_>) -> EdgeResult {
 /// cookies of a refresh in place.
 pub(in crate::edge) async fn forbidden(
     denied: &Denied,
-    set_cookies: &[String],
+    set_cookies: &[SetCookie],
     ctx: &Ctx<'_>,
 ) -> EdgeResult {
     let message = forbidden_message(denied);

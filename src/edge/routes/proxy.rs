@@ -16,6 +16,7 @@
 //! an identity: [`super::socket`] relays it, so that the socket closes when the session ends. A
 //! public path's upgrade (no identity, no session to end) is handed through as it came.
 
+use crate::auth::http::cookie::SetCookie;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::web_sys;
@@ -86,7 +87,7 @@ async fn forward(
     connection: Connection,
     ctx: &Ctx<'_>,
     identity: Option<&Identity>,
-    set_cookies: &[String],
+    set_cookies: &[SetCookie],
 ) -> EdgeResult<web_sys::Response> {
     let body = incoming.body();
     if matches!(facts.method.as_str(), "GET" | "HEAD") && body.is_some() {
