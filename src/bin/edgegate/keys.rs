@@ -7,9 +7,9 @@ use std::path::Path;
 
 use chrono::DateTime;
 
-use edgegate::auth::env::{random_bytes, OsEntropy};
-use edgegate::auth::secret::KeyMaterial;
-use edgegate::auth::token::keys::{generate_entry, SessionKeyRing};
+use edgegate::KeyMaterial;
+use edgegate::{generate_entry, SessionKeyRing};
+use edgegate::{random_bytes, OsEntropy};
 
 use crate::{fail, now, Failure};
 

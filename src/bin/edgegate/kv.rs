@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use clap::{ArgGroup, Args};
 use serde_json::Value;
 
-use edgegate::auth::env::{random_bytes, OsEntropy};
+use edgegate::{random_bytes, OsEntropy};
 
 use crate::{fail, Failure};
 

@@ -27,11 +27,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::DateTime;
 use clap::{ArgGroup, Parser, Subcommand};
 
-use edgegate::auth::env::UnixTime;
-use edgegate::auth::names::role::Role;
-use edgegate::auth::names::session_id::SessionId;
-use edgegate::auth::names::username::Username;
-use edgegate::auth::token::keys::{is_valid_kid, AssertionKeyRing};
+use edgegate::Role;
+use edgegate::SessionId;
+use edgegate::UnixTime;
+use edgegate::Username;
+use edgegate::{is_valid_kid, AssertionKeyRing};
 
 use kv::{Kv, Target};
 use sessions::{Edge, EdgeTarget};

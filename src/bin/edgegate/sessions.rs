@@ -1,21 +1,21 @@
 //! The `sessions` commands, and the session ends that user changes entail: requests to the
-//! worker's admin endpoint ([`edgegate::auth::gate::admin`]).
+//! worker's admin endpoint ([`edgegate::AdminCommand`]).
 //!
 //! The tool never writes session storage itself. The worker runs each command through the same
 //! core rules as its own session endpoints, the session authority stays the one writer, and each
 //! command leaves an audit line at the edge.
 
-use edgegate::auth::names::username::Username;
+use edgegate::Username;
 use std::path::PathBuf;
 
 use clap::Args;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use edgegate::auth::gate::admin::{AdminCommand, Ended, SessionList};
-use edgegate::auth::names::session_id::SessionId;
-use edgegate::auth::secret::AdminSecret;
-use edgegate::auth::secret::MIN_ADMIN_SECRET_LEN;
+use edgegate::AdminSecret;
+use edgegate::SessionId;
+use edgegate::MIN_ADMIN_SECRET_LEN;
+use edgegate::{AdminCommand, Ended, SessionList};
 
 use crate::{fail, utc_minute, Failure};
 

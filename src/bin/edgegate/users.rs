@@ -6,13 +6,11 @@
 use std::io::{self, BufRead, IsTerminal};
 use std::process::{Command, Stdio};
 
-use edgegate::auth::accounts::password::{
-    derive_native, new_salt, user_key, PasswordHash, UserRecord, PBKDF2_ITERATIONS,
-};
-use edgegate::auth::env::OsEntropy;
-use edgegate::auth::names::role::Role;
-use edgegate::auth::names::username::Username;
-use edgegate::auth::secret::Password;
+use edgegate::OsEntropy;
+use edgegate::Password;
+use edgegate::Role;
+use edgegate::Username;
+use edgegate::{derive_native, new_salt, user_key, PasswordHash, UserRecord, PBKDF2_ITERATIONS};
 
 use crate::kv::Kv;
 use crate::sessions::Edge;
