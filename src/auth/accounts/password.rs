@@ -91,6 +91,14 @@ impl PasswordHash {
         self.iterations
     }
 
+    /// The iterations a check of this record derives besides its own, so that every check costs
+    /// [`PBKDF2_ITERATIONS`]: a record made with fewer (an older or hand-made one) would otherwise
+    /// answer sooner than an unknown user's decoy, telling the two apart. Zero for a record at
+    /// the full count, as the CLI writes them.
+    pub fn padding_iterations(&self) -> u32 {
+        PBKDF2_ITERATIONS.saturating_sub(self.iterations)
+    }
+
     /// The salt, at least [`SALT_LEN`] bytes.
     pub fn salt(&self) -> &[u8] {
         &self.salt
@@ -173,6 +181,13 @@ impl fmt::Debug for UserRecord {
             .finish()
     }
 }
+
+/// The record a sign-in for a name without one is checked against, as stored text: it is parsed
+/// and derived exactly as a real record is (the same JSON, [`PBKDF2_ITERATIONS`], a
+/// [`SALT_LEN`] salt), so that the response time does not tell which accounts exist. Its hash is
+/// no derivation of any known password, and it never admits anyone: the caller treats it as no
+/// account, whatever the derivation gives.
+pub const DECOY_RECORD: &str = r#"{"password":"pbkdf2-sha256$100000$ZWRnZWdhdGUtZGVjb3khIQ$GbcF8H7yzhD6wbotQOBPvDqLGoqb0Q6LtD7qBky88co","roles":["member"],"disabled":false}"#;
 
 /// The KV key of a user's record, `user:<username>`; `None` for a federated user, who has none.
 pub fn user_key(username: &Username) -> Option<String> {
@@ -420,6 +435,37 @@ mod tests {
             disabled: false,
         };
         assert_eq!(bad_hash.password_hash(), Err(PasswordError::Malformed));
+    }
+
+    #[test]
+    fn the_decoy_record_costs_what_a_new_record_costs() {
+        let decoy: UserRecord = serde_json::from_str(DECOY_RECORD).unwrap();
+        let hash = decoy.password_hash().unwrap();
+        assert_eq!(hash.iterations(), PBKDF2_ITERATIONS);
+        assert_eq!(hash.padding_iterations(), 0);
+        assert_eq!(hash.salt().len(), SALT_LEN);
+        // Shaped like a record the CLI writes: the same fields, the same encoded lengths.
+        let real = PasswordHash::new(PBKDF2_ITERATIONS, &[9; SALT_LEN], &[7; HASH_LEN]).unwrap();
+        assert_eq!(decoy.password.len(), real.encode().len());
+        assert!(!decoy.disabled);
+        assert_eq!(serde_json::to_string(&decoy).unwrap(), DECOY_RECORD);
+    }
+
+    #[test]
+    fn every_check_derives_the_full_iteration_count() {
+        for iterations in [
+            MIN_ITERATIONS,
+            12_345,
+            PBKDF2_ITERATIONS - 1,
+            PBKDF2_ITERATIONS,
+        ] {
+            let hash = record(iterations);
+            assert_eq!(
+                hash.iterations() + hash.padding_iterations(),
+                PBKDF2_ITERATIONS
+            );
+        }
+        assert_eq!(record(PBKDF2_ITERATIONS).padding_iterations(), 0);
     }
 
     #[test]

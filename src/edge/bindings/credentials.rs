@@ -3,8 +3,14 @@
 //! `kv`: user records in the `USERS` namespace, PBKDF2-HMAC-SHA256 derived by the platform's
 //! WebCrypto. Workers caps PBKDF2 at 100,000 iterations, which is therefore what records use
 //! (OWASP asks 600,000 for this hash; the cap, and the CPU time limit of a request, are why a
-//! memory-hard function is not available here). Unknown users still cost one derivation, so
-//! response time does not reveal which accounts exist.
+//! memory-hard function is not available here).
+//!
+//! Response time does not reveal which accounts exist: a name without a record reads `USERS`
+//! once, as a known name does, and its check then runs the same code on a decoy record
+//! (`DECOY_RECORD`): the same JSON parse, the same record parse, a derivation with the same
+//! iteration count and salt length, the same constant-time comparison. A record made with fewer
+//! iterations than a new one derives the difference besides, so every check costs
+//! `PBKDF2_ITERATIONS` (tests/e2e/signin-timing.test.mjs measures both paths).
 //!
 //! `origin`: the credentials are POSTed to the origin's verification URL with a shared secret;
 //! its 200 answer names the user and roles. The name must already be a valid username as it would
@@ -20,7 +26,7 @@ use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
 
 use super::webcrypto;
 
-use crate::auth::accounts::password::{user_key, PasswordHash, UserRecord, PBKDF2_ITERATIONS};
+use crate::auth::accounts::password::{user_key, PasswordHash, UserRecord, DECOY_RECORD};
 use crate::auth::config::{Config, Credentials};
 use crate::auth::gate::signin::PasswordVerdict;
 use crate::auth::secret::{OriginSecret, Password};
@@ -36,26 +42,43 @@ async fn pbkdf2(password: &str, salt: &[u8], iterations: u32) -> Result<Vec<u8>,
         .map_err(Unavailable)
 }
 
-/// The record to compare against when the user does not exist, so the work is the same.
-const DECOY_SALT: [u8; 16] = *b"edgegate-decoy!!";
-
-/// The stored record of `username`, if there is one: the one read of `USERS`.
-async fn user_record(env: &Env, username: &Username) -> Result<Option<UserRecord>, Unavailable> {
+/// The stored text of `username`'s record, if there is one: the one read of `USERS`.
+async fn stored_record(env: &Env, username: &Username) -> Result<Option<String>, Unavailable> {
     let users = super::users_kv(env).map_err(|err| Unavailable(err.to_string()))?;
     let Some(key) = user_key(username) else {
         return Ok(None);
     };
-    let Some(text) = users
+    users
         .get(&key)
         .text()
         .await
-        .map_err(|err| Unavailable(err.to_string()))?
-    else {
-        return Ok(None);
-    };
-    serde_json::from_str(&text)
-        .map(Some)
+        .map_err(|err| Unavailable(err.to_string()))
+}
+
+fn parse_record(username: &Username, text: &str) -> Result<UserRecord, Unavailable> {
+    serde_json::from_str(text)
         .map_err(|err| Unavailable(format!("user record of {username}: {err}")))
+}
+
+/// The stored record of `username`, if there is one.
+async fn user_record(env: &Env, username: &Username) -> Result<Option<UserRecord>, Unavailable> {
+    stored_record(env, username)
+        .await?
+        .map(|text| parse_record(username, &text))
+        .transpose()
+}
+
+/// Whether `password` is the one `hash` was made from, at the cost of [`PBKDF2_ITERATIONS`]
+/// whatever the record's own count (its padding derived besides).
+///
+/// [`PBKDF2_ITERATIONS`]: crate::auth::accounts::password::PBKDF2_ITERATIONS
+async fn password_matches(hash: &PasswordHash, password: &Password) -> Result<bool, Unavailable> {
+    let derived = pbkdf2(password.expose(), hash.salt(), hash.iterations()).await?;
+    let padding = hash.padding_iterations();
+    if padding > 0 {
+        pbkdf2(password.expose(), hash.salt(), padding).await?;
+    }
+    Ok(hash.matches(&derived))
 }
 
 async fn verify_kv(
@@ -63,15 +86,14 @@ async fn verify_kv(
     username: &Username,
     password: &Password,
 ) -> Result<PasswordVerdict, Unavailable> {
-    let Some(record) = user_record(env, username).await? else {
-        pbkdf2(password.expose(), &DECOY_SALT, PBKDF2_ITERATIONS).await?;
-        return Ok(PasswordVerdict::Invalid);
-    };
+    // One path for both: a name without a record is checked against the decoy, then refused.
+    let stored = stored_record(env, username).await?;
+    let known = stored.is_some();
+    let record = parse_record(username, stored.as_deref().unwrap_or(DECOY_RECORD))?;
     let hash: PasswordHash = record
         .password_hash()
         .map_err(|err| Unavailable(format!("user record: {err}")))?;
-    let derived = pbkdf2(password.expose(), hash.salt(), hash.iterations()).await?;
-    if !hash.matches(&derived) {
+    if !password_matches(&hash, password).await? || !known {
         return Ok(PasswordVerdict::Invalid);
     }
     Ok(if record.disabled {
