@@ -32,7 +32,7 @@ use crate::auth::oidc::discovery::{Discovery, MAX_DISCOVERY_BYTES};
 use crate::auth::oidc::flow::{self, callback_path, Flow, FORM_VALUE, OIDC_PREFIX};
 use crate::auth::oidc::id_token::MAX_PROVIDER_TOKEN_BYTES;
 use crate::auth::oidc::keys::{ProviderKeys, MAX_JWKS_BYTES};
-use crate::auth::oidc::refresh_policy::{is_fresh, may_refetch_keys};
+use crate::auth::oidc::refresh_policy::{is_fresh, spend_key_refetch};
 use crate::auth::pages::render_provider_logout;
 use crate::auth::session::store::StoreError;
 
@@ -143,28 +143,30 @@ async fn metadata(
     Ok((discovery, keys))
 }
 
-/// The key set again after an unknown `kid` (a key rotation), at most once a minute.
+/// The key set again after an unknown `kid` (a key rotation), within the budget of
+/// [`spend_key_refetch`]: the attempt is recorded before the fetch, so a failing key set is not
+/// fetched again on every token.
 async fn refetch_keys(
     ctx: &Ctx<'_>,
     index: usize,
     discovery: &Rc<Discovery>,
 ) -> EdgeResult<Option<Rc<ProviderKeys>>> {
-    let Some((_, _, fetched_at, keys_at)) = cached(index) else {
-        return Ok(None);
-    };
-    if !may_refetch_keys(keys_at, ctx.now) {
+    let spent = METADATA.with(|slots| {
+        slots
+            .borrow_mut()
+            .get_mut(index)
+            .and_then(Option::as_mut)
+            .is_some_and(|meta| spend_key_refetch(&mut meta.keys_fetched_at, ctx.now))
+    });
+    if !spent {
         return Ok(None);
     }
     let keys = Rc::new(fetch_keys(discovery).await?);
-    store(
-        index,
-        Metadata {
-            discovery: discovery.clone(),
-            keys: keys.clone(),
-            fetched_at,
-            keys_fetched_at: ctx.now,
-        },
-    );
+    METADATA.with(|slots| {
+        if let Some(Some(meta)) = slots.borrow_mut().get_mut(index) {
+            meta.keys = keys.clone();
+        }
+    });
     Ok(Some(keys))
 }
 

@@ -243,8 +243,8 @@ pub struct Ended {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::secret::MIN_ADMIN_SECRET_LEN;
     use crate::auth::names::username::testing::named;
+    use crate::auth::secret::MIN_ADMIN_SECRET_LEN;
 
     const ID: &str = "AAAAAAAAAAAAAAAAAAAAAA";
 

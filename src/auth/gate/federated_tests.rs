@@ -39,6 +39,8 @@ fn discovery() -> Rc<Discovery> {
 struct FakeLink {
     id_token: String,
     stale_keys: bool,
+    /// The refetch fails (the key set endpoint is down).
+    refetch_fails: bool,
     refetches: Cell<u32>,
     exchanges: Cell<u32>,
 }
@@ -48,6 +50,7 @@ impl FakeLink {
         Self {
             id_token,
             stale_keys: false,
+            refetch_fails: false,
             refetches: Cell::new(0),
             exchanges: Cell::new(0),
         }
@@ -75,6 +78,9 @@ impl ProviderLink for FakeLink {
         _discovery: &Rc<Discovery>,
     ) -> Result<Option<Rc<ProviderKeys>>, String> {
         self.refetches.set(self.refetches.get() + 1);
+        if self.refetch_fails {
+            return Err("provider keys: answered 500".into());
+        }
         Ok(Some(Rc::new(keys())))
     }
 
@@ -261,6 +267,65 @@ fn an_unknown_key_is_refetched_once_and_then_trusted() {
     };
     assert!(finish(&world, callback, &link).is_ok());
     assert_eq!(link.refetches.get(), 1);
+}
+
+#[test]
+fn a_failed_key_refetch_is_a_provider_error_not_an_outage_of_the_edge() {
+    let world = world();
+    let (flow, cookie) = begun(&world);
+    let link = FakeLink {
+        stale_keys: true,
+        refetch_fails: true,
+        ..FakeLink::answering(id_token_for(&flow, json!({})))
+    };
+    let callback = ProviderCallback {
+        flow_cookie: Some(&cookie),
+        state: Some(&flow.state),
+        code: Some("c-1"),
+        error: None,
+    };
+    let refusal = finish(&world, callback, &link).unwrap_err();
+    assert_eq!(refusal.code, "provider_error");
+    assert!(
+        refusal.detail.contains("provider keys"),
+        "{}",
+        refusal.detail
+    );
+    assert_eq!(link.refetches.get(), 1);
+}
+
+#[test]
+fn a_back_channel_logout_signed_with_a_rotated_key_refetches_the_key_set() {
+    let world = world();
+    let user = Username::federated("corp", "u-123").unwrap();
+    let browser = world.login_as(&user, NOW - 30, CHROME_LINUX);
+    let provider = &world.config.oidc.providers[0];
+    let link = FakeLink {
+        stale_keys: true,
+        ..FakeLink::answering(String::new())
+    };
+    let marks = Marks::default();
+    let ports = (&link, &LocalSignatureCheck, &marks);
+    let ended = pollster::block_on(world.gate(NOW).provider_logout(
+        provider,
+        &logout_body(json!({})),
+        ports,
+    ))
+    .unwrap();
+    assert_eq!(ended, Ok(1));
+    assert_eq!(link.refetches.get(), 1);
+    assert!(pollster::block_on(world.store.is_revoked(&browser.session)).unwrap());
+    // The key set cannot be fetched: the provider is told to try again later (503), not that
+    // its token is bad.
+    let failing = FakeLink {
+        stale_keys: true,
+        refetch_fails: true,
+        ..FakeLink::answering(String::new())
+    };
+    let ports = (&failing, &LocalSignatureCheck, &marks);
+    let body = logout_body(json!({"jti": "j-2"}));
+    let outcome = pollster::block_on(world.gate(NOW).provider_logout(provider, &body, ports));
+    assert!(matches!(outcome, Err(SignInError::ProviderUnavailable(_))));
 }
 
 /// Remembers marks in memory.
