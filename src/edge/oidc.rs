@@ -484,11 +484,13 @@ async fn callback(
         _ => None,
     };
     let (state, code, error) = (query(url, "state"), query(url, "code"), query(url, "error"));
+    let iss = query(url, "iss");
     let callback = ProviderCallback {
         flow_cookie,
         state: state.as_deref(),
         code: code.as_deref(),
         error: error.as_deref(),
+        iss: iss.as_deref(),
     };
     let link = Link {
         ctx,

@@ -66,6 +66,8 @@ pub struct ProviderCallback<'a> {
     pub code: Option<&'a str>,
     /// `error`, when the provider refused.
     pub error: Option<&'a str>,
+    /// `iss` (RFC 9207), when the provider sent one.
+    pub iss: Option<&'a str>,
 }
 
 /// A provider sign-in that did not work: the code the sign-in page shows, and what was logged.
@@ -131,6 +133,14 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             Ok(flow) => flow,
             Err(err) => return refuse("provider_expired", &err),
         };
+        let (discovery, keys) = match link.metadata().await {
+            Ok(metadata) => metadata,
+            Err(err) => return refuse("provider_error", &err),
+        };
+        // RFC 9207: the answer (an error too) names the provider it came from.
+        if let Err(err) = discovery.check_response_issuer(callback.iss) {
+            return refuse("provider_error", &err);
+        }
         if let Some(error) = callback.error {
             let error: String = error.chars().take(80).collect();
             return refuse(
@@ -140,10 +150,6 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         }
         let Some(code) = callback.code else {
             return refuse("provider_error", &"no code in the answer");
-        };
-        let (discovery, keys) = match link.metadata().await {
-            Ok(metadata) => metadata,
-            Err(err) => return refuse("provider_error", &err),
         };
         let id_token = match link.exchange(&discovery, code, &flow.verifier).await {
             Ok(token) => token,
