@@ -179,3 +179,100 @@ export async function startHostileProvider() {
     },
   };
 }
+
+/**
+ * A hostile provider the test drives while it runs: `discovery` (extra members of the discovery
+ * document, read when the edge fetches it), `tokenMode` ("normal", "redirect" to `redirectTo`
+ * with a 307, "stall" for `stallMs`), `jwksFails` (the key set answers 500), `rotate()` (the key
+ * set and `sign` move to a new key `rsa-2`). Counts `jwksHits`; `answers` as in
+ * startHostileProvider. Returns the handle; `close()` when done.
+ */
+export async function startDrivableProvider({ discovery = {} } = {}) {
+  const first = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const server = http.createServer();
+  const port = await listen(server);
+  const issuer = `http://127.0.0.1:${port}`;
+  const state = {
+    issuer,
+    clientId: "edge-driven",
+    clientSecret: "driven-client-secret-value",
+    kid: "rsa-1",
+    key: first,
+    answers: new Map(),
+    tokenMode: "normal",
+    redirectTo: null,
+    stallMs: 30_000,
+    jwksFails: false,
+    jwksHits: 0,
+    tokenRequests: 0,
+    rotate() {
+      state.key = generateKeyPairSync("rsa", { modulusLength: 2048 });
+      state.kid = "rsa-2";
+    },
+    sign(header, claims) {
+      return signJwt({ alg: "RS256", kid: state.kid, ...header }, claims, state.key.privateKey);
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+  server.on("request", async (req, res) => {
+    const json = (status, body, headers = {}) => {
+      res.writeHead(status, { "content-type": "application/json", ...headers });
+      res.end(JSON.stringify(body));
+    };
+    const url = new URL(req.url, issuer);
+    if (url.pathname === "/.well-known/openid-configuration") {
+      return json(200, {
+        issuer,
+        authorization_endpoint: `${issuer}/authorize`,
+        token_endpoint: `${issuer}/token`,
+        jwks_uri: `${issuer}/jwks`,
+        ...discovery,
+      });
+    }
+    if (url.pathname === "/jwks") {
+      state.jwksHits += 1;
+      if (state.jwksFails) return json(500, { error: "down" });
+      const jwk = state.key.publicKey.export({ format: "jwk" });
+      return json(200, { keys: [{ ...jwk, kid: state.kid, alg: "RS256", use: "sig" }] });
+    }
+    if (url.pathname === "/token" && req.method === "POST") {
+      let body = "";
+      for await (const chunk of req) body += chunk;
+      state.tokenRequests += 1;
+      if (state.tokenMode === "redirect") return json(307, {}, { location: state.redirectTo });
+      if (state.tokenMode === "stall") await new Promise((resolve) => setTimeout(resolve, state.stallMs));
+      const code = new URLSearchParams(body).get("code");
+      if (!state.answers.has(code)) return json(400, { error: "invalid_grant" });
+      const idToken = state.answers.get(code);
+      state.answers.delete(code);
+      return json(200, { access_token: "at", token_type: "Bearer", id_token: idToken });
+    }
+    json(404, { error: "not_found" });
+  });
+  return state;
+}
+
+/** A server that records every request it receives (a third party the edge must never reach). */
+export async function startRecorder() {
+  const server = http.createServer();
+  const port = await listen(server);
+  const requests = [];
+  server.on("request", async (req, res) => {
+    let body = "";
+    for await (const chunk of req) body += chunk;
+    requests.push({ method: req.method, url: req.url, authorization: req.headers.authorization ?? null, body });
+    res.writeHead(404);
+    res.end();
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}

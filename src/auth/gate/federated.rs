@@ -66,6 +66,8 @@ pub struct ProviderCallback<'a> {
     pub code: Option<&'a str>,
     /// `error`, when the provider refused.
     pub error: Option<&'a str>,
+    /// `iss` (RFC 9207), when the provider sent one.
+    pub iss: Option<&'a str>,
 }
 
 /// A provider sign-in that did not work: the code the sign-in page shows, and what was logged.
@@ -131,6 +133,14 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             Ok(flow) => flow,
             Err(err) => return refuse("provider_expired", &err),
         };
+        let (discovery, keys) = match link.metadata().await {
+            Ok(metadata) => metadata,
+            Err(err) => return refuse("provider_error", &err),
+        };
+        // RFC 9207: the answer (an error too) names the provider it came from.
+        if let Err(err) = discovery.check_response_issuer(callback.iss) {
+            return refuse("provider_error", &err);
+        }
         if let Some(error) = callback.error {
             let error: String = error.chars().take(80).collect();
             return refuse(
@@ -141,10 +151,6 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         let Some(code) = callback.code else {
             return refuse("provider_error", &"no code in the answer");
         };
-        let (discovery, mut keys) = match link.metadata().await {
-            Ok(metadata) => metadata,
-            Err(err) => return refuse("provider_error", &err),
-        };
         let id_token = match link.exchange(&discovery, code, &flow.verifier).await {
             Ok(token) => token,
             Err(err) => return refuse("provider_error", &err),
@@ -154,17 +160,15 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             client_id: &provider.client_id,
             now: self.now,
         };
-        let mut verified = validate_id_token(check, &keys, &id_token, &expect, &flow.nonce).await;
-        if let Err(ProviderTokenError::UnknownKey(_)) = verified {
-            let fresh = link
-                .refetch_keys(&discovery)
-                .await
-                .map_err(SignInError::ProviderUnavailable)?;
-            if let Some(fresh) = fresh {
-                keys = fresh;
-                verified = validate_id_token(check, &keys, &id_token, &expect, &flow.nonce).await;
-            }
-        }
+        let verified = verify_with_refetch(link, &discovery, keys, |keys| {
+            let (id_token, expect, nonce) = (&id_token, &expect, &flow.nonce);
+            async move { validate_id_token(check, &keys, id_token, expect, nonce).await }
+        })
+        .await;
+        let verified = match verified {
+            Ok(verified) => verified,
+            Err(err) => return refuse("provider_error", &format!("provider keys: {err}")),
+        };
         let token = match verified {
             Ok(token) => token,
             Err(err) => return refuse("provider_error", &format!("ID token refused: {err}")),
@@ -194,7 +198,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         let Some(token) = logout_token_field(body) else {
             return Ok(Err(LogoutRefusal("no logout_token".into())));
         };
-        let (_, keys) = link
+        let (discovery, keys) = link
             .metadata()
             .await
             .map_err(SignInError::ProviderUnavailable)?;
@@ -203,7 +207,15 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             client_id: &provider.client_id,
             now: self.now,
         };
-        let logout = match validate_logout_token(check, &keys, &token, &expect).await {
+        // A rotation at the provider shows here as on sign-in: one refetch within the same budget.
+        // A failed refetch is the provider's outage (503), so it retries the logout later.
+        let verified = verify_with_refetch(link, &discovery, keys, |keys| {
+            let (token, expect) = (&token, &expect);
+            async move { validate_logout_token(check, &keys, token, expect).await }
+        })
+        .await
+        .map_err(SignInError::ProviderUnavailable)?;
+        let logout = match verified {
             Ok(logout) => logout,
             Err(err) => {
                 self.audit
@@ -245,6 +257,30 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         self.audit.record(event);
         Ok(Ok(ended))
     }
+}
+
+/// Verifies a provider's token with `keys`, and once more with the key set fetched again when its
+/// `kid` is unknown (a key rotation at the provider) and the refetch budget allows
+/// ([`crate::auth::oidc::refresh_policy::spend_key_refetch`]). Every route that verifies a
+/// provider's token goes through here, so a rotation is followed everywhere alike. `Err` when the
+/// refetch itself failed (it still counted against the budget).
+async fn verify_with_refetch<T, F, Fut>(
+    link: &impl ProviderLink,
+    discovery: &Rc<Discovery>,
+    keys: Rc<ProviderKeys>,
+    verify: F,
+) -> Result<Result<T, ProviderTokenError>, String>
+where
+    F: Fn(Rc<ProviderKeys>) -> Fut,
+    Fut: core::future::Future<Output = Result<T, ProviderTokenError>>,
+{
+    let verified = verify(keys).await;
+    if let Err(ProviderTokenError::UnknownKey(_)) = verified {
+        if let Some(fresh) = link.refetch_keys(discovery).await? {
+            return Ok(verify(fresh).await);
+        }
+    }
+    Ok(verified)
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ fn discovery() -> Rc<Discovery> {
         token_endpoint: format!("{ISSUER}/token"),
         jwks_uri: format!("{ISSUER}/jwks"),
         end_session_endpoint: None,
+        authorization_response_iss_parameter_supported: false,
     })
 }
 
@@ -39,6 +40,10 @@ fn discovery() -> Rc<Discovery> {
 struct FakeLink {
     id_token: String,
     stale_keys: bool,
+    /// The refetch fails (the key set endpoint is down).
+    refetch_fails: bool,
+    /// The discovery document advertises `iss` in authorization responses (RFC 9207).
+    iss_advertised: bool,
     refetches: Cell<u32>,
     exchanges: Cell<u32>,
 }
@@ -48,6 +53,8 @@ impl FakeLink {
         Self {
             id_token,
             stale_keys: false,
+            refetch_fails: false,
+            iss_advertised: false,
             refetches: Cell::new(0),
             exchanges: Cell::new(0),
         }
@@ -67,7 +74,10 @@ impl ProviderLink for FakeLink {
             }
             false => keys(),
         };
-        Ok((discovery(), Rc::new(keys)))
+        let mut discovery = discovery();
+        Rc::make_mut(&mut discovery).authorization_response_iss_parameter_supported =
+            self.iss_advertised;
+        Ok((discovery, Rc::new(keys)))
     }
 
     async fn refetch_keys(
@@ -75,6 +85,9 @@ impl ProviderLink for FakeLink {
         _discovery: &Rc<Discovery>,
     ) -> Result<Option<Rc<ProviderKeys>>, String> {
         self.refetches.set(self.refetches.get() + 1);
+        if self.refetch_fails {
+            return Err("provider keys: answered 500".into());
+        }
         Ok(Some(Rc::new(keys())))
     }
 
@@ -139,6 +152,7 @@ fn a_good_callback_opens_a_session_for_the_provider_user_and_goes_to_next() {
         state: Some(&flow.state),
         code: Some("c-1"),
         error: None,
+        iss: None,
     };
     let (opened, next) = finish(&world, callback, &link).unwrap();
     assert_eq!(opened.record.user.as_str(), "corp:u-123");
@@ -163,6 +177,7 @@ fn a_callback_without_its_flow_or_with_another_state_is_expired() {
             state: Some("another"),
             code: Some("c-1"),
             error: None,
+            iss: None,
         },
     ] {
         let refusal = finish(&world, callback, &link).unwrap_err();
@@ -189,6 +204,7 @@ fn the_providers_error_a_missing_code_and_a_bad_token_are_provider_errors() {
         state: Some(&flow.state),
         code: Some("c-1"),
         error: None,
+        iss: None,
     };
     let link = FakeLink::answering(id_token_for(&flow, json!({})));
     let denied = ProviderCallback {
@@ -231,6 +247,7 @@ fn a_person_the_provider_config_does_not_admit_is_refused() {
         state: Some(&flow.state),
         code: Some("c-1"),
         error: None,
+        iss: None,
     };
     assert_eq!(
         finish(&world, callback, &link).unwrap_err().code,
@@ -258,9 +275,119 @@ fn an_unknown_key_is_refetched_once_and_then_trusted() {
         state: Some(&flow.state),
         code: Some("c-1"),
         error: None,
+        iss: None,
     };
     assert!(finish(&world, callback, &link).is_ok());
     assert_eq!(link.refetches.get(), 1);
+}
+
+#[test]
+fn the_authorization_responses_iss_must_be_the_issuer_and_present_when_advertised() {
+    let world = world();
+    let (flow, cookie) = begun(&world);
+    let good = ProviderCallback {
+        flow_cookie: Some(&cookie),
+        state: Some(&flow.state),
+        code: Some("c-1"),
+        error: None,
+        iss: Some(ISSUER),
+    };
+    let quiet = FakeLink::answering(id_token_for(&flow, json!({})));
+    let loud = FakeLink {
+        iss_advertised: true,
+        ..FakeLink::answering(id_token_for(&flow, json!({})))
+    };
+    let mixed_up = ProviderCallback {
+        iss: Some("https://evil.example"),
+        ..good
+    };
+    let missing = ProviderCallback { iss: None, ..good };
+    for (callback, link) in [(mixed_up, &quiet), (mixed_up, &loud), (missing, &loud)] {
+        assert_eq!(
+            finish(&world, callback, link).unwrap_err().code,
+            "provider_error"
+        );
+    }
+    assert_eq!(
+        loud.exchanges.get() + quiet.exchanges.get(),
+        0,
+        "no code exchanged"
+    );
+    assert!(
+        finish(&world, missing, &quiet).is_ok(),
+        "not advertised: may be absent"
+    );
+    let (flow, cookie) = begun(&world);
+    let good = ProviderCallback {
+        flow_cookie: Some(&cookie),
+        state: Some(&flow.state),
+        ..good
+    };
+    let loud = FakeLink {
+        iss_advertised: true,
+        ..FakeLink::answering(id_token_for(&flow, json!({})))
+    };
+    assert!(finish(&world, good, &loud).is_ok());
+}
+
+#[test]
+fn a_failed_key_refetch_is_a_provider_error_not_an_outage_of_the_edge() {
+    let world = world();
+    let (flow, cookie) = begun(&world);
+    let link = FakeLink {
+        stale_keys: true,
+        refetch_fails: true,
+        ..FakeLink::answering(id_token_for(&flow, json!({})))
+    };
+    let callback = ProviderCallback {
+        flow_cookie: Some(&cookie),
+        state: Some(&flow.state),
+        code: Some("c-1"),
+        error: None,
+        iss: None,
+    };
+    let refusal = finish(&world, callback, &link).unwrap_err();
+    assert_eq!(refusal.code, "provider_error");
+    assert!(
+        refusal.detail.contains("provider keys"),
+        "{}",
+        refusal.detail
+    );
+    assert_eq!(link.refetches.get(), 1);
+}
+
+#[test]
+fn a_back_channel_logout_signed_with_a_rotated_key_refetches_the_key_set() {
+    let world = world();
+    let user = Username::federated("corp", "u-123").unwrap();
+    let browser = world.login_as(&user, NOW - 30, CHROME_LINUX);
+    let provider = &world.config.oidc.providers[0];
+    let link = FakeLink {
+        stale_keys: true,
+        ..FakeLink::answering(String::new())
+    };
+    let marks = Marks::default();
+    let ports = (&link, &LocalSignatureCheck, &marks);
+    let ended = pollster::block_on(world.gate(NOW).provider_logout(
+        provider,
+        &logout_body(json!({})),
+        ports,
+    ))
+    .unwrap();
+    assert_eq!(ended, Ok(1));
+    assert_eq!(link.refetches.get(), 1);
+    assert!(pollster::block_on(world.store.is_revoked(&browser.session)).unwrap());
+    // The key set cannot be fetched: the provider is told to try again later (503), not that
+    // its token is bad.
+    let failing = FakeLink {
+        stale_keys: true,
+        refetch_fails: true,
+        ..FakeLink::answering(String::new())
+    };
+    let ports = (&failing, &LocalSignatureCheck, &marks);
+    let body = logout_body(json!({"jti": "j-2"}));
+    let outcome = pollster::block_on(world.gate(NOW).provider_logout(provider, &body, ports));
+    assert!(matches!(outcome, Err(SignInError::ProviderUnavailable(_))));
 }
 
 /// Remembers marks in memory.

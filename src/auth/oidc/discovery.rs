@@ -26,6 +26,28 @@ pub struct Discovery {
     /// provider offers no RP-initiated logout.
     #[serde(default)]
     pub end_session_endpoint: Option<String>,
+    /// Whether the provider puts `iss` in its authorization responses (RFC 9207); then the
+    /// callback requires it, equal to the issuer.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+/// Why an authorization response's `iss` parameter (RFC 9207 §2.4) was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseIssuerError {
+    /// The provider advertises the parameter and the response lacks it.
+    Missing,
+    /// `iss` is not the configured issuer: the response comes from another provider (a mix-up).
+    Wrong,
+}
+
+impl fmt::Display for ResponseIssuerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Missing => "the answer has no `iss`, which the provider advertises",
+            Self::Wrong => "the answer's `iss` is another issuer",
+        })
+    }
 }
 
 /// Why a discovery document was refused.
@@ -82,6 +104,22 @@ impl Discovery {
     }
 }
 
+impl Discovery {
+    /// Checks the authorization response's `iss` (RFC 9207 §2.4): when present it must be exactly
+    /// the issuer, and it must be present when the provider advertises
+    /// `authorization_response_iss_parameter_supported`.
+    pub fn check_response_issuer(&self, iss: Option<&str>) -> Result<(), ResponseIssuerError> {
+        match iss {
+            Some(iss) if iss == self.issuer => Ok(()),
+            Some(_) => Err(ResponseIssuerError::Wrong),
+            None if self.authorization_response_iss_parameter_supported => {
+                Err(ResponseIssuerError::Missing)
+            }
+            None => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +146,40 @@ mod tests {
         assert_eq!(
             Discovery::parse(b"{}", "https://id.example.com", false).unwrap_err(),
             DiscoveryError::Malformed
+        );
+    }
+
+    #[test]
+    fn the_response_iss_is_checked_and_required_when_advertised() {
+        let quiet = Discovery::parse(DOC.as_bytes(), "https://id.example.com", false).unwrap();
+        assert!(!quiet.authorization_response_iss_parameter_supported);
+        assert_eq!(quiet.check_response_issuer(None), Ok(()));
+        assert_eq!(
+            quiet.check_response_issuer(Some("https://id.example.com")),
+            Ok(())
+        );
+        assert_eq!(
+            quiet.check_response_issuer(Some("https://evil.example")),
+            Err(ResponseIssuerError::Wrong)
+        );
+        let advertised = DOC.replace(
+            "\"issuer\"",
+            "\"authorization_response_iss_parameter_supported\":true,\"issuer\"",
+        );
+        let loud =
+            Discovery::parse(advertised.as_bytes(), "https://id.example.com", false).unwrap();
+        assert!(loud.authorization_response_iss_parameter_supported);
+        assert_eq!(
+            loud.check_response_issuer(None),
+            Err(ResponseIssuerError::Missing)
+        );
+        assert_eq!(
+            loud.check_response_issuer(Some("https://id.example.com/")),
+            Err(ResponseIssuerError::Wrong)
+        );
+        assert_eq!(
+            loud.check_response_issuer(Some("https://id.example.com")),
+            Ok(())
         );
     }
 }

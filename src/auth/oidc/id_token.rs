@@ -50,6 +50,9 @@ pub enum ProviderTokenError {
     WrongIssuer,
     /// Our client id is not among `aud`.
     WrongAudience,
+    /// `aud` names an audience besides our client id, which this edge does not trust (Core
+    /// 3.1.3.7 step 3: refused rather than judged).
+    UntrustedAudience,
     /// `azp` is present (or needed, with several audiences) and is not our client id.
     WrongAuthorizedParty,
     /// `exp` is past, beyond [`PROVIDER_LEEWAY`].
@@ -92,6 +95,7 @@ impl fmt::Display for ProviderTokenError {
             Self::BadSignature => f.write_str("the token's signature does not verify"),
             Self::WrongIssuer => f.write_str("the token was issued by another issuer"),
             Self::WrongAudience => f.write_str("the token is not for this client"),
+            Self::UntrustedAudience => f.write_str("the token is also for another audience"),
             Self::WrongAuthorizedParty => f.write_str("the token's `azp` is not this client"),
             Self::Expired => f.write_str("the token has expired"),
             Self::NotYetValid => f.write_str("the token is not valid yet (`nbf`)"),
@@ -207,20 +211,25 @@ impl SignedClaims {
         if self.text("iss") != Some(expect.issuer) {
             return Err(ProviderTokenError::WrongIssuer);
         }
-        let audiences: Vec<&str> = match self.claims.get("aud") {
-            Some(Value::String(one)) => vec![one.as_str()],
-            Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
+        // Every audience must be our client id: a token also meant for another client (which
+        // could have asked for it, and replay it here) is refused, whatever its `azp`.
+        let audiences: Vec<Option<&str>> = match self.claims.get("aud") {
+            Some(Value::String(one)) => vec![Some(one.as_str())],
+            Some(Value::Array(many)) if !many.is_empty() => {
+                many.iter().map(Value::as_str).collect()
+            }
             _ => return Err(ProviderTokenError::MissingClaim("aud")),
         };
-        if !audiences.contains(&expect.client_id) {
+        if !audiences.contains(&Some(expect.client_id)) {
             return Err(ProviderTokenError::WrongAudience);
         }
-        match self.claims.get("azp") {
-            Some(azp) if azp.as_str() != Some(expect.client_id) => {
-                return Err(ProviderTokenError::WrongAuthorizedParty)
+        if audiences.iter().any(|aud| *aud != Some(expect.client_id)) {
+            return Err(ProviderTokenError::UntrustedAudience);
+        }
+        if let Some(azp) = self.claims.get("azp") {
+            if azp.as_str() != Some(expect.client_id) {
+                return Err(ProviderTokenError::WrongAuthorizedParty);
             }
-            None if audiences.len() > 1 => return Err(ProviderTokenError::MissingClaim("azp")),
-            _ => {}
         }
         let issued = self
             .time("iat")
@@ -448,11 +457,23 @@ mod tests {
             ),
             (
                 with(json!({"aud": ["a", CLIENT]})),
-                ProviderTokenError::MissingClaim("azp"),
+                ProviderTokenError::UntrustedAudience,
             ),
             (
                 with(json!({"aud": ["a", CLIENT], "azp": "a"})),
-                ProviderTokenError::WrongAuthorizedParty,
+                ProviderTokenError::UntrustedAudience,
+            ),
+            (
+                with(json!({"aud": ["a", CLIENT], "azp": CLIENT})),
+                ProviderTokenError::UntrustedAudience,
+            ),
+            (
+                with(json!({"aud": [CLIENT, 7]})),
+                ProviderTokenError::UntrustedAudience,
+            ),
+            (
+                with(json!({"aud": []})),
+                ProviderTokenError::MissingClaim("aud"),
             ),
             (
                 with(json!({"azp": "a"})),
@@ -492,9 +513,9 @@ mod tests {
         for (claims, error) in cases {
             assert_eq!(check(es(), claims.clone()).unwrap_err(), error, "{claims}");
         }
-        // Within the leeway is fine, and several audiences with our `azp` too.
+        // Within the leeway is fine, and `aud` as a list of just our client id too.
         check(es(), with(json!({"exp": NOW - 59, "iat": NOW + 59}))).unwrap();
-        check(es(), with(json!({"aud": ["a", CLIENT], "azp": CLIENT}))).unwrap();
+        check(es(), with(json!({"aud": [CLIENT], "azp": CLIENT}))).unwrap();
     }
 
     #[test]

@@ -54,6 +54,34 @@ fn claim_values<'a>(token: &'a VerifiedIdToken, claim: Option<&str>) -> Vec<&'a 
     }
 }
 
+/// Whether `email` is one plain address, `local@domain`: one `@`, a local part of printable
+/// ASCII without the characters that quote, group or separate addresses (`"(),:;<>[]\` and
+/// space), and a domain of dot-separated DNS labels. Anything else (`a@evil.test@example.com`,
+/// a quoted local part, a display name, a list) could be read with another domain by a mail
+/// system than by the allow-list, so it never passes one.
+pub fn is_one_address(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"\"(),:;<>[]\\@".contains(&b));
+    let domain_ok = domain.len() <= 253
+        && domain.split('.').count() >= 2
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    local_ok && domain_ok
+}
+
 /// Maps a verified token to an identity, or refuses it.
 pub fn admit(provider: &Provider, token: &VerifiedIdToken) -> Result<ProviderIdentity, Refused> {
     let user =
@@ -65,6 +93,7 @@ pub fn admit(provider: &Provider, token: &VerifiedIdToken) -> Result<ProviderIde
             .claim("email")
             .and_then(Value::as_str)
             .filter(|_| verified)
+            .filter(|email| is_one_address(email))
             .map(str::to_ascii_lowercase);
         let domain = email
             .as_deref()
@@ -169,6 +198,34 @@ mod tests {
     }
 
     #[test]
+    fn one_address_is_local_at_domain_and_nothing_more() {
+        for good in [
+            "ada@example.com",
+            "a.b+tag@mail.example.co.uk",
+            "x_y-z@a-b.example",
+        ] {
+            assert!(is_one_address(good), "{good}");
+        }
+        for bad in [
+            "a@evil.test@example.com",
+            "\"a@b\"@example.com",
+            "ada@example.com ",
+            "ada @example.com",
+            "ada@example",
+            "@example.com",
+            "ada@",
+            "ada@-x.example.com",
+            "ada@example..com",
+            "a<b>@example.com",
+            "a,b@example.com",
+            "ada@exa mple.com",
+            "adá@example.com",
+        ] {
+            assert!(!is_one_address(bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn allow_lists_admit_by_verified_email_domain_or_group() {
         let cases = [
             (
@@ -197,6 +254,30 @@ mod tests {
                 false,
             ),
             ("OIDC_CORP_ALLOWED_DOMAINS", "ample.com", json!({}), false),
+            (
+                "OIDC_CORP_ALLOWED_DOMAINS",
+                "example.com",
+                json!({"email": "a@evil.test@example.com"}),
+                false,
+            ),
+            (
+                "OIDC_CORP_ALLOWED_DOMAINS",
+                "example.com",
+                json!({"email": "\"a@evil.test\"@example.com"}),
+                false,
+            ),
+            (
+                "OIDC_CORP_ALLOWED_DOMAINS",
+                "example.com",
+                json!({"email": "Ada <ada@evil.test>, b@example.com"}),
+                false,
+            ),
+            (
+                "OIDC_CORP_ALLOWED_EMAILS",
+                "a@evil.test@example.com",
+                json!({"email": "a@evil.test@example.com"}),
+                false,
+            ),
             ("OIDC_CORP_ALLOWED_GROUPS", "staff", json!({}), true),
             ("OIDC_CORP_ALLOWED_GROUPS", "finance", json!({}), false),
         ];

@@ -14,3 +14,4 @@ pub mod identity;
 pub mod keys;
 pub mod logout;
 pub mod refresh_policy;
+pub mod transport;

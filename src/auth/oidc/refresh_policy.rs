@@ -22,6 +22,18 @@ pub fn may_refetch_keys(keys_fetched_at: UnixTime, now: UnixTime) -> bool {
     now - keys_fetched_at >= KEY_REFETCH_INTERVAL
 }
 
+/// Spends the key refetch budget at `now` if it allows: `true` (and `last_attempt` becomes `now`)
+/// when an unknown `kid` may fetch the key set. The attempt counts whether or not the fetch then
+/// succeeds, so a provider whose key set fails is asked at most once a minute too, not on every
+/// token that names an unknown `kid`.
+pub fn spend_key_refetch(last_attempt: &mut UnixTime, now: UnixTime) -> bool {
+    if !may_refetch_keys(*last_attempt, now) {
+        return false;
+    }
+    *last_attempt = now;
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -33,5 +45,17 @@ mod tests {
         assert!(!may_refetch_keys(1000, 1000));
         assert!(!may_refetch_keys(1000, 1059));
         assert!(may_refetch_keys(1000, 1060));
+    }
+
+    #[test]
+    fn an_attempt_spends_the_budget_whatever_its_outcome() {
+        let mut last = 1000;
+        assert!(!spend_key_refetch(&mut last, 1059));
+        assert_eq!(last, 1000, "a refused attempt spends nothing");
+        assert!(spend_key_refetch(&mut last, 1060));
+        assert_eq!(last, 1060);
+        // The fetch failed: the next unknown `kid` within the minute still waits.
+        assert!(!spend_key_refetch(&mut last, 1061));
+        assert!(spend_key_refetch(&mut last, 1120));
     }
 }

@@ -13,8 +13,16 @@ use std::rc::Rc;
 use base64ct::{Base64, Encoding};
 use percent_encoding::utf8_percent_encode;
 use serde::Deserialize;
+use std::pin::pin;
+use std::time::Duration;
 use wasm_bindgen::JsValue;
-use worker::{Fetch, Headers, Method, Request, RequestInit, Response, Url};
+
+use futures_util::future::{select, Either};
+use futures_util::StreamExt;
+use worker::{
+    AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
+    Response, Url,
+};
 
 use super::pages::{login_origin, LOGIN_PATH};
 use crate::auth::env::UnixTime;
@@ -28,7 +36,8 @@ use crate::auth::oidc::discovery::{Discovery, MAX_DISCOVERY_BYTES};
 use crate::auth::oidc::flow::{self, callback_path, Flow, FORM_VALUE, OIDC_PREFIX};
 use crate::auth::oidc::id_token::MAX_PROVIDER_TOKEN_BYTES;
 use crate::auth::oidc::keys::{ProviderKeys, MAX_JWKS_BYTES};
-use crate::auth::oidc::refresh_policy::{is_fresh, may_refetch_keys};
+use crate::auth::oidc::refresh_policy::{is_fresh, spend_key_refetch};
+use crate::auth::oidc::transport::{check_status, LimitedBody, PROVIDER_TIMEOUT_MS};
 use crate::auth::pages::render_provider_logout;
 use crate::edge::bindings::{KvReplay, WebCryptoSignatureCheck};
 use crate::edge::error::{EdgeError, EdgeResult};
@@ -59,23 +68,54 @@ fn unavailable(what: &str, err: impl std::fmt::Display) -> EdgeError {
     EdgeError::Unavailable(format!("{what}: {err}"))
 }
 
-async fn get(url: &str, limit: usize) -> EdgeResult<Vec<u8>> {
-    let mut response = Fetch::Url(Url::parse(url).map_err(|err| unavailable(url, err))?)
-        .send()
-        .await
-        .map_err(|err| unavailable(url, err))?;
-    if response.status_code() != 200 {
-        return Err(unavailable(
-            url,
-            format!("answered {}", response.status_code()),
-        ));
+/// Sends `request` to a provider by the rules of [`crate::auth::oidc::transport`]: redirects not
+/// followed (the request is built with `redirect: manual`) and refused, the whole exchange
+/// abandoned after [`PROVIDER_TIMEOUT_MS`], the body read as a stream and dropped past `limit`.
+/// The status and body, or why not.
+async fn provider_fetch(request: Request, limit: usize) -> Result<(u16, Vec<u8>), String> {
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let exchange = async {
+        let mut response = Fetch::Request(request)
+            .send_with_signal(&signal)
+            .await
+            .map_err(|err| err.to_string())?;
+        let status = response.status_code();
+        check_status(status)?;
+        let mut body = LimitedBody::new(limit);
+        // An answer without a body has no stream to read.
+        if let Ok(mut stream) = response.stream() {
+            while let Some(chunk) = stream.next().await {
+                body.push(&chunk.map_err(|err| err.to_string())?)?;
+            }
+        }
+        Ok((status, body.into_bytes()))
+    };
+    let deadline = Delay::from(Duration::from_millis(PROVIDER_TIMEOUT_MS));
+    let exchange = pin!(exchange);
+    match select(exchange, deadline).await {
+        Either::Left((answer, _)) => answer,
+        Either::Right(((), _)) => {
+            controller.abort();
+            Err(format!("no answer within {PROVIDER_TIMEOUT_MS} ms"))
+        }
     }
-    let body = response
-        .bytes()
+}
+
+/// A provider request with `method` and `init` set, never following redirects.
+fn provider_request(url: &str, init: &mut RequestInit) -> Result<Request, String> {
+    init.with_redirect(RequestRedirect::Manual);
+    Request::new_with_init(url, init).map_err(|err| err.to_string())
+}
+
+async fn get(url: &str, limit: usize) -> EdgeResult<Vec<u8>> {
+    let request =
+        provider_request(url, &mut RequestInit::new()).map_err(|e| unavailable(url, e))?;
+    let (status, body) = provider_fetch(request, limit)
         .await
         .map_err(|err| unavailable(url, err))?;
-    if body.len() > limit {
-        return Err(unavailable(url, "answer too large"));
+    if status != 200 {
+        return Err(unavailable(url, format!("answered {status}")));
     }
     Ok(body)
 }
@@ -141,28 +181,30 @@ async fn metadata(
     Ok((discovery, keys))
 }
 
-/// The key set again after an unknown `kid` (a key rotation), at most once a minute.
+/// The key set again after an unknown `kid` (a key rotation), within the budget of
+/// [`spend_key_refetch`]: the attempt is recorded before the fetch, so a failing key set is not
+/// fetched again on every token.
 async fn refetch_keys(
     ctx: &Ctx<'_>,
     index: usize,
     discovery: &Rc<Discovery>,
 ) -> EdgeResult<Option<Rc<ProviderKeys>>> {
-    let Some((_, _, fetched_at, keys_at)) = cached(index) else {
-        return Ok(None);
-    };
-    if !may_refetch_keys(keys_at, ctx.now) {
+    let spent = METADATA.with(|slots| {
+        slots
+            .borrow_mut()
+            .get_mut(index)
+            .and_then(Option::as_mut)
+            .is_some_and(|meta| spend_key_refetch(&mut meta.keys_fetched_at, ctx.now))
+    });
+    if !spent {
         return Ok(None);
     }
     let keys = Rc::new(fetch_keys(discovery).await?);
-    store(
-        index,
-        Metadata {
-            discovery: discovery.clone(),
-            keys: keys.clone(),
-            fetched_at,
-            keys_fetched_at: ctx.now,
-        },
-    );
+    METADATA.with(|slots| {
+        if let Some(Some(meta)) = slots.borrow_mut().get_mut(index) {
+            meta.keys = keys.clone();
+        }
+    });
     Ok(Some(keys))
 }
 
@@ -343,17 +385,10 @@ async fn exchange(
     init.with_method(Method::Post)
         .with_headers(headers)
         .with_body(Some(JsValue::from_str(&body)));
-    let request =
-        Request::new_with_init(&discovery.token_endpoint, &init).map_err(|err| err.to_string())?;
-    let mut response = Fetch::Request(request)
-        .send()
+    let request = provider_request(&discovery.token_endpoint, &mut init)?;
+    let (status, bytes) = provider_fetch(request, MAX_TOKEN_RESPONSE_BYTES)
         .await
         .map_err(|err| format!("token endpoint: {err}"))?;
-    let status = response.status_code();
-    let bytes = response.bytes().await.map_err(|err| err.to_string())?;
-    if bytes.len() > MAX_TOKEN_RESPONSE_BYTES {
-        return Err("token endpoint answer too large".into());
-    }
     if status != 200 {
         let error = serde_json::from_slice::<serde_json::Value>(&bytes)
             .ok()
@@ -423,11 +458,13 @@ async fn callback(
         _ => None,
     };
     let (state, code, error) = (query(url, "state"), query(url, "code"), query(url, "error"));
+    let iss = query(url, "iss");
     let callback = ProviderCallback {
         flow_cookie,
         state: state.as_deref(),
         code: code.as_deref(),
         error: error.as_deref(),
+        iss: iss.as_deref(),
     };
     let link = Link {
         ctx,
