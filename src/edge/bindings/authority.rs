@@ -7,8 +7,8 @@
 //! the authority unchanged and the caller can retry. Requests still check revocation in KV only.
 //!
 //! The same class keeps login-failure counters (`/throttle`), each check-and-count one atomic
-//! step: an account's counter in that user's object, a client's in an object named by its
-//! address prefix (`throttle:<counter key>`, which no username can be, as usernames hold no `:`).
+//! step, each counter (an account's or an address prefix's) in an object named by its key
+//! (`throttle:<counter key>`, which no username can be, as usernames hold no `:`).
 
 use crate::auth::names::username::Username;
 use serde::de::DeserializeOwned;

@@ -11,8 +11,7 @@ use worker::kv::KvStore;
 
 use super::authority;
 use crate::auth::accounts::throttle::{
-    check, counter_key, record_failure, storage_ttl, Counter, Scope, ThrottleCommand, Verdict,
-    Window,
+    check, counter_key, record_failure, storage_ttl, Counter, ThrottleCommand, Verdict, Window,
 };
 use crate::auth::config::StoreBackend;
 use crate::auth::gate::signin::Throttle;
@@ -24,13 +23,11 @@ fn key(counter: &Counter<'_>) -> String {
     format!("rate:{}", counter_key(counter.scope, counter.value))
 }
 
-/// The authority object that owns `counter`: the user's own for an account, one per address
-/// prefix for a client.
+/// The authority object that owns `counter`: one named by the counter's key, for an account as
+/// for an address prefix. Not the user's own object: a user's activity keeps that one warm, and
+/// a warm object answers sooner, which would tell an active account from an unknown name.
 fn owner(counter: &Counter<'_>) -> String {
-    match counter.scope {
-        Scope::Account => counter.value.to_owned(),
-        Scope::ClientIp => format!("throttle:{}", counter_key(counter.scope, counter.value)),
-    }
+    format!("throttle:{}", counter_key(counter.scope, counter.value))
 }
 
 fn store_error(err: impl std::fmt::Display) -> worker::Error {
