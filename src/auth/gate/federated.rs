@@ -2,10 +2,11 @@
 //! of the core.
 //!
 //! The shell reaches the provider (discovery, key sets, the token endpoint) through
-//! [`ProviderLink`] and the replay marks through [`LogoutReplay`]; everything decided on the way
-//! is here: the flow cookie and `state`, the provider's error, the code exchange, the ID token
-//! (with one key refetch after an unknown `kid`), who may sign in, and the one
-//! [`Gate::open_session`]. A refusal is a value ([`ProviderRefusal`]) that the shell renders as a
+//! [`ProviderLink`] and what must be remembered across requests through [`ProviderMarks`];
+//! everything decided on the way is here: the flow cookie and `state` (used once), the
+//! provider's error, the code exchange, the ID token (with one key refetch after an unknown
+//! `kid`), who may sign in, and the one [`Gate::open_session`], which keeps the provider's
+//! session (`sid`) with the edge session for back-channel logout. A refusal is a value ([`ProviderRefusal`]) that the shell renders as a
 //! redirect to the sign-in page.
 
 use std::rc::Rc;
@@ -16,13 +17,19 @@ use crate::auth::names::username::Username;
 use crate::auth::oidc::config::Provider;
 use crate::auth::oidc::discovery::Discovery;
 use crate::auth::oidc::flow::Flow;
+use crate::auth::oidc::flow::FLOW_TTL;
 use crate::auth::oidc::id_token::{validate_id_token, ProviderExpectation, ProviderTokenError};
 use crate::auth::oidc::identity::admit;
 use crate::auth::oidc::keys::{ProviderKeys, SignatureCheck};
-use crate::auth::oidc::logout::{logout_token_field, validate_logout_token};
-use crate::auth::session::kv_layout::{kv_ttl, logout_token_key};
+use crate::auth::oidc::logout::{
+    logout_token_field, validate_logout_token, VerifiedLogout, MAX_SID_LEN,
+};
+use crate::auth::session::kv_layout::{
+    kv_expiration, logout_token_key, provider_session_key, used_state_key,
+};
 use crate::auth::session::store::{SessionStore, StoreError};
 
+use super::outcome::Held;
 use super::signin::{Opened, Opening, SignInError};
 use super::{Accounts, AssertionSigner, Gate};
 
@@ -46,13 +53,16 @@ pub trait ProviderLink {
     ) -> Result<String, String>;
 }
 
-/// Where a provider's `jti`s acted on are remembered.
+/// What the provider procedures remember across requests, under the keys of
+/// [`crate::auth::session::kv_layout`]: the logout tokens (`jti`) acted on, the `state`s of
+/// finished sign-ins, and which user a provider session (`sid`) signed in.
 #[allow(async_fn_in_trait)]
-pub trait LogoutReplay {
-    /// Whether `key` was marked.
-    async fn seen(&self, key: &str) -> Result<bool, StoreError>;
-    /// Marks `key` for `ttl` seconds.
-    async fn remember(&self, key: &str, ttl: u64) -> Result<(), StoreError>;
+pub trait ProviderMarks {
+    /// The value kept under `key`, if any.
+    async fn read(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Keeps `value` under `key` until `expiration` (Unix seconds, as
+    /// [`kv_expiration`] gives it).
+    async fn write(&self, key: &str, value: &str, expiration: u64) -> Result<(), StoreError>;
 }
 
 /// The provider's redirect back, as it arrived.
@@ -113,10 +123,14 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         req: &RequestFacts,
         provider: &Provider,
         callback: ProviderCallback<'_>,
-        ports: (&impl ProviderLink, &impl SignatureCheck),
-        opening: Opening,
+        ports: (
+            &impl ProviderLink,
+            &impl SignatureCheck,
+            &impl ProviderMarks,
+        ),
+        mut opening: Opening,
     ) -> Result<Result<(Opened, String), ProviderRefusal>, SignInError> {
-        let (link, check) = ports;
+        let (link, check, marks) = ports;
         let refuse = |code, detail: &dyn core::fmt::Display| {
             Ok(Err(
                 self.refuse_provider_sign_in(req, provider, code, detail)
@@ -133,6 +147,12 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             Ok(flow) => flow,
             Err(err) => return refuse("provider_expired", &err),
         };
+        // Single use: a sign-in that finished remembers its `state` for as long as its flow
+        // cookie could still be valid, so the same answer is not accepted twice.
+        let used_state = used_state_key(&flow.state);
+        if marks.read(&used_state).await?.is_some() {
+            return refuse("provider_expired", &"this sign-in was already finished");
+        }
         let (discovery, keys) = match link.metadata().await {
             Ok(metadata) => metadata,
             Err(err) => return refuse("provider_error", &err),
@@ -177,21 +197,42 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             Ok(identity) => identity,
             Err(err) => return refuse("provider_refused", &err),
         };
+        let until = |lifetime: i64| kv_expiration(self.now.saturating_add(lifetime), self.now);
+        marks.write(&used_state, "1", until(FLOW_TTL)).await?;
+        // The provider's session, and the index from it to the user for a logout token that
+        // names only the `sid`, kept as long as a session opened now may live.
+        let sid = token
+            .provider_session()
+            .filter(|sid| !sid.is_empty() && sid.len() <= MAX_SID_LEN);
+        if let Some(sid) = sid {
+            let key = provider_session_key(&provider.issuer, sid);
+            let lifetime = self.config.policy.absolute_timeout;
+            marks
+                .write(&key, identity.user.as_str(), until(lifetime))
+                .await?;
+        }
+        opening.provider_session = sid.map(str::to_owned);
         let opened = self
             .open_session(req, identity.user, identity.roles, opening)
             .await?;
         Ok(Ok((opened, flow.next)))
     }
 
-    /// A provider's back-channel logout (`body` as posted): every edge session of the user its
-    /// logout token names ends, once per token (`jti`). How many ended, or the refusal.
+    /// A provider's back-channel logout (`body` as posted), once per token (`jti`): a token
+    /// naming a `sid` ends the edge sessions signed in through that provider session (and the
+    /// user's sessions that recorded no `sid`); a token naming only a `sub` ends every session
+    /// of that user. How many ended, or the refusal.
     pub async fn provider_logout(
         &self,
         provider: &Provider,
         body: &[u8],
-        ports: (&impl ProviderLink, &impl SignatureCheck, &impl LogoutReplay),
+        ports: (
+            &impl ProviderLink,
+            &impl SignatureCheck,
+            &impl ProviderMarks,
+        ),
     ) -> Result<Result<usize, LogoutRefusal>, SignInError> {
-        let (link, check, replay) = ports;
+        let (link, check, marks) = ports;
         if body.len() > MAX_LOGOUT_BODY {
             return Ok(Err(LogoutRefusal("logout token too large".into())));
         }
@@ -230,23 +271,23 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         // With KV, a replay at this location is refused at once; elsewhere the mark may take up
         // to 60 s to show, and a replay in that window only ends the same user's sessions again.
         let seen_key = logout_token_key(&provider.issuer, &logout.token_id);
-        if replay.seen(&seen_key).await? {
+        if marks.read(&seen_key).await?.is_some() {
             self.audit.record(
                 AuditEvent::new(EventKind::Revoke, self.now)
                     .detail(format!("provider {}: logout token replayed", provider.id)),
             );
             return Ok(Err(LogoutRefusal("logout token already used".into())));
         }
-        // A subject no login could have admitted has no sessions to end.
-        let user = Username::federated(&provider.id, &logout.subject);
-        let ended = match &user {
-            Some(user) => self.end_all(user).await?.len(),
-            None => 0,
+        let user = self.logout_user(provider, &logout, marks).await?;
+        let ended = match (&user, &logout.provider_session) {
+            (Some(user), Some(sid)) => self.end_provider_session(user, sid).await?,
+            (Some(user), None) => self.end_all(user).await?.len(),
+            (None, _) => 0,
         };
         // Marked only once the sessions have ended, so a provider retrying after an outage here
         // is not refused as a replay.
-        let remember = kv_ttl(logout.remember_until - self.now);
-        replay.remember(&seen_key, remember).await?;
+        let remember = kv_expiration(logout.remember_until, self.now);
+        marks.write(&seen_key, "1", remember).await?;
         let mut event = AuditEvent::new(EventKind::Revoke, self.now).detail(format!(
             "provider {} back-channel logout ended {ended} sessions",
             provider.id
@@ -256,6 +297,57 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         }
         self.audit.record(event);
         Ok(Ok(ended))
+    }
+
+    /// The user a logout token names: by its `sub`, else by the index its `sid` was given at
+    /// sign-in. `None` when no sign-in here could have been that user (a subject no login could
+    /// have admitted, a `sid` this edge never saw or has forgotten).
+    async fn logout_user(
+        &self,
+        provider: &Provider,
+        logout: &VerifiedLogout,
+        marks: &impl ProviderMarks,
+    ) -> Result<Option<Username>, StoreError> {
+        if let Some(subject) = &logout.subject {
+            return Ok(Username::federated(&provider.id, subject));
+        }
+        let Some(sid) = &logout.provider_session else {
+            return Ok(None);
+        };
+        let indexed = marks
+            .read(&provider_session_key(&provider.issuer, sid))
+            .await?;
+        // The index is written by this edge; the name is still read as the provider's own, so
+        // nothing under it can name a user of another provider or a built-in user.
+        let prefix = format!("{}:", provider.id);
+        Ok(indexed
+            .as_deref()
+            .and_then(|name| name.strip_prefix(&prefix))
+            .and_then(|subject| Username::federated(&provider.id, subject)))
+    }
+
+    /// Ends the sessions of `user` signed in through the provider session `sid`, and those that
+    /// recorded none (password-less sign-ins before `sid`s were kept, or a provider that sent
+    /// none), which any logout of their user ends. How many ended.
+    async fn end_provider_session(&self, user: &Username, sid: &str) -> Result<usize, StoreError> {
+        let mut ended = 0;
+        for record in self.store.sessions_of(user, self.now).await? {
+            if record
+                .provider_session
+                .as_deref()
+                .is_some_and(|kept| kept != sid)
+            {
+                continue;
+            }
+            let held = Held {
+                id: record.id,
+                user: user.clone(),
+            };
+            if self.end_session(&held).await?.is_some() {
+                ended += 1;
+            }
+        }
+        Ok(ended)
     }
 }
 

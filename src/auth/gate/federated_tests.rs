@@ -10,6 +10,7 @@ use crate::auth::env::testing::SeededEntropy;
 use crate::auth::gate::signin::Delivery;
 use crate::auth::gate::tests::{config_with, World, CHROME_LINUX};
 use crate::auth::http::request::tests::facts;
+use crate::auth::names::session_id::SessionId;
 use crate::auth::oidc::id_token::test_support::{id_claims, jwks, keys, sign, CLIENT, ISSUER, NOW};
 use crate::auth::oidc::keys::LocalSignatureCheck;
 use crate::auth::oidc::logout::BACKCHANNEL_EVENT;
@@ -123,6 +124,15 @@ fn finish(
     callback: ProviderCallback<'_>,
     link: &FakeLink,
 ) -> Result<(Opened, String), ProviderRefusal> {
+    finish_with(world, callback, link, &Marks::default())
+}
+
+fn finish_with(
+    world: &World,
+    callback: ProviderCallback<'_>,
+    link: &FakeLink,
+    marks: &Marks,
+) -> Result<(Opened, String), ProviderRefusal> {
     let provider = &world.config.oidc.providers[0];
     let req = facts(
         "GET",
@@ -132,8 +142,9 @@ fn finish(
     let opening = Opening {
         delivery: Delivery::Cookies,
         signed_in_from: None,
+        provider_session: None,
     };
-    let ports = (link, &LocalSignatureCheck);
+    let ports = (link, &LocalSignatureCheck, marks);
     pollster::block_on(
         world
             .gate(NOW)
@@ -390,17 +401,25 @@ fn a_back_channel_logout_signed_with_a_rotated_key_refetches_the_key_set() {
     assert!(matches!(outcome, Err(SignInError::ProviderUnavailable(_))));
 }
 
-/// Remembers marks in memory.
+/// Remembers marks in memory, with their expiration.
 #[derive(Default)]
-struct Marks(std::cell::RefCell<Vec<String>>);
+struct Marks(std::cell::RefCell<std::collections::HashMap<String, (String, u64)>>);
 
-impl LogoutReplay for Marks {
-    async fn seen(&self, key: &str) -> Result<bool, StoreError> {
-        Ok(self.0.borrow().iter().any(|mark| mark == key))
+impl Marks {
+    fn expiration(&self, key: &str) -> Option<u64> {
+        self.0.borrow().get(key).map(|(_, at)| *at)
+    }
+}
+
+impl ProviderMarks for Marks {
+    async fn read(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.0.borrow().get(key).map(|(value, _)| value.clone()))
     }
 
-    async fn remember(&self, key: &str, _ttl: u64) -> Result<(), StoreError> {
-        self.0.borrow_mut().push(key.to_owned());
+    async fn write(&self, key: &str, value: &str, expiration: u64) -> Result<(), StoreError> {
+        self.0
+            .borrow_mut()
+            .insert(key.to_owned(), (value.to_owned(), expiration));
         Ok(())
     }
 }
@@ -444,4 +463,190 @@ fn a_back_channel_logout_ends_the_users_sessions_once() {
     );
     assert!(logout(&logout_body(json!({"iss": "https://evil.example"}))).is_err());
     assert!(logout(&vec![b'a'; MAX_LOGOUT_BODY + 1]).is_err());
+}
+
+#[test]
+fn a_finished_sign_in_cannot_be_finished_again_with_its_state() {
+    let world = world();
+    let (flow, cookie) = begun(&world);
+    let link = FakeLink::answering(id_token_for(&flow, json!({})));
+    let callback = ProviderCallback {
+        flow_cookie: Some(&cookie),
+        state: Some(&flow.state),
+        code: Some("c-1"),
+        error: None,
+        iss: None,
+    };
+    let marks = Marks::default();
+    assert!(finish_with(&world, callback, &link, &marks).is_ok());
+    let key = used_state_key(&flow.state);
+    let expiration = marks.expiration(&key).unwrap();
+    assert_eq!(expiration, u64::try_from(NOW + FLOW_TTL).unwrap());
+    let replayed = finish_with(&world, callback, &link, &marks).unwrap_err();
+    assert_eq!(replayed.code, "provider_expired");
+    assert!(
+        replayed.detail.contains("already finished"),
+        "{}",
+        replayed.detail
+    );
+    assert_eq!(link.exchanges.get(), 1, "the replay exchanges nothing");
+    // A refused answer does not use the state up (the provider may still answer this sign-in).
+    let world = self::world();
+    let marks = Marks::default();
+    let denied = ProviderCallback {
+        error: Some("access_denied"),
+        ..callback
+    };
+    assert!(finish_with(&world, denied, &link, &marks).is_err());
+    assert!(finish_with(&world, callback, &link, &marks).is_ok());
+}
+
+#[test]
+fn a_provider_sign_in_keeps_the_sid_and_indexes_it_for_the_sessions_lifetime() {
+    let world = world();
+    let (flow, cookie) = begun(&world);
+    let link = FakeLink::answering(id_token_for(&flow, json!({"sid": "ps-1"})));
+    let callback = ProviderCallback {
+        flow_cookie: Some(&cookie),
+        state: Some(&flow.state),
+        code: Some("c-1"),
+        error: None,
+        iss: None,
+    };
+    let marks = Marks::default();
+    let (opened, _) = finish_with(&world, callback, &link, &marks).unwrap();
+    assert_eq!(opened.record.provider_session.as_deref(), Some("ps-1"));
+    let stored = pollster::block_on(world.store.session(&opened.record.id, NOW))
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.provider_session.as_deref(), Some("ps-1"));
+    let key = provider_session_key(ISSUER, "ps-1");
+    assert_eq!(
+        pollster::block_on(marks.read(&key)).unwrap().as_deref(),
+        Some("corp:u-123")
+    );
+    assert_eq!(
+        marks.expiration(&key),
+        u64::try_from(opened.record.absolute_expires_at).ok()
+    );
+    // No `sid`, or one too long to keep: nothing kept, nothing indexed.
+    for sid in [Value::Null, json!("s".repeat(MAX_SID_LEN + 1))] {
+        let world = self::world();
+        let (flow, cookie) = begun(&world);
+        let mut changes = json!({});
+        if !sid.is_null() {
+            changes["sid"] = sid;
+        }
+        let link = FakeLink::answering(id_token_for(&flow, changes));
+        let callback = ProviderCallback {
+            flow_cookie: Some(&cookie),
+            ..callback
+        };
+        let marks = Marks::default();
+        let (opened, _) = finish_with(&world, callback, &link, &marks).unwrap();
+        assert_eq!(opened.record.provider_session, None);
+        assert!(!marks
+            .0
+            .borrow()
+            .keys()
+            .any(|key| key.starts_with("oidc-sid:")));
+    }
+}
+
+/// Two sessions of u-123 from the provider sessions `ps-1` and `ps-2`, and the marks that
+/// index them.
+fn two_provider_sessions(world: &World) -> (Marks, SessionId, SessionId) {
+    let marks = Marks::default();
+    let mut ids = Vec::new();
+    for (sid, state) in [("ps-1", "st-1"), ("ps-2", "st-2")] {
+        let mut flow = Flow::begin("corp", Some("/"), &SeededEntropy::default()).unwrap();
+        flow.state = state.into();
+        let cookie = flow.seal(&world.config.session_keys, NOW).unwrap();
+        let link = FakeLink::answering(id_token_for(&flow, json!({"sid": sid})));
+        let callback = ProviderCallback {
+            flow_cookie: Some(&cookie),
+            state: Some(&flow.state),
+            code: Some("c-1"),
+            error: None,
+            iss: None,
+        };
+        // Each sign-in from its own browser: nothing held is replaced.
+        let (opened, _) = finish_with(world, callback, &link, &marks).unwrap();
+        ids.push(opened.record.id);
+    }
+    let second = ids.pop().unwrap();
+    let first = ids.pop().unwrap();
+    (marks, first, second)
+}
+
+fn logout_with(world: &World, marks: &Marks, changes: Value) -> Result<usize, LogoutRefusal> {
+    let provider = &world.config.oidc.providers[0];
+    let link = FakeLink::answering(String::new());
+    let ports = (&link, &LocalSignatureCheck, marks);
+    let body = logout_body(changes);
+    pollster::block_on(world.gate(NOW).provider_logout(provider, &body, ports)).unwrap()
+}
+
+fn revoked(world: &World, id: &SessionId) -> bool {
+    pollster::block_on(world.store.is_revoked(id)).unwrap()
+}
+
+#[test]
+fn a_logout_naming_a_sid_and_sub_ends_only_that_provider_sessions_sessions() {
+    let world = world();
+    let (marks, first, second) = two_provider_sessions(&world);
+    assert_eq!(logout_with(&world, &marks, json!({"sid": "ps-1"})), Ok(1));
+    assert!(revoked(&world, &first));
+    assert!(
+        !revoked(&world, &second),
+        "the other provider session lives on"
+    );
+    // A `sid` this edge never saw ends nothing of the user's.
+    assert_eq!(
+        logout_with(&world, &marks, json!({"sid": "ps-9", "jti": "j-2"})),
+        Ok(0)
+    );
+    assert!(!revoked(&world, &second));
+}
+
+#[test]
+fn a_logout_naming_only_a_sid_finds_its_user_through_the_index() {
+    let world = world();
+    let (marks, first, second) = two_provider_sessions(&world);
+    let sid_only = json!({"sub": null, "sid": "ps-2"});
+    assert_eq!(logout_with(&world, &marks, sid_only), Ok(1));
+    assert!(revoked(&world, &second));
+    assert!(!revoked(&world, &first));
+    // An unknown `sid` (or a forgotten index entry) names no one: nothing ends, 200 all the same.
+    let unknown = json!({"sub": null, "sid": "ps-9", "jti": "j-2"});
+    assert_eq!(logout_with(&world, &marks, unknown), Ok(0));
+    assert!(!revoked(&world, &first));
+    // An index entry that names another provider's user is not followed.
+    let key = provider_session_key(ISSUER, "ps-x");
+    pollster::block_on(marks.write(&key, "other:u-123", u64::MAX)).unwrap();
+    let foreign = json!({"sub": null, "sid": "ps-x", "jti": "j-3"});
+    assert_eq!(logout_with(&world, &marks, foreign), Ok(0));
+    assert!(!revoked(&world, &first));
+}
+
+#[test]
+fn a_logout_naming_only_a_sub_ends_every_session_of_the_user() {
+    let world = world();
+    let (marks, first, second) = two_provider_sessions(&world);
+    let user = Username::federated("corp", "u-123").unwrap();
+    let password_like = world.login_as(&user, NOW - 30, CHROME_LINUX);
+    assert_eq!(logout_with(&world, &marks, json!({})), Ok(3));
+    assert!(revoked(&world, &first) && revoked(&world, &second));
+    assert!(revoked(&world, &password_like.session));
+}
+
+#[test]
+fn a_logout_naming_a_sid_also_ends_the_users_sessions_that_kept_none() {
+    let world = world();
+    let user = Username::federated("corp", "u-123").unwrap();
+    let older = world.login_as(&user, NOW - 30, CHROME_LINUX);
+    let (marks, first, second) = two_provider_sessions(&world);
+    assert_eq!(logout_with(&world, &marks, json!({"sid": "ps-1"})), Ok(2));
+    assert!(revoked(&world, &older.session) && revoked(&world, &first));
+    assert!(!revoked(&world, &second));
 }

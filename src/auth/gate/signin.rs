@@ -242,6 +242,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         let policy = &self.config.policy;
         let mut record = SessionRecord::new(id, subject, refresh.hash.clone(), self.now, policy);
         record.signed_in_from = opening.signed_in_from.map(Box::new);
+        record.provider_session = opening.provider_session;
         self.store.create(record.clone(), policy, self.now).await?;
         let event = AuditEvent::new(EventKind::LoginOk, self.now)
             .user(&record.user)
@@ -265,6 +266,9 @@ pub struct Opening {
     pub delivery: Delivery,
     /// Roughly where the sign-in came from, as the platform reports it.
     pub signed_in_from: Option<SignedInFrom>,
+    /// The provider's session (`sid`) a provider sign-in came through, kept with the session
+    /// for back-channel logout; `None` otherwise.
+    pub provider_session: Option<String>,
 }
 
 #[cfg(test)]

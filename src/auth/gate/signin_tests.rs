@@ -83,6 +83,7 @@ fn browser_opening() -> Opening {
     Opening {
         delivery: Delivery::Cookies,
         signed_in_from: None,
+        provider_session: None,
     }
 }
 
@@ -232,6 +233,7 @@ fn a_browser_sign_in_replaces_the_session_it_held_and_a_token_client_adds_one() 
     let body = Opening {
         delivery: Delivery::Body,
         signed_in_from: None,
+        provider_session: None,
     };
     pollster::block_on(gate.open_session(&req, named("alice"), vec![], body)).unwrap();
     assert!(!pollster::block_on(world.store.is_revoked(&held.session)).unwrap());

@@ -245,6 +245,7 @@ impl World {
         let opening = signin::Opening {
             delivery: signin::Delivery::Cookies,
             signed_in_from: None,
+            provider_session: None,
         };
         let opened = pollster::block_on(gate.open_session(
             &arriving,

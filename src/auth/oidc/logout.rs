@@ -3,8 +3,11 @@
 //!
 //! The logout token goes through the same signature check as an ID token, then its own claim
 //! rules: `iss` and `aud` as for ID tokens, a recent `iat`, the back-channel logout event, a
-//! `sub` (this edge's sessions are found by user), a `jti` for replay protection, and no
-//! `nonce`, so an ID token can never be replayed as a logout token nor the other way round.
+//! `sub` or a `sid` or both (§2.4), a `jti` for replay protection, and no `nonce`, so an ID
+//! token can never be replayed as a logout token nor the other way round: an ID token carries
+//! no back-channel logout event, and carries the sign-in's `nonce`. `typ` is recommended to be
+//! `logout+jwt` (§2.4) but not required; a token of any other explicit type is refused, and one
+//! typed `JWT`, as many providers send, is judged by its claims.
 
 use serde_json::Value;
 
@@ -15,14 +18,16 @@ use crate::auth::http::form;
 
 /// The `events` member that marks a logout token.
 pub const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+/// A `sid` longer than this is not one this edge keeps or looks up.
+pub const MAX_SID_LEN: usize = 256;
 /// A logout token issued longer ago than this is refused; its `jti` is remembered this long.
 pub const MAX_LOGOUT_TOKEN_AGE: i64 = 300;
 
 /// A logout token that passed every check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedLogout {
-    /// `sub` at the provider.
-    pub subject: String,
+    /// `sub` at the provider, if given.
+    pub subject: Option<String>,
     /// `sid` at the provider, if given.
     pub provider_session: Option<String>,
     /// `jti`, to refuse a second delivery.
@@ -44,11 +49,9 @@ pub async fn validate_logout_token(
     expect: &ProviderExpectation<'_>,
 ) -> Result<VerifiedLogout, ProviderTokenError> {
     let signed = verify_signature(check, keys, token).await?;
-    if signed
-        .typ
-        .as_deref()
-        .is_some_and(|typ| !typ.eq_ignore_ascii_case("logout+jwt"))
-    {
+    if signed.typ.as_deref().is_some_and(|typ| {
+        !typ.eq_ignore_ascii_case("logout+jwt") && !typ.eq_ignore_ascii_case("JWT")
+    }) {
         return Err(ProviderTokenError::WrongType);
     }
     signed.check_common(expect)?;
@@ -69,8 +72,14 @@ pub async fn validate_logout_token(
     let subject = signed
         .text("sub")
         .filter(|sub| !sub.is_empty())
-        .ok_or(ProviderTokenError::MissingClaim("sub"))?
-        .to_owned();
+        .map(str::to_owned);
+    let provider_session = signed
+        .text("sid")
+        .filter(|sid| !sid.is_empty() && sid.len() <= MAX_SID_LEN)
+        .map(str::to_owned);
+    if subject.is_none() && provider_session.is_none() {
+        return Err(ProviderTokenError::MissingClaim("sub` or `sid"));
+    }
     let token_id = signed
         .text("jti")
         .filter(|jti| !jti.is_empty() && jti.len() <= 256)
@@ -78,7 +87,7 @@ pub async fn validate_logout_token(
         .to_owned();
     Ok(VerifiedLogout {
         subject,
-        provider_session: signed.text("sid").map(str::to_owned),
+        provider_session,
         token_id,
         remember_until: issued + MAX_LOGOUT_TOKEN_AGE + 2 * PROVIDER_LEEWAY,
     })
@@ -119,7 +128,7 @@ mod tests {
     #[test]
     fn a_logout_token_names_the_user_and_its_jti() {
         let logout = check(header(), claims()).unwrap();
-        assert_eq!(logout.subject, "u-123");
+        assert_eq!(logout.subject.as_deref(), Some("u-123"));
         assert_eq!(logout.provider_session.as_deref(), Some("s-9"));
         assert_eq!(logout.token_id, "j-1");
         assert!(logout.remember_until > NOW + MAX_LOGOUT_TOKEN_AGE - 60);
@@ -159,8 +168,12 @@ mod tests {
                 ProviderTokenError::MissingClaim("jti"),
             ),
             (
-                change("sub", Value::Null),
-                ProviderTokenError::MissingClaim("sub"),
+                {
+                    let mut claims = change("sub", Value::Null);
+                    claims.as_object_mut().unwrap().remove("sid");
+                    claims
+                },
+                ProviderTokenError::MissingClaim("sub` or `sid"),
             ),
             (change("iat", json!(NOW - 400)), ProviderTokenError::TooOld),
             (
@@ -179,11 +192,49 @@ mod tests {
                 "{claims}"
             );
         }
-        // An ID token (typ JWT) is not a logout token.
+        // An ID token (typ JWT, the sign-in's nonce, no logout event) is not a logout token.
         let id = json!({"alg": "RS256", "kid": "rsa-1", "typ": "JWT"});
+        let mut id_claims = change("events", Value::Null);
+        id_claims["nonce"] = json!("n-1");
         assert_eq!(
-            check(id, claims()).unwrap_err(),
+            check(id.clone(), id_claims).unwrap_err(),
+            ProviderTokenError::NotALogoutEvent
+        );
+        // Nor is a token of another explicit type.
+        let other = json!({"alg": "RS256", "kid": "rsa-1", "typ": "at+jwt"});
+        assert_eq!(
+            check(other, claims()).unwrap_err(),
             ProviderTokenError::WrongType
+        );
+    }
+
+    #[test]
+    fn a_logout_token_typed_jwt_or_untyped_is_judged_by_its_claims() {
+        let jwt = json!({"alg": "RS256", "kid": "rsa-1", "typ": "JWT"});
+        assert_eq!(check(jwt, claims()).unwrap().token_id, "j-1");
+        let untyped = json!({"alg": "RS256", "kid": "rsa-1"});
+        assert_eq!(check(untyped, claims()).unwrap().token_id, "j-1");
+    }
+
+    #[test]
+    fn a_logout_token_names_a_sub_a_sid_or_both() {
+        let mut sid_only = claims();
+        sid_only.as_object_mut().unwrap().remove("sub");
+        let logout = check(header(), sid_only).unwrap();
+        assert_eq!(logout.subject, None);
+        assert_eq!(logout.provider_session.as_deref(), Some("s-9"));
+        let mut sub_only = claims();
+        sub_only.as_object_mut().unwrap().remove("sid");
+        let logout = check(header(), sub_only).unwrap();
+        assert_eq!(logout.subject.as_deref(), Some("u-123"));
+        assert_eq!(logout.provider_session, None);
+        // A `sid` too long to be kept names no session; without a `sub` the token names nothing.
+        let mut long = claims();
+        long.as_object_mut().unwrap().remove("sub");
+        long["sid"] = json!("s".repeat(MAX_SID_LEN + 1));
+        assert_eq!(
+            check(header(), long).unwrap_err(),
+            ProviderTokenError::MissingClaim("sub` or `sid")
         );
     }
 }

@@ -55,6 +55,23 @@ pub fn logout_token_key(issuer: &str, jti: &str) -> String {
     format!("logout-jti:{}", b64url(&hasher.finalize()[..18]))
 }
 
+/// `oidc-sid:<hash>`: the user a provider's session (its issuer and `sid`) signed in, so a
+/// back-channel logout naming only the `sid` finds its sessions; kept as long as a session
+/// opened through it may live.
+pub fn provider_session_key(issuer: &str, sid: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(issuer.as_bytes());
+    hasher.update([0]);
+    hasher.update(sid.as_bytes());
+    format!("oidc-sid:{}", b64url(&hasher.finalize()))
+}
+
+/// `oidc-state:<hash>`: the `state` of a provider sign-in that has been finished, kept until
+/// its flow cookie has expired, so the callback cannot be answered twice.
+pub fn used_state_key(state: &str) -> String {
+    format!("oidc-state:{}", b64url(&Sha256::digest(state.as_bytes())))
+}
+
 /// The session id at the end of an index key.
 pub fn session_of_index_key(key: &str) -> Option<SessionId> {
     SessionId::parse(key.rsplit(':').next()?)
@@ -92,5 +109,15 @@ mod tests {
         let jti = logout_token_key("https://id.example.com", "j-1");
         assert!(jti.starts_with("logout-jti:") && !jti.contains("j-1"));
         assert_ne!(jti, logout_token_key("https://other.example.com", "j-1"));
+        let sid = provider_session_key("https://id.example.com", "s-1");
+        assert!(sid.starts_with("oidc-sid:") && !sid.contains("s-1"));
+        assert_ne!(
+            sid,
+            provider_session_key("https://other.example.com", "s-1")
+        );
+        assert_ne!(sid, provider_session_key("https://id.example.com", "s-2"));
+        let state = used_state_key("st-1");
+        assert!(state.starts_with("oidc-state:") && !state.contains("st-1"));
+        assert_ne!(state, used_state_key("st-2"));
     }
 }

@@ -124,6 +124,11 @@ pub struct SessionRecord {
     /// when its `User-Agent` named none, and in records written before sessions were bound.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<Box<Device>>,
+    /// The provider's session (the ID token's `sid`) this session was signed in through, so a
+    /// back-channel logout naming that `sid` ends this session and not the user's others; `None`
+    /// for password sign-ins, providers that send no `sid`, and records written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_session: Option<String>,
 }
 
 /// Where a login came from, as far as the platform tells.
@@ -173,6 +178,7 @@ impl SessionRecord {
                 retired: Vec::new(),
             },
             signed_in_from: None,
+            provider_session: None,
         }
     }
 
@@ -206,6 +212,10 @@ impl SessionRecord {
 
 /// What presenting a refresh token to a session means.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one value per request, matched at once; boxing the record would only add an allocation"
+)]
 pub enum RotationDecision {
     /// The current token: rotate it; the record to store holds the new hash.
     Rotate(SessionRecord),
@@ -459,5 +469,23 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn the_provider_session_is_kept_only_when_there_is_one_and_old_records_still_read() {
+        let mut session = record(1_800_000_000, &SessionPolicy::default());
+        let json = serde_json::to_string(&session).unwrap();
+        assert!(!json.contains("provider_session"), "{json}");
+        assert_eq!(
+            serde_json::from_str::<SessionRecord>(&json).unwrap(),
+            session
+        );
+        session.provider_session = Some("ps-1".into());
+        let json = serde_json::to_string(&session).unwrap();
+        assert!(json.contains(r#""provider_session":"ps-1""#), "{json}");
+        assert_eq!(
+            serde_json::from_str::<SessionRecord>(&json).unwrap(),
+            session
+        );
     }
 }

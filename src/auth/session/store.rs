@@ -69,6 +69,10 @@ pub enum Rotation {
 /// Where one session stands, for a holder that keeps asking while something the session opened
 /// stays open (a WebSocket, see [`crate::auth::session::socket_watch`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one value per request, matched at once; boxing the record would only add an allocation"
+)]
 pub enum Standing {
     /// Live, as this record says; its expiries tell until when without a refresh.
     Live(SessionRecord),

@@ -26,7 +26,7 @@ use worker::kv::KvStore;
 use worker::{Env, Fetcher, ObjectNamespace};
 
 pub(super) use rate::Counters;
-pub(super) use store::{ConfiguredPasswords, KvReplay, Sessions, UsersKv, WebCryptoSigner};
+pub(super) use store::{ConfiguredPasswords, KvMarks, Sessions, UsersKv, WebCryptoSigner};
 pub(super) use webcrypto::WebCryptoSignatureCheck;
 
 /// The KV namespace of sessions, revocation marks, login counters and logout-token marks.

@@ -1,6 +1,7 @@
 //! The bindings behind the core's traits: the session store in force (Workers KV alone, or the
 //! per-user authority in front of it), the `USERS` account check, the password check, WebCrypto
-//! signing, and the `SESSIONS` marks of the back-channel logout tokens acted on.
+//! signing, and the `SESSIONS` marks of the OpenID procedures (logout tokens acted on, `state`s
+//! used, provider sessions).
 
 use crate::auth::names::username::Username;
 use std::cell::OnceCell;
@@ -12,7 +13,7 @@ use super::kv_store::KvSessionStore;
 use super::{credentials, webcrypto};
 use crate::auth::config::{Config, StoreBackend};
 use crate::auth::env::UnixTime;
-use crate::auth::gate::federated::LogoutReplay;
+use crate::auth::gate::federated::ProviderMarks;
 use crate::auth::gate::signin::{PasswordCheck, PasswordVerdict};
 use crate::auth::gate::{Accounts, AssertionSigner};
 use crate::auth::names::session_id::SessionId;
@@ -187,31 +188,33 @@ impl AssertionSigner for WebCryptoSigner {
     }
 }
 
-/// KV marks of the back-channel logout tokens acted on.
-pub(in crate::edge) struct KvReplay(worker::kv::KvStore);
+/// KV marks of the OpenID procedures in `SESSIONS`: visible at once at the location that wrote
+/// them, elsewhere within about 60 seconds (KV's eventual consistency).
+pub(in crate::edge) struct KvMarks(worker::kv::KvStore);
 
-impl KvReplay {
+impl KvMarks {
     /// The marks in `SESSIONS`.
     pub(in crate::edge) fn new(env: &Env) -> worker::Result<Self> {
         super::sessions_kv(env).map(Self)
     }
 }
 
-impl LogoutReplay for KvReplay {
-    async fn seen(&self, key: &str) -> Result<bool, StoreError> {
-        let seen = self.0.get(key).text().await;
-        seen.map(|value| value.is_some())
-            .map_err(|err| StoreError::Unavailable(format!("logout token replay check: {err}")))
+impl ProviderMarks for KvMarks {
+    async fn read(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.0
+            .get(key)
+            .text()
+            .await
+            .map_err(|err| StoreError::Unavailable(format!("OpenID mark read: {err}")))
     }
 
-    async fn remember(&self, key: &str, ttl: u64) -> Result<(), StoreError> {
-        let mark = |err: worker::kv::KvError| {
-            StoreError::Unavailable(format!("logout token replay mark: {err}"))
-        };
+    async fn write(&self, key: &str, value: &str, expiration: u64) -> Result<(), StoreError> {
+        let mark =
+            |err: worker::kv::KvError| StoreError::Unavailable(format!("OpenID mark write: {err}"));
         self.0
-            .put(key, "1")
+            .put(key, value)
             .map_err(mark)?
-            .expiration_ttl(ttl)
+            .expiration(expiration)
             .execute()
             .await
             .map_err(mark)

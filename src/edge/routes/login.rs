@@ -46,6 +46,7 @@ async fn sign_in(
     let opening = Opening {
         delivery,
         signed_in_from: login_origin(req, facts, ctx),
+        provider_session: None,
     };
     Ok(ctx
         .gate()

@@ -39,7 +39,7 @@ use crate::auth::oidc::keys::{ProviderKeys, MAX_JWKS_BYTES};
 use crate::auth::oidc::refresh_policy::{is_fresh, spend_key_refetch};
 use crate::auth::oidc::transport::{check_status, LimitedBody, PROVIDER_TIMEOUT_MS};
 use crate::auth::pages::render_provider_logout;
-use crate::edge::bindings::{KvReplay, WebCryptoSignatureCheck};
+use crate::edge::bindings::{KvMarks, WebCryptoSignatureCheck};
 use crate::edge::error::{EdgeError, EdgeResult};
 use crate::edge::{answer, http, Ctx};
 
@@ -475,14 +475,16 @@ async fn callback(
     let opening = Opening {
         delivery: Delivery::Cookies,
         signed_in_from: login_origin(&req, facts, ctx),
+        provider_session: None,
     };
     let gate = ctx.gate();
+    let marks = KvMarks::new(ctx.env)?;
     let finished = gate
         .finish_provider_sign_in(
             facts,
             provider,
             callback,
-            (&link, &WebCryptoSignatureCheck),
+            (&link, &WebCryptoSignatureCheck, &marks),
             opening,
         )
         .await?;
@@ -497,7 +499,8 @@ async fn callback(
     Ok(response)
 }
 
-/// `POST .../backchannel-logout`: ends every edge session of the user the provider names.
+/// `POST .../backchannel-logout`: ends the edge sessions of the provider session or user the
+/// logout token names.
 async fn backchannel(
     mut req: Request,
     url: &Url,
@@ -512,8 +515,8 @@ async fn backchannel(
         provider,
         redirect_uri: redirect_uri(url, &provider.id),
     };
-    let replay = KvReplay::new(ctx.env)?;
-    let ports = (&link, &WebCryptoSignatureCheck, &replay);
+    let marks = KvMarks::new(ctx.env)?;
+    let ports = (&link, &WebCryptoSignatureCheck, &marks);
     if let Err(LogoutRefusal(why)) = ctx.gate().provider_logout(provider, &body, ports).await? {
         return Ok(http::error(400, "invalid_request", &why)?);
     }
