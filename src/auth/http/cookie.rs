@@ -27,6 +27,11 @@ pub const REFRESH_COOKIE: &str = "__Host-eg_refresh";
 pub const DEV_ACCESS_COOKIE: &str = "eg_access";
 /// [`REFRESH_COOKIE`] in plain-HTTP development.
 pub const DEV_REFRESH_COOKIE: &str = "eg_refresh";
+/// The OpenID sign-in's flow cookie (`state`, `nonce`, the PKCE verifier), host-only like the
+/// session cookies so a sibling subdomain cannot plant one (a login CSRF's first step).
+pub const FLOW_COOKIE: &str = "__Host-eg_oidc";
+/// [`FLOW_COOKIE`] in plain-HTTP development.
+pub const DEV_FLOW_COOKIE: &str = "eg_oidc";
 /// Longer `Cookie` headers are refused; browsers send far less to one site.
 pub const MAX_COOKIE_HEADER: usize = 8192;
 /// Browsers drop cookies whose name and value together exceed this many bytes.
@@ -39,6 +44,8 @@ pub struct CookieNames {
     pub access: &'static str,
     /// The cookie that carries the refresh token.
     pub refresh: &'static str,
+    /// The OpenID sign-in's flow cookie.
+    pub flow: &'static str,
 }
 
 /// The prefixed names when `secure`, the development names otherwise.
@@ -47,11 +54,13 @@ pub const fn cookie_names(secure: bool) -> CookieNames {
         CookieNames {
             access: ACCESS_COOKIE,
             refresh: REFRESH_COOKIE,
+            flow: FLOW_COOKIE,
         }
     } else {
         CookieNames {
             access: DEV_ACCESS_COOKIE,
             refresh: DEV_REFRESH_COOKIE,
+            flow: DEV_FLOW_COOKIE,
         }
     }
 }
@@ -135,7 +144,8 @@ fn pair_name(pair: &str) -> &str {
 /// nothing else is left.
 ///
 /// Removed: every pair whose name (the whole pair if it has no `=`), lowercased and with
-/// everything but letters and digits dropped, contains `egaccess` or `egrefresh`. That covers
+/// everything but letters and digits dropped, contains `egaccess`, `egrefresh` or `egoidc` (the
+/// flow cookie, which `Path=/` sends to every path). That covers
 /// both modes' names in any case, with or without prefixes, and near-misses such as
 /// `__HOST_eg-access` that some origin framework might still read as ours. The same holds for
 /// every piece after a comma, since the runtime joins `Cookie` lines with `, ` and an origin may
@@ -168,7 +178,7 @@ fn looks_like_session_cookie(pair: &str) -> bool {
         .filter(char::is_ascii_alphanumeric)
         .map(|c| c.to_ascii_lowercase())
         .collect();
-    skeleton.contains("egaccess") || skeleton.contains("egrefresh")
+    skeleton.contains("egaccess") || skeleton.contains("egrefresh") || skeleton.contains("egoidc")
 }
 
 /// How this deployment's cookies are written.
@@ -470,6 +480,11 @@ mod tests {
     #[test]
     fn strip_returns_none_when_nothing_is_left() {
         assert_eq!(strip_session_cookies("__Host-eg_access=tok"), None);
+        assert_eq!(
+            strip_session_cookies("a=1; __Host-eg_oidc=f; eg_oidc=g, b=2; __Secure-EG-OIDC=h")
+                .as_deref(),
+            Some("a=1; b=2")
+        );
         assert_eq!(strip_session_cookies(""), None);
         assert_eq!(strip_session_cookies(" ; "), None);
     }
@@ -512,6 +527,8 @@ mod tests {
         );
         assert_eq!(cookie_names(true).access, ACCESS_COOKIE);
         assert_eq!(cookie_names(true).refresh, REFRESH_COOKIE);
+        assert_eq!(cookie_names(true).flow, "__Host-eg_oidc");
+        assert_eq!(cookie_names(false).flow, "eg_oidc");
     }
 
     #[test]

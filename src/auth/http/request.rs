@@ -119,6 +119,7 @@ enum CookieState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionCookies {
     state: CookieState,
+    flow: Option<String>,
     forward: Option<String>,
 }
 
@@ -128,10 +129,19 @@ impl SessionCookies {
         let Some(header) = header else {
             return Self {
                 state: CookieState::Absent,
+                flow: None,
                 forward: None,
             };
         };
-        let state = match CookieJar::parse(header) {
+        let jar = CookieJar::parse(header);
+        // The flow cookie is read for the OpenID callback only, and never forwarded; two of it
+        // (one planted) is no flow at all.
+        let flow = jar
+            .as_ref()
+            .ok()
+            .and_then(|jar| jar.unique(names.flow).ok().flatten())
+            .map(str::to_owned);
+        let state = match jar {
             Err(_) => CookieState::Untrusted,
             Ok(jar) => match (jar.unique(names.access), jar.unique(names.refresh)) {
                 (Ok(None), Ok(None)) => CookieState::Absent,
@@ -144,6 +154,7 @@ impl SessionCookies {
         };
         Self {
             state,
+            flow,
             forward: strip_session_cookies(header),
         }
     }
@@ -170,6 +181,11 @@ impl SessionCookies {
             } => PresentedRefresh::parse(token),
             _ => None,
         }
+    }
+
+    /// The OpenID flow cookie's value, if exactly one was presented in a header that parsed.
+    pub fn flow(&self) -> Option<&str> {
+        self.flow.as_deref()
     }
 
     /// The `Cookie` header for the origin: every cookie but ours, or `None` when none is left.
@@ -369,6 +385,29 @@ pub(crate) mod tests {
         assert_eq!(cookies.refresh(), None, "a malformed refresh token is none");
         assert_eq!(cookies.forward(), Some("theme=dark"));
         assert!(!cookies.untrusted());
+    }
+
+    #[test]
+    fn the_flow_cookie_is_read_for_the_edge_and_never_forwarded() {
+        let names = cookie_names(true);
+        let header = "theme=dark; __Host-eg_oidc=flow.jws; __Secure-eg_oidc=planted";
+        let cookies = SessionCookies::read(Some(header), names);
+        assert_eq!(cookies.flow(), Some("flow.jws"));
+        assert_eq!(cookies.forward(), Some("theme=dark"));
+        assert!(
+            !cookies.untrusted(),
+            "a flow cookie says nothing of the session"
+        );
+        // Two of it, one planted: no flow at all.
+        let twice = "__Host-eg_oidc=a; __Host-eg_oidc=b";
+        let cookies = SessionCookies::read(Some(twice), names);
+        assert_eq!(cookies.flow(), None);
+        assert_eq!(cookies.forward(), None);
+        // Plain-HTTP development reads the unprefixed name.
+        let dev = SessionCookies::read(Some("eg_oidc=d; x=1"), cookie_names(false));
+        assert_eq!(dev.flow(), Some("d"));
+        assert_eq!(dev.forward(), Some("x=1"));
+        assert_eq!(SessionCookies::read(None, names).flow(), None);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! One sign-in at a provider, from the start redirect to the callback: PKCE, `state` and
-//! `nonce`, kept in a short-lived signed cookie that only the callback path receives.
+//! `nonce`, kept in a short-lived signed cookie, `__Host-` prefixed so that only this host can
+//! set it (a sibling subdomain cannot plant a flow of its own), hidden from the origin like the
+//! session cookies, and cleared by every callback answer.
 //!
 //! The cookie binds the authorization response to the browser that started it (a `state` from
 //! another browser does not match), carries the PKCE verifier so a stolen code is useless
@@ -31,7 +33,7 @@ pub const FLOW_TTL: i64 = 600;
 /// The routes of a provider, under one prefix.
 pub const OIDC_PREFIX: &str = "/auth/oidc/";
 
-/// The callback path of provider `id`: the flow cookie's `Path`.
+/// The callback path of provider `id`.
 pub fn callback_path(id: &str) -> String {
     format!("{OIDC_PREFIX}{id}/callback")
 }
@@ -180,31 +182,28 @@ impl Flow {
     }
 }
 
-/// The flow cookie's name.
+/// The flow cookie's name: `__Host-eg_oidc`, or `eg_oidc` when cookies are not secure
+/// (plain-HTTP development).
 pub fn cookie_name(spec: &CookieSpec) -> &'static str {
-    if spec.secure {
-        "__Secure-eg_oidc"
-    } else {
-        "eg_oidc"
-    }
+    spec.names().flow
 }
 
-/// `Set-Cookie` for the flow of `provider`: only its callback path receives it, and `Lax` so the
-/// provider's redirect back (a top-level navigation from another site) carries it.
-pub fn set_cookie(value: &str, provider: &str, spec: &CookieSpec) -> SetCookie {
-    SetCookie::Setting(flow_cookie(value, provider, FLOW_TTL, spec))
+/// `Set-Cookie` for the flow of `provider`: `__Host-` (so `Path=/`, no `Domain`), and `Lax` so
+/// the provider's redirect back (a top-level navigation from another site) carries it. It names
+/// its provider inside, so one cookie serves every provider; a sign-in started later replaces it.
+pub fn set_cookie(value: &str, _provider: &str, spec: &CookieSpec) -> SetCookie {
+    SetCookie::Setting(flow_cookie(value, FLOW_TTL, spec))
 }
 
-/// `Set-Cookie` deleting the flow cookie once the callback has read it.
-pub fn clear_cookie(provider: &str, spec: &CookieSpec) -> SetCookie {
-    SetCookie::Clearing(flow_cookie("", provider, 0, spec))
+/// `Set-Cookie` deleting the flow cookie: on every answer of the callback.
+pub fn clear_cookie(_provider: &str, spec: &CookieSpec) -> SetCookie {
+    SetCookie::Clearing(flow_cookie("", 0, spec))
 }
 
-fn flow_cookie(value: &str, provider: &str, max_age: i64, spec: &CookieSpec) -> String {
+fn flow_cookie(value: &str, max_age: i64, spec: &CookieSpec) -> String {
     format!(
-        "{}={value}; Path={}; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
         cookie_name(spec),
-        callback_path(provider),
         if spec.secure { "; Secure" } else { "" }
     )
 }
@@ -288,7 +287,18 @@ mod tests {
         let cookie = set_cookie("v", "corp", &CookieSpec { secure: true });
         assert_eq!(
             cookie,
-            "__Secure-eg_oidc=v; Path=/auth/oidc/corp/callback; HttpOnly; SameSite=Lax; Max-Age=600; Secure"
+            "__Host-eg_oidc=v; Path=/; HttpOnly; SameSite=Lax; Max-Age=600; Secure"
+        );
+        let cleared = clear_cookie("corp", &CookieSpec { secure: true });
+        assert!(cleared.clears());
+        assert_eq!(
+            cleared,
+            "__Host-eg_oidc=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure"
+        );
+        let dev = set_cookie("v", "corp", &CookieSpec { secure: false });
+        assert_eq!(
+            dev,
+            "eg_oidc=v; Path=/; HttpOnly; SameSite=Lax; Max-Age=600"
         );
     }
 }

@@ -28,7 +28,6 @@ use super::pages::{login_origin, LOGIN_PATH};
 use crate::auth::env::UnixTime;
 use crate::auth::gate::federated::{LogoutRefusal, ProviderCallback, ProviderLink};
 use crate::auth::gate::signin::{Delivery, Opened, Opening};
-use crate::auth::http::cookie::CookieJar;
 use crate::auth::http::redirect::Reason;
 use crate::auth::http::request::RequestFacts;
 use crate::auth::oidc::config::{Provider, TokenAuth};
@@ -292,7 +291,12 @@ pub(super) async fn handle(
     };
     match (facts.method.as_str(), action) {
         ("GET", "start") => start(url, facts, ctx, index, provider).await,
-        ("GET", "callback") => callback(req, url, facts, ctx, index, provider).await,
+        // Every answer of the callback clears the flow cookie: a failure the shell answers too.
+        ("GET", "callback") => callback(req, url, facts, ctx, index, provider)
+            .await
+            .map_err(|err| {
+                err.with_cookies(vec![flow::clear_cookie(&provider.id, &ctx.config.cookies)])
+            }),
         ("POST", "backchannel-logout") => backchannel(req, url, ctx, index, provider).await,
         _ => Err(EdgeError::NotFound("no such provider route")),
     }
@@ -447,16 +451,8 @@ async fn callback(
     index: usize,
     provider: &Provider,
 ) -> EdgeResult {
-    // The flow cookie is not a session cookie, so it is among those the request left for the
-    // origin: read from the request's facts, not from the header a second time.
-    let jar = facts.cookies.forward().map(CookieJar::parse);
-    let flow_cookie = match &jar {
-        Some(Ok(jar)) => jar
-            .unique(flow::cookie_name(&ctx.config.cookies))
-            .ok()
-            .flatten(),
-        _ => None,
-    };
+    // The flow cookie as the edge read it with the session cookies (it is never forwarded).
+    let flow_cookie = facts.cookies.flow();
     let (state, code, error) = (query(url, "state"), query(url, "code"), query(url, "error"));
     let iss = query(url, "iss");
     let callback = ProviderCallback {
