@@ -15,7 +15,6 @@ use crate::auth::gate::signin::SignInRefusal;
 use crate::auth::gate::{Refusal, Verdict};
 use crate::auth::http::request::RequestFacts;
 use crate::auth::http::signin::LoginFormat;
-use crate::auth::oidc::config::Provider;
 use crate::auth::oidc::flow;
 use crate::auth::pages::MAX_USERNAME_ECHO;
 
@@ -129,17 +128,10 @@ pub(super) fn session_refused_clearing(
 
 /// A provider sign-in that did not work (logged by the core): the browser goes back to the
 /// sign-in page with an error a person can read, the flow cookie cleared.
-pub(super) fn provider_refused(
-    ctx: &Ctx<'_>,
-    provider: &Provider,
-    refusal: &ProviderRefusal,
-) -> EdgeResult {
+pub(super) fn provider_refused(ctx: &Ctx<'_>, refusal: &ProviderRefusal) -> EdgeResult {
     let location = format!("{LOGIN_PATH}?error={}", refusal.code);
     let mut response = http::redirect(&location, 303)?;
-    http::add_cookies(
-        &mut response,
-        &[flow::clear_cookie(&provider.id, &ctx.config.cookies)],
-    )?;
+    http::add_cookies(&mut response, &[flow::clear_cookie(&ctx.config.cookies)])?;
     Ok(response)
 }
 

@@ -191,12 +191,12 @@ pub fn cookie_name(spec: &CookieSpec) -> &'static str {
 /// `Set-Cookie` for the flow of `provider`: `__Host-` (so `Path=/`, no `Domain`), and `Lax` so
 /// the provider's redirect back (a top-level navigation from another site) carries it. It names
 /// its provider inside, so one cookie serves every provider; a sign-in started later replaces it.
-pub fn set_cookie(value: &str, _provider: &str, spec: &CookieSpec) -> SetCookie {
+pub fn set_cookie(value: &str, spec: &CookieSpec) -> SetCookie {
     SetCookie::Setting(flow_cookie(value, FLOW_TTL, spec))
 }
 
 /// `Set-Cookie` deleting the flow cookie: on every answer of the callback.
-pub fn clear_cookie(_provider: &str, spec: &CookieSpec) -> SetCookie {
+pub fn clear_cookie(spec: &CookieSpec) -> SetCookie {
     SetCookie::Clearing(flow_cookie("", 0, spec))
 }
 
@@ -284,18 +284,18 @@ mod tests {
         assert!(url.contains(&format!("code_challenge={}", challenge(&flow.verifier))));
         assert!(url.contains("code_challenge_method=S256") && url.contains("scope=openid%20email"));
         assert!(!url.contains(&flow.verifier));
-        let cookie = set_cookie("v", "corp", &CookieSpec { secure: true });
+        let cookie = set_cookie("v", &CookieSpec { secure: true });
         assert_eq!(
             cookie,
             "__Host-eg_oidc=v; Path=/; HttpOnly; SameSite=Lax; Max-Age=600; Secure"
         );
-        let cleared = clear_cookie("corp", &CookieSpec { secure: true });
+        let cleared = clear_cookie(&CookieSpec { secure: true });
         assert!(cleared.clears());
         assert_eq!(
             cleared,
             "__Host-eg_oidc=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure"
         );
-        let dev = set_cookie("v", "corp", &CookieSpec { secure: false });
+        let dev = set_cookie("v", &CookieSpec { secure: false });
         assert_eq!(
             dev,
             "eg_oidc=v; Path=/; HttpOnly; SameSite=Lax; Max-Age=600"

@@ -294,9 +294,7 @@ pub(super) async fn handle(
         // Every answer of the callback clears the flow cookie: a failure the shell answers too.
         ("GET", "callback") => callback(req, url, facts, ctx, index, provider)
             .await
-            .map_err(|err| {
-                err.with_cookies(vec![flow::clear_cookie(&provider.id, &ctx.config.cookies)])
-            }),
+            .map_err(|err| err.with_cookies(vec![flow::clear_cookie(&ctx.config.cookies)])),
         ("POST", "backchannel-logout") => backchannel(req, url, ctx, index, provider).await,
         _ => Err(EdgeError::NotFound("no such provider route")),
     }
@@ -318,7 +316,7 @@ async fn start(
                 "provider_error",
                 err.to_string(),
             );
-            return answer::provider_refused(ctx, provider, &refusal);
+            return answer::provider_refused(ctx, &refusal);
         }
     };
     let flow = Flow::begin(&provider.id, query(url, "next").as_deref(), &ctx.entropy)
@@ -335,7 +333,7 @@ async fn start(
     let mut response = http::redirect(&location, 303)?;
     http::add_cookies(
         &mut response,
-        &[flow::set_cookie(&sealed, &provider.id, &ctx.config.cookies)],
+        &[flow::set_cookie(&sealed, &ctx.config.cookies)],
     )?;
     Ok(response)
 }
@@ -486,10 +484,10 @@ async fn callback(
         .await?;
     let (Opened { tokens, .. }, next) = match finished {
         Ok(signed_in) => signed_in,
-        Err(refusal) => return answer::provider_refused(ctx, provider, &refusal),
+        Err(refusal) => return answer::provider_refused(ctx, &refusal),
     };
     let mut cookies = gate.session_cookies(&tokens)?;
-    cookies.push(flow::clear_cookie(&provider.id, &ctx.config.cookies));
+    cookies.push(flow::clear_cookie(&ctx.config.cookies));
     let mut response = http::redirect(&next, 303)?;
     http::add_cookies(&mut response, &cookies)?;
     Ok(response)
