@@ -134,6 +134,11 @@ impl fmt::Display for EdgeError {
     }
 }
 
+/// Maps a runtime call's exception to an internal error naming `what` failed.
+pub(in crate::edge) fn js_error(what: &'static str) -> impl Fn(wasm_bindgen::JsValue) -> EdgeError {
+    move |err| EdgeError::Internal(format!("{what}: {err:?}"))
+}
+
 impl From<worker::Error> for EdgeError {
     fn from(err: worker::Error) -> Self {
         Self::Internal(err.to_string())

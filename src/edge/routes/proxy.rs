@@ -27,6 +27,7 @@ use crate::auth::gate::Verdict;
 use crate::auth::http::admission::Connection;
 use crate::auth::http::forward::{identity_headers, is_reserved_header, Identity};
 use crate::auth::http::request::RequestFacts;
+use crate::edge::error::js_error;
 use crate::edge::error::{EdgeError, EdgeResult};
 use crate::edge::{answer, Ctx};
 
@@ -72,11 +73,6 @@ pub(super) async fn protected(
             .await?
             .into()),
     }
-}
-
-/// Maps a runtime call's exception to an internal error naming `what` failed.
-pub(super) fn js_error(what: &'static str) -> impl Fn(wasm_bindgen::JsValue) -> EdgeError {
-    move |err| EdgeError::Internal(format!("{what}: {err:?}"))
 }
 
 /// Sends `req` to the origin with `identity` (none on a public path), and `set_cookies` on the

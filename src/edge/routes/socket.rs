@@ -25,7 +25,6 @@ use wasm_bindgen::JsCast;
 use worker::worker_sys::ext::ResponseInitExt;
 use worker::{web_sys, Delay, EventStream, WebSocket, WebSocketPair, WebsocketEvent};
 
-use super::proxy::js_error;
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::gate::AuditSink;
 use crate::auth::http::forward::Identity;
@@ -35,6 +34,7 @@ use crate::auth::session::socket_watch::{
 };
 use crate::auth::session::store::{SessionStore, Standing, StoreError};
 use crate::edge::bindings::Sessions;
+use crate::edge::error::js_error;
 use crate::edge::error::{EdgeError, EdgeResult};
 use crate::edge::{now, ConsoleAudit, Ctx};
 
