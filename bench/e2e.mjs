@@ -1,5 +1,6 @@
 // End to end, in workerd directly: edgegate against the JavaScript reference worker
-// (bench/jose-worker.js), a pass-through worker and the bare origin, with wrk (authenticated GET
+// (bench/jose-worker.js), the floor worker (bench/floor: one synchronous wasm call, then forward),
+// a pass-through worker and the bare origin, with wrk (authenticated GET
 // with and without edgegate's isolate caches, public path, unauthenticated 401) and a closed-loop
 // Node client (login, refresh, logout). Prints one JSON object on stdout; progress on stderr.
 //
@@ -65,8 +66,8 @@ async function main() {
   const origin = await startOrigin();
   let w;
   try {
-    w = await startWorkerd({ originUrl: origin.url });
-    log(`workerd pid ${w.pid}: edgegate ${w.edge}, caches off ${w.edgeNoCache}, jose ${w.jose}, pass-through ${w.pass}, origin ${origin.url}`);
+    w = await startWorkerd({ originUrl: origin.url, floor: true });
+    log(`workerd pid ${w.pid}: edgegate ${w.edge}, caches off ${w.edgeNoCache}, jose ${w.jose}, floor ${w.floor}, pass-through ${w.pass}, origin ${origin.url}`);
     await seedUsers(w.kvUsers, USERS);
 
     // The contract, once, before any figure is trusted.
@@ -92,6 +93,17 @@ async function main() {
       check((await fetch(`${base}/api/data`, { headers: { cookie: tampered } })).status === 401, `${base}: a tampered token gives 401`);
     }
     check((await fetch(`${w.pass}/api/data`)).status === 200, "pass-through answers 200");
+    // The floor worker forwards its five headers (its identity is a per-isolate stand-in: it
+    // verifies nothing) and answers 401 without an access cookie.
+    {
+      const before = (await origin.stats()).withIdentity;
+      const res = await fetch(`${w.floor}/api/data`, { headers: { cookie: `${cookie}; theme=dark` } });
+      await res.arrayBuffer();
+      const stats = await origin.stats();
+      check(res.status === 200 && stats.withIdentity === before + 1, `floor: GET forwarded with identity (${res.status})`);
+      check(stats.last.cookie === "theme=dark" && stats.last.session && stats.last.roles, `floor: five headers forwarded (${JSON.stringify({ ...stats.last, assertion: undefined })})`);
+      check((await fetch(`${w.floor}/api/data`)).status === 401, "floor: no cookie gives 401");
+    }
 
     // A fresh login for each authenticated target in each round; then repeat requests of that
     // one session (the steady state).
@@ -101,6 +113,8 @@ async function main() {
       // Every per-isolate cache off (REVOCATION_CACHE_TTL=0, ISOLATE_CACHE_ENTRIES=0).
       "edgegate-nocache": authenticated(w.edgeNoCache),
       jose: authenticated(w.jose),
+      // The design floor: one synchronous wasm call (cookie, SHA-256, map hit), five headers, forward.
+      floor: authenticated(w.floor),
       // edgegate forwarding a public path: the proxying without the session work.
       "edgegate-public": async () => ({ url: `${w.edge}/favicon.ico`, headers: {} }),
       passthrough: async () => ({ url: `${w.pass}/api/data`, headers: {} }),
@@ -216,6 +230,8 @@ async function main() {
       edgegateOverNoCache: ["edgegate", "edgegate-nocache"],
       edgegateOverPublic: ["edgegate", "edgegate-public"],
       passthroughOverOrigin: ["passthrough", "origin"],
+      floorOverPassthrough: ["floor", "passthrough"],
+      edgegateOverFloor: ["edgegate", "floor"],
       edgegateOverOrigin: ["edgegate", "origin"],
     };
     const flow = (r) => ({ rps: r.rps, p50: r.p50, p99: r.p99, requests: r.requests, tool: r.tool });

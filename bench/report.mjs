@@ -35,6 +35,7 @@ const wasm = load("wasm.json");
 const native = load("native.json");
 const size = load("size.json");
 const meta = load("machine.json");
+const cold = load("coldstart.json");
 const out = [];
 
 if (meta) {
@@ -54,6 +55,7 @@ if (e2e) {
     ["edgegate", "edgegate: authenticated GET → origin, steady state (token, KV revocation read, assertion)"],
     ["edgegate-nocache", "edgegate, every isolate cache off (REVOCATION_CACHE_TTL=0, ISOLATE_CACHE_ENTRIES=0)"],
     ["jose", "JavaScript reference worker (bench/jose-worker.js, `jose`): the same work"],
+    ["floor", "floor worker (bench/floor): one synchronous wasm call (cookie, SHA-256, map hit), five headers, forward"],
     ["edgegate-public", "edgegate: public path → origin (no session work)"],
     ["passthrough", "pass-through worker → origin"],
     ["origin", "origin directly (Node http)"],
@@ -84,6 +86,8 @@ if (e2e) {
     ["edgegateOverNoCache", "edgegate steady state / edgegate, caches off"],
     ["edgegateOverPublic", "edgegate steady state / edgegate public path"],
     ["passthroughOverOrigin", "pass-through / origin"],
+    ["floorOverPassthrough", "floor worker / pass-through"],
+    ["edgegateOverFloor", "edgegate steady state / floor worker"],
   ];
   for (const [key, label, target] of ratioRows) {
     const value = q[key];
@@ -149,6 +153,19 @@ if (wasm || native) {
     }
     out.push("");
   }
+}
+
+if (cold) {
+  out.push(
+    `### Cold start (a fresh \`workerd serve\` with one worker: spawn to the first answer; median of ${cold.rounds} interleaved rounds)`,
+    "",
+    "| worker | first answer | median ms | / jose worker | per round ms |",
+    "| --- | --- | ---: | ---: | --- |",
+  );
+  for (const [key, r] of Object.entries(cold.workers)) {
+    out.push(`| ${r.label} | ${r.answer} | ${num(r.median, `cold ${key}`, 1)} | ${num(r.overJose, `cold ${key} / jose`, 2)} | ${r.runs.map((x) => x.toFixed(1)).join(", ")} |`);
+  }
+  out.push("");
 }
 
 if (size) {

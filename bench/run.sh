@@ -8,10 +8,13 @@
 #
 # Pieces: (1) end to end in `workerd serve` with wrk: edgegate (steady state and with its isolate
 # caches off) vs the JavaScript reference worker (bench/jose-worker.js) vs a pass-through worker
-# vs the origin, plus login/refresh/logout and 401 (bench/e2e.mjs); (2) the per-request decision
-# as wasm32 in Node's V8 (bench/wasm); (3) the same natively with criterion (benches/
-# request_path.rs); (4) the size of the uploaded bundle (build/). --smoke also runs the CPU
-# profiler (bench/profile.mjs) once on build/; the real profile is its own command (README).
+# vs the floor worker (bench/floor: one synchronous wasm call, then forward) vs the origin, plus
+# login/refresh/logout and 401 (bench/e2e.mjs); (2) cold start of a fresh workerd with one worker
+# (bench/coldstart.mjs); (3) the per-request decision as wasm32 in Node's V8 (bench/wasm); (4) the
+# same natively with criterion (benches/request_path.rs); (5) the size of the uploaded bundle
+# (build/). The floor crate is built first (bench/floor/build.sh); if it fails, so does the run.
+# --smoke also runs the CPU profiler (bench/profile.mjs) once on build/; the real profile is its
+# own command (README).
 # Needs: ./scripts/setup.sh done, wrk (apt-get install -y wrk). Everything listens on and talks
 # to 127.0.0.1 only.
 set -euo pipefail
@@ -22,7 +25,7 @@ mode=full
 case "${1:-}" in
   --smoke) mode=smoke ;;
   "") ;;
-  -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
   *) die "unknown option $1 (use --smoke or nothing)" ;;
 esac
 
@@ -47,11 +50,17 @@ console.log(JSON.stringify({
   workerd: sh("node_modules/.bin/workerd --version").replace(/^workerd /, ""), rustc: sh("rustc --version").split(" (")[0],
 }));' "$mode" > "$results/machine.json"
 
-if [ "$mode" = smoke ]; then e2e_args=(--smoke); wasm_args=(--smoke); crit_args=(--warm-up-time 0.05 --measurement-time 0.1 --sample-size 10)
-else e2e_args=(); wasm_args=(); crit_args=(--warm-up-time 1 --measurement-time 4); fi
+step "floor worker's wasm (bench/floor/build.sh)"
+timeout 1200 bench/floor/build.sh || die "the floor worker's build (bench/floor/build.sh) failed"
+
+if [ "$mode" = smoke ]; then e2e_args=(--smoke); cold_args=(--smoke); wasm_args=(--smoke); crit_args=(--warm-up-time 0.05 --measurement-time 0.1 --sample-size 10)
+else e2e_args=(); cold_args=(); wasm_args=(); crit_args=(--warm-up-time 1 --measurement-time 4); fi
 
 step "end to end in workerd (bench/e2e.mjs)"
 timeout 900 "$NODE" bench/e2e.mjs "${e2e_args[@]}" > "$results/e2e.json"
+
+step "cold start, one worker per fresh workerd (bench/coldstart.mjs)"
+timeout 600 "$NODE" bench/coldstart.mjs "${cold_args[@]}" > "$results/coldstart.json"
 
 if [ "$mode" = smoke ]; then
   step "CPU profile of workerd under load, once (bench/profile.mjs --smoke on build/)"

@@ -1,13 +1,15 @@
 // Runs, in one `workerd serve` process from a generated Cap'n Proto config (no Miniflare or
 // wrangler proxy in the request path): edgegate (build/index.js + build/index_bg.wasm), the same
 // edgegate with every per-isolate cache off, the JavaScript reference worker (bench/jose-worker.js,
-// bundled with esbuild), the pass-through worker, two in-memory KV namespaces and the probe.
+// bundled with esbuild), the pass-through worker, two in-memory KV namespaces and the probe; with
+// `floor: true` also the floor worker (bench/floor: one synchronous wasm call, then forward).
 // All three session-checking workers share SESSION_KEYS, ASSERTION_KEYS, ISSUER and the SESSIONS
 // namespace, so one login serves them all. Every socket listens on 127.0.0.1 only.
 //
 //   const w = await startWorkerd({ originUrl, vars, inspectorPort, worker });
 //   w.edge, w.edgeNoCache   base URLs of edgegate and of edgegate with its isolate caches off
 //   w.jose, w.pass          base URLs of the jose reference worker and the pass-through worker
+//   w.floor                 base URL of the floor worker (with `floor: true`; bench/floor/build.sh first)
 //   w.kvUsers, w.kvSessions base URLs of the KV services (the HTTP protocol of bench/kv.js)
 //   w.probe                 base URL of bench/probe.js (platform primitives timed from outside)
 //   w.inspector             base URL of workerd's V8 inspector when `inspectorPort` was given
@@ -68,7 +70,7 @@ export async function waitForPort(port, child, seconds) {
 }
 
 /** Bundles bench/jose-worker.js and the `jose` package into one ES module in `dir`. */
-function bundleJoseWorker(dir) {
+export function bundleJoseWorker(dir) {
   const outfile = path.join(dir, "jose-worker.js");
   const r = spawnSync(
     ESBUILD,
@@ -79,10 +81,28 @@ function bundleJoseWorker(dir) {
   return outfile;
 }
 
+const FLOOR_PKG = path.join(ROOT, "bench/floor/pkg");
+
+/**
+ * The modules of the floor worker (bench/floor/worker.js and its wasm), as a Cap'n Proto list;
+ * `rel` makes a path relative to the config. Throws when bench/floor/build.sh has not run.
+ */
+export function floorModules(rel) {
+  const files = { glue: path.join(FLOOR_PKG, "edgegate_floor.js"), wasm: path.join(FLOOR_PKG, "edgegate_floor_bg.wasm") };
+  for (const file of Object.values(files)) {
+    if (!existsSync(file)) throw new Error(`${path.relative(ROOT, file)} is missing: run bench/floor/build.sh`);
+  }
+  return `[
+    (name = "floor-worker.js", esModule = embed ${rel(path.join(ROOT, "bench/floor/worker.js"))}),
+    (name = "edgegate_floor.js", esModule = embed ${rel(files.glue)}),
+    (name = "edgegate_floor_bg.wasm", wasm = embed ${rel(files.wasm)}),
+  ]`;
+}
+
 // The per-isolate caches of edgegate, all off (the vars edgegate reads to size them).
 export const CACHES_OFF = { REVOCATION_CACHE_TTL: "0", ISOLATE_CACHE_ENTRIES: "0" };
 
-export async function startWorkerd({ originUrl, vars = {}, log = false, inspectorPort, worker = {} } = {}) {
+export async function startWorkerd({ originUrl, vars = {}, log = false, inspectorPort, worker = {}, floor = false } = {}) {
   const workerJs = worker.js ?? WORKER_JS;
   const workerWasm = worker.wasm ?? WORKER_WASM;
   for (const file of [workerJs, workerWasm]) {
@@ -98,6 +118,7 @@ export async function startWorkerd({ originUrl, vars = {}, log = false, inspecto
     kvUsers: await freePort(),
     kvSessions: await freePort(),
     probe: await freePort(),
+    ...(floor ? { floor: await freePort() } : {}),
   };
   const edgeVars = {
     ORIGIN_URL: originUrl,
@@ -138,7 +159,7 @@ const config :Workerd.Config = (
     (name = "passthrough", worker = .passthrough),
     (name = "kv-users", worker = .kv),
     (name = "kv-sessions", worker = .kv),
-    (name = "probe", worker = .probe),
+    (name = "probe", worker = .probe),${floor ? '\n    (name = "floor", worker = .floor),' : ""}
     (name = "loopback", network = (allow = ["local", "private", "public"])),
   ],
   sockets = [
@@ -148,7 +169,7 @@ const config :Workerd.Config = (
     (name = "pass", address = "127.0.0.1:${ports.pass}", http = (), service = "passthrough"),
     (name = "kvusers", address = "127.0.0.1:${ports.kvUsers}", http = (), service = "kv-users"),
     (name = "kvsessions", address = "127.0.0.1:${ports.kvSessions}", http = (), service = "kv-sessions"),
-    (name = "probe", address = "127.0.0.1:${ports.probe}", http = (), service = "probe"),
+    (name = "probe", address = "127.0.0.1:${ports.probe}", http = (), service = "probe"),${floor ? `\n    (name = "floor", address = "127.0.0.1:${ports.floor}", http = (), service = "floor"),` : ""}
   ],
 );
 ${edgegateWorker("edgegate", edgeVars)}
@@ -176,6 +197,12 @@ const kv :Workerd.Worker = (
   modules = [(name = "kv.js", esModule = embed ${rel(path.join(ROOT, "bench/kv.js"))})],
   compatibilityDate = ${str(date)},
 );
+${floor ? `const floor :Workerd.Worker = (
+  modules = ${floorModules(rel)},
+  compatibilityDate = ${str(date)},
+  bindings = [(name = "ORIGIN_URL", text = ${str(originUrl)})],
+  globalOutbound = "loopback",
+);` : ""}
 `;
   const configPath = path.join(dir, "bench.capnp");
   writeFileSync(configPath, config);
@@ -211,6 +238,7 @@ const kv :Workerd.Worker = (
     kvUsers: base(ports.kvUsers),
     kvSessions: base(ports.kvSessions),
     probe: base(ports.probe),
+    floor: floor ? base(ports.floor) : undefined,
     inspector: inspectorPort ? base(inspectorPort) : undefined,
     keys: { SESSION_KEYS: edgeVars.SESSION_KEYS, ASSERTION_KEYS: edgeVars.ASSERTION_KEYS },
     vars: edgeVars,
