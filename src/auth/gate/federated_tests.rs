@@ -110,6 +110,17 @@ fn begun(world: &World) -> (Flow, String) {
     (flow, sealed)
 }
 
+/// The provider's redirect back for the sign-in `flow` whose cookie is `cookie`: a code, no error.
+fn answered<'a>(flow: &'a Flow, cookie: &'a str) -> ProviderCallback<'a> {
+    ProviderCallback {
+        flow_cookie: Some(cookie),
+        state: Some(&flow.state),
+        code: Some("c-1"),
+        error: None,
+        iss: None,
+    }
+}
+
 fn id_token_for(flow: &Flow, changes: Value) -> String {
     let mut claims = id_claims();
     claims["nonce"] = json!(flow.nonce);
@@ -158,13 +169,7 @@ fn a_good_callback_opens_a_session_for_the_provider_user_and_goes_to_next() {
     let world = world();
     let (flow, cookie) = begun(&world);
     let link = FakeLink::answering(id_token_for(&flow, json!({})));
-    let callback = ProviderCallback {
-        flow_cookie: Some(&cookie),
-        state: Some(&flow.state),
-        code: Some("c-1"),
-        error: None,
-        iss: None,
-    };
+    let callback = answered(&flow, &cookie);
     let (opened, next) = finish(&world, callback, &link).unwrap();
     assert_eq!(opened.record.user.as_str(), "corp:u-123");
     assert_eq!(opened.record.roles, ["admins", "staff"]);
@@ -210,13 +215,7 @@ fn a_callback_without_its_flow_or_with_another_state_is_expired() {
 fn the_providers_error_a_missing_code_and_a_bad_token_are_provider_errors() {
     let world = world();
     let (flow, cookie) = begun(&world);
-    let good = ProviderCallback {
-        flow_cookie: Some(&cookie),
-        state: Some(&flow.state),
-        code: Some("c-1"),
-        error: None,
-        iss: None,
-    };
+    let good = answered(&flow, &cookie);
     let link = FakeLink::answering(id_token_for(&flow, json!({})));
     let denied = ProviderCallback {
         error: Some("access_denied"),
@@ -253,13 +252,7 @@ fn a_person_the_provider_config_does_not_admit_is_refused() {
     ]));
     let (flow, cookie) = begun(&world);
     let link = FakeLink::answering(id_token_for(&flow, json!({})));
-    let callback = ProviderCallback {
-        flow_cookie: Some(&cookie),
-        state: Some(&flow.state),
-        code: Some("c-1"),
-        error: None,
-        iss: None,
-    };
+    let callback = answered(&flow, &cookie);
     assert_eq!(
         finish(&world, callback, &link).unwrap_err().code,
         "provider_refused"
@@ -281,13 +274,7 @@ fn an_unknown_key_is_refetched_once_and_then_trusted() {
         stale_keys: true,
         ..FakeLink::answering(id_token_for(&flow, json!({})))
     };
-    let callback = ProviderCallback {
-        flow_cookie: Some(&cookie),
-        state: Some(&flow.state),
-        code: Some("c-1"),
-        error: None,
-        iss: None,
-    };
+    let callback = answered(&flow, &cookie);
     assert!(finish(&world, callback, &link).is_ok());
     assert_eq!(link.refetches.get(), 1);
 }
@@ -297,11 +284,8 @@ fn the_authorization_responses_iss_must_be_the_issuer_and_present_when_advertise
     let world = world();
     let (flow, cookie) = begun(&world);
     let good = ProviderCallback {
-        flow_cookie: Some(&cookie),
-        state: Some(&flow.state),
-        code: Some("c-1"),
-        error: None,
         iss: Some(ISSUER),
+        ..answered(&flow, &cookie)
     };
     let quiet = FakeLink::answering(id_token_for(&flow, json!({})));
     let loud = FakeLink {
@@ -350,13 +334,7 @@ fn a_failed_key_refetch_is_a_provider_error_not_an_outage_of_the_edge() {
         refetch_fails: true,
         ..FakeLink::answering(id_token_for(&flow, json!({})))
     };
-    let callback = ProviderCallback {
-        flow_cookie: Some(&cookie),
-        state: Some(&flow.state),
-        code: Some("c-1"),
-        error: None,
-        iss: None,
-    };
+    let callback = answered(&flow, &cookie);
     let refusal = finish(&world, callback, &link).unwrap_err();
     assert_eq!(refusal.code, "provider_error");
     assert!(
@@ -470,13 +448,7 @@ fn a_finished_sign_in_cannot_be_finished_again_with_its_state() {
     let world = world();
     let (flow, cookie) = begun(&world);
     let link = FakeLink::answering(id_token_for(&flow, json!({})));
-    let callback = ProviderCallback {
-        flow_cookie: Some(&cookie),
-        state: Some(&flow.state),
-        code: Some("c-1"),
-        error: None,
-        iss: None,
-    };
+    let callback = answered(&flow, &cookie);
     let marks = Marks::default();
     assert!(finish_with(&world, callback, &link, &marks).is_ok());
     let key = used_state_key(&flow.state);
@@ -506,13 +478,7 @@ fn a_provider_sign_in_keeps_the_sid_and_indexes_it_for_the_sessions_lifetime() {
     let world = world();
     let (flow, cookie) = begun(&world);
     let link = FakeLink::answering(id_token_for(&flow, json!({"sid": "ps-1"})));
-    let callback = ProviderCallback {
-        flow_cookie: Some(&cookie),
-        state: Some(&flow.state),
-        code: Some("c-1"),
-        error: None,
-        iss: None,
-    };
+    let callback = answered(&flow, &cookie);
     let marks = Marks::default();
     let (opened, _) = finish_with(&world, callback, &link, &marks).unwrap();
     assert_eq!(opened.record.provider_session.as_deref(), Some("ps-1"));
@@ -563,13 +529,7 @@ fn two_provider_sessions(world: &World) -> (Marks, SessionId, SessionId) {
         flow.state = state.into();
         let cookie = flow.seal(&world.config.session_keys, NOW).unwrap();
         let link = FakeLink::answering(id_token_for(&flow, json!({"sid": sid})));
-        let callback = ProviderCallback {
-            flow_cookie: Some(&cookie),
-            state: Some(&flow.state),
-            code: Some("c-1"),
-            error: None,
-            iss: None,
-        };
+        let callback = answered(&flow, &cookie);
         // Each sign-in from its own browser: nothing held is replaced.
         let (opened, _) = finish_with(world, callback, &link, &marks).unwrap();
         ids.push(opened.record.id);
