@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { startOrigin, startWorker } from "./harness.mjs";
 import { Jar } from "./support.mjs";
-import { nowSecs, providerVars, startDrivableProvider, startRecorder } from "./oidc-support.mjs";
+import { idTokenClaims, nowSecs, providerVars, startDrivableProvider, startRecorder } from "./oidc-support.mjs";
 
 const BACKCHANNEL = "http://schemas.openid.net/event/backchannel-logout";
 let plain, loud, rot, third, origin, edge;
@@ -45,21 +45,8 @@ async function start(id) {
   return { jar, params: new URL(res.headers.get("location")).searchParams };
 }
 
-function idClaims(provider, params, over = {}) {
-  const now = nowSecs();
-  return {
-    iss: provider.issuer,
-    aud: provider.clientId,
-    sub: "eve",
-    sid: "provider-session-1",
-    nonce: params.get("nonce"),
-    iat: now,
-    exp: now + 300,
-    email: "eve@example.com",
-    email_verified: true,
-    ...over,
-  };
-}
+const idClaims = (provider, params, over) =>
+  idTokenClaims(provider, params, { sid: "provider-session-1", ...over });
 
 async function callback(id, jar, query) {
   return jar.take(

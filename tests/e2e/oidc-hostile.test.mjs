@@ -6,7 +6,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { after, before, test } from "node:test";
 import { startOrigin, startWorker } from "./harness.mjs";
 import { Jar, assertNothingForwarded, auditEvents } from "./support.mjs";
-import { nowSecs, providerVars, signJwt, startHostileProvider } from "./oidc-support.mjs";
+import { idTokenClaims, nowSecs, providerVars, signJwt, startHostileProvider } from "./oidc-support.mjs";
 
 let hostile, origin, edge;
 
@@ -44,24 +44,7 @@ async function start(next = "/app") {
   return { jar, params: location.searchParams };
 }
 
-function idClaims(params, over = {}) {
-  const now = nowSecs();
-  const claims = {
-    iss: hostile.issuer,
-    aud: hostile.clientId,
-    sub: "eve",
-    nonce: params.get("nonce"),
-    iat: now,
-    exp: now + 300,
-    email: "eve@example.com",
-    email_verified: true,
-  };
-  for (const [name, value] of Object.entries(over)) {
-    if (value === undefined) delete claims[name];
-    else claims[name] = value;
-  }
-  return claims;
-}
+const idClaims = (params, over) => idTokenClaims(hostile, params, over);
 
 const rs256 = (claims, header = {}) => signJwt({ alg: "RS256", kid: "rsa-1", typ: "JWT", ...header }, claims, hostile.rsa);
 

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { startOrigin, startWorker } from "./harness.mjs";
 import { Jar } from "./support.mjs";
-import { nowSecs, providerVars, signJwt, startHostileProvider } from "./oidc-support.mjs";
+import { idTokenClaims, nowSecs, providerVars, signJwt, startHostileProvider } from "./oidc-support.mjs";
 
 const BACKCHANNEL = "http://schemas.openid.net/event/backchannel-logout";
 const FLOW = "__Host-eg_oidc";
@@ -41,19 +41,7 @@ async function start(jar = new Jar()) {
 }
 
 function idToken(params, over = {}) {
-  const now = nowSecs();
-  const claims = {
-    iss: provider.issuer,
-    aud: provider.clientId,
-    sub: "eve",
-    nonce: params.get("nonce"),
-    iat: now,
-    exp: now + 300,
-    email: "eve@example.com",
-    email_verified: true,
-    ...over,
-  };
-  return signJwt({ alg: "RS256", kid: "rsa-1", typ: "JWT" }, claims, provider.rsa);
+  return signJwt({ alg: "RS256", kid: "rsa-1", typ: "JWT" }, idTokenClaims(provider, params, over), provider.rsa);
 }
 
 async function callback(jar, query) {
