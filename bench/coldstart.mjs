@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { check, runMain, startOrigin } from "./harness.mjs";
-import { ROOT, benchKeys, bundleJoseWorker, compatibilityDate, floorModules, freePort } from "./workerd.mjs";
+import { ROOT, benchKeys, bundleJoseWorker, compatibilityDate, floorModules, freePort, retryOnPortClash, stderrRead } from "./workerd.mjs";
 
 const args = process.argv.slice(2);
 const smoke = args.includes("--smoke");
@@ -79,7 +79,9 @@ async function main() {
     const cookie = `__Host-eg_access=${token}; theme=dark`;
 
     /** One cold start of `name`: ms from spawn to its first answer (which must be 200). */
-    async function coldStart(name) {
+    const coldStart = (name) => retryOnPortClash(() => coldStartOnce(name));
+
+    async function coldStartOnce(name) {
       const w = workers[name];
       const port = await freePort();
       const config = `using Workerd = import "/workerd/workerd.capnp";
@@ -107,7 +109,10 @@ ${w.kv ? kvWorker : ""}
       try {
         const deadline = Date.now() + 30_000;
         for (;;) {
-          if (child.exitCode !== null) throw new Error(`${name}: workerd exited (${child.exitCode})\n${stderr}`);
+          if (child.exitCode !== null) {
+            await stderrRead(child);
+            throw new Error(`${name}: workerd exited (${child.exitCode})\n${stderr}`);
+          }
           if (Date.now() > deadline) throw new Error(`${name}: no answer within 30 s\n${stderr}`);
           let res;
           try {

@@ -19,7 +19,7 @@ import { loadavg } from "node:os";
 import path from "node:path";
 import { check, login, runMain, seedUsers, startOrigin } from "./harness.mjs";
 import { haveWrk, wrk } from "./load.mjs";
-import { ROOT, freePort, startWorkerd } from "./workerd.mjs";
+import { ROOT, startWorkerd } from "./workerd.mjs";
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -167,7 +167,7 @@ async function main() {
   let w;
   let session;
   try {
-    w = await startWorkerd({ originUrl: origin.url, inspectorPort: await freePort(), worker });
+    w = await startWorkerd({ originUrl: origin.url, inspector: true, worker });
     log(`workerd pid ${w.pid}, inspector ${w.inspector}, edgegate build ${path.relative(ROOT, path.dirname(worker.wasm))}/, profiling ${TARGET}`);
     await seedUsers(w.kvUsers, 1);
     const headers = target.session ? { Cookie: await login(w.edge, "bench-u0") } : {};

@@ -6,13 +6,13 @@
 // All three session-checking workers share SESSION_KEYS, ASSERTION_KEYS, ISSUER and the SESSIONS
 // namespace, so one login serves them all. Every socket listens on 127.0.0.1 only.
 //
-//   const w = await startWorkerd({ originUrl, vars, inspectorPort, worker });
+//   const w = await startWorkerd({ originUrl, vars, inspector: true, worker });
 //   w.edge, w.edgeNoCache   base URLs of edgegate and of edgegate with its isolate caches off
 //   w.jose, w.pass          base URLs of the jose reference worker and the pass-through worker
 //   w.floor                 base URL of the floor worker (with `floor: true`; bench/floor/build.sh first)
 //   w.kvUsers, w.kvSessions base URLs of the KV services (the HTTP protocol of bench/kv.js)
 //   w.probe                 base URL of bench/probe.js (platform primitives timed from outside)
-//   w.inspector             base URL of workerd's V8 inspector when `inspectorPort` was given
+//   w.inspector             base URL of workerd's V8 inspector when `inspector: true` was given
 //   w.keys, w.vars          the SESSION_KEYS and ASSERTION_KEYS secrets; edgegate's vars
 //   await w.stop();
 // `worker: { js, wasm }` runs another build of edgegate (bench/profile.mjs: the profiling build).
@@ -30,13 +30,53 @@ const WORKER_JS = path.join(ROOT, "build/index.js");
 const WORKER_WASM = path.join(ROOT, "build/index_bg.wasm");
 const ESBUILD = path.join(ROOT, "node_modules/.bin/esbuild");
 
-/** A port that was free a moment ago on 127.0.0.1. */
+// Ports come from below the kernel's ephemeral range: an outgoing connection (the load
+// generator's, workerd's own to the origin) takes its local port from that range, and could take a
+// port picked there between the pick and workerd's bind. A port is handed out once per process.
+const handedOut = new Set();
+
+function ephemeralFloor() {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 11000 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+function canListen(port) {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+/** A port on 127.0.0.1 that was free a moment ago, below the ephemeral range. */
 export async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  const low = 10000;
+  const high = ephemeralFloor();
+  for (let tries = 0; tries < 500; tries++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (handedOut.has(port) || !(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port on 127.0.0.1 between ${low} and ${high}`);
+}
+
+/**
+ * Runs `launch` again, with the fresh ports it picks, when workerd could not bind one: another
+ * process took it between the pick and the bind. Three tries in all; other errors pass through.
+ */
+export async function retryOnPortClash(launch) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launch();
+    } catch (err) {
+      if (attempt >= 3 || !String(err?.message).includes("Address already in use")) throw err;
+    }
+  }
 }
 
 export function compatibilityDate() {
@@ -67,6 +107,15 @@ export async function waitForPort(port, child, seconds) {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`workerd did not listen on ${port} within ${seconds}s`);
+}
+
+/** Waits until everything `child` wrote to stderr has arrived, when it has exited. */
+export async function stderrRead(child) {
+  if (child.exitCode === null || child.stderr.readableEnded) return;
+  await new Promise((resolve) => {
+    child.stderr.once("close", resolve);
+    setTimeout(resolve, 2000);
+  });
 }
 
 /** Bundles bench/jose-worker.js and the `jose` package into one ES module in `dir`. */
@@ -102,7 +151,11 @@ export function floorModules(rel) {
 // The per-isolate caches of edgegate, all off (the vars edgegate reads to size them).
 export const CACHES_OFF = { REVOCATION_CACHE_TTL: "0", ISOLATE_CACHE_ENTRIES: "0" };
 
-export async function startWorkerd({ originUrl, vars = {}, log = false, inspectorPort, worker = {}, floor = false } = {}) {
+export function startWorkerd(options = {}) {
+  return retryOnPortClash(() => startWorkerdOnce(options));
+}
+
+async function startWorkerdOnce({ originUrl, vars = {}, log = false, inspector = false, worker = {}, floor = false }) {
   const workerJs = worker.js ?? WORKER_JS;
   const workerWasm = worker.wasm ?? WORKER_WASM;
   for (const file of [workerJs, workerWasm]) {
@@ -120,6 +173,7 @@ export async function startWorkerd({ originUrl, vars = {}, log = false, inspecto
     probe: await freePort(),
     ...(floor ? { floor: await freePort() } : {}),
   };
+  const inspectorPort = inspector ? await freePort() : undefined;
   const edgeVars = {
     ORIGIN_URL: originUrl,
     ISSUER: `http://127.0.0.1:${ports.edge}`,
@@ -226,6 +280,7 @@ ${floor ? `const floor :Workerd.Worker = (
   try {
     for (const port of Object.values(ports)) await waitForPort(port, child, 20);
   } catch (err) {
+    await stderrRead(child);
     await stop();
     throw new Error(`${err.message}\n${stderr}`);
   }

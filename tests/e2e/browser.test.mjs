@@ -14,11 +14,11 @@ import { spawn } from "node:child_process";
 import { randomBytes, pbkdf2Sync } from "node:crypto";
 import { once } from "node:events";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { after, before, test } from "node:test";
 import { chromium } from "playwright-core";
+import { freePort } from "../../bench/workerd.mjs";
 import { ROOT, startWorker } from "./harness.mjs";
 import { ACCESS as ACCESS_COOKIE, REFRESH as REFRESH_COOKIE } from "./support.mjs";
 
@@ -63,14 +63,6 @@ function step(name, deps, fn) {
 }
 
 // --- helpers --------------------------------------------------------------------------------------
-
-async function freePort() {
-  const server = net.createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** The USERS KV record for `password`, in the worker's `pbkdf2-sha256$...` format. */
 function passwordRecord(password, roles = ["member"]) {

@@ -20,7 +20,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { freePort, waitForPort } from "../../bench/workerd.mjs";
+import { freePort, retryOnPortClash, stderrRead, waitForPort } from "../../bench/workerd.mjs";
 import { ASSETS_DIR, compatibilityDate, ROOT, testKeys, userRecord, WORKER_JS, WORKER_WASM, wranglerVars } from "./harness.mjs";
 import { startKvReplicas } from "./kv-replicas.mjs";
 import { ACCESS, Jar, REFRESH } from "./support.mjs";
@@ -73,7 +73,11 @@ export default {
  * stop() }; each location is { name, colo, url, port, probe (a cf echo behind the same socket
  * options), fetch(target, init), kvPeek(ns, key) }.
  */
-export async function startLocations(options = {}) {
+export function startLocations(options = {}) {
+  return retryOnPortClash(() => startLocationsOnce(options));
+}
+
+async function startLocationsOnce(options) {
   const { originUrl, locations: names = ["A", "B", "C"], propagationMs = 500, cacheTtlMs = 1000 } = options;
   if (!originUrl) throw new Error("startLocations needs originUrl");
   for (const file of [WORKER_JS, WORKER_WASM]) {
@@ -188,6 +192,7 @@ const config :Workerd.Config = (
       await waitForPort(ports[name].probe, child, 30);
     }
   } catch (err) {
+    await stderrRead(child);
     await stop();
     throw new Error(`${err.message}\n${stderr}\n--- config ---\n${config}`);
   }
