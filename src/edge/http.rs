@@ -1,8 +1,41 @@
-//! Response helpers: JSON errors, security headers, cookies.
+//! Response helpers: what the entry hands the runtime, JSON errors, security headers, cookies.
 
 use crate::auth::http::cookie::SetCookie;
 use serde::Serialize;
-use worker::{Headers, Response, Result};
+use wasm_bindgen::JsValue;
+use worker::{web_sys, Headers, Response, Result};
+
+/// What a request is answered with: a response made here, or the origin's answer still on its
+/// way (its `fetch` promise, handed to the runtime as it is, so that nothing of ours runs when
+/// it arrives).
+pub(super) enum Reply {
+    /// A response edgegate made, or the origin's response after edgegate changed it.
+    Made(web_sys::Response),
+    /// The origin's `fetch` promise; it resolves to the origin's response as it came, and to
+    /// the 502 error when the origin does not answer.
+    Origin(js_sys::Promise),
+}
+
+impl From<web_sys::Response> for Reply {
+    fn from(response: web_sys::Response) -> Self {
+        Self::Made(response)
+    }
+}
+
+impl From<Response> for Reply {
+    fn from(response: Response) -> Self {
+        Self::Made(response.into())
+    }
+}
+
+impl From<Reply> for JsValue {
+    fn from(reply: Reply) -> Self {
+        match reply {
+            Reply::Made(response) => response.into(),
+            Reply::Origin(pending) => pending.into(),
+        }
+    }
+}
 
 /// Headers on every response edgegate itself produces.
 const NO_STORE: (&str, &str) = ("Cache-Control", "no-store");

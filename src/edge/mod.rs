@@ -26,15 +26,21 @@ mod routes;
 use std::cell::OnceCell;
 use std::rc::Rc;
 
-use worker::{console_log, event, web_sys, Context, Env, Result, Url};
+use std::task::Poll;
+
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::future_to_promise;
+use worker::{console_log, web_sys, Env, Url};
 
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::config::{Config, ConfigError};
 use crate::auth::env::{OsEntropy, UnixTime};
 use crate::auth::gate::cache::IsolateCaches;
-use crate::auth::gate::{AuditSink, Gate};
+use crate::auth::gate::{poll_once, AuditSink, Gate};
 use bindings::{Sessions, UsersKv, WebCryptoSigner};
 use error::EdgeError;
+use http::Reply;
 
 /// What one isolate keeps between requests: the configuration, validated once, and the caches
 /// sized by it.
@@ -129,38 +135,59 @@ impl Ctx<'_> {
     }
 }
 
-/// The runtime's request and response objects are taken and given as they are (see `routes`).
-#[event(fetch)]
-async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys::Response> {
-    // `Clone::clone` copies the handle: the inherent `clone` would copy the request (and tee its
-    // body).
-    match handle(Clone::clone(&req), &env).await {
-        Ok(response) => Ok(response),
-        Err(err) => {
-            let kind = match err.cause() {
-                EdgeError::Config(_) => Some(EventKind::ConfigInvalid),
-                EdgeError::Unavailable(_) => Some(EventKind::StoreFailure),
-                EdgeError::Internal(_) => Some(EventKind::InternalError),
-                _ => None,
-            };
-            if let Some(kind) = kind {
-                ConsoleAudit::new(&req)
-                    .record(AuditEvent::new(kind, now()).detail(err.to_string()));
-            }
-            Ok(err.render()?.into())
-        }
+/// The entry. The runtime's request and response objects are taken and given as they are (see
+/// `routes`).
+///
+/// Synchronous, for the steady state: the whole request is one future, polled once here. When
+/// the isolate can decide from what it holds (a verified token, a fresh "not revoked", a live
+/// assertion; a public path; no credentials at all), nothing in it waits, the first poll
+/// finishes, and the runtime gets the origin's own `fetch` promise (or the answer made here)
+/// with no promise of ours and no microtask in between. Anything that waits on I/O (a miss, a
+/// refresh in place, a sign-in, a socket) goes on as the same future, handed to the runtime's
+/// promise machinery. One decision procedure, two ways of running it.
+#[wasm_bindgen(js_name = fetch)]
+pub fn entry(req: web_sys::Request, env: Env, _ctx: worker::worker_sys::Context) -> JsValue {
+    let mut work = Box::pin(respond(req, env));
+    match poll_once(work.as_mut()) {
+        Poll::Ready(reply) => reply,
+        Poll::Pending => future_to_promise(async move { Ok(work.await) }).into(),
     }
 }
 
-async fn handle(req: web_sys::Request, env: &Env) -> error::EdgeResult<web_sys::Response> {
+/// The answer to `req`, whatever happens: every error becomes the JSON error contract.
+async fn respond(req: web_sys::Request, env: Env) -> JsValue {
+    // `Clone::clone` copies the handle: the inherent `clone` would copy the request (and tee its
+    // body).
+    let result = match handle(Clone::clone(&req), &env).await {
+        Ok(reply) => return reply.into(),
+        Err(err) => err,
+    };
+    let kind = match result.cause() {
+        EdgeError::Config(_) => Some(EventKind::ConfigInvalid),
+        EdgeError::Unavailable(_) => Some(EventKind::StoreFailure),
+        EdgeError::Internal(_) => Some(EventKind::InternalError),
+        _ => None,
+    };
+    if let Some(kind) = kind {
+        ConsoleAudit::new(&req).record(AuditEvent::new(kind, now()).detail(result.to_string()));
+    }
+    match result.render() {
+        Ok(response) => web_sys::Response::from(response).into(),
+        // The runtime could not build a response at all: it answers its own 500.
+        Err(err) => js_sys::Promise::reject(&JsValue::from(err)).into(),
+    }
+}
+
+async fn handle(req: web_sys::Request, env: &Env) -> error::EdgeResult<Reply> {
     let isolate = isolate(env);
     let isolate = isolate
         .as_ref()
         .as_ref()
         .map_err(|err| EdgeError::Config(err.to_string()))?;
-    let url = Url::parse(&req.url())
+    let head = request::Head::of(&req)?;
+    let url = Url::parse(&head.url)
         .map_err(|err| EdgeError::BadRequest(format!("the request URL does not parse: {err}")))?;
-    let facts = request::read(&req, &url, &isolate.config);
+    let facts = request::read(&head, &url, &isolate.config);
     let ctx = Ctx {
         config: &isolate.config,
         env,

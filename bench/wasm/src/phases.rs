@@ -215,6 +215,7 @@ impl Fixture {
                 query: Some("sort=desc"),
                 header: &header,
                 header_names: &names,
+                has_body: false,
             },
             self.config.cookies.names(),
         )

@@ -10,6 +10,7 @@
 //! store, which is why every branch below has a test without a runtime.
 
 pub mod admin;
+pub mod at_once;
 pub mod cache;
 mod cookies;
 pub mod federated;
@@ -22,6 +23,7 @@ pub mod refusal;
 mod resolve;
 pub mod signin;
 
+pub use at_once::poll_once;
 pub use outcome::{Held, Principal, Resolution, Restored, SessionTokens, Verdict};
 pub use ports::{Accounts, AssertionSigner, AuditSink, LocalSigner, NoAccountCheck};
 pub use refusal::{Denied, InternalCause, Refusal};
@@ -64,5 +66,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
     }
 }
 
+#[cfg(test)]
+mod at_once_tests;
 #[cfg(test)]
 mod tests;

@@ -6,8 +6,8 @@ use std::cell::{Cell, RefCell};
 use super::*;
 use crate::auth::audit::EventKind;
 use crate::auth::env::testing::BrokenEntropy;
-use crate::auth::gate::tests::{config, World, CHROME_LINUX};
-use crate::auth::gate::{LocalSigner, NoAccountCheck};
+use crate::auth::gate::tests::{config, Signer, World, CHROME_LINUX};
+use crate::auth::gate::NoAccountCheck;
 use crate::auth::http::cookie::ACCESS_COOKIE;
 use crate::auth::http::request::tests::facts;
 use crate::auth::names::role::testing::role;
@@ -249,7 +249,7 @@ fn without_randomness_no_session_is_opened() {
         entropy: &BrokenEntropy,
         ..world.gate(NOW)
     };
-    let _: &Gate<'_, _, NoAccountCheck, LocalSigner> = &gate;
+    let _: &Gate<'_, _, NoAccountCheck, Signer> = &gate;
     let req = facts("POST", "/auth/login", &[]);
     let opened =
         pollster::block_on(gate.open_session(&req, named("alice"), vec![], browser_opening()));

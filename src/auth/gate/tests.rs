@@ -67,10 +67,45 @@ pub(crate) fn config_with(extra: &[(&str, &str)]) -> Config {
 #[derive(Default)]
 pub(super) struct Store {
     inner: MemoryStore,
-    revocation_reads: Cell<u32>,
+    pub(super) revocation_reads: Cell<u32>,
     pub(super) down: Cell<bool>,
     /// Ending a session fails (everything else works).
     revocations_down: Cell<bool>,
+}
+
+/// One turn of waiting, as every call of a real binding takes: pending once, then ready. The
+/// test store and signer wait so, so that a decision that needs them cannot finish at once
+/// (`at_once_tests.rs`).
+pub(super) struct Io(bool);
+
+impl core::future::Future for Io {
+    type Output = ();
+
+    fn poll(
+        mut self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<()> {
+        if self.0 {
+            return core::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        core::task::Poll::Pending
+    }
+}
+
+/// Signs as [`LocalSigner`] does, after a turn of waiting, as WebCrypto's `sign` does.
+pub(super) struct Signer;
+
+impl AssertionSigner for Signer {
+    async fn sign(
+        &self,
+        ring: &crate::auth::token::keys::AssertionKeyRing,
+        unsigned: crate::auth::token::Unsigned,
+    ) -> Result<crate::auth::secret::Assertion, crate::auth::token::MintError> {
+        Io(false).await;
+        LocalSigner.sign(ring, unsigned).await
+    }
 }
 
 impl Store {
@@ -89,6 +124,7 @@ impl SessionStore for Store {
         policy: &SessionPolicy,
         now: UnixTime,
     ) -> Result<Vec<SessionId>, StoreError> {
+        Io(false).await;
         self.check()?;
         self.inner.create(record, policy, now).await
     }
@@ -97,6 +133,7 @@ impl SessionStore for Store {
         id: &SessionId,
         now: UnixTime,
     ) -> Result<Option<SessionRecord>, StoreError> {
+        Io(false).await;
         self.check()?;
         self.inner.session(id, now).await
     }
@@ -107,6 +144,7 @@ impl SessionStore for Store {
         policy: &SessionPolicy,
         now: UnixTime,
     ) -> Result<Rotation, StoreError> {
+        Io(false).await;
         self.check()?;
         self.inner.rotate(presented, replacement, policy, now).await
     }
@@ -115,6 +153,7 @@ impl SessionStore for Store {
         user: &Username,
         now: UnixTime,
     ) -> Result<Vec<SessionRecord>, StoreError> {
+        Io(false).await;
         self.check()?;
         self.inner.sessions_of(user, now).await
     }
@@ -124,6 +163,7 @@ impl SessionStore for Store {
         user: &Username,
         now: UnixTime,
     ) -> Result<Option<SessionRecord>, StoreError> {
+        Io(false).await;
         self.check()?;
         if self.revocations_down.get() {
             return Err(StoreError::Unavailable(
@@ -137,10 +177,12 @@ impl SessionStore for Store {
         user: &Username,
         now: UnixTime,
     ) -> Result<Vec<SessionId>, StoreError> {
+        Io(false).await;
         self.check()?;
         self.inner.revoke_all(user, now).await
     }
     async fn is_revoked(&self, id: &SessionId) -> Result<bool, StoreError> {
+        Io(false).await;
         self.check()?;
         self.revocation_reads.set(self.revocation_reads.get() + 1);
         self.inner.is_revoked(id).await
@@ -182,7 +224,7 @@ pub(super) struct World {
 /// A logged-in browser: its two cookies.
 pub(super) struct Browser {
     pub(super) access: String,
-    refresh: String,
+    pub(super) refresh: String,
     pub(super) session: SessionId,
 }
 
@@ -206,7 +248,7 @@ impl World {
         }
     }
 
-    pub(super) fn gate(&self, now: UnixTime) -> Gate<'_, Store, NoAccountCheck, LocalSigner> {
+    pub(super) fn gate(&self, now: UnixTime) -> Gate<'_, Store, NoAccountCheck, Signer> {
         self.gate_with(now, &NoAccountCheck)
     }
 
@@ -214,12 +256,12 @@ impl World {
         &'a self,
         now: UnixTime,
         accounts: &'a A,
-    ) -> Gate<'a, Store, A, LocalSigner> {
+    ) -> Gate<'a, Store, A, Signer> {
         Gate {
             config: &self.config,
             store: &self.store,
             accounts,
-            signer: &LocalSigner,
+            signer: &Signer,
             caches: &self.caches,
             audit: &self.audit,
             now,
@@ -274,7 +316,11 @@ fn cookie_value(set_cookie: &str) -> String {
     pair.split_once('=').unwrap().1.to_owned()
 }
 
-fn cookie_header(config: &Config, access: Option<&str>, refresh: Option<&str>) -> String {
+pub(super) fn cookie_header(
+    config: &Config,
+    access: Option<&str>,
+    refresh: Option<&str>,
+) -> String {
     let names = config.cookies.names();
     let mut pairs = vec!["theme=dark".to_owned()];
     pairs.extend(access.map(|token| format!("{}={token}", names.access)));
@@ -282,7 +328,7 @@ fn cookie_header(config: &Config, access: Option<&str>, refresh: Option<&str>) -
     pairs.join("; ")
 }
 
-fn api_request(cookie: &str) -> RequestFacts {
+pub(super) fn api_request(cookie: &str) -> RequestFacts {
     api_request_from(cookie, CHROME_LINUX)
 }
 
@@ -295,7 +341,7 @@ fn api_request_from(cookie: &str, user_agent: &str) -> RequestFacts {
     facts("GET", "/app/data?x=1", &headers)
 }
 
-fn navigation(cookie: &str) -> RequestFacts {
+pub(super) fn navigation(cookie: &str) -> RequestFacts {
     facts(
         "GET",
         "/app/page?x=1",
@@ -744,7 +790,7 @@ fn held_session_is_the_access_token_or_the_current_refresh_token() {
 }
 
 /// An API call presenting `authorization`, with `cookie` beside it (none when empty).
-fn bearer_request(authorization: &str, cookie: &str, accept: &str) -> RequestFacts {
+pub(super) fn bearer_request(authorization: &str, cookie: &str, accept: &str) -> RequestFacts {
     let mut headers = vec![
         ("Authorization", authorization),
         ("User-Agent", CHROME_LINUX),
@@ -1105,7 +1151,7 @@ fn an_outage_while_ending_a_mismatched_session_fails_closed() {
 }
 
 /// A deployment whose `/app/` needs `ACCESS_POLICY` `access` (alice holds the role `staff`).
-fn policy_world(access: &str) -> World {
+pub(super) fn policy_world(access: &str) -> World {
     World::new(config_with(&[(
         "ACCESS_POLICY",
         &format!("/app/ {access}\nPOST /api/** roles-all writer cors-preflight"),

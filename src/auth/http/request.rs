@@ -234,6 +234,10 @@ pub struct RequestFacts {
     pub upgrade: Option<String>,
     /// Whether every header name is an RFC 9110 token (see [`is_field_name`]).
     pub header_names_are_tokens: bool,
+    /// The name of every header, as the runtime listed them: what the forwarder drops by rule.
+    pub header_names: Vec<String>,
+    /// Whether a body is attached.
+    pub has_body: bool,
 }
 
 /// Where the runtime's request is read from: the method, this edge's own origin
@@ -255,6 +259,8 @@ pub struct RawRequest<'a> {
     pub header: &'a dyn Fn(&str) -> Option<String>,
     /// The name of every header, as the runtime hands them over.
     pub header_names: &'a [String],
+    /// Whether a body is attached.
+    pub has_body: bool,
 }
 
 impl RequestFacts {
@@ -292,6 +298,8 @@ impl RequestFacts {
             origin,
             upgrade: header("Upgrade"),
             header_names_are_tokens: raw.header_names.iter().all(|name| is_field_name(name)),
+            header_names: raw.header_names.to_vec(),
+            has_body: raw.has_body,
         }
     }
 
@@ -371,6 +379,7 @@ pub(crate) mod tests {
                 query,
                 header: &lookup,
                 header_names: &names,
+                has_body: false,
             },
             cookie_names(true),
         )

@@ -31,6 +31,7 @@ use crate::auth::gate::admin::ADMIN_USERS_PREFIX;
 use crate::auth::http::admission::{admit, Inadmissible};
 use crate::auth::http::request::RequestFacts;
 use crate::edge::error::{EdgeError, EdgeResult};
+use crate::edge::http::Reply;
 use crate::edge::{answer, http, Ctx};
 use login::{login, token};
 use pages::LOGIN_PATH;
@@ -43,7 +44,7 @@ pub(super) async fn route(
     url: &Url,
     facts: &RequestFacts,
     ctx: &Ctx<'_>,
-) -> EdgeResult<web_sys::Response> {
+) -> EdgeResult<Reply> {
     if ctx.config.dev_mode && !is_loopback(url) {
         return Err(EdgeError::Config(
             "DEV_MODE is for local development only: it serves loopback hosts alone".into(),

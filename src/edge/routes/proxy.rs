@@ -17,7 +17,9 @@
 //! public path's upgrade (no identity, no session to end) is handed through as it came.
 
 use crate::auth::http::cookie::SetCookie;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::web_sys;
 use worker::worker_sys::ext::ResponseExt;
@@ -29,6 +31,8 @@ use crate::auth::http::forward::{identity_headers, is_reserved_header, Identity}
 use crate::auth::http::request::RequestFacts;
 use crate::edge::error::js_error;
 use crate::edge::error::{EdgeError, EdgeResult};
+use crate::edge::http::Reply;
+use crate::edge::request::{upstream, HeaderEdits};
 use crate::edge::{answer, Ctx};
 
 /// Headers the edge never forwards: hop-by-hop ones, and those it sets itself.
@@ -59,7 +63,7 @@ pub(super) async fn protected(
     facts: &RequestFacts,
     connection: Connection,
     ctx: &Ctx<'_>,
-) -> EdgeResult<web_sys::Response> {
+) -> EdgeResult<Reply> {
     match ctx.gate().protect(facts).await {
         Verdict::Forward {
             identity,
@@ -76,7 +80,9 @@ pub(super) async fn protected(
 }
 
 /// Sends `req` to the origin with `identity` (none on a public path), and `set_cookies` on the
-/// answer; as a WebSocket handshake when the request was admitted as one.
+/// answer; as a WebSocket handshake when the request was admitted as one. When nothing is to be
+/// done with the origin's answer (no cookies to add, no socket to relay), its `fetch` promise is
+/// the reply, as it is.
 async fn forward(
     incoming: &web_sys::Request,
     facts: &RequestFacts,
@@ -84,57 +90,58 @@ async fn forward(
     ctx: &Ctx<'_>,
     identity: Option<&Identity>,
     set_cookies: &[SetCookie],
-) -> EdgeResult<web_sys::Response> {
-    let body = incoming.body();
-    if matches!(facts.method.as_str(), "GET" | "HEAD") && body.is_some() {
+) -> EdgeResult<Reply> {
+    let read_only = matches!(facts.method.as_str(), "GET" | "HEAD");
+    if read_only && facts.has_body {
         return Err(EdgeError::BadRequest(
             "a GET or HEAD request cannot carry a body".into(),
         ));
     }
-    let init = web_sys::RequestInit::new();
-    init.set_method(&facts.method);
-    init.set_headers(&incoming.headers());
-    if let Some(body) = &body {
-        init.set_body(body);
+    let mut edits = HeaderEdits {
+        drop: facts
+            .header_names
+            .iter()
+            .map(String::as_str)
+            .filter(|name| is_dropped(name))
+            .collect(),
+        set: Vec::new(),
+    };
+    // A bearer token is the edge's credential, as the session cookies are: never the origin's.
+    if facts.bearer.presented() {
+        edits.drop.push("Authorization");
     }
-    init.set_redirect(web_sys::RequestRedirect::Manual);
+    if connection == Connection::WebSocket {
+        edits.set.push(("Upgrade", "websocket"));
+    }
+    if let Some(cookie) = facts.cookies.forward() {
+        edits.set.push(("Cookie", cookie));
+    }
+    edits.set.push(("X-Forwarded-Host", &facts.host));
+    edits.set.push(("X-Forwarded-Proto", &facts.scheme));
+    if let Some(address) = &facts.client_ip {
+        edits.set.push(("X-Forwarded-For", address));
+    }
+    let values = match identity {
+        Some(identity) => identity_headers(identity).map_err(|err| {
+            EdgeError::Internal(format!("the identity cannot be sent as headers: {err}"))
+        })?,
+        None => Vec::new(),
+    };
+    edits
+        .set
+        .extend(values.iter().map(|(name, value)| (*name, value.as_str())));
     let target = ctx
         .config
         .origin_target(&facts.path, facts.query.as_deref());
-    let upstream = web_sys::Request::new_with_str_and_init(&target, &init)
-        .map_err(js_error("upstream request"))?;
-
-    let headers = worker::Headers(upstream.headers());
-    let dropped: Vec<String> = headers.keys().filter(|name| is_dropped(name)).collect();
-    for name in &dropped {
-        headers.delete(name)?;
-    }
-    // A bearer token is the edge's credential, as the session cookies are: never the origin's.
-    if facts.bearer.presented() {
-        headers.delete("Authorization")?;
-    }
-    if connection == Connection::WebSocket {
-        headers.set("Upgrade", "websocket")?;
-    }
-    if let Some(cookie) = facts.cookies.forward() {
-        headers.set("Cookie", cookie)?;
-    }
-    headers.set("X-Forwarded-Host", &facts.host)?;
-    headers.set("X-Forwarded-Proto", &facts.scheme)?;
-    if let Some(address) = &facts.client_ip {
-        headers.set("X-Forwarded-For", address)?;
-    }
-    if let Some(identity) = identity {
-        let values = identity_headers(identity).map_err(|err| {
-            EdgeError::Internal(format!("the identity cannot be sent as headers: {err}"))
-        })?;
-        for (name, value) in values {
-            headers.set(name, &value)?;
-        }
-    }
+    let upstream = upstream(incoming, &target, &facts.method, facts.has_body, &edits)?;
 
     let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    let answer = JsFuture::from(global.fetch_with_request(&upstream))
+    let pending = global.fetch_with_request(&upstream);
+    let relayed = identity.is_some() && connection == Connection::WebSocket;
+    if set_cookies.is_empty() && !relayed {
+        return Ok(Reply::Origin(or_unreachable(&pending)));
+    }
+    let answer = JsFuture::from(pending)
         .await
         .map_err(|_| EdgeError::OriginUnreachable)?;
     let answer: web_sys::Response = answer.dyn_into().map_err(js_error("origin response"))?;
@@ -143,7 +150,7 @@ async fn forward(
         _ => answer,
     };
     if set_cookies.is_empty() {
-        return Ok(answer);
+        return Ok(answer.into());
     }
     // A fetched response's headers are immutable: the runtime's constructor copies them (the
     // body stays a stream) so our cookies can be added.
@@ -161,5 +168,32 @@ async fn forward(
     for name in CDN_CACHE_HEADERS {
         headers.delete(name)?;
     }
-    Ok(copy)
+    Ok(copy.into())
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// A promise, seen through the `catch` that `js_sys` types with a handler returning nothing.
+    type Catchable;
+    /// `Promise.prototype.catch` with a handler whose value the promise then resolves to.
+    #[wasm_bindgen(method, js_name = catch)]
+    fn catch_with(this: &Catchable, handler: &js_sys::Function) -> js_sys::Promise;
+}
+
+thread_local! {
+    /// The handler that answers a rejected origin `fetch` with the 502 error: made once per
+    /// isolate, so a forwarded request creates no function of its own.
+    static UNREACHABLE: js_sys::Function = Closure::<dyn FnMut(JsValue) -> JsValue>::new(|_| {
+        match EdgeError::OriginUnreachable.render() {
+            Ok(response) => web_sys::Response::from(response).into(),
+            Err(err) => js_sys::Promise::reject(&JsValue::from(err)).into(),
+        }
+    })
+    .into_js_value()
+    .unchecked_into();
+}
+
+/// `pending`, answered with the 502 error if the origin does not answer.
+fn or_unreachable(pending: &js_sys::Promise) -> js_sys::Promise {
+    UNREACHABLE.with(|handler| pending.unchecked_ref::<Catchable>().catch_with(handler))
 }
