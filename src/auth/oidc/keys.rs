@@ -3,32 +3,44 @@
 //!
 //! The check is a trait, [`SignatureCheck`], so the core stays free of I/O: the worker verifies
 //! with the platform's WebCrypto (native code, many times faster than the same algorithms in
-//! wasm), while native tests and the Wycheproof suite use [`LocalSignatureCheck`]. Either way
-//! the key was parsed and its type and size checked here first.
+//! wasm), while native tests and the Wycheproof suite use `LocalSignatureCheck`. Either way
+//! the key's type and size were checked here first.
 //!
 //! A provider publishes its keys at a URL we fetch, so the set is untrusted input too: only keys
-//! usable for a signature we accept are kept (RSA of at least 2048 bits for RS256, P-256 for
-//! ES256), each with its `kid`, and the algorithm is fixed by the key, never by a token's header.
-//! Symmetric (`oct`) keys are never taken from a JWKS, so an HMAC token cannot verify.
+//! usable for a signature we accept are kept (RSA of 2048 to 4096 bits with an odd public
+//! exponent for RS256, P-256 for ES256), each with its `kid`, and the algorithm is fixed by the
+//! key, never by a token's header. Symmetric (`oct`) keys are never taken from a JWKS, so an HMAC
+//! token cannot verify.
+//!
+//! The checks here are of shape: lengths, canonical encodings, sizes. The arithmetic (that an EC
+//! point lies on the curve, that an RSA key can verify at all) is the verifier's, which imports
+//! the key and fails closed on one it cannot use: WebCrypto in the worker, so the module carries
+//! no big-number or curve code of its own for keys the platform already checks.
 
-use jwt_compact::alg::{Es256, Rsa, RsaPublicKey, StrongKey};
-use jwt_compact::jwk::JsonWebKey;
-use jwt_compact::{Algorithm, AlgorithmSignature};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::auth::names::encoding::b64url_decode;
 use crate::auth::token::keys::is_valid_kid;
 
 /// A JWKS larger than this is refused before parsing; real ones are a few kilobytes.
 pub const MAX_JWKS_BYTES: usize = 64 * 1024;
 /// Keys kept from one JWKS; the rest are ignored.
 pub const MAX_KEYS: usize = 16;
+/// The smallest RSA modulus accepted, in bytes (2048 bits).
+const MIN_RSA_MODULUS: usize = 256;
+/// The largest RSA modulus accepted, in bytes (4096 bits).
+const MAX_RSA_MODULUS: usize = 512;
+/// An RSA public exponent is below 2^33 (five bytes), as the platform's RSA requires.
+const MAX_RSA_EXPONENT_BYTES: usize = 5;
+/// A P-256 coordinate, in bytes.
+const P256_COORDINATE: usize = 32;
 
 /// The signature algorithms accepted on provider tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProviderAlg {
-    /// RSASSA-PKCS1-v1_5 with SHA-256, on RSA keys of at least 2048 bits.
+    /// RSASSA-PKCS1-v1_5 with SHA-256, on RSA keys of 2048 to 4096 bits.
     Rs256,
     /// ECDSA on P-256 with SHA-256.
     Es256,
@@ -51,19 +63,13 @@ impl ProviderAlg {
             _ => None,
         }
     }
-}
 
-enum Verifier {
-    Rsa(RsaPublicKey),
-    P256(p256::ecdsa::VerifyingKey),
-}
-
-impl core::fmt::Debug for Verifier {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            Self::Rsa(_) => "Rsa",
-            Self::P256(_) => "P256",
-        })
+    /// The JWK members of this algorithm's public keys.
+    fn public_members(self) -> &'static [&'static str] {
+        match self {
+            Self::Rs256 => &["kty", "n", "e"],
+            Self::Es256 => &["kty", "crv", "x", "y"],
+        }
     }
 }
 
@@ -71,7 +77,7 @@ impl core::fmt::Debug for Verifier {
 #[derive(Debug)]
 pub struct ProviderKey {
     kid: String,
-    verifier: Verifier,
+    alg: ProviderAlg,
     jwk: Value,
 }
 
@@ -94,7 +100,7 @@ impl core::fmt::Display for KeyError {
         f.write_str(match self {
             Self::TooLarge => "the key set is too large",
             Self::Malformed => "the key set is not a JSON Web Key Set",
-            Self::Unsupported => "the key is not an RSA (2048 bits or more) or P-256 key",
+            Self::Unsupported => "the key is not an RSA (2048 to 4096 bits) or P-256 key",
             Self::NoUsableKey => "the key set has no RS256 or ES256 signing key",
         })
     }
@@ -102,31 +108,53 @@ impl core::fmt::Display for KeyError {
 
 impl std::error::Error for KeyError {}
 
+/// The bytes of the base64url member `name` of `jwk`: `Malformed` when absent or not strict
+/// base64url.
+fn member(jwk: &Value, name: &str) -> Result<Vec<u8>, KeyError> {
+    jwk.get(name)
+        .and_then(Value::as_str)
+        .and_then(b64url_decode)
+        .ok_or(KeyError::Malformed)
+}
+
+/// Whether `n` and `e` are an RSA public key we verify with: a canonical modulus (no leading
+/// zero byte) of 2048 to 4096 bits, odd, and a canonical odd exponent from 3 to below 2^33.
+fn is_usable_rsa(n: &[u8], e: &[u8]) -> bool {
+    let canonical = |bytes: &[u8]| bytes.first().is_some_and(|first| *first != 0);
+    let odd = |bytes: &[u8]| bytes.last().is_some_and(|last| last & 1 == 1);
+    let exponent_at_least_3 = e.len() > 1 || e.first().is_some_and(|e| *e >= 3);
+    canonical(n)
+        && (MIN_RSA_MODULUS..=MAX_RSA_MODULUS).contains(&n.len())
+        && odd(n)
+        && canonical(e)
+        && e.len() <= MAX_RSA_EXPONENT_BYTES
+        && !(e.len() == MAX_RSA_EXPONENT_BYTES && e[0] > 1)
+        && odd(e)
+        && exponent_at_least_3
+}
+
 impl ProviderKey {
-    /// A public key from its JWK, for `alg`; `Unsupported` unless it fits that algorithm.
+    /// A public key from its JWK, for `alg`; `Unsupported` unless its type and size fit that
+    /// algorithm.
     pub fn from_jwk(kid: &str, alg: ProviderAlg, jwk: &Value) -> Result<Self, KeyError> {
-        let parsed: JsonWebKey<'_> =
-            JsonWebKey::deserialize(jwk).map_err(|_| KeyError::Malformed)?;
-        let verifier = match (alg, &parsed) {
-            (ProviderAlg::Rs256, JsonWebKey::Rsa { .. }) => {
-                let key = RsaPublicKey::try_from(&parsed).map_err(|_| KeyError::Unsupported)?;
-                let strong = StrongKey::try_from(key).map_err(|_| KeyError::Unsupported)?;
-                Verifier::Rsa(strong.into_inner())
+        let text = |name: &str| jwk.get(name).and_then(Value::as_str);
+        let usable = match alg {
+            ProviderAlg::Rs256 => {
+                text("kty") == Some("RSA") && is_usable_rsa(&member(jwk, "n")?, &member(jwk, "e")?)
             }
-            (ProviderAlg::Es256, JsonWebKey::EllipticCurve { curve, .. }) if curve == "P-256" => {
-                Verifier::P256(
-                    p256::ecdsa::VerifyingKey::try_from(&parsed)
-                        .map_err(|_| KeyError::Unsupported)?,
-                )
+            ProviderAlg::Es256 => {
+                text("kty") == Some("EC")
+                    && text("crv") == Some("P-256")
+                    && member(jwk, "x")?.len() == P256_COORDINATE
+                    && member(jwk, "y")?.len() == P256_COORDINATE
             }
-            _ => return Err(KeyError::Unsupported),
         };
+        if !usable {
+            return Err(KeyError::Unsupported);
+        }
         // Only the public parameters, so an importer never sees `alg`, `use` or private fields.
-        let fields: &[&str] = match verifier {
-            Verifier::Rsa(_) => &["kty", "n", "e"],
-            Verifier::P256(_) => &["kty", "crv", "x", "y"],
-        };
-        let jwk = fields
+        let jwk = alg
+            .public_members()
             .iter()
             .map(|name| {
                 Ok((
@@ -137,7 +165,7 @@ impl ProviderKey {
             .collect::<Result<serde_json::Map<String, Value>, KeyError>>()?;
         Ok(Self {
             kid: kid.to_owned(),
-            verifier,
+            alg,
             jwk: Value::Object(jwk),
         })
     }
@@ -149,10 +177,7 @@ impl ProviderKey {
 
     /// The algorithm this key verifies; fixed by the key, never by a token.
     pub fn alg(&self) -> ProviderAlg {
-        match self.verifier {
-            Verifier::Rsa(_) => ProviderAlg::Rs256,
-            Verifier::P256(_) => ProviderAlg::Es256,
-        }
+        self.alg
     }
 
     /// The key's public parameters as a JWK (`kty` with `n`, `e` or `crv`, `x`, `y`), for a
@@ -162,9 +187,9 @@ impl ProviderKey {
     }
 }
 
-/// Checks a provider token's signature under a key already parsed and vetted by
+/// Checks a provider token's signature under a key already vetted by
 /// [`ProviderKey::from_jwk`]: RS256 is PKCS#1 v1.5 with SHA-256, ES256 a 64-byte `r || s` over
-/// SHA-256. Any failure, including a key the verifier cannot use, is `false`.
+/// SHA-256. Any failure, including a key the verifier cannot import, is `false`.
 // Workers run single-threaded wasm: futures are not `Send`, and callers are generic, not `dyn`.
 #[allow(async_fn_in_trait)]
 pub trait SignatureCheck {
@@ -172,28 +197,43 @@ pub trait SignatureCheck {
     async fn verifies(&self, key: &ProviderKey, message: &[u8], signature: &[u8]) -> bool;
 }
 
-/// The signature check in Rust (jwt-compact with `rsa` and `p256`), for native use.
+/// The signature check in Rust (jwt-compact with `rsa` and `p256`), the native twin of the
+/// worker's WebCrypto check, for tests and tools; not compiled into the worker.
+#[cfg(not(target_arch = "wasm32"))]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LocalSignatureCheck;
 
+#[cfg(not(target_arch = "wasm32"))]
 impl SignatureCheck for LocalSignatureCheck {
     async fn verifies(&self, key: &ProviderKey, message: &[u8], signature: &[u8]) -> bool {
-        match &key.verifier {
-            Verifier::Rsa(key) => {
-                let Ok(signature) = <Rsa as Algorithm>::Signature::try_from_slice(signature) else {
+        use jwt_compact::alg::{Es256, Rsa, RsaPublicKey};
+        use jwt_compact::jwk::JsonWebKey;
+        use jwt_compact::{Algorithm, AlgorithmSignature};
+
+        let Ok(jwk) = JsonWebKey::deserialize(&key.jwk) else {
+            return false;
+        };
+        match key.alg {
+            ProviderAlg::Rs256 => {
+                let (Ok(public), Ok(signature)) = (
+                    RsaPublicKey::try_from(&jwk),
+                    <Rsa as Algorithm>::Signature::try_from_slice(signature),
+                ) else {
                     return false;
                 };
-                Rsa::rs256().verify_signature(&signature, key, message)
+                Rsa::rs256().verify_signature(&signature, &public, message)
             }
-            Verifier::P256(key) => {
+            ProviderAlg::Es256 => {
                 if signature.len() != 64 {
                     return false;
                 }
-                let Ok(signature) = <Es256 as Algorithm>::Signature::try_from_slice(signature)
-                else {
+                let (Ok(public), Ok(signature)) = (
+                    p256::ecdsa::VerifyingKey::try_from(&jwk),
+                    <Es256 as Algorithm>::Signature::try_from_slice(signature),
+                ) else {
                     return false;
                 };
-                Es256.verify_signature(&signature, key, message)
+                Es256.verify_signature(&signature, &public, message)
             }
         }
     }
@@ -261,5 +301,88 @@ impl ProviderKeys {
     /// True when no key was kept.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::names::encoding::b64url;
+    use serde_json::json;
+
+    /// An RSA JWK whose modulus is `n_bytes` long (odd, no leading zero) and exponent `e`.
+    fn rsa(n_bytes: usize, e: &[u8]) -> Value {
+        let mut n = vec![0xc5; n_bytes];
+        if let Some(last) = n.last_mut() {
+            *last = 0x01;
+        }
+        json!({"kty": "RSA", "n": b64url(&n), "e": b64url(e), "alg": "RS256", "d": "private"})
+    }
+
+    fn p256(x_bytes: usize) -> Value {
+        json!({"kty": "EC", "crv": "P-256", "x": b64url(&vec![7; x_bytes]), "y": b64url(&[9; 32])})
+    }
+
+    #[test]
+    fn rsa_keys_of_2048_to_4096_bits_with_an_odd_exponent_are_kept_public_members_only() {
+        for (bytes, e) in [
+            (256, &[1, 0, 1][..]),
+            (512, &[3][..]),
+            (384, &[1, 0, 0, 0, 1][..]),
+        ] {
+            let key = ProviderKey::from_jwk("k", ProviderAlg::Rs256, &rsa(bytes, e)).unwrap();
+            assert_eq!(key.alg(), ProviderAlg::Rs256);
+            let members: Vec<_> = key
+                .public_jwk()
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            assert_eq!(members, ["e", "kty", "n"], "no alg, no private member");
+        }
+    }
+
+    #[test]
+    fn weak_odd_shaped_or_mislabelled_rsa_keys_are_refused() {
+        let refused = [
+            rsa(255, &[1, 0, 1]),       // 2040 bits
+            rsa(128, &[1, 0, 1]),       // 1024 bits
+            rsa(513, &[1, 0, 1]),       // over 4096 bits
+            rsa(256, &[1]),             // e = 1
+            rsa(256, &[2]),             // even e
+            rsa(256, &[1, 0, 0]),       // even e
+            rsa(256, &[0, 1, 0, 1]),    // leading zero
+            rsa(256, &[2, 0, 0, 0, 1]), // 2^33 and more
+            json!({"kty": "EC", "n": b64url(&[0xc5; 256]), "e": "AQAB"}),
+        ];
+        for jwk in refused {
+            assert_eq!(
+                ProviderKey::from_jwk("k", ProviderAlg::Rs256, &jwk).unwrap_err(),
+                KeyError::Unsupported,
+                "{jwk}"
+            );
+        }
+        let padded = json!({"kty": "RSA", "n": format!("{}=", b64url(&[0xc5; 256])), "e": "AQAB"});
+        assert_eq!(
+            ProviderKey::from_jwk("k", ProviderAlg::Rs256, &padded).unwrap_err(),
+            KeyError::Malformed
+        );
+    }
+
+    #[test]
+    fn p256_keys_need_32_byte_coordinates_on_the_named_curve() {
+        assert!(ProviderKey::from_jwk("k", ProviderAlg::Es256, &p256(32)).is_ok());
+        for jwk in [
+            p256(31),
+            p256(33),
+            json!({"kty": "EC", "crv": "P-384", "x": b64url(&[7; 32]), "y": b64url(&[9; 32])}),
+            rsa(256, &[1, 0, 1]),
+        ] {
+            assert!(
+                ProviderKey::from_jwk("k", ProviderAlg::Es256, &jwk).is_err(),
+                "{jwk}"
+            );
+        }
     }
 }
