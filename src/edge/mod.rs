@@ -37,7 +37,7 @@ use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::config::{Config, ConfigError};
 use crate::auth::env::{OsEntropy, UnixTime};
 use crate::auth::gate::cache::IsolateCaches;
-use crate::auth::gate::{poll_once, AuditSink, Gate};
+use crate::auth::gate::{poll_once, AuditSink, Background, Gate, Held};
 use bindings::{Sessions, UsersKv, WebCryptoSigner};
 use error::EdgeError;
 use http::Reply;
@@ -113,9 +113,60 @@ struct Ctx<'a> {
     pub store: Sessions,
     pub accounts: UsersKv<'a>,
     pub audit: ConsoleAudit,
+    pub later: Later,
 }
 
-impl Ctx<'_> {
+/// The work a request leaves for after its answer, handed to the runtime's `waitUntil`: each
+/// piece runs with a context of its own (the isolate's caches, this request's bindings), once
+/// the response is on its way. Without the runtime's context (work that is itself in the
+/// background) nothing is scheduled.
+struct Later {
+    runtime: Option<Rc<worker::Context>>,
+    request: web_sys::Request,
+    env: Env,
+}
+
+impl Background for Later {
+    fn recheck(&self, held: Held) {
+        let Some(runtime) = &self.runtime else {
+            return;
+        };
+        let (request, env) = (Clone::clone(&self.request), self.env.clone());
+        runtime.wait_until(async move {
+            let isolate = isolate(&env);
+            if let Ok(isolate) = isolate.as_ref() {
+                let ctx = Ctx::new(isolate, &env, &request, None);
+                ctx.gate().recheck(&held).await;
+            }
+        });
+    }
+}
+
+impl<'a> Ctx<'a> {
+    /// The context of one request (or of background work, when `runtime` is `None`).
+    fn new(
+        isolate: &'a Isolate,
+        env: &'a Env,
+        request: &web_sys::Request,
+        runtime: Option<Rc<worker::Context>>,
+    ) -> Self {
+        Ctx {
+            config: &isolate.config,
+            env,
+            caches: &isolate.caches,
+            now: now(),
+            entropy: OsEntropy,
+            store: Sessions::new(env, &isolate.config),
+            accounts: UsersKv(env),
+            audit: ConsoleAudit::new(request),
+            later: Later {
+                runtime,
+                request: Clone::clone(request),
+                env: env.clone(),
+            },
+        }
+    }
+
     pub fn audit(&self, event: AuditEvent) {
         self.audit.record(event);
     }
@@ -129,6 +180,7 @@ impl Ctx<'_> {
             signer: &WebCryptoSigner,
             caches: self.caches,
             audit: &self.audit,
+            background: &self.later,
             now: self.now,
             entropy: &self.entropy,
         }
@@ -146,8 +198,8 @@ impl Ctx<'_> {
 /// refresh in place, a sign-in, a socket) goes on as the same future, handed to the runtime's
 /// promise machinery. One decision procedure, two ways of running it.
 #[wasm_bindgen(js_name = fetch)]
-pub fn entry(req: web_sys::Request, env: Env, _ctx: worker::worker_sys::Context) -> JsValue {
-    let mut work = Box::pin(respond(req, env));
+pub fn entry(req: web_sys::Request, env: Env, runtime: worker::worker_sys::Context) -> JsValue {
+    let mut work = Box::pin(respond(req, env, Rc::new(worker::Context::new(runtime))));
     match poll_once(work.as_mut()) {
         Poll::Ready(reply) => reply,
         Poll::Pending => future_to_promise(async move { Ok(work.await) }).into(),
@@ -155,10 +207,10 @@ pub fn entry(req: web_sys::Request, env: Env, _ctx: worker::worker_sys::Context)
 }
 
 /// The answer to `req`, whatever happens: every error becomes the JSON error contract.
-async fn respond(req: web_sys::Request, env: Env) -> JsValue {
+async fn respond(req: web_sys::Request, env: Env, runtime: Rc<worker::Context>) -> JsValue {
     // `Clone::clone` copies the handle: the inherent `clone` would copy the request (and tee its
     // body).
-    let result = match handle(Clone::clone(&req), &env).await {
+    let result = match handle(Clone::clone(&req), &env, runtime).await {
         Ok(reply) => return reply.into(),
         Err(err) => err,
     };
@@ -178,7 +230,11 @@ async fn respond(req: web_sys::Request, env: Env) -> JsValue {
     }
 }
 
-async fn handle(req: web_sys::Request, env: &Env) -> error::EdgeResult<Reply> {
+async fn handle(
+    req: web_sys::Request,
+    env: &Env,
+    runtime: Rc<worker::Context>,
+) -> error::EdgeResult<Reply> {
     let isolate = isolate(env);
     let isolate = isolate
         .as_ref()
@@ -188,15 +244,6 @@ async fn handle(req: web_sys::Request, env: &Env) -> error::EdgeResult<Reply> {
     let url = Url::parse(&head.url)
         .map_err(|err| EdgeError::BadRequest(format!("the request URL does not parse: {err}")))?;
     let facts = request::read(&head, &url, &isolate.config);
-    let ctx = Ctx {
-        config: &isolate.config,
-        env,
-        caches: &isolate.caches,
-        now: now(),
-        entropy: OsEntropy,
-        store: Sessions::new(env, &isolate.config),
-        accounts: UsersKv(env),
-        audit: ConsoleAudit::new(&req),
-    };
+    let ctx = Ctx::new(isolate, env, &req, Some(runtime));
     routes::route(req, &url, &facts, &ctx).await
 }

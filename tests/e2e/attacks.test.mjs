@@ -44,8 +44,12 @@ let origin;
 let edge;
 before(async () => {
   origin = await startOrigin();
+  // The forged tokens below name sessions nobody opened: with the KV revocation read such a
+  // token is judged by its signature and claims alone, which is what these tests are about. With
+  // the authority's read it is refused for its session as well ("a session the authority does
+  // not hold", below).
   edge = await startWorker({
-    vars: { ORIGIN_URL: origin.url, COOKIE_SECURE: "true", CLOCK_LEEWAY: String(LEEWAY) },
+    vars: { ORIGIN_URL: origin.url, COOKIE_SECURE: "true", CLOCK_LEEWAY: String(LEEWAY), REVOCATION_READ: "kv" },
     secrets,
     captureLogs: true,
   });
@@ -92,6 +96,27 @@ async function assertForwardedAs(user, what) {
   assert.equal(request.headers["x-auth-user"], user, what);
   return request;
 }
+
+describe("a session the authority does not hold", () => {
+  test("a token signed with the real session key for an invented session is refused by the authority's read", async () => {
+    const strict = await startWorker({
+      vars: { ORIGIN_URL: origin.url, COOKIE_SECURE: "true", SESSION_STORE: "authority" },
+      secrets,
+    });
+    try {
+      await origin.clear();
+      const token = real(HEADER, accessClaims({ sub: "invented-by-test" }));
+      for (const headers of [{ ...API, cookie: `${ACCESS}=${token}` }, { ...API, authorization: `Bearer ${token}` }]) {
+        const res = await strict.fetch("/api/invented", { headers });
+        assert.equal(res.status, 401);
+        assert.match((await res.json()).error, /^(session_ended|invalid_token)$/);
+      }
+      await assertNothingForwarded(origin, "an invented session");
+    } finally {
+      await strict.dispose();
+    }
+  });
+});
 
 describe("forged access tokens", () => {
   test("positive control: a token signed with the real session key is accepted", async () => {

@@ -361,7 +361,8 @@ for (const store of ["authority", "kv"]) {
 
       test("a KV outage fails closed: 503, nothing forwarded", async () => {
         const { jar } = await login(edge, "alice");
-        const down = await startWorker({ vars: baseVars(), secrets, faultyKv: ["SESSIONS", "USERS"] });
+        // With the KV revocation read (the one read with `kv`, a choice with `authority`).
+        const down = await startWorker({ vars: { ...baseVars(), REVOCATION_READ: "kv" }, secrets, faultyKv: ["SESSIONS", "USERS"] });
         try {
           await origin.clear();
           const browse = await down.fetch("/api", { headers: { cookie: jar.header() } });

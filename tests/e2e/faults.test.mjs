@@ -54,8 +54,10 @@ async function statusAndError(res) {
 describe("KV faults", () => {
   let edge;
   before(async () => {
-    // Wrapped KV with no delay: faults are switched per test with kvFault().
-    edge = await worker({ slowKv: { ms: 0 }, captureLogs: true });
+    // Wrapped KV with no delay: faults are switched per test with kvFault(). The request path
+    // reads KV here (REVOCATION_READ=kv); with the authority's read it does not touch KV, and
+    // an unreachable authority is revocation-reach.test.mjs's.
+    edge = await worker({ slowKv: { ms: 0 }, captureLogs: true, vars: { REVOCATION_READ: "kv" } });
     await addUser(edge, "alice", { roles: ["staff"] });
     await addUser(edge, "bob");
   });
@@ -194,7 +196,7 @@ describe("KV faults", () => {
 
 describe("slow KV", () => {
   test("with 250 ms per KV call every flow still completes correctly, and revocation still holds", async () => {
-    const edge = await worker({ slowKv: { ms: 250 }, captureLogs: true });
+    const edge = await worker({ slowKv: { ms: 250 }, captureLogs: true, vars: { REVOCATION_READ: "kv" } });
     try {
       await addUser(edge, "alice");
       const jar = await session(edge, "alice");

@@ -35,6 +35,25 @@ export const TEST_ITERATIONS = 10_000;
 
 const str = (value) => JSON.stringify(String(value)); // a Cap'n Proto text literal
 
+// The authority as a location with `authorityFaults` reaches it: a Durable Object class that
+// hands every call to the real object of the same name (at the first location) unless this
+// location's link is cut (`?down=1` on its control socket), when every call throws, as an
+// unreachable object does. The flag lives in the module, which the objects share.
+const AUTHORITY_LINK_SCRIPT = `let down = false;
+export class SessionAuthority {
+  constructor(ctx, env) { this.ctx = ctx; this.env = env; }
+  async fetch(request) {
+    if (down) throw new Error("the session authority is unreachable from this location (test fault)");
+    return this.env.REAL.get(this.env.REAL.idFromName(this.ctx.id.name)).fetch(request);
+  }
+}
+export default {
+  fetch(request) {
+    down = new URL(request.url).searchParams.get("down") === "1";
+    return new Response(String(down));
+  },
+};`;
+
 // Answers `request.cf` as JSON: proves each location's socket fills it.
 const CF_ECHO_SCRIPT = `export default { fetch(request) { return Response.json(request.cf ?? null); } };`;
 
@@ -67,6 +86,8 @@ export default {
  * options.vars           vars over wrangler.toml's [vars] and fresh test keys, for every location
  * options.propagationMs  KV propagation delay between locations (default 500)
  * options.cacheTtlMs     KV read cache per location (default 1000)
+ * options.authorityFaults  locations (not the first) whose link to the authority a test can cut:
+ *                        `net.authorityLink(name, false)` makes every authority call from there fail
  * options.log            true: show workerd's output
  *
  * Returns { kv, vars, locations, at(name), addUser(name, password, recordOptions), logs(), stderr(),
@@ -88,6 +109,11 @@ async function startLocationsOnce(options) {
   mkdirSync(path.join(dir, "do"));
   const ports = {};
   for (const name of names) ports[name] = { edge: await freePort(), probe: await freePort() };
+  const linked = options.authorityFaults ?? [];
+  for (const name of linked) {
+    if (!names.includes(name) || name === names[0]) throw new Error(`authorityFaults: ${name} is not a location past the first`);
+    ports[name].link = await freePort();
+  }
   const home = names[0];
   const vars = {
     ...wranglerVars(),
@@ -114,10 +140,11 @@ async function startLocationsOnce(options) {
     const bindings = Object.entries(vars).map(([key, value]) => `(name = ${str(key)}, text = ${str(value)})`);
     for (const ns of ["SESSIONS", "USERS"]) bindings.push(`(name = ${str(ns)}, kvNamespace = ${str(kvService(name, ns))})`);
     bindings.push('(name = "ASSETS", service = "assets")');
+    const authorityService = linked.includes(name) ? `authority-link-${name}` : service(home);
     bindings.push(
       name === home
         ? '(name = "AUTHORITY", durableObjectNamespace = "SessionAuthority")'
-        : `(name = "AUTHORITY", durableObjectNamespace = (className = "SessionAuthority", serviceName = ${str(service(home))}))`,
+        : `(name = "AUTHORITY", durableObjectNamespace = (className = "SessionAuthority", serviceName = ${str(authorityService)}))`,
     );
     const own =
       name === home
@@ -146,6 +173,17 @@ async function startLocationsOnce(options) {
     }
     sockets.push(`(name = ${str(`edge-${name}`)}, address = "127.0.0.1:${ports[name].edge}", http = ${httpOptions}, service = ${str(service(name))})`);
     sockets.push(`(name = ${str(`probe-${name}`)}, address = "127.0.0.1:${ports[name].probe}", http = ${httpOptions}, service = "cf-echo")`);
+  }
+  for (const name of linked) {
+    const real = `(name = "REAL", durableObjectNamespace = (className = "SessionAuthority", serviceName = ${str(service(home))}))`;
+    services.push(`(name = ${str(`authority-link-${name}`)}, worker = (
+    modules = [(name = "link.js", esModule = ${str(AUTHORITY_LINK_SCRIPT)})],
+    compatibilityDate = ${str(compatibilityDate())},
+    bindings = [${real}],
+    durableObjectNamespaces = [(className = "SessionAuthority", uniqueKey = ${str(`edgegate-authority-link-${name}`)})],
+    durableObjectStorage = (inMemory = void),
+  ))`);
+    sockets.push(`(name = ${str(`link-${name}`)}, address = "127.0.0.1:${ports[name].link}", http = (), service = ${str(`authority-link-${name}`)})`);
   }
   services.push(`(name = "assets", worker = ${assetsWorker(rel)})`);
   services.push(`(name = "cf-echo", worker = (modules = [(name = "cf.js", esModule = ${str(CF_ECHO_SCRIPT)})], compatibilityDate = ${str(compatibilityDate())}))`);
@@ -237,6 +275,12 @@ const config :Workerd.Config = (
     /** A `kv` credentials user record at every location (as if written long ago). */
     addUser(user, password, recordOptions = {}) {
       kv.seed("USERS", `user:${user}`, userRecord(password, { iterations: TEST_ITERATIONS, ...recordOptions }));
+    },
+    /** Cuts (`up` false) or restores the link from location `name` to the authority. */
+    async authorityLink(name, up) {
+      if (!ports[name]?.link) throw new Error(`${name} was not started with an authority fault`);
+      const res = await fetch(`http://127.0.0.1:${ports[name].link}/?down=${up ? 0 : 1}`);
+      if ((await res.text()) !== String(!up)) throw new Error(`the link of ${name} did not switch`);
     },
     /** workerd's stdout lines so far (the workers' console output). */
     logs: () => [...lines],

@@ -11,14 +11,14 @@
 
 use core::future::Future;
 use core::pin::pin;
-use core::task::{Context, Poll, Waker};
+use core::task::Poll;
 
 use edgegate::auth::audit::AuditEvent;
 use edgegate::auth::config::Config;
 use edgegate::auth::env::{OsEntropy, UnixTime};
 use edgegate::auth::gate::cache::{CacheSettings, IsolateCaches};
 use edgegate::auth::gate::{
-    AssertionSigner, AuditSink, Gate, LocalSigner, NoAccountCheck, Verdict,
+    poll_once, AssertionSigner, AuditSink, Gate, LocalSigner, NoAccountCheck, NoBackground, Verdict,
 };
 use edgegate::auth::http::forward::{identity_headers, Identity};
 use edgegate::auth::http::request::{RawRequest, RequestFacts};
@@ -40,7 +40,7 @@ pub const NOW: UnixTime = 1_800_000_000;
 
 /// Runs a future that never waits (the in-memory store answers at once).
 fn ready<T>(future: impl Future<Output = T>) -> T {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+    match poll_once(pin!(future)) {
         Poll::Ready(value) => value,
         Poll::Pending => panic!("the in-memory store never waits"),
     }
@@ -247,6 +247,7 @@ impl Fixture {
             signer,
             caches,
             audit: &NoAudit,
+            background: &NoBackground,
             now: NOW,
             entropy: &OsEntropy,
         };

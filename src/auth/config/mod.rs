@@ -93,6 +93,11 @@ pub struct Config {
     pub credentials: Credentials,
     /// Where sessions are written (`SESSION_STORE`).
     pub store: StoreBackend,
+    /// Where the request path asks whether a session still stands (`REVOCATION_READ`): the
+    /// user's authority (the default with `SESSION_STORE=authority`: a revocation anywhere is
+    /// final everywhere within `REVOCATION_CACHE_TTL`), or KV (one KV read per session per TTL,
+    /// no Durable Object request; final elsewhere once KV has propagated, up to a minute).
+    pub revocation_read: StoreBackend,
     /// Who may reach which path (`PUBLIC_PATHS` first, then `ACCESS_POLICY`).
     pub access: AccessPolicy,
     /// Failed logins allowed per account within `LOGIN_WINDOW`
@@ -379,6 +384,18 @@ impl Config {
             "authority" => StoreBackend::Authority,
             _ => return Err(problem("SESSION_STORE", "must be `kv` or `authority`")),
         };
+        let revocation_read = match (read.optional("REVOCATION_READ").as_deref(), store) {
+            (None, store) => store,
+            (Some("kv"), _) => StoreBackend::Kv,
+            (Some("authority"), StoreBackend::Authority) => StoreBackend::Authority,
+            (Some("authority"), StoreBackend::Kv) => {
+                return Err(problem(
+                    "REVOCATION_READ",
+                    "`authority` needs SESSION_STORE=authority",
+                ))
+            }
+            _ => return Err(problem("REVOCATION_READ", "must be `kv` or `authority`")),
+        };
 
         let public_paths = read
             .optional("PUBLIC_PATHS")
@@ -431,6 +448,7 @@ impl Config {
             cookies: CookieSpec { secure },
             credentials,
             store,
+            revocation_read,
             access,
             account_limit: limit("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)?,
             client_limit: limit("LOGIN_MAX_FAILURES_PER_CLIENT", 20)?,
@@ -481,6 +499,14 @@ mod tests {
     }
 
     #[test]
+    fn the_revocation_read_follows_the_store_unless_set_to_kv() {
+        let authority = with(&[("SESSION_STORE", "authority")]).unwrap();
+        assert_eq!(authority.revocation_read, StoreBackend::Authority);
+        let kv_read = with(&[("SESSION_STORE", "authority"), ("REVOCATION_READ", "kv")]).unwrap();
+        assert_eq!(kv_read.revocation_read, StoreBackend::Kv);
+    }
+
+    #[test]
     fn minimal_configuration_gets_safe_defaults() {
         let config = parse(&base()).unwrap();
         assert_eq!(config.origin_url, "https://origin.example");
@@ -488,6 +514,7 @@ mod tests {
         assert_eq!(config.policy, SessionPolicy::default());
         assert_eq!(config.credentials, Credentials::Kv);
         assert_eq!(config.store, StoreBackend::Kv);
+        assert_eq!(config.revocation_read, StoreBackend::Kv);
         assert_eq!(config.assertion_ttl, 30);
         assert!(!config.dev_mode);
         assert_eq!(config.access, AccessPolicy::default());
@@ -615,6 +642,11 @@ mod tests {
                 "CREDENTIALS_SECRET",
             ),
             (&[("SESSION_STORE", "redis")], "SESSION_STORE"),
+            (&[("REVOCATION_READ", "authority")], "REVOCATION_READ"),
+            (
+                &[("SESSION_STORE", "authority"), ("REVOCATION_READ", "both")],
+                "REVOCATION_READ",
+            ),
             (&[("SESSION_BINDING", "strict")], "SESSION_BINDING"),
             (&[("SESSION_BINDING", "Enforce")], "SESSION_BINDING"),
             (

@@ -6,8 +6,11 @@
 //!
 //! - a verified access token's claims, keyed by the SHA-256 of the token, until the token's own
 //!   `exp` (never past it: after that the token is validated again, leeway and all);
-//! - "this session is not revoked", for at most `REVOCATION_CACHE_TTL` seconds, which adds that
-//!   much to how late a revocation made at another location is seen here;
+//! - "this session still stands", as the session store last said, for at most
+//!   `REVOCATION_CACHE_TTL` seconds, which adds that much to how late a revocation made at
+//!   another location is seen here. Past half that time the answer is still used, and the
+//!   first request to find it so asks the store again in the background ([`Liveness`]), so a
+//!   busy session is re-checked without any request waiting for it;
 //! - the signed identity assertion of a session, reused while at least half of its lifetime
 //!   remains, so the origin still receives one with `ASSERTION_TTL / 2` seconds or more to live.
 //!
@@ -84,6 +87,17 @@ impl<K: core::hash::Hash + Eq, V: Clone> Bounded<K, V> {
         }
     }
 
+    /// The value, to change in place, while `now` is before its deadline; an expired entry is
+    /// dropped.
+    fn get_mut(&mut self, key: &K, now: UnixTime) -> Option<&mut V> {
+        let entries = self.entries.as_mut()?;
+        if entries.get(key).is_some_and(|(_, until)| now >= *until) {
+            entries.pop(key);
+            return None;
+        }
+        entries.get_mut(key).map(|(value, _)| value)
+    }
+
     /// Keeps only the entries `keep` accepts, in their recency order.
     fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) {
         let Some(entries) = self.entries.as_mut() else {
@@ -104,13 +118,34 @@ impl<K: core::hash::Hash + Eq, V: Clone> Bounded<K, V> {
     }
 }
 
+/// What the isolate last heard of a session's standing: from whom it is, when, and whether a
+/// request has already asked again.
+#[derive(Debug, Clone)]
+struct Heard {
+    user: Username,
+    at: UnixTime,
+    rechecking: bool,
+}
+
+/// How far this isolate can answer "does this session still stand?" by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    /// Heard less than half the revocation TTL ago (or being asked again already): it stands.
+    Standing,
+    /// Heard more than half the TTL ago, still within it: it stands, and this request is the one
+    /// that has the store asked again, in the background.
+    StandingRecheck,
+    /// Never heard, or longer ago than the TTL: the store must be asked before answering.
+    Unknown,
+}
+
 /// The three caches of one isolate. Methods take `&self`: requests of one isolate interleave at
 /// every await, so no borrow is ever held across one.
 pub struct IsolateCaches {
     settings: CacheSettings,
     tokens: RefCell<Bounded<TokenDigest, VerifiedAccess>>,
     /// Session id to its user, so that ending all of a user's sessions finds them.
-    live: RefCell<Bounded<String, Username>>,
+    live: RefCell<Bounded<String, Heard>>,
     assertions: RefCell<Bounded<String, CachedAssertion>>,
 }
 
@@ -148,21 +183,45 @@ impl IsolateCaches {
             .put(digest, access.clone(), access.expires_at());
     }
 
-    /// Whether KV said "not revoked" for `session` less than the revocation TTL ago.
-    pub fn known_live(&self, session: &str, now: UnixTime) -> bool {
-        self.live
-            .borrow_mut()
-            .get(&session.to_owned(), now)
-            .is_some()
+    /// How far the isolate can answer for `session` at `now` (see [`Liveness`]). Past half the
+    /// TTL, the first caller gets [`Liveness::StandingRecheck`] and every later one
+    /// [`Liveness::Standing`], until [`Self::remember_live`] or [`Self::recheck_failed`]: one
+    /// check in flight per session, not one per request.
+    pub fn liveness(&self, session: &str, now: UnixTime) -> Liveness {
+        let ttl = self.settings.revocation_ttl;
+        let mut live = self.live.borrow_mut();
+        let Some(heard) = live.get_mut(&session.to_owned(), now) else {
+            return Liveness::Unknown;
+        };
+        let due = 2 * now.saturating_sub(heard.at) >= ttl;
+        if due && !heard.rechecking {
+            heard.rechecking = true;
+            return Liveness::StandingRecheck;
+        }
+        Liveness::Standing
     }
 
-    /// Records that KV said `session` (of `user`) is not revoked, trusted for the revocation TTL.
+    /// Records that the store said `session` (of `user`) still stands, trusted for the
+    /// revocation TTL from `now`.
     pub fn remember_live(&self, session: &str, user: &Username, now: UnixTime) {
+        let heard = Heard {
+            user: user.clone(),
+            at: now,
+            rechecking: false,
+        };
         self.live.borrow_mut().put(
             session.to_owned(),
-            user.clone(),
+            heard,
             now.saturating_add(self.settings.revocation_ttl),
         );
+    }
+
+    /// The background check of `session` got no answer: the answer held stays until its
+    /// deadline, and the next request past half the TTL may ask again.
+    pub fn recheck_failed(&self, session: &str, now: UnixTime) {
+        if let Some(heard) = self.live.borrow_mut().get_mut(&session.to_owned(), now) {
+            heard.rechecking = false;
+        }
     }
 
     /// An assertion for `session` issued for the same user and roles, with at least half of
@@ -214,7 +273,7 @@ impl IsolateCaches {
         self.tokens
             .borrow_mut()
             .retain(|access| access.user() != user);
-        self.live.borrow_mut().retain(|owner| owner != user);
+        self.live.borrow_mut().retain(|heard| heard.user != *user);
         self.assertions
             .borrow_mut()
             .retain(|cached| cached.user != *user);
@@ -267,6 +326,11 @@ mod tests {
         (token, verified)
     }
 
+    /// Whether `caches` can answer for `session` at `now` without the store.
+    fn stands(caches: &IsolateCaches, session: &str, now: UnixTime) -> bool {
+        caches.liveness(session, now) != Liveness::Unknown
+    }
+
     fn caches(entries: usize) -> IsolateCaches {
         IsolateCaches::new(CacheSettings {
             entries,
@@ -285,16 +349,16 @@ mod tests {
             caches.remember_live(&session, &named("alice"), NOW);
             caches.remember_assertion(&session, &named("alice"), &[], &secret, NOW + 30);
             // s0 stays the most recently used everywhere.
-            caches.known_live("s0AAAAAAAAAAAAAAAAAAAA", NOW);
+            stands(&caches, "s0AAAAAAAAAAAAAAAAAAAA", NOW);
             caches.assertion("s0AAAAAAAAAAAAAAAAAAAA", &named("alice"), &[], 30, NOW);
         }
         assert_eq!(caches.sizes(), (3, 3, 3));
         assert!(
-            caches.known_live("s0AAAAAAAAAAAAAAAAAAAA", NOW)
-                && caches.known_live("s9AAAAAAAAAAAAAAAAAAAA", NOW)
+            stands(&caches, "s0AAAAAAAAAAAAAAAAAAAA", NOW)
+                && stands(&caches, "s9AAAAAAAAAAAAAAAAAAAA", NOW)
         );
         assert!(
-            !caches.known_live("s7AAAAAAAAAAAAAAAAAAAA", NOW),
+            !stands(&caches, "s7AAAAAAAAAAAAAAAAAAAA", NOW),
             "evicted: least recently used"
         );
         assert!(caches
@@ -303,6 +367,33 @@ mod tests {
         assert!(caches
             .assertion("s1AAAAAAAAAAAAAAAAAAAA", &named("alice"), &[], 30, NOW)
             .is_none());
+    }
+
+    #[test]
+    fn past_half_the_ttl_one_request_is_told_to_ask_again_until_the_answer_comes() {
+        let caches = caches(8);
+        let session = "s1AAAAAAAAAAAAAAAAAAAA";
+        caches.remember_live(session, &named("alice"), NOW);
+        assert_eq!(caches.liveness(session, NOW + 2), Liveness::Standing);
+        assert_eq!(caches.liveness(session, NOW + 3), Liveness::StandingRecheck);
+        assert_eq!(
+            caches.liveness(session, NOW + 3),
+            Liveness::Standing,
+            "one check in flight"
+        );
+        caches.recheck_failed(session, NOW + 4);
+        assert_eq!(
+            caches.liveness(session, NOW + 4),
+            Liveness::StandingRecheck,
+            "asked again after a failure"
+        );
+        assert_eq!(
+            caches.liveness(session, NOW + 5),
+            Liveness::Unknown,
+            "expired"
+        );
+        caches.remember_live(session, &named("alice"), NOW + 5);
+        assert_eq!(caches.liveness(session, NOW + 6), Liveness::Standing);
     }
 
     #[test]
@@ -319,8 +410,8 @@ mod tests {
         );
         assert_eq!(caches.sizes().0, 0, "the expired entry is dropped");
         caches.remember_live("s1AAAAAAAAAAAAAAAAAAAA", &named("alice"), NOW);
-        assert!(caches.known_live("s1AAAAAAAAAAAAAAAAAAAA", NOW + 4));
-        assert!(!caches.known_live("s1AAAAAAAAAAAAAAAAAAAA", NOW + 5));
+        assert!(stands(&caches, "s1AAAAAAAAAAAAAAAAAAAA", NOW + 4));
+        assert!(!stands(&caches, "s1AAAAAAAAAAAAAAAAAAAA", NOW + 5));
     }
 
     #[test]
@@ -385,14 +476,14 @@ mod tests {
         }
         caches.forget("a1AAAAAAAAAAAAAAAAAAAA");
         assert!(caches.access(&digests[0], NOW).is_none());
-        assert!(!caches.known_live("a1AAAAAAAAAAAAAAAAAAAA", NOW));
+        assert!(!stands(&caches, "a1AAAAAAAAAAAAAAAAAAAA", NOW));
         assert!(caches
             .assertion("a1AAAAAAAAAAAAAAAAAAAA", &named("alice"), &[], 30, NOW)
             .is_none());
-        assert!(caches.known_live("a2AAAAAAAAAAAAAAAAAAAA", NOW));
+        assert!(stands(&caches, "a2AAAAAAAAAAAAAAAAAAAA", NOW));
         caches.forget_user(&named("alice"));
         assert!(caches.access(&digests[1], NOW).is_none());
-        assert!(!caches.known_live("a2AAAAAAAAAAAAAAAAAAAA", NOW));
+        assert!(!stands(&caches, "a2AAAAAAAAAAAAAAAAAAAA", NOW));
         assert_eq!(caches.sizes(), (1, 1, 1), "bob's entries stay");
     }
 
@@ -411,6 +502,6 @@ mod tests {
             revocation_ttl: 0,
         });
         no_revocation_cache.remember_live("s1AAAAAAAAAAAAAAAAAAAA", &named("alice"), NOW);
-        assert!(!no_revocation_cache.known_live("s1AAAAAAAAAAAAAAAAAAAA", NOW));
+        assert!(!stands(&no_revocation_cache, "s1AAAAAAAAAAAAAAAAAAAA", NOW));
     }
 }

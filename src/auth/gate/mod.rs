@@ -25,7 +25,9 @@ pub mod signin;
 
 pub use at_once::poll_once;
 pub use outcome::{Held, Principal, Resolution, Restored, SessionTokens, Verdict};
-pub use ports::{Accounts, AssertionSigner, AuditSink, LocalSigner, NoAccountCheck};
+pub use ports::{
+    Accounts, AssertionSigner, AuditSink, Background, LocalSigner, NoAccountCheck, NoBackground,
+};
 pub use refusal::{Denied, InternalCause, Refusal};
 
 use crate::auth::audit::{AuditEvent, EventKind};
@@ -48,6 +50,8 @@ pub struct Gate<'a, S, A, G> {
     pub caches: &'a IsolateCaches,
     /// Where this request's audit lines go.
     pub audit: &'a dyn AuditSink,
+    /// Where work after the answer goes (the background re-check of a session's standing).
+    pub background: &'a dyn Background,
     /// The time of this request, in Unix seconds; every expiry is judged against it.
     pub now: UnixTime,
     /// Randomness for the token identifiers and refresh secrets minted for this request.

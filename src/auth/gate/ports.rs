@@ -1,6 +1,9 @@
-//! The ports of the gate: what it asks of its surroundings (accounts, a signer, an audit sink).
+//! The ports of the gate: what it asks of its surroundings (accounts, a signer, an audit sink,
+//! work after the answer).
 
 use crate::auth::names::username::Username;
+
+use super::outcome::Held;
 
 use crate::auth::audit::AuditEvent;
 use crate::auth::secret::Assertion;
@@ -52,4 +55,18 @@ impl AssertionSigner for LocalSigner {
 pub trait AuditSink {
     /// Records `event`; it must not fail the request it describes.
     fn record(&self, event: AuditEvent);
+}
+
+/// Work the gate leaves for after the answer: the worker runs it once the response is on its
+/// way (`waitUntil`), so that no request waits for it.
+pub trait Background {
+    /// Has [`super::Gate::recheck`] run for `held`, in the background.
+    fn recheck(&self, held: Held);
+}
+
+/// Nothing in the background: for a gate that is itself the background work, and for tools.
+pub struct NoBackground;
+
+impl Background for NoBackground {
+    fn recheck(&self, _held: Held) {}
 }

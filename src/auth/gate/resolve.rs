@@ -2,7 +2,7 @@
 //! bearer token, or a refresh in place.
 
 use crate::auth::audit::EventKind;
-use crate::auth::gate::cache::TokenDigest;
+use crate::auth::gate::cache::{Liveness, TokenDigest};
 use crate::auth::http::request::{BearerCredential, RequestFacts};
 use crate::auth::names::session_id::SessionId;
 use crate::auth::secret::AccessToken;
@@ -30,21 +30,53 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         Ok(access)
     }
 
-    /// Whether `access`'s session has been ended: the isolate's recent "no" stands, else KV.
+    /// Whether `access`'s session has been ended: the isolate's recent "it stands" is the
+    /// answer while it lasts (past half its life, with one re-check scheduled in the background),
+    /// else the store is asked and this request waits for it.
     pub(super) async fn revoked(
         &self,
         access: &VerifiedAccess,
         id: &SessionId,
     ) -> Result<bool, StoreError> {
-        if self.caches.known_live(id.as_str(), self.now) {
-            return Ok(false);
+        match self.caches.liveness(id.as_str(), self.now) {
+            Liveness::Standing => return Ok(false),
+            Liveness::StandingRecheck => {
+                self.background.recheck(Held {
+                    id: id.clone(),
+                    user: access.user().clone(),
+                });
+                return Ok(false);
+            }
+            Liveness::Unknown => {}
         }
-        let revoked = self.store.is_revoked(id).await?;
-        if !revoked {
+        let ended = self.store.ended(id, access.user(), self.now).await?;
+        if !ended {
             self.caches
                 .remember_live(id.as_str(), access.user(), self.now);
         }
-        Ok(revoked)
+        Ok(ended)
+    }
+
+    /// Asks the store again whether `held` still stands, for this isolate's answer: what a
+    /// request finding that answer past half its life scheduled. An ended session is forgotten
+    /// here at once (the next request is refused); with no answer, the held one expires at its
+    /// deadline and the request after that waits for the store, failing closed if it is down.
+    pub async fn recheck(&self, held: &Held) {
+        match self.store.ended(&held.id, &held.user, self.now).await {
+            Ok(false) => self
+                .caches
+                .remember_live(held.id.as_str(), &held.user, self.now),
+            Ok(true) => self.caches.forget(held.id.as_str()),
+            Err(err) => {
+                self.caches.recheck_failed(held.id.as_str(), self.now);
+                self.audit.record(
+                    self.log(EventKind::StoreFailure)
+                        .user(&held.user)
+                        .session(held.id.as_str())
+                        .detail(format!("background session check: {err}")),
+                );
+            }
+        }
     }
 
     /// The request's session: a valid, unrevoked access token, or else a refresh in place when

@@ -212,6 +212,16 @@ impl Accounts for Disabled {
     }
 }
 
+/// The background work requests left, to run when a test says.
+#[derive(Default)]
+pub(super) struct Later(RefCell<Vec<Held>>);
+
+impl Background for Later {
+    fn recheck(&self, held: Held) {
+        self.0.borrow_mut().push(held);
+    }
+}
+
 /// One deployment (configuration, store, caches) and the sessions it issued.
 pub(super) struct World {
     pub(super) config: Config,
@@ -219,6 +229,7 @@ pub(super) struct World {
     caches: IsolateCaches,
     pub(super) audit: Recorder,
     entropy: SeededEntropy,
+    pub(super) later: Later,
 }
 
 /// A logged-in browser: its two cookies.
@@ -245,6 +256,7 @@ impl World {
             store: Store::default(),
             audit: Recorder::default(),
             entropy: SeededEntropy::default(),
+            later: Later::default(),
         }
     }
 
@@ -264,6 +276,7 @@ impl World {
             signer: &Signer,
             caches: &self.caches,
             audit: &self.audit,
+            background: &self.later,
             now,
             entropy: &self.entropy,
         }
@@ -304,6 +317,16 @@ impl World {
             refresh: cookie_value(&cookies[1]),
             session: opened.record.id,
         }
+    }
+
+    /// Runs the background work left so far, at `now`, as the worker does once the answer is
+    /// sent; returns how many re-checks ran.
+    pub(super) fn run_later(&self, now: UnixTime) -> usize {
+        let due: Vec<Held> = self.later.0.borrow_mut().drain(..).collect();
+        for held in &due {
+            pollster::block_on(self.gate(now).recheck(held));
+        }
+        due.len()
     }
 
     fn protect(&self, now: UnixTime, req: &RequestFacts) -> Verdict {
@@ -685,6 +708,75 @@ fn a_revocation_elsewhere_is_seen_within_the_cache_ttl() {
         refused(world.protect(NOW + ttl, &api_request(&cookie))).0,
         Refusal::SessionEnded
     );
+}
+
+#[test]
+fn past_half_the_ttl_the_answer_stands_and_one_check_goes_to_the_background() {
+    let world = World::new(config());
+    let browser = world.login(NOW);
+    let req = api_request(&cookie_header(&world.config, Some(&browser.access), None));
+    let ttl = world.config.caches.revocation_ttl;
+    forwarded(world.protect(NOW, &req));
+    assert_eq!(world.store.revocation_reads.get(), 1);
+    // Before half the TTL: nothing asked, nothing scheduled.
+    forwarded(world.protect(NOW + 1, &req));
+    assert_eq!(world.later.0.borrow().len(), 0);
+    // Past half: answered at once, one check scheduled, however many requests come.
+    for _ in 0..3 {
+        forwarded(world.protect(NOW + ttl - 1, &req));
+    }
+    assert_eq!(world.store.revocation_reads.get(), 1, "no request waited");
+    assert_eq!(world.run_later(NOW + ttl - 1), 1, "one check in flight");
+    assert_eq!(world.store.revocation_reads.get(), 2);
+    // The check renewed the answer: past the first answer's TTL, still no request waits.
+    forwarded(world.protect(NOW + ttl, &req));
+    assert_eq!(world.store.revocation_reads.get(), 2);
+}
+
+#[test]
+fn a_background_check_that_finds_the_session_ended_refuses_the_next_request() {
+    let world = World::new(config());
+    let browser = world.login(NOW);
+    let req = api_request(&cookie_header(&world.config, Some(&browser.access), None));
+    let ttl = world.config.caches.revocation_ttl;
+    forwarded(world.protect(NOW, &req));
+    // Ended at another location.
+    pollster::block_on(
+        world
+            .store
+            .inner
+            .revoke(&browser.session, &named("alice"), NOW),
+    )
+    .unwrap();
+    forwarded(world.protect(NOW + ttl / 2 + 1, &req));
+    assert_eq!(world.run_later(NOW + ttl / 2 + 1), 1);
+    assert_eq!(
+        refused(world.protect(NOW + ttl / 2 + 1, &req)).0,
+        Refusal::SessionEnded,
+        "refused before the TTL ran out"
+    );
+}
+
+#[test]
+fn a_background_check_without_an_answer_fails_closed_once_the_ttl_runs_out() {
+    let world = World::new(config());
+    let browser = world.login(NOW);
+    let req = api_request(&cookie_header(&world.config, Some(&browser.access), None));
+    let ttl = world.config.caches.revocation_ttl;
+    forwarded(world.protect(NOW, &req));
+    world.store.down.set(true);
+    forwarded(world.protect(NOW + ttl - 1, &req));
+    assert_eq!(world.run_later(NOW + ttl - 1), 1);
+    assert!(world.audit.kinds().contains(&EventKind::StoreFailure));
+    // Still within the answer's life: it stands, and the next request may ask again.
+    forwarded(world.protect(NOW + ttl - 1, &req));
+    assert_eq!(
+        world.later.0.borrow().len(),
+        1,
+        "asked again after a failure"
+    );
+    let (refusal, _) = refused(world.protect(NOW + ttl, &req));
+    assert_eq!(refusal.status(), 503);
 }
 
 #[test]

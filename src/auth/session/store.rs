@@ -9,7 +9,8 @@
 //! | [`create`](SessionStore::create) | atomic: the limit holds exactly | read-list-write: concurrent logins at other locations may overshoot the limit until the listing converges (up to 60 s) |
 //! | [`rotate`](SessionStore::rotate) | atomic: exactly one rotation wins, reuse is always seen | read-modify-write: the same token rotated at two locations within the propagation window (up to 60 s) both win; reuse is detected once the writes meet |
 //! | [`revoke`](SessionStore::revoke), [`revoke_all`](SessionStore::revoke_all) | immediate | the marker reaches other locations in up to 60 s; access tokens already minted live until then or their expiry, whichever is first |
-//! | [`is_revoked`](SessionStore::is_revoked) | exact | eventual, as above: this is the hot-path read |
+//! | [`is_revoked`](SessionStore::is_revoked) | exact | eventual, as above |
+//! | [`ended`](SessionStore::ended) (the request path's read, cached per isolate) | exact (the Durable Object: its own list) | eventual, as `is_revoked` |
 //! | [`session`](SessionStore::session), [`sessions_of`](SessionStore::sessions_of) | exact | eventual (listing up to 60 s behind) |
 //! | [`standing`](SessionStore::standing) | exact (the Durable Object: its own list of the user's sessions) | eventual: the revocation marker and the record as this location's KV has them |
 
@@ -137,8 +138,20 @@ pub trait SessionStore {
         now: UnixTime,
     ) -> Result<Vec<SessionId>, StoreError>;
 
-    /// The hot-path question: has this session been ended? Asked on every request.
+    /// Has this session been ended, by its revocation marker?
     async fn is_revoked(&self, id: &SessionId) -> Result<bool, StoreError>;
+
+    /// The request path's question, asked of the freshest source the backend has: has `user`'s
+    /// session `id` ended? The default reads the revocation marker; the authority answers from
+    /// its own list of the user's sessions, the same at every location.
+    async fn ended(
+        &self,
+        id: &SessionId,
+        _user: &Username,
+        _now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        self.is_revoked(id).await
+    }
 
     /// Where `user`'s session `id` stands now, read from the backend itself (no cache of the
     /// request path). The default asks the two reads every backend has: the revocation marker,

@@ -4,7 +4,9 @@
 //! write-through and commit happen with no other command of the same user in between: one
 //! rotation wins, the session limit holds exactly, and a revocation is in KV before the caller
 //! hears back. KV is written before the object's own storage, so a failed write-through leaves
-//! the authority unchanged and the caller can retry. Requests still check revocation in KV only.
+//! the authority unchanged and the caller can retry. Requests ask the authority whether their
+//! session still stands (cached per isolate for `REVOCATION_CACHE_TTL`, re-checked in the
+//! background), unless `REVOCATION_READ=kv` keeps them on KV's revocation markers.
 //!
 //! The same class keeps login-failure counters (`/throttle`), each check-and-count one atomic
 //! step, each counter (an account's or an address prefix's) in an object named by its key
@@ -308,6 +310,20 @@ impl SessionStore for AuthorityStore {
 
     async fn is_revoked(&self, id: &SessionId) -> Result<bool, StoreError> {
         self.kv.is_revoked(id).await
+    }
+
+    /// Asked of the user's authority, which holds every session of its user: the same answer at
+    /// every location, the moment a session is ended anywhere.
+    async fn ended(
+        &self,
+        id: &SessionId,
+        user: &Username,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        Ok(!matches!(
+            self.standing(id, user, now).await?,
+            Standing::Live(_)
+        ))
     }
 
     /// The authority's own list: it holds every session of its user, so one missing from it

@@ -22,10 +22,13 @@ use crate::auth::session::refresh::{PresentedRefresh, TokenHash};
 use crate::auth::session::store::{Rotation, SessionStore, StoreError};
 
 /// How long this location's KV cache may answer the revocation read (hits and misses alike)
-/// before asking the central store again: the smallest value KV accepts. A revocation made at
-/// another location is therefore seen here within its propagation plus this, and never later
-/// than the access token's own expiry (`ACCESS_TTL` + leeway), which bounds it anyway.
-const REVOCATION_READ_CACHE_TTL: u64 = 60;
+/// before asking the central store again: 30 s, the smallest value Workers KV accepts
+/// (Cloudflare's KV documentation, `cacheTtl`). A revocation made at another location is
+/// therefore seen here within its propagation plus this, and never later than the access
+/// token's own expiry (`ACCESS_TTL` + leeway), which bounds it anyway. With the authority as the
+/// revocation read (`REVOCATION_READ`, the default with `SESSION_STORE=authority`), this read
+/// serves only the refresh path's checks.
+const REVOCATION_READ_CACHE_TTL: u64 = 30;
 
 pub(super) struct KvSessionStore {
     kv: KvStore,

@@ -34,6 +34,7 @@ enum Backend {
 pub(in crate::edge) struct Sessions {
     env: Env,
     backend: StoreBackend,
+    revocation_read: StoreBackend,
     policy: SessionPolicy,
     opened: OnceCell<Result<Backend, StoreError>>,
 }
@@ -43,6 +44,7 @@ impl Sessions {
         Self {
             env: env.clone(),
             backend: config.store,
+            revocation_read: config.revocation_read,
             policy: config.policy.clone(),
             opened: OnceCell::new(),
         }
@@ -131,6 +133,19 @@ impl SessionStore for Sessions {
 
     async fn is_revoked(&self, id: &SessionId) -> Result<bool, StoreError> {
         delegate!(self, store => store.is_revoked(id))
+    }
+
+    /// The authority's answer, unless `REVOCATION_READ=kv` keeps the request path on KV.
+    async fn ended(
+        &self,
+        id: &SessionId,
+        user: &Username,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        if self.revocation_read == StoreBackend::Kv {
+            return self.is_revoked(id).await;
+        }
+        delegate!(self, store => store.ended(id, user, now))
     }
 
     async fn standing(
