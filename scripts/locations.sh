@@ -18,6 +18,12 @@
 #                                           was served past its bound, or anything else went
 #                                           wrong ("servedAtOnce" counts logouts not yet final
 #                                           where they were pressed: a figure, not a failure).
+#   scripts/locations.sh reach-soak [N] [LANES]
+#                                           the same lifecycles with KV's propagation at its real
+#                                           60 s and the authority as the revocation read
+#                                           (REVOCATION_CACHE_TTL 5 s): a logged-out token must be
+#                                           refused everywhere 6 s (the TTL and a round trip)
+#                                           after the logout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -26,6 +32,6 @@ use_node22
 [ -f "$WORKER_JS" ] && [ -f "$WORKER_WASM" ] || die "the worker is not built; run ./scripts/build.sh"
 case "${1:-}" in
   demo) exec node tests/e2e/locations.mjs demo ;;
-  soak) exec node tests/e2e/locations.mjs soak "${2:-10000}" "${3:-50}" ;;
-  *) die "usage: scripts/locations.sh demo | soak [N] [LANES]" ;;
+  soak | reach-soak) exec node tests/e2e/locations.mjs "$1" "${2:-10000}" "${3:-50}" ;;
+  *) die "usage: scripts/locations.sh demo | soak [N] [LANES] | reach-soak [N] [LANES]" ;;
 esac

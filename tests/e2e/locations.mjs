@@ -39,17 +39,22 @@ const str = (value) => JSON.stringify(String(value)); // a Cap'n Proto text lite
 // hands every call to the real object of the same name (at the first location) unless this
 // location's link is cut (`?down=1` on its control socket), when every call throws, as an
 // unreachable object does. The flag lives in the module, which the objects share.
+// It also counts the calls it hands on (`/calls`), to measure what the revocation read costs.
 const AUTHORITY_LINK_SCRIPT = `let down = false;
+let calls = 0;
 export class SessionAuthority {
   constructor(ctx, env) { this.ctx = ctx; this.env = env; }
   async fetch(request) {
     if (down) throw new Error("the session authority is unreachable from this location (test fault)");
+    calls += 1;
     return this.env.REAL.get(this.env.REAL.idFromName(this.ctx.id.name)).fetch(request);
   }
 }
 export default {
   fetch(request) {
-    down = new URL(request.url).searchParams.get("down") === "1";
+    const url = new URL(request.url);
+    if (url.pathname === "/calls") return new Response(String(calls));
+    down = url.searchParams.get("down") === "1";
     return new Response(String(down));
   },
 };`;
@@ -87,7 +92,8 @@ export default {
  * options.propagationMs  KV propagation delay between locations (default 500)
  * options.cacheTtlMs     KV read cache per location (default 1000)
  * options.authorityFaults  locations (not the first) whose link to the authority a test can cut:
- *                        `net.authorityLink(name, false)` makes every authority call from there fail
+ *                        `net.authorityLink(name, false)` makes every authority call from there
+ *                        fail; `net.authorityCalls(name)` counts the calls made through it
  * options.log            true: show workerd's output
  *
  * Returns { kv, vars, locations, at(name), addUser(name, password, recordOptions), logs(), stderr(),
@@ -282,6 +288,11 @@ const config :Workerd.Config = (
       const res = await fetch(`http://127.0.0.1:${ports[name].link}/?down=${up ? 0 : 1}`);
       if ((await res.text()) !== String(!up)) throw new Error(`the link of ${name} did not switch`);
     },
+    /** How many calls location `name` has made to the authority (through its link). */
+    async authorityCalls(name) {
+      if (!ports[name]?.link) throw new Error(`${name} was not started with an authority fault`);
+      return Number(await (await fetch(`http://127.0.0.1:${ports[name].link}/calls`)).text());
+    },
     /** workerd's stdout lines so far (the workers' console output). */
     logs: () => [...lines],
     stderr: () => stderr,
@@ -442,21 +453,30 @@ export function soakUsers(net, count, password) {
   return (i) => `soak-${i}`;
 }
 
-// `node tests/e2e/locations.mjs demo|soak [N] [concurrency]`: see scripts/locations.sh.
+/**
+ * The locations of `reach-soak`: Workers KV's propagation unscaled (60 s), the authority as the
+ * revocation read with its default REVOCATION_CACHE_TTL (5 s), so every refusal elsewhere within
+ * the soak's bound comes from the authority (revocation-reach.test.mjs measures the same bound).
+ */
+export const REACH = { propagationMs: 60_000, ttlMs: 5_000, slackMs: 1_000 };
+
+// `node tests/e2e/locations.mjs demo|soak|reach-soak [N] [concurrency]`: see scripts/locations.sh.
 if (process.argv[1] && path.resolve(process.argv[1]) === path.join(ROOT, "tests/e2e/locations.mjs")) {
   const { startOrigin } = await import("./harness.mjs");
   const [command = "demo", count, lanes] = process.argv.slice(2);
   const origin = await startOrigin();
   // The demo is for a browser on plain http://127.0.0.1: unprefixed, non-Secure cookies (a
   // browser keeps cookies per host, not per port, so one session follows it across locations).
+  const reach = command === "reach-soak";
   const vars = command === "demo" ? { COOKIE_SECURE: "false" } : {};
-  const net = await startLocations({ originUrl: origin.url, vars });
+  if (reach) Object.assign(vars, { SESSION_STORE: "authority", REVOCATION_CACHE_TTL: String(REACH.ttlMs / 1000), ACCESS_TTL: "600", IDLE_TIMEOUT: "3600" });
+  const net = await startLocations({ originUrl: origin.url, vars, ...(reach ? { propagationMs: REACH.propagationMs } : {}) });
   const stopAll = async () => {
     await net.stop();
     await origin.close();
   };
   try {
-    if (command === "soak") {
+    if (command === "soak" || reach) {
       const lifecycles = Number(count ?? 10000);
       const password = "soak password, long enough";
       // The recording origin keeps every request; forget them as the soak goes.
@@ -466,11 +486,14 @@ if (process.argv[1] && path.resolve(process.argv[1]) === path.join(ROOT, "tests/
         concurrency: Number(lanes ?? 50),
         password,
         users: soakUsers(net, lifecycles, password),
-        refreshAfterMs: net.kv.boundMs,
-        boundMs: net.kv.boundMs,
+        // The KV bound (the reach soak: the TTL plus a round trip, KV being too slow to matter).
+        refreshAfterMs: reach ? 1000 : net.kv.boundMs,
+        boundMs: reach ? REACH.ttlMs : net.kv.boundMs,
+        slackMs: reach ? REACH.slackMs : undefined,
       });
       clearInterval(forget);
-      console.log(JSON.stringify({ locations: net.locations.map((l) => l.colo), propagationMs: net.kv.propagationMs, cacheTtlMs: net.kv.cacheTtlMs, ...figures }));
+      const bound = reach ? { revocationRead: "authority", boundMs: REACH.ttlMs + REACH.slackMs } : { revocationRead: "authority, REVOCATION_CACHE_TTL=0", boundMs: net.kv.boundMs };
+      console.log(JSON.stringify({ locations: net.locations.map((l) => l.colo), propagationMs: net.kv.propagationMs, cacheTtlMs: net.kv.cacheTtlMs, ...bound, ...figures }));
       process.exitCode = figures.refused || figures.servedPastBound || figures.errors || figures.lifecycles !== lifecycles ? 1 : 0;
     } else if (command === "demo") {
       net.addUser("demo", "demo password");
@@ -483,7 +506,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === path.join(ROOT, "tests/
         process.once("SIGTERM", resolve);
       });
     } else {
-      throw new Error(`unknown command ${command}: demo or soak [N] [concurrency]`);
+      throw new Error(`unknown command ${command}: demo, soak or reach-soak [N] [concurrency]`);
     }
   } finally {
     await stopAll();

@@ -152,6 +152,49 @@ describe("an end at A reaches B and C through the authority, within REVOCATION_C
   });
 });
 
+describe("what the authority's read costs", () => {
+  test("a busy session: one authority call per half TTL per isolate, and no request waits for it", async () => {
+    const client = await servedEverywhere();
+    const seconds = 12;
+    const before = await net.authorityCalls("C");
+    const latencies = [];
+    const until = Date.now() + seconds * 1000;
+    while (Date.now() < until) {
+      const started = performance.now();
+      assert.equal(await client.request(C), 200);
+      latencies.push(performance.now() - started);
+      await sleep(POLL_MS);
+    }
+    const calls = (await net.authorityCalls("C")) - before;
+    // At most one per half TTL (the clock's whole seconds make it one per 3 s at a TTL of 5),
+    // at least one per TTL: a busy session is re-checked without lapsing.
+    assert.ok(calls >= Math.floor(seconds / TTL_S) && calls <= Math.ceil(seconds / (TTL_S / 2)) + 1, `${calls} calls in ${seconds} s`);
+    latencies.sort((a, b) => a - b);
+    console.log(
+      `cost authority_calls_per_busy_session_per_isolate_per_minute=${((calls * 60) / seconds).toFixed(1)} requests=${latencies.length} p50_ms=${latencies[Math.floor(latencies.length / 2)].toFixed(2)} max_ms=${latencies.at(-1).toFixed(2)}`,
+    );
+  });
+
+  test("a request whose answer has run out waits one authority round trip", async () => {
+    const client = await servedEverywhere();
+    const waits = [];
+    const hits = [];
+    for (let round = 0; round < 3; round++) {
+      await sleep(BOUND_MS + 100); // the answer at C has run out
+      const before = await net.authorityCalls("C");
+      let started = performance.now();
+      assert.equal(await client.request(C), 200);
+      waits.push(performance.now() - started);
+      assert.equal((await net.authorityCalls("C")) - before, 1, "the waiting request asked once");
+      started = performance.now();
+      assert.equal(await client.request(C), 200);
+      hits.push(performance.now() - started);
+    }
+    const median = (list) => [...list].sort((a, b) => a - b)[1];
+    console.log(`cost waiting_request_ms=${median(waits).toFixed(2)} cached_request_ms=${median(hits).toFixed(2)} added_ms=${(median(waits) - median(hits)).toFixed(2)}`);
+  });
+});
+
 describe("a location that cannot reach the authority", () => {
   test("fails closed once its answer runs out; the other locations are unaffected", async () => {
     const client = await servedEverywhere();

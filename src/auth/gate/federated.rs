@@ -375,6 +375,8 @@ where
     Ok(verified)
 }
 
-#[cfg(test)]
+// Natively only: they check provider tokens with `LocalSignatureCheck`, which the worker does not
+// carry.
+#[cfg(all(test, not(target_arch = "wasm32")))]
 #[path = "federated_tests.rs"]
 mod tests;
