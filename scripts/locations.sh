@@ -24,6 +24,12 @@
 #                                           (REVOCATION_CACHE_TTL 5 s): a logged-out token must be
 #                                           refused everywhere 6 s (the TTL and a round trip)
 #                                           after the logout.
+#   scripts/locations.sh authority-load [SECONDS] [CLIENTS] [TTL]
+#                                           one user's authority under the three locations:
+#                                           CLIENTS sessions of one user (default 32) requesting
+#                                           at random locations for SECONDS (default 10), with
+#                                           REVOCATION_CACHE_TTL=TTL (default 0: every request
+#                                           asks the authority). Prints req/s and latencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -33,5 +39,6 @@ use_node22
 case "${1:-}" in
   demo) exec node tests/e2e/locations.mjs demo ;;
   soak | reach-soak) exec node tests/e2e/locations.mjs "$1" "${2:-10000}" "${3:-50}" ;;
-  *) die "usage: scripts/locations.sh demo | soak [N] [LANES] | reach-soak [N] [LANES]" ;;
+  authority-load) exec node tests/e2e/locations.mjs authority-load "${2:-10}" "${3:-32}" "${4:-0}" ;;
+  *) die "usage: scripts/locations.sh demo | soak [N] [LANES] | reach-soak [N] [LANES] | authority-load [SECONDS] [CLIENTS] [TTL]" ;;
 esac

@@ -460,7 +460,40 @@ export function soakUsers(net, count, password) {
  */
 export const REACH = { propagationMs: 60_000, ttlMs: 5_000, slackMs: 1_000 };
 
-// `node tests/e2e/locations.mjs demo|soak|reach-soak [N] [concurrency]`: see scripts/locations.sh.
+/**
+ * One user's authority under every location at once: `clients` sessions of one user, signed in
+ * over the locations, each requesting at a random location in a closed loop for `seconds`. With
+ * REVOCATION_CACHE_TTL 0 every request asks the authority, so its req/s is the object's; with
+ * the default TTL it shows what the cache leaves of that load. Returns the figures.
+ */
+export async function authorityLoad(net, { user, password, clients, seconds }) {
+  const sessions = [];
+  for (let i = 0; i < clients; i++) {
+    const client = new Client();
+    const res = await client.login(net.locations[i % net.locations.length], user, password);
+    if (res.status !== 200) throw new Error(`login ${i}: ${res.status} ${JSON.stringify(res.json)}`);
+    sessions.push(client);
+  }
+  const latencies = [];
+  let failures = 0;
+  const until = Date.now() + seconds * 1000;
+  await Promise.all(
+    sessions.map(async (client) => {
+      while (Date.now() < until) {
+        const started = performance.now();
+        const status = await client.request(pick(net.locations));
+        latencies.push(performance.now() - started);
+        if (status !== 200) failures += 1;
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  return { clients, seconds, requests: latencies.length, rps: latencies.length / seconds, p50Ms: at(0.5), p99Ms: at(0.99), failures };
+}
+
+// `node tests/e2e/locations.mjs demo|soak|reach-soak [N] [concurrency] | authority-load [seconds]
+// [clients] [ttl]`: see scripts/locations.sh.
 if (process.argv[1] && path.resolve(process.argv[1]) === path.join(ROOT, "tests/e2e/locations.mjs")) {
   const { startOrigin } = await import("./harness.mjs");
   const [command = "demo", count, lanes] = process.argv.slice(2);
@@ -469,6 +502,9 @@ if (process.argv[1] && path.resolve(process.argv[1]) === path.join(ROOT, "tests/
   // browser keeps cookies per host, not per port, so one session follows it across locations).
   const reach = command === "reach-soak";
   const vars = command === "demo" ? { COOKIE_SECURE: "false" } : {};
+  if (command === "authority-load") {
+    Object.assign(vars, { SESSION_STORE: "authority", REVOCATION_CACHE_TTL: process.argv[5] ?? "0", MAX_SESSIONS: "1000", ACCESS_TTL: "600", IDLE_TIMEOUT: "3600" });
+  }
   if (reach) Object.assign(vars, { SESSION_STORE: "authority", REVOCATION_CACHE_TTL: String(REACH.ttlMs / 1000), ACCESS_TTL: "600", IDLE_TIMEOUT: "3600" });
   const net = await startLocations({ originUrl: origin.url, vars, ...(reach ? { propagationMs: REACH.propagationMs } : {}) });
   const stopAll = async () => {
@@ -495,6 +531,12 @@ if (process.argv[1] && path.resolve(process.argv[1]) === path.join(ROOT, "tests/
       const bound = reach ? { revocationRead: "authority", boundMs: REACH.ttlMs + REACH.slackMs } : { revocationRead: "authority, REVOCATION_CACHE_TTL=0", boundMs: net.kv.boundMs };
       console.log(JSON.stringify({ locations: net.locations.map((l) => l.colo), propagationMs: net.kv.propagationMs, cacheTtlMs: net.kv.cacheTtlMs, ...bound, ...figures }));
       process.exitCode = figures.refused || figures.servedPastBound || figures.errors || figures.lifecycles !== lifecycles ? 1 : 0;
+    } else if (command === "authority-load") {
+      const password = "load password, long enough";
+      net.addUser("load", password);
+      const figures = await authorityLoad(net, { user: "load", password, clients: Number(lanes ?? 32), seconds: Number(count ?? 10) });
+      console.log(JSON.stringify({ revocationCacheTtl: vars.REVOCATION_CACHE_TTL, ...figures }));
+      process.exitCode = figures.failures ? 1 : 0;
     } else if (command === "demo") {
       net.addUser("demo", "demo password");
       for (const loc of net.locations) console.log(`location ${loc.name} (${loc.colo}): ${loc.url}/auth/login`);
@@ -506,7 +548,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === path.join(ROOT, "tests/
         process.once("SIGTERM", resolve);
       });
     } else {
-      throw new Error(`unknown command ${command}: demo, soak or reach-soak [N] [concurrency]`);
+      throw new Error(`unknown command ${command}: demo, soak or reach-soak [N] [concurrency], authority-load [seconds] [clients] [ttl]`);
     }
   } finally {
     await stopAll();
