@@ -79,9 +79,9 @@ if (e2e) {
   out.push("| ratio | median | per round | target |", "| --- | ---: | --- | --- |");
   const ratioRows = [
     ["edgegateOverJose", "edgegate steady state / jose worker", 2.0],
-    ["edgegateOverPassthrough", "edgegate steady state / pass-through", 0.8],
+    ["edgegateOverPassthrough", "edgegate steady state / pass-through", 0.75],
     ["noCacheOverJose", "edgegate, caches off / jose worker", 1.2],
-    ["publicOverPassthrough", "edgegate public path / pass-through", 0.95],
+    ["publicOverPassthrough", "edgegate public path / pass-through", 0.9],
     ["joseOverPassthrough", "jose worker / pass-through"],
     ["edgegateOverNoCache", "edgegate steady state / edgegate, caches off"],
     ["edgegateOverPublic", "edgegate steady state / edgegate public path"],
@@ -172,7 +172,7 @@ if (size) {
   out.push("### Uploaded bundle (build/)", "", "| file | bytes | gzip -9 bytes |", "| --- | ---: | ---: |");
   for (const f of size.files) out.push(`| ${f.name} | ${int(f.raw, f.name)} | ${int(f.gzip, f.name)} |`);
   out.push(`| **total** | ${int(size.raw, "size")} | **${int(size.gzip, "size")}** (${num(size.gzip / 1024, "KiB")} KiB) |`, "");
-  out.push(`Target ≤ 250 KB (250,000 bytes) gzipped: ${verdict(size.gzip <= 250_000)}.`, "");
+  out.push(`Target ≤ 300,000 bytes gzipped: ${verdict(size.gzip <= 300_000)}.`, "");
 }
 
 console.log(out.join("\n"));
