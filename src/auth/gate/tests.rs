@@ -688,13 +688,8 @@ fn the_revocation_read_is_cached_for_its_ttl_and_forgotten_on_logout() {
     assert_eq!(refusal, Refusal::SessionEnded);
 }
 
-#[test]
-fn a_revocation_elsewhere_is_seen_within_the_cache_ttl() {
-    let world = World::new(config());
-    let browser = world.login(NOW);
-    let cookie = cookie_header(&world.config, Some(&browser.access), None);
-    forwarded(world.protect(NOW, &api_request(&cookie)));
-    // Revoked behind this isolate's back (another location, the operator tool).
+/// Ends `browser`'s session behind this isolate's back (another location, the operator tool).
+fn end_elsewhere(world: &World, browser: &Browser) {
     pollster::block_on(
         world
             .store
@@ -702,21 +697,33 @@ fn a_revocation_elsewhere_is_seen_within_the_cache_ttl() {
             .revoke(&browser.session, &named("alice"), NOW),
     )
     .unwrap();
-    let ttl = world.config.caches.revocation_ttl;
-    forwarded(world.protect(NOW + ttl - 1, &api_request(&cookie)));
+}
+
+#[test]
+fn a_revocation_elsewhere_is_seen_within_the_cache_ttl() {
+    let (world, browser, req, ttl) = heard_at_now();
+    end_elsewhere(&world, &browser);
+    forwarded(world.protect(NOW + ttl - 1, &req));
     assert_eq!(
-        refused(world.protect(NOW + ttl, &api_request(&cookie))).0,
+        refused(world.protect(NOW + ttl, &req)).0,
         Refusal::SessionEnded
     );
 }
 
-#[test]
-fn past_half_the_ttl_the_answer_stands_and_one_check_goes_to_the_background() {
+/// A deployment, a session signed in at `NOW` and the request of its access cookie, answered
+/// once at `NOW` (so the isolate heard that the session stands then); and the revocation TTL.
+fn heard_at_now() -> (World, Browser, RequestFacts, UnixTime) {
     let world = World::new(config());
     let browser = world.login(NOW);
     let req = api_request(&cookie_header(&world.config, Some(&browser.access), None));
     let ttl = world.config.caches.revocation_ttl;
     forwarded(world.protect(NOW, &req));
+    (world, browser, req, ttl)
+}
+
+#[test]
+fn past_half_the_ttl_the_answer_stands_and_one_check_goes_to_the_background() {
+    let (world, _, req, ttl) = heard_at_now();
     assert_eq!(world.store.revocation_reads.get(), 1);
     // Before half the TTL: nothing asked, nothing scheduled.
     forwarded(world.protect(NOW + 1, &req));
@@ -735,19 +742,8 @@ fn past_half_the_ttl_the_answer_stands_and_one_check_goes_to_the_background() {
 
 #[test]
 fn a_background_check_that_finds_the_session_ended_refuses_the_next_request() {
-    let world = World::new(config());
-    let browser = world.login(NOW);
-    let req = api_request(&cookie_header(&world.config, Some(&browser.access), None));
-    let ttl = world.config.caches.revocation_ttl;
-    forwarded(world.protect(NOW, &req));
-    // Ended at another location.
-    pollster::block_on(
-        world
-            .store
-            .inner
-            .revoke(&browser.session, &named("alice"), NOW),
-    )
-    .unwrap();
+    let (world, browser, req, ttl) = heard_at_now();
+    end_elsewhere(&world, &browser);
     forwarded(world.protect(NOW + ttl / 2 + 1, &req));
     assert_eq!(world.run_later(NOW + ttl / 2 + 1), 1);
     assert_eq!(
@@ -759,11 +755,7 @@ fn a_background_check_that_finds_the_session_ended_refuses_the_next_request() {
 
 #[test]
 fn a_background_check_without_an_answer_fails_closed_once_the_ttl_runs_out() {
-    let world = World::new(config());
-    let browser = world.login(NOW);
-    let req = api_request(&cookie_header(&world.config, Some(&browser.access), None));
-    let ttl = world.config.caches.revocation_ttl;
-    forwarded(world.protect(NOW, &req));
+    let (world, _, req, ttl) = heard_at_now();
     world.store.down.set(true);
     forwarded(world.protect(NOW + ttl - 1, &req));
     assert_eq!(world.run_later(NOW + ttl - 1), 1);
