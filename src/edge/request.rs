@@ -67,7 +67,7 @@ impl Head {
     /// Reads `request`'s head in one call.
     pub(super) fn of(request: &web_sys::Request) -> EdgeResult<Self> {
         let text = request_head(request).map_err(js_error("request head"))?;
-        let (method, url, has_body, headers) = serde_json::from_str(&text)
+        let (method, url, has_body, headers) = serde_json::from_slice(text.as_bytes())
             .map_err(|err| EdgeError::Internal(format!("request head: {err}")))?;
         Ok(Self {
             method,

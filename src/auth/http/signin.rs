@@ -224,7 +224,8 @@ fn form_decode(component: &str) -> Result<String, LoginError> {
 
 /// A JSON object whose known members must be strings (`next` may also be `null`).
 fn json_fields(text: &str) -> Result<Fields, LoginError> {
-    let JsonMembers(members) = serde_json::from_str(text).map_err(|_| LoginError::MalformedJson)?;
+    let JsonMembers(members) =
+        serde_json::from_slice(text.as_bytes()).map_err(|_| LoginError::MalformedJson)?;
     let mut fields = Fields::default();
     for (field, value) in members {
         let value = match value {

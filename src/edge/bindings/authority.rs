@@ -81,6 +81,13 @@ async fn count(storage: Storage, command: ThrottleCommand) -> worker::Result<Ver
     Ok(verdict)
 }
 
+/// A command's JSON body, read with the JSON reader used everywhere else (`Request::json` would
+/// compile a second deserializer of every command type).
+async fn read_json<T: DeserializeOwned>(req: &mut Request) -> worker::Result<T> {
+    let body = req.bytes().await?;
+    serde_json::from_slice(&body).map_err(|err| worker::Error::RustError(format!("command: {err}")))
+}
+
 impl DurableObject for SessionAuthority {
     fn new(state: State, env: Env) -> Self {
         Self { state, env }
@@ -88,7 +95,7 @@ impl DurableObject for SessionAuthority {
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         if req.path() == THROTTLE_PATH {
-            let command: ThrottleCommand = req.json().await?;
+            let command: ThrottleCommand = read_json(&mut req).await?;
             let storage = self.state.storage();
             return match self
                 .state
@@ -99,7 +106,7 @@ impl DurableObject for SessionAuthority {
                 Err(err) => Response::error(format!("authority: {err}"), 503),
             };
         }
-        let command: Command = req.json().await?;
+        let command: Command = read_json(&mut req).await?;
         let kv = KvSessionStore::new(super::sessions_kv(&self.env)?);
         let storage = self.state.storage();
         match self
@@ -160,7 +167,8 @@ async fn call<C: Serialize, R: DeserializeOwned>(
         let text = response.text().await.unwrap_or_default();
         return Err(StoreError::Unavailable(text));
     }
-    response.json().await.map_err(StoreError::unavailable)
+    let body = response.bytes().await.map_err(StoreError::unavailable)?;
+    serde_json::from_slice(&body).map_err(StoreError::unavailable)
 }
 
 /// Runs `command` on the counter held by the object named `name`, atomically.

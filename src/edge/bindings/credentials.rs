@@ -56,7 +56,7 @@ async fn stored_record(env: &Env, username: &Username) -> Result<Option<String>,
 }
 
 fn parse_record(username: &Username, text: &str) -> Result<UserRecord, Unavailable> {
-    serde_json::from_str(text)
+    serde_json::from_slice(text.as_bytes())
         .map_err(|err| Unavailable(format!("user record of {username}: {err}")))
 }
 
@@ -142,9 +142,11 @@ async fn verify_origin(
         .map_err(|err| Unavailable(err.to_string()))?;
     match response.status_code() {
         200 => {
-            let answer: OriginAnswer = response
-                .json()
+            let body = response
+                .bytes()
                 .await
+                .map_err(|err| Unavailable(format!("verification answer: {err}")))?;
+            let answer: OriginAnswer = serde_json::from_slice(&body)
                 .map_err(|err| Unavailable(format!("verification answer: {err}")))?;
             Ok(PasswordVerdict::Valid {
                 user: answer.user,

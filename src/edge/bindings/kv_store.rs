@@ -49,7 +49,7 @@ impl KvSessionStore {
         else {
             return Ok(None);
         };
-        serde_json::from_str(&text)
+        serde_json::from_slice(text.as_bytes())
             .map(Some)
             .map_err(|err| StoreError::Corrupt(format!("session record: {err}")))
     }

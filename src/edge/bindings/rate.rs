@@ -36,7 +36,7 @@ fn store_error(err: impl std::fmt::Display) -> worker::Error {
 
 async fn window(kv: &KvStore, counter: &Counter<'_>) -> worker::Result<Option<Window>> {
     let text = kv.get(&key(counter)).text().await?;
-    Ok(text.and_then(|text| serde_json::from_str(&text).ok()))
+    Ok(text.and_then(|text| serde_json::from_slice(text.as_bytes()).ok()))
 }
 
 /// Admits one login attempt on every counter, or answers the longest `Retry-After` any counter
