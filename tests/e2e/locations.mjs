@@ -258,8 +258,8 @@ const config :Workerd.Config = (
           return await send();
         } catch (err) {
           // A pooled keep-alive connection closed by the server just as it was reused (as in
-          // harness.mjs): browsers retry such a request once.
-          if (err?.cause?.code !== "UND_ERR_SOCKET" || typeof init.body === "object") throw err;
+          // harness.mjs; under load it surfaces as a reset too): browsers retry such a request once.
+          if (!["UND_ERR_SOCKET", "ECONNRESET"].includes(err?.cause?.code) || typeof init.body === "object") throw err;
           return send();
         }
       },
