@@ -6,9 +6,8 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { startOrigin, startWorker } from "./harness.mjs";
 import { Jar } from "./support.mjs";
-import { idTokenClaims, nowSecs, providerVars, startDrivableProvider, startRecorder } from "./oidc-support.mjs";
+import { idTokenClaims, logoutTokenClaims, providerVars, startDrivableProvider, startRecorder } from "./oidc-support.mjs";
 
-const BACKCHANNEL = "http://schemas.openid.net/event/backchannel-logout";
 let plain, loud, rot, third, origin, edge;
 
 before(async () => {
@@ -148,11 +147,7 @@ test("after a key rotation, logout tokens with the new key are honoured; a faili
   assert.equal(plain.jwksHits, hits + 1, "the failed refetch spent the budget");
   plain.jwksFails = false;
 
-  const now = nowSecs();
-  const token = rot.sign(
-    { typ: "logout+jwt" },
-    { iss: rot.issuer, aud: rot.clientId, sub: "eve", jti: `j-${Math.random()}`, iat: now, events: { [BACKCHANNEL]: {} } },
-  );
+  const token = rot.sign({ typ: "logout+jwt" }, logoutTokenClaims(rot));
   const res = await edge.fetch("/auth/oidc/rot/backchannel-logout", {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded" },

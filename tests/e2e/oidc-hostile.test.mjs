@@ -6,7 +6,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { after, before, test } from "node:test";
 import { startOrigin, startWorker } from "./harness.mjs";
 import { Jar, assertNothingForwarded, auditEvents } from "./support.mjs";
-import { idTokenClaims, nowSecs, providerVars, signJwt, startHostileProvider } from "./oidc-support.mjs";
+import { idTokenClaims, logoutTokenClaims, nowSecs, providerVars, signJwt, startHostileProvider } from "./oidc-support.mjs";
 
 let hostile, origin, edge;
 
@@ -155,24 +155,8 @@ test("a provider error is shown in words, and every refusal is in the audit log"
 
 // --- back-channel logout ---------------------------------------------------------------------------
 
-const BACKCHANNEL = "http://schemas.openid.net/event/backchannel-logout";
-
-function logoutClaims(over = {}) {
-  const claims = {
-    iss: hostile.issuer,
-    aud: hostile.clientId,
-    sub: "eve",
-    sid: "provider-session",
-    jti: `jti-${Math.random()}`,
-    iat: nowSecs(),
-    events: { [BACKCHANNEL]: {} },
-  };
-  for (const [name, value] of Object.entries(over)) {
-    if (value === undefined) delete claims[name];
-    else claims[name] = value;
-  }
-  return claims;
-}
+/** A logout token's claims from the hostile provider, naming its provider session. */
+const logoutClaims = (over = {}) => logoutTokenClaims(hostile, { sid: "provider-session", ...over });
 
 const logoutToken = (claims, header = {}) =>
   signJwt({ alg: "RS256", kid: "rsa-1", typ: "logout+jwt", ...header }, claims, hostile.rsa);

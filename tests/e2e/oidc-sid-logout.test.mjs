@@ -8,9 +8,8 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { startOrigin, startWorker } from "./harness.mjs";
 import { Jar } from "./support.mjs";
-import { idTokenClaims, nowSecs, providerVars, signJwt, startHostileProvider } from "./oidc-support.mjs";
+import { idTokenClaims, logoutTokenClaims, providerVars, signJwt, startHostileProvider } from "./oidc-support.mjs";
 
-const BACKCHANNEL = "http://schemas.openid.net/event/backchannel-logout";
 const FLOW = "__Host-eg_oidc";
 let provider, origin, edge;
 
@@ -66,19 +65,7 @@ async function signedIn(sid) {
 const status = async (jar) => (await edge.fetch("/auth/session", { headers: { cookie: jar.header() } })).status;
 
 function logoutToken(over = {}, typ = "logout+jwt") {
-  const claims = {
-    iss: provider.issuer,
-    aud: provider.clientId,
-    sub: "eve",
-    jti: `jti-${Math.random()}`,
-    iat: nowSecs(),
-    events: { [BACKCHANNEL]: {} },
-  };
-  for (const [name, value] of Object.entries(over)) {
-    if (value === undefined) delete claims[name];
-    else claims[name] = value;
-  }
-  return signJwt({ alg: "RS256", kid: "rsa-1", typ }, claims, provider.rsa);
+  return signJwt({ alg: "RS256", kid: "rsa-1", typ }, logoutTokenClaims(provider, over), provider.rsa);
 }
 
 async function postLogout(token) {

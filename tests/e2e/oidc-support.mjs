@@ -119,16 +119,60 @@ export function providerVars(providers) {
  */
 export function idTokenClaims(provider, params, over = {}) {
   const now = nowSecs();
-  const claims = {
-    iss: provider.issuer,
-    aud: provider.clientId,
-    sub: "eve",
-    nonce: params.get("nonce"),
-    iat: now,
-    exp: now + 300,
-    email: "eve@example.com",
-    email_verified: true,
+  return overridden(
+    {
+      iss: provider.issuer,
+      aud: provider.clientId,
+      sub: "eve",
+      nonce: params.get("nonce"),
+      iat: now,
+      exp: now + 300,
+      email: "eve@example.com",
+      email_verified: true,
+    },
+    over,
+  );
+}
+
+/** The event a back-channel logout token carries (Back-Channel Logout 1.0 §2.4). */
+export const BACKCHANNEL = "http://schemas.openid.net/event/backchannel-logout";
+
+/** The claims of a logout token from `provider` for the user "eve", with `over` applied as in
+ * `idTokenClaims`. */
+export function logoutTokenClaims(provider, over = {}) {
+  return overridden(
+    {
+      iss: provider.issuer,
+      aud: provider.clientId,
+      sub: "eve",
+      jti: `jti-${Math.random()}`,
+      iat: nowSecs(),
+      events: { [BACKCHANNEL]: {} },
+    },
+    over,
+  );
+}
+
+/** Answers `res` with JSON: `json(status, body, headers)`. */
+function jsonAnswer(res) {
+  return (status, body, headers = {}) => {
+    res.writeHead(status, { "content-type": "application/json", ...headers });
+    res.end(JSON.stringify(body));
   };
+}
+
+/** A provider's discovery document at `issuer`: its endpoints under the issuer's own URL. */
+function discoveryDocument(issuer) {
+  return {
+    issuer,
+    authorization_endpoint: `${issuer}/authorize`,
+    token_endpoint: `${issuer}/token`,
+    jwks_uri: `${issuer}/jwks`,
+  };
+}
+
+/** `claims` with `over` applied: a value replaces a claim, `undefined` removes it. */
+function overridden(claims, over) {
   for (const [name, value] of Object.entries(over)) {
     if (value === undefined) delete claims[name];
     else claims[name] = value;
@@ -162,18 +206,10 @@ export async function startHostileProvider() {
   const used = new Set();
   const tokenRequests = [];
   server.on("request", async (req, res) => {
-    const json = (status, body) => {
-      res.writeHead(status, { "content-type": "application/json" });
-      res.end(JSON.stringify(body));
-    };
+    const json = jsonAnswer(res);
     const url = new URL(req.url, issuer);
     if (url.pathname === "/.well-known/openid-configuration") {
-      return json(200, {
-        issuer,
-        authorization_endpoint: `${issuer}/authorize`,
-        token_endpoint: `${issuer}/token`,
-        jwks_uri: `${issuer}/jwks`,
-      });
+      return json(200, discoveryDocument(issuer));
     }
     if (url.pathname === "/jwks") {
       return json(200, { keys: [{ ...rsaPublic.export({ format: "jwk" }), kid: "rsa-1", alg: "RS256", use: "sig" }] });
@@ -242,19 +278,10 @@ export async function startDrivableProvider({ discovery = {} } = {}) {
     },
   };
   server.on("request", async (req, res) => {
-    const json = (status, body, headers = {}) => {
-      res.writeHead(status, { "content-type": "application/json", ...headers });
-      res.end(JSON.stringify(body));
-    };
+    const json = jsonAnswer(res);
     const url = new URL(req.url, issuer);
     if (url.pathname === "/.well-known/openid-configuration") {
-      return json(200, {
-        issuer,
-        authorization_endpoint: `${issuer}/authorize`,
-        token_endpoint: `${issuer}/token`,
-        jwks_uri: `${issuer}/jwks`,
-        ...discovery,
-      });
+      return json(200, { ...discoveryDocument(issuer), ...discovery });
     }
     if (url.pathname === "/jwks") {
       state.jwksHits += 1;
