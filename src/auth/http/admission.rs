@@ -58,7 +58,7 @@ pub fn admit(
     request: &RequestFacts,
     allowed_origins: &[String],
 ) -> Result<Connection, Inadmissible> {
-    if !request.header_names_are_tokens {
+    if !request.header_names_are_tokens() {
         return Err(Inadmissible::HeaderName);
     }
     if !request.asks_websocket() {
