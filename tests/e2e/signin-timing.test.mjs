@@ -13,6 +13,11 @@
 // compared with a two-sided Mann-Whitney U test, which assumes no distribution (latencies have
 // long tails), and the difference must not be significant at ALPHA.
 //
+// Both paths then also wait out the failure floor (LOGIN_FAILURE_FLOOR_MS, here FLOOR_MS to keep
+// the run short): no refusal may arrive before it, and a difference in the work below it (a
+// storage read that finds a record against one that finds none: 2 ms on one machine of this
+// kind, none on another) cannot show.
+//
 // A test that cannot fail proves nothing, so the same statistic must also find a small
 // deliberate difference in the same noise: each group's latencies centred on its median, the
 // unknown group's then shifted by SHIFT_MS either way, must differ at ALPHA. On a machine too
@@ -29,6 +34,8 @@ const ALPHA = 0.001;
 /** The deliberate difference the test must be able to see, in milliseconds. */
 const SHIFT_MS = 3;
 const SEED = 0x5eed_2025;
+/** The failure floor the worker runs with, in milliseconds (the default is 250). */
+const FLOOR_MS = 100;
 /** The known users' records: the full count new records get, and the fewest a record may have. */
 const RECORD_ITERATIONS = [100_000, 10_000, 100_000, 10_000];
 const PASSWORD = "the right password";
@@ -128,6 +135,7 @@ describe("sign-in timing", () => {
         LOGIN_MAX_FAILURES_PER_ACCOUNT: "10000",
         LOGIN_MAX_FAILURES_PER_CLIENT: "10000",
         LOGIN_WINDOW: "86400",
+        LOGIN_FAILURE_FLOOR_MS: String(FLOOR_MS),
       },
     });
     const users = await edge.kv("USERS");
@@ -172,6 +180,8 @@ describe("sign-in timing", () => {
         (group === "known" ? knownTimes : unknownTimes).push(ms);
       }
     }
+    const fastest = Math.min(...knownTimes, ...unknownTimes);
+    assert.ok(fastest >= FLOOR_MS, `a refusal came ${fastest.toFixed(2)} ms after its request, before the floor`);
     const observed = mannWhitney(knownTimes, unknownTimes);
     // The power check: both samples' own noise, centred on a common median, then the unknown
     // group moved by SHIFT_MS either way. The statistic must see that.

@@ -106,6 +106,10 @@ pub struct Config {
     /// Failed logins allowed per client address within `LOGIN_WINDOW`
     /// (`LOGIN_MAX_FAILURES_PER_CLIENT`).
     pub client_limit: Limit,
+    /// Milliseconds before which a refused sign-in is not answered, counted from its arrival
+    /// (`LOGIN_FAILURE_FLOOR_MS`, default 250, 0 turns it off): every refusal then takes the same
+    /// time whatever storage lookups it made, so the time does not tell which accounts exist.
+    pub login_failure_floor_ms: u32,
     /// Local development (`DEV_MODE`): plain HTTP is allowed, and only loopback hosts are served.
     pub dev_mode: bool,
     /// The per-isolate caches of the request path.
@@ -452,6 +456,7 @@ impl Config {
             access,
             account_limit: limit("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)?,
             client_limit: limit("LOGIN_MAX_FAILURES_PER_CLIENT", 20)?,
+            login_failure_floor_ms: read.count("LOGIN_FAILURE_FLOOR_MS", 250, (0, 5000))?,
             dev_mode,
             caches,
             websocket_check_interval: read.seconds(
@@ -676,6 +681,14 @@ mod tests {
             (
                 &[("LOGIN_MAX_FAILURES_PER_ACCOUNT", "0")],
                 "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+            ),
+            (
+                &[("LOGIN_FAILURE_FLOOR_MS", "5001")],
+                "LOGIN_FAILURE_FLOOR_MS",
+            ),
+            (
+                &[("LOGIN_FAILURE_FLOOR_MS", "-1")],
+                "LOGIN_FAILURE_FLOOR_MS",
             ),
         ];
         for (changes, variable) in cases {

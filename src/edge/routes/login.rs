@@ -5,8 +5,16 @@
 //! same answer, and each counts against the per-account and per-address limits, whichever of
 //! the two routes it came by. Tokens reach the body only at `/auth/token`, which sets no cookie;
 //! a browser's login never exposes its HttpOnly cookies' tokens to scripts.
+//!
+//! A refused sign-in is answered no sooner than `LOGIN_FAILURE_FLOOR_MS` after it arrived. The
+//! decoy record makes an unknown name cost what a known one does in CPU, but not in storage: a
+//! read that finds a record and one that finds none can take different times, in KV's emulator
+//! as at the edge. Waiting out the floor hides that difference whenever the work takes less.
 
-use worker::Request;
+use js_sys::Promise;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use worker::{web_sys, Request};
 
 use super::pages::login_origin;
 use crate::auth::gate::signin::{
@@ -20,10 +28,29 @@ use crate::auth::http::signin::{
     parse_login, parse_token_request, LoginFormat, LoginRequest, TokenRequest,
 };
 use crate::edge::bindings::{ConfiguredPasswords, Counters};
-use crate::edge::error::{EdgeError, EdgeResult};
+use crate::edge::error::{js_error, EdgeError, EdgeResult};
 use crate::edge::{answer, http, Ctx};
 
-/// Runs the core's password sign-in over this request's storage and credential backend.
+/// A promise fulfilled `ms` milliseconds from now: its timer runs from here, awaited or not.
+fn timer(ms: u32) -> EdgeResult<Promise> {
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let mut failed = None;
+    let promise = Promise::new(&mut |resolve, _reject| {
+        let timeout = i32::try_from(ms).unwrap_or(i32::MAX);
+        if let Err(err) =
+            global.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, timeout)
+        {
+            failed = Some(err);
+        }
+    });
+    match failed {
+        Some(err) => Err(js_error("setTimeout")(err)),
+        None => Ok(promise),
+    }
+}
+
+/// Runs the core's password sign-in over this request's storage and credential backend; a
+/// refusal waits out the failure floor, counted from the call.
 async fn sign_in(
     req: &Request,
     facts: &RequestFacts,
@@ -31,6 +58,10 @@ async fn sign_in(
     attempt: &LoginRequest,
     delivery: Delivery,
 ) -> EdgeResult<std::result::Result<Opened, SignInRefusal>> {
+    let floor = match ctx.config.login_failure_floor_ms {
+        0 => None,
+        ms => Some(timer(ms)?),
+    };
     let passwords = ConfiguredPasswords {
         config: ctx.config,
         env: ctx.env,
@@ -48,10 +79,16 @@ async fn sign_in(
         signed_in_from: login_origin(req, facts, ctx),
         provider_session: None,
     };
-    Ok(ctx
+    let outcome = ctx
         .gate()
         .sign_in_with_password(facts, attempt, ports, opening)
-        .await?)
+        .await?;
+    if let (Err(_), Some(floor)) = (&outcome, floor) {
+        JsFuture::from(floor)
+            .await
+            .map_err(js_error("the failure floor's timer"))?;
+    }
+    Ok(outcome)
 }
 
 pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
