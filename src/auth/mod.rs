@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod config;
+pub mod dpop;
 pub mod env;
 pub mod gate;
 pub mod http;

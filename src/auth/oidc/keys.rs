@@ -35,8 +35,11 @@ const MAX_RSA_MODULUS: usize = 512;
 const MAX_RSA_EXPONENT_BYTES: usize = 5;
 /// A P-256 coordinate, in bytes.
 const P256_COORDINATE: usize = 32;
+/// An Ed25519 public key, in bytes.
+const ED25519_KEY: usize = 32;
 
-/// The signature algorithms accepted on provider tokens.
+/// The signature algorithms accepted on provider tokens (RS256, ES256) and client proofs (those
+/// and Ed25519).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProviderAlg {
@@ -44,6 +47,8 @@ pub enum ProviderAlg {
     Rs256,
     /// ECDSA on P-256 with SHA-256.
     Es256,
+    /// Ed25519 (JOSE `EdDSA`, or `Ed25519` since RFC 9864): DPoP proofs only.
+    Ed25519,
 }
 
 impl ProviderAlg {
@@ -52,10 +57,12 @@ impl ProviderAlg {
         match self {
             Self::Rs256 => "RS256",
             Self::Es256 => "ES256",
+            Self::Ed25519 => "EdDSA",
         }
     }
 
-    /// The algorithm a header names, if it is one we accept (`none` and `HS*` are not).
+    /// The algorithm a provider token's header names, if it is one we accept from providers
+    /// (`none` and `HS*` are not).
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
             "RS256" => Some(Self::Rs256),
@@ -64,11 +71,21 @@ impl ProviderAlg {
         }
     }
 
+    /// The algorithm a client's proof names, if it is one we accept there: the provider ones,
+    /// and Ed25519 by either of its names. Never `none`, never a symmetric one.
+    pub fn for_proof(name: &str) -> Option<Self> {
+        match name {
+            "EdDSA" | "Ed25519" => Some(Self::Ed25519),
+            other => Self::from_name(other),
+        }
+    }
+
     /// The JWK members of this algorithm's public keys.
     fn public_members(self) -> &'static [&'static str] {
         match self {
             Self::Rs256 => &["kty", "n", "e"],
             Self::Es256 => &["kty", "crv", "x", "y"],
+            Self::Ed25519 => &["kty", "crv", "x"],
         }
     }
 }
@@ -100,7 +117,9 @@ impl core::fmt::Display for KeyError {
         f.write_str(match self {
             Self::TooLarge => "the key set is too large",
             Self::Malformed => "the key set is not a JSON Web Key Set",
-            Self::Unsupported => "the key is not an RSA (2048 to 4096 bits) or P-256 key",
+            Self::Unsupported => {
+                "the key is not an RSA (2048 to 4096 bits), P-256 or Ed25519 key of its algorithm"
+            }
             Self::NoUsableKey => "the key set has no RS256 or ES256 signing key",
         })
     }
@@ -147,6 +166,11 @@ impl ProviderKey {
                     && text("crv") == Some("P-256")
                     && member(jwk, "x")?.len() == P256_COORDINATE
                     && member(jwk, "y")?.len() == P256_COORDINATE
+            }
+            ProviderAlg::Ed25519 => {
+                text("kty") == Some("OKP")
+                    && text("crv") == Some("Ed25519")
+                    && member(jwk, "x")?.len() == ED25519_KEY
             }
         };
         if !usable {
@@ -234,6 +258,19 @@ impl SignatureCheck for LocalSignatureCheck {
                     return false;
                 };
                 Es256.verify_signature(&signature, &public, message)
+            }
+            ProviderAlg::Ed25519 => {
+                let (Some(x), Ok(signature)) = (
+                    key.jwk
+                        .get("x")
+                        .and_then(Value::as_str)
+                        .and_then(b64url_decode),
+                    ed25519_compact::Signature::from_slice(signature),
+                ) else {
+                    return false;
+                };
+                ed25519_compact::PublicKey::from_slice(&x)
+                    .is_ok_and(|public| public.verify(message, &signature).is_ok())
             }
         }
     }

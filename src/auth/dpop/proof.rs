@@ -1,0 +1,302 @@
+//! The proof: a compact JWS the client signs with its key for one request (RFC 9449 §4), read
+//! as untrusted text and checked in full by [`check`], the only maker of a [`VerifiedProof`].
+//!
+//! The order matters. Everything that costs nothing comes first: size, shape, `typ`, an
+//! algorithm from the allow-list (never `none`, never a symmetric one: the key in the header
+//! must be able to verify, so HMAC could only be verified with a key the client also holds),
+//! a public key of that algorithm's type with no private member, no `crit`, the method, the URL
+//! (RFC 9449 §4.3: no query, no fragment, compared after normalising case and default port),
+//! the time, the token hash and the nonce. Then the signature, by the platform. Only a proof
+//! that verifies reaches the replay memory, so forged proofs cannot crowd out real ones, and
+//! last its key is compared with the one the token or session is bound to.
+
+use core::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::nonce::NonceKey;
+use super::replay::SeenProofs;
+use super::thumbprint::Thumbprint;
+use crate::auth::env::UnixTime;
+use crate::auth::names::encoding::{b64url, b64url_decode};
+use crate::auth::oidc::keys::{ProviderAlg, ProviderKey, SignatureCheck};
+
+/// A longer `DPoP` header is refused unread; an RSA-4096 proof is under 2 KB.
+pub const MAX_PROOF_BYTES: usize = 4096;
+/// The `typ` every proof carries (RFC 9449 §4.2).
+pub const PROOF_TYP: &str = "dpop+jwt";
+/// The longest `jti` accepted; clients send 16 to 32 random bytes, encoded.
+pub const MAX_JTI_BYTES: usize = 128;
+/// How long after its `iat` a proof is accepted, in seconds; also how long its `jti` is kept.
+pub const PROOF_LIFETIME: i64 = 60;
+
+/// JWK members that only a private or symmetric key has: a proof carrying one is refused, as
+/// its client has published its secret.
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/// Why a proof was refused. Each answers `invalid_dpop_proof` but [`Self::NonceNeeded`], which
+/// asks the client to try again with the nonce it is sent (`use_dpop_nonce`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProofError {
+    /// A proof was needed and none came.
+    Missing,
+    /// More than one `DPoP` header.
+    Several,
+    /// Longer than [`MAX_PROOF_BYTES`].
+    TooLarge,
+    /// Not a compact JWS with a JSON header and claims of the expected types.
+    Malformed,
+    /// `typ` is not `dpop+jwt`.
+    Type,
+    /// `alg` is not ES256, RS256 or Ed25519 (`EdDSA`).
+    Algorithm,
+    /// The `jwk` is not a public key of `alg`'s type, or carries private members.
+    Key,
+    /// A `crit` header: no extension is understood here.
+    Critical,
+    /// `htm` is not the request's method.
+    Method,
+    /// `htu` is not the request's URL.
+    Url,
+    /// `iat` is more than [`PROOF_LIFETIME`] in the past or beyond the clock leeway ahead.
+    Time,
+    /// `ath` is missing, present without a token, or not the hash of the token presented.
+    TokenHash,
+    /// The server asks for a nonce, and this proof has none or an old one.
+    NonceNeeded,
+    /// The signature does not verify under the `jwk`.
+    Signature,
+    /// The same key and `jti` were taken before.
+    Replayed,
+    /// A valid proof, by another key than the token or session is bound to.
+    OtherKey,
+}
+
+impl ProofError {
+    /// The RFC 9449 error code of the answer.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::NonceNeeded => "use_dpop_nonce",
+            _ => "invalid_dpop_proof",
+        }
+    }
+}
+
+impl fmt::Display for ProofError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Missing => "a DPoP proof is required",
+            Self::Several => "more than one DPoP proof",
+            Self::TooLarge => "the DPoP proof is too large",
+            Self::Malformed => "the DPoP proof is not a well-formed JWT",
+            Self::Type => "the DPoP proof's typ is not dpop+jwt",
+            Self::Algorithm => "the DPoP proof's alg is not ES256, RS256 or EdDSA",
+            Self::Key => "the DPoP proof's jwk is not a public key of its alg",
+            Self::Critical => "the DPoP proof has a crit header",
+            Self::Method => "the DPoP proof is for another method",
+            Self::Url => "the DPoP proof is for another URL",
+            Self::Time => "the DPoP proof's iat is too old or in the future",
+            Self::TokenHash => "the DPoP proof's ath does not match the access token",
+            Self::NonceNeeded => "a DPoP proof with the server's nonce is required",
+            Self::Signature => "the DPoP proof's signature does not verify",
+            Self::Replayed => "the DPoP proof was used before",
+            Self::OtherKey => "the DPoP proof is signed by another key than the token's",
+        })
+    }
+}
+
+impl std::error::Error for ProofError {}
+
+/// Checks proof signatures: the platform's WebCrypto in the worker, Rust in tests. A boxed
+/// future, so that the gate can hold it as a trait object beside its other ports.
+pub trait ProofSignatures {
+    /// Whether `signature` signs `message` under `key` with the key's algorithm.
+    fn verifies<'a>(
+        &'a self,
+        key: &'a ProviderKey,
+        message: &'a [u8],
+        signature: &'a [u8],
+    ) -> Pin<Box<dyn Future<Output = bool> + 'a>>;
+}
+
+impl<T: SignatureCheck> ProofSignatures for T {
+    fn verifies<'a>(
+        &'a self,
+        key: &'a ProviderKey,
+        message: &'a [u8],
+        signature: &'a [u8],
+    ) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
+        Box::pin(SignatureCheck::verifies(self, key, message, signature))
+    }
+}
+
+/// What the proof must match: the request it came with and what the server expects of it.
+#[derive(Debug, Clone, Copy)]
+pub struct ProofRequest<'a> {
+    /// The request's method.
+    pub method: &'a str,
+    /// The request's URL as the client addressed it; its query and fragment are ignored.
+    pub url: &'a str,
+    /// The access token the proof must hash into `ath`; `None` at the token endpoint, where a
+    /// proof carries no `ath`.
+    pub access_token: Option<&'a str>,
+    /// The key the token or session is bound to, if any.
+    pub bound_to: Option<&'a Thumbprint>,
+    /// The server's nonces, when they are required (`DPOP_NONCE`).
+    pub nonces: Option<&'a NonceKey>,
+    /// The time of the request.
+    pub now: UnixTime,
+    /// Seconds a client's clock may run ahead.
+    pub leeway: i64,
+}
+
+/// A proof that passed every check: its key's thumbprint is what the tokens get bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedProof {
+    thumbprint: Thumbprint,
+}
+
+impl VerifiedProof {
+    /// The thumbprint of the key that signed the proof.
+    pub fn thumbprint(&self) -> &Thumbprint {
+        &self.thumbprint
+    }
+}
+
+#[derive(Deserialize)]
+struct ProofClaims {
+    jti: String,
+    htm: String,
+    htu: String,
+    iat: i64,
+    #[serde(default)]
+    ath: Option<String>,
+    #[serde(default)]
+    nonce: Option<String>,
+}
+
+/// The JSON object a base64url part decodes to.
+fn json_part(part: &str) -> Result<Map<String, Value>, ProofError> {
+    let bytes = b64url_decode(part).ok_or(ProofError::Malformed)?;
+    match serde_json::from_slice(&bytes) {
+        Ok(Value::Object(object)) => Ok(object),
+        _ => Err(ProofError::Malformed),
+    }
+}
+
+/// `url` compared as RFC 9449 §4.3 asks: without query and fragment, the scheme and host in
+/// lower case, the default port dropped, an empty path as `/`.
+pub fn normalized_url(url: &str) -> Option<String> {
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    let (scheme, rest) = url[..end].split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let (authority, path) = rest.find('/').map_or((rest, "/"), |at| rest.split_at(at));
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    let authority = authority.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => ":443",
+        "http" => ":80",
+        _ => return None,
+    };
+    let host = authority.strip_suffix(default_port).unwrap_or(&authority);
+    Some(format!("{scheme}://{host}{path}"))
+}
+
+/// The `ath` of `token`: base64url of its SHA-256 (RFC 9449 §4.2).
+pub fn token_hash(token: &str) -> String {
+    b64url(&Sha256::digest(token.as_bytes()))
+}
+
+/// Checks `text`, the request's `DPoP` header, against `request`, and takes its `jti` from
+/// `seen`; the only way to a [`VerifiedProof`].
+pub async fn check(
+    text: &str,
+    request: &ProofRequest<'_>,
+    signatures: &dyn ProofSignatures,
+    seen: &SeenProofs,
+) -> Result<VerifiedProof, ProofError> {
+    if text.len() > MAX_PROOF_BYTES {
+        return Err(ProofError::TooLarge);
+    }
+    // A compact JWS has neither commas nor spaces: two headers reach us joined by ", ".
+    if text.contains(',') {
+        return Err(ProofError::Several);
+    }
+    let mut parts = text.split('.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(ProofError::Malformed);
+    };
+    let header_json = json_part(header)?;
+    if header_json.contains_key("crit") {
+        return Err(ProofError::Critical);
+    }
+    if header_json.get("typ").and_then(Value::as_str) != Some(PROOF_TYP) {
+        return Err(ProofError::Type);
+    }
+    let alg = header_json
+        .get("alg")
+        .and_then(Value::as_str)
+        .and_then(ProviderAlg::for_proof)
+        .ok_or(ProofError::Algorithm)?;
+    let jwk = header_json
+        .get("jwk")
+        .filter(|jwk| jwk.is_object())
+        .ok_or(ProofError::Key)?;
+    if PRIVATE_MEMBERS.iter().any(|name| jwk.get(name).is_some()) {
+        return Err(ProofError::Key);
+    }
+    let key = ProviderKey::from_jwk("", alg, jwk).map_err(|_| ProofError::Key)?;
+    let claims: ProofClaims = serde_json::from_value(Value::Object(json_part(payload)?))
+        .map_err(|_| ProofError::Malformed)?;
+    if claims.jti.is_empty() || claims.jti.len() > MAX_JTI_BYTES {
+        return Err(ProofError::Malformed);
+    }
+    if claims.htm != request.method {
+        return Err(ProofError::Method);
+    }
+    if normalized_url(&claims.htu).is_none_or(|htu| Some(htu) != normalized_url(request.url)) {
+        return Err(ProofError::Url);
+    }
+    if claims.iat < request.now - PROOF_LIFETIME || claims.iat > request.now + request.leeway {
+        return Err(ProofError::Time);
+    }
+    match (request.access_token, claims.ath.as_deref()) {
+        (Some(token), Some(ath)) if token_hash(token) == ath => {}
+        (None, None) => {}
+        _ => return Err(ProofError::TokenHash),
+    }
+    if let Some(nonces) = request.nonces {
+        if !claims
+            .nonce
+            .as_deref()
+            .is_some_and(|nonce| nonces.accepts(nonce, request.now))
+        {
+            return Err(ProofError::NonceNeeded);
+        }
+    }
+    let signature = b64url_decode(signature).ok_or(ProofError::Malformed)?;
+    let signing_input = &text[..header.len() + 1 + payload.len()];
+    if !signatures
+        .verifies(&key, signing_input.as_bytes(), &signature)
+        .await
+    {
+        return Err(ProofError::Signature);
+    }
+    let thumbprint = Thumbprint::of(&key);
+    if !seen.first_use(&thumbprint, &claims.jti, claims.iat, request.now) {
+        return Err(ProofError::Replayed);
+    }
+    if request.bound_to.is_some_and(|bound| *bound != thumbprint) {
+        return Err(ProofError::OtherKey);
+    }
+    Ok(VerifiedProof { thumbprint })
+}
