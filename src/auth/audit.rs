@@ -55,6 +55,10 @@ pub enum EventKind {
     /// An access token was refused: forged, malformed, of another kind, expired with nothing to
     /// refresh it, or of an ended session.
     TokenRejected,
+    /// A DPoP proof, or a token's use against its key binding, was refused: the detail says
+    /// why (a replayed, forged, stale or misdirected proof, a bound token sent as `Bearer`, a
+    /// bound refresh token without its key).
+    DpopRefused,
     /// A session lacked the roles the access policy asks for on a path: the request got 403;
     /// the detail names the method, the path and the missing roles.
     AccessDenied,
@@ -286,6 +290,7 @@ mod tests {
             EventKind::CrossSiteRejected,
             EventKind::CookieTossing,
             EventKind::TokenRejected,
+            EventKind::DpopRefused,
             EventKind::AccessDenied,
             EventKind::AdminList,
             EventKind::AdminRevoke,
@@ -311,6 +316,7 @@ mod tests {
                 | EventKind::CrossSiteRejected
                 | EventKind::CookieTossing
                 | EventKind::TokenRejected
+                | EventKind::DpopRefused
                 | EventKind::AccessDenied
                 | EventKind::AdminList
                 | EventKind::AdminRevoke

@@ -16,6 +16,9 @@ use crate::auth::gate::signin::SignInError;
 use crate::auth::gate::Refusal;
 use crate::auth::session::store::StoreError;
 
+/// The proof algorithms a DPoP challenge names (RFC 9449 §7.1).
+const DPOP_ALGS: &str = "ES256 EdDSA Ed25519 RS256";
+
 #[derive(Debug)]
 #[non_exhaustive]
 pub(super) enum EdgeError {
@@ -111,14 +114,24 @@ impl EdgeError {
         let (status, code, message) = self.parts();
         let mut response = http::error(status, code, &message)?;
         if let (Self::Refused(refusal), 401) = (self, status) {
+            let description = refusal.message().replace('"', "'");
             let challenge = match refusal {
                 Refusal::NoSession => r#"Bearer realm="edgegate""#.to_owned(),
-                other => format!(
-                    r#"Bearer realm="edgegate", error="invalid_token", error_description="{}""#,
-                    other.message().replace('"', "'")
+                Refusal::Proof { .. } | Refusal::TokenBinding { .. } => format!(
+                    r#"DPoP algs="{DPOP_ALGS}", error="{}", error_description="{description}""#,
+                    refusal.code()
+                ),
+                _ => format!(
+                    r#"Bearer realm="edgegate", error="invalid_token", error_description="{description}""#
                 ),
             };
             response.headers_mut().set("WWW-Authenticate", &challenge)?;
+            if let Refusal::Proof {
+                nonce: Some(nonce), ..
+            } = refusal
+            {
+                response.headers_mut().set("DPoP-Nonce", nonce)?;
+            }
         }
         Ok(response)
     }

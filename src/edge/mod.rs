@@ -38,7 +38,7 @@ use crate::auth::config::{Config, ConfigError};
 use crate::auth::env::{OsEntropy, UnixTime};
 use crate::auth::gate::cache::IsolateCaches;
 use crate::auth::gate::{poll_once, AuditSink, Background, Gate, Held};
-use bindings::{Sessions, UsersKv, WebCryptoSigner};
+use bindings::{Sessions, UsersKv, WebCryptoSignatureCheck, WebCryptoSigner};
 use error::EdgeError;
 use http::Reply;
 
@@ -178,6 +178,7 @@ impl<'a> Ctx<'a> {
             store: &self.store,
             accounts: &self.accounts,
             signer: &WebCryptoSigner,
+            proofs: &WebCryptoSignatureCheck,
             caches: self.caches,
             audit: &self.audit,
             background: &self.later,

@@ -18,7 +18,7 @@ use edgegate::auth::config::Config;
 use edgegate::auth::env::{OsEntropy, UnixTime};
 use edgegate::auth::gate::cache::{CacheSettings, IsolateCaches};
 use edgegate::auth::gate::{
-    poll_once, AssertionSigner, AuditSink, Gate, LocalSigner, NoAccountCheck, NoBackground, Verdict,
+    poll_once, AssertionSigner, AuditSink, Gate, LocalSigner, NoAccountCheck, NoBackground, NoProofs, Verdict,
 };
 use edgegate::auth::http::forward::{identity_headers, Identity};
 use edgegate::auth::http::request::{RawRequest, RequestFacts};
@@ -245,6 +245,7 @@ impl Fixture {
             store: &self.store,
             accounts: &NoAccountCheck,
             signer,
+            proofs: &NoProofs,
             caches,
             audit: &NoAudit,
             background: &NoBackground,

@@ -8,6 +8,7 @@
 pub use crate::auth::env::vars::ConfigError;
 use crate::auth::env::vars::{problem, Vars as Reader};
 
+use crate::auth::dpop::{DpopPolicy, NonceKey};
 use crate::auth::accounts::throttle::Limit;
 use crate::auth::http::cookie::CookieSpec;
 use crate::auth::http::path::RequestPath;
@@ -110,6 +111,11 @@ pub struct Config {
     /// (`LOGIN_FAILURE_FLOOR_MS`, default 250, 0 turns it off): every refusal then takes the same
     /// time whatever storage lookups it made, so the time does not tell which accounts exist.
     pub login_failure_floor_ms: u32,
+    /// Whether API clients may (`allow`, the default), must (`require`) or cannot (`off`) bind
+    /// their tokens to a key with DPoP proofs (`DPOP`).
+    pub dpop: DpopPolicy,
+    /// The server's DPoP nonces, when every proof must carry one (`DPOP_NONCE = require`).
+    pub dpop_nonces: Option<NonceKey>,
     /// Local development (`DEV_MODE`): plain HTTP is allowed, and only loopback hosts are served.
     pub dev_mode: bool,
     /// The per-isolate caches of the request path.
@@ -364,6 +370,21 @@ impl Config {
                 .ok_or_else(|| problem("SESSION_BINDING", "must be `off`, `audit` or `enforce`"))?,
         };
 
+        let dpop = match read.optional("DPOP").as_deref() {
+            None | Some("allow") => DpopPolicy::Allow,
+            Some("require") => DpopPolicy::Require,
+            Some("off") => DpopPolicy::Off,
+            Some(_) => return Err(problem("DPOP", "must be `allow`, `require` or `off`")),
+        };
+        let dpop_nonces = match read.optional("DPOP_NONCE").as_deref() {
+            None | Some("off") => None,
+            Some("require") if dpop == DpopPolicy::Off => {
+                return Err(problem("DPOP_NONCE", "needs DPOP other than `off`"))
+            }
+            Some("require") => Some(NonceKey::derive(&session_keys)),
+            Some(_) => return Err(problem("DPOP_NONCE", "must be `off` or `require`")),
+        };
+
         let credentials = match read.optional("CREDENTIALS").as_deref().unwrap_or("kv") {
             "kv" => Credentials::Kv,
             "origin" => {
@@ -457,6 +478,8 @@ impl Config {
             account_limit: limit("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)?,
             client_limit: limit("LOGIN_MAX_FAILURES_PER_CLIENT", 20)?,
             login_failure_floor_ms: read.count("LOGIN_FAILURE_FLOOR_MS", 250, (0, 5000))?,
+            dpop,
+            dpop_nonces,
             dev_mode,
             caches,
             websocket_check_interval: read.seconds(
@@ -682,6 +705,10 @@ mod tests {
                 &[("LOGIN_MAX_FAILURES_PER_ACCOUNT", "0")],
                 "LOGIN_MAX_FAILURES_PER_ACCOUNT",
             ),
+            (&[("DPOP", "on")], "DPOP"),
+            (&[("DPOP", "Require")], "DPOP"),
+            (&[("DPOP_NONCE", "yes")], "DPOP_NONCE"),
+            (&[("DPOP", "off"), ("DPOP_NONCE", "require")], "DPOP_NONCE"),
             (
                 &[("LOGIN_FAILURE_FLOOR_MS", "5001")],
                 "LOGIN_FAILURE_FLOOR_MS",

@@ -87,9 +87,10 @@ impl ProofError {
     }
 }
 
-impl fmt::Display for ProofError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl ProofError {
+    /// A short sentence for the client.
+    pub fn reason(self) -> &'static str {
+        match self {
             Self::Missing => "a DPoP proof is required",
             Self::Several => "more than one DPoP proof",
             Self::TooLarge => "the DPoP proof is too large",
@@ -106,7 +107,13 @@ impl fmt::Display for ProofError {
             Self::Signature => "the DPoP proof's signature does not verify",
             Self::Replayed => "the DPoP proof was used before",
             Self::OtherKey => "the DPoP proof is signed by another key than the token's",
-        })
+        }
+    }
+}
+
+impl fmt::Display for ProofError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.reason())
     }
 }
 

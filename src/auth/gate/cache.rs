@@ -17,6 +17,7 @@
 //! Ending a session in this isolate forgets it in all three at once ([`IsolateCaches::forget`]),
 //! so the location that handles a logout refuses the old token at once.
 
+use crate::auth::dpop::SeenProofs;
 use crate::auth::names::role::Role;
 use crate::auth::names::username::Username;
 use core::cell::RefCell;
@@ -147,6 +148,9 @@ pub struct IsolateCaches {
     /// Session id to its user, so that ending all of a user's sessions finds them.
     live: RefCell<Bounded<String, Heard>>,
     assertions: RefCell<Bounded<String, CachedAssertion>>,
+    /// The DPoP proofs this isolate has taken: always on, whatever the cache settings, as
+    /// forgetting them would let a proof be replayed.
+    proofs: SeenProofs,
 }
 
 impl IsolateCaches {
@@ -163,7 +167,13 @@ impl IsolateCaches {
             tokens: RefCell::new(Bounded::new(settings.entries)),
             live: RefCell::new(Bounded::new(revocation_entries)),
             assertions: RefCell::new(Bounded::new(settings.entries)),
+            proofs: SeenProofs::default(),
         }
+    }
+
+    /// The memory of DPoP proofs taken in this isolate.
+    pub fn seen_proofs(&self) -> &SeenProofs {
+        &self.proofs
     }
 
     /// The capacity and TTL these caches were built with.
@@ -311,6 +321,7 @@ mod tests {
             user,
             session,
             roles: &roles,
+            key: None,
         };
         let token = issue_access(
             &ring,

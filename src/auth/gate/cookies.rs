@@ -43,6 +43,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             user: &record.user,
             session: record.id.as_str(),
             roles: &record.roles,
+            key: record.key.as_ref(),
         };
         let access = issue_access(
             &config.session_keys,

@@ -154,6 +154,7 @@ fn finish_with(
         delivery: Delivery::Cookies,
         signed_in_from: None,
         provider_session: None,
+        key: None,
     };
     let ports = (link, &LocalSignatureCheck, marks);
     pollster::block_on(

@@ -6,6 +6,7 @@ use crate::auth::http::request::{BearerCredential, RequestFacts};
 use crate::auth::names::session_id::SessionId;
 use crate::auth::session::record::SessionRecord;
 use crate::auth::session::store::{SessionStore, StoreError};
+use crate::auth::token::VerifiedAccess;
 
 use super::*;
 
@@ -18,10 +19,21 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         let cookies = &req.cookies;
         let access = match &req.bearer {
             BearerCredential::Token(token) => Some(token.expose().as_str()),
+            // A bound token holds its session only with a proof by its key.
+            BearerCredential::Proven(token) => {
+                return Ok(self.proven_access(req, token).await.ok().map(|access| Held {
+                    id: access.session().clone(),
+                    user: access.user().clone(),
+                }))
+            }
             BearerCredential::Malformed => return Ok(None),
             BearerCredential::Absent => cookies.access(),
         };
-        if let Some(access) = access.and_then(|token| self.verified_access(token).ok()) {
+        let unbound = |access: &VerifiedAccess| access.key().is_none();
+        if let Some(access) = access
+            .and_then(|token| self.verified_access(token).ok())
+            .filter(unbound)
+        {
             return Ok(Some(Held {
                 id: access.session().clone(),
                 user: access.user().clone(),

@@ -17,6 +17,7 @@ pub mod federated;
 mod held;
 pub mod outcome;
 pub mod ports;
+mod proof;
 mod protect;
 mod refresh;
 pub mod refusal;
@@ -27,11 +28,13 @@ pub use at_once::poll_once;
 pub use outcome::{Held, Principal, Resolution, Restored, SessionTokens, Verdict};
 pub use ports::{
     Accounts, AssertionSigner, AuditSink, Background, LocalSigner, NoAccountCheck, NoBackground,
+    NoProofs,
 };
 pub use refusal::{Denied, InternalCause, Refusal};
 
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::config::Config;
+use crate::auth::dpop::proof::ProofSignatures;
 use crate::auth::env::{Entropy, UnixTime};
 use crate::auth::gate::cache::IsolateCaches;
 use crate::auth::session::store::{SessionStore, StoreError};
@@ -46,6 +49,8 @@ pub struct Gate<'a, S, A, G> {
     pub accounts: &'a A,
     /// Signs the identity assertion for the origin.
     pub signer: &'a G,
+    /// Checks the signatures of clients' DPoP proofs.
+    pub proofs: &'a dyn ProofSignatures,
     /// The per-isolate caches of verified tokens and revocations.
     pub caches: &'a IsolateCaches,
     /// Where this request's audit lines go.

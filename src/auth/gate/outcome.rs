@@ -1,6 +1,7 @@
 //! The values the gate decides: who a request speaks for, a session's new tokens, the outcome
 //! of a refresh, and the verdict on a protected request.
 
+use crate::auth::dpop::Thumbprint;
 use crate::auth::http::cookie::SetCookie;
 use crate::auth::names::role::Role;
 use crate::auth::names::username::Username;
@@ -25,6 +26,8 @@ pub struct Principal {
     pub roles: Vec<Role>,
     /// When the access token that carries this session expires.
     pub access_expires_at: UnixTime,
+    /// The key the request proved it holds, for a session bound to one (DPoP).
+    pub key: Option<Thumbprint>,
 }
 
 impl Principal {
@@ -34,6 +37,7 @@ impl Principal {
             session,
             roles: access.roles().to_vec(),
             access_expires_at: access.expires_at(),
+            key: access.key().cloned(),
         }
     }
 
@@ -42,6 +46,7 @@ impl Principal {
             user: &self.user,
             session: self.session.as_str(),
             roles: &self.roles,
+            key: self.key.as_ref(),
         }
     }
 }

@@ -1,7 +1,12 @@
 //! The ports of the gate: what it asks of its surroundings (accounts, a signer, an audit sink,
 //! work after the answer).
 
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::auth::dpop::proof::ProofSignatures;
 use crate::auth::names::username::Username;
+use crate::auth::oidc::keys::ProviderKey;
 
 use super::outcome::Held;
 
@@ -48,6 +53,21 @@ impl AssertionSigner for LocalSigner {
         unsigned: Unsigned,
     ) -> Result<Assertion, MintError> {
         unsigned.sign_with(ring)
+    }
+}
+
+/// For tools that never take a DPoP proof: every proof signature fails, so no bound token
+/// could pass.
+pub struct NoProofs;
+
+impl ProofSignatures for NoProofs {
+    fn verifies<'a>(
+        &'a self,
+        _key: &'a ProviderKey,
+        _message: &'a [u8],
+        _signature: &'a [u8],
+    ) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
+        Box::pin(std::future::ready(false))
     }
 }
 

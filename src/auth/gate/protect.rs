@@ -45,6 +45,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             session: session.to_owned(),
             roles: principal.roles.clone(),
             assertion,
+            key: principal.key.clone(),
         })
     }
 

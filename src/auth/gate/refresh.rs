@@ -2,6 +2,7 @@
 //! binding.
 
 use crate::auth::audit::EventKind;
+use crate::auth::dpop::{ProofError, VerifiedProof};
 use crate::auth::http::request::RequestFacts;
 use crate::auth::session::device::{compare, Binding, BindingPolicy, Device};
 use crate::auth::session::record::SessionRecord;
@@ -65,9 +66,49 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         })
     }
 
-    /// Rotates `presented` (a refresh token that the request `from` carries) and mints the
-    /// session's new tokens, with the account check first and the device binding after.
-    pub async fn refresh(&self, presented: &PresentedRefresh, from: &RequestFacts) -> Restored {
+    /// Holds a refreshed session to the key it is bound to (DPoP): `None` when the refresh goes
+    /// on, else the refusal. Asked, like the device, once the store has matched the token, and
+    /// for the same reason the session then ends: the refresh token was copied.
+    async fn key_held(
+        &self,
+        record: &SessionRecord,
+        from: &RequestFacts,
+        proof: Option<&VerifiedProof>,
+    ) -> Option<Refusal> {
+        let bound = record.key.as_ref()?;
+        let error = match proof {
+            Some(proof) if proof.thumbprint() == bound => return None,
+            Some(_) => ProofError::OtherKey,
+            None => ProofError::Missing,
+        };
+        let held = Held {
+            id: record.id.clone(),
+            user: record.user.clone(),
+        };
+        if let Err(err) = self.end_session(&held).await {
+            return Some(self.unavailable(err));
+        }
+        self.audit.record(
+            self.log(EventKind::DpopRefused)
+                .user(&record.user)
+                .session(record.id.as_str())
+                .client(from.client())
+                .detail(format!(
+                    "refresh of a key-bound session: {error}; the session has been ended"
+                )),
+        );
+        Some(Refusal::Proof { error, nonce: None })
+    }
+
+    /// Rotates `presented` (a refresh token that the request `from` carries, with `proof` when
+    /// it is a token request with one) and mints the session's new tokens, with the account
+    /// check first and the key and device bindings after.
+    pub async fn refresh(
+        &self,
+        presented: &PresentedRefresh,
+        from: &RequestFacts,
+        proof: Option<&VerifiedProof>,
+    ) -> Restored {
         let refused = |refusal| Restored::Refused(refusal);
         let Ok(next) = NewRefresh::mint(&presented.session, self.entropy) else {
             return refused(Refusal::Internal(InternalCause::NoRandomness));
@@ -130,6 +171,9 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             Err(err) => return refused(self.unavailable(err)),
         };
         // The new refresh token (if any) has not left the edge: refused here, nobody holds it.
+        if let Some(refusal) = self.key_held(&record, from, proof).await {
+            return refused(refusal);
+        }
         if let Some(refusal) = self.bound(&record, from).await {
             return refused(refusal);
         }

@@ -5,6 +5,7 @@ use crate::auth::names::role::Role;
 use crate::auth::names::username::Username;
 use core::fmt;
 
+use crate::auth::dpop::ProofError;
 use crate::auth::http::cookie::CookieError;
 use crate::auth::http::path::PathError;
 use crate::auth::http::redirect::Reason;
@@ -31,6 +32,20 @@ pub enum Refusal {
     InvalidToken {
         /// Whether it was a genuine token past its expiry.
         expired: bool,
+    },
+    /// A DPoP proof was missing or refused (RFC 9449): `invalid_dpop_proof`, or
+    /// `use_dpop_nonce` with the `nonce` to try again with.
+    Proof {
+        /// Why.
+        error: ProofError,
+        /// The server nonce in force, when the refusal asks for one.
+        nonce: Option<String>,
+    },
+    /// A token presented in the wrong scheme: a key-bound one as `Bearer` (`bound`), or one
+    /// bound to no key with the `DPoP` scheme.
+    TokenBinding {
+        /// Whether the token is bound to a key.
+        bound: bool,
     },
     /// The path means different things to different origins (encoded separators or dots,
     /// dot segments, `;` parameters, ...): refused before anything else looks at it.
@@ -63,7 +78,8 @@ impl Refusal {
             Self::SessionExpired => "session_expired",
             Self::RefreshReused => "refresh_reused",
             Self::DeviceMismatch => "device_mismatch",
-            Self::InvalidToken { .. } => "invalid_token",
+            Self::InvalidToken { .. } | Self::TokenBinding { .. } => "invalid_token",
+            Self::Proof { error, .. } => error.code(),
             Self::AmbiguousPath(_) => "bad_request",
             Self::Forbidden(_) => "forbidden",
             Self::Unavailable(_) => "unavailable",
@@ -87,6 +103,13 @@ impl Refusal {
                 "the access token has expired; get a new one with the refresh token"
             }
             Self::InvalidToken { expired: false } => "the bearer token is not a valid access token",
+            Self::Proof { error, .. } => error.reason(),
+            Self::TokenBinding { bound: true } => {
+                "the access token is bound to a key: present it with the DPoP scheme and a proof"
+            }
+            Self::TokenBinding { bound: false } => {
+                "the access token is bound to no key: present it with the Bearer scheme"
+            }
             Self::AmbiguousPath(err) => err.reason(),
             Self::Forbidden(_) => "you are signed in, but without a role this path requires",
             Self::Unavailable(_) => "session storage is unavailable; try again shortly",

@@ -86,6 +86,12 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
     pub async fn resolve(&self, req: &RequestFacts) -> Resolution {
         match &req.bearer {
             BearerCredential::Token(token) => return self.bearer_session(req, token).await,
+            BearerCredential::Proven(token) => {
+                return match self.proven_access(req, token).await {
+                    Ok(access) => self.live_session(req, &access).await,
+                    Err(refusal) => Resolution::Refused(refusal),
+                }
+            }
             BearerCredential::Malformed => {
                 self.audit.record(
                     self.log(EventKind::TokenRejected)
@@ -106,6 +112,14 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         let refresh = || cookies.refresh();
         if let Some(token) = cookies.access() {
             match self.verified_access(token) {
+                // Browsers' tokens are bound to no key: a bound one in a cookie was copied there.
+                Ok(access) if access.key().is_some() => {
+                    return Resolution::Refused(self.proof_refused(
+                        req,
+                        Refusal::TokenBinding { bound: true },
+                        Some(&access),
+                    ))
+                }
                 Ok(access) => return self.live_session(req, &access).await,
                 // An expired token with a refresh cookie is the ordinary way a session goes on.
                 Err(TokenError::Expired) if refresh().is_some() => {}
@@ -119,7 +133,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         let Some(refresh) = refresh() else {
             return Resolution::Refused(Refusal::NoSession);
         };
-        let (record, tokens) = match self.refresh(&refresh, req).await {
+        let (record, tokens) = match self.refresh(&refresh, req, None).await {
             Restored::Session { record, tokens } => (record, tokens),
             Restored::Refused(refusal) => return Resolution::Refused(refusal),
         };
@@ -130,6 +144,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
                     user: record.user,
                     session: record.id,
                     roles: record.roles,
+                    key: record.key,
                 },
                 set_cookies,
             },
@@ -144,6 +159,11 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         token: &AccessToken,
     ) -> Resolution {
         match self.verified_access(token.expose()) {
+            Ok(access) if access.key().is_some() => Resolution::Refused(self.proof_refused(
+                req,
+                Refusal::TokenBinding { bound: true },
+                Some(&access),
+            )),
             Ok(access) => self.live_session(req, &access).await,
             Err(err) => {
                 self.audit.record(

@@ -8,6 +8,7 @@
 //! every credential failure (nothing tells accounts apart), each failure counted on every
 //! counter, a disabled account's sessions ended, the session the browser held replaced.
 
+use crate::auth::dpop::Thumbprint;
 use crate::auth::accounts::throttle::{Counter, Scope};
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::env::EntropyError;
@@ -243,6 +244,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         let mut record = SessionRecord::new(id, subject, refresh.hash.clone(), self.now, policy);
         record.signed_in_from = opening.signed_in_from.map(Box::new);
         record.provider_session = opening.provider_session;
+        record.key = opening.key;
         self.store.create(record.clone(), policy, self.now).await?;
         let event = AuditEvent::new(EventKind::LoginOk, self.now)
             .user(&record.user)
@@ -269,6 +271,8 @@ pub struct Opening {
     /// The provider's session (`sid`) a provider sign-in came through, kept with the session
     /// for back-channel logout; `None` otherwise.
     pub provider_session: Option<String>,
+    /// The key the token request proved (DPoP): the session and its tokens are bound to it.
+    pub key: Option<Thumbprint>,
 }
 
 #[cfg(test)]

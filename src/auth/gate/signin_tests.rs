@@ -84,6 +84,7 @@ fn browser_opening() -> Opening {
         delivery: Delivery::Cookies,
         signed_in_from: None,
         provider_session: None,
+        key: None,
     }
 }
 
@@ -234,6 +235,7 @@ fn a_browser_sign_in_replaces_the_session_it_held_and_a_token_client_adds_one() 
         delivery: Delivery::Body,
         signed_in_from: None,
         provider_session: None,
+        key: None,
     };
     pollster::block_on(gate.open_session(&req, named("alice"), vec![], body)).unwrap();
     assert!(!pollster::block_on(world.store.is_revoked(&held.session)).unwrap());

@@ -274,6 +274,7 @@ impl World {
             store: &self.store,
             accounts,
             signer: &Signer,
+            proofs: &crate::auth::oidc::keys::LocalSignatureCheck,
             caches: &self.caches,
             audit: &self.audit,
             background: &self.later,
@@ -301,6 +302,7 @@ impl World {
             delivery: signin::Delivery::Cookies,
             signed_in_from: None,
             provider_session: None,
+            key: None,
         };
         let opened = pollster::block_on(gate.open_session(
             &arriving,
@@ -1223,7 +1225,7 @@ fn an_outage_while_ending_a_mismatched_session_fails_closed() {
     let req = api_request_from(&cookie, FIREFOX_WINDOWS);
     let presented = req.cookies.refresh().unwrap();
     world.store.revocations_down.set(true);
-    let refusal = match pollster::block_on(gate.refresh(&presented, &req)) {
+    let refusal = match pollster::block_on(gate.refresh(&presented, &req, None)) {
         Restored::Refused(refusal) => refusal,
         other => panic!("{other:?}"),
     };

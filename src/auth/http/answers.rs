@@ -67,7 +67,7 @@ impl<'a> SessionAnswer<'a> {
 pub struct TokenAnswer<'a> {
     /// The access token.
     pub access_token: &'a str,
-    /// Always `Bearer`.
+    /// `DPoP` for a session bound to a key, else `Bearer`.
     pub token_type: &'static str,
     /// Seconds the access token lives.
     pub expires_in: i64,

@@ -11,6 +11,7 @@
 //! they entered), and the other values are checked before they become headers, bad ones an
 //! error, never silently cleaned.
 
+use crate::auth::dpop::Thumbprint;
 use crate::auth::names::role::Role;
 use crate::auth::names::username::Username;
 use crate::auth::secret::Assertion;
@@ -24,6 +25,9 @@ pub const SESSION_HEADER: &str = "x-auth-session";
 pub const ROLES_HEADER: &str = "x-auth-roles";
 /// A signed assertion the origin can verify instead of trusting the network path.
 pub const ASSERTION_HEADER: &str = "x-auth-assertion";
+/// The thumbprint of the key a DPoP-bound request proved (RFC 7638), also the assertion's
+/// `cnf.jkt`; absent for a session bound to no key.
+pub const KEY_HEADER: &str = "x-auth-dpop-jkt";
 
 /// Families of headers that origins, frameworks and other authenticating proxies read as the
 /// user's identity, as the client's address and original request, or as the method or path to
@@ -124,9 +128,11 @@ pub struct Identity {
     pub roles: Vec<Role>,
     /// The signed statement of the above for the origin to verify.
     pub assertion: Assertion,
+    /// The key the request proved it holds, for a session bound to one (DPoP).
+    pub key: Option<Thumbprint>,
 }
 
-/// The headers that carry `identity`, in a fixed order.
+/// The headers that carry `identity`, in a fixed order (the key's last, when there is one).
 ///
 /// The session and assertion values must be non-empty visible ASCII; the username and roles are
 /// by construction. The roles are joined with commas, which no [`Role`] contains; an empty role
@@ -139,12 +145,16 @@ pub fn identity_headers(identity: &Identity) -> Result<Vec<(&'static str, String
     ] {
         check_value(header, value)?;
     }
-    Ok(vec![
+    let mut headers = vec![
         (USER_HEADER, identity.user.to_string()),
         (SESSION_HEADER, identity.session.clone()),
         (ROLES_HEADER, identity.roles.join(",")),
         (ASSERTION_HEADER, identity.assertion.expose().clone()),
-    ])
+    ];
+    if let Some(key) = &identity.key {
+        headers.push((KEY_HEADER, key.to_string()));
+    }
+    Ok(headers)
 }
 
 fn check_value(header: &'static str, value: &str) -> Result<(), ForwardError> {
@@ -200,6 +210,7 @@ mod tests {
             session: "s_4f2a".into(),
             roles: roles(&["admin", "billing:read"]),
             assertion: Assertion::new("eyJhbGciOiJFZERTQSJ9.e30.c2ln".into()),
+            key: None,
         }
     }
 

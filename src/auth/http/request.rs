@@ -14,25 +14,38 @@ use crate::auth::session::refresh::PresentedRefresh;
 /// Longer `Authorization: Bearer` tokens are malformed: ours are a few hundred bytes.
 pub const MAX_BEARER_TOKEN: usize = 4096;
 
-/// Our authentication scheme (RFC 6750), matched without regard to ASCII case.
-const BEARER: &str = "bearer";
+/// Our authentication schemes, matched without regard to ASCII case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `Bearer` (RFC 6750): whoever holds the token.
+    Bearer,
+    /// `DPoP` (RFC 9449): the token with a proof by the key it is bound to.
+    Dpop,
+}
 
-/// What follows the scheme of `credential` if that scheme is `Bearer`, else `None`.
+/// The scheme of `credential` if it is ours, and what follows it, else `None`.
 ///
 /// The scheme is the credential's leading run of RFC 9110 token characters, so `Bearer` is ours
 /// whatever comes after it (a space, a tab, a colon, a non-ASCII byte, nothing), while
 /// `Bearertoken` is another scheme. Reading only `Bearer` + one space as ours would hand a
 /// token written after a tab to the origin, which may well read it.
-fn strip_scheme(credential: &str) -> Option<&str> {
+fn strip_scheme(credential: &str) -> Option<(Scheme, &str)> {
     let scheme_end = credential
         .find(|c: char| !is_tchar(c))
         .unwrap_or(credential.len());
     let (scheme, rest) = credential.split_at(scheme_end);
-    scheme.eq_ignore_ascii_case(BEARER).then_some(rest)
+    if scheme.eq_ignore_ascii_case("bearer") {
+        Some((Scheme::Bearer, rest))
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Some((Scheme::Dpop, rest))
+    } else {
+        None
+    }
 }
 
-/// Whether one of the comma-separated credentials of an `Authorization` header names `Bearer`.
-fn names_bearer(credential: &str) -> bool {
+/// Whether one of the comma-separated credentials of an `Authorization` header names one of
+/// our schemes.
+fn names_ours(credential: &str) -> bool {
     strip_scheme(credential.trim_start()).is_some()
 }
 
@@ -46,34 +59,48 @@ pub fn is_field_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(is_tchar)
 }
 
-/// The credential of an `Authorization` header whose scheme is ours (`Bearer`, any case), as
-/// written after the scheme and its spaces or tabs: empty when anything else follows the scheme.
-/// `None` when no credential of the header names `Bearer`: another scheme, the origin's business.
-/// Every reader of a bearer credential (access tokens, the admin secret) starts here.
-pub fn bearer_text(header: Option<&str>) -> Option<&str> {
+/// The credential of an `Authorization` header whose scheme is ours (`Bearer` or `DPoP`, any
+/// case), with its scheme, as written after the scheme and its spaces or tabs: the scheme `None`
+/// and the text empty when the header is not one credential of ours alone. `None` when no
+/// credential of the header names either: another scheme, the origin's business. Every reader
+/// of a credential in `Authorization` (access tokens, the admin secret) starts here.
+pub fn our_credential(header: Option<&str>) -> Option<(Option<Scheme>, &str)> {
     let value = header?;
-    if !value.split(',').any(names_bearer) {
+    if !value.split(',').any(names_ours) {
         return None;
     }
-    // Ours from here on: a credential if the whole header is `Bearer`, whitespace, one value.
+    // Ours from here on: a credential if the whole header is one scheme, whitespace, one value.
     Some(
         strip_scheme(value.trim_start())
-            .and_then(|rest| rest.strip_prefix(|c: char| c == ' ' || c == '\t'))
-            .map_or("", |token| token.trim_start_matches([' ', '\t']).trim_end()),
+            .and_then(|(scheme, rest)| {
+                let token = rest.strip_prefix(|c: char| c == ' ' || c == '\t')?;
+                Some((Some(scheme), token.trim_start_matches([' ', '\t']).trim_end()))
+            })
+            .unwrap_or((None, "")),
     )
 }
 
+/// The credential of an `Authorization: Bearer` header, as [`our_credential`] reads it: empty
+/// when the header is ours but not one `Bearer` credential, `None` when it is not ours.
+pub fn bearer_text(header: Option<&str>) -> Option<&str> {
+    our_credential(header)
+        .map(|(scheme, text)| if scheme == Some(Scheme::Bearer) { text } else { "" })
+}
+
 /// What the `Authorization` header says about an access token presented as a bearer token
-/// (RFC 6750 §2.1), the non-browser alternative to the access cookie.
+/// (RFC 6750 §2.1) or a DPoP-bound one (RFC 9449 §7.1), the non-browser alternatives to the
+/// access cookie.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BearerCredential {
     /// No `Authorization` header, or one of another scheme, which is the origin's business.
     Absent,
-    /// The `Bearer` scheme with something that is not one token (empty, oversized, characters
+    /// One of our schemes with something that is not one token (empty, oversized, characters
     /// outside RFC 6750's `b64token`, several credentials): never a session, never forwarded.
     Malformed,
     /// A well-formed bearer token, not yet validated.
     Token(AccessToken),
+    /// A well-formed token in the `DPoP` scheme, not yet validated: it counts only with a proof.
+    Proven(AccessToken),
 }
 
 impl BearerCredential {
@@ -83,7 +110,7 @@ impl BearerCredential {
     /// ours whatever separates it from the token (its leading run of token characters): spaces and tabs are
     /// read as the separator, anything else makes the credential malformed, never the origin's.
     pub fn read(header: Option<&str>) -> Self {
-        let Some(token) = bearer_text(header) else {
+        let Some((scheme, token)) = our_credential(header) else {
             return Self::Absent;
         };
         let b64token = |byte: u8| byte.is_ascii_alphanumeric() || b"-._~+/".contains(&byte);
@@ -91,7 +118,12 @@ impl BearerCredential {
         if body.is_empty() || token.len() > MAX_BEARER_TOKEN || !body.bytes().all(b64token) {
             return Self::Malformed;
         }
-        Self::Token(AccessToken::new(token.to_owned()))
+        let token = AccessToken::new(token.to_owned());
+        match scheme {
+            Some(Scheme::Bearer) => Self::Token(token),
+            Some(Scheme::Dpop) => Self::Proven(token),
+            None => Self::Malformed,
+        }
     }
 
     /// Whether the request presented a bearer token at all, well-formed or not: then it is
@@ -205,8 +237,11 @@ pub struct RequestFacts {
     pub query: Option<String>,
     /// The session cookies found in `Cookie`, and what is left of it for the origin.
     pub cookies: SessionCookies,
-    /// An access token in `Authorization: Bearer`, which takes the cookies' place.
+    /// An access token in `Authorization: Bearer` or `DPoP`, which takes the cookies' place.
     pub bearer: BearerCredential,
+    /// The `DPoP` header, as sent (several joined by commas): the proof that comes with a
+    /// key-bound token, or with a token request that binds one.
+    pub dpop: Option<String>,
     /// `CF-Connecting-IP`; the platform sets it on every request it serves (not in local runs).
     pub client_ip: Option<String>,
     /// The URL's scheme and host (without port), as the client addressed this edge.
@@ -283,6 +318,7 @@ impl RequestFacts {
             query: raw.query.map(str::to_owned),
             cookies: SessionCookies::read(header("Cookie").as_deref(), names),
             bearer: BearerCredential::read(header("Authorization").as_deref()),
+            dpop: header("DPoP"),
             client_ip: header("CF-Connecting-IP"),
             scheme: raw.scheme.to_owned(),
             host: raw.host.to_owned(),

@@ -24,6 +24,7 @@ use crate::auth::names::role::Role;
 use crate::auth::names::username::Username;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::dpop::Thumbprint;
 use crate::auth::env::UnixTime;
 use crate::auth::names::session_id::SessionId;
 use crate::auth::session::device::Device;
@@ -129,6 +130,10 @@ pub struct SessionRecord {
     /// for password sign-ins, providers that send no `sid`, and records written before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_session: Option<String>,
+    /// The key the session is bound to (DPoP, RFC 9449): its refresh token is taken only with a
+    /// proof by this key, and its access tokens name it. `None` for a bearer or browser session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<Thumbprint>,
 }
 
 /// Where a login came from, as far as the platform tells.
@@ -179,6 +184,7 @@ impl SessionRecord {
             },
             signed_in_from: None,
             provider_session: None,
+            key: None,
         }
     }
 
@@ -352,6 +358,7 @@ mod tests {
             user: &session.user,
             session: session.id.as_str(),
             roles: &[],
+            key: None,
         };
         // Tokens minted all along the session's life, the last ones capped at its absolute end.
         let step = policy.access_ttl / 2;

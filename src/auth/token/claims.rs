@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::auth::dpop::Thumbprint;
 use crate::auth::names::role::Role;
 use crate::auth::names::username::Username;
 
@@ -52,6 +53,18 @@ pub struct IdentityClaims {
     pub roles: Vec<Role>,
     /// The kind marker, so a token of one kind never passes for another.
     pub knd: TokenKind,
+    /// The key the session is bound to (RFC 9449 §6.1), when its client proved one: an access
+    /// token that names it is refused without a proof by that key, and the origin learns it
+    /// from the assertion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// The `cnf` claim of a key-bound token: the key's thumbprint (`jkt`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// The RFC 7638 SHA-256 thumbprint of the client's key.
+    pub jkt: Thumbprint,
 }
 
 /// Who issues tokens and who they are for.
@@ -73,4 +86,6 @@ pub struct Subject<'a> {
     pub session: &'a str,
     /// The roles, written as `roles`; too many or too long ones make minting fail.
     pub roles: &'a [Role],
+    /// The key the session is bound to, written as `cnf.jkt`; `None` for a bearer session.
+    pub key: Option<&'a Thumbprint>,
 }

@@ -6,7 +6,7 @@ use jwt_compact::{Algorithm, AlgorithmSignature, Claims};
 use serde::Serialize;
 
 use super::claims::{
-    Audience, IdentityClaims, Subject, TokenKind, MAX_ASSERTION_TTL, MAX_TOKEN_BYTES,
+    Audience, Confirmation, IdentityClaims, Subject, TokenKind, MAX_ASSERTION_TTL, MAX_TOKEN_BYTES,
 };
 use super::error::MintError;
 use super::keys::{AssertionKeyRing, KeyRing, SessionKeyRing};
@@ -81,6 +81,7 @@ pub fn prepare<A: Algorithm>(
         jti: crate::auth::names::encoding::b64url(&jti_bytes),
         roles: subject.roles.to_vec(),
         knd: kind,
+        cnf: subject.key.map(|jkt| Confirmation { jkt: jkt.clone() }),
     });
     claims.issued_at = Some(at(now)?);
     claims.not_before = Some(at(now)?);

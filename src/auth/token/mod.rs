@@ -24,7 +24,7 @@ pub mod validate;
 pub mod validity;
 
 pub use claims::{
-    Audience, IdentityClaims, Subject, TokenKind, ACCESS_TYP, ASSERTION_TYP, MAX_ASSERTION_TTL,
+    Audience, Confirmation, IdentityClaims, Subject, TokenKind, ACCESS_TYP, ASSERTION_TYP, MAX_ASSERTION_TTL,
     MAX_TOKEN_BYTES,
 };
 pub use error::{MintError, TokenError};

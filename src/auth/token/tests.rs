@@ -36,6 +36,7 @@ fn access_token(ring: &SessionKeyRing, now: UnixTime, ttl: i64) -> String {
         user: &named("alice"),
         session: "c2Vzc2lvbi1pZC0xNmJ5dA",
         roles: &roles,
+        key: None,
     };
     issue_access(
         ring,
@@ -347,6 +348,7 @@ fn assertions_are_ed25519_short_lived_and_never_access_tokens() {
         user: &named("alice"),
         session: "c2Vzc2lvbi1pZC0xNmJ5dA",
         roles: &roles,
+        key: None,
     };
     let token = issue_assertion(
         &assertion_ring,
@@ -407,6 +409,7 @@ fn minting_fails_closed() {
         user: &named("alice"),
         session: "s",
         roles: &roles,
+        key: None,
     };
     let too_big = issue_access(
         &ring,

@@ -10,6 +10,7 @@ use super::error::TokenError;
 use super::jws::{verify_jws, VerifiedJws};
 use super::keys::{AssertionKeyRing, KeyRing, SessionKeyRing};
 use super::validity::{validity, TimeError};
+use crate::auth::dpop::Thumbprint;
 use crate::auth::env::UnixTime;
 use crate::auth::names::role::Role;
 use crate::auth::names::session_id::SessionId;
@@ -50,6 +51,11 @@ impl Validated {
     /// The roles the token carries, as they were at login.
     pub fn roles(&self) -> &[Role] {
         &self.claims.roles
+    }
+
+    /// The key the token is bound to (`cnf.jkt`), if any.
+    pub fn key(&self) -> Option<&Thumbprint> {
+        self.claims.cnf.as_ref().map(|cnf| &cnf.jkt)
     }
 
     /// The token's unique id (`jti`).

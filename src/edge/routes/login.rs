@@ -20,7 +20,8 @@ use super::pages::login_origin;
 use crate::auth::gate::signin::{
     Delivery, Opened, Opening, PasswordAttempt, SignInPorts, SignInRefusal,
 };
-use crate::auth::gate::{Restored, SessionTokens};
+use crate::auth::dpop::Thumbprint;
+use crate::auth::gate::{Refusal, Restored, SessionTokens};
 use crate::auth::http::answers::{SessionAnswer, SessionView, TokenAnswer, UserView};
 use crate::auth::http::redirect::safe_next;
 use crate::auth::http::request::RequestFacts;
@@ -57,6 +58,7 @@ async fn sign_in(
     ctx: &Ctx<'_>,
     attempt: &LoginRequest,
     delivery: Delivery,
+    key: Option<Thumbprint>,
 ) -> EdgeResult<std::result::Result<Opened, SignInRefusal>> {
     let floor = match ctx.config.login_failure_floor_ms {
         0 => None,
@@ -78,6 +80,7 @@ async fn sign_in(
         delivery,
         signed_in_from: login_origin(req, facts, ctx),
         provider_session: None,
+        key,
     };
     let outcome = ctx
         .gate()
@@ -115,7 +118,7 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
     let format = attempt.format;
     let next = safe_next(attempt.next.as_deref());
     let Opened { record, tokens } =
-        match sign_in(&req, facts, ctx, &attempt, Delivery::Cookies).await? {
+        match sign_in(&req, facts, ctx, &attempt, Delivery::Cookies, None).await? {
             Ok(opened) => opened,
             Err(refusal) => {
                 return Ok(answer::sign_in_refused(
@@ -136,14 +139,20 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
 
 /// `POST /auth/token`: a password grant (a login) or a refresh grant, answered with the tokens in
 /// a JSON body (OAuth 2.0's token response) and no cookie. Nothing here reads the request's
-/// cookies: its refresh token comes in the body, and a login opens one more session.
+/// cookies: its refresh token comes in the body, and a login opens one more session. A `DPoP`
+/// proof binds a new session to its key; a bound session's refresh needs a proof by that key.
 pub(super) async fn token(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
     let body = req.bytes().await?;
     let grant = parse_token_request(facts.content_type.as_deref(), &body)
         .map_err(|err| EdgeError::BadRequest(err.to_string()))?;
+    let proof = match ctx.gate().token_request_proof(facts).await {
+        Ok(proof) => proof,
+        Err(refusal) => return Ok(answer::token_request_refused(refusal)?),
+    };
+    let key = proof.as_ref().map(|proof| proof.thumbprint().clone());
     let (record, tokens) = match grant {
         TokenRequest::Password(attempt) => {
-            match sign_in(&req, facts, ctx, &attempt, Delivery::Body).await? {
+            match sign_in(&req, facts, ctx, &attempt, Delivery::Body, key).await? {
                 Ok(Opened { record, tokens }) => (record, tokens),
                 Err(refusal) => {
                     return Ok(answer::sign_in_refused(
@@ -155,10 +164,15 @@ pub(super) async fn token(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
                 }
             }
         }
-        TokenRequest::Refresh(presented) => match ctx.gate().refresh(&presented, facts).await {
-            Restored::Session { record, tokens } => (*record, tokens),
-            Restored::Refused(refusal) => return Err(refusal.into()),
-        },
+        TokenRequest::Refresh(presented) => {
+            match ctx.gate().refresh(&presented, facts, proof.as_ref()).await {
+                Restored::Session { record, tokens } => (*record, tokens),
+                Restored::Refused(refusal @ Refusal::Proof { .. }) => {
+                    return Ok(answer::token_request_refused(refusal)?)
+                }
+                Restored::Refused(refusal) => return Err(refusal.into()),
+            }
+        }
     };
     let SessionTokens {
         access,
@@ -168,7 +182,7 @@ pub(super) async fn token(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
     } = &tokens;
     let body = TokenAnswer {
         access_token: access.expose(),
-        token_type: "Bearer",
+        token_type: if record.key.is_some() { "DPoP" } else { "Bearer" },
         expires_in: *access_expires_in,
         refresh_token: refresh.as_ref().map(|refresh| refresh.expose().as_str()),
         refresh_token_expires_in: refresh.as_ref().map(|_| *refresh_expires_in),

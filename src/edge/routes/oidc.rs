@@ -470,6 +470,7 @@ async fn callback(
         delivery: Delivery::Cookies,
         signed_in_from: login_origin(&req, facts, ctx),
         provider_session: None,
+        key: None,
     };
     let gate = ctx.gate();
     let marks = KvMarks::new(ctx.env)?;

@@ -110,6 +110,10 @@ async fn forward(
     if facts.bearer.presented() {
         edits.drop.push("Authorization");
     }
+    // So is a DPoP proof, with a token or without.
+    if facts.dpop.is_some() {
+        edits.drop.push("DPoP");
+    }
     if connection == Connection::WebSocket {
         edits.set.push(("Upgrade", "websocket"));
     }

@@ -82,7 +82,7 @@ pub(super) async fn refresh(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
             )),
         };
     };
-    match gate.refresh(&presented, facts).await {
+    match gate.refresh(&presented, facts, None).await {
         Restored::Session { record, tokens } => {
             let mut response = http::json(&SessionAnswer::session_of(&record), 200)?;
             http::add_cookies(&mut response, &gate.session_cookies(&tokens)?)?;
