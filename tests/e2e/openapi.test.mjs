@@ -56,12 +56,13 @@ after(async () => {
   await provider?.close();
 });
 
-/** Runs schemathesis against `target` with `args` and `env`; resolves to { code, output }. */
-function schemathesis(target, args, env = {}) {
+/** Runs schemathesis against `target` with `args`, `env` and the settings file `config`;
+ * resolves to { code, output }. */
+function schemathesis(target, args, env = {}, config = "tests/api/schemathesis.toml") {
   assert.ok(existsSync(SCHEMATHESIS), `${SCHEMATHESIS} is missing: run scripts/setup.sh --test`);
   const child = spawn(
     SCHEMATHESIS,
-    ["--config-file", "tests/api/schemathesis.toml", "--no-color"]
+    ["--config-file", config, "--no-color"]
       .concat(["run", "www/openapi.yaml", "--url", target.url, ...args]),
     {
       cwd: ROOT,
@@ -127,6 +128,20 @@ test("as an API client with bearer tokens: the session endpoints' answers match 
   await check(t, edge, [...options("bearer"), "--include-tag", "sessions"], {
     SCHEMATHESIS_HOOKS: "tests/api/bearer_first.py",
   });
+});
+
+test("as an API client with DPoP-bound tokens: the session endpoints' answers match too", async (t) => {
+  const { code, output } = await schemathesis(
+    edge,
+    [...options("dpop"), "--include-tag", "sessions"],
+    { SCHEMATHESIS_HOOKS: "tests/api/dpop_client.py", EDGEGATE_URL: edge.url },
+    "tests/api/schemathesis-dpop.toml",
+  );
+  assert.equal(code, 0, `schemathesis found answers that do not match the document:\n${output}`);
+  // The hook signs every request of an operation that takes dpopToken; none signed, none checked.
+  const signed = Number(/dpop_client: (\d+) requests signed/.exec(output)?.[1] ?? 0);
+  assert.ok(signed > 0, `the DPoP client signed no request:\n${output}`);
+  t.diagnostic(`${signed} requests with DPoP proofs; ${output.slice(output.lastIndexOf("SUMMARY"))}`);
 });
 
 test("throttled at the default login limits: the sign-in answers match too", async (t) => {
