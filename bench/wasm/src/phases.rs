@@ -18,7 +18,8 @@ use edgegate::auth::config::Config;
 use edgegate::auth::env::{OsEntropy, UnixTime};
 use edgegate::auth::gate::cache::{CacheSettings, IsolateCaches};
 use edgegate::auth::gate::{
-    poll_once, AssertionSigner, AuditSink, Gate, LocalSigner, NoAccountCheck, NoBackground, NoProofs, Verdict,
+    poll_once, AssertionSigner, AuditSink, Gate, LocalSigner, NoAccountCheck, NoBackground,
+    NoProofs, Verdict,
 };
 use edgegate::auth::http::forward::{identity_headers, Identity};
 use edgegate::auth::http::request::{RawRequest, RequestFacts};
@@ -128,6 +129,7 @@ impl Fixture {
             user: &Username::parse("alice@example.com").unwrap(),
             session: session.as_str(),
             roles: &roles,
+            key: None,
         };
         let token = issue_access(
             &config.session_keys,
@@ -285,6 +287,7 @@ impl Fixture {
             session: "sid".into(),
             roles: vec![Role::parse("member").expect("a valid role")],
             assertion: Assertion::new("a.b.c".into()),
+            key: None,
         }
     }
 

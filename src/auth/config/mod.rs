@@ -8,8 +8,8 @@
 pub use crate::auth::env::vars::ConfigError;
 use crate::auth::env::vars::{problem, Vars as Reader};
 
-use crate::auth::dpop::{DpopPolicy, NonceKey};
 use crate::auth::accounts::throttle::Limit;
+use crate::auth::dpop::{DpopPolicy, NonceKey};
 use crate::auth::http::cookie::CookieSpec;
 use crate::auth::http::path::RequestPath;
 use crate::auth::oidc::config::OidcConfig;

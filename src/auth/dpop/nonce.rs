@@ -27,7 +27,10 @@ pub struct NonceKey([u8; 32]);
 impl NonceKey {
     /// The nonce key of a deployment: a MAC of a fixed label under its session signing key.
     pub fn derive(ring: &SessionKeyRing) -> Self {
-        Self(mac(ring.signing_key().key().as_ref(), b"edgegate DPoP nonce key"))
+        Self(mac(
+            ring.signing_key().key().as_ref(),
+            b"edgegate DPoP nonce key",
+        ))
     }
 
     fn window_mac(&self, window: i64) -> [u8; 32] {

@@ -8,9 +8,9 @@ use super::nonce::NonceKey;
 use super::proof::{check, normalized_url, token_hash, ProofError, ProofRequest, PROOF_LIFETIME};
 use super::replay::SeenProofs;
 use super::thumbprint::Thumbprint;
-use crate::auth::names::encoding::b64url;
 use crate::auth::oidc::keys::{LocalSignatureCheck, ProviderAlg, ProviderKey};
 use crate::auth::token::keys::SessionKeyRing;
+use crate::testing::dpop_client::DpopClient;
 
 const NOW: i64 = 1_800_000_000;
 const URL: &str = "https://edge.example/api/items";
@@ -46,50 +46,41 @@ fn the_rfc_9449_example_proof() {
         now: 1_562_262_616,
         leeway: 5,
     };
-    let verified = block_on(check(proof, &request, &LocalSignatureCheck, &SeenProofs::default()))
-        .expect("the RFC's example verifies");
+    let verified = block_on(check(
+        proof,
+        &request,
+        &LocalSignatureCheck,
+        &SeenProofs::default(),
+    ))
+    .expect("the RFC's example verifies");
     assert_eq!(
         verified.thumbprint().as_str(),
         "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
     );
 }
 
-/// A client's Ed25519 key, and proofs it makes.
-struct Client {
-    key: ed25519_compact::KeyPair,
-}
+/// The unit tests' client: every proof is a GET of [`URL`] at [`NOW`] for "the-token".
+struct Client(DpopClient);
 
 impl Client {
     fn new(seed: u8) -> Self {
-        Self {
-            key: ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new([seed; 32])),
-        }
-    }
-
-    fn jwk(&self) -> Value {
-        json!({"kty": "OKP", "crv": "Ed25519", "x": b64url(self.key.pk.as_ref())})
+        Self(DpopClient::new(seed))
     }
 
     fn thumbprint(&self) -> Thumbprint {
-        Thumbprint::of(&ProviderKey::from_jwk("", ProviderAlg::Ed25519, &self.jwk()).unwrap())
-    }
-
-    fn sign(&self, header: &Value, claims: &Value) -> String {
-        let input = format!(
-            "{}.{}",
-            b64url(header.to_string().as_bytes()),
-            b64url(claims.to_string().as_bytes())
-        );
-        let signature = self.key.sk.sign(input.as_bytes(), None);
-        format!("{input}.{}", b64url(signature.as_ref()))
+        self.0.thumbprint()
     }
 
     fn header(&self) -> Value {
-        json!({"typ": "dpop+jwt", "alg": "EdDSA", "jwk": self.jwk()})
+        self.0.header()
     }
 
     fn claims(&self, jti: &str) -> Value {
-        json!({"jti": jti, "htm": "GET", "htu": URL, "iat": NOW, "ath": token_hash("the-token")})
+        self.0.claims(jti, "GET", URL, NOW, Some("the-token"))
+    }
+
+    fn sign(&self, header: &Value, claims: &Value) -> String {
+        self.0.sign(header, claims)
     }
 
     fn proof(&self, jti: &str) -> String {
@@ -110,20 +101,31 @@ fn request<'a>(bound_to: Option<&'a Thumbprint>) -> ProofRequest<'a> {
 }
 
 fn judge(proof: &str, request: &ProofRequest<'_>) -> Result<Thumbprint, ProofError> {
-    block_on(check(proof, request, &LocalSignatureCheck, &SeenProofs::default()))
-        .map(|verified| verified.thumbprint().clone())
+    block_on(check(
+        proof,
+        request,
+        &LocalSignatureCheck,
+        &SeenProofs::default(),
+    ))
+    .map(|verified| verified.thumbprint().clone())
 }
 
 #[test]
 fn a_proof_by_the_bound_key_passes_and_names_it() {
     let client = Client::new(1);
     let thumbprint = client.thumbprint();
-    assert_eq!(judge(&client.proof("a"), &request(Some(&thumbprint))), Ok(thumbprint.clone()));
+    assert_eq!(
+        judge(&client.proof("a"), &request(Some(&thumbprint))),
+        Ok(thumbprint.clone())
+    );
     // Ed25519 by its RFC 9864 name too.
     let mut header = client.header();
     header["alg"] = json!("Ed25519");
     assert_eq!(
-        judge(&client.sign(&header, &client.claims("b")), &request(Some(&thumbprint))),
+        judge(
+            &client.sign(&header, &client.claims("b")),
+            &request(Some(&thumbprint))
+        ),
         Ok(thumbprint)
     );
 }
@@ -146,30 +148,118 @@ fn every_hostile_proof_is_refused_with_its_reason() {
     forged.truncate(forged.len() - 4);
     forged.push_str("AAAA");
     let cases: Vec<(&str, String, ProofError)> = vec![
-        ("alg none", with_header(&|h| h["alg"] = json!("none")), ProofError::Algorithm),
-        ("alg HS256", with_header(&|h| h["alg"] = json!("HS256")), ProofError::Algorithm),
-        ("alg of another key type", with_header(&|h| h["alg"] = json!("ES256")), ProofError::Key),
-        ("typ JWT", with_header(&|h| h["typ"] = json!("JWT")), ProofError::Type),
-        ("no typ", with_header(&|h| drop(h.as_object_mut().unwrap().remove("typ"))), ProofError::Type),
-        ("crit", with_header(&|h| h["crit"] = json!(["exp"])), ProofError::Critical),
-        ("private member", with_header(&|h| h["jwk"]["d"] = json!("AAAA")), ProofError::Key),
-        ("symmetric jwk", with_header(&|h| h["jwk"] = json!({"kty": "oct", "k": "AAAA"})), ProofError::Key),
-        ("no jwk", with_header(&|h| drop(h.as_object_mut().unwrap().remove("jwk"))), ProofError::Key),
-        ("another method", with_claims(&|c| c["htm"] = json!("POST")), ProofError::Method),
-        ("another URL", with_claims(&|c| c["htu"] = json!("https://edge.example/api/other")), ProofError::Url),
-        ("another host", with_claims(&|c| c["htu"] = json!("https://evil.example/api/items")), ProofError::Url),
-        ("too old", with_claims(&|c| c["iat"] = json!(NOW - PROOF_LIFETIME - 1)), ProofError::Time),
-        ("from the future", with_claims(&|c| c["iat"] = json!(NOW + 6)), ProofError::Time),
-        ("no ath", with_claims(&|c| drop(c.as_object_mut().unwrap().remove("ath"))), ProofError::TokenHash),
-        ("ath of another token", with_claims(&|c| c["ath"] = json!(token_hash("other"))), ProofError::TokenHash),
-        ("no jti", with_claims(&|c| drop(c.as_object_mut().unwrap().remove("jti"))), ProofError::Malformed),
-        ("long jti", with_claims(&|c| c["jti"] = json!("j".repeat(129))), ProofError::Malformed),
-        ("iat as text", with_claims(&|c| c["iat"] = json!(NOW.to_string())), ProofError::Malformed),
+        (
+            "alg none",
+            with_header(&|h| h["alg"] = json!("none")),
+            ProofError::Algorithm,
+        ),
+        (
+            "alg HS256",
+            with_header(&|h| h["alg"] = json!("HS256")),
+            ProofError::Algorithm,
+        ),
+        (
+            "alg of another key type",
+            with_header(&|h| h["alg"] = json!("ES256")),
+            ProofError::Key,
+        ),
+        (
+            "typ JWT",
+            with_header(&|h| h["typ"] = json!("JWT")),
+            ProofError::Type,
+        ),
+        (
+            "no typ",
+            with_header(&|h| drop(h.as_object_mut().unwrap().remove("typ"))),
+            ProofError::Type,
+        ),
+        (
+            "crit",
+            with_header(&|h| h["crit"] = json!(["exp"])),
+            ProofError::Critical,
+        ),
+        (
+            "private member",
+            with_header(&|h| h["jwk"]["d"] = json!("AAAA")),
+            ProofError::Key,
+        ),
+        (
+            "symmetric jwk",
+            with_header(&|h| h["jwk"] = json!({"kty": "oct", "k": "AAAA"})),
+            ProofError::Key,
+        ),
+        (
+            "no jwk",
+            with_header(&|h| drop(h.as_object_mut().unwrap().remove("jwk"))),
+            ProofError::Key,
+        ),
+        (
+            "another method",
+            with_claims(&|c| c["htm"] = json!("POST")),
+            ProofError::Method,
+        ),
+        (
+            "another URL",
+            with_claims(&|c| c["htu"] = json!("https://edge.example/api/other")),
+            ProofError::Url,
+        ),
+        (
+            "another host",
+            with_claims(&|c| c["htu"] = json!("https://evil.example/api/items")),
+            ProofError::Url,
+        ),
+        (
+            "too old",
+            with_claims(&|c| c["iat"] = json!(NOW - PROOF_LIFETIME - 1)),
+            ProofError::Time,
+        ),
+        (
+            "from the future",
+            with_claims(&|c| c["iat"] = json!(NOW + 6)),
+            ProofError::Time,
+        ),
+        (
+            "no ath",
+            with_claims(&|c| drop(c.as_object_mut().unwrap().remove("ath"))),
+            ProofError::TokenHash,
+        ),
+        (
+            "ath of another token",
+            with_claims(&|c| c["ath"] = json!(token_hash("other"))),
+            ProofError::TokenHash,
+        ),
+        (
+            "no jti",
+            with_claims(&|c| drop(c.as_object_mut().unwrap().remove("jti"))),
+            ProofError::Malformed,
+        ),
+        (
+            "long jti",
+            with_claims(&|c| c["jti"] = json!("j".repeat(129))),
+            ProofError::Malformed,
+        ),
+        (
+            "iat as text",
+            with_claims(&|c| c["iat"] = json!(NOW.to_string())),
+            ProofError::Malformed,
+        ),
         ("forged signature", forged, ProofError::Signature),
-        ("two headers", format!("{}, {}", client.proof("x"), client.proof("y")), ProofError::Several),
-        ("oversized", format!("{}.{}.{}", "a".repeat(5000), "b", "c"), ProofError::TooLarge),
+        (
+            "two headers",
+            format!("{}, {}", client.proof("x"), client.proof("y")),
+            ProofError::Several,
+        ),
+        (
+            "oversized",
+            format!("{}.{}.{}", "a".repeat(5000), "b", "c"),
+            ProofError::TooLarge,
+        ),
         ("not a JWS", "a.b".to_owned(), ProofError::Malformed),
-        ("by another key", Client::new(2).proof("x"), ProofError::OtherKey),
+        (
+            "by another key",
+            Client::new(2).proof("x"),
+            ProofError::OtherKey,
+        ),
     ];
     for (name, proof, reason) in cases {
         assert_eq!(judge(&proof, &request(Some(&bound))), Err(reason), "{name}");
@@ -216,8 +306,14 @@ fn nonces_are_accepted_for_two_periods_and_only_from_this_key() {
     assert!(!key.accepts("not-a-nonce", NOW));
 
     let client = Client::new(1);
-    let req = ProofRequest { nonces: Some(&key), ..request(None) };
-    assert_eq!(judge(&client.proof("n"), &req), Err(ProofError::NonceNeeded));
+    let req = ProofRequest {
+        nonces: Some(&key),
+        ..request(None)
+    };
+    assert_eq!(
+        judge(&client.proof("n"), &req),
+        Err(ProofError::NonceNeeded)
+    );
     let mut claims = client.claims("n");
     claims["nonce"] = json!(nonce);
     assert!(judge(&client.sign(&client.header(), &claims), &req).is_ok());
@@ -231,10 +327,16 @@ fn nonces_are_accepted_for_two_periods_and_only_from_this_key() {
 #[test]
 fn urls_compare_without_query_fragment_case_or_default_port() {
     let same = |a: &str, b: &str| normalized_url(a) == normalized_url(b);
-    assert!(same("https://Edge.Example:443/a?x=1#f", "https://edge.example/a"));
+    assert!(same(
+        "https://Edge.Example:443/a?x=1#f",
+        "https://edge.example/a"
+    ));
     assert!(same("HTTPS://edge.example", "https://edge.example/"));
     assert!(!same("https://edge.example/A", "https://edge.example/a"));
-    assert!(!same("https://edge.example:8443/a", "https://edge.example/a"));
+    assert!(!same(
+        "https://edge.example:8443/a",
+        "https://edge.example/a"
+    ));
     assert!(!same("http://edge.example/a", "https://edge.example/a"));
     assert_eq!(normalized_url("https://user@edge.example/a"), None);
     assert_eq!(normalized_url("ftp://edge.example/a"), None);

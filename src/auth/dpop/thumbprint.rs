@@ -29,17 +29,17 @@ impl Thumbprint {
         // Lexicographic member order, no whitespace (RFC 7638 §3.2); the values are base64url
         // or fixed names, so their JSON is the plain quoted text.
         let canonical = match key.alg() {
-            ProviderAlg::Rs256 => format!(
-                r#"{{"e":{},"kty":"RSA","n":{}}}"#,
-                member("e"),
-                member("n")
-            ),
+            ProviderAlg::Rs256 => {
+                format!(r#"{{"e":{},"kty":"RSA","n":{}}}"#, member("e"), member("n"))
+            }
             ProviderAlg::Es256 => format!(
                 r#"{{"crv":"P-256","kty":"EC","x":{},"y":{}}}"#,
                 member("x"),
                 member("y")
             ),
-            ProviderAlg::Ed25519 => format!(r#"{{"crv":"Ed25519","kty":"OKP","x":{}}}"#, member("x")),
+            ProviderAlg::Ed25519 => {
+                format!(r#"{{"crv":"Ed25519","kty":"OKP","x":{}}}"#, member("x"))
+            }
         };
         Self(b64url(&Sha256::digest(canonical.as_bytes())))
     }

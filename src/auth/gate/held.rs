@@ -21,10 +21,14 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             BearerCredential::Token(token) => Some(token.expose().as_str()),
             // A bound token holds its session only with a proof by its key.
             BearerCredential::Proven(token) => {
-                return Ok(self.proven_access(req, token).await.ok().map(|access| Held {
-                    id: access.session().clone(),
-                    user: access.user().clone(),
-                }))
+                return Ok(self
+                    .proven_access(req, token)
+                    .await
+                    .ok()
+                    .map(|access| Held {
+                        id: access.session().clone(),
+                        user: access.user().clone(),
+                    }))
             }
             BearerCredential::Malformed => return Ok(None),
             BearerCredential::Absent => cookies.access(),

@@ -23,7 +23,12 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         let mut event = self
             .log(EventKind::DpopRefused)
             .client(req.client())
-            .detail(format!("{} {}: {}", req.method, req.path, refusal.message()));
+            .detail(format!(
+                "{} {}: {}",
+                req.method,
+                req.path,
+                refusal.message()
+            ));
         if let Some(access) = access {
             event = event.user(access.user()).session(access.session().as_str());
         }
@@ -98,11 +103,9 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         };
         match self.checked_proof(req, Some(token), Some(bound_to)).await {
             Ok(_) => Ok(access),
-            Err(error) => Err(self.proof_refused(
-                req,
-                Refusal::Proof { error, nonce: None },
-                Some(&access),
-            )),
+            Err(error) => {
+                Err(self.proof_refused(req, Refusal::Proof { error, nonce: None }, Some(&access)))
+            }
         }
     }
 

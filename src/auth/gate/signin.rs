@@ -8,9 +8,9 @@
 //! every credential failure (nothing tells accounts apart), each failure counted on every
 //! counter, a disabled account's sessions ended, the session the browser held replaced.
 
-use crate::auth::dpop::Thumbprint;
 use crate::auth::accounts::throttle::{Counter, Scope};
 use crate::auth::audit::{AuditEvent, EventKind};
+use crate::auth::dpop::Thumbprint;
 use crate::auth::env::EntropyError;
 use crate::auth::http::request::RequestFacts;
 use crate::auth::names::role::Role;

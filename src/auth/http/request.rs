@@ -74,7 +74,10 @@ pub fn our_credential(header: Option<&str>) -> Option<(Option<Scheme>, &str)> {
         strip_scheme(value.trim_start())
             .and_then(|(scheme, rest)| {
                 let token = rest.strip_prefix(|c: char| c == ' ' || c == '\t')?;
-                Some((Some(scheme), token.trim_start_matches([' ', '\t']).trim_end()))
+                Some((
+                    Some(scheme),
+                    token.trim_start_matches([' ', '\t']).trim_end(),
+                ))
             })
             .unwrap_or((None, "")),
     )
@@ -83,8 +86,13 @@ pub fn our_credential(header: Option<&str>) -> Option<(Option<Scheme>, &str)> {
 /// The credential of an `Authorization: Bearer` header, as [`our_credential`] reads it: empty
 /// when the header is ours but not one `Bearer` credential, `None` when it is not ours.
 pub fn bearer_text(header: Option<&str>) -> Option<&str> {
-    our_credential(header)
-        .map(|(scheme, text)| if scheme == Some(Scheme::Bearer) { text } else { "" })
+    our_credential(header).map(|(scheme, text)| {
+        if scheme == Some(Scheme::Bearer) {
+            text
+        } else {
+            ""
+        }
+    })
 }
 
 /// What the `Authorization` header says about an access token presented as a bearer token

@@ -24,8 +24,8 @@ pub mod validate;
 pub mod validity;
 
 pub use claims::{
-    Audience, Confirmation, IdentityClaims, Subject, TokenKind, ACCESS_TYP, ASSERTION_TYP, MAX_ASSERTION_TTL,
-    MAX_TOKEN_BYTES,
+    Audience, Confirmation, IdentityClaims, Subject, TokenKind, ACCESS_TYP, ASSERTION_TYP,
+    MAX_ASSERTION_TTL, MAX_TOKEN_BYTES,
 };
 pub use error::{MintError, TokenError};
 pub use jws::{verify_jws, VerifiedJws};

@@ -117,6 +117,9 @@ pub(super) async fn ed25519_sign(ring: &AssertionKeyRing, data: &[u8]) -> Result
     Ok(Uint8Array::new(&signature).to_vec())
 }
 
+/// One member of a WebCrypto algorithm object: its name and text value.
+type Member = (&'static str, &'static str);
+
 /// Provider-token and client-proof signatures checked by WebCrypto: the key's public JWK is
 /// imported (the core already vetted its type and size) and `crypto.subtle.verify` run with
 /// RSASSA-PKCS1-v1_5 or ECDSA P-256, both over SHA-256, or Ed25519. A JWS ES256 signature is already the `r || s` form WebCrypto
@@ -126,7 +129,7 @@ pub(in crate::edge) struct WebCryptoSignatureCheck;
 
 impl WebCryptoSignatureCheck {
     async fn check(key: &ProviderKey, message: &[u8], signature: &[u8]) -> Result<bool, String> {
-        let (import, params): (&[(&str, &str)], &[(&str, &str)]) = match key.alg() {
+        let (import, params): (&[Member], &[Member]) = match key.alg() {
             ProviderAlg::Rs256 => (
                 &[("name", "RSASSA-PKCS1-v1_5"), ("hash", "SHA-256")],
                 &[("name", "RSASSA-PKCS1-v1_5"), ("hash", "SHA-256")],
@@ -137,7 +140,7 @@ impl WebCryptoSignatureCheck {
             ),
             ProviderAlg::Ed25519 => (&[("name", "Ed25519")], &[("name", "Ed25519")]),
         };
-        let object = |fields: &[(&str, &str)]| -> Result<Object, String> {
+        let object = |fields: &[Member]| -> Result<Object, String> {
             let object = Object::new();
             for (name, value) in fields {
                 Reflect::set(&object, &JsValue::from_str(name), &JsValue::from_str(value))

@@ -17,10 +17,10 @@ use wasm_bindgen_futures::JsFuture;
 use worker::{web_sys, Request};
 
 use super::pages::login_origin;
+use crate::auth::dpop::Thumbprint;
 use crate::auth::gate::signin::{
     Delivery, Opened, Opening, PasswordAttempt, SignInPorts, SignInRefusal,
 };
-use crate::auth::dpop::Thumbprint;
 use crate::auth::gate::{Refusal, Restored, SessionTokens};
 use crate::auth::http::answers::{SessionAnswer, SessionView, TokenAnswer, UserView};
 use crate::auth::http::redirect::safe_next;
@@ -182,7 +182,11 @@ pub(super) async fn token(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
     } = &tokens;
     let body = TokenAnswer {
         access_token: access.expose(),
-        token_type: if record.key.is_some() { "DPoP" } else { "Bearer" },
+        token_type: if record.key.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        },
         expires_in: *access_expires_in,
         refresh_token: refresh.as_ref().map(|refresh| refresh.expose().as_str()),
         refresh_token_expires_in: refresh.as_ref().map(|_| *refresh_expires_in),
