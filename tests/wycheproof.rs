@@ -13,8 +13,10 @@ use std::path::Path;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use edgegate::auth::env::{random_bytes, OsEntropy};
-use edgegate::auth::oidc::keys::{LocalSignatureCheck, ProviderAlg, ProviderKey, SignatureCheck};
 use edgegate::auth::token::keys::{KeyError, SessionKeyRing};
+use edgegate::auth::token::public_keys::{
+    LocalSignatureCheck, PublicAlg, PublicKey, SignatureCheck,
+};
 use edgegate::auth::token::{verify_jws, TokenError};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
@@ -420,7 +422,7 @@ fn hmac_sha256_verdicts_match_with_full_length_tags_only() {
 
 /// A key of an OpenID provider, from a group's JWK, as the provider key set would hold it. Some
 /// EC groups give only the uncompressed point (`04 || x || y`); their JWK is written from it.
-fn provider_key(group: &Value, jwk_field: &str, alg: ProviderAlg) -> Option<ProviderKey> {
+fn provider_key(group: &Value, jwk_field: &str, alg: PublicAlg) -> Option<PublicKey> {
     let jwk = match group.get(jwk_field) {
         Some(jwk) => jwk.clone(),
         None => {
@@ -438,13 +440,13 @@ fn provider_key(group: &Value, jwk_field: &str, alg: ProviderAlg) -> Option<Prov
             })
         }
     };
-    ProviderKey::from_jwk("wycheproof", alg, &jwk).ok()
+    PublicKey::from_jwk("wycheproof", alg, &jwk).ok()
 }
 
 /// Runs one signature file through the provider-token signature check: the key from the group's
 /// JWK, then [`LocalSignatureCheck`], the native twin of the worker's WebCrypto check (which
 /// tests/e2e/wycheproof-webcrypto.test.mjs runs through the same cases inside workerd).
-fn provider_verdicts(file: &str, jwk_field: &str, alg: ProviderAlg, expected_cases: usize) {
+fn provider_verdicts(file: &str, jwk_field: &str, alg: PublicAlg, expected_cases: usize) {
     let Some(vectors) = load(file) else {
         return;
     };
@@ -479,7 +481,7 @@ fn rs256_verdicts_match_the_provider_token_check() {
     provider_verdicts(
         "rsa_signature_2048_sha256_test.json",
         "keyJwk",
-        ProviderAlg::Rs256,
+        PublicAlg::Rs256,
         259,
     );
 }
@@ -489,7 +491,7 @@ fn es256_verdicts_match_the_provider_token_check() {
     provider_verdicts(
         "ecdsa_secp256r1_sha256_p1363_test.json",
         "publicKeyJwk",
-        ProviderAlg::Es256,
+        PublicAlg::Es256,
         262,
     );
 }

@@ -7,7 +7,6 @@
 pub mod accounts;
 pub mod audit;
 pub mod config;
-pub mod dpop;
 pub mod env;
 pub mod gate;
 pub mod http;

@@ -3,10 +3,10 @@
 
 use serde_json::{json, Value};
 
-use crate::auth::dpop::proof::token_hash;
-use crate::auth::dpop::Thumbprint;
 use crate::auth::names::encoding::b64url;
-use crate::auth::oidc::keys::{ProviderAlg, ProviderKey};
+use crate::auth::names::thumbprint::Thumbprint;
+use crate::auth::token::dpop::proof::token_hash;
+use crate::auth::token::public_keys::{PublicAlg, PublicKey};
 
 /// A client's key pair, fixed by its seed.
 pub struct DpopClient {
@@ -28,7 +28,9 @@ impl DpopClient {
 
     /// The key's thumbprint, what tokens bound to it name.
     pub fn thumbprint(&self) -> Thumbprint {
-        Thumbprint::of(&ProviderKey::from_jwk("", ProviderAlg::Ed25519, &self.jwk()).unwrap())
+        PublicKey::from_jwk("", PublicAlg::Ed25519, &self.jwk())
+            .unwrap()
+            .thumbprint()
     }
 
     /// A correct header.

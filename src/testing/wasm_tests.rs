@@ -69,6 +69,7 @@ fn date_clock_drives_access_tokens_to_expiry() {
         user: &named("alice"),
         session: "c2Vzc2lvbi1pZC0xNmJ5dA",
         roles: &roles,
+        key: None,
     };
     let ttl = 300;
     let token = issue_access(&ring, &audience(), &subject, now, ttl, &OsEntropy).unwrap();
@@ -101,6 +102,7 @@ fn ed25519_assertions_sign_and_verify() {
         user: &named("alice"),
         session: "c2Vzc2lvbi1pZC0xNmJ5dA",
         roles: &[],
+        key: None,
     };
     let now = DateClock.now();
     let token = issue_assertion(&ring, &origin, &subject, now, 3600, &OsEntropy)

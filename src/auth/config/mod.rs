@@ -9,7 +9,6 @@ pub use crate::auth::env::vars::ConfigError;
 use crate::auth::env::vars::{problem, Vars as Reader};
 
 use crate::auth::accounts::throttle::Limit;
-use crate::auth::dpop::{DpopPolicy, NonceKey};
 use crate::auth::http::cookie::CookieSpec;
 use crate::auth::http::path::RequestPath;
 use crate::auth::oidc::config::OidcConfig;
@@ -17,6 +16,7 @@ use crate::auth::policy::{AccessPolicy, Rule};
 use crate::auth::secret::{AdminSecret, OriginSecret, MIN_ADMIN_SECRET_LEN};
 use crate::auth::session::device::BindingPolicy;
 use crate::auth::session::record::{SessionPolicy, MAX_LEEWAY};
+use crate::auth::token::dpop::{DpopPolicy, NonceKey};
 use crate::auth::token::keys::{AssertionKeyRing, SessionKeyRing};
 use crate::auth::token::{Audience, MAX_ASSERTION_TTL};
 

@@ -17,9 +17,9 @@
 //! Ending a session in this isolate forgets it in all three at once ([`IsolateCaches::forget`]),
 //! so the location that handles a logout refuses the old token at once.
 
-use crate::auth::dpop::SeenProofs;
 use crate::auth::names::role::Role;
 use crate::auth::names::username::Username;
+use crate::auth::token::dpop::SeenProofs;
 use core::cell::RefCell;
 use core::num::NonZeroUsize;
 

@@ -20,7 +20,6 @@ use crate::auth::oidc::flow::Flow;
 use crate::auth::oidc::flow::FLOW_TTL;
 use crate::auth::oidc::id_token::{validate_id_token, ProviderExpectation, ProviderTokenError};
 use crate::auth::oidc::identity::admit;
-use crate::auth::oidc::keys::{ProviderKeys, SignatureCheck};
 use crate::auth::oidc::logout::{
     logout_token_field, validate_logout_token, VerifiedLogout, MAX_SID_LEN,
 };
@@ -28,6 +27,7 @@ use crate::auth::session::kv_layout::{
     kv_expiration, logout_token_key, provider_session_key, used_state_key,
 };
 use crate::auth::session::store::{SessionStore, StoreError};
+use crate::auth::token::public_keys::{PublicKeys, SignatureCheck};
 
 use super::outcome::Held;
 use super::signin::{Opened, Opening, SignInError};
@@ -37,13 +37,13 @@ use super::{Accounts, AssertionSigner, Gate};
 #[allow(async_fn_in_trait)]
 pub trait ProviderLink {
     /// The discovery document and key set, from the isolate's cache while fresh; why not.
-    async fn metadata(&self) -> Result<(Rc<Discovery>, Rc<ProviderKeys>), String>;
+    async fn metadata(&self) -> Result<(Rc<Discovery>, Rc<PublicKeys>), String>;
     /// The key set fetched again after an unknown `kid`; `None` when the refetch budget says
     /// not yet.
     async fn refetch_keys(
         &self,
         discovery: &Rc<Discovery>,
-    ) -> Result<Option<Rc<ProviderKeys>>, String>;
+    ) -> Result<Option<Rc<PublicKeys>>, String>;
     /// Exchanges `code` and the PKCE `verifier` at the token endpoint; the ID token, or why not.
     async fn exchange(
         &self,
@@ -359,11 +359,11 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
 async fn verify_with_refetch<T, F, Fut>(
     link: &impl ProviderLink,
     discovery: &Rc<Discovery>,
-    keys: Rc<ProviderKeys>,
+    keys: Rc<PublicKeys>,
     verify: F,
 ) -> Result<Result<T, ProviderTokenError>, String>
 where
-    F: Fn(Rc<ProviderKeys>) -> Fut,
+    F: Fn(Rc<PublicKeys>) -> Fut,
     Fut: core::future::Future<Output = Result<T, ProviderTokenError>>,
 {
     let verified = verify(keys).await;

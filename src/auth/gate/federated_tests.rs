@@ -12,8 +12,8 @@ use crate::auth::gate::tests::{config_with, World, CHROME_LINUX};
 use crate::auth::http::request::tests::facts;
 use crate::auth::names::session_id::SessionId;
 use crate::auth::oidc::id_token::test_support::{id_claims, jwks, keys, sign, CLIENT, ISSUER, NOW};
-use crate::auth::oidc::keys::LocalSignatureCheck;
 use crate::auth::oidc::logout::BACKCHANNEL_EVENT;
+use crate::auth::token::public_keys::LocalSignatureCheck;
 
 fn world() -> World {
     World::new(config_with(&[
@@ -63,7 +63,7 @@ impl FakeLink {
 }
 
 impl ProviderLink for FakeLink {
-    async fn metadata(&self) -> Result<(Rc<Discovery>, Rc<ProviderKeys>), String> {
+    async fn metadata(&self) -> Result<(Rc<Discovery>, Rc<PublicKeys>), String> {
         let keys = match self.stale_keys {
             true => {
                 let mut set = jwks();
@@ -71,7 +71,7 @@ impl ProviderLink for FakeLink {
                     .as_array_mut()
                     .unwrap()
                     .retain(|key| key["kid"] != "rsa-1");
-                ProviderKeys::from_jwks(set.to_string().as_bytes()).unwrap()
+                PublicKeys::from_jwks(set.to_string().as_bytes()).unwrap()
             }
             false => keys(),
         };
@@ -84,7 +84,7 @@ impl ProviderLink for FakeLink {
     async fn refetch_keys(
         &self,
         _discovery: &Rc<Discovery>,
-    ) -> Result<Option<Rc<ProviderKeys>>, String> {
+    ) -> Result<Option<Rc<PublicKeys>>, String> {
         self.refetches.set(self.refetches.get() + 1);
         if self.refetch_fails {
             return Err("provider keys: answered 500".into());

@@ -34,10 +34,10 @@ pub use refusal::{Denied, InternalCause, Refusal};
 
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::config::Config;
-use crate::auth::dpop::proof::ProofSignatures;
 use crate::auth::env::{Entropy, UnixTime};
 use crate::auth::gate::cache::IsolateCaches;
 use crate::auth::session::store::{SessionStore, StoreError};
+use crate::auth::token::dpop::proof::ProofSignatures;
 
 /// One request's view of everything the decision needs.
 pub struct Gate<'a, S, A, G> {
@@ -77,5 +77,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
 
 #[cfg(test)]
 mod at_once_tests;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod proof_tests;
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,9 @@
 //! The values the gate decides: who a request speaks for, a session's new tokens, the outcome
 //! of a refresh, and the verdict on a protected request.
 
-use crate::auth::dpop::Thumbprint;
 use crate::auth::http::cookie::SetCookie;
 use crate::auth::names::role::Role;
+use crate::auth::names::thumbprint::Thumbprint;
 use crate::auth::names::username::Username;
 
 use crate::auth::env::UnixTime;

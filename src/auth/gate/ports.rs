@@ -4,9 +4,9 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::auth::dpop::proof::ProofSignatures;
 use crate::auth::names::username::Username;
-use crate::auth::oidc::keys::ProviderKey;
+use crate::auth::token::dpop::proof::ProofSignatures;
+use crate::auth::token::public_keys::PublicKey;
 
 use super::outcome::Held;
 
@@ -63,7 +63,7 @@ pub struct NoProofs;
 impl ProofSignatures for NoProofs {
     fn verifies<'a>(
         &'a self,
-        _key: &'a ProviderKey,
+        _key: &'a PublicKey,
         _message: &'a [u8],
         _signature: &'a [u8],
     ) -> Pin<Box<dyn Future<Output = bool> + 'a>> {

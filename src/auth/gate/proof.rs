@@ -2,11 +2,12 @@
 //! checked against the request and the token, every refusal logged.
 
 use crate::auth::audit::EventKind;
-use crate::auth::dpop::proof::{check, ProofError, ProofRequest, VerifiedProof};
-use crate::auth::dpop::{DpopPolicy, Thumbprint};
 use crate::auth::http::request::RequestFacts;
+use crate::auth::names::thumbprint::Thumbprint;
 use crate::auth::secret::AccessToken;
 use crate::auth::session::store::SessionStore;
+use crate::auth::token::dpop::proof::{check, ProofError, ProofRequest, VerifiedProof};
+use crate::auth::token::dpop::DpopPolicy;
 use crate::auth::token::VerifiedAccess;
 
 use super::*;

@@ -2,12 +2,12 @@
 //! binding.
 
 use crate::auth::audit::EventKind;
-use crate::auth::dpop::{ProofError, VerifiedProof};
 use crate::auth::http::request::RequestFacts;
 use crate::auth::session::device::{compare, Binding, BindingPolicy, Device};
 use crate::auth::session::record::SessionRecord;
 use crate::auth::session::refresh::{NewRefresh, PresentedRefresh};
 use crate::auth::session::store::{Rotation, SessionStore};
+use crate::auth::token::dpop::{ProofError, VerifiedProof};
 
 use super::*;
 

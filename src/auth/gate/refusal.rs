@@ -5,12 +5,12 @@ use crate::auth::names::role::Role;
 use crate::auth::names::username::Username;
 use core::fmt;
 
-use crate::auth::dpop::ProofError;
 use crate::auth::http::cookie::CookieError;
 use crate::auth::http::path::PathError;
 use crate::auth::http::redirect::Reason;
 use crate::auth::policy::RoleNeed;
 use crate::auth::session::store::StoreError;
+use crate::auth::token::dpop::ProofError;
 use crate::auth::token::MintError;
 
 /// Why a request gets no session; each maps to one status and error code of the HTTP contract.

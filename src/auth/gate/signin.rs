@@ -10,11 +10,11 @@
 
 use crate::auth::accounts::throttle::{Counter, Scope};
 use crate::auth::audit::{AuditEvent, EventKind};
-use crate::auth::dpop::Thumbprint;
 use crate::auth::env::EntropyError;
 use crate::auth::http::request::RequestFacts;
 use crate::auth::names::role::Role;
 use crate::auth::names::session_id::SessionId;
+use crate::auth::names::thumbprint::Thumbprint;
 use crate::auth::names::username::Username;
 use crate::auth::secret::Password;
 use crate::auth::session::record::{LoginSubject, SessionRecord, SignedInFrom};

@@ -11,8 +11,8 @@
 //! they entered), and the other values are checked before they become headers, bad ones an
 //! error, never silently cleaned.
 
-use crate::auth::dpop::Thumbprint;
 use crate::auth::names::role::Role;
+use crate::auth::names::thumbprint::Thumbprint;
 use crate::auth::names::username::Username;
 use crate::auth::secret::Assertion;
 use core::fmt;

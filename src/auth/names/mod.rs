@@ -4,4 +4,5 @@ pub mod encoding;
 pub mod provider;
 pub mod role;
 pub mod session_id;
+pub mod thumbprint;
 pub mod username;

@@ -12,10 +12,10 @@ use core::fmt;
 
 use serde_json::{Map, Value};
 
-use super::keys::{ProviderAlg, ProviderKeys, SignatureCheck};
 use crate::auth::env::UnixTime;
 use crate::auth::secret::ct_eq;
 use crate::auth::token::jws::{read_compact, StructureError};
+use crate::auth::token::public_keys::{PublicAlg, PublicKeys, SignatureCheck};
 use crate::auth::token::validity::{validity, TimeError};
 
 /// Longest provider token accepted; refused before it is parsed. ID tokens with many groups run
@@ -133,12 +133,12 @@ pub(super) struct SignedClaims {
 /// The JWS layer: size, structure, `crit`, `alg`, `kid`, key, signature.
 pub(super) async fn verify_signature(
     check: &impl SignatureCheck,
-    keys: &ProviderKeys,
+    keys: &PublicKeys,
     token: &str,
 ) -> Result<SignedClaims, ProviderTokenError> {
     let compact = read_compact(token, MAX_PROVIDER_TOKEN_BYTES)?;
     let untrusted = &compact.token;
-    let alg = ProviderAlg::from_name(untrusted.algorithm())
+    let alg = PublicAlg::from_name(untrusted.algorithm())
         .ok_or_else(|| ProviderTokenError::AlgorithmNotAllowed(untrusted.algorithm().into()))?;
     let kid = compact.kid();
     let key = keys
@@ -277,7 +277,7 @@ impl VerifiedIdToken {
 /// Validates an ID token for the sign-in whose `nonce` is `nonce`, its signature through `check`.
 pub async fn validate_id_token(
     check: &impl SignatureCheck,
-    keys: &ProviderKeys,
+    keys: &PublicKeys,
     token: &str,
     expect: &ProviderExpectation<'_>,
     nonce: &str,
@@ -320,8 +320,8 @@ pub(crate) mod test_support {
     use serde::Deserialize;
     use serde_json::{json, Value};
 
-    use super::super::keys::ProviderKeys;
     use crate::auth::names::encoding::b64url;
+    use crate::auth::token::public_keys::PublicKeys;
 
     pub const ISSUER: &str = "https://id.example.com";
     pub const CLIENT: &str = "edge-client";
@@ -347,8 +347,8 @@ pub(crate) mod test_support {
         json!({ "keys": [public("rsa", "rsa-1"), public("ec", "ec-1")] })
     }
 
-    pub fn keys() -> ProviderKeys {
-        ProviderKeys::from_jwks(jwks().to_string().as_bytes()).unwrap()
+    pub fn keys() -> PublicKeys {
+        PublicKeys::from_jwks(jwks().to_string().as_bytes()).unwrap()
     }
 
     /// A compact JWS of `header` and `claims` signed with the test key of `header.alg` (or with
@@ -396,7 +396,7 @@ mod tests {
     use super::test_support::*;
     use super::*;
     use crate::auth::names::encoding::b64url;
-    use crate::auth::oidc::keys::LocalSignatureCheck;
+    use crate::auth::token::public_keys::LocalSignatureCheck;
     use hmac::Mac;
     use serde_json::{json, Value};
 

@@ -135,8 +135,8 @@ mod tests {
     use super::super::config::{AllowList, OidcConfig};
     use super::super::id_token::test_support::*;
     use super::super::id_token::{validate_id_token, ProviderExpectation};
-    use super::super::keys::LocalSignatureCheck;
     use super::*;
+    use crate::auth::token::public_keys::LocalSignatureCheck;
     use serde_json::json;
 
     fn provider(extra: &[(&str, &str)]) -> Provider {

@@ -12,9 +12,9 @@
 use serde_json::Value;
 
 use super::id_token::{verify_signature, ProviderExpectation, ProviderTokenError, PROVIDER_LEEWAY};
-use super::keys::{ProviderKeys, SignatureCheck};
 use crate::auth::env::UnixTime;
 use crate::auth::http::form;
+use crate::auth::token::public_keys::{PublicKeys, SignatureCheck};
 
 /// The `events` member that marks a logout token.
 pub const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
@@ -44,7 +44,7 @@ pub fn logout_token_field(body: &[u8]) -> Option<String> {
 /// Validates a `logout_token`, its signature through `check`.
 pub async fn validate_logout_token(
     check: &impl SignatureCheck,
-    keys: &ProviderKeys,
+    keys: &PublicKeys,
     token: &str,
     expect: &ProviderExpectation<'_>,
 ) -> Result<VerifiedLogout, ProviderTokenError> {
@@ -99,7 +99,7 @@ pub async fn validate_logout_token(
 mod tests {
     use super::super::id_token::test_support::*;
     use super::*;
-    use crate::auth::oidc::keys::LocalSignatureCheck;
+    use crate::auth::token::public_keys::LocalSignatureCheck;
     use serde_json::json;
 
     fn claims() -> Value {

@@ -11,7 +11,6 @@ pub mod discovery;
 pub mod flow;
 pub mod id_token;
 pub mod identity;
-pub mod keys;
 pub mod logout;
 pub mod refresh_policy;
 pub mod transport;

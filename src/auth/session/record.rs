@@ -24,9 +24,9 @@ use crate::auth::names::role::Role;
 use crate::auth::names::username::Username;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::dpop::Thumbprint;
 use crate::auth::env::UnixTime;
 use crate::auth::names::session_id::SessionId;
+use crate::auth::names::thumbprint::Thumbprint;
 use crate::auth::session::device::Device;
 use crate::auth::session::refresh::{PresentedRefresh, TokenHash};
 

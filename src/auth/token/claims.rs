@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::auth::dpop::Thumbprint;
 use crate::auth::names::role::Role;
+use crate::auth::names::thumbprint::Thumbprint;
 use crate::auth::names::username::Username;
 
 /// Longest token accepted or minted: the access cookie must stay under 4096 bytes with its name.

@@ -1,5 +1,5 @@
-//! Signed tokens: the access token in the session cookie and the identity assertion for the
-//! origin.
+//! Signed tokens: ours (the access token in the session cookie, the identity assertion for the
+//! origin) and others' (the public keys providers sign with, the proofs clients sign).
 //!
 //! An incoming token is a `&str` and stays untrusted until [`validate_access`] returns a
 //! [`VerifiedAccess`], the only way to obtain one; the worker can act on nothing else.
@@ -13,13 +13,16 @@
 //!
 //! The folder by phase: [`claims`] (what the tokens say), [`jws`] (the signature layer),
 //! [`validity`] (time), [`mod@validate`] (the typed proofs), [`mint`] (issuing), [`error`] (errors
-//! by phase), [`keys`] (key rings and the JWKS).
+//! by phase), [`keys`] (our key rings and our JWKS), [`public_keys`] (others' public keys, vetted
+//! by shape, and the signature check they go through), [`dpop`] (clients' proofs of possession).
 
 pub mod claims;
+pub mod dpop;
 pub mod error;
 pub mod jws;
 pub mod keys;
 pub mod mint;
+pub mod public_keys;
 pub mod validate;
 pub mod validity;
 

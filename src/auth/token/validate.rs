@@ -10,10 +10,10 @@ use super::error::TokenError;
 use super::jws::{verify_jws, VerifiedJws};
 use super::keys::{AssertionKeyRing, KeyRing, SessionKeyRing};
 use super::validity::{validity, TimeError};
-use crate::auth::dpop::Thumbprint;
 use crate::auth::env::UnixTime;
 use crate::auth::names::role::Role;
 use crate::auth::names::session_id::SessionId;
+use crate::auth::names::thumbprint::Thumbprint;
 use crate::auth::names::username::Username;
 
 /// What validation checks beyond the signature.

@@ -10,8 +10,8 @@ use js_sys::{Array, Object, Reflect, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::auth::oidc::keys::{ProviderAlg, ProviderKey, SignatureCheck};
 use crate::auth::token::keys::AssertionKeyRing;
+use crate::auth::token::public_keys::{PublicAlg, PublicKey, SignatureCheck};
 
 #[wasm_bindgen]
 extern "C" {
@@ -128,17 +128,17 @@ type Member = (&'static str, &'static str);
 pub(in crate::edge) struct WebCryptoSignatureCheck;
 
 impl WebCryptoSignatureCheck {
-    async fn check(key: &ProviderKey, message: &[u8], signature: &[u8]) -> Result<bool, String> {
+    async fn check(key: &PublicKey, message: &[u8], signature: &[u8]) -> Result<bool, String> {
         let (import, params): (&[Member], &[Member]) = match key.alg() {
-            ProviderAlg::Rs256 => (
+            PublicAlg::Rs256 => (
                 &[("name", "RSASSA-PKCS1-v1_5"), ("hash", "SHA-256")],
                 &[("name", "RSASSA-PKCS1-v1_5"), ("hash", "SHA-256")],
             ),
-            ProviderAlg::Es256 => (
+            PublicAlg::Es256 => (
                 &[("name", "ECDSA"), ("namedCurve", "P-256")],
                 &[("name", "ECDSA"), ("hash", "SHA-256")],
             ),
-            ProviderAlg::Ed25519 => (&[("name", "Ed25519")], &[("name", "Ed25519")]),
+            PublicAlg::Ed25519 => (&[("name", "Ed25519")], &[("name", "Ed25519")]),
         };
         let object = |fields: &[Member]| -> Result<Object, String> {
             let object = Object::new();
@@ -172,7 +172,7 @@ impl WebCryptoSignatureCheck {
 }
 
 impl SignatureCheck for WebCryptoSignatureCheck {
-    async fn verifies(&self, key: &ProviderKey, message: &[u8], signature: &[u8]) -> bool {
+    async fn verifies(&self, key: &PublicKey, message: &[u8], signature: &[u8]) -> bool {
         Self::check(key, message, signature).await.unwrap_or(false)
     }
 }

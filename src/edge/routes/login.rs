@@ -17,7 +17,6 @@ use wasm_bindgen_futures::JsFuture;
 use worker::{web_sys, Request};
 
 use super::pages::login_origin;
-use crate::auth::dpop::Thumbprint;
 use crate::auth::gate::signin::{
     Delivery, Opened, Opening, PasswordAttempt, SignInPorts, SignInRefusal,
 };
@@ -28,6 +27,7 @@ use crate::auth::http::request::RequestFacts;
 use crate::auth::http::signin::{
     parse_login, parse_token_request, LoginFormat, LoginRequest, TokenRequest,
 };
+use crate::auth::names::thumbprint::Thumbprint;
 use crate::edge::bindings::{ConfiguredPasswords, Counters};
 use crate::edge::error::{js_error, EdgeError, EdgeResult};
 use crate::edge::{answer, http, Ctx};

@@ -148,7 +148,7 @@ struct SignatureCase {
 #[cfg(feature = "conformance")]
 async fn signatures(mut req: Request) -> EdgeResult {
     use crate::auth::names::encoding::b64url_decode;
-    use crate::auth::oidc::keys::{ProviderAlg, ProviderKey, SignatureCheck};
+    use crate::auth::token::public_keys::{PublicAlg, PublicKey, SignatureCheck};
     use crate::edge::bindings::WebCryptoSignatureCheck;
     let Ok(cases) = serde_json::from_slice::<Vec<SignatureCase>>(&req.bytes().await?) else {
         return Ok(worker::Response::error(
@@ -159,7 +159,7 @@ async fn signatures(mut req: Request) -> EdgeResult {
     let mut verdicts = Vec::with_capacity(cases.len());
     for case in &cases {
         let (Some(alg), Some(message), Some(signature)) = (
-            ProviderAlg::from_name(&case.alg),
+            PublicAlg::from_name(&case.alg),
             b64url_decode(&case.message),
             b64url_decode(&case.signature),
         ) else {
@@ -168,7 +168,7 @@ async fn signatures(mut req: Request) -> EdgeResult {
                 400,
             )?);
         };
-        let verified = match ProviderKey::from_jwk("conformance", alg, &case.jwk) {
+        let verified = match PublicKey::from_jwk("conformance", alg, &case.jwk) {
             Ok(key) => {
                 WebCryptoSignatureCheck
                     .verifies(&key, &message, &signature)

@@ -34,10 +34,10 @@ use crate::auth::oidc::config::{Provider, TokenAuth};
 use crate::auth::oidc::discovery::{Discovery, MAX_DISCOVERY_BYTES};
 use crate::auth::oidc::flow::{self, callback_path, Flow, FORM_VALUE, OIDC_PREFIX};
 use crate::auth::oidc::id_token::MAX_PROVIDER_TOKEN_BYTES;
-use crate::auth::oidc::keys::{ProviderKeys, MAX_JWKS_BYTES};
 use crate::auth::oidc::refresh_policy::{is_fresh, spend_key_refetch};
 use crate::auth::oidc::transport::{check_status, LimitedBody, PROVIDER_TIMEOUT_MS};
 use crate::auth::pages::render_provider_logout;
+use crate::auth::token::public_keys::{PublicKeys, MAX_JWKS_BYTES};
 use crate::edge::bindings::{KvMarks, WebCryptoSignatureCheck};
 use crate::edge::error::{EdgeError, EdgeResult};
 use crate::edge::{answer, http, Ctx};
@@ -48,7 +48,7 @@ const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
 /// What one isolate knows of one provider.
 struct Metadata {
     discovery: Rc<Discovery>,
-    keys: Rc<ProviderKeys>,
+    keys: Rc<PublicKeys>,
     fetched_at: UnixTime,
     keys_fetched_at: UnixTime,
 }
@@ -119,12 +119,12 @@ async fn get(url: &str, limit: usize) -> EdgeResult<Vec<u8>> {
     Ok(body)
 }
 
-async fn fetch_keys(discovery: &Discovery) -> EdgeResult<ProviderKeys> {
+async fn fetch_keys(discovery: &Discovery) -> EdgeResult<PublicKeys> {
     let body = get(&discovery.jwks_uri, MAX_JWKS_BYTES).await?;
-    ProviderKeys::from_jwks(&body).map_err(|err| unavailable("provider keys", err))
+    PublicKeys::from_jwks(&body).map_err(|err| unavailable("provider keys", err))
 }
 
-fn cached(index: usize) -> Option<(Rc<Discovery>, Rc<ProviderKeys>, UnixTime, UnixTime)> {
+fn cached(index: usize) -> Option<(Rc<Discovery>, Rc<PublicKeys>, UnixTime, UnixTime)> {
     METADATA.with(|slots| {
         slots
             .borrow()
@@ -156,7 +156,7 @@ async fn metadata(
     ctx: &Ctx<'_>,
     index: usize,
     provider: &Provider,
-) -> EdgeResult<(Rc<Discovery>, Rc<ProviderKeys>)> {
+) -> EdgeResult<(Rc<Discovery>, Rc<PublicKeys>)> {
     if let Some((discovery, keys, at, _)) = cached(index) {
         if is_fresh(at, ctx.now) {
             return Ok((discovery, keys));
@@ -187,7 +187,7 @@ async fn refetch_keys(
     ctx: &Ctx<'_>,
     index: usize,
     discovery: &Rc<Discovery>,
-) -> EdgeResult<Option<Rc<ProviderKeys>>> {
+) -> EdgeResult<Option<Rc<PublicKeys>>> {
     let spent = METADATA.with(|slots| {
         slots
             .borrow_mut()
@@ -416,7 +416,7 @@ struct Link<'a> {
 }
 
 impl ProviderLink for Link<'_> {
-    async fn metadata(&self) -> Result<(Rc<Discovery>, Rc<ProviderKeys>), String> {
+    async fn metadata(&self) -> Result<(Rc<Discovery>, Rc<PublicKeys>), String> {
         metadata(self.ctx, self.index, self.provider)
             .await
             .map_err(|err| err.to_string())
@@ -425,7 +425,7 @@ impl ProviderLink for Link<'_> {
     async fn refetch_keys(
         &self,
         discovery: &Rc<Discovery>,
-    ) -> Result<Option<Rc<ProviderKeys>>, String> {
+    ) -> Result<Option<Rc<PublicKeys>>, String> {
         refetch_keys(self.ctx, self.index, discovery)
             .await
             .map_err(|err| err.to_string())

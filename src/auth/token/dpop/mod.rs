@@ -9,18 +9,17 @@
 //! names one request, lives a minute, and is taken once per isolate.
 //!
 //! The folder by phase: [`proof`] (the proof, untrusted text until [`proof::check`] makes a
-//! [`proof::VerifiedProof`] of it), [`thumbprint`] (the key's name), [`replay`] (the memory of
-//! proofs already taken), [`nonce`] (the server's optional nonces).
+//! [`proof::VerifiedProof`] of it), [`replay`] (the memory of proofs already taken), [`nonce`]
+//! (the server's optional nonces). The key's name, its thumbprint, is a name like the others
+//! ([`crate::auth::names::thumbprint`]); the key itself is one of [`super::public_keys`].
 
 pub mod nonce;
 pub mod proof;
 pub mod replay;
-pub mod thumbprint;
 
 pub use nonce::NonceKey;
 pub use proof::{check, ProofError, ProofRequest, VerifiedProof};
 pub use replay::SeenProofs;
-pub use thumbprint::Thumbprint;
 
 /// Whether clients may, must or cannot bind their tokens to a key (`DPOP`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,5 +32,6 @@ pub enum DpopPolicy {
     Off,
 }
 
-#[cfg(test)]
+// Native only: proofs are checked in Rust here, by WebCrypto in the worker.
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;

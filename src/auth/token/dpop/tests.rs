@@ -7,9 +7,9 @@ use serde_json::{json, Value};
 use super::nonce::NonceKey;
 use super::proof::{check, normalized_url, token_hash, ProofError, ProofRequest, PROOF_LIFETIME};
 use super::replay::SeenProofs;
-use super::thumbprint::Thumbprint;
-use crate::auth::oidc::keys::{LocalSignatureCheck, ProviderAlg, ProviderKey};
+use crate::auth::names::thumbprint::Thumbprint;
 use crate::auth::token::keys::SessionKeyRing;
+use crate::auth::token::public_keys::{LocalSignatureCheck, PublicAlg, PublicKey};
 use crate::testing::dpop_client::DpopClient;
 
 const NOW: i64 = 1_800_000_000;
@@ -25,9 +25,9 @@ fn thumbprint_of_the_rfc_7638_example() {
         "alg": "RS256",
         "kid": "2011-04-29"
     });
-    let key = ProviderKey::from_jwk("", ProviderAlg::Rs256, &jwk).unwrap();
+    let key = PublicKey::from_jwk("", PublicAlg::Rs256, &jwk).unwrap();
     assert_eq!(
-        Thumbprint::of(&key).as_str(),
+        key.thumbprint().as_str(),
         "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
     );
 }

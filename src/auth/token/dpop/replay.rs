@@ -18,8 +18,8 @@ use lru::LruCache;
 use sha2::{Digest, Sha256};
 
 use super::proof::PROOF_LIFETIME;
-use super::thumbprint::Thumbprint;
 use crate::auth::env::UnixTime;
+use crate::auth::names::thumbprint::Thumbprint;
 
 /// Proofs remembered per isolate.
 pub const SEEN_PROOFS: usize = 4096;

@@ -20,10 +20,10 @@ use sha2::{Digest, Sha256};
 
 use super::nonce::NonceKey;
 use super::replay::SeenProofs;
-use super::thumbprint::Thumbprint;
 use crate::auth::env::UnixTime;
 use crate::auth::names::encoding::{b64url, b64url_decode};
-use crate::auth::oidc::keys::{ProviderAlg, ProviderKey, SignatureCheck};
+use crate::auth::names::thumbprint::Thumbprint;
+use crate::auth::token::public_keys::{PublicAlg, PublicKey, SignatureCheck};
 
 /// A longer `DPoP` header is refused unread; an RSA-4096 proof is under 2 KB.
 pub const MAX_PROOF_BYTES: usize = 4096;
@@ -125,7 +125,7 @@ pub trait ProofSignatures {
     /// Whether `signature` signs `message` under `key` with the key's algorithm.
     fn verifies<'a>(
         &'a self,
-        key: &'a ProviderKey,
+        key: &'a PublicKey,
         message: &'a [u8],
         signature: &'a [u8],
     ) -> Pin<Box<dyn Future<Output = bool> + 'a>>;
@@ -134,7 +134,7 @@ pub trait ProofSignatures {
 impl<T: SignatureCheck> ProofSignatures for T {
     fn verifies<'a>(
         &'a self,
-        key: &'a ProviderKey,
+        key: &'a PublicKey,
         message: &'a [u8],
         signature: &'a [u8],
     ) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
@@ -252,7 +252,7 @@ pub async fn check(
     let alg = header_json
         .get("alg")
         .and_then(Value::as_str)
-        .and_then(ProviderAlg::for_proof)
+        .and_then(PublicAlg::for_proof)
         .ok_or(ProofError::Algorithm)?;
     let jwk = header_json
         .get("jwk")
@@ -261,7 +261,7 @@ pub async fn check(
     if PRIVATE_MEMBERS.iter().any(|name| jwk.get(name).is_some()) {
         return Err(ProofError::Key);
     }
-    let key = ProviderKey::from_jwk("", alg, jwk).map_err(|_| ProofError::Key)?;
+    let key = PublicKey::from_jwk("", alg, jwk).map_err(|_| ProofError::Key)?;
     let claims: ProofClaims = serde_json::from_value(Value::Object(json_part(payload)?))
         .map_err(|_| ProofError::Malformed)?;
     if claims.jti.is_empty() || claims.jti.len() > MAX_JTI_BYTES {
@@ -298,7 +298,7 @@ pub async fn check(
     {
         return Err(ProofError::Signature);
     }
-    let thumbprint = Thumbprint::of(&key);
+    let thumbprint = key.thumbprint();
     if !seen.first_use(&thumbprint, &claims.jti, claims.iat, request.now) {
         return Err(ProofError::Replayed);
     }

@@ -20,7 +20,10 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use sha2::{Digest, Sha256};
+
 use crate::auth::names::encoding::b64url_decode;
+use crate::auth::names::thumbprint::Thumbprint;
 use crate::auth::token::keys::is_valid_kid;
 
 /// A JWKS larger than this is refused before parsing; real ones are a few kilobytes.
@@ -42,7 +45,7 @@ const ED25519_KEY: usize = 32;
 /// and Ed25519).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ProviderAlg {
+pub enum PublicAlg {
     /// RSASSA-PKCS1-v1_5 with SHA-256, on RSA keys of 2048 to 4096 bits.
     Rs256,
     /// ECDSA on P-256 with SHA-256.
@@ -51,7 +54,7 @@ pub enum ProviderAlg {
     Ed25519,
 }
 
-impl ProviderAlg {
+impl PublicAlg {
     /// The JOSE name, as in a token's `alg` header.
     pub fn name(self) -> &'static str {
         match self {
@@ -92,9 +95,9 @@ impl ProviderAlg {
 
 /// One public key of a provider.
 #[derive(Debug)]
-pub struct ProviderKey {
+pub struct PublicKey {
     kid: String,
-    alg: ProviderAlg,
+    alg: PublicAlg,
     jwk: Value,
 }
 
@@ -152,22 +155,22 @@ fn is_usable_rsa(n: &[u8], e: &[u8]) -> bool {
         && exponent_at_least_3
 }
 
-impl ProviderKey {
+impl PublicKey {
     /// A public key from its JWK, for `alg`; `Unsupported` unless its type and size fit that
     /// algorithm.
-    pub fn from_jwk(kid: &str, alg: ProviderAlg, jwk: &Value) -> Result<Self, KeyError> {
+    pub fn from_jwk(kid: &str, alg: PublicAlg, jwk: &Value) -> Result<Self, KeyError> {
         let text = |name: &str| jwk.get(name).and_then(Value::as_str);
         let usable = match alg {
-            ProviderAlg::Rs256 => {
+            PublicAlg::Rs256 => {
                 text("kty") == Some("RSA") && is_usable_rsa(&member(jwk, "n")?, &member(jwk, "e")?)
             }
-            ProviderAlg::Es256 => {
+            PublicAlg::Es256 => {
                 text("kty") == Some("EC")
                     && text("crv") == Some("P-256")
                     && member(jwk, "x")?.len() == P256_COORDINATE
                     && member(jwk, "y")?.len() == P256_COORDINATE
             }
-            ProviderAlg::Ed25519 => {
+            PublicAlg::Ed25519 => {
                 text("kty") == Some("OKP")
                     && text("crv") == Some("Ed25519")
                     && member(jwk, "x")?.len() == ED25519_KEY
@@ -200,8 +203,32 @@ impl ProviderKey {
     }
 
     /// The algorithm this key verifies; fixed by the key, never by a token.
-    pub fn alg(&self) -> ProviderAlg {
+    pub fn alg(&self) -> PublicAlg {
         self.alg
+    }
+
+    /// The key's RFC 7638 thumbprint: SHA-256 over its required public members, in
+    /// lexicographic order and without whitespace (the values are base64url or fixed names, so
+    /// their JSON is the plain quoted text).
+    pub fn thumbprint(&self) -> Thumbprint {
+        let member = |name: &str| {
+            serde_json::to_string(self.jwk.get(name).and_then(Value::as_str).unwrap_or(""))
+                .unwrap_or_default()
+        };
+        let canonical = match self.alg {
+            PublicAlg::Rs256 => {
+                format!(r#"{{"e":{},"kty":"RSA","n":{}}}"#, member("e"), member("n"))
+            }
+            PublicAlg::Es256 => format!(
+                r#"{{"crv":"P-256","kty":"EC","x":{},"y":{}}}"#,
+                member("x"),
+                member("y")
+            ),
+            PublicAlg::Ed25519 => {
+                format!(r#"{{"crv":"Ed25519","kty":"OKP","x":{}}}"#, member("x"))
+            }
+        };
+        Thumbprint::from_digest(&Sha256::digest(canonical.as_bytes()).into())
     }
 
     /// The key's public parameters as a JWK (`kty` with `n`, `e` or `crv`, `x`, `y`), for a
@@ -212,13 +239,13 @@ impl ProviderKey {
 }
 
 /// Checks a provider token's signature under a key already vetted by
-/// [`ProviderKey::from_jwk`]: RS256 is PKCS#1 v1.5 with SHA-256, ES256 a 64-byte `r || s` over
+/// [`PublicKey::from_jwk`]: RS256 is PKCS#1 v1.5 with SHA-256, ES256 a 64-byte `r || s` over
 /// SHA-256. Any failure, including a key the verifier cannot import, is `false`.
 // Workers run single-threaded wasm: futures are not `Send`, and callers are generic, not `dyn`.
 #[allow(async_fn_in_trait)]
 pub trait SignatureCheck {
     /// Whether `signature` signs `message` under `key` with the key's algorithm.
-    async fn verifies(&self, key: &ProviderKey, message: &[u8], signature: &[u8]) -> bool;
+    async fn verifies(&self, key: &PublicKey, message: &[u8], signature: &[u8]) -> bool;
 }
 
 /// The signature check in Rust (jwt-compact with `rsa` and `p256`), the native twin of the
@@ -229,7 +256,7 @@ pub struct LocalSignatureCheck;
 
 #[cfg(not(target_arch = "wasm32"))]
 impl SignatureCheck for LocalSignatureCheck {
-    async fn verifies(&self, key: &ProviderKey, message: &[u8], signature: &[u8]) -> bool {
+    async fn verifies(&self, key: &PublicKey, message: &[u8], signature: &[u8]) -> bool {
         use jwt_compact::alg::{Es256, Rsa, RsaPublicKey};
         use jwt_compact::jwk::JsonWebKey;
         use jwt_compact::{Algorithm, AlgorithmSignature};
@@ -238,7 +265,7 @@ impl SignatureCheck for LocalSignatureCheck {
             return false;
         };
         match key.alg {
-            ProviderAlg::Rs256 => {
+            PublicAlg::Rs256 => {
                 let (Ok(public), Ok(signature)) = (
                     RsaPublicKey::try_from(&jwk),
                     <Rsa as Algorithm>::Signature::try_from_slice(signature),
@@ -247,7 +274,7 @@ impl SignatureCheck for LocalSignatureCheck {
                 };
                 Rsa::rs256().verify_signature(&signature, &public, message)
             }
-            ProviderAlg::Es256 => {
+            PublicAlg::Es256 => {
                 if signature.len() != 64 {
                     return false;
                 }
@@ -259,7 +286,7 @@ impl SignatureCheck for LocalSignatureCheck {
                 };
                 Es256.verify_signature(&signature, &public, message)
             }
-            ProviderAlg::Ed25519 => {
+            PublicAlg::Ed25519 => {
                 let (Some(x), Ok(signature)) = (
                     key.jwk
                         .get("x")
@@ -278,8 +305,8 @@ impl SignatureCheck for LocalSignatureCheck {
 
 /// The usable keys of one provider's JWKS.
 #[derive(Debug)]
-pub struct ProviderKeys {
-    keys: Vec<ProviderKey>,
+pub struct PublicKeys {
+    keys: Vec<PublicKey>,
 }
 
 #[derive(Deserialize)]
@@ -287,7 +314,7 @@ struct Jwks {
     keys: Vec<Value>,
 }
 
-impl ProviderKeys {
+impl PublicKeys {
     /// Parses a JWKS document, keeping each signing key with a valid `kid` whose type fits
     /// RS256 or ES256 (and whose `alg`, if given, names it).
     pub fn from_jwks(body: &[u8]) -> Result<Self, KeyError> {
@@ -308,14 +335,14 @@ impl ProviderKeys {
                 continue;
             };
             let alg = match (text("kty"), text("alg")) {
-                (Some("RSA"), None | Some("RS256")) => ProviderAlg::Rs256,
-                (Some("EC"), None | Some("ES256")) => ProviderAlg::Es256,
+                (Some("RSA"), None | Some("RS256")) => PublicAlg::Rs256,
+                (Some("EC"), None | Some("ES256")) => PublicAlg::Es256,
                 _ => continue,
             };
-            if keys.iter().any(|key: &ProviderKey| key.kid == kid) {
+            if keys.iter().any(|key: &PublicKey| key.kid == kid) {
                 continue;
             }
-            if let Ok(key) = ProviderKey::from_jwk(kid, alg, jwk) {
+            if let Ok(key) = PublicKey::from_jwk(kid, alg, jwk) {
                 keys.push(key);
             }
         }
@@ -326,7 +353,7 @@ impl ProviderKeys {
     }
 
     /// The key with this `kid`.
-    pub fn find(&self, kid: &str) -> Option<&ProviderKey> {
+    pub fn find(&self, kid: &str) -> Option<&PublicKey> {
         self.keys.iter().find(|key| key.kid == kid)
     }
 
@@ -367,8 +394,8 @@ mod tests {
             (512, &[3][..]),
             (384, &[1, 0, 0, 0, 1][..]),
         ] {
-            let key = ProviderKey::from_jwk("k", ProviderAlg::Rs256, &rsa(bytes, e)).unwrap();
-            assert_eq!(key.alg(), ProviderAlg::Rs256);
+            let key = PublicKey::from_jwk("k", PublicAlg::Rs256, &rsa(bytes, e)).unwrap();
+            assert_eq!(key.alg(), PublicAlg::Rs256);
             let members: Vec<_> = key
                 .public_jwk()
                 .as_object()
@@ -395,21 +422,21 @@ mod tests {
         ];
         for jwk in refused {
             assert_eq!(
-                ProviderKey::from_jwk("k", ProviderAlg::Rs256, &jwk).unwrap_err(),
+                PublicKey::from_jwk("k", PublicAlg::Rs256, &jwk).unwrap_err(),
                 KeyError::Unsupported,
                 "{jwk}"
             );
         }
         let padded = json!({"kty": "RSA", "n": format!("{}=", b64url(&[0xc5; 256])), "e": "AQAB"});
         assert_eq!(
-            ProviderKey::from_jwk("k", ProviderAlg::Rs256, &padded).unwrap_err(),
+            PublicKey::from_jwk("k", PublicAlg::Rs256, &padded).unwrap_err(),
             KeyError::Malformed
         );
     }
 
     #[test]
     fn p256_keys_need_32_byte_coordinates_on_the_named_curve() {
-        assert!(ProviderKey::from_jwk("k", ProviderAlg::Es256, &p256(32)).is_ok());
+        assert!(PublicKey::from_jwk("k", PublicAlg::Es256, &p256(32)).is_ok());
         for jwk in [
             p256(31),
             p256(33),
@@ -417,7 +444,7 @@ mod tests {
             rsa(256, &[1, 0, 1]),
         ] {
             assert!(
-                ProviderKey::from_jwk("k", ProviderAlg::Es256, &jwk).is_err(),
+                PublicKey::from_jwk("k", PublicAlg::Es256, &jwk).is_err(),
                 "{jwk}"
             );
         }
