@@ -2,13 +2,14 @@
 // (bench/jose-worker.js), the floor worker (bench/floor: one synchronous wasm call, then forward),
 // a pass-through worker and the bare origin, with wrk (authenticated GET
 // with and without edgegate's isolate caches, public path, unauthenticated 401) and a closed-loop
-// Node client (login, refresh, logout). Prints one JSON object on stdout; progress on stderr.
+// Node client (login, refresh, logout; a DPoP-bound token against a bearer token, side by side). Prints one JSON object on stdout; progress on stderr.
 //
 //   node bench/e2e.mjs [--seconds N] [--rounds N] [--smoke]
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { loadavg } from "node:os";
 import { decodeProtectedHeader, jwtVerify } from "jose";
-import { check, cookiesFrom, login, loginRequest, runMain, seedUsers, startOrigin } from "./harness.mjs";
+import { dpopKey, proof, proofs, tokenGrant } from "./dpop.mjs";
+import { PASSWORD, check, cookiesFrom, login, loginRequest, runMain, seedUsers, startOrigin } from "./harness.mjs";
 import { startWorkerd } from "./workerd.mjs";
 import { closedLoop, haveWrk, wrk } from "./load.mjs";
 
@@ -194,6 +195,41 @@ async function main() {
       check(revoked.status === 401, `${base}: revoked session refused (${revoked.status})`);
     }
 
+    // DPoP against bearer: one session's token per kind, GET /api/data through the same
+    // closed-loop client, the two alternating in each round. Every DPoP request carries its own
+    // proof (ES256), made before the run; the edge checks it with WebCrypto on the async path.
+    const key = await dpopKey();
+    const bound = await tokenGrant(w.edge, "bench-u1", PASSWORD, key);
+    const bearer = await tokenGrant(w.edge, "bench-u1", PASSWORD);
+    check(bound.token_type === "DPoP" && bearer.token_type === "Bearer", `token types ${bound.token_type}, ${bearer.token_type}`);
+    const dataUrl = `${w.edge}/api/data`;
+    const dpopHeaders = (p) => ({ authorization: `DPoP ${bound.access_token}`, dpop: p });
+    {
+      const once = dpopHeaders(await proof(key, "GET", dataUrl, bound.access_token));
+      const first = await fetch(dataUrl, { headers: once });
+      const again = await fetch(dataUrl, { headers: once });
+      check(first.status === 200 && again.status === 401, `a proof passes once (${first.status}, then ${again.status})`);
+      const asBearer = await fetch(dataUrl, { headers: { authorization: `Bearer ${bound.access_token}` } });
+      check(asBearer.status === 401, `a bound token as Bearer is refused (${asBearer.status})`);
+    }
+    const tokenRuns = { bearer: [], dpop: [] };
+    const PROOFS_PER_RUN = smoke ? 2000 : 40000;
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const kind of round % 2 ? ["dpop", "bearer"] : ["bearer", "dpop"]) {
+        let next;
+        if (kind === "dpop") {
+          const ready = await proofs(key, "GET", dataUrl, bound.access_token, PROOFS_PER_RUN);
+          next = () => (ready.length ? { path: "/api/data", headers: dpopHeaders(ready.pop()) } : null);
+        } else {
+          next = () => ({ path: "/api/data", headers: { authorization: `Bearer ${bearer.access_token}` } });
+        }
+        const r = await closedLoop(w.edge, { seconds: FLOW_SECONDS, concurrency: CONNECTIONS, next });
+        check(r.requests > 0 && r.statuses[200] === r.requests, `${kind}: ${JSON.stringify(r.statuses)}`);
+        tokenRuns[kind].push(r);
+        log(`round ${round + 1} ${kind}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms`);
+      }
+    }
+
     // The runtime's native Ed25519 (WebCrypto), timed from outside: (t(n) - t(0)) / n.
     const PROBE_N = smoke ? 50 : 2000;
     const timeProbe = async (n, op = "ed25519") => {
@@ -241,6 +277,11 @@ async function main() {
       ratios: Object.fromEntries(Object.entries(pairs).map(([k, [a, b]]) => [k, ratio(a, b)])),
       ratioRounds: Object.fromEntries(Object.entries(pairs).map(([k, [a, b]]) => [k, ratioRounds(runs, a, b)])),
       flows: { login: flow(loginRun), refresh: flow(refreshRun), logout: flow(logoutRun) },
+      dpop: {
+        bearer: { rps: median(tokenRuns.bearer.map((r) => r.rps)), p50: median(tokenRuns.bearer.map((r) => r.p50)), p99: median(tokenRuns.bearer.map((r) => r.p99)) },
+        dpop: { rps: median(tokenRuns.dpop.map((r) => r.rps)), p50: median(tokenRuns.dpop.map((r) => r.p50)), p99: median(tokenRuns.dpop.map((r) => r.p99)) },
+        dpopOverBearer: median(tokenRuns.dpop.map((r, i) => r.rps / tokenRuns.bearer[i].rps)),
+      },
       probe: { webcryptoEd25519Us: webcryptoEd25519, kvMissUs: kvMiss },
     };
     console.log(JSON.stringify(result));

@@ -110,6 +110,20 @@ if (e2e) {
     const r = e2e.flows[key];
     out.push(`| ${label} | ${num(r.rps, `${key} rate`)} | ${num(r.p50, `${key} p50`, 2)} | ${num(r.p99, `${key} p99`, 2)} | ${r.requests} |`);
   }
+  if (e2e.dpop) {
+    const d = e2e.dpop;
+    out.push(
+      "",
+      `### DPoP-bound against bearer tokens (Node closed-loop client, ${s.connections} concurrent, ${s.flowSeconds} s each, alternating; medians)`,
+      "",
+      "| GET /api/data with | per s | p50 ms | p99 ms |",
+      "| --- | ---: | ---: | ---: |",
+      `| \`Authorization: Bearer\` (the synchronous fast path) | ${num(d.bearer.rps, "bearer rate")} | ${num(d.bearer.p50, "bearer p50", 2)} | ${num(d.bearer.p99, "bearer p99", 2)} |`,
+      `| \`Authorization: DPoP\` and a fresh ES256 proof (WebCrypto verify, the async path) | ${num(d.dpop.rps, "dpop rate")} | ${num(d.dpop.p50, "dpop p50", 2)} | ${num(d.dpop.p99, "dpop p99", 2)} |`,
+      "",
+      `DPoP / bearer throughput: **${num(d.dpopOverBearer, "dpop ratio", 2)}** (median of the rounds' ratios).`,
+    );
+  }
   out.push(
     "",
     `Inside workerd, timed from outside ((t(n) − t(0)) / n, median of 5): native WebCrypto Ed25519 sign of 330 bytes ${num(e2e.probe.webcryptoEd25519Us, "webcrypto")} µs; ` +

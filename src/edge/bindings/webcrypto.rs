@@ -5,6 +5,9 @@
 //! verification), and signing happens on every forwarded request.
 
 use std::cell::RefCell;
+use std::num::NonZeroUsize;
+
+use lru::LruCache;
 
 use js_sys::{Array, Object, Reflect, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
@@ -36,9 +39,15 @@ extern "C" {
     fn sign(algorithm: &JsValue, key: &JsValue, data: &Uint8Array) -> js_sys::Promise;
 }
 
+/// Verification keys kept imported per isolate.
+const IMPORTED_KEYS: usize = 1024;
+
 thread_local! {
     /// The imported assertion signing key and its kid, imported once per isolate.
     static SIGNING_KEY: RefCell<Option<(String, JsValue)>> = const { RefCell::new(None) };
+    /// Imported verification keys, by algorithm and public JWK, the most recently used kept.
+    static VERIFY_KEYS: RefCell<LruCache<String, JsValue>> =
+        RefCell::new(LruCache::new(NonZeroUsize::MIN.saturating_add(IMPORTED_KEYS - 1)));
 }
 
 fn failed(what: &'static str) -> impl Fn(JsValue) -> String {
@@ -122,8 +131,10 @@ type Member = (&'static str, &'static str);
 
 /// Provider-token and client-proof signatures checked by WebCrypto: the key's public JWK is
 /// imported (the core already vetted its type and size) and `crypto.subtle.verify` run with
-/// RSASSA-PKCS1-v1_5 or ECDSA P-256, both over SHA-256, or Ed25519. A JWS ES256 signature is already the `r || s` form WebCrypto
-/// takes. A key WebCrypto refuses, or any other error, is a failed check.
+/// RSASSA-PKCS1-v1_5 or ECDSA P-256, both over SHA-256, or Ed25519. A JWS ES256 signature is
+/// already the `r || s` form WebCrypto takes. A key WebCrypto refuses, or any other error, is a
+/// failed check. Imported keys are kept per isolate ([`IMPORTED_KEYS`] of them, by algorithm and
+/// JWK), so a DPoP client's every request, or a provider's every token, imports its key once.
 #[derive(Debug, Clone, Copy, Default)]
 pub(in crate::edge) struct WebCryptoSignatureCheck;
 
@@ -148,17 +159,27 @@ impl WebCryptoSignatureCheck {
             }
             Ok(object)
         };
-        let jwk = JSON::parse(&key.public_jwk().to_string()).map_err(failed("jwk"))?;
-        let usages = Array::of1(&JsValue::from_str("verify"));
-        let crypto_key = JsFuture::from(import_key(
-            "jwk",
-            &jwk,
-            &object(import)?.into(),
-            false,
-            &usages,
-        ))
-        .await
-        .map_err(failed("importKey"))?;
+        let text = key.public_jwk().to_string();
+        let name = format!("{} {text}", key.alg().name());
+        let cached = VERIFY_KEYS.with(|keys| keys.borrow_mut().get(&name).cloned());
+        let crypto_key = match cached {
+            Some(crypto_key) => crypto_key,
+            None => {
+                let jwk = JSON::parse(&text).map_err(failed("jwk"))?;
+                let usages = Array::of1(&JsValue::from_str("verify"));
+                let crypto_key = JsFuture::from(import_key(
+                    "jwk",
+                    &jwk,
+                    &object(import)?.into(),
+                    false,
+                    &usages,
+                ))
+                .await
+                .map_err(failed("importKey"))?;
+                VERIFY_KEYS.with(|keys| keys.borrow_mut().put(name, crypto_key.clone()));
+                crypto_key
+            }
+        };
         let verdict = JsFuture::from(verify(
             &object(params)?,
             &crypto_key,

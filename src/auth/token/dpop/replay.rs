@@ -2,10 +2,12 @@
 //! its proof could still be accepted at all.
 //!
 //! Bounded in time (an entry lives as long as its proof, [`PROOF_LIFETIME`] past its `iat`) and
-//! in memory ([`SEEN_PROOFS`] entries, a few hundred kilobytes at most). When the memory is full
-//! the oldest entry makes room; if that entry's proof could still be replayed, every proof issued
-//! no later than it is refused from then on until it expires, so eviction never reopens a
-//! replay, at the price of refusing some late proofs under a flood (their clients make new ones).
+//! in memory ([`SEEN_PROOFS`] entries, about 5 MB at most of the isolate's 128 MB): enough for
+//! every proof of a minute at 1,000 DPoP requests a second in one isolate. When the memory is
+//! full the oldest entry makes room; if that entry's proof could still be replayed, every proof
+//! issued no later than it is refused from then on until it expires, so eviction never reopens a
+//! replay. Past that rate, then, a proof older than the memory's span (65,536 divided by the
+//! rate, in seconds) is refused; its client makes a new one.
 //!
 //! It is one isolate's memory: the same proof sent to another isolate or location within its
 //! minute is not seen here. Server nonces (`DPOP_NONCE`) narrow that to the nonce's life; the
@@ -22,7 +24,7 @@ use crate::auth::env::UnixTime;
 use crate::auth::names::thumbprint::Thumbprint;
 
 /// Proofs remembered per isolate.
-pub const SEEN_PROOFS: usize = 4096;
+pub const SEEN_PROOFS: usize = 65_536;
 
 /// Proofs this isolate has taken, by key and `jti`, each until its proof expires.
 pub struct SeenProofs {
