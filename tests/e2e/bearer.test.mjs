@@ -17,19 +17,9 @@ import {
   secureWorker,
   session,
   signHs256,
+  tokenRequest,
 } from "./support.mjs";
 
-/** POST /auth/token with a JSON body (or a form body when `form` is set). */
-function tokenRequest(edge, fields, { form = false, headers = {} } = {}) {
-  return edge.fetch("/auth/token", {
-    method: "POST",
-    headers: {
-      "content-type": form ? "application/x-www-form-urlencoded" : "application/json",
-      ...headers,
-    },
-    body: form ? new URLSearchParams(fields).toString() : JSON.stringify(fields),
-  });
-}
 
 /** A password grant that must succeed; returns its JSON body. */
 async function passwordGrant(edge, username, options) {

@@ -37,6 +37,7 @@ import {
   pseudonym,
   secureWorker,
   session,
+  tokenRequest,
 } from "./support.mjs";
 
 const { subtle } = globalThis.crypto;
@@ -126,17 +127,6 @@ function claimsOf(jwt) {
 
 // --- requests ------------------------------------------------------------------------------------
 
-/** POST /auth/token, a form body by default (a JSON body with `json`). */
-function tokenRequest(edge, fields, { json = false, headers = {} } = {}) {
-  return edge.fetch("/auth/token", {
-    method: "POST",
-    headers: {
-      "content-type": json ? "application/json" : "application/x-www-form-urlencoded",
-      ...headers,
-    },
-    body: json ? JSON.stringify(fields) : new URLSearchParams(fields).toString(),
-  });
-}
 
 const tokenUrl = (edge) => `${edge.url}/auth/token`;
 
@@ -148,7 +138,7 @@ async function dpopGrant(edge, key, { username = "alice", json = false } = {}) {
   const res = await tokenRequest(
     edge,
     { grant_type: "password", username, password: PASSWORD },
-    { json, headers: { dpop: await tokenProof(edge, key) } },
+    { form: !json, headers: { dpop: await tokenProof(edge, key) } },
   );
   assert.equal(res.status, 200, `DPoP password grant of ${username}`);
   const grant = await res.json();
@@ -159,12 +149,12 @@ async function dpopGrant(edge, key, { username = "alice", json = false } = {}) {
 
 /** A password grant without a proof; returns the response. */
 function plainGrant(edge, username = "alice") {
-  return tokenRequest(edge, { grant_type: "password", username, password: PASSWORD });
+  return tokenRequest(edge, { grant_type: "password", username, password: PASSWORD }, { form: true });
 }
 
 /** A refresh grant, with `dpop` as its DPoP header when given. */
 function refreshRequest(edge, refreshToken, dpop) {
-  return tokenRequest(edge, { grant_type: "refresh_token", refresh_token: refreshToken }, { headers: dpop ? { dpop } : {} });
+  return tokenRequest(edge, { grant_type: "refresh_token", refresh_token: refreshToken }, { form: true, headers: dpop ? { dpop } : {} });
 }
 
 /** `method path` on the edge with `Authorization: DPoP <token>` and a proof by `key` (options go to proof()). */
@@ -472,7 +462,7 @@ describe("DPoP nonces with oauth4webapi (DPOP_NONCE=require)", () => {
     const first = await tokenRequest(
       edge,
       { grant_type: "password", username: "bob", password: PASSWORD },
-      { headers: { dpop: await tokenProof(edge, key) } },
+      { form: true, headers: { dpop: await tokenProof(edge, key) } },
     );
     await assertTokenRefused(first, "token endpoint without a nonce", "use_dpop_nonce");
     let nonce = first.headers.get("dpop-nonce");
@@ -480,7 +470,7 @@ describe("DPoP nonces with oauth4webapi (DPOP_NONCE=require)", () => {
     const granted = await tokenRequest(
       edge,
       { grant_type: "password", username: "bob", password: PASSWORD },
-      { headers: { dpop: await tokenProof(edge, key, { claims: { nonce } }) } },
+      { form: true, headers: { dpop: await tokenProof(edge, key, { claims: { nonce } }) } },
     );
     assert.equal(granted.status, 200, "the server's nonce is accepted at the token endpoint");
     const grant = await granted.json();
@@ -582,7 +572,7 @@ for (const store of ["kv", "authority"]) {
             const res = await tokenRequest(
               edge,
               { grant_type: "refresh_token", refresh_token: grant.refresh_token },
-              { headers: { "cf-connecting-ip": address, ...(dpop && { dpop }) } },
+              { form: true, headers: { "cf-connecting-ip": address, ...(dpop && { dpop }) } },
             );
             await assertTokenRefused(res, `stolen refresh token ${how}`);
           },
@@ -822,7 +812,7 @@ describe("hostile DPoP proofs on a protected path (DPOP=allow)", () => {
         const res = await tokenRequest(
           edge,
           { grant_type: "password", username: "alice", password: PASSWORD },
-          { headers: { dpop: await tokenProof(edge, key, options), "cf-connecting-ip": address } },
+          { form: true, headers: { dpop: await tokenProof(edge, key, options), "cf-connecting-ip": address } },
         );
         await assertTokenRefused(res, `token endpoint: ${what}`);
       });
@@ -847,7 +837,7 @@ describe("DPOP=require", () => {
         const res = await tokenRequest(
           edge,
           { grant_type: "password", username: "alice", password: PASSWORD },
-          { json, headers: { "cf-connecting-ip": address } },
+          { form: !json, headers: { "cf-connecting-ip": address } },
         );
         await assertTokenRefused(res, `no proof (${json ? "JSON" : "form"})`);
       });
@@ -892,7 +882,7 @@ describe("DPOP=off", () => {
     const res = await tokenRequest(
       edge,
       { grant_type: "password", username: "alice", password: PASSWORD },
-      { headers: { dpop: await tokenProof(edge, key) } },
+      { form: true, headers: { dpop: await tokenProof(edge, key) } },
     );
     assert.equal(res.status, 200);
     const grant = await res.json();
@@ -912,7 +902,7 @@ describe("DPOP=off", () => {
     const res = await tokenRequest(
       edge,
       { grant_type: "password", username: "alice", password: PASSWORD },
-      { headers: { dpop: await tokenProof(edge, key, { header: { alg: "none" }, sign: async () => "" }) } },
+      { form: true, headers: { dpop: await tokenProof(edge, key, { header: { alg: "none" }, sign: async () => "" }) } },
     );
     assert.equal(res.status, 200);
     assert.equal((await res.json()).token_type, "Bearer");

@@ -50,6 +50,18 @@ export function secureWorker(origin, secrets, options = {}) {
   });
 }
 
+/** POST /auth/token with a JSON body (or a form body when `form` is set). */
+export function tokenRequest(edge, fields, { form = false, headers = {} } = {}) {
+  return edge.fetch("/auth/token", {
+    method: "POST",
+    headers: {
+      "content-type": form ? "application/x-www-form-urlencoded" : "application/json",
+      ...headers,
+    },
+    body: form ? new URLSearchParams(fields).toString() : JSON.stringify(fields),
+  });
+}
+
 export async function addUser(edge, name, options, password = PASSWORD) {
   await (await edge.kv("USERS")).put(`user:${name}`, userRecord(password, options));
 }
