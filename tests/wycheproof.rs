@@ -443,7 +443,7 @@ fn provider_key(group: &Value, jwk_field: &str, alg: PublicAlg) -> Option<Public
     PublicKey::from_jwk("wycheproof", alg, &jwk).ok()
 }
 
-/// Runs one signature file through the provider-token signature check: the key from the group's
+/// Runs one signature file through the signature check of provider tokens and DPoP proofs: the key from the group's
 /// JWK, then [`LocalSignatureCheck`], the native twin of the worker's WebCrypto check (which
 /// tests/e2e/wycheproof-webcrypto.test.mjs runs through the same cases inside workerd).
 fn provider_verdicts(file: &str, jwk_field: &str, alg: PublicAlg, expected_cases: usize) {
@@ -494,4 +494,9 @@ fn es256_verdicts_match_the_provider_token_check() {
         PublicAlg::Es256,
         262,
     );
+}
+
+#[test]
+fn ed25519_verdicts_match_the_proof_key_check() {
+    provider_verdicts("ed25519_test.json", "publicKeyJwk", PublicAlg::Ed25519, 151);
 }

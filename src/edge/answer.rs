@@ -111,9 +111,8 @@ pub(super) fn sign_in_refused(
     }
 }
 
-/// A refusal with the cookies it clears (see [`Refusal::clears_cookies`]).
-/// A token request refused for its DPoP proof: 400 with the RFC 9449 error, and the nonce to
-/// use when it asks for one; any other refusal as the error contract renders it.
+/// A token request refused for its DPoP proof: 400 with the RFC 9449 error (RFC 9449 §5), and
+/// the nonce to use when it asks for one.
 pub(super) fn token_request_refused(refusal: Refusal) -> Result<Response> {
     let mut response = http::error(400, refusal.code(), refusal.message())?;
     if let Refusal::Proof {
@@ -125,6 +124,7 @@ pub(super) fn token_request_refused(refusal: Refusal) -> Result<Response> {
     Ok(response)
 }
 
+/// A refusal with the cookies it clears (see [`Refusal::clears_cookies`]).
 pub(super) fn session_refused(facts: &RequestFacts, ctx: &Ctx<'_>, refusal: Refusal) -> EdgeError {
     let set_cookies = ctx.gate().refusal_cookies(facts, &refusal);
     EdgeError::Refused(refusal).with_cookies(set_cookies)

@@ -1,7 +1,7 @@
-// The Wycheproof RS256 and ES256 vectors through the worker's own provider-token signature check,
-// inside workerd: each key is vetted by the core (ProviderKey::from_jwk) and each signature
-// verified by WebCrypto (WebCryptoSignatureCheck), the path every ID token and logout token
-// takes. tests/wycheproof.rs runs the same cases through the native check. As there, a case whose
+// The Wycheproof RS256, ES256 and Ed25519 vectors through the worker's own signature check,
+// inside workerd: each key is vetted by the core (PublicKey::from_jwk) and each signature
+// verified by WebCrypto (WebCryptoSignatureCheck), the path every ID token, logout token and
+// DPoP proof takes. tests/wycheproof.rs runs the same cases through the native check. As there, a case whose
 // result is "acceptable" may go either way and is counted but not checked; no case is pinned.
 // The build is the release worker plus the test-only routes (scripts/build.sh --conformance).
 import assert from "node:assert/strict";
@@ -16,6 +16,7 @@ const VECTORS = path.join(ROOT, "../shared/vectors/wycheproof");
 const FILES = [
   { file: "rsa_signature_2048_sha256_test.json", alg: "RS256", jwkField: "keyJwk", cases: 259 },
   { file: "ecdsa_secp256r1_sha256_p1363_test.json", alg: "ES256", jwkField: "publicKeyJwk", cases: 262 },
+  { file: "ed25519_test.json", alg: "EdDSA", jwkField: "publicKeyJwk", cases: 151 },
 ];
 const missing = FILES.some(({ file }) => !existsSync(path.join(VECTORS, file)));
 

@@ -148,9 +148,12 @@ pub struct IsolateCaches {
     /// Session id to its user, so that ending all of a user's sessions finds them.
     live: RefCell<Bounded<String, Heard>>,
     assertions: RefCell<Bounded<String, CachedAssertion>>,
-    /// The DPoP proofs this isolate has taken: always on, whatever the cache settings, as
-    /// forgetting them would let a proof be replayed.
+    /// The DPoP proofs this isolate has taken with tokens, and at the token endpoint: always on,
+    /// whatever the cache settings, as forgetting them would let a proof be replayed. Apart, so
+    /// that proofs anyone can sign (a token request's, with a key of their own) never crowd out
+    /// those only a bound token's holder can.
     proofs: SeenProofs,
+    token_request_proofs: SeenProofs,
 }
 
 impl IsolateCaches {
@@ -168,12 +171,18 @@ impl IsolateCaches {
             live: RefCell::new(Bounded::new(revocation_entries)),
             assertions: RefCell::new(Bounded::new(settings.entries)),
             proofs: SeenProofs::default(),
+            token_request_proofs: SeenProofs::default(),
         }
     }
 
-    /// The memory of DPoP proofs taken in this isolate.
+    /// The memory of DPoP proofs taken with tokens in this isolate.
     pub fn seen_proofs(&self) -> &SeenProofs {
         &self.proofs
+    }
+
+    /// The memory of DPoP proofs taken at the token endpoint in this isolate.
+    pub fn seen_token_request_proofs(&self) -> &SeenProofs {
+        &self.token_request_proofs
     }
 
     /// The capacity and TTL these caches were built with.

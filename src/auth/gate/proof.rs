@@ -69,7 +69,11 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             now: self.now,
             leeway: self.config.policy.leeway,
         };
-        check(text, &request, self.proofs, self.caches.seen_proofs()).await
+        let seen = match token {
+            Some(_) => self.caches.seen_proofs(),
+            None => self.caches.seen_token_request_proofs(),
+        };
+        check(text, &request, self.proofs, seen).await
     }
 
     /// The claims of a token presented with the `DPoP` scheme: valid, bound to a key, and

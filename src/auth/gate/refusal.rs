@@ -128,7 +128,13 @@ impl Refusal {
     pub fn clears_cookies(&self) -> bool {
         matches!(
             self,
-            Self::SessionEnded | Self::SessionExpired | Self::RefreshReused | Self::DeviceMismatch
+            Self::SessionEnded
+                | Self::SessionExpired
+                | Self::RefreshReused
+                | Self::DeviceMismatch
+                // A key-bound session's tokens in cookies: a copy, or a session just ended.
+                | Self::Proof { .. }
+                | Self::TokenBinding { .. }
         )
     }
 }

@@ -250,9 +250,12 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             .user(&record.user)
             .session(record.id.as_str())
             .client(req.client());
-        self.audit.record(match opening.delivery {
-            Delivery::Cookies => event,
-            Delivery::Body => event.detail("tokens delivered in the body"),
+        self.audit.record(match (opening.delivery, &record.key) {
+            (Delivery::Cookies, _) => event,
+            (Delivery::Body, None) => event.detail("tokens delivered in the body"),
+            (Delivery::Body, Some(_)) => {
+                event.detail("tokens delivered in the body, bound to a DPoP key")
+            }
         });
         let tokens = self
             .session_tokens(&record, Some(&refresh))

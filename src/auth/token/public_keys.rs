@@ -1,5 +1,5 @@
-//! A provider's signing keys, read from its JWKS, and the signature check every provider token
-//! goes through.
+//! Others' public keys: a provider's signing keys, read from its JWKS, and the key a client's
+//! DPoP proof carries; and the signature check every provider token and proof goes through.
 //!
 //! The check is a trait, [`SignatureCheck`], so the core stays free of I/O: the worker verifies
 //! with the platform's WebCrypto (native code, many times faster than the same algorithms in
@@ -93,7 +93,7 @@ impl PublicAlg {
     }
 }
 
-/// One public key of a provider.
+/// One public key of a provider or a client, vetted for its algorithm.
 #[derive(Debug)]
 pub struct PublicKey {
     kid: String,
@@ -238,9 +238,10 @@ impl PublicKey {
     }
 }
 
-/// Checks a provider token's signature under a key already vetted by
+/// Checks a provider token's or a proof's signature under a key already vetted by
 /// [`PublicKey::from_jwk`]: RS256 is PKCS#1 v1.5 with SHA-256, ES256 a 64-byte `r || s` over
-/// SHA-256. Any failure, including a key the verifier cannot import, is `false`.
+/// SHA-256, Ed25519 a 64-byte signature. Any failure, including a key the verifier cannot
+/// import, is `false`.
 // Workers run single-threaded wasm: futures are not `Send`, and callers are generic, not `dyn`.
 #[allow(async_fn_in_trait)]
 pub trait SignatureCheck {
@@ -248,7 +249,7 @@ pub trait SignatureCheck {
     async fn verifies(&self, key: &PublicKey, message: &[u8], signature: &[u8]) -> bool;
 }
 
-/// The signature check in Rust (jwt-compact with `rsa` and `p256`), the native twin of the
+/// The signature check in Rust (jwt-compact with `rsa` and `p256`, `ed25519-compact`), the native twin of the
 /// worker's WebCrypto check, for tests and tools; not compiled into the worker.
 #[cfg(not(target_arch = "wasm32"))]
 #[derive(Debug, Clone, Copy, Default)]

@@ -201,5 +201,12 @@ pub(super) async fn token(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
     };
     let mut response = http::json(&body, 200)?;
     response.headers_mut().set("Pragma", "no-cache")?;
+    // The nonce the next proof needs, so that a client need not be refused to learn it (RFC
+    // 9449 §8.2).
+    if let Some(nonces) = &ctx.config.dpop_nonces {
+        response
+            .headers_mut()
+            .set("DPoP-Nonce", &nonces.issue(ctx.now))?;
+    }
     Ok(response)
 }

@@ -142,9 +142,9 @@ struct SignatureCase {
     signature: String,
 }
 
-/// Verifies a batch of signature cases with the worker's own provider-token check (the key
-/// vetted by the core, the signature by WebCrypto) and answers each verdict, so test vectors
-/// run through the path ID tokens take. A key the core refuses is a `false` verdict.
+/// Verifies a batch of signature cases with the worker's own signature check (the key vetted by
+/// the core, the signature by WebCrypto) and answers each verdict, so test vectors run through
+/// the path ID tokens and DPoP proofs take (every algorithm a proof may name). A key the core refuses is a `false` verdict.
 #[cfg(feature = "conformance")]
 async fn signatures(mut req: Request) -> EdgeResult {
     use crate::auth::names::encoding::b64url_decode;
@@ -159,7 +159,7 @@ async fn signatures(mut req: Request) -> EdgeResult {
     let mut verdicts = Vec::with_capacity(cases.len());
     for case in &cases {
         let (Some(alg), Some(message), Some(signature)) = (
-            PublicAlg::from_name(&case.alg),
+            PublicAlg::for_proof(&case.alg),
             b64url_decode(&case.message),
             b64url_decode(&case.signature),
         ) else {

@@ -6,9 +6,10 @@
 //! must be able to verify, so HMAC could only be verified with a key the client also holds),
 //! a public key of that algorithm's type with no private member, no `crit`, the method, the URL
 //! (RFC 9449 §4.3: no query, no fragment, compared after normalising case and default port),
-//! the time, the token hash and the nonce. Then the signature, by the platform. Only a proof
-//! that verifies reaches the replay memory, so forged proofs cannot crowd out real ones, and
-//! last its key is compared with the one the token or session is bound to.
+//! the time, the token hash and the nonce. Then the signature, by the platform, and the key
+//! against the one the token is bound to. Only then does the proof reach the replay memory: on
+//! the request path only the holder of a bound token's key can add to it, and no proof dated
+//! more than [`PROOF_FUTURE_SKEW`] ahead is kept.
 
 use core::fmt;
 use std::future::Future;
@@ -33,6 +34,10 @@ pub const PROOF_TYP: &str = "dpop+jwt";
 pub const MAX_JTI_BYTES: usize = 128;
 /// How long after its `iat` a proof is accepted, in seconds; also how long its `jti` is kept.
 pub const PROOF_LIFETIME: i64 = 60;
+/// The most a proof's `iat` may run ahead of the edge's clock, whatever `CLOCK_LEEWAY` allows
+/// tokens: a proof dated further ahead would sit in the replay memory that much longer, and a
+/// flood of them could make it refuse fresh proofs until then.
+pub const PROOF_FUTURE_SKEW: i64 = 5;
 
 /// JWK members that only a private or symmetric key has: a proof carrying one is refused, as
 /// its client has published its secret.
@@ -63,7 +68,8 @@ pub enum ProofError {
     Method,
     /// `htu` is not the request's URL.
     Url,
-    /// `iat` is more than [`PROOF_LIFETIME`] in the past or beyond the clock leeway ahead.
+    /// `iat` is more than [`PROOF_LIFETIME`] in the past, or ahead of the clock by more than its
+    /// leeway (at most [`PROOF_FUTURE_SKEW`]).
     Time,
     /// `ath` is missing, present without a token, or not the hash of the token presented.
     TokenHash,
@@ -180,7 +186,8 @@ struct ProofClaims {
     jti: String,
     htm: String,
     htu: String,
-    iat: i64,
+    /// A NumericDate: seconds, possibly with a fraction (RFC 7519 §2).
+    iat: serde_json::Number,
     #[serde(default)]
     ath: Option<String>,
     #[serde(default)]
@@ -214,6 +221,18 @@ pub fn normalized_url(url: &str) -> Option<String> {
     };
     let host = authority.strip_suffix(default_port).unwrap_or(&authority);
     Some(format!("{scheme}://{host}{path}"))
+}
+
+/// Whole seconds of a NumericDate, its fraction dropped; `None` for one no clock can be at.
+fn issued_at(date: &serde_json::Number) -> Option<i64> {
+    if let Some(seconds) = date.as_i64() {
+        return Some(seconds);
+    }
+    // Within ±2^53, where an f64 holds every whole second exactly; far beyond any clock.
+    const LIMIT: f64 = 9_007_199_254_740_992.0;
+    date.as_f64()
+        .filter(|seconds| seconds.is_finite() && seconds.abs() < LIMIT)
+        .map(|seconds| seconds.floor() as i64)
 }
 
 /// The `ath` of `token`: base64url of its SHA-256 (RFC 9449 §4.2).
@@ -273,7 +292,9 @@ pub async fn check(
     if normalized_url(&claims.htu).is_none_or(|htu| Some(htu) != normalized_url(request.url)) {
         return Err(ProofError::Url);
     }
-    if claims.iat < request.now - PROOF_LIFETIME || claims.iat > request.now + request.leeway {
+    let iat = issued_at(&claims.iat).ok_or(ProofError::Malformed)?;
+    let ahead = request.leeway.min(PROOF_FUTURE_SKEW);
+    if iat < request.now - PROOF_LIFETIME || iat > request.now + ahead {
         return Err(ProofError::Time);
     }
     match (request.access_token, claims.ath.as_deref()) {
@@ -299,11 +320,11 @@ pub async fn check(
         return Err(ProofError::Signature);
     }
     let thumbprint = key.thumbprint();
-    if !seen.first_use(&thumbprint, &claims.jti, claims.iat, request.now) {
-        return Err(ProofError::Replayed);
-    }
     if request.bound_to.is_some_and(|bound| *bound != thumbprint) {
         return Err(ProofError::OtherKey);
+    }
+    if !seen.first_use(&thumbprint, &claims.jti, iat, request.now) {
+        return Err(ProofError::Replayed);
     }
     Ok(VerifiedProof { thumbprint })
 }

@@ -10,8 +10,9 @@
 //! rate, in seconds) is refused; its client makes a new one.
 //!
 //! It is one isolate's memory: the same proof sent to another isolate or location within its
-//! minute is not seen here. Server nonces (`DPOP_NONCE`) narrow that to the nonce's life; the
-//! proof is good for one method and URL and, with a token, only for that token.
+//! minute is not seen here. That is the bound: the proof is good for one method and URL and,
+//! with a token, only for that token, for a minute. Server nonces (`DPOP_NONCE`) limit what a
+//! proof made in advance is worth, not the replay of a fresh one.
 
 use std::cell::{Cell, RefCell};
 use std::num::NonZeroUsize;

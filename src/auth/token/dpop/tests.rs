@@ -342,3 +342,40 @@ fn urls_compare_without_query_fragment_case_or_default_port() {
     assert_eq!(normalized_url("ftp://edge.example/a"), None);
     assert_eq!(normalized_url("edge.example/a"), None);
 }
+
+#[test]
+fn iat_may_carry_a_fraction_and_runs_ahead_by_five_seconds_at_most() {
+    let client = Client::new(1);
+    let mut claims = client.claims("f");
+    claims["iat"] = json!(NOW as f64 + 0.75);
+    assert!(judge(&client.sign(&client.header(), &claims), &request(None)).is_ok());
+    // However lenient the token leeway, a proof from 6 s ahead would outstay its welcome.
+    let lenient = ProofRequest {
+        leeway: 300,
+        ..request(None)
+    };
+    claims["iat"] = json!(NOW + 6);
+    assert_eq!(
+        judge(&client.sign(&client.header(), &claims), &lenient),
+        Err(ProofError::Time)
+    );
+    claims["iat"] = json!(1e300);
+    assert_eq!(
+        judge(&client.sign(&client.header(), &claims), &lenient),
+        Err(ProofError::Malformed)
+    );
+}
+
+#[test]
+fn a_proof_by_another_key_takes_no_place_in_the_replay_memory() {
+    let owner = Client::new(1);
+    let bound = owner.thumbprint();
+    let seen = SeenProofs::new(1);
+    let req = request(Some(&bound));
+    let once = |proof: &str| block_on(check(proof, &req, &LocalSignatureCheck, &seen));
+    assert_eq!(once(&Client::new(2).proof("x")), Err(ProofError::OtherKey));
+    // Had the stranger's proof been kept, the owner's first would have pushed it out of a memory
+    // of one while it could still be replayed, and the owner's second, as old, been refused.
+    assert!(once(&owner.proof("a")).is_ok());
+    assert!(once(&owner.proof("b")).is_ok());
+}
