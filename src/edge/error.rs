@@ -117,7 +117,9 @@ impl EdgeError {
             let description = refusal.message().replace('"', "'");
             let challenge = match refusal {
                 Refusal::NoSession => r#"Bearer realm="edgegate""#.to_owned(),
-                Refusal::Proof { .. } | Refusal::TokenBinding { .. } => format!(
+                Refusal::Proof { .. }
+                | Refusal::TokenBinding { .. }
+                | Refusal::InvalidToken { dpop: true, .. } => format!(
                     r#"DPoP algs="{DPOP_ALGS}", error="{}", error_description="{description}""#,
                     refusal.code()
                 ),

@@ -597,6 +597,15 @@ for (const store of ["kv", "authority"]) {
         await assertDpopRefused(refused, origin, "invalid_token", "unbound token with the DPoP scheme");
       });
     });
+
+    test("a forged token with the DPoP scheme gets the DPoP challenge, invalid_token", async () => {
+      const key = await newKey("ES256");
+      // A well-formed JWS whose signature is nobody's.
+      const forged = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJib2IifQ.c2lnbmF0dXJl";
+      await origin.clear();
+      const refused = await dpopFetch(edge, forged, key);
+      await assertDpopRefused(refused, origin, "invalid_token", "a forged token with the DPoP scheme");
+    });
   });
 }
 

@@ -96,6 +96,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
                 );
                 return Err(Refusal::InvalidToken {
                     expired: err == crate::auth::token::TokenError::Expired,
+                    dpop: true,
                 });
             }
         };

@@ -32,6 +32,8 @@ pub enum Refusal {
     InvalidToken {
         /// Whether it was a genuine token past its expiry.
         expired: bool,
+        /// Whether it came with the `DPoP` scheme, whose challenge the answer then carries.
+        dpop: bool,
     },
     /// A DPoP proof was missing or refused (RFC 9449): `invalid_dpop_proof`, or
     /// `use_dpop_nonce` with the `nonce` to try again with.
@@ -99,10 +101,10 @@ impl Refusal {
             Self::DeviceMismatch => {
                 "this session was signed in on another device; the session has been ended"
             }
-            Self::InvalidToken { expired: true } => {
+            Self::InvalidToken { expired: true, .. } => {
                 "the access token has expired; get a new one with the refresh token"
             }
-            Self::InvalidToken { expired: false } => "the bearer token is not a valid access token",
+            Self::InvalidToken { expired: false, .. } => "the token is not a valid access token",
             Self::Proof { error, .. } => error.reason(),
             Self::TokenBinding { bound: true } => {
                 "the access token is bound to a key: present it with the DPoP scheme and a proof"

@@ -98,7 +98,10 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
                         .client(req.client())
                         .detail("malformed bearer credentials"),
                 );
-                return Resolution::Refused(Refusal::InvalidToken { expired: false });
+                return Resolution::Refused(Refusal::InvalidToken {
+                    expired: false,
+                    dpop: false,
+                });
             }
             BearerCredential::Absent => {}
         }
@@ -173,6 +176,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
                 );
                 Resolution::Refused(Refusal::InvalidToken {
                     expired: err == TokenError::Expired,
+                    dpop: false,
                 })
             }
         }

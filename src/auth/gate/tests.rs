@@ -938,22 +938,34 @@ fn a_bad_bearer_token_is_refused_even_beside_a_good_cookie_and_never_refreshed()
         (
             expired.as_str(),
             NOW + 600,
-            Refusal::InvalidToken { expired: true },
+            Refusal::InvalidToken {
+                expired: true,
+                dpop: false,
+            },
         ),
         (
             forged.as_str(),
             NOW + 1,
-            Refusal::InvalidToken { expired: false },
+            Refusal::InvalidToken {
+                expired: false,
+                dpop: false,
+            },
         ),
         (
             refresh_as_bearer.as_str(),
             NOW + 1,
-            Refusal::InvalidToken { expired: false },
+            Refusal::InvalidToken {
+                expired: false,
+                dpop: false,
+            },
         ),
         (
             "Bearer a b",
             NOW + 1,
-            Refusal::InvalidToken { expired: false },
+            Refusal::InvalidToken {
+                expired: false,
+                dpop: false,
+            },
         ),
     ] {
         // A navigation too: a bearer client is answered, not sent to the login page.
@@ -1006,7 +1018,10 @@ fn refusals_map_to_the_http_contract() {
         (Refusal::RefreshReused, 401, "refresh_reused", true),
         (Refusal::DeviceMismatch, 401, "device_mismatch", true),
         (
-            Refusal::InvalidToken { expired: true },
+            Refusal::InvalidToken {
+                expired: true,
+                dpop: false,
+            },
             401,
             "invalid_token",
             false,
