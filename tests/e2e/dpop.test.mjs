@@ -443,6 +443,9 @@ describe("DPoP nonces with oauth4webapi (DPOP_NONCE=require)", () => {
       oauth.protectedResourceRequest(grant.access_token, "GET", url, new Headers(API), null, { ...http, DPoP }),
     );
     assert.equal(res.status, 200);
+    // The forwarded answer names the nonce for the next proof, so the client is not refused to
+    // learn it when it turns over.
+    assert.match(res.headers.get("dpop-nonce") ?? "", /^[A-Za-z0-9_-]{32}$/, "a DPoP-Nonce on the forwarded answer");
     await res.body?.cancel();
     await assertForwardedBound(edge, origin, "alice", jkt, "after the nonce");
 

@@ -28,7 +28,7 @@ use super::socket;
 use crate::auth::gate::Verdict;
 use crate::auth::http::admission::Connection;
 use crate::auth::http::forward::{identity_headers, is_reserved_header, Identity};
-use crate::auth::http::request::RequestFacts;
+use crate::auth::http::request::{BearerCredential, RequestFacts};
 use crate::edge::error::js_error;
 use crate::edge::error::{EdgeError, EdgeResult};
 use crate::edge::http::Reply;
@@ -142,7 +142,13 @@ async fn forward(
     let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
     let pending = global.fetch_with_request(&upstream);
     let relayed = identity.is_some() && connection == Connection::WebSocket;
-    if set_cookies.is_empty() && !relayed {
+    // With server nonces, every answer to a DPoP request names the one its next proof needs
+    // (RFC 9449 §8.2), so that a client is not refused once a minute to learn it.
+    let nonce = match (&facts.bearer, &ctx.config.dpop_nonces) {
+        (BearerCredential::Proven(_), Some(nonces)) => Some(nonces.issue(ctx.now)),
+        _ => None,
+    };
+    if set_cookies.is_empty() && nonce.is_none() && !relayed {
         return Ok(Reply::Origin(or_unreachable(&pending)));
     }
     let answer = JsFuture::from(pending)
@@ -153,17 +159,23 @@ async fn forward(
         (Some(identity), Some(origin)) => socket::relay(&answer, origin, identity, incoming, ctx)?,
         _ => answer,
     };
-    if set_cookies.is_empty() {
+    if set_cookies.is_empty() && nonce.is_none() {
         return Ok(answer.into());
     }
     // A fetched response's headers are immutable: the runtime's constructor copies them (the
-    // body stays a stream) so our cookies can be added.
+    // body stays a stream) so our cookies and nonce can be added.
     let copy = web_sys::Response::new_with_opt_readable_stream_and_init(
         answer.body().as_ref(),
         answer.unchecked_ref::<web_sys::ResponseInit>(),
     )
     .map_err(js_error("response copy"))?;
     let headers = worker::Headers(copy.headers());
+    if let Some(nonce) = &nonce {
+        headers.set("DPoP-Nonce", nonce)?;
+    }
+    if set_cookies.is_empty() {
+        return Ok(copy.into());
+    }
     for cookie in set_cookies {
         headers.append("Set-Cookie", cookie)?;
     }
