@@ -14,7 +14,8 @@
 //! The folder by phase: [`claims`] (what the tokens say), [`jws`] (the signature layer),
 //! [`validity`] (time), [`mod@validate`] (the typed proofs), [`mint`] (issuing), [`error`] (errors
 //! by phase), [`keys`] (our key rings and our JWKS), [`public_keys`] (others' public keys, vetted
-//! by shape, and the signature check they go through), [`dpop`] (clients' proofs of possession).
+//! by shape, and the signature check they go through), [`self_signed`] (the structure of the JWSs
+//! clients sign with their own keys), [`dpop`] (clients' proofs of possession).
 
 pub mod claims;
 pub mod dpop;
@@ -23,6 +24,7 @@ pub mod jws;
 pub mod keys;
 pub mod mint;
 pub mod public_keys;
+pub mod self_signed;
 pub mod validate;
 pub mod validity;
 

@@ -16,15 +16,16 @@ use std::future::Future;
 use std::pin::Pin;
 
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::nonce::NonceKey;
 use super::replay::SeenProofs;
 use crate::auth::env::UnixTime;
-use crate::auth::names::encoding::{b64url, b64url_decode};
+use crate::auth::names::encoding::b64url;
 use crate::auth::names::thumbprint::Thumbprint;
 use crate::auth::token::public_keys::{PublicAlg, PublicKey, SignatureCheck};
+use crate::auth::token::self_signed::{self, SelfSignedError};
 
 /// A longer `DPoP` header is refused unread; an RSA-4096 proof is under 2 KB.
 pub const MAX_PROOF_BYTES: usize = 4096;
@@ -38,10 +39,6 @@ pub const PROOF_LIFETIME: i64 = 60;
 /// tokens: a proof dated further ahead would sit in the replay memory that much longer, and a
 /// flood of them could make it refuse fresh proofs until then.
 pub const PROOF_FUTURE_SKEW: i64 = 5;
-
-/// JWK members that only a private or symmetric key has: a proof carrying one is refused, as
-/// its client has published its secret.
-const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 /// Why a proof was refused. Each answers `invalid_dpop_proof` but [`Self::NonceNeeded`], which
 /// asks the client to try again with the nonce it is sent (`use_dpop_nonce`).
@@ -125,6 +122,19 @@ impl fmt::Display for ProofError {
 
 impl std::error::Error for ProofError {}
 
+impl From<SelfSignedError> for ProofError {
+    fn from(err: SelfSignedError) -> Self {
+        match err {
+            SelfSignedError::TooLarge => Self::TooLarge,
+            SelfSignedError::Malformed => Self::Malformed,
+            SelfSignedError::Critical => Self::Critical,
+            SelfSignedError::Type => Self::Type,
+            SelfSignedError::Algorithm => Self::Algorithm,
+            SelfSignedError::Key => Self::Key,
+        }
+    }
+}
+
 /// Checks proof signatures: the platform's WebCrypto in the worker, Rust in tests. A boxed
 /// future, so that the gate can hold it as a trait object beside its other ports.
 pub trait ProofSignatures {
@@ -194,15 +204,6 @@ struct ProofClaims {
     nonce: Option<String>,
 }
 
-/// The JSON object a base64url part decodes to.
-fn json_part(part: &str) -> Result<Map<String, Value>, ProofError> {
-    let bytes = b64url_decode(part).ok_or(ProofError::Malformed)?;
-    match serde_json::from_slice(&bytes) {
-        Ok(Value::Object(object)) => Ok(object),
-        _ => Err(ProofError::Malformed),
-    }
-}
-
 /// `url` compared as RFC 9449 §4.3 asks: without query and fragment, the scheme and host in
 /// lower case, the default port dropped, an empty path as `/`.
 pub fn normalized_url(url: &str) -> Option<String> {
@@ -255,34 +256,11 @@ pub async fn check(
     if text.contains(',') {
         return Err(ProofError::Several);
     }
-    let mut parts = text.split('.');
-    let (Some(header), Some(payload), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(ProofError::Malformed);
-    };
-    let header_json = json_part(header)?;
-    if header_json.contains_key("crit") {
-        return Err(ProofError::Critical);
-    }
-    if header_json.get("typ").and_then(Value::as_str) != Some(PROOF_TYP) {
-        return Err(ProofError::Type);
-    }
-    let alg = header_json
-        .get("alg")
-        .and_then(Value::as_str)
-        .and_then(PublicAlg::for_proof)
-        .ok_or(ProofError::Algorithm)?;
-    let jwk = header_json
-        .get("jwk")
-        .filter(|jwk| jwk.is_object())
-        .ok_or(ProofError::Key)?;
-    if PRIVATE_MEMBERS.iter().any(|name| jwk.get(name).is_some()) {
-        return Err(ProofError::Key);
-    }
-    let key = PublicKey::from_jwk("", alg, jwk).map_err(|_| ProofError::Key)?;
-    let claims: ProofClaims = serde_json::from_value(Value::Object(json_part(payload)?))
-        .map_err(|_| ProofError::Malformed)?;
+    let token = self_signed::read(text, MAX_PROOF_BYTES, PROOF_TYP, PublicAlg::for_proof)
+        .map_err(ProofError::from)?;
+    let key = self_signed::embedded_key(&token).map_err(ProofError::from)?;
+    let claims: ProofClaims =
+        serde_json::from_value(Value::Object(token.claims)).map_err(|_| ProofError::Malformed)?;
     if claims.jti.is_empty() || claims.jti.len() > MAX_JTI_BYTES {
         return Err(ProofError::Malformed);
     }
@@ -311,10 +289,8 @@ pub async fn check(
             return Err(ProofError::NonceNeeded);
         }
     }
-    let signature = b64url_decode(signature).ok_or(ProofError::Malformed)?;
-    let signing_input = &text[..header.len() + 1 + payload.len()];
     if !signatures
-        .verifies(&key, signing_input.as_bytes(), &signature)
+        .verifies(&key, token.signing_input.as_bytes(), &token.signature)
         .await
     {
         return Err(ProofError::Signature);
