@@ -15,7 +15,8 @@
 //! [`validity`] (time), [`mod@validate`] (the typed proofs), [`mint`] (issuing), [`error`] (errors
 //! by phase), [`keys`] (our key rings and our JWKS), [`public_keys`] (others' public keys, vetted
 //! by shape, and the signature check they go through), [`self_signed`] (the structure of the JWSs
-//! clients sign with their own keys), [`dpop`] (clients' proofs of possession).
+//! clients sign with their own keys), [`windowed`] (stateless values the edge issues and takes
+//! back), [`dpop`] (clients' proofs of possession).
 
 pub mod claims;
 pub mod dpop;
@@ -27,6 +28,7 @@ pub mod public_keys;
 pub mod self_signed;
 pub mod validate;
 pub mod validity;
+pub mod windowed;
 
 pub use claims::{
     Audience, Confirmation, IdentityClaims, Subject, TokenKind, ACCESS_TYP, ASSERTION_TYP,
