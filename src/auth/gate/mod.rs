@@ -37,7 +37,7 @@ use crate::auth::config::Config;
 use crate::auth::env::{Entropy, UnixTime};
 use crate::auth::gate::cache::IsolateCaches;
 use crate::auth::session::store::{SessionStore, StoreError};
-use crate::auth::token::dpop::proof::ProofSignatures;
+use crate::auth::token::public_keys::ProofSignatures;
 
 /// One request's view of everything the decision needs.
 pub struct Gate<'a, S, A, G> {

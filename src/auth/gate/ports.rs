@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::auth::names::username::Username;
-use crate::auth::token::dpop::proof::ProofSignatures;
+use crate::auth::token::public_keys::ProofSignatures;
 use crate::auth::token::public_keys::PublicKey;
 
 use super::outcome::Held;

@@ -16,9 +16,10 @@
 //! by phase), [`keys`] (our key rings and our JWKS), [`public_keys`] (others' public keys, vetted
 //! by shape, and the signature check they go through), [`self_signed`] (the structure of the JWSs
 //! clients sign with their own keys), [`windowed`] (stateless values the edge issues and takes
-//! back), [`dpop`] (clients' proofs of possession).
+//! back), [`dpop`] (clients' proofs of possession), [`dbsc`] (device-bound browser sessions).
 
 pub mod claims;
+pub mod dbsc;
 pub mod dpop;
 pub mod error;
 pub mod jws;

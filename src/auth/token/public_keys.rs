@@ -17,6 +17,9 @@
 //! the key and fails closed on one it cannot use: WebCrypto in the worker, so the module carries
 //! no big-number or curve code of its own for keys the platform already checks.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -247,6 +250,30 @@ impl PublicKey {
 pub trait SignatureCheck {
     /// Whether `signature` signs `message` under `key` with the key's algorithm.
     async fn verifies(&self, key: &PublicKey, message: &[u8], signature: &[u8]) -> bool;
+}
+
+/// Checks the signatures clients make (DPoP proofs, device-bound session responses): the
+/// platform's WebCrypto in the worker, Rust in tests. A boxed future, so that the gate can hold
+/// it as a trait object beside its other ports; every [`SignatureCheck`] is one.
+pub trait ProofSignatures {
+    /// Whether `signature` signs `message` under `key` with the key's algorithm.
+    fn verifies<'a>(
+        &'a self,
+        key: &'a PublicKey,
+        message: &'a [u8],
+        signature: &'a [u8],
+    ) -> Pin<Box<dyn Future<Output = bool> + 'a>>;
+}
+
+impl<T: SignatureCheck> ProofSignatures for T {
+    fn verifies<'a>(
+        &'a self,
+        key: &'a PublicKey,
+        message: &'a [u8],
+        signature: &'a [u8],
+    ) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
+        Box::pin(SignatureCheck::verifies(self, key, message, signature))
+    }
 }
 
 /// The signature check in Rust (jwt-compact with `rsa` and `p256`, `ed25519-compact`), the native twin of the

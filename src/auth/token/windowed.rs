@@ -1,7 +1,9 @@
 //! Stateless values the edge issues and later takes back without storing them: a time window
 //! and a MAC of the window and its subject under a key derived, per purpose, from the session
 //! key ring. Every isolate and location issues and accepts the same ones; one is accepted in
-//! the window it was issued in and the next. DPoP server nonces are such values.
+//! the window it was issued in and the next. DPoP server nonces and device-bound session
+//! challenges are such values; the device-bound cookie, which carries its own expiry, uses the
+//! derived key's [`WindowedMac::mac`] alone.
 
 use core::fmt;
 
@@ -43,10 +45,15 @@ impl WindowedMac {
         }
     }
 
+    /// The MAC of `message` under the derived key, for a value with an expiry of its own.
+    pub fn mac(&self, message: &[u8]) -> [u8; 32] {
+        hmac(&self.key, message)
+    }
+
     fn tag(&self, window: i64, subject: &[u8]) -> [u8; 32] {
         let mut message = window.to_be_bytes().to_vec();
         message.extend_from_slice(subject);
-        hmac(&self.key, &message)
+        self.mac(&message)
     }
 
     /// The value for `subject` in force at `now`.

@@ -12,8 +12,6 @@
 //! more than [`PROOF_FUTURE_SKEW`] ahead is kept.
 
 use core::fmt;
-use std::future::Future;
-use std::pin::Pin;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -24,7 +22,7 @@ use super::replay::SeenProofs;
 use crate::auth::env::UnixTime;
 use crate::auth::names::encoding::b64url;
 use crate::auth::names::thumbprint::Thumbprint;
-use crate::auth::token::public_keys::{PublicAlg, PublicKey, SignatureCheck};
+use crate::auth::token::public_keys::{ProofSignatures, PublicAlg};
 use crate::auth::token::self_signed::{self, SelfSignedError};
 
 /// A longer `DPoP` header is refused unread; an RSA-4096 proof is under 2 KB.
@@ -132,29 +130,6 @@ impl From<SelfSignedError> for ProofError {
             SelfSignedError::Algorithm => Self::Algorithm,
             SelfSignedError::Key => Self::Key,
         }
-    }
-}
-
-/// Checks proof signatures: the platform's WebCrypto in the worker, Rust in tests. A boxed
-/// future, so that the gate can hold it as a trait object beside its other ports.
-pub trait ProofSignatures {
-    /// Whether `signature` signs `message` under `key` with the key's algorithm.
-    fn verifies<'a>(
-        &'a self,
-        key: &'a PublicKey,
-        message: &'a [u8],
-        signature: &'a [u8],
-    ) -> Pin<Box<dyn Future<Output = bool> + 'a>>;
-}
-
-impl<T: SignatureCheck> ProofSignatures for T {
-    fn verifies<'a>(
-        &'a self,
-        key: &'a PublicKey,
-        message: &'a [u8],
-        signature: &'a [u8],
-    ) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
-        Box::pin(SignatureCheck::verifies(self, key, message, signature))
     }
 }
 
