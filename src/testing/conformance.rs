@@ -13,6 +13,7 @@ use crate::auth::names::username::Username;
 use crate::auth::session::record::{LoginSubject, SessionPolicy, SessionRecord};
 use crate::auth::session::refresh::{NewRefresh, PresentedRefresh};
 use crate::auth::session::store::{Rotation, SessionStore, Standing};
+use crate::auth::token::dbsc::DeviceKey;
 
 const T0: UnixTime = 1_800_000_000;
 
@@ -86,7 +87,7 @@ impl Users {
 }
 
 /// The names of the checks, in the order [`run_all`] runs them.
-pub const CHECKS: [&str; 8] = [
+pub const CHECKS: [&str; 9] = [
     "create_get_and_list",
     "rotation_grace_and_reuse",
     "wrong_secret_changes_nothing",
@@ -95,10 +96,11 @@ pub const CHECKS: [&str; 8] = [
     "single_session_mode",
     "revoke_one_and_all",
     "standing_follows_the_session",
+    "a_device_key_binds_once",
 ];
 
 /// Runs every check, each on a fresh store from `make`; a failed check panics.
-pub async fn run_all<S: SessionStore>(make: impl Fn() -> S) -> [&'static str; 8] {
+pub async fn run_all<S: SessionStore>(make: impl Fn() -> S) -> [&'static str; 9] {
     create_get_and_list(&make()).await;
     rotation_grace_and_reuse(&make()).await;
     wrong_secret_changes_nothing(&make()).await;
@@ -107,7 +109,70 @@ pub async fn run_all<S: SessionStore>(make: impl Fn() -> S) -> [&'static str; 8]
     single_session_mode(&make()).await;
     revoke_one_and_all(&make()).await;
     standing_follows_the_session(&make()).await;
+    a_device_key_binds_once(&make()).await;
     CHECKS
+}
+
+/// A browser's device key is kept with its session once: a second registration, one for
+/// another user's session, and one for an ended session change nothing.
+async fn a_device_key_binds_once<S: SessionStore>(store: &S) {
+    let entropy = OsEntropy;
+    let u = Users::fresh();
+    let p = policy(None);
+    let a = login(store, &u.alice, T0, &p, &entropy).await;
+    let b = login(store, &u.alice, T0 + 1, &p, &entropy).await;
+    let key = |x: &str| DeviceKey {
+        alg: "ES256".into(),
+        jwk: serde_json::json!({"kty": "EC", "crv": "P-256", "x": x, "y": "y"}),
+    };
+    let bound = store
+        .bind_device_key(&a.record.id, &u.alice, key("first"), T0 + 2)
+        .await
+        .unwrap()
+        .expect("a live session without a key takes one");
+    assert_eq!(bound.device_key, Some(key("first")));
+    assert_eq!(
+        store
+            .session(&a.record.id, T0 + 3)
+            .await
+            .unwrap()
+            .and_then(|s| s.device_key),
+        Some(key("first")),
+        "the key is kept with the session"
+    );
+    assert_eq!(
+        store
+            .bind_device_key(&a.record.id, &u.alice, key("second"), T0 + 3)
+            .await
+            .unwrap(),
+        None,
+        "a key is registered once"
+    );
+    assert_eq!(
+        store
+            .bind_device_key(&a.record.id, &u.bob, key("bob's"), T0 + 3)
+            .await
+            .unwrap(),
+        None,
+        "nobody binds a session that is not theirs"
+    );
+    store.revoke(&b.record.id, &u.alice, T0 + 4).await.unwrap();
+    assert_eq!(
+        store
+            .bind_device_key(&b.record.id, &u.alice, key("late"), T0 + 5)
+            .await
+            .unwrap(),
+        None,
+        "an ended session takes no key"
+    );
+    assert_eq!(
+        store
+            .session(&a.record.id, T0 + 6)
+            .await
+            .unwrap()
+            .and_then(|s| s.device_key),
+        Some(key("first"))
+    );
 }
 
 async fn create_get_and_list<S: SessionStore>(store: &S) {

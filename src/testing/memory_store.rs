@@ -11,6 +11,7 @@ use crate::auth::session::record::{SessionPolicy, SessionRecord};
 use crate::auth::session::refresh::{PresentedRefresh, TokenHash};
 use crate::auth::session::store::{Rotation, SessionStore, StoreError};
 use crate::auth::session::user_sessions::UserSessions;
+use crate::auth::token::dbsc::DeviceKey;
 
 /// Sessions, their owners and revocation markers in process memory, lost when it is dropped.
 #[derive(Debug, Default)]
@@ -129,6 +130,23 @@ impl SessionStore for MemoryStore {
         let revoked = sessions.revoke(id, now);
         state.end(all.as_slice());
         Ok(revoked)
+    }
+
+    async fn bind_device_key(
+        &self,
+        id: &SessionId,
+        owner: &Username,
+        key: DeviceKey,
+        now: UnixTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let mut state = self.state.borrow_mut();
+        let Some(user) = state.user_of(id).filter(|user| user == owner) else {
+            return Ok(None);
+        };
+        Ok(state
+            .users
+            .get_mut(&user)
+            .and_then(|sessions| sessions.bind_device_key(id, key, now)))
     }
 
     async fn revoke_all(

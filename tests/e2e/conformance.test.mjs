@@ -19,6 +19,7 @@ const CHECKS = [
   "single_session_mode",
   "revoke_one_and_all",
   "standing_follows_the_session",
+  "a_device_key_binds_once",
 ];
 
 let origin;

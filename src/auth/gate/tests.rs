@@ -165,6 +165,17 @@ impl SessionStore for Store {
         self.check()?;
         self.inner.sessions_of(user, now).await
     }
+    async fn bind_device_key(
+        &self,
+        id: &SessionId,
+        user: &Username,
+        key: crate::auth::token::dbsc::DeviceKey,
+        now: UnixTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        Io(false).await;
+        self.check()?;
+        self.inner.bind_device_key(id, user, key, now).await
+    }
     async fn revoke(
         &self,
         id: &SessionId,

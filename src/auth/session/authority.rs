@@ -16,6 +16,7 @@ use crate::auth::session::record::{SessionPolicy, SessionRecord};
 use crate::auth::session::refresh::{PresentedRefresh, TokenHash};
 use crate::auth::session::store::Rotation;
 use crate::auth::session::user_sessions::UserSessions;
+use crate::auth::token::dbsc::DeviceKey;
 
 /// One atomic step, as sent to the user's authority.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +50,15 @@ pub enum Command {
         /// The time of the request, in Unix seconds; a session already expired counts as not found.
         now: UnixTime,
     },
+    /// Keeps a browser's device key with one session, once.
+    BindDeviceKey {
+        /// The session.
+        id: SessionId,
+        /// The key its browser registered.
+        key: DeviceKey,
+        /// The time of the registration, in Unix seconds.
+        now: UnixTime,
+    },
     /// Ends every session of the user.
     RevokeAll {
         /// The time of the request, in Unix seconds; sessions end whatever their age.
@@ -73,6 +83,8 @@ pub enum Reply {
     Revoked(Option<SessionRecord>),
     /// To `List`: the live sessions, oldest first.
     Sessions(Vec<SessionRecord>),
+    /// To `BindDeviceKey`: the session with its key, or `None` when it was not bound now.
+    Bound(Option<SessionRecord>),
 }
 
 /// What must reach KV after a command, so the read path agrees with the authority.
@@ -119,6 +131,11 @@ pub fn apply(sessions: &mut UserSessions, command: Command) -> (Reply, WriteThro
             let revoked = sessions.revoke(&id, now);
             writes.end.extend(found);
             Reply::Revoked(revoked)
+        }
+        Command::BindDeviceKey { id, key, now } => {
+            let bound = sessions.bind_device_key(&id, key, now);
+            writes.store.extend(bound.clone());
+            Reply::Bound(bound)
         }
         Command::RevokeAll { now: _ } => {
             writes.end = sessions.revoke_all();

@@ -29,6 +29,7 @@ use crate::auth::names::session_id::SessionId;
 use crate::auth::names::thumbprint::Thumbprint;
 use crate::auth::session::device::Device;
 use crate::auth::session::refresh::{PresentedRefresh, TokenHash};
+use crate::auth::token::dbsc::DeviceKey;
 
 /// How many retired refresh-token hashes a session remembers to recognise reuse.
 pub const RETIRED_HASHES_KEPT: usize = 16;
@@ -134,6 +135,10 @@ pub struct SessionRecord {
     /// proof by this key, and its access tokens name it. `None` for a bearer or browser session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<Thumbprint>,
+    /// The key a browser registered for this session (device-bound sessions): a refresh then
+    /// needs the bound cookie only that key can renew. `None` until, and unless, it registers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_key: Option<DeviceKey>,
 }
 
 /// Where a login came from, as far as the platform tells.
@@ -185,6 +190,7 @@ impl SessionRecord {
             signed_in_from: None,
             provider_session: None,
             key: None,
+            device_key: None,
         }
     }
 

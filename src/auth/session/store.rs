@@ -15,6 +15,7 @@
 //! | [`standing`](SessionStore::standing) | exact (the Durable Object: its own list of the user's sessions) | eventual: the revocation marker and the record as this location's KV has them |
 
 use crate::auth::names::username::Username;
+use crate::auth::token::dbsc::DeviceKey;
 use core::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -128,6 +129,16 @@ pub trait SessionStore {
         &self,
         id: &SessionId,
         user: &Username,
+        now: UnixTime,
+    ) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// Keeps `key` as the device key of `user`'s live session `id` if it has none yet (one
+    /// registration per session): the session as it is now, or `None`.
+    async fn bind_device_key(
+        &self,
+        id: &SessionId,
+        user: &Username,
+        key: DeviceKey,
         now: UnixTime,
     ) -> Result<Option<SessionRecord>, StoreError>;
 

@@ -6,6 +6,7 @@
 //! its single-threaded execution. Workers KV applies the same transitions without that
 //! guarantee.
 
+use crate::auth::token::dbsc::DeviceKey;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::env::UnixTime;
@@ -60,6 +61,25 @@ impl UserSessions {
             }
             RotationDecision::Unknown => Rotation::Unknown,
         }
+    }
+
+    /// Keeps `key` as the device key of live session `id`, which has none yet: the session as
+    /// it is now, or `None` (unknown, ended, or registered already: a key is registered once).
+    pub fn bind_device_key(
+        &mut self,
+        id: &SessionId,
+        key: DeviceKey,
+        now: UnixTime,
+    ) -> Option<SessionRecord> {
+        let session = self
+            .sessions
+            .iter_mut()
+            .find(|session| &session.id == id && session.is_live(now))?;
+        if session.device_key.is_some() {
+            return None;
+        }
+        session.device_key = Some(key);
+        Some(session.clone())
     }
 
     /// Ends one session; returns it if it was live.

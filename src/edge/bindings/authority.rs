@@ -13,6 +13,7 @@
 //! (`throttle:<counter key>`, which no username can be, as usernames hold no `:`).
 
 use crate::auth::names::username::Username;
+use crate::auth::token::dbsc::DeviceKey;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use worker::{
@@ -45,6 +46,7 @@ async fn run(storage: Storage, kv: KvSessionStore, command: Command) -> worker::
         Command::Create { now, .. }
         | Command::Rotate { now, .. }
         | Command::Revoke { now, .. }
+        | Command::BindDeviceKey { now, .. }
         | Command::RevokeAll { now }
         | Command::List { now } => *now,
     };
@@ -265,6 +267,24 @@ impl SessionStore for AuthorityStore {
     ) -> Result<Vec<SessionRecord>, StoreError> {
         match self.send(user, &Command::List { now }).await? {
             Reply::Sessions(sessions) => Ok(sessions),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn bind_device_key(
+        &self,
+        id: &SessionId,
+        user: &Username,
+        key: DeviceKey,
+        now: UnixTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let command = Command::BindDeviceKey {
+            id: id.clone(),
+            key,
+            now,
+        };
+        match self.send(user, &command).await? {
+            Reply::Bound(bound) => Ok(bound),
             other => Err(unexpected(other)),
         }
     }

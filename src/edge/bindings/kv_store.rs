@@ -6,6 +6,7 @@
 //! outlives the session it belongs to (KV refuses expirations under 60 s, hence the floor).
 
 use crate::auth::names::username::Username;
+use crate::auth::token::dbsc::DeviceKey;
 use worker::kv::KvStore;
 
 use crate::auth::env::UnixTime;
@@ -221,6 +222,31 @@ impl SessionStore for KvSessionStore {
         let mut live = self.all_of(user).await?;
         live.retain(|record| record.is_live(now));
         Ok(live)
+    }
+
+    async fn bind_device_key(
+        &self,
+        id: &SessionId,
+        user: &Username,
+        key: DeviceKey,
+        now: UnixTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        // Read, then write: KV cannot compare-and-set, so two registrations racing at two
+        // locations could both land, the later winning (the authority makes it one).
+        let Some(mut record) = self
+            .read(id)
+            .await?
+            .filter(|record| record.user == *user && record.is_live(now))
+            .filter(|record| record.device_key.is_none())
+        else {
+            return Ok(None);
+        };
+        if self.is_revoked(id).await? {
+            return Ok(None);
+        }
+        record.device_key = Some(key);
+        self.write(&record, now).await?;
+        Ok(Some(record))
     }
 
     async fn revoke(

@@ -4,6 +4,7 @@
 //! used, provider sessions).
 
 use crate::auth::names::username::Username;
+use crate::auth::token::dbsc::DeviceKey;
 use std::cell::OnceCell;
 
 use worker::Env;
@@ -129,6 +130,16 @@ impl SessionStore for Sessions {
         now: UnixTime,
     ) -> Result<Vec<SessionId>, StoreError> {
         delegate!(self, store => store.revoke_all(user, now))
+    }
+
+    async fn bind_device_key(
+        &self,
+        id: &SessionId,
+        user: &Username,
+        key: DeviceKey,
+        now: UnixTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        delegate!(self, store => store.bind_device_key(id, user, key, now))
     }
 
     async fn is_revoked(&self, id: &SessionId) -> Result<bool, StoreError> {
