@@ -59,6 +59,16 @@ pub enum EventKind {
     /// why (a replayed, forged, stale or misdirected proof, a bound token sent as `Bearer`, a
     /// bound refresh token without its key).
     DpopRefused,
+    /// A browser registered a device key for its session (device-bound sessions).
+    DeviceRegistered,
+    /// A device-bound session's browser proved its key and got a new bound cookie.
+    DeviceRefreshed,
+    /// A device-bound session's registration, refresh or rule refused a request: the detail says
+    /// why (a bad response, a refresh without the bound cookie, another session's cookie).
+    DeviceRefused,
+    /// A browser said it skipped a device-bound session's refresh (`Secure-Session-Skipped`);
+    /// the detail is its reason.
+    DeviceSkipped,
     /// A session lacked the roles the access policy asks for on a path: the request got 403;
     /// the detail names the method, the path and the missing roles.
     AccessDenied,
@@ -291,6 +301,10 @@ mod tests {
             EventKind::CookieTossing,
             EventKind::TokenRejected,
             EventKind::DpopRefused,
+            EventKind::DeviceRegistered,
+            EventKind::DeviceRefreshed,
+            EventKind::DeviceRefused,
+            EventKind::DeviceSkipped,
             EventKind::AccessDenied,
             EventKind::AdminList,
             EventKind::AdminRevoke,
@@ -317,6 +331,10 @@ mod tests {
                 | EventKind::CookieTossing
                 | EventKind::TokenRejected
                 | EventKind::DpopRefused
+                | EventKind::DeviceRegistered
+                | EventKind::DeviceRefreshed
+                | EventKind::DeviceRefused
+                | EventKind::DeviceSkipped
                 | EventKind::AccessDenied
                 | EventKind::AdminList
                 | EventKind::AdminRevoke

@@ -130,13 +130,13 @@ async fn a_device_key_binds_once<S: SessionStore>(store: &S) {
         .await
         .unwrap()
         .expect("a live session without a key takes one");
-    assert_eq!(bound.device_key, Some(key("first")));
+    assert_eq!(bound.device_key.map(|key| *key), Some(key("first")));
     assert_eq!(
         store
             .session(&a.record.id, T0 + 3)
             .await
             .unwrap()
-            .and_then(|s| s.device_key),
+            .and_then(|s| s.device_key.map(|key| *key)),
         Some(key("first")),
         "the key is kept with the session"
     );
@@ -170,7 +170,7 @@ async fn a_device_key_binds_once<S: SessionStore>(store: &S) {
             .session(&a.record.id, T0 + 6)
             .await
             .unwrap()
-            .and_then(|s| s.device_key),
+            .and_then(|s| s.device_key.map(|key| *key)),
         Some(key("first"))
     );
 }

@@ -16,6 +16,7 @@ use crate::auth::policy::{AccessPolicy, Rule};
 use crate::auth::secret::{AdminSecret, OriginSecret, MIN_ADMIN_SECRET_LEN};
 use crate::auth::session::device::BindingPolicy;
 use crate::auth::session::record::{SessionPolicy, MAX_LEEWAY};
+use crate::auth::token::dbsc::{DevicePolicy, DeviceSecrets};
 use crate::auth::token::dpop::{DpopPolicy, NonceKey};
 use crate::auth::token::keys::{AssertionKeyRing, SessionKeyRing};
 use crate::auth::token::{Audience, MAX_ASSERTION_TTL};
@@ -116,6 +117,9 @@ pub struct Config {
     pub dpop: DpopPolicy,
     /// The server's DPoP nonces, when every proof must carry one (`DPOP_NONCE = require`).
     pub dpop_nonces: Option<NonceKey>,
+    /// Device-bound browser sessions (`DEVICE_BOUND_SESSIONS`, `DEVICE_COOKIE_TTL`,
+    /// `DEVICE_BOUND_GRACE`).
+    pub device_sessions: DeviceSessions,
     /// Local development (`DEV_MODE`): plain HTTP is allowed, and only loopback hosts are served.
     pub dev_mode: bool,
     /// The per-isolate caches of the request path.
@@ -132,6 +136,19 @@ pub struct Config {
     pub admin_secret: Option<AdminSecret>,
     /// OpenID providers (`OIDC_PROVIDERS`) and whether the password form is offered.
     pub oidc: OidcConfig,
+}
+
+/// Device-bound browser sessions, as configured.
+#[derive(Debug)]
+pub struct DeviceSessions {
+    /// Offered, required or off.
+    pub policy: DevicePolicy,
+    /// Seconds the bound cookie lives; a copied cookie jar renews its session for no longer.
+    pub cookie_ttl: i64,
+    /// Under `require`, seconds after its sign-in within which a browser session must register.
+    pub grace: i64,
+    /// The stateless challenges and bound cookies.
+    pub secrets: DeviceSecrets,
 }
 
 /// How often an open WebSocket's session is checked when `WEBSOCKET_CHECK_INTERVAL` is not set.
@@ -385,6 +402,23 @@ impl Config {
             Some(_) => return Err(problem("DPOP_NONCE", "must be `off` or `require`")),
         };
 
+        let device_sessions = DeviceSessions {
+            policy: match read.optional("DEVICE_BOUND_SESSIONS").as_deref() {
+                None | Some("offer") => DevicePolicy::Offer,
+                Some("require") => DevicePolicy::Require,
+                Some("off") => DevicePolicy::Off,
+                Some(_) => {
+                    return Err(problem(
+                        "DEVICE_BOUND_SESSIONS",
+                        "must be `offer`, `require` or `off`",
+                    ))
+                }
+            },
+            cookie_ttl: read.seconds("DEVICE_COOKIE_TTL", 600, (5, 3600))?,
+            grace: read.seconds("DEVICE_BOUND_GRACE", 300, (1, 86400))?,
+            secrets: DeviceSecrets::derive(&session_keys),
+        };
+
         let credentials = match read.optional("CREDENTIALS").as_deref().unwrap_or("kv") {
             "kv" => Credentials::Kv,
             "origin" => {
@@ -480,6 +514,7 @@ impl Config {
             login_failure_floor_ms: read.count("LOGIN_FAILURE_FLOOR_MS", 250, (0, 5000))?,
             dpop,
             dpop_nonces,
+            device_sessions,
             dev_mode,
             caches,
             websocket_check_interval: read.seconds(
@@ -706,6 +741,9 @@ mod tests {
                 "LOGIN_MAX_FAILURES_PER_ACCOUNT",
             ),
             (&[("DPOP", "on")], "DPOP"),
+            (&[("DEVICE_BOUND_SESSIONS", "on")], "DEVICE_BOUND_SESSIONS"),
+            (&[("DEVICE_COOKIE_TTL", "4")], "DEVICE_COOKIE_TTL"),
+            (&[("DEVICE_BOUND_GRACE", "0")], "DEVICE_BOUND_GRACE"),
             (&[("DPOP", "Require")], "DPOP"),
             (&[("DPOP_NONCE", "yes")], "DPOP_NONCE"),
             (&[("DPOP", "off"), ("DPOP_NONCE", "require")], "DPOP_NONCE"),

@@ -140,6 +140,10 @@ pub enum Liveness {
     Unknown,
 }
 
+/// Answered device-bound session challenges kept per isolate: one per session renewal, every
+/// few minutes, so a few thousand cover a busy isolate.
+const CHALLENGES_KEPT: usize = 4096;
+
 /// The three caches of one isolate. Methods take `&self`: requests of one isolate interleave at
 /// every await, so no borrow is ever held across one.
 pub struct IsolateCaches {
@@ -154,6 +158,9 @@ pub struct IsolateCaches {
     /// those only a bound token's holder can.
     proofs: SeenProofs,
     token_request_proofs: SeenProofs,
+    /// Device-bound session challenges already answered, until they expire: always on, as
+    /// forgetting one would let its response be replayed here.
+    challenges: RefCell<Bounded<String, ()>>,
 }
 
 impl IsolateCaches {
@@ -172,7 +179,19 @@ impl IsolateCaches {
             assertions: RefCell::new(Bounded::new(settings.entries)),
             proofs: SeenProofs::default(),
             token_request_proofs: SeenProofs::default(),
+            challenges: RefCell::new(Bounded::new(CHALLENGES_KEPT)),
         }
+    }
+
+    /// Whether device-bound session challenge `challenge` is answered here for the first time;
+    /// it is remembered until `until`.
+    pub fn first_challenge_use(&self, challenge: &str, now: UnixTime, until: UnixTime) -> bool {
+        let mut taken = self.challenges.borrow_mut();
+        if taken.get(&challenge.to_owned(), now).is_some() {
+            return false;
+        }
+        taken.put(challenge.to_owned(), (), until);
+        true
     }
 
     /// The memory of DPoP proofs taken with tokens in this isolate.

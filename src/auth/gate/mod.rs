@@ -13,6 +13,7 @@ pub mod admin;
 pub mod at_once;
 pub mod cache;
 mod cookies;
+pub mod device;
 pub mod federated;
 mod held;
 pub mod outcome;

@@ -113,6 +113,9 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         let Ok(next) = NewRefresh::mint(&presented.session, self.entropy) else {
             return refused(Refusal::Internal(InternalCause::NoRandomness));
         };
+        if let Some(refusal) = self.device_held(presented, from).await {
+            return refused(refusal);
+        }
         // The account check comes before the rotation: a refusal or an outage here must not
         // leave behind a rotation whose new token the client never received. The user is the
         // one the token names (a token naming someone else reaches an authority that does not

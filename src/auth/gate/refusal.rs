@@ -49,6 +49,9 @@ pub enum Refusal {
         /// Whether the token is bound to a key.
         bound: bool,
     },
+    /// A device-bound session's refresh without a live bound cookie of this session: only the
+    /// browser holding the device key can renew it. The access token lives out its time.
+    DeviceUnbound,
     /// The path means different things to different origins (encoded separators or dots,
     /// dot segments, `;` parameters, ...): refused before anything else looks at it.
     AmbiguousPath(PathError),
@@ -80,6 +83,7 @@ impl Refusal {
             Self::SessionExpired => "session_expired",
             Self::RefreshReused => "refresh_reused",
             Self::DeviceMismatch => "device_mismatch",
+            Self::DeviceUnbound => "device_unbound",
             Self::InvalidToken { .. } | Self::TokenBinding { .. } => "invalid_token",
             Self::Proof { error, .. } => error.code(),
             Self::AmbiguousPath(_) => "bad_request",
@@ -100,6 +104,9 @@ impl Refusal {
             }
             Self::DeviceMismatch => {
                 "this session was signed in on another device; the session has been ended"
+            }
+            Self::DeviceUnbound => {
+                "this session is bound to a device; it is renewed only by that device's browser"
             }
             Self::InvalidToken { expired: true, .. } => {
                 "the access token has expired; get a new one with the refresh token"

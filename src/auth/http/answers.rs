@@ -128,6 +128,8 @@ pub struct ListedSession<'a> {
     pub absolute_expires_at: UnixTime,
     /// Whether it is the session of the request asking.
     pub current: bool,
+    /// Whether its browser registered a device key (a device-bound session).
+    pub device_bound: bool,
 }
 
 impl<'a> ListedSession<'a> {
@@ -145,6 +147,7 @@ impl<'a> ListedSession<'a> {
             idle_timeout: record.idle_timeout,
             absolute_expires_at: record.absolute_expires_at,
             current: record.id == *asking,
+            device_bound: record.device_key.is_some(),
         }
     }
 }
@@ -154,6 +157,45 @@ impl<'a> ListedSession<'a> {
 pub struct SessionList<'a> {
     /// The user's live sessions.
     pub sessions: Vec<ListedSession<'a>>,
+}
+
+/// A device-bound session's instructions to the browser (W3C DBSC), the answer to a
+/// registration or a bound cookie's renewal.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionInstructions<'a> {
+    /// The session, as the browser names it in `Sec-Secure-Session-Id`.
+    pub session_identifier: &'a SessionId,
+    /// Where the browser renews the bound cookie.
+    pub refresh_url: &'static str,
+    /// The requests the session covers: this origin, all of its paths.
+    pub scope: InstructionScope<'a>,
+    /// The bound cookie.
+    pub credentials: [BoundCredential<'a>; 1],
+    /// No other site may start a renewal.
+    pub allowed_refresh_initiators: [&'static str; 0],
+}
+
+/// [`SessionInstructions::scope`].
+#[derive(Debug, Clone, Serialize)]
+pub struct InstructionScope<'a> {
+    /// This edge's origin.
+    pub origin: &'a str,
+    /// Not the rest of the site.
+    pub include_site: bool,
+    /// No exceptions.
+    pub scope_specification: [&'static str; 0],
+}
+
+/// [`SessionInstructions::credentials`]: the bound cookie, by name and attributes.
+#[derive(Debug, Clone, Serialize)]
+pub struct BoundCredential<'a> {
+    /// Always `cookie`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The cookie's name.
+    pub name: &'a str,
+    /// Its attributes, as set.
+    pub attributes: String,
 }
 
 /// `{"ok": true}`: a state change was carried out.

@@ -32,6 +32,11 @@ pub const DEV_REFRESH_COOKIE: &str = "eg_refresh";
 pub const FLOW_COOKIE: &str = "__Host-eg_oidc";
 /// [`FLOW_COOKIE`] in plain-HTTP development.
 pub const DEV_FLOW_COOKIE: &str = "eg_oidc";
+/// The device-bound session's cookie: short-lived, renewed only by the browser that holds the
+/// session's device key (see `token::dbsc`).
+pub const DEVICE_COOKIE: &str = "__Host-eg_device";
+/// [`DEVICE_COOKIE`] in plain-HTTP development.
+pub const DEV_DEVICE_COOKIE: &str = "eg_device";
 /// Longer `Cookie` headers are refused; browsers send far less to one site.
 pub const MAX_COOKIE_HEADER: usize = 8192;
 /// Browsers drop cookies whose name and value together exceed this many bytes.
@@ -46,6 +51,8 @@ pub struct CookieNames {
     pub refresh: &'static str,
     /// The OpenID sign-in's flow cookie.
     pub flow: &'static str,
+    /// The device-bound session's cookie.
+    pub device: &'static str,
 }
 
 /// The prefixed names when `secure`, the development names otherwise.
@@ -55,12 +62,14 @@ pub const fn cookie_names(secure: bool) -> CookieNames {
             access: ACCESS_COOKIE,
             refresh: REFRESH_COOKIE,
             flow: FLOW_COOKIE,
+            device: DEVICE_COOKIE,
         }
     } else {
         CookieNames {
             access: DEV_ACCESS_COOKIE,
             refresh: DEV_REFRESH_COOKIE,
             flow: DEV_FLOW_COOKIE,
+            device: DEV_DEVICE_COOKIE,
         }
     }
 }
@@ -178,7 +187,9 @@ fn looks_like_session_cookie(pair: &str) -> bool {
         .filter(char::is_ascii_alphanumeric)
         .map(|c| c.to_ascii_lowercase())
         .collect();
-    skeleton.contains("egaccess") || skeleton.contains("egrefresh") || skeleton.contains("egoidc")
+    ["egaccess", "egrefresh", "egoidc", "egdevice"]
+        .iter()
+        .any(|name| skeleton.contains(name))
 }
 
 /// How this deployment's cookies are written.
@@ -263,6 +274,32 @@ pub fn set_refresh(
         max_age,
         spec,
     )))
+}
+
+/// `Set-Cookie` for a device-bound session's cookie: the whole site, `SameSite=Lax` like the
+/// access cookie it accompanies.
+pub fn set_device(value: &str, max_age: i64, spec: &CookieSpec) -> Result<SetCookie, CookieError> {
+    check_max_age(max_age)?;
+    check_value(spec.names().device, value)?;
+    Ok(SetCookie::Setting(format!(
+        "{}={value}; {}; Max-Age={max_age}",
+        spec.names().device,
+        device_attributes(spec)
+    )))
+}
+
+/// `Set-Cookie` deleting the device-bound session's cookie.
+pub fn clear_device(spec: &CookieSpec) -> SetCookie {
+    SetCookie::Clearing(format!(
+        "{}=; {}; Max-Age=0",
+        spec.names().device,
+        device_attributes(spec)
+    ))
+}
+
+/// The device cookie's attributes, as the session instructions name them to the browser.
+pub fn device_attributes(spec: &CookieSpec) -> String {
+    format!("Path=/{}; HttpOnly; SameSite=Lax", secure_attribute(spec))
 }
 
 /// `Set-Cookie` deleting the access cookie (same attributes, so the browser matches it).

@@ -160,6 +160,7 @@ enum CookieState {
 pub struct SessionCookies {
     state: CookieState,
     flow: Option<String>,
+    device: Option<String>,
     forward: Option<String>,
 }
 
@@ -170,6 +171,7 @@ impl SessionCookies {
             return Self {
                 state: CookieState::Absent,
                 flow: None,
+                device: None,
                 forward: None,
             };
         };
@@ -180,6 +182,12 @@ impl SessionCookies {
             .as_ref()
             .ok()
             .and_then(|jar| jar.unique(names.flow).ok().flatten())
+            .map(str::to_owned);
+        // So is the device cookie, which only ever proves something with a live MAC.
+        let device = jar
+            .as_ref()
+            .ok()
+            .and_then(|jar| jar.unique(names.device).ok().flatten())
             .map(str::to_owned);
         let state = match jar {
             Err(_) => CookieState::Untrusted,
@@ -195,6 +203,7 @@ impl SessionCookies {
         Self {
             state,
             flow,
+            device,
             forward: strip_session_cookies(header),
         }
     }
@@ -226,6 +235,12 @@ impl SessionCookies {
     /// The OpenID flow cookie's value, if exactly one was presented in a header that parsed.
     pub fn flow(&self) -> Option<&str> {
         self.flow.as_deref()
+    }
+
+    /// The device-bound session's cookie value, if exactly one was presented in a header that
+    /// parsed.
+    pub fn device(&self) -> Option<&str> {
+        self.device.as_deref()
     }
 
     /// The `Cookie` header for the origin: every cookie but ours, or `None` when none is left.
@@ -280,6 +295,19 @@ pub struct RequestFacts {
     pub header_names: Vec<String>,
     /// Whether a body is attached.
     pub has_body: bool,
+    /// The device-bound session protocol's headers.
+    pub device: DeviceHeaders,
+}
+
+/// The headers of the device-bound session protocol, as sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceHeaders {
+    /// `Secure-Session-Response`: the browser's signed response.
+    pub response: Option<String>,
+    /// `Sec-Secure-Session-Id`: the session a renewal is for.
+    pub session: Option<String>,
+    /// `Secure-Session-Skipped`: why the browser did not renew.
+    pub skipped: Option<String>,
 }
 
 /// Where the runtime's request is read from: the method, this edge's own origin
@@ -342,6 +370,11 @@ impl RequestFacts {
             upgrade: header("Upgrade"),
             header_names: raw.header_names.to_vec(),
             has_body: raw.has_body,
+            device: DeviceHeaders {
+                response: header("Secure-Session-Response"),
+                session: header("Sec-Secure-Session-Id"),
+                skipped: header("Secure-Session-Skipped"),
+            },
         }
     }
 

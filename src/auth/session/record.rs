@@ -138,7 +138,7 @@ pub struct SessionRecord {
     /// The key a browser registered for this session (device-bound sessions): a refresh then
     /// needs the bound cookie only that key can renew. `None` until, and unless, it registers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device_key: Option<DeviceKey>,
+    pub device_key: Option<Box<DeviceKey>>,
 }
 
 /// Where a login came from, as far as the platform tells.

@@ -78,7 +78,7 @@ impl UserSessions {
         if session.device_key.is_some() {
             return None;
         }
-        session.device_key = Some(key);
+        session.device_key = Some(Box::new(key));
         Some(session.clone())
     }
 

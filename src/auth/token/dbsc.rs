@@ -16,7 +16,7 @@ use super::keys::SessionKeyRing;
 use super::public_keys::{PublicAlg, PublicKey};
 use super::self_signed::{self, SelfSignedError};
 use super::windowed::WindowedMac;
-use crate::auth::env::UnixTime;
+use crate::auth::env::{random_bytes, Entropy, EntropyError, UnixTime};
 use crate::auth::names::encoding::{b64url, b64url_decode};
 use crate::auth::names::session_id::SessionId;
 use crate::auth::names::thumbprint::Thumbprint;
@@ -98,6 +98,8 @@ pub enum ResponseError {
     Challenge,
     /// The signature does not verify.
     Signature,
+    /// The challenge was taken before: a response replayed.
+    Replayed,
 }
 
 impl ResponseError {
@@ -109,6 +111,7 @@ impl ResponseError {
             Self::Key => "the response's jwk is not a public key of its alg",
             Self::Challenge => "the response does not sign a live challenge of this session",
             Self::Signature => "the response's signature does not verify",
+            Self::Replayed => "the response's challenge was used before",
         }
     }
 }
@@ -143,14 +146,32 @@ impl DeviceSecrets {
         }
     }
 
-    /// The challenge for `session` at `now`.
-    pub fn challenge(&self, session: &SessionId, now: UnixTime) -> String {
-        self.challenges.issue(session.as_str().as_bytes(), now)
+    /// A new challenge for `session` at `now`: 12 random bytes, then the window and a MAC of
+    /// both and the session, so that no two challenges are alike and each can be taken once.
+    pub fn challenge(
+        &self,
+        session: &SessionId,
+        now: UnixTime,
+        entropy: &dyn Entropy,
+    ) -> Result<String, EntropyError> {
+        let unique: [u8; 12] = random_bytes(entropy)?;
+        let subject = [session.as_str().as_bytes(), &unique].concat();
+        Ok(format!(
+            "{}.{}",
+            b64url(&unique),
+            self.challenges.issue(&subject, now)
+        ))
     }
 
     fn accepts(&self, challenge: &str, session: &SessionId, now: UnixTime) -> bool {
-        self.challenges
-            .accepts(challenge, session.as_str().as_bytes(), now)
+        let Some((unique, windowed)) = challenge.split_once('.') else {
+            return false;
+        };
+        let Some(unique) = b64url_decode(unique).filter(|unique| unique.len() == 12) else {
+            return false;
+        };
+        let subject = [session.as_str().as_bytes(), &unique].concat();
+        self.challenges.accepts(windowed, &subject, now)
     }
 
     fn cookie_tag(&self, session: &str, expires: i64) -> String {
@@ -210,7 +231,7 @@ pub async fn registration(
 
 /// Checks a refresh response for `session`, registered with `key`: a `dbsc+jwt` of the key's
 /// algorithm signing a live challenge of this session with that key (a `jwk` in the header, if
-/// any, is not looked at).
+/// any, is not looked at). The challenge it signed, for the caller to take once.
 pub async fn refresh(
     text: &str,
     session: &SessionId,
@@ -218,7 +239,7 @@ pub async fn refresh(
     now: UnixTime,
     secrets: &DeviceSecrets,
     signatures: &dyn ProofSignatures,
-) -> Result<(), ResponseError> {
+) -> Result<String, ResponseError> {
     let registered = key.public_key().ok_or(ResponseError::Key)?;
     let token = self_signed::read(text, MAX_RESPONSE_BYTES, RESPONSE_TYP, |name| {
         device_alg(name).filter(|alg| *alg == registered.alg())
@@ -236,7 +257,7 @@ pub async fn refresh(
     {
         return Err(ResponseError::Signature);
     }
-    Ok(())
+    Ok(challenge_of(&token).unwrap_or_default().to_owned())
 }
 
 /// A header value of the protocol as sent: the draft writes them as structured-field strings

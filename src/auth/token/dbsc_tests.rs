@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::auth::env::testing::SeededEntropy;
+use crate::auth::env::OsEntropy;
 use crate::auth::token::public_keys::LocalSignatureCheck;
 
 const NOW: i64 = 1_800_000_000;
@@ -77,7 +78,7 @@ fn a_registration_keeps_the_key_and_its_refresh_passes_with_it_alone() {
     let secrets = DeviceSecrets::derive(&ring());
     let (id, browser) = (session(), Browser::new(3));
     let key = register(
-        &browser.registration(&secrets.challenge(&id, NOW)),
+        &browser.registration(&secrets.challenge(&id, NOW, &OsEntropy).unwrap()),
         &id,
         &secrets,
     )
@@ -85,7 +86,8 @@ fn a_registration_keeps_the_key_and_its_refresh_passes_with_it_alone() {
     assert_eq!(key.alg, "ES256");
     assert_eq!(key.jwk, browser.jwk());
     let later = NOW + 400;
-    let answer = browser.refresh(&secrets.challenge(&id, later));
+    let challenge = secrets.challenge(&id, later, &OsEntropy).unwrap();
+    let answer = browser.refresh(&challenge);
     let checked = block_on(refresh(
         &answer,
         &id,
@@ -94,9 +96,13 @@ fn a_registration_keeps_the_key_and_its_refresh_passes_with_it_alone() {
         &secrets,
         &LocalSignatureCheck,
     ));
-    assert_eq!(checked, Ok(()));
+    assert_eq!(
+        checked,
+        Ok(challenge),
+        "the signed challenge, to be taken once"
+    );
     // Another key's refresh, a challenge of another session, one too old.
-    let thief = Browser::new(4).refresh(&secrets.challenge(&id, later));
+    let thief = Browser::new(4).refresh(&secrets.challenge(&id, later, &OsEntropy).unwrap());
     let by_thief = block_on(refresh(
         &thief,
         &id,
@@ -106,7 +112,7 @@ fn a_registration_keeps_the_key_and_its_refresh_passes_with_it_alone() {
         &LocalSignatureCheck,
     ));
     assert_eq!(by_thief, Err(ResponseError::Signature));
-    let foreign = browser.refresh(&secrets.challenge(&session_b(), later));
+    let foreign = browser.refresh(&secrets.challenge(&session_b(), later, &OsEntropy).unwrap());
     let of_other = block_on(refresh(
         &foreign,
         &id,
@@ -116,7 +122,11 @@ fn a_registration_keeps_the_key_and_its_refresh_passes_with_it_alone() {
         &LocalSignatureCheck,
     ));
     assert_eq!(of_other, Err(ResponseError::Challenge));
-    let stale = browser.refresh(&secrets.challenge(&id, later - 2 * CHALLENGE_PERIOD));
+    let stale = browser.refresh(
+        &secrets
+            .challenge(&id, later - 2 * CHALLENGE_PERIOD, &OsEntropy)
+            .unwrap(),
+    );
     let old = block_on(refresh(
         &stale,
         &id,
@@ -136,7 +146,7 @@ fn session_b() -> SessionId {
 fn hostile_registrations_are_refused_with_their_reason() {
     let secrets = DeviceSecrets::derive(&ring());
     let (id, browser) = (session(), Browser::new(3));
-    let challenge = secrets.challenge(&id, NOW);
+    let challenge = secrets.challenge(&id, NOW, &OsEntropy).unwrap();
     let header = |change: &dyn Fn(&mut Value)| {
         let mut header = json!({"typ": "dbsc+jwt", "alg": "ES256", "jwk": browser.jwk()});
         change(&mut header);
@@ -188,12 +198,12 @@ fn hostile_registrations_are_refused_with_their_reason() {
         ),
         (
             "another session's challenge",
-            browser.registration(&secrets.challenge(&session_b(), NOW)),
+            browser.registration(&secrets.challenge(&session_b(), NOW, &OsEntropy).unwrap()),
             ResponseError::Challenge,
         ),
         (
             "a made-up challenge",
-            browser.registration("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+            browser.registration("AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
             ResponseError::Challenge,
         ),
         (
@@ -211,7 +221,8 @@ fn hostile_registrations_are_refused_with_their_reason() {
                     &SessionKeyRing::parse("k2:b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXItMzIhIQ")
                         .unwrap(),
                 )
-                .challenge(&id, NOW),
+                .challenge(&id, NOW, &OsEntropy)
+                .unwrap(),
             ),
             ResponseError::Challenge,
         ),

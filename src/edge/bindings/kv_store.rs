@@ -244,7 +244,7 @@ impl SessionStore for KvSessionStore {
         if self.is_revoked(id).await? {
             return Ok(None);
         }
-        record.device_key = Some(key);
+        record.device_key = Some(Box::new(key));
         self.write(&record, now).await?;
         Ok(Some(record))
     }

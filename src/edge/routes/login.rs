@@ -28,6 +28,7 @@ use crate::auth::http::signin::{
     parse_login, parse_token_request, LoginFormat, LoginRequest, TokenRequest,
 };
 use crate::auth::names::thumbprint::Thumbprint;
+use crate::auth::session::record::SessionRecord;
 use crate::edge::bindings::{ConfiguredPasswords, Counters};
 use crate::edge::error::{js_error, EdgeError, EdgeResult};
 use crate::edge::{answer, http, Ctx};
@@ -133,8 +134,30 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
         LoginFormat::Form => http::redirect(&next, 303)?,
         LoginFormat::Json => http::json(&SessionAnswer::signed_in(&record), 200)?,
     };
-    http::add_cookies(&mut response, &ctx.gate().session_cookies(&tokens)?)?;
+    signed_in(&mut response, &record, &tokens, ctx)?;
     Ok(response)
+}
+
+/// A browser's sign-in answer: its session cookies, and the offer to bind the session to the
+/// device (`Secure-Session-Registration`, with the clearing of an earlier session's bound
+/// cookie).
+pub(super) fn signed_in(
+    response: &mut worker::Response,
+    record: &SessionRecord,
+    tokens: &SessionTokens,
+    ctx: &Ctx<'_>,
+) -> EdgeResult<()> {
+    let gate = ctx.gate();
+    let (clear_device, offer) = gate.device_offer(record)?;
+    let mut cookies = gate.session_cookies(tokens)?;
+    cookies.push(clear_device);
+    http::add_cookies(response, &cookies)?;
+    if let Some(offer) = offer {
+        response
+            .headers_mut()
+            .set("Secure-Session-Registration", &offer)?;
+    }
+    Ok(())
 }
 
 /// `POST /auth/token`: a password grant (a login) or a refresh grant, answered with the tokens in

@@ -16,6 +16,7 @@
 //! would copy every header across the wasm boundary twice.
 
 mod admin;
+mod device;
 mod login;
 mod oidc;
 pub(super) mod pages;
@@ -30,6 +31,7 @@ use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::gate::admin::ADMIN_USERS_PREFIX;
 use crate::auth::http::admission::{admit, Inadmissible};
 use crate::auth::http::request::RequestFacts;
+use crate::auth::token::dbsc::{DevicePolicy, REFRESH_PATH, REGISTRATION_PATH};
 use crate::edge::error::{EdgeError, EdgeResult};
 use crate::edge::http::Reply;
 use crate::edge::{answer, http, Ctx};
@@ -58,6 +60,10 @@ pub(super) async fn route(
         }
         Err(inadmissible) => return Err(EdgeError::BadRequest(inadmissible.to_string())),
     };
+    if let Some(skipped) = &facts.device.skipped {
+        ctx.gate().device_skipped(facts, skipped);
+    }
+    let device_sessions = ctx.config.device_sessions.policy != DevicePolicy::Off;
     let read_only = matches!(facts.method.as_str(), "GET" | "HEAD");
     let own: EdgeResult = match (facts.method.as_str(), facts.path.as_str()) {
         (_, "/.edgegate/health") if read_only => Ok(http::text("ok")?),
@@ -84,6 +90,12 @@ pub(super) async fn route(
         }
         ("POST", "/auth/logout") => {
             same_site(facts, ctx, logout(Request::from(req), facts, ctx)).await
+        }
+        ("POST", REGISTRATION_PATH) if device_sessions => {
+            device::device(device::Step::Register, facts, ctx).await
+        }
+        ("POST", REFRESH_PATH) if device_sessions => {
+            device::device(device::Step::Refresh, facts, ctx).await
         }
         ("GET", "/auth/session") => with_session(facts, ctx, current_session).await,
         ("GET", "/auth/sessions") => with_session(facts, ctx, list_sessions).await,

@@ -483,14 +483,13 @@ async fn callback(
             opening,
         )
         .await?;
-    let (Opened { tokens, .. }, next) = match finished {
+    let (Opened { record, tokens }, next) = match finished {
         Ok(signed_in) => signed_in,
         Err(refusal) => return answer::provider_refused(ctx, &refusal),
     };
-    let mut cookies = gate.session_cookies(&tokens)?;
-    cookies.push(flow::clear_cookie(&ctx.config.cookies));
     let mut response = http::redirect(&next, 303)?;
-    http::add_cookies(&mut response, &cookies)?;
+    super::login::signed_in(&mut response, &record, &tokens, ctx)?;
+    http::add_cookies(&mut response, &[flow::clear_cookie(&ctx.config.cookies)])?;
     Ok(response)
 }
 
