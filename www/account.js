@@ -284,6 +284,14 @@
         badge.textContent = "This device";
         title.appendChild(badge);
       }
+      if (session.device_bound === true) {
+        // Its browser holds a key that never leaves the device: a copy of its cookies elsewhere
+        // stops working within minutes.
+        var bound = document.createElement("span");
+        bound.className = "badge session-bound";
+        bound.textContent = "Bound to this browser's key";
+        title.appendChild(bound);
+      }
       var from = [session.place, session.address].filter(function (part) {
         return typeof part === "string" && part;
       });
