@@ -1,11 +1,14 @@
 //! Test support shared by the core's tests, the benchmarks and the worker's conformance build:
-//! an in-memory store, the conformance suite every store backend passes, and a DPoP client.
+//! an in-memory store, the conformance suite every store backend passes, a DPoP client and a
+//! browser's device key.
 
 // Test support: a failed expectation here is a failed test, reported by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod device_browser;
 pub mod dpop_client;
 pub mod memory_store;
 #[cfg(all(test, target_arch = "wasm32"))]

@@ -79,6 +79,8 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
 #[cfg(test)]
 mod at_once_tests;
 #[cfg(all(test, not(target_arch = "wasm32")))]
+mod device_tests;
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod proof_tests;
 #[cfg(test)]
 mod tests;

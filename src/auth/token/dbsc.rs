@@ -4,10 +4,11 @@
 //! nothing once that cookie has expired.
 //!
 //! Everything here is stateless except the key itself, which is kept with the session
-//! ([`DeviceKey`]): the challenges a response must sign ([`Challenges`]) and the bound cookie
-//! ([`BoundCookies`]) are MACs under keys derived from the session key ring, so every isolate
-//! and location issues and accepts them alike. A browser's response ([`registration`],
-//! [`refresh`]) is untrusted text until one of those two accepts it.
+//! ([`DeviceKey`]): the challenges a response must sign and the bound cookie are MACs under keys
+//! derived from the session key ring ([`DeviceSecrets`]), so every isolate and location issues
+//! and accepts them alike; a challenge also carries random bytes, so that each can be taken once.
+//! A browser's response ([`registration`], [`refresh`]) is untrusted text until one of those two
+//! accepts it.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

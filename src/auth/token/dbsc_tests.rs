@@ -1,15 +1,14 @@
 //! Device-bound session responses, challenges and bound cookies, natively: responses signed
 //! here with P-256 (as browsers do, with WebCrypto, in tests/e2e/dbsc.test.mjs).
 
-use p256::ecdsa::signature::Signer;
-use p256::ecdsa::{Signature, SigningKey};
 use pollster::block_on;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::*;
 use crate::auth::env::testing::SeededEntropy;
 use crate::auth::env::OsEntropy;
 use crate::auth::token::public_keys::LocalSignatureCheck;
+use crate::testing::device_browser::DeviceBrowser;
 
 const NOW: i64 = 1_800_000_000;
 
@@ -22,42 +21,7 @@ fn session() -> SessionId {
 }
 
 /// A browser's P-256 key.
-struct Browser(SigningKey);
-
-impl Browser {
-    fn new(seed: u8) -> Self {
-        Self(SigningKey::from_slice(&[seed; 32]).unwrap())
-    }
-
-    fn jwk(&self) -> Value {
-        let point = self.0.verifying_key().to_encoded_point(false);
-        json!({"kty": "EC", "crv": "P-256", "x": b64url(point.x().unwrap()), "y": b64url(point.y().unwrap())})
-    }
-
-    fn sign(&self, header: &Value, claims: &Value) -> String {
-        let input = format!(
-            "{}.{}",
-            b64url(header.to_string().as_bytes()),
-            b64url(claims.to_string().as_bytes())
-        );
-        let signature: Signature = self.0.sign(input.as_bytes());
-        format!("{input}.{}", b64url(&signature.to_bytes()))
-    }
-
-    fn registration(&self, challenge: &str) -> String {
-        self.sign(
-            &json!({"typ": "dbsc+jwt", "alg": "ES256", "jwk": self.jwk()}),
-            &json!({"jti": challenge}),
-        )
-    }
-
-    fn refresh(&self, challenge: &str) -> String {
-        self.sign(
-            &json!({"typ": "dbsc+jwt", "alg": "ES256"}),
-            &json!({"jti": challenge}),
-        )
-    }
-}
+type Browser = DeviceBrowser;
 
 fn register(
     text: &str,
