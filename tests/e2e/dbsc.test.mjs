@@ -42,7 +42,18 @@ import { createHmac, randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { startOrigin } from "./harness.mjs";
 import { startLocations } from "./locations.mjs";
-import { ACCESS, PASSWORD, REFRESH, addUser, auditLines, b64url, nowSecs, pseudonym, secureWorker } from "./support.mjs";
+import {
+  ACCESS,
+  PASSWORD,
+  REFRESH,
+  addUser,
+  auditLines,
+  b64url,
+  nowSecs,
+  pseudonym,
+  secureWorker,
+  setCookies,
+} from "./support.mjs";
 
 const { subtle } = globalThis.crypto;
 const te = new TextEncoder();
@@ -271,15 +282,9 @@ class Browser {
   }
 
   take(res) {
-    for (const line of res.headers.getSetCookie()) {
-      const [pair, ...attrs] = line.split(";");
-      const eq = pair.indexOf("=");
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1);
-      const maxAge = attrs.map((a) => a.trim()).find((a) => a.toLowerCase().startsWith("max-age="));
-      const seconds = maxAge ? Number(maxAge.split("=")[1]) : Infinity;
-      if (seconds <= 0) this.cookies.delete(name);
-      else this.cookies.set(name, { value, expiresAt: Date.now() + seconds * 1000 });
+    for (const { name, value, maxAge } of setCookies(res)) {
+      if (maxAge <= 0) this.cookies.delete(name);
+      else this.cookies.set(name, { value, expiresAt: Date.now() + maxAge * 1000 });
     }
     return res;
   }

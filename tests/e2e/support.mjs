@@ -13,19 +13,29 @@ export const BROWSER = { accept: "text/html,application/xhtml+xml", "sec-fetch-s
 export const ACCESS = "__Host-eg_access";
 export const REFRESH = "__Host-eg_refresh";
 
+/** The cookies a response sets: { name, value, maxAge } each, maxAge in seconds (Infinity when
+ * the line names none; 0 or less deletes the cookie). */
+export function setCookies(res) {
+  return res.headers.getSetCookie().map((line) => {
+    const [pair, ...attrs] = line.split(";");
+    const eq = pair.indexOf("=");
+    const maxAge = attrs.map((a) => a.trim()).find((a) => a.toLowerCase().startsWith("max-age="));
+    return {
+      name: pair.slice(0, eq).trim(),
+      value: pair.slice(eq + 1),
+      maxAge: maxAge ? Number(maxAge.split("=")[1]) : Infinity,
+    };
+  });
+}
+
 /** Cookies as a browser keeps them: name -> value, updated from Set-Cookie. */
 export class Jar {
   constructor() {
     this.cookies = new Map();
   }
   take(res) {
-    for (const line of res.headers.getSetCookie()) {
-      const [pair, ...attrs] = line.split(";");
-      const eq = pair.indexOf("=");
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1);
-      const maxAge = attrs.map((a) => a.trim()).find((a) => a.toLowerCase().startsWith("max-age="));
-      if (maxAge && Number(maxAge.split("=")[1]) <= 0) this.cookies.delete(name);
+    for (const { name, value, maxAge } of setCookies(res)) {
+      if (maxAge <= 0) this.cookies.delete(name);
       else this.cookies.set(name, value);
     }
     return res;
