@@ -8,7 +8,7 @@
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { loadavg } from "node:os";
 import { decodeProtectedHeader, jwtVerify } from "jose";
-import { dpopKey, proof, proofs, tokenGrant } from "./dpop.mjs";
+import { boundBrowserSession, dpopKey, proof, proofs, tokenGrant } from "./dpop.mjs";
 import { PASSWORD, check, cookiesFrom, login, loginRequest, runMain, seedUsers, startOrigin } from "./harness.mjs";
 import { startWorkerd } from "./workerd.mjs";
 import { closedLoop, haveWrk, wrk } from "./load.mjs";
@@ -111,6 +111,12 @@ async function main() {
     const authenticated = (base) => async () => ({ url: `${base}/api/data`, headers: { Cookie: await login(w.edge, "bench-u1") }, identity: true });
     const targets = {
       edgegate: authenticated(w.edge),
+      // The same with a device-bound session's live bound cookie beside the session cookies.
+      "edgegate-bound": async () => ({
+        url: `${w.edge}/api/data`,
+        headers: { Cookie: await boundBrowserSession(w.edge, "bench-u1", PASSWORD) },
+        identity: true,
+      }),
       // Every per-isolate cache off (REVOCATION_CACHE_TTL=0, ISOLATE_CACHE_ENTRIES=0).
       "edgegate-nocache": authenticated(w.edgeNoCache),
       jose: authenticated(w.jose),
@@ -269,6 +275,7 @@ async function main() {
       floorOverPassthrough: ["floor", "passthrough"],
       edgegateOverFloor: ["edgegate", "floor"],
       edgegateOverOrigin: ["edgegate", "origin"],
+      boundOverEdgegate: ["edgegate-bound", "edgegate"],
     };
     const flow = (r) => ({ rps: r.rps, p50: r.p50, p99: r.p99, requests: r.requests, tool: r.tool });
     const result = {

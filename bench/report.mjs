@@ -53,6 +53,7 @@ if (e2e) {
   );
   const rows = [
     ["edgegate", "edgegate: authenticated GET → origin, steady state (token, KV revocation read, assertion)"],
+    ["edgegate-bound", "edgegate: the same with a device-bound session's live bound cookie"],
     ["edgegate-nocache", "edgegate, every isolate cache off (REVOCATION_CACHE_TTL=0, ISOLATE_CACHE_ENTRIES=0)"],
     ["jose", "JavaScript reference worker (bench/jose-worker.js, `jose`): the same work"],
     ["floor", "floor worker (bench/floor): one synchronous wasm call (cookie, SHA-256, map hit), five headers, forward"],
@@ -88,6 +89,7 @@ if (e2e) {
     ["passthroughOverOrigin", "pass-through / origin"],
     ["floorOverPassthrough", "floor worker / pass-through"],
     ["edgegateOverFloor", "edgegate steady state / floor worker"],
+    ["boundOverEdgegate", "edgegate with a device-bound session's cookie / edgegate steady state"],
   ];
   for (const [key, label, target] of ratioRows) {
     const value = q[key];
