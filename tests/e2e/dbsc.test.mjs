@@ -1002,10 +1002,10 @@ describe("DEVICE_BOUND_SESSIONS unset (offer), at locations A and B", () => {
   });
 
   describe("another session's bound cookie", () => {
-    test("a refresh token presented with another session's live bound cookie ends the session (device_mismatch)", async () => {
-      const user = newUser();
-      const mine = await registered(A, { user });
-      const theirs = await registered(A, { user });
+    test("a refresh token presented with the live bound cookie of someone else's session ends the session (device_mismatch)", async () => {
+      // The thief's browser, signed in to its own account, with the victim's refresh token.
+      const mine = await registered(A, { user: newUser() });
+      const theirs = await registered(A, { user: newUser() });
       const mixed = mine.copyTo(A);
       mixed.cookies.set(DEVICE, { ...theirs.cookies.get(DEVICE) });
       mixed.expire(ACCESS);
@@ -1023,6 +1023,25 @@ describe("DEVICE_BOUND_SESSIONS unset (offer), at locations A and B", () => {
       assert.equal(page.status, 401, "its access token is refused at this location at once");
       await page.body?.cancel();
       assert.equal((await theirs.request("/app/theirs")).status, 200, "the other session lives on");
+    });
+
+    test("with the bound cookie of another session of the same user, a refresh is refused and nothing ends", async () => {
+      // Two sessions of one user in one browser (a sign-in racing the earlier session's renewal).
+      const user = newUser();
+      const first = await registered(A, { user });
+      const second = await registered(A, { user });
+      const mixed = first.copyTo(A);
+      mixed.cookies.set(DEVICE, { ...second.cookies.get(DEVICE) });
+      mixed.expire(ACCESS);
+      const since = mark();
+      const res = await mixed.refreshTokens();
+      assert.equal(res.status, 401);
+      assert.equal(res.json?.error, "device_unbound");
+      await refusedSince(since, "the same user's other session");
+      // Refused, not ended: the first session's own browser goes on.
+      first.expire(ACCESS);
+      assert.equal((await first.request("/app/first")).status, 200, "the first session lives on");
+      assert.equal((await second.request("/app/second")).status, 200, "so does the second");
     });
   });
 

@@ -10,7 +10,7 @@ use crate::auth::names::session_id::SessionId;
 use crate::auth::names::username::Username;
 use crate::auth::session::record::SessionRecord;
 use crate::auth::session::refresh::PresentedRefresh;
-use crate::auth::session::store::SessionStore;
+use crate::auth::session::store::{SessionStore, Standing};
 use crate::auth::token::dbsc::{
     self, registration_header, unquoted, DevicePolicy, ResponseError, CHALLENGE_PERIOD,
 };
@@ -47,19 +47,24 @@ pub enum DeviceAnswer {
 }
 
 impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
-    /// What a browser's sign-in answer carries besides its session cookies: the clearing of any
-    /// bound cookie of an earlier session, and the offer to bind this one
+    /// What a browser's sign-in answer `req` carries besides its session cookies: the clearing of
+    /// the bound cookie of an earlier session, if it sent one, and the offer to bind this one
     /// (`Secure-Session-Registration`), unless device-bound sessions are off.
     pub fn device_offer(
         &self,
+        req: &RequestFacts,
         record: &SessionRecord,
-    ) -> Result<(SetCookie, Option<String>), Refusal> {
+    ) -> Result<(Option<SetCookie>, Option<String>), Refusal> {
         let settings = &self.config.device_sessions;
         let offer = match settings.policy {
             DevicePolicy::Off => None,
             _ => Some(registration_header(&self.new_challenge(&record.id)?)),
         };
-        Ok((clear_device(&self.config.cookies), offer))
+        let clearing = req
+            .cookies
+            .device()
+            .map(|_| clear_device(&self.config.cookies));
+        Ok((clearing, offer))
     }
 
     fn new_challenge(&self, session: &SessionId) -> Result<String, Refusal> {
@@ -121,7 +126,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             return Ok(refused("no Secure-Session-Response"));
         };
         let settings = &self.config.device_sessions;
-        let key = match dbsc::registration(
+        let (key, challenge) = match dbsc::registration(
             unquoted(text),
             &held.id,
             self.now,
@@ -130,9 +135,22 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         )
         .await
         {
-            Ok(key) => key,
+            Ok(signed) => signed,
             Err(err) => return Ok(refused(err.reason())),
         };
+        let ended = self
+            .store
+            .ended(&held.id, &held.user, self.now)
+            .await
+            .map_err(|err| self.unavailable(err))?;
+        if ended {
+            let reason = "the session has ended";
+            return Ok(self.device_refused(req, owner, 401, "session_ended", reason));
+        }
+        let until = self.now.saturating_add(2 * CHALLENGE_PERIOD);
+        if !self.caches.first_challenge_use(&challenge, self.now, until) {
+            return Ok(refused(ResponseError::Replayed.reason()));
+        }
         let alg = key.alg.clone();
         let bound = self
             .store
@@ -140,16 +158,9 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             .await
             .map_err(|err| self.unavailable(err))?;
         let Some(record) = bound else {
-            let ended = self
-                .store
-                .ended(&held.id, &held.user, self.now)
-                .await
-                .map_err(|err| self.unavailable(err))?;
-            if ended {
-                let reason = "the session has ended";
-                return Ok(self.device_refused(req, owner, 401, "session_ended", reason));
-            }
-            return Ok(refused("the session has a device key already"));
+            return Ok(refused(
+                "the session has a device key already, or has just ended",
+            ));
         };
         self.audit.record(
             self.log(EventKind::DeviceRegistered)
@@ -235,8 +246,11 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             }
         };
         if !taken {
+            // A browser retrying after a lost answer: a fresh challenge to sign, as for a late
+            // one (a 401 would end its device-bound session).
             let reason = ResponseError::Replayed.reason();
-            return Ok(self.device_refused(req, owner, 401, "device_refused", reason));
+            self.device_refused(req, owner, 403, "device_challenge", reason);
+            return challenge();
         }
         self.audit.record(
             self.log(EventKind::DeviceRefreshed)
@@ -282,12 +296,37 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         if bound.as_ref() == Some(&presented.session) {
             return None;
         }
-        let record = match self.store.session(&presented.session, self.now).await {
+        // The freshest record the store has: the user's authority when the token names its user
+        // (a registration made a moment ago at another location counts), else KV.
+        let read = match &presented.user {
+            Some(user) => self
+                .store
+                .standing(&presented.session, user, self.now)
+                .await
+                .map(|standing| match standing {
+                    Standing::Live(record) => Some(record),
+                    Standing::Ended | Standing::Unknown => None,
+                }),
+            None => self.store.session(&presented.session, self.now).await,
+        };
+        let record = match read {
             Ok(Some(record)) => record,
             // Unknown or ended: the rotation says so.
             Ok(None) => return None,
             Err(err) => return Some(self.unavailable(err)),
         };
+        // Only the holder of one of its refresh tokens (the current one, or one retired, whose
+        // reuse ends the session anyway) can have a session ended or refused here: a session id
+        // alone, which the origin sees, must not be enough.
+        let refresh = &record.refresh;
+        let holds = refresh.current.matches(&presented.hash)
+            || refresh
+                .retired
+                .iter()
+                .any(|hash| hash.matches(&presented.hash));
+        if !holds {
+            return None;
+        }
         let held = Held {
             id: record.id.clone(),
             user: record.user.clone(),
@@ -301,7 +340,18 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
                     .detail(reason),
             );
         };
-        if bound.is_some() {
+        if let Some(other) = bound {
+            // Another session of the same user in the same browser (a race between a sign-in and
+            // the earlier session's last renewal) is refused, not ended; someone else's browser
+            // holding this session's refresh token is a copy.
+            let same_owner = match self.store.session(&other, self.now).await {
+                Ok(found) => found.is_some_and(|other| other.user == record.user),
+                Err(err) => return Some(self.unavailable(err)),
+            };
+            if same_owner {
+                refuse("a refresh with the bound cookie of another session of the same user");
+                return Some(Refusal::DeviceUnbound);
+            }
             refuse("a refresh token with another session's bound cookie: the session is ended");
             return Some(match self.end_session(&held).await {
                 Ok(_) => Refusal::DeviceMismatch,

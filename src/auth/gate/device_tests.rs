@@ -8,6 +8,7 @@ use super::*;
 use crate::auth::audit::EventKind;
 use crate::auth::http::request::tests::facts;
 use crate::auth::http::request::RequestFacts;
+use crate::auth::names::username::testing::named;
 use crate::auth::session::refresh::PresentedRefresh;
 use crate::testing::device_browser::DeviceBrowser;
 
@@ -41,14 +42,25 @@ fn device_request(
 
 /// Registers `browser` for the session of `world.login`: its bound cookie's value.
 fn registered(world: &World, browser: &DeviceBrowser) -> (super::tests::Browser, String) {
-    let session = world.login(NOW);
+    registered_as(world, "alice", browser)
+}
+
+/// Registers `browser` for a new session of `user`: the session and its bound cookie's value.
+fn registered_as(
+    world: &World,
+    user: &str,
+    browser: &DeviceBrowser,
+) -> (super::tests::Browser, String) {
+    let session = world.login_as(&named(user), NOW, CHROME_LINUX);
     let gate = world.gate(NOW);
     let record = pollster::block_on(world.store.session(&session.session, NOW))
         .unwrap()
         .unwrap();
-    let (clearing, offer) = gate.device_offer(&record).unwrap();
+    let earlier = format!("{}=earlier", world.config.cookies.names().device);
+    let signing_in = facts("POST", "/auth/login", &[("Cookie", earlier.as_str())]);
+    let (clearing, offer) = gate.device_offer(&signing_in, &record).unwrap();
     assert!(
-        clearing.clears(),
+        clearing.is_some_and(|cookie| cookie.clears()),
         "an earlier session's bound cookie is cleared"
     );
     let response = browser.registration(&challenge_in(&offer.unwrap()));
@@ -118,10 +130,11 @@ fn a_browser_registers_once_and_renews_its_bound_cookie_with_a_signed_challenge(
         pollster::block_on(gate.refresh_device(&answer)).unwrap(),
         DeviceAnswer::Bound { .. }
     ));
-    // The same signed response again is a replay; another key's is not the session's.
+    // The same signed response again is a replay: a fresh challenge, as for a late browser;
+    // another key's response is not the session's.
     assert!(matches!(
         pollster::block_on(gate.refresh_device(&answer)).unwrap(),
-        DeviceAnswer::Refused { status: 401, .. }
+        DeviceAnswer::Challenge { .. }
     ));
     let DeviceAnswer::Challenge { challenge, .. } =
         pollster::block_on(gate.refresh_device(&ask)).unwrap()
@@ -198,7 +211,28 @@ fn a_device_bound_refresh_token_renews_nothing_without_its_live_bound_cookie() {
 fn a_refresh_token_with_another_sessions_bound_cookie_ends_its_session() {
     let world = World::new(config());
     let (victim, _) = registered(&world, &DeviceBrowser::new(5));
-    let (_, thiefs_bound) = registered(&world, &DeviceBrowser::new(6));
+    let (_, thiefs_bound) = registered_as(&world, "mallory", &DeviceBrowser::new(6));
+    // A session id and a made-up secret with the thief's own bound cookie end nothing: only a
+    // holder of one of the session's refresh tokens reaches the rule.
+    let id = victim.session.as_str();
+    let user = victim.refresh.rsplit('.').next().unwrap();
+    let made_up = format!("{id}.{}.{user}", "A".repeat(43));
+    let guessed = PresentedRefresh::parse(&made_up).unwrap();
+    let forged = device_request(
+        &world,
+        "/auth/refresh",
+        (&victim.access, &made_up),
+        Some(&thiefs_bound),
+        &[],
+    );
+    let refused = pollster::block_on(world.gate(NOW + 30).refresh(&guessed, &forged, None));
+    assert!(!matches!(refused, Restored::Session { .. }));
+    assert!(
+        pollster::block_on(world.store.session(&victim.session, NOW + 30))
+            .unwrap()
+            .is_some(),
+        "still standing"
+    );
     let presented = PresentedRefresh::parse(&victim.refresh).unwrap();
     let gate = world.gate(NOW + 30);
     let mixed = device_request(
@@ -248,4 +282,28 @@ fn under_require_an_unregistered_browser_session_ends_after_the_grace() {
         pollster::block_on(world.gate(NOW + 61).refresh(&presented, &req, None)),
         Restored::Refused(Refusal::SessionExpired)
     ));
+}
+
+#[test]
+fn another_session_of_the_same_user_in_the_same_browser_is_refused_not_ended() {
+    let world = World::new(config());
+    let (first, _) = registered(&world, &DeviceBrowser::new(5));
+    let (_, second_bound) = registered(&world, &DeviceBrowser::new(6));
+    let presented = PresentedRefresh::parse(&first.refresh).unwrap();
+    let req = device_request(
+        &world,
+        "/auth/refresh",
+        (&first.access, &first.refresh),
+        Some(&second_bound),
+        &[],
+    );
+    assert!(matches!(
+        pollster::block_on(world.gate(NOW + 30).refresh(&presented, &req, None)),
+        Restored::Refused(Refusal::DeviceUnbound)
+    ));
+    assert!(
+        pollster::block_on(world.store.session(&first.session, NOW + 31))
+            .unwrap()
+            .is_some()
+    );
 }

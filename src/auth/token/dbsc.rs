@@ -193,7 +193,11 @@ impl DeviceSecrets {
         else {
             return None;
         };
-        let expires: i64 = expires.parse().ok()?;
+        // One spelling per expiry (no sign, no leading zero), so a cookie has no aliases.
+        let expires: i64 = expires
+            .parse()
+            .ok()
+            .filter(|n: &i64| n.to_string() == expires)?;
         let tag = b64url_decode(tag)?;
         let expected = b64url_decode(&self.cookie_tag(id, expires))?;
         (ct_eq(&tag, &expected) && now < expires)
@@ -208,14 +212,15 @@ fn challenge_of<'t>(token: &'t self_signed::SelfSigned<'_>) -> Option<&'t str> {
 }
 
 /// Checks a registration response for `session`: a `dbsc+jwt` with the browser's public key in
-/// its header, signing a live challenge of this session with that key. The key to keep.
+/// its header, signing a live challenge of this session with that key. The key to keep, and the
+/// challenge it signed, for the caller to take once.
 pub async fn registration(
     text: &str,
     session: &SessionId,
     now: UnixTime,
     secrets: &DeviceSecrets,
     signatures: &dyn ProofSignatures,
-) -> Result<DeviceKey, ResponseError> {
+) -> Result<(DeviceKey, String), ResponseError> {
     let token = self_signed::read(text, MAX_RESPONSE_BYTES, RESPONSE_TYP, device_alg)?;
     let key = self_signed::embedded_key(&token)?;
     if !challenge_of(&token).is_some_and(|jti| secrets.accepts(jti, session, now)) {
@@ -227,7 +232,8 @@ pub async fn registration(
     {
         return Err(ResponseError::Signature);
     }
-    Ok(DeviceKey::of(&key))
+    let challenge = challenge_of(&token).unwrap_or_default().to_owned();
+    Ok((DeviceKey::of(&key), challenge))
 }
 
 /// Checks a refresh response for `session`, registered with `key`: a `dbsc+jwt` of the key's

@@ -35,6 +35,7 @@ fn register(
         secrets,
         &LocalSignatureCheck,
     ))
+    .map(|(key, _)| key)
 }
 
 #[test]

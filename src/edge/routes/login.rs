@@ -134,7 +134,7 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
         LoginFormat::Form => http::redirect(&next, 303)?,
         LoginFormat::Json => http::json(&SessionAnswer::signed_in(&record), 200)?,
     };
-    signed_in(&mut response, &record, &tokens, ctx)?;
+    signed_in(&mut response, facts, &record, &tokens, ctx)?;
     Ok(response)
 }
 
@@ -143,14 +143,15 @@ pub(super) async fn login(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>)
 /// cookie).
 pub(super) fn signed_in(
     response: &mut worker::Response,
+    facts: &RequestFacts,
     record: &SessionRecord,
     tokens: &SessionTokens,
     ctx: &Ctx<'_>,
 ) -> EdgeResult<()> {
     let gate = ctx.gate();
-    let (clear_device, offer) = gate.device_offer(record)?;
+    let (clear_device, offer) = gate.device_offer(facts, record)?;
     let mut cookies = gate.session_cookies(tokens)?;
-    cookies.push(clear_device);
+    cookies.extend(clear_device);
     http::add_cookies(response, &cookies)?;
     if let Some(offer) = offer {
         response

@@ -60,10 +60,10 @@ pub(super) async fn route(
         }
         Err(inadmissible) => return Err(EdgeError::BadRequest(inadmissible.to_string())),
     };
-    if let Some(skipped) = &facts.device.skipped {
+    let device_sessions = ctx.config.device_sessions.policy != DevicePolicy::Off;
+    if let (Some(skipped), true) = (&facts.device.skipped, device_sessions) {
         ctx.gate().device_skipped(facts, skipped);
     }
-    let device_sessions = ctx.config.device_sessions.policy != DevicePolicy::Off;
     let read_only = matches!(facts.method.as_str(), "GET" | "HEAD");
     let own: EdgeResult = match (facts.method.as_str(), facts.path.as_str()) {
         (_, "/.edgegate/health") if read_only => Ok(http::text("ok")?),

@@ -488,7 +488,7 @@ async fn callback(
         Err(refusal) => return answer::provider_refused(ctx, &refusal),
     };
     let mut response = http::redirect(&next, 303)?;
-    super::login::signed_in(&mut response, &record, &tokens, ctx)?;
+    super::login::signed_in(&mut response, facts, &record, &tokens, ctx)?;
     http::add_cookies(&mut response, &[flow::clear_cookie(&ctx.config.cookies)])?;
     Ok(response)
 }

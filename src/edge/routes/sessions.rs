@@ -1,5 +1,6 @@
 //! The session endpoints: refresh, logout, and the user's view and control of their sessions.
 
+use crate::auth::http::cookie::clear_device;
 use worker::{Request, Response};
 
 use super::oidc;
@@ -129,8 +130,12 @@ pub(super) async fn logout(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>
     };
     // None for a bearer client's logout: it ends that session alone, not the browser cookies it
     // may carry, so neither are they cleared nor the site's data.
-    let clearing = gate.clearing_cookies(facts);
+    let mut clearing = gate.clearing_cookies(facts);
     if !clearing.is_empty() {
+        // The bound cookie too, when there is one: the device-bound session ends with this one.
+        if facts.cookies.device().is_some() {
+            clearing.push(clear_device(&ctx.config.cookies));
+        }
         http::add_cookies(&mut response, &clearing)?;
         response
             .headers_mut()
