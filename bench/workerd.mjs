@@ -52,13 +52,18 @@ function canListen(port) {
   });
 }
 
-/** A port on 127.0.0.1 that was free a moment ago, below the ephemeral range. */
+/** Ports the Fetch standard's clients refuse to connect to (its "bad ports": Node's fetch and
+ * Chromium alike); of them only 10080 lies in the range ports are picked from. */
+const FETCH_BAD_PORTS = new Set([10080]);
+
+/** A port on 127.0.0.1 that was free a moment ago, below the ephemeral range, and one fetch
+ * will connect to. */
 export async function freePort() {
   const low = 10000;
   const high = ephemeralFloor();
   for (let tries = 0; tries < 500; tries++) {
     const port = low + Math.floor(Math.random() * (high - low));
-    if (handedOut.has(port) || !(await canListen(port))) continue;
+    if (FETCH_BAD_PORTS.has(port) || handedOut.has(port) || !(await canListen(port))) continue;
     handedOut.add(port);
     return port;
   }
