@@ -2,7 +2,7 @@
 //! checked against the request and the token, every refusal logged.
 
 use crate::auth::audit::EventKind;
-use crate::auth::http::request::RequestFacts;
+use crate::auth::http::request::{RequestFacts, Scheme};
 use crate::auth::names::thumbprint::Thumbprint;
 use crate::auth::secret::AccessToken;
 use crate::auth::session::store::SessionStore;
@@ -86,20 +86,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         if self.config.dpop == DpopPolicy::Off {
             return Err(self.proof_refused(req, Refusal::TokenBinding { bound: false }, None));
         }
-        let access = match self.verified_access(token.expose()) {
-            Ok(access) => access,
-            Err(err) => {
-                self.audit.record(
-                    self.log(EventKind::TokenRejected)
-                        .client(req.client())
-                        .detail(format!("DPoP token: {err}")),
-                );
-                return Err(Refusal::InvalidToken {
-                    expired: err == crate::auth::token::TokenError::Expired,
-                    dpop: true,
-                });
-            }
-        };
+        let access = self.presented_access(req, token, Scheme::Dpop)?;
         let Some(bound_to) = access.key() else {
             return Err(self.proof_refused(
                 req,

@@ -3,7 +3,7 @@
 
 use crate::auth::audit::EventKind;
 use crate::auth::gate::cache::{Liveness, TokenDigest};
-use crate::auth::http::request::{BearerCredential, RequestFacts};
+use crate::auth::http::request::{BearerCredential, RequestFacts, Scheme};
 use crate::auth::names::session_id::SessionId;
 use crate::auth::secret::AccessToken;
 use crate::auth::session::store::{SessionStore, StoreError};
@@ -161,25 +161,40 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         req: &RequestFacts,
         token: &AccessToken,
     ) -> Resolution {
-        match self.verified_access(token.expose()) {
+        match self.presented_access(req, token, Scheme::Bearer) {
             Ok(access) if access.key().is_some() => Resolution::Refused(self.proof_refused(
                 req,
                 Refusal::TokenBinding { bound: true },
                 Some(&access),
             )),
             Ok(access) => self.live_session(req, &access).await,
-            Err(err) => {
-                self.audit.record(
-                    self.log(EventKind::TokenRejected)
-                        .client(req.client())
-                        .detail(format!("bearer token: {err}")),
-                );
-                Resolution::Refused(Refusal::InvalidToken {
-                    expired: err == TokenError::Expired,
-                    dpop: false,
-                })
-            }
+            Err(refusal) => Resolution::Refused(refusal),
         }
+    }
+
+    /// The claims of a token presented in `Authorization` with `scheme`, or its refusal
+    /// (`invalid_token`, logged, with the scheme's challenge).
+    pub(super) fn presented_access(
+        &self,
+        req: &RequestFacts,
+        token: &AccessToken,
+        scheme: Scheme,
+    ) -> Result<VerifiedAccess, Refusal> {
+        self.verified_access(token.expose()).map_err(|err| {
+            let named = match scheme {
+                Scheme::Bearer => "bearer",
+                Scheme::Dpop => "DPoP",
+            };
+            self.audit.record(
+                self.log(EventKind::TokenRejected)
+                    .client(req.client())
+                    .detail(format!("{named} token: {err}")),
+            );
+            Refusal::InvalidToken {
+                expired: err == TokenError::Expired,
+                dpop: scheme == Scheme::Dpop,
+            }
+        })
     }
 
     pub(super) async fn live_session(
