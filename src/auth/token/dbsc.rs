@@ -198,9 +198,7 @@ impl DeviceSecrets {
             .parse()
             .ok()
             .filter(|n: &i64| n.to_string() == expires)?;
-        let tag = b64url_decode(tag)?;
-        let expected = b64url_decode(&self.cookie_tag(id, expires))?;
-        (ct_eq(&tag, &expected) && now < expires)
+        (ct_eq(tag.as_bytes(), self.cookie_tag(id, expires).as_bytes()) && now < expires)
             .then(|| SessionId::parse(id))
             .flatten()
     }
