@@ -353,10 +353,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
                 return Some(Refusal::DeviceUnbound);
             }
             refuse("a refresh token with another session's bound cookie: the session is ended");
-            return Some(match self.end_session(&held).await {
-                Ok(_) => Refusal::DeviceMismatch,
-                Err(err) => self.unavailable(err),
-            });
+            return Some(self.end_refusing(&held, Refusal::DeviceMismatch).await);
         }
         if record.device_key.is_some() {
             refuse("a refresh of a device-bound session without its bound cookie");
@@ -372,10 +369,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             && unregistered_for > settings.grace
         {
             refuse("not registered within DEVICE_BOUND_GRACE: the session is ended");
-            return Some(match self.end_session(&held).await {
-                Ok(_) => Refusal::SessionExpired,
-                Err(err) => self.unavailable(err),
-            });
+            return Some(self.end_refusing(&held, Refusal::SessionExpired).await);
         }
         None
     }

@@ -68,6 +68,15 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         ended
     }
 
+    /// Ends `held`, whose request is refused for `refusal`: that refusal is then the answer, or
+    /// the outage when the session could not be ended.
+    pub(super) async fn end_refusing(&self, held: &Held, refusal: Refusal) -> Refusal {
+        match self.end_session(held).await {
+            Ok(_) => refusal,
+            Err(err) => self.unavailable(err),
+        }
+    }
+
     /// Ends every session of `user`, and forgets them in this isolate at once.
     pub async fn end_all(&self, user: &Username) -> Result<Vec<SessionId>, StoreError> {
         self.caches.forget_user(user);

@@ -60,10 +60,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             id: record.id.clone(),
             user: record.user.clone(),
         };
-        Some(match self.end_session(&held).await {
-            Ok(_) => Refusal::DeviceMismatch,
-            Err(err) => self.unavailable(err),
-        })
+        Some(self.end_refusing(&held, Refusal::DeviceMismatch).await)
     }
 
     /// Holds a refreshed session to the key it is bound to (DPoP): `None` when the refresh goes
