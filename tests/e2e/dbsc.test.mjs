@@ -644,9 +644,13 @@ describe("DEVICE_BOUND_SESSIONS unset (offer), at locations A and B", () => {
       freshCopy.offer = fresh.offer;
       const pending = await dbscJwt(await fresh.ownKey(), fresh.offer.challenge);
       for (const b of [browser, fresh]) {
+        const hadBound = b.cookie(DEVICE) !== undefined;
         const res = await b.logout();
         assert.equal(res.status, 200);
         assert.equal(res.headers.get("clear-site-data"), '"cookies"');
+        // A registered browser's bound cookie is cleared with the session's.
+        const cleared = setCookies(res).some((c) => c.name === DEVICE && c.maxAge <= 0);
+        assert.equal(cleared, hadBound, "the bound cookie is cleared when there was one");
       }
       const since = mark();
       const reg = await freshCopy.registerRaw(headerValue(pending, true));

@@ -478,7 +478,9 @@ describe("DPoP nonces with oauth4webapi (DPOP_NONCE=require)", () => {
     assert.equal(granted.status, 200, "the server's nonce is accepted at the token endpoint");
     const grant = await granted.json();
     assert.equal(grant.token_type, "DPoP");
-    nonce = granted.headers.get("dpop-nonce") ?? nonce;
+    // The token response names the nonce in force, so the next proof need not be refused first.
+    assert.match(granted.headers.get("dpop-nonce") ?? "", /^[A-Za-z0-9_-]{32}$/, "DPoP-Nonce on the token response");
+    nonce = granted.headers.get("dpop-nonce");
 
     for (const [claims, what] of [
       [{}, "no nonce"],
