@@ -390,7 +390,7 @@ fn user_add_writes_a_record_the_worker_can_verify() {
     assert_eq!(record.roles, ["admin", "billing:read"]);
     assert!(!record.disabled);
 
-    let hash = record.password_hash().unwrap();
+    let hash = record.password_hash().unwrap().unwrap();
     assert!(hash.matches(&derive_native(password, hash.salt(), hash.iterations())));
     assert!(!hash.matches(&derive_native(
         "Correct horse battery staple",
@@ -452,7 +452,7 @@ fn user_add_refuses_an_empty_or_unset_password() {
 
 fn stored_user(disabled: bool) -> serde_json::Value {
     let record = UserRecord {
-        password: "pbkdf2-sha256$100000$MDEyMzQ1Njc4OWFiY2RlZg$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
+        password: Some("pbkdf2-sha256$100000$MDEyMzQ1Njc4OWFiY2RlZg$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into()),
         roles: vec![Role::parse("admin").unwrap()],
         disabled,
     };

@@ -69,6 +69,15 @@ pub enum EventKind {
     /// A browser said it skipped a device-bound session's refresh (`Secure-Session-Skipped`);
     /// the detail is its reason.
     DeviceSkipped,
+    /// A user registered a passkey (the detail is its credential id).
+    PasskeyAdded,
+    /// A passkey was removed, by its user or an operator (the detail says which, and its id).
+    PasskeyRemoved,
+    /// A user signed in with a passkey; a session was created (the detail is the credential id,
+    /// and says so when its sign counter went backwards and the configuration let it pass).
+    PasskeySignIn,
+    /// A passkey registration or sign-in was refused: the detail is the reason.
+    PasskeyRefused,
     /// A session lacked the roles the access policy asks for on a path: the request got 403;
     /// the detail names the method, the path and the missing roles.
     AccessDenied,
@@ -305,6 +314,10 @@ mod tests {
             EventKind::DeviceRefreshed,
             EventKind::DeviceRefused,
             EventKind::DeviceSkipped,
+            EventKind::PasskeyAdded,
+            EventKind::PasskeyRemoved,
+            EventKind::PasskeySignIn,
+            EventKind::PasskeyRefused,
             EventKind::AccessDenied,
             EventKind::AdminList,
             EventKind::AdminRevoke,
@@ -335,6 +348,10 @@ mod tests {
                 | EventKind::DeviceRefreshed
                 | EventKind::DeviceRefused
                 | EventKind::DeviceSkipped
+                | EventKind::PasskeyAdded
+                | EventKind::PasskeyRemoved
+                | EventKind::PasskeySignIn
+                | EventKind::PasskeyRefused
                 | EventKind::AccessDenied
                 | EventKind::AdminList
                 | EventKind::AdminRevoke

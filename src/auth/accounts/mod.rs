@@ -1,4 +1,6 @@
-//! Accounts: password records and the throttling of failed sign-ins.
+//! Accounts: the built-in users' credentials (password records and passkeys) and the throttling
+//! of failed sign-ins.
 
+pub mod passkey;
 pub mod password;
 pub mod throttle;

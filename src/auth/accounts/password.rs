@@ -154,8 +154,9 @@ pub fn derive_native(password: &str, salt: &[u8], iterations: u32) -> [u8; HASH_
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserRecord {
-    /// An encoded [`PasswordHash`].
-    pub password: String,
+    /// An encoded [`PasswordHash`]; absent for a user who signs in with passkeys only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
     /// The roles forwarded to the origin; none if absent. A record naming a role no policy could
     /// name (see [`Role`]) does not read at all.
     #[serde(default)]
@@ -166,9 +167,10 @@ pub struct UserRecord {
 }
 
 impl UserRecord {
-    /// The parsed [`UserRecord::password`], or why it cannot be used.
-    pub fn password_hash(&self) -> Result<PasswordHash, PasswordError> {
-        PasswordHash::parse(&self.password)
+    /// The parsed [`UserRecord::password`] (`None` for a passkey-only user), or why it cannot
+    /// be used.
+    pub fn password_hash(&self) -> Result<Option<PasswordHash>, PasswordError> {
+        self.password.as_deref().map(PasswordHash::parse).transpose()
     }
 }
 
@@ -388,7 +390,7 @@ mod tests {
         assert!(shown.contains("iterations: 10000"));
         assert!(!shown.contains("7, 7"));
         let user = UserRecord {
-            password: record(MIN_ITERATIONS).encode(),
+            password: Some(record(MIN_ITERATIONS).encode()),
             roles: vec![],
             disabled: false,
         };
@@ -410,7 +412,7 @@ mod tests {
         let user: UserRecord = serde_json::from_str(&json).unwrap();
         assert_eq!(user.roles, ["admin"]);
         assert!(user.disabled);
-        assert_eq!(user.password_hash().unwrap(), record(MIN_ITERATIONS));
+        assert_eq!(user.password_hash().unwrap(), Some(record(MIN_ITERATIONS)));
         assert_eq!(serde_json::to_string(&user).unwrap(), json);
 
         let minimal: UserRecord =
@@ -423,14 +425,17 @@ mod tests {
         let encoded = record(MIN_ITERATIONS).encode();
         let unknown = format!(r#"{{"password":"{encoded}","mfa":"totp"}}"#);
         assert!(serde_json::from_str::<UserRecord>(&unknown).is_err());
-        assert!(serde_json::from_str::<UserRecord>(r#"{"roles":[]}"#).is_err());
+        // A passkey-only user has no password; the record says nothing else.
+        let passkey_only: UserRecord = serde_json::from_str(r#"{"roles":[]}"#).unwrap();
+        assert_eq!(passkey_only.password_hash(), Ok(None));
+        assert_eq!(serde_json::to_string(&passkey_only).unwrap(), r#"{"roles":[],"disabled":false}"#);
         for bad in [r#""admin,root""#, r#""a b""#, r#""""#, r#""rôle""#] {
             let bad_role = format!(r#"{{"password":"{encoded}","roles":["admin",{bad}]}}"#);
             let err = serde_json::from_str::<UserRecord>(&bad_role).unwrap_err();
             assert!(err.to_string().contains("role name"), "{bad}: {err}");
         }
         let bad_hash = UserRecord {
-            password: "plaintext".into(),
+            password: Some("plaintext".into()),
             roles: vec![],
             disabled: false,
         };
@@ -440,13 +445,13 @@ mod tests {
     #[test]
     fn the_decoy_record_costs_what_a_new_record_costs() {
         let decoy: UserRecord = serde_json::from_str(DECOY_RECORD).unwrap();
-        let hash = decoy.password_hash().unwrap();
+        let hash = decoy.password_hash().unwrap().unwrap();
         assert_eq!(hash.iterations(), PBKDF2_ITERATIONS);
         assert_eq!(hash.padding_iterations(), 0);
         assert_eq!(hash.salt().len(), SALT_LEN);
         // Shaped like a record the CLI writes: the same fields, the same encoded lengths.
         let real = PasswordHash::new(PBKDF2_ITERATIONS, &[9; SALT_LEN], &[7; HASH_LEN]).unwrap();
-        assert_eq!(decoy.password.len(), real.encode().len());
+        assert_eq!(decoy.password.as_ref().map(String::len), Some(real.encode().len()));
         assert!(!decoy.disabled);
         assert_eq!(serde_json::to_string(&decoy).unwrap(), DECOY_RECORD);
     }

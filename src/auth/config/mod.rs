@@ -8,6 +8,8 @@
 pub use crate::auth::env::vars::ConfigError;
 use crate::auth::env::vars::{problem, Vars as Reader};
 
+use crate::auth::accounts::passkey::challenge::SignInChallenges;
+use crate::auth::accounts::passkey::{RelyingParty, SignCounterPolicy};
 use crate::auth::accounts::throttle::Limit;
 use crate::auth::http::cookie::CookieSpec;
 use crate::auth::http::path::RequestPath;
@@ -136,6 +138,9 @@ pub struct Config {
     pub admin_secret: Option<AdminSecret>,
     /// OpenID providers (`OIDC_PROVIDERS`) and whether the password form is offered.
     pub oidc: OidcConfig,
+    /// Passkeys for built-in users (`PASSKEYS`, `WEBAUTHN_RP_ID`, `WEBAUTHN_ORIGINS`,
+    /// `PASSKEY_COUNTER`, `PASSKEY_RECENT_SIGN_IN`); `None` when off.
+    pub passkeys: Option<RelyingParty>,
 }
 
 /// Device-bound browser sessions, as configured.
@@ -191,6 +196,113 @@ fn check_url(name: &'static str, url: &str, dev_mode: bool) -> Result<(), Config
         )),
         _ => Err(problem(name, "must be an absolute http(s) URL")),
     }
+}
+
+/// Whether `host` is a DNS name WebAuthn can scope credentials to: lowercase labels of letters,
+/// digits and hyphens (punycode for others), at least one letter somewhere, so never an IP
+/// address.
+fn is_rp_id(host: &str) -> bool {
+    let labels_ok = host.split('.').all(|label| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    });
+    labels_ok && host.len() <= 253 && host.bytes().any(|b| b.is_ascii_lowercase())
+}
+
+/// The passkey settings: on by default for built-in users with the session authority when
+/// `ISSUER`'s host can be an RP id; `on` where they cannot work is refused with the reason.
+fn passkeys(
+    read: &Reader<'_>,
+    issuer: &str,
+    session_keys: &SessionKeyRing,
+    credentials: &Credentials,
+    store: StoreBackend,
+    dev_mode: bool,
+    app_name: &str,
+) -> Result<Option<RelyingParty>, ConfigError> {
+    let issuer_origin = issuer
+        .split_once("://")
+        .map(|(scheme, rest)| {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            (format!("{scheme}://{host}"), host.split(':').next().unwrap_or_default())
+        });
+    let rp_id = read
+        .optional("WEBAUTHN_RP_ID")
+        .or_else(|| issuer_origin.as_ref().map(|(_, host)| (*host).to_owned()))
+        .unwrap_or_default();
+    let explicit = match read.optional("PASSKEYS").as_deref() {
+        None => false,
+        Some("on") => true,
+        Some("off") => return Ok(None),
+        Some(_) => return Err(problem("PASSKEYS", "must be `on` or `off`")),
+    };
+    let unusable = if *credentials != Credentials::Kv {
+        Some("passkeys are for built-in users: they need CREDENTIALS = kv")
+    } else if store != StoreBackend::Authority {
+        Some("passkeys need the session authority (SESSION_STORE = authority)")
+    } else if !is_rp_id(&rp_id) {
+        Some("the RP id (WEBAUTHN_RP_ID, else ISSUER's host) must be a DNS name, not an IP address")
+    } else {
+        None
+    };
+    match (unusable, explicit) {
+        (Some(reason), true) => return Err(problem("PASSKEYS", reason)),
+        (Some(_), false) => return Ok(None),
+        (None, _) => {}
+    }
+    let origins = match read.optional("WEBAUTHN_ORIGINS") {
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|origin| !origin.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => issuer_origin.map(|(origin, _)| vec![origin]).unwrap_or_default(),
+    };
+    if origins.is_empty() {
+        return Err(problem("WEBAUTHN_ORIGINS", "must name at least one origin"));
+    }
+    for origin in &origins {
+        let host = match origin.split_once("://") {
+            Some(("https", authority)) => authority,
+            Some(("http", authority)) if dev_mode => authority,
+            _ => {
+                return Err(problem(
+                    "WEBAUTHN_ORIGINS",
+                    format!("{origin:?} must be https://host[:port] (http only with DEV_MODE)"),
+                ))
+            }
+        };
+        let (host, port) = host.split_once(':').unwrap_or((host, ""));
+        let port_ok = port.is_empty() || port.parse::<u16>().is_ok_and(|p| p > 0);
+        let in_scope = host == rp_id || host.ends_with(&format!(".{rp_id}"));
+        if !port_ok || !is_rp_id(host) || !in_scope {
+            return Err(problem(
+                "WEBAUTHN_ORIGINS",
+                format!(
+                    "{origin:?} must be scheme://host[:port] with a host equal to the RP id                      {rp_id:?} or under it"
+                ),
+            ));
+        }
+    }
+    let counter = match read.optional("PASSKEY_COUNTER").as_deref() {
+        None | Some("refuse") => SignCounterPolicy::Refuse,
+        Some("log") => SignCounterPolicy::Log,
+        Some(_) => return Err(problem("PASSKEY_COUNTER", "must be `refuse` or `log`")),
+    };
+    Ok(Some(RelyingParty {
+        id: rp_id,
+        name: app_name.to_owned(),
+        origins,
+        counter,
+        recent_sign_in: read.seconds("PASSKEY_RECENT_SIGN_IN", 600, (60, 86400))?,
+        challenges: SignInChallenges::new(session_keys),
+    }))
 }
 
 /// `WEBSOCKET_ORIGINS`: each entry an origin exactly as a browser sends it in `Origin`
@@ -482,6 +594,17 @@ impl Config {
                 .map_err(|err| problem(name, err.to_string()))
         };
 
+        let app_name = app_name(&read)?;
+        let passkeys = passkeys(
+            &read,
+            &issuer,
+            &session_keys,
+            &credentials,
+            store,
+            dev_mode,
+            &app_name,
+        )?;
+
         let caches = CacheSettings {
             entries: read.count("ISOLATE_CACHE_ENTRIES", 2048, (0, 100_000))? as usize,
             revocation_ttl: read.seconds("REVOCATION_CACHE_TTL", 5, (0, 30))?,
@@ -523,9 +646,10 @@ impl Config {
                 (1, 3600),
             )?,
             websocket_origins: websocket_origins(&read, dev_mode)?,
-            app_name: app_name(&read)?,
+            app_name,
             admin_secret: admin_secret(&read)?,
             oidc: OidcConfig::from_lookup(lookup, dev_mode)?,
+            passkeys,
         })
     }
 }

@@ -11,6 +11,7 @@
 //! `Authorization: Bearer <ADMIN_SECRET>`, compared in constant time. No browser credential
 //! reaches it: cookies are ignored there.
 
+use crate::auth::accounts::passkey::CredentialId;
 use crate::auth::http::request::bearer_text;
 use crate::auth::names::username::Username;
 use core::fmt;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::env::UnixTime;
 use crate::auth::names::session_id::SessionId;
 use crate::auth::secret::AdminSecret;
+use crate::auth::accounts::passkey::registry::StoredPasskey;
 use crate::auth::session::record::SessionRecord;
 
 /// Where the admin routes live: `/auth/admin/users/<user>/sessions[/<session id>]`.
@@ -47,14 +49,29 @@ pub enum AdminCommand {
         /// The username from the path.
         user: Username,
     },
+    /// `GET …/users/<user>/passkeys`: the user's passkeys.
+    ListPasskeys {
+        /// The username from the path.
+        user: Username,
+    },
+    /// `DELETE …/users/<user>/passkeys/<credential id>`: remove one (not the last of a user
+    /// without a password).
+    RemovePasskey {
+        /// The username from the path.
+        user: Username,
+        /// The credential.
+        passkey: CredentialId,
+    },
 }
 
 impl AdminCommand {
     /// The HTTP method that carries it.
     pub fn method(&self) -> &'static str {
         match self {
-            Self::ListSessions { .. } => "GET",
-            Self::EndSession { .. } | Self::EndAllSessions { .. } => "DELETE",
+            Self::ListSessions { .. } | Self::ListPasskeys { .. } => "GET",
+            Self::EndSession { .. } | Self::EndAllSessions { .. } | Self::RemovePasskey { .. } => {
+                "DELETE"
+            }
         }
     }
 
@@ -69,6 +86,10 @@ impl AdminCommand {
             Self::EndSession { session, .. } => {
                 format!("{ADMIN_USERS_PREFIX}{user}/sessions/{session}")
             }
+            Self::ListPasskeys { .. } => format!("{ADMIN_USERS_PREFIX}{user}/passkeys"),
+            Self::RemovePasskey { passkey, .. } => {
+                format!("{ADMIN_USERS_PREFIX}{user}/passkeys/{}", passkey.encoded())
+            }
         }
     }
 
@@ -77,7 +98,9 @@ impl AdminCommand {
         match self {
             Self::ListSessions { user }
             | Self::EndSession { user, .. }
-            | Self::EndAllSessions { user } => user,
+            | Self::EndAllSessions { user }
+            | Self::ListPasskeys { user }
+            | Self::RemovePasskey { user, .. } => user,
         }
     }
 
@@ -87,7 +110,9 @@ impl AdminCommand {
             .strip_prefix(ADMIN_USERS_PREFIX)
             .ok_or(AdminError::NoSuchRoute)?;
         let mut parts = rest.split('/');
-        let (Some(raw_user), Some("sessions")) = (parts.next(), parts.next()) else {
+        let (Some(raw_user), Some(collection @ ("sessions" | "passkeys"))) =
+            (parts.next(), parts.next())
+        else {
             return Err(AdminError::NoSuchRoute);
         };
         let decoded = percent_decode_str(raw_user)
@@ -104,6 +129,16 @@ impl AdminCommand {
         let session = parts.next();
         if parts.next().is_some() {
             return Err(AdminError::NoSuchRoute);
+        }
+        if collection == "passkeys" {
+            return match (method, session) {
+                ("GET", None) => Ok(Self::ListPasskeys { user }),
+                ("DELETE", Some(id)) => CredentialId::parse(id)
+                    .map(|passkey| Self::RemovePasskey { user, passkey })
+                    .ok_or(AdminError::BadPasskey),
+                (_, None) => Err(AdminError::MethodNotAllowed("GET")),
+                (_, Some(_)) => Err(AdminError::MethodNotAllowed("DELETE")),
+            };
         }
         match (method, session) {
             ("GET", None) => Ok(Self::ListSessions { user }),
@@ -151,16 +186,29 @@ pub enum AdminError {
     BadSession,
     /// The session is not a live session of that user.
     UnknownSession,
+    /// The credential id in the path is not one.
+    BadPasskey,
+    /// The user has no passkey with that id.
+    UnknownPasskey,
+    /// It is the last passkey of a user who has no password.
+    LastPasskey,
+    /// Passkeys are off.
+    PasskeysOff,
 }
 
 impl AdminError {
     /// The HTTP status of the refusal.
     pub fn status(&self) -> u16 {
         match self {
-            Self::Disabled | Self::NoSuchRoute | Self::UnknownSession => 404,
+            Self::Disabled
+            | Self::NoSuchRoute
+            | Self::UnknownSession
+            | Self::UnknownPasskey
+            | Self::PasskeysOff => 404,
             Self::Unauthenticated => 401,
             Self::MethodNotAllowed(_) => 405,
-            Self::BadUser(_) | Self::BadSession => 400,
+            Self::BadUser(_) | Self::BadSession | Self::BadPasskey => 400,
+            Self::LastPasskey => 409,
         }
     }
 
@@ -173,6 +221,10 @@ impl AdminError {
             Self::BadUser(_) => "bad_username",
             Self::BadSession => "bad_session_id",
             Self::UnknownSession => "unknown_session",
+            Self::BadPasskey => "bad_passkey_id",
+            Self::UnknownPasskey => "unknown_passkey",
+            Self::LastPasskey => "last_passkey",
+            Self::PasskeysOff => "passkeys_off",
         }
     }
 }
@@ -189,6 +241,12 @@ impl fmt::Display for AdminError {
             Self::BadUser(why) => write!(f, "not a username: {why}"),
             Self::BadSession => f.write_str("not a session id"),
             Self::UnknownSession => f.write_str("no live session of that user has this id"),
+            Self::BadPasskey => f.write_str("not a credential id"),
+            Self::UnknownPasskey => f.write_str("that user has no passkey with this id"),
+            Self::LastPasskey => f.write_str(
+                "it is the last passkey of a user without a password: they could not sign in",
+            ),
+            Self::PasskeysOff => f.write_str("passkeys are off (PASSKEYS)"),
         }
     }
 }
@@ -220,6 +278,51 @@ impl From<&SessionRecord> for AdminSession {
             device: record.user_agent.clone(),
         }
     }
+}
+
+/// One passkey as the operator sees it: no key material.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminPasskey {
+    /// The credential id, base64url.
+    pub id: String,
+    /// The name its user gave it.
+    pub name: String,
+    /// When it was registered, in Unix seconds.
+    pub created_at: UnixTime,
+    /// When it last signed its user in.
+    pub last_used_at: Option<UnixTime>,
+    /// Whether it is synced to the user's other devices.
+    pub synced: bool,
+}
+
+impl From<&StoredPasskey> for AdminPasskey {
+    fn from(passkey: &StoredPasskey) -> Self {
+        Self {
+            id: passkey.id.encoded(),
+            name: passkey.name.clone(),
+            created_at: passkey.created_at,
+            last_used_at: passkey.last_used_at,
+            synced: passkey.backed_up,
+        }
+    }
+}
+
+/// The reply to [`AdminCommand::ListPasskeys`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyList {
+    /// Whose passkeys these are.
+    pub user: Username,
+    /// The passkeys, oldest first.
+    pub passkeys: Vec<AdminPasskey>,
+}
+
+/// The reply to [`AdminCommand::RemovePasskey`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyRemoved {
+    /// Whose passkey it was.
+    pub user: Username,
+    /// Its credential id.
+    pub removed: String,
 }
 
 /// The reply to [`AdminCommand::ListSessions`].

@@ -17,6 +17,7 @@ pub mod device;
 pub mod federated;
 mod held;
 pub mod outcome;
+pub mod passkey;
 pub mod ports;
 mod proof;
 mod protect;

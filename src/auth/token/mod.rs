@@ -21,6 +21,7 @@
 pub mod claims;
 pub mod dbsc;
 pub mod dpop;
+pub mod ecdsa_der;
 pub mod error;
 pub mod jws;
 pub mod keys;

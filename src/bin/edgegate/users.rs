@@ -96,7 +96,7 @@ pub fn add_user(
     let salt = new_salt(&OsEntropy)?;
     let hash = derive_native(password.expose(), &salt, PBKDF2_ITERATIONS);
     let record = UserRecord {
-        password: PasswordHash::new(PBKDF2_ITERATIONS, &salt, &hash)?.encode(),
+        password: Some(PasswordHash::new(PBKDF2_ITERATIONS, &salt, &hash)?.encode()),
         roles,
         disabled: false,
     };

@@ -96,7 +96,12 @@ impl DurableObject for SessionAuthority {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        if req.path() == THROTTLE_PATH {
+        let path = req.path();
+        if super::passkeys::serves(&path) {
+            let body = req.bytes().await?;
+            return super::passkeys::serve(&self.state, &path, &body).await;
+        }
+        if path == THROTTLE_PATH {
             let command: ThrottleCommand = read_json(&mut req).await?;
             let storage = self.state.storage();
             return match self
@@ -147,7 +152,7 @@ impl AuthorityStore {
 }
 
 /// Sends `command` as JSON to the object named `name`, at `path`, and reads its JSON answer.
-async fn call<C: Serialize, R: DeserializeOwned>(
+pub(super) async fn call<C: Serialize, R: DeserializeOwned>(
     env: &Env,
     name: &str,
     path: &str,

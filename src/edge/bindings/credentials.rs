@@ -28,6 +28,7 @@ use super::webcrypto;
 
 use crate::auth::accounts::password::{user_key, PasswordHash, UserRecord, DECOY_RECORD};
 use crate::auth::config::{Config, Credentials};
+use crate::auth::gate::passkey::Account;
 use crate::auth::gate::signin::PasswordVerdict;
 use crate::auth::secret::{OriginSecret, Password};
 
@@ -86,14 +87,21 @@ async fn verify_kv(
     username: &Username,
     password: &Password,
 ) -> Result<PasswordVerdict, Unavailable> {
-    // One path for both: a name without a record is checked against the decoy, then refused.
+    // One path for all: a name without a record, or a passkey-only user, is checked against the
+    // decoy's hash, then refused.
     let stored = stored_record(env, username).await?;
     let known = stored.is_some();
     let record = parse_record(username, stored.as_deref().unwrap_or(DECOY_RECORD))?;
-    let hash: PasswordHash = record
-        .password_hash()
-        .map_err(|err| Unavailable(format!("user record: {err}")))?;
-    if !password_matches(&hash, password).await? || !known {
+    let unusable = |err| Unavailable(format!("user record: {err}"));
+    let (hash, has_password) = match record.password_hash().map_err(unusable)? {
+        Some(hash) => (hash, true),
+        None => {
+            let decoy = parse_record(username, DECOY_RECORD)?;
+            let hash = decoy.password_hash().map_err(unusable)?;
+            (hash.ok_or_else(|| Unavailable("the decoy record has no hash".into()))?, false)
+        }
+    };
+    if !password_matches(&hash, password).await? || !known || !has_password {
         return Ok(PasswordVerdict::Invalid);
     }
     Ok(if record.disabled {
@@ -181,4 +189,14 @@ pub(super) async fn still_enabled(env: &Env, username: &Username) -> Result<bool
     Ok(user_record(env, username)
         .await?
         .is_some_and(|record| !record.disabled))
+}
+
+/// A `kv` user's account as a passkey ceremony needs it: roles, disabled, whether a password
+/// is set; `None` without a record.
+pub(super) async fn account(env: &Env, username: &Username) -> Result<Option<Account>, Unavailable> {
+    Ok(user_record(env, username).await?.map(|record| Account {
+        has_password: record.password.is_some(),
+        roles: record.roles,
+        disabled: record.disabled,
+    }))
 }

@@ -12,12 +12,14 @@
 //! - [`kv_store`] - the Workers KV session store
 //! - [`authority`] - the `SessionAuthority` Durable Object and its client
 //! - [`credentials`] - `USERS` records and the origin password check
+//! - [`passkeys`] - users' passkeys in their authorities, and the user-handle index
 //! - [`rate`] - login failure counters
 //! - [`webcrypto`] - PBKDF2, Ed25519 signing and provider-token signatures by the platform
 
 mod authority;
 mod credentials;
 mod kv_store;
+mod passkeys;
 mod rate;
 mod store;
 mod webcrypto;
@@ -25,6 +27,7 @@ mod webcrypto;
 use worker::kv::KvStore;
 use worker::{Env, Fetcher, ObjectNamespace};
 
+pub(super) use passkeys::AuthorityPasskeys;
 pub(super) use rate::Counters;
 pub(super) use store::{ConfiguredPasswords, KvMarks, Sessions, UsersKv, WebCryptoSigner};
 pub(super) use webcrypto::WebCryptoSignatureCheck;

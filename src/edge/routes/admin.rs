@@ -5,8 +5,12 @@ use worker::web_sys;
 
 use crate::auth::audit::{AuditEvent, EventKind};
 use crate::auth::gate::admin::{
-    authorize, AdminCommand, AdminError, AdminSession, Ended, SessionList,
+    authorize, AdminCommand, AdminError, AdminPasskey, AdminSession, Ended, PasskeyList,
+    PasskeyRemoved, SessionList,
 };
+use crate::auth::gate::passkey::PasskeyFailure;
+use crate::edge::bindings::AuthorityPasskeys;
+use crate::edge::error::EdgeError;
 use crate::auth::gate::Held;
 use crate::auth::http::request::RequestFacts;
 use crate::auth::session::store::SessionStore;
@@ -57,6 +61,30 @@ pub(super) async fn admin(
             });
             (EventKind::AdminRevoke, reply)
         }
+        AdminCommand::ListPasskeys { .. } => {
+            let vault = AuthorityPasskeys(ctx.env);
+            let passkeys = gate
+                .passkeys_of(&user, &vault)
+                .await
+                .map_err(passkey_error)?;
+            let reply = serde_json::to_value(PasskeyList {
+                user: user.clone(),
+                passkeys: passkeys.iter().map(AdminPasskey::from).collect(),
+            });
+            (EventKind::AdminList, reply)
+        }
+        AdminCommand::RemovePasskey { passkey, .. } => {
+            let vault = AuthorityPasskeys(ctx.env);
+            let removed = gate
+                .remove_passkey(&user, &passkey, (&vault, &vault), "an operator")
+                .await
+                .map_err(passkey_error)?;
+            let reply = serde_json::to_value(PasskeyRemoved {
+                user: user.clone(),
+                removed: removed.id.encoded(),
+            });
+            (EventKind::AdminRevoke, reply)
+        }
         AdminCommand::EndAllSessions { .. } => {
             let ended = gate.end_all(&user).await?;
             let reply = serde_json::to_value(Ended {
@@ -74,4 +102,18 @@ pub(super) async fn admin(
     );
     let reply = reply.map_err(|err| crate::edge::error::EdgeError::Internal(err.to_string()))?;
     Ok(http::json(&reply, 200)?)
+}
+
+/// The operator's answer to a passkey step that failed.
+fn passkey_error(failure: PasskeyFailure) -> EdgeError {
+    match failure {
+        PasskeyFailure::LastPasskey => AdminError::LastPasskey.into(),
+        PasskeyFailure::NotFound => AdminError::UnknownPasskey.into(),
+        PasskeyFailure::Store(err) => err.into(),
+        PasskeyFailure::Entropy(err) => EdgeError::Internal(err.to_string()),
+        PasskeyFailure::Unavailable
+        | PasskeyFailure::NotRecent
+        | PasskeyFailure::Refused(_)
+        | PasskeyFailure::Name => AdminError::PasskeysOff.into(),
+    }
 }

@@ -51,6 +51,29 @@ fn timer(ms: u32) -> EdgeResult<Promise> {
     }
 }
 
+/// The failure floor of one sign-in, running from its arrival: a refusal waits it out.
+pub(super) struct FailureFloor(Option<Promise>);
+
+impl FailureFloor {
+    /// Starts the floor's timer now (none when `LOGIN_FAILURE_FLOOR_MS` is 0).
+    pub(super) fn start(ctx: &Ctx<'_>) -> EdgeResult<Self> {
+        Ok(Self(match ctx.config.login_failure_floor_ms {
+            0 => None,
+            ms => Some(timer(ms)?),
+        }))
+    }
+
+    /// Waits until the floor has passed, when `outcome` is a refusal.
+    pub(super) async fn hold<T, E>(self, outcome: &Result<T, E>) -> EdgeResult<()> {
+        if let (Err(_), Some(floor)) = (outcome, self.0) {
+            JsFuture::from(floor)
+                .await
+                .map_err(js_error("the failure floor's timer"))?;
+        }
+        Ok(())
+    }
+}
+
 /// Runs the core's password sign-in over this request's storage and credential backend; a
 /// refusal waits out the failure floor, counted from the call.
 async fn sign_in(
@@ -61,10 +84,7 @@ async fn sign_in(
     delivery: Delivery,
     key: Option<Thumbprint>,
 ) -> EdgeResult<std::result::Result<Opened, SignInRefusal>> {
-    let floor = match ctx.config.login_failure_floor_ms {
-        0 => None,
-        ms => Some(timer(ms)?),
-    };
+    let floor = FailureFloor::start(ctx)?;
     let passwords = ConfiguredPasswords {
         config: ctx.config,
         env: ctx.env,
@@ -87,11 +107,7 @@ async fn sign_in(
         .gate()
         .sign_in_with_password(facts, attempt, ports, opening)
         .await?;
-    if let (Err(_), Some(floor)) = (&outcome, floor) {
-        JsFuture::from(floor)
-            .await
-            .map_err(js_error("the failure floor's timer"))?;
-    }
+    floor.hold(&outcome).await?;
     Ok(outcome)
 }
 

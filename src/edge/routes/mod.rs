@@ -7,6 +7,7 @@
 //! - [`sessions`] - `/auth/refresh`, `/auth/logout`, `/auth/session`, `/auth/sessions`,
 //!   `/auth/sessions/<id>`
 //! - [`oidc`] - `/auth/oidc/<provider>/<action>` (sign-in with a provider, back-channel logout)
+//! - [`passkeys`] - `/auth/passkeys[/…]`: a user's passkeys, and signing in with one
 //! - [`admin`] - the operator's `/auth/admin/users/...` endpoint
 //! - [`proxy`] - every other path, forwarded to the origin with an identity or refused
 //! - [`socket`] - the relay of an authenticated WebSocket upgrade
@@ -20,6 +21,7 @@ mod device;
 mod login;
 mod oidc;
 pub(super) mod pages;
+mod passkeys;
 mod proxy;
 mod sessions;
 mod socket;
@@ -65,6 +67,7 @@ pub(super) async fn route(
         ctx.gate().device_skipped(facts, skipped);
     }
     let read_only = matches!(facts.method.as_str(), "GET" | "HEAD");
+    let passkeys_on = ctx.config.passkeys.is_some();
     let own: EdgeResult = match (facts.method.as_str(), facts.path.as_str()) {
         (_, "/.edgegate/health") if read_only => Ok(http::text("ok")?),
         #[cfg(feature = "conformance")]
@@ -97,6 +100,9 @@ pub(super) async fn route(
         ("POST", REFRESH_PATH) if device_sessions => {
             device::device(device::Step::Refresh, facts, ctx).await
         }
+        (method, path) if passkeys_on && path.starts_with(passkeys::PASSKEYS_PATH) => {
+            passkey_route(req, method, path, facts, ctx).await
+        }
         ("GET", "/auth/session") => with_session(facts, ctx, current_session).await,
         ("GET", "/auth/sessions") => with_session(facts, ctx, list_sessions).await,
         ("DELETE", "/auth/sessions") => {
@@ -115,6 +121,33 @@ pub(super) async fn route(
         _ => return proxy::protected(&req, facts, connection, ctx).await,
     };
     own.map(Into::into)
+}
+
+/// The passkey endpoints (see [`passkeys`]); every one that changes something refuses other
+/// sites' requests.
+async fn passkey_route(
+    req: web_sys::Request,
+    method: &str,
+    path: &str,
+    facts: &RequestFacts,
+    ctx: &Ctx<'_>,
+) -> EdgeResult {
+    let rest = &path[passkeys::PASSKEYS_PATH.len()..];
+    match (method, rest) {
+        ("GET", "") => passkeys::list(facts, ctx).await,
+        ("POST", "/register/options") => {
+            same_site(facts, ctx, passkeys::register_options(facts, ctx)).await
+        }
+        ("POST", "/register") => {
+            same_site(facts, ctx, passkeys::register(Request::from(req), facts, ctx)).await
+        }
+        ("POST", "/sign-in/options") => same_site(facts, ctx, async { passkeys::sign_in_options(ctx) }).await,
+        ("POST", "/sign-in") => {
+            same_site(facts, ctx, passkeys::sign_in(Request::from(req), facts, ctx)).await
+        }
+        ("DELETE", one) if one.len() > 1 => same_site(facts, ctx, passkeys::remove(facts, ctx)).await,
+        _ => answer::not_found(facts, ctx).await,
+    }
 }
 
 fn is_loopback(url: &Url) -> bool {

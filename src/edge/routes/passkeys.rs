@@ -1,0 +1,248 @@
+//! The passkey endpoints. A signed-in user's: `GET /auth/passkeys` (the list),
+//! `POST /auth/passkeys/register/options` and `POST /auth/passkeys/register` (a registration,
+//! begun and finished), `DELETE /auth/passkeys/<id>`. Anyone's: `POST
+//! /auth/passkeys/sign-in/options` and `POST /auth/passkeys/sign-in`. Every decision is the
+//! core's ([`crate::auth::gate::passkey`]); this file reads bodies and writes answers.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use worker::Request;
+
+use super::login::{signed_in, FailureFloor};
+use super::pages::login_origin;
+use super::sessions::with_session;
+use crate::auth::accounts::passkey::registry::StoredPasskey;
+use crate::auth::accounts::passkey::CredentialId;
+use crate::auth::gate::passkey::{PasskeyFailure, PasskeyPorts};
+use crate::auth::gate::signin::{Delivery, Opened, Opening, SignInRefusal};
+use crate::auth::gate::Principal;
+use crate::auth::http::answers::SessionAnswer;
+use crate::auth::http::redirect::safe_next;
+use crate::auth::http::request::RequestFacts;
+use crate::auth::http::signin::LoginFormat;
+use crate::auth::session::store::StoreError;
+use crate::edge::bindings::{AuthorityPasskeys, Counters};
+use crate::edge::error::{EdgeError, EdgeResult};
+use crate::edge::{answer, http, Ctx};
+
+/// Where the passkey endpoints live.
+pub(super) const PASSKEYS_PATH: &str = "/auth/passkeys";
+/// The longest request body read, in bytes: a credential's JSON is a few kilobytes at most.
+const MAX_BODY: usize = 16 * 1024;
+
+/// A passkey as its owner sees it.
+#[derive(Serialize)]
+pub(super) struct PasskeyView<'a> {
+    id: String,
+    name: &'a str,
+    algorithm: &'static str,
+    created_at: i64,
+    last_used_at: Option<i64>,
+    /// Whether the passkey is synced to the owner's other devices (BS); else it is on one
+    /// device only.
+    synced: bool,
+    /// Whether it may be synced (BE).
+    backup_eligible: bool,
+}
+
+impl<'a> From<&'a StoredPasskey> for PasskeyView<'a> {
+    fn from(passkey: &'a StoredPasskey) -> Self {
+        Self {
+            id: passkey.id.encoded(),
+            name: &passkey.name,
+            algorithm: match passkey.cose_alg {
+                -7 => "ES256",
+                -8 => "EdDSA",
+                -257 => "RS256",
+                _ => "unknown",
+            },
+            created_at: passkey.created_at,
+            last_used_at: passkey.last_used_at,
+            synced: passkey.backed_up,
+            backup_eligible: passkey.backup_eligible,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RegisterBody {
+    name: String,
+    credential: Value,
+}
+
+#[derive(Deserialize)]
+struct SignInBody {
+    credential: Value,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// The body as JSON of type `T`, within [`MAX_BODY`].
+async fn read_body<T: for<'de> Deserialize<'de>>(req: &mut Request) -> EdgeResult<T> {
+    let body = req.bytes().await?;
+    if body.len() > MAX_BODY {
+        return Err(EdgeError::BadRequest("the body is too large".into()));
+    }
+    serde_json::from_slice(&body).map_err(|err| EdgeError::BadRequest(format!("body: {err}")))
+}
+
+/// The answer to a failed passkey step.
+fn failure(failure: PasskeyFailure) -> EdgeResult {
+    let (status, code, message) = match failure {
+        PasskeyFailure::Unavailable => (404, "not_found", "passkeys are not available here".to_owned()),
+        PasskeyFailure::NotRecent => (
+            403,
+            "reauthenticate",
+            "sign in again to add or remove passkeys".to_owned(),
+        ),
+        PasskeyFailure::Refused(refusal) => (400, refusal.public(true), refusal.to_string()),
+        PasskeyFailure::Name => (
+            400,
+            "bad_name",
+            "a passkey's name is 1 to 64 characters, without control characters".to_owned(),
+        ),
+        PasskeyFailure::NotFound => (404, "not_found", "no such passkey".to_owned()),
+        PasskeyFailure::LastPasskey => (
+            409,
+            "last_passkey",
+            "this is the only way this account can sign in: add another passkey first".to_owned(),
+        ),
+        PasskeyFailure::Store(err) => return Err(err.into()),
+        PasskeyFailure::Entropy(err) => return Err(EdgeError::Internal(err.to_string())),
+    };
+    Ok(http::error(status, code, &message)?)
+}
+
+/// `GET /auth/passkeys`: the user's passkeys, and whether this session may change them now.
+pub(super) async fn list(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
+    with_session(facts, ctx, |_, ctx, principal| async move {
+        let gate = ctx.gate();
+        let vault = AuthorityPasskeys(ctx.env);
+        let passkeys = match gate.passkeys_of(&principal.user, &vault).await {
+            Ok(passkeys) => passkeys,
+            Err(err) => return failure(err),
+        };
+        let views: Vec<PasskeyView<'_>> = passkeys.iter().map(PasskeyView::from).collect();
+        let manage_until = gate.passkey_manage_until(&principal).await.map_err(store)?;
+        Ok(http::json(
+            &json!({ "passkeys": views, "manage_until": manage_until }),
+            200,
+        )?)
+    })
+    .await
+}
+
+fn store(err: StoreError) -> EdgeError {
+    err.into()
+}
+
+/// `POST /auth/passkeys/register/options`: begins a registration.
+pub(super) async fn register_options(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
+    with_session(facts, ctx, |_, ctx, principal| async move {
+        let vault = AuthorityPasskeys(ctx.env);
+        match ctx.gate().begin_passkey_registration(&principal, &vault).await {
+            Ok(options) => Ok(http::json(&json!({ "publicKey": options }), 200)?),
+            Err(err) => failure(err),
+        }
+    })
+    .await
+}
+
+/// `POST /auth/passkeys/register`: finishes one, `{"name": …, "credential": …}`.
+pub(super) async fn register(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
+    let body: RegisterBody = read_body(&mut req).await?;
+    with_session(facts, ctx, |facts, ctx, principal: Principal| async move {
+        let vault = AuthorityPasskeys(ctx.env);
+        let credential = serde_json::to_vec(&body.credential)
+            .map_err(|err| EdgeError::Internal(err.to_string()))?;
+        match ctx
+            .gate()
+            .finish_passkey_registration(facts, &principal, &vault, &body.name, &credential)
+            .await
+        {
+            Ok(passkey) => Ok(http::json(
+                &json!({ "passkey": PasskeyView::from(&passkey) }),
+                201,
+            )?),
+            Err(err) => failure(err),
+        }
+    })
+    .await
+}
+
+/// `DELETE /auth/passkeys/<id>`: removes one of the user's passkeys.
+pub(super) async fn remove(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
+    let id = facts
+        .path
+        .strip_prefix(PASSKEYS_PATH)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .and_then(CredentialId::parse);
+    with_session(facts, ctx, |_, ctx, principal| async move {
+        let Some(id) = id else {
+            return failure(PasskeyFailure::NotFound);
+        };
+        let vault = AuthorityPasskeys(ctx.env);
+        match ctx
+            .gate()
+            .remove_own_passkey(&principal, &id, (&vault, &vault))
+            .await
+        {
+            Ok(passkey) => Ok(http::json(&json!({ "removed": passkey.id.encoded() }), 200)?),
+            Err(err) => failure(err),
+        }
+    })
+    .await
+}
+
+/// `POST /auth/passkeys/sign-in/options`: a fresh challenge for a sign-in without a username.
+pub(super) fn sign_in_options(ctx: &Ctx<'_>) -> EdgeResult {
+    match ctx.gate().passkey_sign_in_options() {
+        Ok(options) => {
+            let mut response = http::json(&json!({ "publicKey": options }), 200)?;
+            response.headers_mut().set("Cache-Control", "no-store")?;
+            Ok(response)
+        }
+        Err(err) => failure(err),
+    }
+}
+
+/// `POST /auth/passkeys/sign-in`: `{"credential": …, "next": …}`; the session's cookies and
+/// where to go, or the one refusal every failed sign-in gets (after the failure floor).
+pub(super) async fn sign_in(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
+    let floor = FailureFloor::start(ctx)?;
+    let body: SignInBody = read_body(&mut req).await?;
+    let next = safe_next(body.next.as_deref());
+    let credential =
+        serde_json::to_vec(&body.credential).map_err(|err| EdgeError::Internal(err.to_string()))?;
+    let vault = AuthorityPasskeys(ctx.env);
+    let ports = PasskeyPorts {
+        vault: &vault,
+        directory: &vault,
+        throttle: &Counters(ctx),
+    };
+    let opening = Opening {
+        delivery: Delivery::Cookies,
+        signed_in_from: login_origin(&req, facts, ctx),
+        provider_session: None,
+        key: None,
+    };
+    let outcome = ctx
+        .gate()
+        .sign_in_with_passkey(facts, &credential, ports, opening)
+        .await?;
+    floor.hold(&outcome).await?;
+    let Opened { record, tokens } = match outcome {
+        Ok(opened) => opened,
+        Err(SignInRefusal::InvalidCredentials) => {
+            return Ok(http::error(401, "passkey_refused", "the passkey was not accepted")?)
+        }
+        Err(refusal) => return Ok(answer::sign_in_refused(refusal, LoginFormat::Json, &next, "")?),
+    };
+    let mut response = http::json(
+        &json!({ "redirect": next, "signed_in": SessionAnswer::signed_in(&record) }),
+        200,
+    )?;
+    signed_in(&mut response, facts, &record, &tokens, ctx)?;
+    Ok(response)
+}
+
