@@ -7,6 +7,9 @@
 //   GET    /auth/sessions         every live session of the user
 //   DELETE /auth/sessions/{id}    end one session
 //   POST   /auth/refresh          new access cookie when the short-lived one has expired
+//   GET    /auth/passkeys         the user's passkeys (404 when passkeys are off)
+//   POST   /auth/passkeys/register/options, then /auth/passkeys/register   add one
+//   DELETE /auth/passkeys/{id}    remove one
 (function () {
   "use strict";
 
@@ -34,13 +37,18 @@
     window.location.replace(url);
   }
 
-  function send(method, path) {
-    return fetch(path, {
+  function send(method, path, body) {
+    var init = {
       method: method,
       credentials: "same-origin",
       cache: "no-store",
       headers: { Accept: "application/json" }
-    });
+    };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(path, init);
   }
 
   function readJson(res) {
@@ -58,8 +66,8 @@
 
   // A JSON API call; on 401 it tries one refresh, then sends the user to the sign-in page.
   // Resolves to the parsed body of a 2xx answer; rejects with an Error carrying the message.
-  function api(method, path, retried) {
-    return send(method, path).then(function (res) {
+  function api(method, path, body, retried) {
+    return send(method, path, body).then(function (res) {
       if (res.status === 401) {
         return readJson(res).then(function (body) {
           if (retried) {
@@ -67,7 +75,7 @@
             return gone;
           }
           return send("POST", "/auth/refresh").then(function (refreshed) {
-            if (refreshed.ok) return api(method, path, true);
+            if (refreshed.ok) return api(method, path, body, true);
             return readJson(refreshed).then(function (answer) {
               // Reuse is the refresh's own finding; otherwise the first refusal knows best.
               var reuse = answer.error === "refresh_reused";
@@ -373,6 +381,143 @@
     });
   }
 
+  // --- passkeys --------------------------------------------------------------------------------
+
+  var passkeyList;
+  var manageUntil = null; // until when this session may add or remove passkeys (Unix seconds)
+  var canCreate = !!(window.PublicKeyCredential && navigator.credentials &&
+    typeof PublicKeyCredential.parseCreationOptionsFromJSON === "function");
+
+  function recent() {
+    return typeof manageUntil === "number" && Date.now() / 1000 < manageUntil;
+  }
+
+  function updatePasskeyControls() {
+    $("passkey-add").hidden = !(canCreate && recent());
+    $("passkey-reauth").hidden = recent();
+    $("passkey-unsupported").hidden = canCreate;
+  }
+
+  function renderPasskeys(passkeys) {
+    passkeyList.textContent = "";
+    passkeys.forEach(function (passkey) {
+      var item = document.createElement("li");
+      item.className = "session passkey";
+      item.dataset.passkeyId = passkey.id;
+      var text = document.createElement("div");
+      var title = document.createElement("p");
+      title.className = "session-device";
+      title.textContent = passkey.name;
+      var kind = document.createElement("span");
+      kind.className = "badge";
+      kind.textContent = passkey.synced ? "Synced" : (passkey.backup_eligible ? "Not synced yet" : "This device only");
+      title.appendChild(kind);
+      var meta = document.createElement("p");
+      meta.className = "session-meta";
+      meta.appendChild(document.createTextNode("Added "));
+      meta.appendChild(timeElement(passkey.created_at, "absolute"));
+      meta.appendChild(document.createTextNode(" \u00b7 "));
+      if (passkey.last_used_at) {
+        meta.appendChild(document.createTextNode("Last used "));
+        meta.appendChild(timeElement(passkey.last_used_at));
+      } else {
+        meta.appendChild(document.createTextNode("Not used yet"));
+      }
+      text.appendChild(title);
+      text.appendChild(meta);
+      item.appendChild(text);
+      var remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "danger";
+      remove.textContent = "Remove";
+      remove.setAttribute("aria-label", "Remove the passkey " + passkey.name);
+      remove.addEventListener("click", function () {
+        removePasskey(passkey, item, remove);
+      });
+      item.appendChild(remove);
+      passkeyList.appendChild(item);
+    });
+    passkeyList.setAttribute("aria-busy", "false");
+    $("passkeys-empty").hidden = passkeys.length > 0;
+  }
+
+  function passkeyError(what, err) {
+    if (err && err.code === "reauthenticate") {
+      manageUntil = null;
+      updatePasskeyControls();
+      return what + ": this needs a recent sign-in. Log out and sign in again, then try once more.";
+    }
+    if (err && err.name === "InvalidStateError") return what + ": this device already holds a passkey of your account.";
+    if (err && err.name === "NotAllowedError") return what + ": it was cancelled or timed out.";
+    return what + ": " + ((err && err.message) || "it did not work") + ".";
+  }
+
+  function loadPasskeys() {
+    return api("GET", "/auth/passkeys").then(function (data) {
+      manageUntil = typeof data.manage_until === "number" ? data.manage_until : null;
+      renderPasskeys(Array.isArray(data.passkeys) ? data.passkeys : []);
+      updatePasskeyControls();
+      $("passkeys-card").hidden = false;
+    }, function (err) {
+      // Passkeys are off here (404): the section stays hidden.
+      if (err.code !== "not_found") showError(passkeyError("Your passkeys could not be loaded", err));
+    });
+  }
+
+  function addPasskey(event) {
+    event.preventDefault();
+    var input = $("passkey-name");
+    var button = $("passkey-add-button");
+    var name = input.value.trim();
+    if (!name) {
+      showError("Give the new passkey a name first.");
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+      return;
+    }
+    input.setAttribute("aria-invalid", "false");
+    if (button.disabled) return;
+    button.disabled = true;
+    button.textContent = "Waiting for your passkey\u2026";
+    api("POST", "/auth/passkeys/register/options", {})
+      .then(function (options) {
+        var publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey);
+        return navigator.credentials.create({ publicKey: publicKey });
+      })
+      .then(function (credential) {
+        return api("POST", "/auth/passkeys/register", { name: name, credential: credential.toJSON() });
+      })
+      .then(function () {
+        input.value = "";
+        showStatus("The passkey \u201c" + name + "\u201d was added. You can sign in with it from now on.");
+        return loadPasskeys();
+      }, function (err) {
+        showError(passkeyError("The passkey was not added", err));
+      })
+      .then(function () {
+        button.disabled = false;
+        button.textContent = "Add a passkey";
+      });
+  }
+
+  function removePasskey(passkey, item, button) {
+    button.disabled = true;
+    button.textContent = "Removing\u2026";
+    api("DELETE", "/auth/passkeys/" + encodeURIComponent(passkey.id)).then(function () {
+      item.remove();
+      $("passkeys-empty").hidden = passkeyList.querySelectorAll("li").length > 0;
+      showStatus("The passkey \u201c" + passkey.name + "\u201d was removed.");
+      $("passkeys-heading").focus();
+    }, function (err) {
+      button.disabled = false;
+      button.textContent = "Remove";
+      var message = err.code === "last_passkey"
+        ? "The passkey \u201c" + passkey.name + "\u201d is the only way your account signs in: add another one before removing it."
+        : passkeyError("The passkey was not removed", err);
+      showError(message);
+    });
+  }
+
   // The page's states: loading, loaded, or failed with a way to try again.
   function setState(state, message) {
     $("loading").hidden = state !== "loading";
@@ -404,6 +549,7 @@
         // The list has this session's own times and timeouts: the summary shows those.
         renderIdentity(identity, sessions.filter(isCurrent)[0]);
         setState("loaded");
+        return loadPasskeys();
       })
       .catch(function (err) {
         setState("error", "Your account could not be loaded: " + err.message + ".");
@@ -419,6 +565,8 @@
     errorBox = $("error");
     statusBox = $("status");
     list = $("sessions");
+    passkeyList = $("passkeys");
+    $("passkey-add").addEventListener("submit", addPasskey);
     $("retry").addEventListener("click", load);
     // Sessions may have been ended elsewhere meanwhile: reload when the tab is shown again.
     document.addEventListener("visibilitychange", function () {

@@ -105,6 +105,9 @@ pub struct LoginView<'a> {
     pub providers: &'a [(&'a str, &'a str)],
     /// Whether the username and password form is offered (`PASSWORD_LOGIN`).
     pub password_form: bool,
+    /// Whether signing in with a passkey is offered (`PASSKEYS`): a button, and the username
+    /// field's autofill (conditional mediation).
+    pub passkeys: bool,
 }
 
 /// Where the provider buttons go in `login.html`.
@@ -161,11 +164,20 @@ pub fn render_login(template: &str, view: &LoginView<'_>) -> Result<String, Page
             ("next", view.next),
             ("user", view.signed_in_as.unwrap_or_default()),
             ("invalid", if invalid { "true" } else { "false" }),
+            (
+                "username_autocomplete",
+                if view.passkeys {
+                    "username webauthn"
+                } else {
+                    "username"
+                },
+            ),
         ],
         &[
             ("signed_in", view.signed_in_as.is_some()),
             ("form", view.signed_in_as.is_none()),
             ("password", view.password_form),
+            ("passkeys", view.passkeys),
         ],
     )
     .map(|page| {

@@ -90,6 +90,7 @@ fn the_sign_in_page_keeps_the_attempt_and_says_why() {
         signed_in_as: None,
         providers: &[],
         password_form: true,
+        passkeys: false,
     };
     let page = render_login(LOGIN, &view).unwrap();
     assert!(page.contains("<title>Acme &amp; Co</title>"), "{page}");
@@ -111,6 +112,7 @@ fn the_sign_in_page_for_a_signed_in_browser_offers_to_continue() {
         signed_in_as: Some("<b>alice</b>"),
         providers: &[],
         password_form: true,
+        passkeys: false,
     };
     let page = render_login(LOGIN, &view).unwrap();
     assert!(
@@ -132,6 +134,7 @@ fn an_overlong_username_is_cut_to_the_field_length() {
         signed_in_as: None,
         providers: &[],
         password_form: true,
+        passkeys: false,
     };
     let page = render_login(LOGIN, &view).unwrap();
     assert!(page.contains(&format!("value=\"{}\"", "u".repeat(MAX_USERNAME_ECHO))));
@@ -150,6 +153,7 @@ fn providers_get_a_button_each_and_the_password_form_can_go() {
         signed_in_as: None,
         providers: &providers,
         password_form: false,
+        passkeys: false,
     };
     let page = render_login(REAL_LOGIN, &view).unwrap();
     assert!(page.contains(
@@ -162,6 +166,7 @@ fn providers_get_a_button_each_and_the_password_form_can_go() {
         REAL_LOGIN,
         &LoginView {
             password_form: true,
+            passkeys: false,
             ..view
         },
     )
@@ -281,4 +286,34 @@ fn places_are_short_and_printable() {
         place(Some(&long), None, None).map(|p| p.chars().count()),
         Some(MAX_PLACE_LEN)
     );
+}
+
+#[test]
+fn passkeys_add_a_button_and_the_username_fields_autofill() {
+    const REAL_LOGIN: &str = include_str!("../../../www/login.html");
+    let view = LoginView {
+        app_name: "edgegate",
+        notice: None,
+        username: "",
+        next: "/docs?x=\"1\"",
+        signed_in_as: None,
+        providers: &[],
+        password_form: true,
+        passkeys: true,
+    };
+    let page = render_login(REAL_LOGIN, &view).unwrap();
+    assert!(page.contains("id=\"passkey-signin\""), "{page}");
+    assert!(page.contains("data-next=\"/docs?x=&quot;1&quot;\""), "{page}");
+    assert!(page.contains("autocomplete=\"username webauthn\""));
+    let without = render_login(
+        REAL_LOGIN,
+        &LoginView {
+            passkeys: false,
+            ..view
+        },
+    )
+    .unwrap();
+    assert!(!without.contains("passkey-signin"));
+    assert!(without.contains("autocomplete=\"username\""));
+    assert!(!without.contains("webauthn"));
 }
