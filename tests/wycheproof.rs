@@ -1,8 +1,9 @@
 //! Project Wycheproof (C2SP/wycheproof) against exactly what edgegate ships: the session ring's
 //! JWS verification, the Ed25519 primitive behind identity assertions, HMAC-SHA256 with the
-//! full-length tag rule of our tokens, and the key-secret rules. The vectors are read from the
-//! shared folder beside the checkout (never copied into the repository); without it the tests
-//! say so and pass.
+//! full-length tag rule of our tokens, the key-secret rules, the check of provider and proof
+//! signatures, and the conversion of WebAuthn's DER ES256 signatures before it. The vectors are
+//! read from the shared folder beside the checkout (never copied into the repository); without
+//! it the tests say so and pass.
 //!
 //! Every case follows its `result`, not its comment. A verdict of ours that differs from a
 //! vector's `result` is allowed only for the few cases listed in [`JWS_OVERRIDES`], each with its
@@ -13,6 +14,7 @@ use std::path::Path;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use edgegate::auth::env::{random_bytes, OsEntropy};
+use edgegate::auth::token::ecdsa_der::es256_raw_from_der;
 use edgegate::auth::token::keys::{KeyError, SessionKeyRing};
 use edgegate::auth::token::public_keys::{
     LocalSignatureCheck, PublicAlg, PublicKey, SignatureCheck,
@@ -443,14 +445,32 @@ fn provider_key(group: &Value, jwk_field: &str, alg: PublicAlg) -> Option<Public
     PublicKey::from_jwk("wycheproof", alg, &jwk).ok()
 }
 
-/// Runs one signature file through the signature check of provider tokens and DPoP proofs: the key from the group's
-/// JWK, then [`LocalSignatureCheck`], the native twin of the worker's WebCrypto check (which
-/// tests/e2e/wycheproof-webcrypto.test.mjs runs through the same cases inside workerd).
-fn provider_verdicts(file: &str, jwk_field: &str, alg: PublicAlg, expected_cases: usize) {
+/// How a file writes its signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SignatureForm {
+    /// As the check takes them (JWS): ES256 as the raw `r || s`.
+    AsChecked,
+    /// ES256 in ASN.1 DER, as WebAuthn gives it: converted by [`es256_raw_from_der`] first, and
+    /// a signature it refuses is a rejection.
+    Der,
+}
+
+/// Runs one signature file through the signature check of provider tokens and DPoP proofs: the
+/// key from the group's JWK, then [`LocalSignatureCheck`], the native twin of the worker's
+/// WebCrypto check (which tests/e2e/wycheproof-webcrypto.test.mjs runs through the same cases
+/// inside workerd).
+fn provider_verdicts(
+    file: &str,
+    jwk_field: &str,
+    alg: PublicAlg,
+    form: SignatureForm,
+    expected_cases: usize,
+) {
     let Some(vectors) = load(file) else {
         return;
     };
     let mut tally = Tally::default();
+    let mut not_der = 0;
     for (index, group) in groups(&vectors).iter().enumerate() {
         let key = provider_key(group, jwk_field, alg);
         let label = match tests(group).len() {
@@ -458,11 +478,18 @@ fn provider_verdicts(file: &str, jwk_field: &str, alg: PublicAlg, expected_cases
             _ => format!("group {index:>2}"),
         };
         for case in tests(group) {
-            let verified = key.as_ref().is_some_and(|key| {
+            let signature = match form {
+                SignatureForm::AsChecked => Some(hex(text(case, "sig"))),
+                SignatureForm::Der => es256_raw_from_der(&hex(text(case, "sig")))
+                    .map(Vec::from)
+                    .ok(),
+            };
+            not_der += usize::from(signature.is_none());
+            let verified = key.as_ref().zip(signature).is_some_and(|(key, signature)| {
                 pollster::block_on(LocalSignatureCheck.verifies(
                     key,
                     &hex(text(case, "msg")),
-                    &hex(text(case, "sig")),
+                    &signature,
                 ))
             });
             let ours = if verified {
@@ -473,6 +500,9 @@ fn provider_verdicts(file: &str, jwk_field: &str, alg: PublicAlg, expected_cases
             tally.record(&label, case, wycheproof_verdict(case), ours);
         }
     }
+    if form == SignatureForm::Der {
+        println!("{file}: {not_der} signatures refused as not strict DER");
+    }
     tally.finish(file, expected_cases);
 }
 
@@ -482,6 +512,7 @@ fn rs256_verdicts_match_the_provider_token_check() {
         "rsa_signature_2048_sha256_test.json",
         "keyJwk",
         PublicAlg::Rs256,
+        SignatureForm::AsChecked,
         259,
     );
 }
@@ -492,11 +523,31 @@ fn es256_verdicts_match_the_provider_token_check() {
         "ecdsa_secp256r1_sha256_p1363_test.json",
         "publicKeyJwk",
         PublicAlg::Es256,
+        SignatureForm::AsChecked,
         262,
+    );
+}
+
+/// The DER file has no JWK: its groups give the uncompressed point, which `provider_key` turns
+/// into one.
+#[test]
+fn es256_der_verdicts_match_the_conversion_and_the_provider_token_check() {
+    provider_verdicts(
+        "ecdsa_secp256r1_sha256_test.json",
+        "publicKeyJwk",
+        PublicAlg::Es256,
+        SignatureForm::Der,
+        484,
     );
 }
 
 #[test]
 fn ed25519_verdicts_match_the_proof_key_check() {
-    provider_verdicts("ed25519_test.json", "publicKeyJwk", PublicAlg::Ed25519, 151);
+    provider_verdicts(
+        "ed25519_test.json",
+        "publicKeyJwk",
+        PublicAlg::Ed25519,
+        SignatureForm::AsChecked,
+        151,
+    );
 }

@@ -1,8 +1,11 @@
 // The Wycheproof RS256, ES256 and Ed25519 vectors through the worker's own signature check,
 // inside workerd: each key is vetted by the core (PublicKey::from_jwk) and each signature
 // verified by WebCrypto (WebCryptoSignatureCheck), the path every ID token, logout token and
-// DPoP proof takes. tests/wycheproof.rs runs the same cases through the native check. As there, a case whose
-// result is "acceptable" may go either way and is counted but not checked; no case is pinned.
+// DPoP proof takes. ES256 signatures in ASN.1 DER, as WebAuthn gives them, are sent with
+// signature_format "der" and converted to r || s by es256_raw_from_der first (a signature it
+// refuses is a false verdict). tests/wycheproof.rs runs the same cases through the native check.
+// As there, a case whose result is "acceptable" may go either way and is counted but not
+// checked; no case is pinned.
 // The build is the release worker plus the test-only routes (scripts/build.sh --conformance).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -17,6 +20,8 @@ const FILES = [
   { file: "rsa_signature_2048_sha256_test.json", alg: "RS256", jwkField: "keyJwk", cases: 259 },
   { file: "ecdsa_secp256r1_sha256_p1363_test.json", alg: "ES256", jwkField: "publicKeyJwk", cases: 262 },
   { file: "ed25519_test.json", alg: "EdDSA", jwkField: "publicKeyJwk", cases: 151 },
+  // No JWK in this file: the groups' uncompressed points become one (groupJwk).
+  { file: "ecdsa_secp256r1_sha256_test.json", alg: "ES256", jwkField: "publicKeyJwk", cases: 484, der: true },
 ];
 const missing = FILES.some(({ file }) => !existsSync(path.join(VECTORS, file)));
 
@@ -55,9 +60,9 @@ after(async () => {
   await origin?.close();
 });
 
-for (const { file, alg, jwkField, cases: expectedCases } of FILES) {
+for (const { file, alg, jwkField, cases: expectedCases, der = false } of FILES) {
   test(
-    `${alg}: every Wycheproof verdict matches through WebCrypto in workerd (${file})`,
+    `${alg}${der ? " (DER)" : ""}: every Wycheproof verdict matches through WebCrypto in workerd (${file})`,
     { skip: missing && `Wycheproof vectors not found under ${VECTORS}` },
     async () => {
       const vectors = JSON.parse(readFileSync(path.join(VECTORS, file), "utf8"));
@@ -69,7 +74,13 @@ for (const { file, alg, jwkField, cases: expectedCases } of FILES) {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(
-          cases.map(({ t, jwk }) => ({ alg, jwk, message: b64url(t.msg), signature: b64url(t.sig) })),
+          cases.map(({ t, jwk }) => ({
+            alg,
+            jwk,
+            message: b64url(t.msg),
+            signature: b64url(t.sig),
+            ...(der && { signature_format: "der" }),
+          })),
         ),
       });
       const body = await res.text();

@@ -15,8 +15,10 @@
 //! [`validity`] (time), [`mod@validate`] (the typed proofs), [`mint`] (issuing), [`error`] (errors
 //! by phase), [`keys`] (our key rings and our JWKS), [`public_keys`] (others' public keys, vetted
 //! by shape, and the signature check they go through), [`self_signed`] (the structure of the JWSs
-//! clients sign with their own keys), [`windowed`] (stateless values the edge issues and takes
-//! back), [`dpop`] (clients' proofs of possession), [`dbsc`] (device-bound browser sessions).
+//! clients sign with their own keys), [`ecdsa_der`] (ES256 signatures from DER, as WebAuthn
+//! gives them, to the raw form WebCrypto verifies), [`windowed`] (stateless values the edge issues
+//! and takes back), [`dpop`] (clients' proofs of possession), [`dbsc`] (device-bound browser
+//! sessions).
 
 pub mod claims;
 pub mod dbsc;

@@ -178,6 +178,11 @@ fn audit_cross_site(facts: &RequestFacts, ctx: &Ctx<'_>) {
 }
 
 /// One signature case for [`signatures`]: the key as a JWK, message and signature in base64url.
+/// `signature_format: "der"` marks an ES256 signature in ASN.1 DER, as WebAuthn gives it, which
+/// is converted to `r || s` by [`es256_raw_from_der`] first; without it the signature goes to the
+/// check as it is.
+///
+/// [`es256_raw_from_der`]: crate::auth::token::ecdsa_der::es256_raw_from_der
 #[cfg(feature = "conformance")]
 #[derive(serde::Deserialize)]
 struct SignatureCase {
@@ -185,19 +190,25 @@ struct SignatureCase {
     jwk: serde_json::Value,
     message: String,
     signature: String,
+    #[serde(default)]
+    signature_format: Option<String>,
 }
 
 /// Verifies a batch of signature cases with the worker's own signature check (the key vetted by
 /// the core, the signature by WebCrypto) and answers each verdict, so test vectors run through
-/// the path ID tokens and DPoP proofs take (every algorithm a proof may name). A key the core refuses is a `false` verdict.
+/// the path ID tokens and DPoP proofs take (every algorithm a proof may name). A key the core
+/// refuses, or a DER signature [`es256_raw_from_der`] refuses, is a `false` verdict.
+///
+/// [`es256_raw_from_der`]: crate::auth::token::ecdsa_der::es256_raw_from_der
 #[cfg(feature = "conformance")]
 async fn signatures(mut req: Request) -> EdgeResult {
     use crate::auth::names::encoding::b64url_decode;
+    use crate::auth::token::ecdsa_der::es256_raw_from_der;
     use crate::auth::token::public_keys::{PublicAlg, PublicKey, SignatureCheck};
     use crate::edge::bindings::WebCryptoSignatureCheck;
     let Ok(cases) = serde_json::from_slice::<Vec<SignatureCase>>(&req.bytes().await?) else {
         return Ok(worker::Response::error(
-            "a JSON array of {alg, jwk, message, signature}",
+            "a JSON array of {alg, jwk, message, signature, signature_format?}",
             400,
         )?);
     };
@@ -213,13 +224,26 @@ async fn signatures(mut req: Request) -> EdgeResult {
                 400,
             )?);
         };
-        let verified = match PublicKey::from_jwk("conformance", alg, &case.jwk) {
-            Ok(key) => {
+        let signature = match (case.signature_format.as_deref(), alg) {
+            (None, _) => Some(signature),
+            (Some("der"), PublicAlg::Es256) => es256_raw_from_der(&signature).ok().map(Vec::from),
+            (Some(_), _) => {
+                return Ok(worker::Response::error(
+                    "signature_format is \"der\", for ES256 only",
+                    400,
+                )?);
+            }
+        };
+        let verified = match (
+            PublicKey::from_jwk("conformance", alg, &case.jwk),
+            signature,
+        ) {
+            (Ok(key), Some(signature)) => {
                 WebCryptoSignatureCheck
                     .verifies(&key, &message, &signature)
                     .await
             }
-            Err(_) => false,
+            _ => false,
         };
         verdicts.push(verified);
     }
