@@ -170,7 +170,10 @@ impl UserRecord {
     /// The parsed [`UserRecord::password`] (`None` for a passkey-only user), or why it cannot
     /// be used.
     pub fn password_hash(&self) -> Result<Option<PasswordHash>, PasswordError> {
-        self.password.as_deref().map(PasswordHash::parse).transpose()
+        self.password
+            .as_deref()
+            .map(PasswordHash::parse)
+            .transpose()
     }
 }
 
@@ -428,7 +431,10 @@ mod tests {
         // A passkey-only user has no password; the record says nothing else.
         let passkey_only: UserRecord = serde_json::from_str(r#"{"roles":[]}"#).unwrap();
         assert_eq!(passkey_only.password_hash(), Ok(None));
-        assert_eq!(serde_json::to_string(&passkey_only).unwrap(), r#"{"roles":[],"disabled":false}"#);
+        assert_eq!(
+            serde_json::to_string(&passkey_only).unwrap(),
+            r#"{"roles":[],"disabled":false}"#
+        );
         for bad in [r#""admin,root""#, r#""a b""#, r#""""#, r#""rôle""#] {
             let bad_role = format!(r#"{{"password":"{encoded}","roles":["admin",{bad}]}}"#);
             let err = serde_json::from_str::<UserRecord>(&bad_role).unwrap_err();
@@ -451,7 +457,10 @@ mod tests {
         assert_eq!(hash.salt().len(), SALT_LEN);
         // Shaped like a record the CLI writes: the same fields, the same encoded lengths.
         let real = PasswordHash::new(PBKDF2_ITERATIONS, &[9; SALT_LEN], &[7; HASH_LEN]).unwrap();
-        assert_eq!(decoy.password.as_ref().map(String::len), Some(real.encode().len()));
+        assert_eq!(
+            decoy.password.as_ref().map(String::len),
+            Some(real.encode().len())
+        );
         assert!(!decoy.disabled);
         assert_eq!(serde_json::to_string(&decoy).unwrap(), DECOY_RECORD);
     }

@@ -200,7 +200,7 @@ fn check_url(name: &'static str, url: &str, dev_mode: bool) -> Result<(), Config
 
 /// Whether `host` is a DNS name WebAuthn can scope credentials to: lowercase labels of letters,
 /// digits and hyphens (punycode for others), at least one letter somewhere, so never an IP
-/// address.
+/// address; `localhost` or a name of two labels or more (browsers refuse a top-level domain).
 fn is_rp_id(host: &str) -> bool {
     let labels_ok = host.split('.').all(|label| {
         !label.is_empty()
@@ -211,7 +211,8 @@ fn is_rp_id(host: &str) -> bool {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     });
-    labels_ok && host.len() <= 253 && host.bytes().any(|b| b.is_ascii_lowercase())
+    let named = host == "localhost" || host.contains('.');
+    labels_ok && named && host.len() <= 253 && host.bytes().any(|b| b.is_ascii_lowercase())
 }
 
 /// The passkey settings: on by default for built-in users with the session authority when
@@ -225,14 +226,21 @@ fn passkeys(
     dev_mode: bool,
     app_name: &str,
 ) -> Result<Option<RelyingParty>, ConfigError> {
-    let issuer_origin = issuer
-        .split_once("://")
-        .map(|(scheme, rest)| {
-            let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-            (format!("{scheme}://{host}"), host.split(':').next().unwrap_or_default())
-        });
-    let rp_id = read
-        .optional("WEBAUTHN_RP_ID")
+    let issuer_origin = issuer.split_once("://").map(|(scheme, rest)| {
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        (
+            format!("{scheme}://{host}"),
+            host.split(':').next().unwrap_or_default(),
+        )
+    });
+    let explicit_rp_id = read.optional("WEBAUTHN_RP_ID");
+    if explicit_rp_id.as_deref().is_some_and(|id| !is_rp_id(id)) {
+        return Err(problem(
+            "WEBAUTHN_RP_ID",
+            "must be a lowercase DNS name of two labels or more (or `localhost`), without scheme or port",
+        ));
+    }
+    let rp_id = explicit_rp_id
         .or_else(|| issuer_origin.as_ref().map(|(_, host)| (*host).to_owned()))
         .unwrap_or_default();
     let explicit = match read.optional("PASSKEYS").as_deref() {
@@ -262,7 +270,9 @@ fn passkeys(
             .filter(|origin| !origin.is_empty())
             .map(str::to_owned)
             .collect(),
-        None => issuer_origin.map(|(origin, _)| vec![origin]).unwrap_or_default(),
+        None => issuer_origin
+            .map(|(origin, _)| vec![origin])
+            .unwrap_or_default(),
     };
     if origins.is_empty() {
         return Err(problem("WEBAUTHN_ORIGINS", "must name at least one origin"));
@@ -683,6 +693,95 @@ mod tests {
             vars.insert(name, (*value).to_owned());
         }
         parse(&vars)
+    }
+
+    #[test]
+    fn passkeys_are_on_for_built_in_users_with_the_authority_and_a_dns_rp_id() {
+        let on = with(&[("SESSION_STORE", "authority")]).unwrap();
+        let rp = on.passkeys.as_ref().unwrap();
+        assert_eq!(rp.id, "edge.example");
+        assert_eq!(rp.origins, ["https://edge.example"]);
+        assert_eq!(rp.counter, SignCounterPolicy::Refuse);
+        assert_eq!(rp.recent_sign_in, 600);
+        // Where they cannot work, they are off unless asked for, and then refused with why.
+        assert!(with(&[]).unwrap().passkeys.is_none(), "KV store");
+        let ip = [
+            ("SESSION_STORE", "authority"),
+            ("ISSUER", "https://127.0.0.1:8787"),
+        ];
+        assert!(with(&ip).unwrap().passkeys.is_none());
+        let err = with(&[ip[0], ip[1], ("PASSKEYS", "on")]).unwrap_err();
+        assert!(
+            err.variable == "PASSKEYS" && err.problem.contains("DNS name"),
+            "{err}"
+        );
+        let err = with(&[("PASSKEYS", "on")]).unwrap_err();
+        assert!(err.problem.contains("session authority"), "{err}");
+        assert!(with(&[("SESSION_STORE", "authority"), ("PASSKEYS", "off")])
+            .unwrap()
+            .passkeys
+            .is_none());
+    }
+
+    #[test]
+    fn passkey_origins_must_sit_under_the_rp_id() {
+        let local = with(&[
+            ("SESSION_STORE", "authority"),
+            ("DEV_MODE", "true"),
+            ("COOKIE_SECURE", "false"),
+            ("WEBAUTHN_RP_ID", "localhost"),
+            ("WEBAUTHN_ORIGINS", "http://localhost:8787"),
+            ("PASSKEY_COUNTER", "log"),
+        ])
+        .unwrap();
+        let rp = local.passkeys.unwrap();
+        assert_eq!(
+            (rp.id.as_str(), rp.counter),
+            ("localhost", SignCounterPolicy::Log)
+        );
+        let other = with(&[
+            ("SESSION_STORE", "authority"),
+            ("WEBAUTHN_RP_ID", "other.example"),
+            ("WEBAUTHN_ORIGINS", "https://edge.example"),
+        ]);
+        assert_eq!(
+            other.unwrap_err().variable,
+            "WEBAUTHN_ORIGINS",
+            "not under the RP id"
+        );
+        for bad in [
+            "example",
+            "https://edge.example",
+            "edge.example:443",
+            "Edge.Example",
+            "10.0.0.1",
+        ] {
+            let err = with(&[("SESSION_STORE", "authority"), ("WEBAUTHN_RP_ID", bad)]).unwrap_err();
+            assert_eq!(err.variable, "WEBAUTHN_RP_ID", "{bad}");
+        }
+        for (name, value) in [
+            ("WEBAUTHN_ORIGINS", "http://edge.example"),
+            ("WEBAUTHN_ORIGINS", "https://evil.example"),
+            ("WEBAUTHN_ORIGINS", "https://edge.example/path"),
+            ("WEBAUTHN_ORIGINS", "https://edge.example:0"),
+            ("WEBAUTHN_ORIGINS", " , "),
+            ("PASSKEY_COUNTER", "ignore"),
+            ("PASSKEY_RECENT_SIGN_IN", "30"),
+            ("PASSKEYS", "yes"),
+        ] {
+            let err = with(&[("SESSION_STORE", "authority"), (name, value)]).unwrap_err();
+            assert_eq!(err.variable, name, "{name}={value}: {err}");
+        }
+        let both = with(&[
+            ("SESSION_STORE", "authority"),
+            ("WEBAUTHN_RP_ID", "edge.example"),
+            (
+                "WEBAUTHN_ORIGINS",
+                "https://edge.example,https://app.edge.example:8443",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(both.passkeys.unwrap().origins.len(), 2);
     }
 
     #[test]

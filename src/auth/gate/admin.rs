@@ -19,10 +19,10 @@ use core::fmt;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::{Deserialize, Serialize};
 
+use crate::auth::accounts::passkey::registry::StoredPasskey;
 use crate::auth::env::UnixTime;
 use crate::auth::names::session_id::SessionId;
 use crate::auth::secret::AdminSecret;
-use crate::auth::accounts::passkey::registry::StoredPasskey;
 use crate::auth::session::record::SessionRecord;
 
 /// Where the admin routes live: `/auth/admin/users/<user>/sessions[/<session id>]`.

@@ -11,7 +11,9 @@
 use serde_json::Value;
 
 use crate::auth::accounts::passkey::ceremony::{check_registration, read_assertion};
-use crate::auth::accounts::passkey::challenge::{registration_challenge, SignInChallenges, REGISTRATION_TTL};
+use crate::auth::accounts::passkey::challenge::{
+    registration_challenge, SignInChallenges, REGISTRATION_TTL,
+};
 use crate::auth::accounts::passkey::registry::{
     PasskeyCommand, PasskeyReply, RegistryRefusal, StoredPasskey, MAX_NAME_CHARS,
 };
@@ -185,12 +187,9 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             now: self.now,
         };
         match vault.apply(&principal.user, command).await? {
-            PasskeyReply::Begun { handle, exclude } => Ok(rp.creation_options(
-                &principal.user,
-                &handle,
-                &challenge,
-                &exclude,
-            )),
+            PasskeyReply::Begun { handle, exclude } => {
+                Ok(rp.creation_options(&principal.user, &handle, &challenge, &exclude))
+            }
             PasskeyReply::Refused(refusal) => Err(PasskeyFailure::Refused(refusal.ceremony())),
             other => Err(unexpected(other).into()),
         }
@@ -337,16 +336,25 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             value: client,
             limit: &self.config.client_limit,
         }];
-        if let Some(limited) = self.limited(ports.throttle, &counters, client, None).await? {
+        if let Some(limited) = self
+            .limited(ports.throttle, &counters, client, None)
+            .await?
+        {
             return Ok(Err(limited));
         }
         let assertion = match read_assertion(rp, credential, self.now) {
             Ok(assertion) => assertion,
-            Err(refusal) => return self.passkey_failed(ports.throttle, &counters, client, None, refusal).await,
+            Err(refusal) => {
+                return self
+                    .passkey_failed(ports.throttle, &counters, client, None, refusal)
+                    .await
+            }
         };
         let Some(user) = ports.vault.owner(&assertion.handle).await? else {
             let refusal = PasskeyRefusal::UserHandle;
-            return self.passkey_failed(ports.throttle, &counters, client, None, refusal).await;
+            return self
+                .passkey_failed(ports.throttle, &counters, client, None, refusal)
+                .await;
         };
         let account_counter = [Counter {
             scope: Scope::Account,
@@ -409,7 +417,10 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             }
             other => return Err(unexpected(other).into()),
         };
-        if let Err(refusal) = assertion.check(&passkey, handle.as_ref(), self.proofs).await {
+        if let Err(refusal) = assertion
+            .check(&passkey, handle.as_ref(), self.proofs)
+            .await
+        {
             return Ok(Err(refusal));
         }
         let signed_in = PasskeyCommand::SignedIn {
@@ -480,3 +491,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         Ok(Err(SignInRefusal::InvalidCredentials))
     }
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+#[path = "passkey_tests.rs"]
+mod tests;

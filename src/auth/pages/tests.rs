@@ -303,7 +303,10 @@ fn passkeys_add_a_button_and_the_username_fields_autofill() {
     };
     let page = render_login(REAL_LOGIN, &view).unwrap();
     assert!(page.contains("id=\"passkey-signin\""), "{page}");
-    assert!(page.contains("data-next=\"/docs?x=&quot;1&quot;\""), "{page}");
+    assert!(
+        page.contains("data-next=\"/docs?x=&quot;1&quot;\""),
+        "{page}"
+    );
     assert!(page.contains("autocomplete=\"username webauthn\""));
     let without = render_login(
         REAL_LOGIN,

@@ -98,7 +98,10 @@ async fn verify_kv(
         None => {
             let decoy = parse_record(username, DECOY_RECORD)?;
             let hash = decoy.password_hash().map_err(unusable)?;
-            (hash.ok_or_else(|| Unavailable("the decoy record has no hash".into()))?, false)
+            (
+                hash.ok_or_else(|| Unavailable("the decoy record has no hash".into()))?,
+                false,
+            )
         }
     };
     if !password_matches(&hash, password).await? || !known || !has_password {
@@ -193,7 +196,10 @@ pub(super) async fn still_enabled(env: &Env, username: &Username) -> Result<bool
 
 /// A `kv` user's account as a passkey ceremony needs it: roles, disabled, whether a password
 /// is set; `None` without a record.
-pub(super) async fn account(env: &Env, username: &Username) -> Result<Option<Account>, Unavailable> {
+pub(super) async fn account(
+    env: &Env,
+    username: &Username,
+) -> Result<Option<Account>, Unavailable> {
     Ok(user_record(env, username).await?.map(|record| Account {
         has_password: record.password.is_some(),
         roles: record.roles,

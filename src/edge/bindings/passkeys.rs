@@ -64,7 +64,9 @@ pub(super) fn serves(path: &str) -> bool {
 pub(super) async fn serve(state: &State, path: &str, body: &[u8]) -> worker::Result<Response> {
     let answer = |result: worker::Result<String>| match result {
         Ok(json) => Response::ok(json).map(|mut response| {
-            let _ = response.headers_mut().set("Content-Type", "application/json");
+            let _ = response
+                .headers_mut()
+                .set("Content-Type", "application/json");
             response
         }),
         Err(err) => Response::error(format!("authority: {err}"), 503),
@@ -115,8 +117,13 @@ impl PasskeyVault for AuthorityPasskeys<'_> {
     }
 
     async fn owner(&self, handle: &UserHandle) -> Result<Option<Username>, StoreError> {
-        let owner: Option<String> =
-            call(self.0, &owner_object(handle), OWNER_PATH, &OwnerCommand { claim: None }).await?;
+        let owner: Option<String> = call(
+            self.0,
+            &owner_object(handle),
+            OWNER_PATH,
+            &OwnerCommand { claim: None },
+        )
+        .await?;
         owner
             .map(|name| {
                 Username::parse(&name)
@@ -129,7 +136,8 @@ impl PasskeyVault for AuthorityPasskeys<'_> {
         let command = OwnerCommand {
             claim: Some(user.as_str().to_owned()),
         };
-        let owner: Option<String> = call(self.0, &owner_object(handle), OWNER_PATH, &command).await?;
+        let owner: Option<String> =
+            call(self.0, &owner_object(handle), OWNER_PATH, &command).await?;
         Ok(owner.as_deref() == Some(user.as_str()))
     }
 }
@@ -141,4 +149,3 @@ impl Directory for AuthorityPasskeys<'_> {
             .map_err(|err| StoreError::Unavailable(err.0))
     }
 }
-

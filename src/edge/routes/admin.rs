@@ -9,11 +9,11 @@ use crate::auth::gate::admin::{
     PasskeyRemoved, SessionList,
 };
 use crate::auth::gate::passkey::PasskeyFailure;
-use crate::edge::bindings::AuthorityPasskeys;
-use crate::edge::error::EdgeError;
 use crate::auth::gate::Held;
 use crate::auth::http::request::RequestFacts;
 use crate::auth::session::store::SessionStore;
+use crate::edge::bindings::AuthorityPasskeys;
+use crate::edge::error::EdgeError;
 use crate::edge::error::EdgeResult;
 use crate::edge::{http, Ctx};
 

@@ -139,13 +139,27 @@ async fn passkey_route(
             same_site(facts, ctx, passkeys::register_options(facts, ctx)).await
         }
         ("POST", "/register") => {
-            same_site(facts, ctx, passkeys::register(Request::from(req), facts, ctx)).await
+            same_site(
+                facts,
+                ctx,
+                passkeys::register(Request::from(req), facts, ctx),
+            )
+            .await
         }
-        ("POST", "/sign-in/options") => same_site(facts, ctx, async { passkeys::sign_in_options(ctx) }).await,
+        ("POST", "/sign-in/options") => {
+            same_site(facts, ctx, async { passkeys::sign_in_options(ctx) }).await
+        }
         ("POST", "/sign-in") => {
-            same_site(facts, ctx, passkeys::sign_in(Request::from(req), facts, ctx)).await
+            same_site(
+                facts,
+                ctx,
+                passkeys::sign_in(Request::from(req), facts, ctx),
+            )
+            .await
         }
-        ("DELETE", one) if one.len() > 1 => same_site(facts, ctx, passkeys::remove(facts, ctx)).await,
+        ("DELETE", one) if one.len() > 1 => {
+            same_site(facts, ctx, passkeys::remove(facts, ctx)).await
+        }
         _ => answer::not_found(facts, ctx).await,
     }
 }

@@ -89,7 +89,11 @@ async fn read_body<T: for<'de> Deserialize<'de>>(req: &mut Request) -> EdgeResul
 /// The answer to a failed passkey step.
 fn failure(failure: PasskeyFailure) -> EdgeResult {
     let (status, code, message) = match failure {
-        PasskeyFailure::Unavailable => (404, "not_found", "passkeys are not available here".to_owned()),
+        PasskeyFailure::Unavailable => (
+            404,
+            "not_found",
+            "passkeys are not available here".to_owned(),
+        ),
         PasskeyFailure::NotRecent => (
             403,
             "reauthenticate",
@@ -140,7 +144,11 @@ fn store(err: StoreError) -> EdgeError {
 pub(super) async fn register_options(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
     with_session(facts, ctx, |_, ctx, principal| async move {
         let vault = AuthorityPasskeys(ctx.env);
-        match ctx.gate().begin_passkey_registration(&principal, &vault).await {
+        match ctx
+            .gate()
+            .begin_passkey_registration(&principal, &vault)
+            .await
+        {
             Ok(options) => Ok(http::json(&json!({ "publicKey": options }), 200)?),
             Err(err) => failure(err),
         }
@@ -187,7 +195,10 @@ pub(super) async fn remove(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
             .remove_own_passkey(&principal, &id, (&vault, &vault))
             .await
         {
-            Ok(passkey) => Ok(http::json(&json!({ "removed": passkey.id.encoded() }), 200)?),
+            Ok(passkey) => Ok(http::json(
+                &json!({ "removed": passkey.id.encoded() }),
+                200,
+            )?),
             Err(err) => failure(err),
         }
     })
@@ -234,9 +245,20 @@ pub(super) async fn sign_in(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_
     let Opened { record, tokens } = match outcome {
         Ok(opened) => opened,
         Err(SignInRefusal::InvalidCredentials) => {
-            return Ok(http::error(401, "passkey_refused", "the passkey was not accepted")?)
+            return Ok(http::error(
+                401,
+                "passkey_refused",
+                "the passkey was not accepted",
+            )?)
         }
-        Err(refusal) => return Ok(answer::sign_in_refused(refusal, LoginFormat::Json, &next, "")?),
+        Err(refusal) => {
+            return Ok(answer::sign_in_refused(
+                refusal,
+                LoginFormat::Json,
+                &next,
+                "",
+            )?)
+        }
     };
     let mut response = http::json(
         &json!({ "redirect": next, "signed_in": SessionAnswer::signed_in(&record) }),
@@ -245,4 +267,3 @@ pub(super) async fn sign_in(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_
     signed_in(&mut response, facts, &record, &tokens, ctx)?;
     Ok(response)
 }
-

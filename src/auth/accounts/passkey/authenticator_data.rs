@@ -143,7 +143,9 @@ pub fn parse(bytes: &[u8]) -> Result<AuthenticatorData, PasskeyRefusal> {
         return Err(PasskeyRefusal::Malformed("extensions"));
     }
     if !rest.is_empty() {
-        return Err(PasskeyRefusal::Malformed("authenticator data (trailing bytes)"));
+        return Err(PasskeyRefusal::Malformed(
+            "authenticator data (trailing bytes)",
+        ));
     }
     Ok(AuthenticatorData {
         rp_id_hash,
@@ -181,7 +183,11 @@ pub fn credential_key(value: Value) -> Result<CredentialKey, PasskeyRefusal> {
     if !OFFERED_ALGORITHMS.contains(&cose_alg) {
         return Err(PasskeyRefusal::AlgorithmNotOffered);
     }
-    let bytes = |label: i64| param(&key, label).map(b64url).ok_or(PasskeyRefusal::PublicKey);
+    let bytes = |label: i64| {
+        param(&key, label)
+            .map(b64url)
+            .ok_or(PasskeyRefusal::PublicKey)
+    };
     let (alg, jwk) = match (&key.kty, cose_alg) {
         (KeyType::Assigned(iana::KeyType::EC2), -7)
             if int_param(&key, iana::Ec2KeyParameter::Crv as i64)

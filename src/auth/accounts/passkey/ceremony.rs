@@ -263,10 +263,7 @@ fn none_attestation(bytes: &[u8]) -> Result<Vec<u8>, PasskeyRefusal> {
 
 /// Checks a registration response (`PublicKeyCredential.toJSON()` of a created credential), WebAuthn
 /// §7.1, all but the steps the user's authority takes (the challenge, the id's uniqueness).
-pub fn check_registration(
-    rp: &RelyingParty,
-    body: &[u8],
-) -> Result<Registration, PasskeyRefusal> {
+pub fn check_registration(rp: &RelyingParty, body: &[u8]) -> Result<Registration, PasskeyRefusal> {
     let response: RegistrationJson =
         serde_json::from_slice(body).map_err(|_| PasskeyRefusal::Malformed("credential"))?;
     let id = response_id(&response.id, &response.raw_id, &response.kind)?;
@@ -351,7 +348,9 @@ pub fn read_assertion(
     )?;
     let data = authenticator_data::parse(&authenticator)?;
     if data.attested.is_some() {
-        return Err(PasskeyRefusal::Malformed("authenticator data (credential data)"));
+        return Err(PasskeyRefusal::Malformed(
+            "authenticator data (credential data)",
+        ));
     }
     rp.check_authenticator(&data)?;
     let signature = decode(&parts.signature, MAX_SIGNATURE, "signature")?;

@@ -60,12 +60,12 @@ pub fn check(
     if bytes.len() > MAX_CLIENT_DATA {
         return Err(PasskeyRefusal::TooLarge("clientDataJSON"));
     }
-    let collected: Collected = serde_json::from_slice(bytes)
-        .map_err(|_| PasskeyRefusal::Malformed("clientDataJSON"))?;
+    let collected: Collected =
+        serde_json::from_slice(bytes).map_err(|_| PasskeyRefusal::Malformed("clientDataJSON"))?;
     if collected.kind != ceremony.type_name() {
         return Err(PasskeyRefusal::WrongType);
     }
-    if !origins.iter().any(|allowed| *allowed == collected.origin) {
+    if !origins.contains(&collected.origin) {
         return Err(PasskeyRefusal::WrongOrigin);
     }
     if collected.cross_origin == Some(true) || collected.top_origin.is_some() {

@@ -301,7 +301,8 @@ pub fn apply(state: &mut UserPasskeys, command: PasskeyCommand) -> PasskeyReply 
             now,
         } => {
             state.prune(now);
-            if state.spent.len() >= MAX_SPENT || state.spent.iter().any(|s| s.challenge == challenge)
+            if state.spent.len() >= MAX_SPENT
+                || state.spent.iter().any(|s| s.challenge == challenge)
             {
                 return PasskeyReply::Refused(RegistryRefusal::Spent);
             }
