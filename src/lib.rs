@@ -20,13 +20,14 @@ pub mod auth;
 pub mod testing;
 
 // The documented surface: what the operator tool builds on, the same rules the worker applies.
+pub use auth::accounts::passkey::CredentialId;
 #[cfg(feature = "cli")]
 pub use auth::accounts::password::derive_native;
 pub use auth::accounts::password::{
     new_salt, user_key, PasswordHash, UserRecord, PBKDF2_ITERATIONS,
 };
 pub use auth::env::{random_bytes, OsEntropy, UnixTime};
-pub use auth::gate::admin::{AdminCommand, Ended, SessionList};
+pub use auth::gate::admin::{AdminCommand, Ended, PasskeyList, PasskeyRemoved, SessionList};
 pub use auth::names::{role::Role, session_id::SessionId, username::Username};
 pub use auth::secret::{AdminSecret, KeyMaterial, Password, MIN_ADMIN_SECRET_LEN};
 pub use auth::token::keys::{generate_entry, is_valid_kid, AssertionKeyRing, SessionKeyRing};

@@ -121,6 +121,10 @@ fn help_explains_every_level() {
         (&["sessions", "list", "--help"], "--edge"),
         (&["sessions", "revoke", "--help"], "--admin-secret-file"),
         (&["sessions", "revoke-all", "--help"], "--print"),
+        (&["passkeys", "--help"], "remove"),
+        (&["passkeys", "list", "--help"], "--edge"),
+        (&["passkeys", "remove", "--help"], "--admin-secret-file"),
+        (&["user", "remove-password", "--help"], "passkeys"),
     ];
     for (args, expected) in cases {
         let output = run(args);
@@ -150,6 +154,15 @@ fn usage_errors_exit_with_status_2() {
             "http://localhost:1",
         ],
         &["sessions", "list", "alice"],
+        &[
+            "passkeys",
+            "remove",
+            "alice",
+            "short",
+            "--edge",
+            "http://localhost:1",
+        ],
+        &["passkeys", "list", "alice"],
         &[
             "user",
             "add",
@@ -609,6 +622,23 @@ fn the_admin_client_checks_its_target_before_sending_anything() {
     ]);
     assert!(stdout(&output)
         .starts_with("DELETE https://e.example/auth/admin/users/corp%3Aa%2Fb%3Fc/sessions "));
+
+    // Passkeys travel by their credential ids, base64url too.
+    let passkey = "-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let output = printed(&[
+        "passkeys",
+        "remove",
+        "alice",
+        passkey,
+        "--edge",
+        "https://e.example",
+    ]);
+    assert_eq!(
+        stdout(&output).trim(),
+        format!("DELETE https://e.example/auth/admin/users/alice/passkeys/{passkey}  (Authorization: Bearer $EDGEGATE_ADMIN_SECRET)")
+    );
+    let output = printed(&["passkeys", "list", "alice", "--edge", "https://e.example"]);
+    assert!(stdout(&output).starts_with("GET https://e.example/auth/admin/users/alice/passkeys "));
 
     // Session ids are base64url: one may start with a hyphen and is still an id, not a flag.
     let id = "-AAAAAAAAAAAAAAAAAAAAA";

@@ -8,7 +8,8 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { ROOT, startOrigin, testKeys } from "./harness.mjs";
-import { ACCESS, REFRESH, addUser, auditEvents, pseudonym, secureWorker, session } from "./support.mjs";
+import { ACCESS, REFRESH, addUser, auditEvents, pseudonym, registerPasskey, secureWorker, session } from "./support.mjs";
+import { SoftAuthenticator } from "./webauthn-authenticator.mjs";
 
 const ADMIN_SECRET = "operator-secret-".padEnd(48, "x");
 const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(ROOT, "target");
@@ -178,3 +179,55 @@ for (const backend of ["authority", "kv"]) {
     });
   });
 }
+
+// Passkeys live in the users' authorities, so the tool reaches them through the worker alone.
+describe("passkeys", () => {
+  let edge;
+  before(async () => {
+    edge = await secureWorker(origin, { ...testKeys(), ADMIN_SECRET }, { vars: { SESSION_STORE: "authority" } });
+  });
+  after(async () => {
+    await edge?.dispose();
+  });
+
+  test("the tool lists and removes a user's passkeys, never the last one of a user without a password", async () => {
+    await addUser(edge, "carol");
+    const jar = await session(edge, "carol");
+    const none = await edgegate(["passkeys", "list", "carol", "--edge", edge.url]);
+    assert.equal(none.code, 0, none.stderr);
+    assert.match(none.stderr, /carol has no passkeys/);
+    // Without a passkey, taking the password away would lock carol out: refused before KV is touched.
+    const locked = await edgegate(["user", "remove-password", "carol", "--local", "--edge", edge.url]);
+    assert.equal(locked.code, 1);
+    assert.match(locked.stderr, /carol has no passkey/);
+
+    const laptop = await registerPasskey(edge, jar, new SoftAuthenticator({ alg: "ES256" }), { name: "Laptop" });
+    const phone = await registerPasskey(edge, jar, new SoftAuthenticator({ alg: "EdDSA" }), { name: "Phone" });
+    const listed = await edgegate(["passkeys", "list", "carol", "--edge", edge.url]);
+    assert.equal(listed.code, 0, listed.stderr);
+    const rows = listed.stdout.trim().split("\n");
+    assert.match(rows[0], /^PASSKEY\s+ADDED \(UTC\)\s+LAST USED \(UTC\)\s+SYNCED\s+NAME$/);
+    assert.deepEqual(rows.slice(1).map((row) => row.split(/\s+/)[0]), [laptop.id, phone.id]);
+    assert.match(rows[1], /never\s+no\s+Laptop$/);
+
+    const removed = await edgegate(["passkeys", "remove", "carol", laptop.id, "--edge", edge.url]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match(removed.stderr, new RegExp(`removed passkey ${laptop.id}`));
+    await auditEvents(edge, (e) => e.event === "passkey_removed" && e.detail?.endsWith("by an operator"));
+    const again = await edgegate(["passkeys", "remove", "carol", laptop.id, "--edge", edge.url]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /404 unknown_passkey/);
+
+    // A passkey-only user keeps their last passkey.
+    const record = JSON.parse(await (await edge.kv("USERS")).get("user:carol"));
+    delete record.password;
+    await (await edge.kv("USERS")).put("user:carol", JSON.stringify(record));
+    const last = await edgegate(["passkeys", "remove", "carol", phone.id, "--edge", edge.url]);
+    assert.equal(last.code, 1);
+    assert.match(last.stderr, /409 last_passkey/);
+    const still = await edgegate(["passkeys", "list", "carol", "--edge", edge.url]);
+    assert.match(still.stdout, new RegExp(phone.id));
+    const bad = await edgegate(["passkeys", "remove", "carol", "not-an-id", "--edge", edge.url]);
+    assert.equal(bad.code, 2, "a malformed id is a usage error");
+  });
+});

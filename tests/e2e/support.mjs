@@ -256,3 +256,25 @@ export async function editSession(edge, sid, change) {
   await sessions.put(`session:${sid}`, JSON.stringify(record));
   return record;
 }
+
+/** The page origin passkey ceremonies run on in the tests: wrangler.toml's WEBAUTHN_ORIGINS. */
+export const PASSKEY_ORIGIN = "http://localhost:8787";
+
+/**
+ * Registers a passkey of `authenticator` (tests/e2e/webauthn-authenticator.mjs) for the session
+ * in `jar`, as the account page does; fails the test unless it was added. The passkey as listed.
+ */
+export async function registerPasskey(edge, jar, authenticator, { name = "Laptop", origin = PASSKEY_ORIGIN } = {}) {
+  const headers = { "content-type": "application/json", "sec-fetch-site": "same-origin", cookie: jar.header() };
+  const options = await edge.fetch("/auth/passkeys/register/options", { method: "POST", headers, body: "{}" });
+  assert.equal(options.status, 200, "registration options");
+  const credential = await authenticator.create((await options.json()).publicKey, origin);
+  const res = await edge.fetch("/auth/passkeys/register", {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ name, credential }),
+  });
+  const body = await res.json();
+  assert.equal(res.status, 201, `registration: ${JSON.stringify(body)}`);
+  return body.passkey;
+}

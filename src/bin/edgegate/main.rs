@@ -27,6 +27,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chrono::DateTime;
 use clap::{ArgGroup, Parser, Subcommand};
 
+use edgegate::CredentialId;
 use edgegate::Role;
 use edgegate::SessionId;
 use edgegate::UnixTime;
@@ -66,6 +67,30 @@ enum TopCommand {
     /// List and end users' sessions (through the worker's admin endpoint)
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// List and remove users' passkeys (through the worker's admin endpoint)
+    #[command(subcommand)]
+    Passkeys(PasskeysCommand),
+}
+
+#[derive(Subcommand)]
+enum PasskeysCommand {
+    /// Show a user's passkeys: id, added, last used, synced, name
+    List {
+        #[arg(value_parser = parse_username)]
+        username: Username,
+        #[command(flatten)]
+        edge: EdgeTarget,
+    },
+    /// Remove one passkey of a user (refused for the last one of a user without a password)
+    Remove {
+        #[arg(value_parser = parse_username)]
+        username: Username,
+        /// The credential id, as `passkeys list` shows it (base64url: it may start with `-`)
+        #[arg(value_parser = parse_credential_id, allow_hyphen_values = true)]
+        passkey: CredentialId,
+        #[command(flatten)]
+        edge: EdgeTarget,
+    },
 }
 
 #[derive(Subcommand)]
@@ -169,6 +194,20 @@ enum UserCommand {
         username: Username,
         #[command(flatten)]
         target: Target,
+    },
+    /// Remove a user's password: they sign in with their passkeys only
+    #[command(
+        long_about = "Remove a user's password, so that they sign in with their passkeys alone \
+            (phishing-resistant only). The worker at --edge must list at least one passkey of \
+            theirs; it then refuses to remove their last one. `user add` gives a password back."
+    )]
+    RemovePassword {
+        #[arg(value_parser = parse_username)]
+        username: Username,
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        ends: SessionEnds,
     },
 }
 
@@ -314,6 +353,28 @@ fn run(command: TopCommand) -> Result<(), Failure> {
         TopCommand::User(UserCommand::Enable { username, target }) => {
             users::set_disabled(&Kv::new(&target)?, &username, false)?;
         }
+        TopCommand::User(UserCommand::RemovePassword {
+            username,
+            target,
+            ends,
+        }) => {
+            let Some(edge) = ends.edge(target.print)? else {
+                return fail(format!(
+                    "give --edge URL: the worker must confirm that {username} has a passkey"
+                ));
+            };
+            users::remove_password(&Kv::new(&target)?, &edge, &username)?;
+        }
+        TopCommand::Passkeys(PasskeysCommand::List { username, edge }) => {
+            Edge::new(&edge)?.list_passkeys(&username)?;
+        }
+        TopCommand::Passkeys(PasskeysCommand::Remove {
+            username,
+            passkey,
+            edge,
+        }) => {
+            Edge::new(&edge)?.remove_passkey(&username, passkey)?;
+        }
         TopCommand::Sessions(SessionsCommand::List { username, edge }) => {
             Edge::new(&edge)?.list(&username)?;
         }
@@ -352,6 +413,11 @@ fn parse_kid(raw: &str) -> Result<String, String> {
 
 fn parse_session_id(raw: &str) -> Result<SessionId, String> {
     SessionId::parse(raw).ok_or_else(|| "not a session id (22 base64url characters)".into())
+}
+
+fn parse_credential_id(raw: &str) -> Result<CredentialId, String> {
+    CredentialId::parse(raw)
+        .ok_or_else(|| "not a credential id (base64url, 16 to 1023 bytes)".into())
 }
 
 fn now() -> UnixTime {

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use edgegate::AdminSecret;
 use edgegate::SessionId;
 use edgegate::MIN_ADMIN_SECRET_LEN;
-use edgegate::{AdminCommand, Ended, SessionList};
+use edgegate::{AdminCommand, CredentialId, Ended, PasskeyList, PasskeyRemoved, SessionList};
 
 use crate::{fail, utc_minute, Failure};
 
@@ -198,6 +198,55 @@ impl Edge {
         };
         let ended = self.send::<Ended>(&command)?;
         self.report(ended, &format!("of user {user}"));
+        Ok(())
+    }
+
+    /// The user's passkeys, read through the worker (`None` in `--print` mode).
+    pub fn passkeys(&self, user: &Username) -> Result<Option<PasskeyList>, Failure> {
+        self.send(&AdminCommand::ListPasskeys {
+            user: user.to_owned(),
+        })
+    }
+
+    /// Prints the user's passkeys as a table.
+    pub fn list_passkeys(&self, user: &Username) -> Result<(), Failure> {
+        let Some(list) = self.passkeys(user)? else {
+            return Ok(());
+        };
+        if list.passkeys.is_empty() {
+            eprintln!("user {user} has no passkeys at {}", self.base);
+            return Ok(());
+        }
+        println!(
+            "{:<44}  {:<16}  {:<16}  {:<6}  NAME",
+            "PASSKEY", "ADDED (UTC)", "LAST USED (UTC)", "SYNCED"
+        );
+        for passkey in &list.passkeys {
+            println!(
+                "{:<44}  {:<16}  {:<16}  {:<6}  {}",
+                passkey.id,
+                utc_minute(passkey.created_at),
+                passkey
+                    .last_used_at
+                    .map_or_else(|| "never".to_owned(), utc_minute),
+                if passkey.synced { "yes" } else { "no" },
+                passkey.name
+            );
+        }
+        Ok(())
+    }
+
+    /// Removes one passkey of `user` (the worker refuses the last one of a user without a
+    /// password).
+    pub fn remove_passkey(&self, user: &Username, passkey: CredentialId) -> Result<(), Failure> {
+        let command = AdminCommand::RemovePasskey {
+            user: user.to_owned(),
+            passkey,
+        };
+        match self.send::<PasskeyRemoved>(&command)? {
+            Some(removed) => eprintln!("removed passkey {} of user {user}", removed.removed),
+            None => eprintln!("dry run: the request above would remove the passkey"),
+        }
         Ok(())
     }
 }

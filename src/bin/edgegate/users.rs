@@ -133,3 +133,39 @@ pub fn set_disabled(kv: &Kv, username: &Username, disabled: bool) -> Result<bool
     eprintln!("{}", kv.done(&format!("{state} user {username}")));
     Ok(true)
 }
+
+/// Removes `username`'s password, leaving them to sign in with passkeys alone; refused unless
+/// the worker at `edge` lists at least one passkey of theirs (the worker then refuses to remove
+/// the last one). Their sessions stay: nothing they held was lost.
+pub fn remove_password(kv: &Kv, edge: &Edge, username: &Username) -> Result<(), Failure> {
+    if let Some(list) = edge.passkeys(username)? {
+        if list.passkeys.is_empty() {
+            return fail(format!(
+                "user {username} has no passkey: without a password they could not sign in \
+                 (they add one on the account page first)"
+            ));
+        }
+    }
+    let key = record_key(username)?;
+    let Some(stored) = kv.get(&key)? else {
+        return fail(format!("there is no user {username} in {}", kv.describe()));
+    };
+    let mut record: UserRecord = serde_json::from_str(&stored).map_err(|err| {
+        Failure(format!(
+            "the stored record of {username} is not valid: {err}"
+        ))
+    })?;
+    if record.password.is_none() {
+        eprintln!("user {username} has no password already");
+        return Ok(());
+    }
+    record.password = None;
+    kv.put(&key, &serde_json::to_string(&record)?)?;
+    eprintln!(
+        "{}",
+        kv.done(&format!(
+            "removed the password of {username}: passkeys only from now on"
+        ))
+    );
+    Ok(())
+}
