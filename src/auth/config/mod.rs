@@ -658,7 +658,7 @@ impl Config {
             websocket_origins: websocket_origins(&read, dev_mode)?,
             app_name,
             admin_secret: admin_secret(&read)?,
-            oidc: OidcConfig::from_lookup(lookup, dev_mode)?,
+            oidc: OidcConfig::from_lookup(lookup, dev_mode, passkeys.is_some())?,
             passkeys,
         })
     }

@@ -130,10 +130,12 @@ fn list(text: &str) -> impl Iterator<Item = &str> {
 }
 
 impl OidcConfig {
-    /// Reads `OIDC_PROVIDERS`, each provider's variables, and `PASSWORD_LOGIN`.
+    /// Reads `OIDC_PROVIDERS`, each provider's variables, and `PASSWORD_LOGIN`; `passkeys` says
+    /// whether passkeys are on, another way in when the password form is off.
     pub fn from_lookup(
         lookup: &dyn Fn(&str) -> Option<String>,
         dev_mode: bool,
+        passkeys: bool,
     ) -> Result<Self, ConfigError> {
         let vars = Vars { lookup };
         let read = |name: &str| vars.optional(name);
@@ -168,10 +170,11 @@ impl OidcConfig {
             Some("off") => false,
             Some(_) => return Err(problem("PASSWORD_LOGIN", "must be `on` or `off`")),
         };
-        if !password_login && providers.is_empty() {
+        if !password_login && providers.is_empty() && !passkeys {
             return Err(problem(
                 "PASSWORD_LOGIN",
-                "is `off` but OIDC_PROVIDERS names no provider: nobody could sign in",
+                "is `off` but OIDC_PROVIDERS names no provider and PASSKEYS are off: nobody could \
+                 sign in",
             ));
         }
         Ok(Self {
@@ -303,7 +306,7 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        OidcConfig::from_lookup(&|name| map.get(name).cloned(), false)
+        OidcConfig::from_lookup(&|name| map.get(name).cloned(), false, false)
     }
 
     const GOOD: [(&str, &str); 4] = [

@@ -153,7 +153,7 @@ mod tests {
                 .find(|(key, _)| *key == name)
                 .map(|(_, value)| (*value).to_owned())
         };
-        OidcConfig::from_lookup(&lookup, false)
+        OidcConfig::from_lookup(&lookup, false, false)
             .unwrap()
             .providers
             .remove(0)
