@@ -72,6 +72,9 @@ pub enum PasskeyFailure {
     Unavailable,
     /// The session signed in longer ago than `PASSKEY_RECENT_SIGN_IN`: sign in again first.
     NotRecent,
+    /// The request came with a token in `Authorization`: passkeys are managed by a browser's
+    /// session, on the account page, not by API clients.
+    BrowserOnly,
     /// The registration was refused, for this reason.
     Refused(PasskeyRefusal),
     /// The name is empty, too long or holds control characters.
@@ -129,12 +132,26 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             .ok_or(PasskeyFailure::Unavailable)
     }
 
-    /// The relying party for `principal`'s session if it signed in recently enough to manage
-    /// passkeys (a built-in user's session, live, signed in within `PASSKEY_RECENT_SIGN_IN`).
-    async fn recent(&self, principal: &Principal) -> Result<&RelyingParty, PasskeyFailure> {
-        let rp = self.relying_party()?;
-        if principal.user.is_federated() {
-            return Err(PasskeyFailure::Unavailable);
+    /// The relying party for `user`, when passkeys are on and `user` is a built-in user (one
+    /// signed in by a provider has no passkeys here).
+    fn built_in(&self, user: &Username) -> Result<&RelyingParty, PasskeyFailure> {
+        match self.relying_party()? {
+            _ if user.is_federated() => Err(PasskeyFailure::Unavailable),
+            rp => Ok(rp),
+        }
+    }
+
+    /// The relying party for `principal`'s session if it may manage passkeys now: a built-in
+    /// user's browser session (cookies, not a token in `Authorization`), live, signed in within
+    /// `PASSKEY_RECENT_SIGN_IN`.
+    async fn recent(
+        &self,
+        req: &RequestFacts,
+        principal: &Principal,
+    ) -> Result<&RelyingParty, PasskeyFailure> {
+        let rp = self.built_in(&principal.user)?;
+        if req.bearer.presented() {
+            return Err(PasskeyFailure::BrowserOnly);
         }
         let record = self
             .store
@@ -174,10 +191,11 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
     /// the options for `navigator.credentials.create`.
     pub async fn begin_passkey_registration(
         &self,
+        req: &RequestFacts,
         principal: &Principal,
         vault: &impl PasskeyVault,
     ) -> Result<Value, PasskeyFailure> {
-        let rp = self.recent(principal).await?;
+        let rp = self.recent(req, principal).await?;
         let challenge = registration_challenge(self.entropy)?;
         let command = PasskeyCommand::Begin {
             session: principal.session.clone(),
@@ -204,7 +222,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         name: &str,
         credential: &[u8],
     ) -> Result<StoredPasskey, PasskeyFailure> {
-        let rp = self.recent(principal).await?;
+        let rp = self.recent(req, principal).await?;
         let name = passkey_name(name).ok_or(PasskeyFailure::Name)?;
         let refused = |refusal: PasskeyRefusal| {
             self.passkey_refused(Some(&principal.user), req.client(), refusal);
@@ -256,7 +274,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         user: &Username,
         vault: &impl PasskeyVault,
     ) -> Result<Vec<StoredPasskey>, PasskeyFailure> {
-        self.relying_party()?;
+        self.built_in(user)?;
         match vault.apply(user, PasskeyCommand::List).await? {
             PasskeyReply::Listed { passkeys, .. } => Ok(passkeys),
             other => Err(unexpected(other).into()),
@@ -272,7 +290,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         ports: (&impl PasskeyVault, &impl Directory),
         by: &str,
     ) -> Result<StoredPasskey, PasskeyFailure> {
-        self.relying_party()?;
+        self.built_in(user)?;
         let (vault, directory) = ports;
         let keep_last = !directory
             .account(user)
@@ -300,11 +318,12 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
     /// Removes one of `principal`'s own passkeys (a recent sign-in needed).
     pub async fn remove_own_passkey(
         &self,
+        req: &RequestFacts,
         principal: &Principal,
         id: &CredentialId,
         ports: (&impl PasskeyVault, &impl Directory),
     ) -> Result<StoredPasskey, PasskeyFailure> {
-        self.recent(principal).await?;
+        self.recent(req, principal).await?;
         self.remove_passkey(&principal.user, id, ports, "its user")
             .await
     }

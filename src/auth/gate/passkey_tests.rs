@@ -128,7 +128,8 @@ fn register(
     now: i64,
 ) -> Result<StoredPasskey, PasskeyFailure> {
     let gate = world.gate(now);
-    let options = pollster::block_on(gate.begin_passkey_registration(principal, vault))?;
+    let req = facts("POST", "/auth/passkeys/register/options", &[]);
+    let options = pollster::block_on(gate.begin_passkey_registration(&req, principal, vault))?;
     let challenge = b64url_decode(options["challenge"].as_str().unwrap()).unwrap();
     let ceremony = Ceremony::new(
         "webauthn.create",
@@ -250,12 +251,24 @@ fn adding_and_removing_need_a_recent_sign_in() {
     let id = register(&world, &vault, &me, &SoftKey::es256(1), 1, NOW)
         .unwrap()
         .id;
-    let removed = pollster::block_on(world.gate(late).remove_own_passkey(
-        &me,
-        &id,
-        (&vault, &alice(true, false)),
-    ));
+    let req = facts("DELETE", "/auth/passkeys/x", &[]);
+    let ports = (&vault, &alice(true, false));
+    let removed = pollster::block_on(world.gate(late).remove_own_passkey(&req, &me, &id, ports));
     assert!(matches!(removed, Err(PasskeyFailure::NotRecent)));
+    // A token in Authorization is an API client's, not the account page's.
+    let api = facts(
+        "DELETE",
+        "/auth/passkeys/x",
+        &[("authorization", "Bearer abc")],
+    );
+    let removed = pollster::block_on(world.gate(NOW).remove_own_passkey(&api, &me, &id, ports));
+    assert!(matches!(removed, Err(PasskeyFailure::BrowserOnly)));
+    let begun = pollster::block_on(
+        world
+            .gate(NOW)
+            .begin_passkey_registration(&api, &me, &vault),
+    );
+    assert!(matches!(begun, Err(PasskeyFailure::BrowserOnly)));
     let until = pollster::block_on(world.gate(NOW).passkey_manage_until(&me)).unwrap();
     assert_eq!(until, Some(NOW + 600));
 }
@@ -266,7 +279,8 @@ fn a_refused_registration_says_why_and_keeps_nothing() {
     let vault = Vault::default();
     let me = principal(&world, NOW);
     let gate = world.gate(NOW);
-    let options = pollster::block_on(gate.begin_passkey_registration(&me, &vault)).unwrap();
+    let begin = facts("POST", "/auth/passkeys/register/options", &[]);
+    let options = pollster::block_on(gate.begin_passkey_registration(&begin, &me, &vault)).unwrap();
     let challenge = b64url_decode(options["challenge"].as_str().unwrap()).unwrap();
     let key = SoftKey::es256(1);
     let mut ceremony = Ceremony::new(
@@ -428,6 +442,16 @@ fn an_unknown_handle_counts_on_the_address_and_the_throttle_holds_back() {
         SignInRefusal::RateLimited { retry_after: 42 }
     );
     assert_eq!(world.audit.kinds().last(), Some(&EventKind::RateLimited));
+}
+
+#[test]
+fn a_user_of_a_provider_has_no_passkeys_here() {
+    let world = world();
+    let vault = Vault::default();
+    let federated = Username::try_from("corp:123".to_owned()).unwrap();
+    let listed = pollster::block_on(world.gate(NOW).passkeys_of(&federated, &vault));
+    assert!(matches!(listed, Err(PasskeyFailure::Unavailable)));
+    assert!(vault.users.borrow().is_empty(), "no authority was asked");
 }
 
 #[test]

@@ -113,6 +113,7 @@ fn passkey_error(failure: PasskeyFailure) -> EdgeError {
         PasskeyFailure::Entropy(err) => EdgeError::Internal(err.to_string()),
         PasskeyFailure::Unavailable
         | PasskeyFailure::NotRecent
+        | PasskeyFailure::BrowserOnly
         | PasskeyFailure::Refused(_)
         | PasskeyFailure::Name => AdminError::PasskeysOff.into(),
     }

@@ -99,6 +99,11 @@ fn failure(failure: PasskeyFailure) -> EdgeResult {
             "reauthenticate",
             "sign in again to add or remove passkeys".to_owned(),
         ),
+        PasskeyFailure::BrowserOnly => (
+            403,
+            "browser_only",
+            "passkeys are added and removed on the account page, not with a token".to_owned(),
+        ),
         PasskeyFailure::Refused(refusal) => (400, refusal.public(true), refusal.to_string()),
         PasskeyFailure::Name => (
             400,
@@ -185,14 +190,14 @@ pub(super) async fn remove(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
         .strip_prefix(PASSKEYS_PATH)
         .and_then(|rest| rest.strip_prefix('/'))
         .and_then(CredentialId::parse);
-    with_session(facts, ctx, |_, ctx, principal| async move {
+    with_session(facts, ctx, |facts, ctx, principal| async move {
         let Some(id) = id else {
             return failure(PasskeyFailure::NotFound);
         };
         let vault = AuthorityPasskeys(ctx.env);
         match ctx
             .gate()
-            .remove_own_passkey(&principal, &id, (&vault, &vault))
+            .remove_own_passkey(facts, &principal, &id, (&vault, &vault))
             .await
         {
             Ok(passkey) => Ok(http::json(
