@@ -147,11 +147,11 @@ fn store(err: StoreError) -> EdgeError {
 
 /// `POST /auth/passkeys/register/options`: begins a registration.
 pub(super) async fn register_options(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
-    with_session(facts, ctx, |_, ctx, principal| async move {
+    with_session(facts, ctx, |facts, ctx, principal| async move {
         let vault = AuthorityPasskeys(ctx.env);
         match ctx
             .gate()
-            .begin_passkey_registration(&principal, &vault)
+            .begin_passkey_registration(facts, &principal, &vault)
             .await
         {
             Ok(options) => Ok(http::json(&json!({ "publicKey": options }), 200)?),
