@@ -26,7 +26,7 @@ rustup run nightly rustc --version >/dev/null 2>&1 \
 cargo fuzz --version >/dev/null 2>&1 \
   || die "cargo-fuzz is missing: cargo install cargo-fuzz --locked"
 
-targets=(cookie_header access_token signed_claims login_body refresh_token)
+targets=(cookie_header access_token signed_claims login_body refresh_token passkey_response)
 # Longer than every size limit of the code under test, so the limits themselves get exercised.
 max_len=10000
 

@@ -45,6 +45,13 @@ pub trait PasskeyVault {
     async fn owner(&self, handle: &UserHandle) -> Result<Option<Username>, StoreError>;
     /// Makes `handle` name `user`: `false` when it names someone else already.
     async fn claim(&self, handle: &UserHandle, user: &Username) -> Result<bool, StoreError>;
+    /// Makes credential `id` belong to `user` for good: `false` when another user registered it
+    /// first (credential ids are unique across users, WebAuthn §7.1 step 26).
+    async fn claim_credential(
+        &self,
+        id: &CredentialId,
+        user: &Username,
+    ) -> Result<bool, StoreError>;
 }
 
 /// A built-in user's account, as a passkey ceremony needs it.
@@ -229,6 +236,10 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             PasskeyFailure::Refused(refusal)
         };
         let registration = check_registration(rp, credential).map_err(refused)?;
+        // The shape was vetted; the arithmetic (a P-256 point on the curve) is the verifier's.
+        if !self.proofs.imports(&registration.key).await {
+            return Err(refused(PasskeyRefusal::PublicKey));
+        }
         let challenge = registration.challenge.clone();
         let passkey = registration.passkey(name, self.now);
         // The handle the user's authority gave at the start: the index must name this user
@@ -245,6 +256,9 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         };
         if !vault.claim(&handle, &principal.user).await? {
             return Err(refused(PasskeyRefusal::UserHandle));
+        }
+        if !vault.claim_credential(&passkey.id, &principal.user).await? {
+            return Err(refused(PasskeyRefusal::DuplicateCredential));
         }
         let command = PasskeyCommand::Finish {
             session: principal.session.clone(),

@@ -24,6 +24,18 @@ const RP_ID: &str = "edge.example";
 struct Vault {
     users: RefCell<HashMap<String, UserPasskeys>>,
     owners: RefCell<HashMap<String, String>>,
+    credentials: RefCell<HashMap<String, String>>,
+}
+
+/// The first claim of `name` in `index` stands.
+fn claim_in(index: &RefCell<HashMap<String, String>>, name: String, user: &Username) -> bool {
+    let mut index = index.borrow_mut();
+    let current = index.get(&name).cloned();
+    let owner = claim_handle(current.as_deref(), user.as_str());
+    if let Some(owner) = &owner {
+        index.insert(name, owner.clone());
+    }
+    owner.as_deref() == Some(user.as_str())
 }
 
 impl PasskeyVault for Vault {
@@ -45,13 +57,15 @@ impl PasskeyVault for Vault {
     }
 
     async fn claim(&self, handle: &UserHandle, user: &Username) -> Result<bool, StoreError> {
-        let mut owners = self.owners.borrow_mut();
-        let current = owners.get(&handle.encoded()).cloned();
-        let owner = claim_handle(current.as_deref(), user.as_str());
-        if let Some(owner) = &owner {
-            owners.insert(handle.encoded(), owner.clone());
-        }
-        Ok(owner.as_deref() == Some(user.as_str()))
+        Ok(claim_in(&self.owners, handle.encoded(), user))
+    }
+
+    async fn claim_credential(
+        &self,
+        id: &CredentialId,
+        user: &Username,
+    ) -> Result<bool, StoreError> {
+        Ok(claim_in(&self.credentials, id.encoded(), user))
     }
 }
 
@@ -442,6 +456,28 @@ fn an_unknown_handle_counts_on_the_address_and_the_throttle_holds_back() {
         SignInRefusal::RateLimited { retry_after: 42 }
     );
     assert_eq!(world.audit.kinds().last(), Some(&EventKind::RateLimited));
+}
+
+#[test]
+fn a_credential_id_belongs_to_one_user_and_a_key_must_import() {
+    let world = world();
+    let vault = Vault::default();
+    let alice_session = principal(&world, NOW);
+    register(&world, &vault, &alice_session, &SoftKey::es256(1), 1, NOW).unwrap();
+    let bob = world.login_as(&named("bob"), NOW, "curl/8");
+    let bob = Principal {
+        user: named("bob"),
+        session: bob.session,
+        roles: vec![],
+        access_expires_at: NOW + 60,
+        key: None,
+    };
+    let taken = register(&world, &vault, &bob, &SoftKey::es256(2), 1, NOW);
+    assert!(matches!(
+        taken,
+        Err(PasskeyFailure::Refused(PasskeyRefusal::DuplicateCredential))
+    ));
+    assert!(register(&world, &vault, &bob, &SoftKey::es256(2), 2, NOW).is_ok());
 }
 
 #[test]

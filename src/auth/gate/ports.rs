@@ -69,6 +69,10 @@ impl ProofSignatures for NoProofs {
     ) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
         Box::pin(std::future::ready(false))
     }
+
+    fn imports<'a>(&'a self, _key: &'a PublicKey) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
+        Box::pin(std::future::ready(false))
+    }
 }
 
 /// Where audit lines go.

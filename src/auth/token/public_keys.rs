@@ -250,6 +250,10 @@ impl PublicKey {
 pub trait SignatureCheck {
     /// Whether `signature` signs `message` under `key` with the key's algorithm.
     async fn verifies(&self, key: &PublicKey, message: &[u8], signature: &[u8]) -> bool;
+    /// Whether the verifier can use `key` at all: its arithmetic accepts it (a P-256 point on
+    /// the curve, an RSA modulus it can import). A key kept for later, such as a passkey's, is
+    /// asked this when it arrives, so that it is refused then rather than at every use.
+    async fn imports(&self, key: &PublicKey) -> bool;
 }
 
 /// Checks the signatures clients make (DPoP proofs, device-bound session responses): the
@@ -263,6 +267,8 @@ pub trait ProofSignatures {
         message: &'a [u8],
         signature: &'a [u8],
     ) -> Pin<Box<dyn Future<Output = bool> + 'a>>;
+    /// Whether the verifier can use `key` at all (see [`SignatureCheck::imports`]).
+    fn imports<'a>(&'a self, key: &'a PublicKey) -> Pin<Box<dyn Future<Output = bool> + 'a>>;
 }
 
 impl<T: SignatureCheck> ProofSignatures for T {
@@ -274,6 +280,10 @@ impl<T: SignatureCheck> ProofSignatures for T {
     ) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
         Box::pin(SignatureCheck::verifies(self, key, message, signature))
     }
+
+    fn imports<'a>(&'a self, key: &'a PublicKey) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
+        Box::pin(SignatureCheck::imports(self, key))
+    }
 }
 
 /// The signature check in Rust (jwt-compact with `rsa` and `p256`, `ed25519-compact`), the native twin of the
@@ -284,6 +294,25 @@ pub struct LocalSignatureCheck;
 
 #[cfg(not(target_arch = "wasm32"))]
 impl SignatureCheck for LocalSignatureCheck {
+    async fn imports(&self, key: &PublicKey) -> bool {
+        use jwt_compact::alg::RsaPublicKey;
+        use jwt_compact::jwk::JsonWebKey;
+
+        let Ok(jwk) = JsonWebKey::deserialize(&key.jwk) else {
+            return false;
+        };
+        match key.alg {
+            PublicAlg::Rs256 => RsaPublicKey::try_from(&jwk).is_ok(),
+            PublicAlg::Es256 => p256::ecdsa::VerifyingKey::try_from(&jwk).is_ok(),
+            PublicAlg::Ed25519 => key
+                .jwk
+                .get("x")
+                .and_then(Value::as_str)
+                .and_then(b64url_decode)
+                .is_some_and(|x| ed25519_compact::PublicKey::from_slice(&x).is_ok()),
+        }
+    }
+
     async fn verifies(&self, key: &PublicKey, message: &[u8], signature: &[u8]) -> bool {
         use jwt_compact::alg::{Es256, Rsa, RsaPublicKey};
         use jwt_compact::jwk::JsonWebKey;

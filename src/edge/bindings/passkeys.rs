@@ -2,7 +2,9 @@
 //! object (path `/passkeys`, state key `passkeys`), and the index from a user handle to its
 //! user in an object of its own, named `passkey-owner:<handle>` (no username holds `:`), so
 //! that a sign-in that knows only the handle finds its user with one strongly consistent read,
-//! wherever the passkey was registered a moment before.
+//! wherever the passkey was registered a moment before; and which user registered each
+//! credential id, in an object named `passkey-credential:<SHA-256 of the id>`, so that an id is
+//! registered for one user only.
 
 use worker::{Env, Response, State, Storage};
 
@@ -11,10 +13,12 @@ use super::credentials;
 use crate::auth::accounts::passkey::registry::{
     apply, claim_handle, PasskeyCommand, PasskeyReply, UserPasskeys,
 };
-use crate::auth::accounts::passkey::UserHandle;
+use crate::auth::accounts::passkey::{CredentialId, UserHandle};
 use crate::auth::gate::passkey::{Account, Directory, PasskeyVault};
+use crate::auth::names::encoding::b64url;
 use crate::auth::names::username::Username;
 use crate::auth::session::store::StoreError;
+use sha2::{Digest, Sha256};
 
 const PASSKEYS_KEY: &str = "passkeys";
 const OWNER_KEY: &str = "owner";
@@ -107,6 +111,24 @@ fn owner_object(handle: &UserHandle) -> String {
     format!("passkey-owner:{}", handle.encoded())
 }
 
+/// The object that records which user registered credential `id`: named by the id's SHA-256,
+/// as ids run to 1,023 bytes.
+fn credential_object(id: &CredentialId) -> String {
+    format!(
+        "passkey-credential:{}",
+        b64url(&Sha256::digest(id.as_bytes()))
+    )
+}
+
+/// Claims `name`'s object for `user`: whether `user` owns it now.
+async fn claim(env: &Env, name: &str, user: &Username) -> Result<bool, StoreError> {
+    let command = OwnerCommand {
+        claim: Some(user.as_str().to_owned()),
+    };
+    let owner: Option<String> = call(env, name, OWNER_PATH, &command).await?;
+    Ok(owner.as_deref() == Some(user.as_str()))
+}
+
 impl PasskeyVault for AuthorityPasskeys<'_> {
     async fn apply(
         &self,
@@ -133,12 +155,15 @@ impl PasskeyVault for AuthorityPasskeys<'_> {
     }
 
     async fn claim(&self, handle: &UserHandle, user: &Username) -> Result<bool, StoreError> {
-        let command = OwnerCommand {
-            claim: Some(user.as_str().to_owned()),
-        };
-        let owner: Option<String> =
-            call(self.0, &owner_object(handle), OWNER_PATH, &command).await?;
-        Ok(owner.as_deref() == Some(user.as_str()))
+        claim(self.0, &owner_object(handle), user).await
+    }
+
+    async fn claim_credential(
+        &self,
+        id: &CredentialId,
+        user: &Username,
+    ) -> Result<bool, StoreError> {
+        claim(self.0, &credential_object(id), user).await
     }
 }
 

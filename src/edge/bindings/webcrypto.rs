@@ -138,8 +138,20 @@ type Member = (&'static str, &'static str);
 #[derive(Debug, Clone, Copy, Default)]
 pub(in crate::edge) struct WebCryptoSignatureCheck;
 
+/// A WebCrypto algorithm object from its members.
+fn algorithm(fields: &[Member]) -> Result<Object, String> {
+    let object = Object::new();
+    for (name, value) in fields {
+        Reflect::set(&object, &JsValue::from_str(name), &JsValue::from_str(value))
+            .map_err(failed("algorithm"))?;
+    }
+    Ok(object)
+}
+
 impl WebCryptoSignatureCheck {
-    async fn check(key: &PublicKey, message: &[u8], signature: &[u8]) -> Result<bool, String> {
+    /// `key` imported for verifying (from the isolate's keys when imported before), and the
+    /// parameters of its `verify`.
+    async fn crypto_key(key: &PublicKey) -> Result<(JsValue, Object), String> {
         let (import, params): (&[Member], &[Member]) = match key.alg() {
             PublicAlg::Rs256 => (
                 &[("name", "RSASSA-PKCS1-v1_5"), ("hash", "SHA-256")],
@@ -150,14 +162,6 @@ impl WebCryptoSignatureCheck {
                 &[("name", "ECDSA"), ("hash", "SHA-256")],
             ),
             PublicAlg::Ed25519 => (&[("name", "Ed25519")], &[("name", "Ed25519")]),
-        };
-        let object = |fields: &[Member]| -> Result<Object, String> {
-            let object = Object::new();
-            for (name, value) in fields {
-                Reflect::set(&object, &JsValue::from_str(name), &JsValue::from_str(value))
-                    .map_err(failed("algorithm"))?;
-            }
-            Ok(object)
         };
         let text = key.public_jwk().to_string();
         let name = format!("{} {text}", key.alg().name());
@@ -170,7 +174,7 @@ impl WebCryptoSignatureCheck {
                 let crypto_key = JsFuture::from(import_key(
                     "jwk",
                     &jwk,
-                    &object(import)?.into(),
+                    &algorithm(import)?.into(),
                     false,
                     &usages,
                 ))
@@ -180,8 +184,13 @@ impl WebCryptoSignatureCheck {
                 crypto_key
             }
         };
+        Ok((crypto_key, algorithm(params)?))
+    }
+
+    async fn check(key: &PublicKey, message: &[u8], signature: &[u8]) -> Result<bool, String> {
+        let (crypto_key, params) = Self::crypto_key(key).await?;
         let verdict = JsFuture::from(verify(
-            &object(params)?,
+            &params,
             &crypto_key,
             &Uint8Array::from(signature),
             &Uint8Array::from(message),
@@ -195,5 +204,9 @@ impl WebCryptoSignatureCheck {
 impl SignatureCheck for WebCryptoSignatureCheck {
     async fn verifies(&self, key: &PublicKey, message: &[u8], signature: &[u8]) -> bool {
         Self::check(key, message, signature).await.unwrap_or(false)
+    }
+
+    async fn imports(&self, key: &PublicKey) -> bool {
+        Self::crypto_key(key).await.is_ok()
     }
 }

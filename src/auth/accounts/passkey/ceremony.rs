@@ -230,7 +230,7 @@ impl Registration {
 /// nothing else; the authenticator data's bytes.
 fn none_attestation(bytes: &[u8]) -> Result<Vec<u8>, PasskeyRefusal> {
     use coset::cbor::value::Value as Cbor;
-    let malformed = PasskeyRefusal::Malformed("attestationObject");
+    let malformed = PasskeyRefusal::Malformed("attestation object");
     let mut rest = bytes;
     let value: Cbor = coset::cbor::de::from_reader(&mut rest).map_err(|_| malformed)?;
     if !rest.is_empty() {
@@ -276,7 +276,7 @@ pub fn check_registration(rp: &RelyingParty, body: &[u8]) -> Result<Registration
     let attestation = decode(
         &response.response.attestation_object,
         MAX_ATTESTATION_OBJECT,
-        "attestationObject",
+        "attestation object",
     )?;
     let data = authenticator_data::parse(&none_attestation(&attestation)?)?;
     rp.check_authenticator(&data)?;

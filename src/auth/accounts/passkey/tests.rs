@@ -336,17 +336,17 @@ fn malformed_cbor_and_statements_are_refused() {
         (
             "not CBOR",
             vec![0xff, 0x00],
-            PasskeyRefusal::Malformed("attestationObject"),
+            PasskeyRefusal::Malformed("attestation object"),
         ),
         (
             "truncated",
             object(vec![(text("fmt"), text("none"))])[..5].to_vec(),
-            PasskeyRefusal::Malformed("attestationObject"),
+            PasskeyRefusal::Malformed("attestation object"),
         ),
         (
             "an array",
             cbor(&Cbor::Array(vec![])),
-            PasskeyRefusal::Malformed("attestationObject"),
+            PasskeyRefusal::Malformed("attestation object"),
         ),
         (
             "a fourth member",
@@ -356,7 +356,7 @@ fn malformed_cbor_and_statements_are_refused() {
                 (text("authData"), Cbor::Bytes(honest_data.clone())),
                 (text("x"), text("y")),
             ]),
-            PasskeyRefusal::Malformed("attestationObject"),
+            PasskeyRefusal::Malformed("attestation object"),
         ),
         (
             "a statement under none",
@@ -402,7 +402,7 @@ fn malformed_cbor_and_statements_are_refused() {
                 vec![0],
             ]
             .concat(),
-            PasskeyRefusal::Malformed("attestationObject"),
+            PasskeyRefusal::Malformed("attestation object"),
         ),
     ];
     for (what, attestation, expected) in cases {
@@ -412,7 +412,7 @@ fn malformed_cbor_and_statements_are_refused() {
     let oversized = ceremony.registration_with(&vec![0; 5000]);
     assert_eq!(
         check_registration(&rp(), &oversized).unwrap_err(),
-        PasskeyRefusal::TooLarge("attestationObject")
+        PasskeyRefusal::TooLarge("attestation object")
     );
     assert_eq!(
         check_registration(&rp(), b"{}").unwrap_err(),
