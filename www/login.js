@@ -76,7 +76,11 @@
     }
 
     // The autofill: a request that waits for the person to pick a passkey in the username
-    // field's suggestions, renewed with a fresh challenge before its own runs out.
+    // field's suggestions, renewed with a fresh challenge before its own runs out. A request that
+    // fails is made again after a pause that doubles up to the renewal period; one this address
+    // or browser can never make (SecurityError, NotSupportedError) is not made again. Only what
+    // concerns a passkey the person picked is shown: nobody asked for the request itself.
+    var pause = 5000;
     function arm() {
       var controller = new AbortController();
       waiting = controller;
@@ -84,9 +88,12 @@
       ceremony("conditional", controller.signal).catch(function (err) {
         clearTimeout(renew);
         if (waiting !== controller) return; // the button took over
-        if (controller.signal.aborted) { arm(); return; }
-        show(passkeyMessage(err));
-        arm();
+        if (controller.signal.aborted) { arm(); return; } // renewed
+        waiting = null;
+        if (err && (err.code === "passkey_refused" || err.code === "rate_limited")) show(passkeyMessage(err));
+        if (err && (err.name === "SecurityError" || err.name === "NotSupportedError")) return;
+        setTimeout(function () { if (!waiting && !button.disabled) arm(); }, pause);
+        pause = Math.min(pause * 2, CONDITIONAL_RENEW_MS);
       });
     }
 

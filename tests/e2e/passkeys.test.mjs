@@ -122,9 +122,9 @@ async function assertRefusedLine(sys, address, detail, { user } = {}) {
   const lines = await auditFrom(sys, "passkey_refused", address, { what: `passkey_refused (${detail})` });
   assert.equal(lines.length, 1, `one passkey_refused line: ${JSON.stringify(lines)}`);
   const [line] = lines;
-  // The reason as written, or as the redaction leaves a code of 16 characters or more (see the
-  // test "audit lines give refusal reasons readably").
-  assert.ok([detail, redacted(detail)].includes(line.detail), `the audit line's reason (${detail}): ${JSON.stringify(line)}`);
+  // The reason's code in words (`wrong_origin` is written "wrong origin"), so that the audit
+  // redaction of long identifier-like runs leaves it readable.
+  assert.equal(line.detail, detail.replaceAll("_", " "), `the audit line's reason (${detail}): ${JSON.stringify(line)}`);
   if (user !== undefined) assert.equal(line.user, user === null ? undefined : pseudonym(user), "the audit line's user");
   return line;
 }
@@ -560,13 +560,13 @@ describe("passkeys, on one worker (WEBAUTHN_RP_ID = localhost, two origins)", ()
         what: "an attestationObject cut inside its authData (garbageCbor true)",
         tamper: { garbageCbor: true },
         code: "malformed",
-        detail: "malformed attestationObject",
+        detail: "malformed attestation object",
       },
       {
         what: 'an attestationObject cut inside its authData (garbageCbor "truncated")',
         tamper: { garbageCbor: "truncated" },
         code: "malformed",
-        detail: "malformed attestationObject",
+        detail: "malformed attestation object",
       },
       {
         what: "malformed CBOR extensions",
@@ -941,7 +941,7 @@ describe("passkeys, on one worker (WEBAUTHN_RP_ID = localhost, two origins)", ()
       }
     });
 
-    test("audit lines give refusal reasons readably (user_not_verified, counter_regressed), not as pseudonyms", async () => {
+    test("audit lines give refusal reasons readably (user not verified, counter regressed), not as pseudonyms", async () => {
       // An operator reads these lines to tell a cloned authenticator (counter_regressed) from a
       // misconfigured one; a reason code of 16 characters or more must not be redacted away.
       const user = await newUser(sys, "readable");
@@ -954,8 +954,8 @@ describe("passkeys, on one worker (WEBAUTHN_RP_ID = localhost, two origins)", ()
       const regressed = await signIn(sys, auth, { tamper: { counter: 1 } });
       assert.equal(regressed.status, 401);
       const [signIn1] = await auditFrom(sys, "passkey_refused", regressed.address);
-      assert.ok(JSON.stringify(registration).includes("user_not_verified"), `readable reason: ${JSON.stringify(registration)}`);
-      assert.ok(JSON.stringify(signIn1).includes("counter_regressed"), `readable reason: ${JSON.stringify(signIn1)}`);
+      assert.equal(registration.detail, "user not verified", `readable reason: ${JSON.stringify(registration)}`);
+      assert.equal(signIn1.detail, "counter regressed", `readable reason: ${JSON.stringify(signIn1)}`);
     });
 
     test("a registration challenge answered in a sign-in: refused (challenge)", async () => {
@@ -1340,8 +1340,11 @@ describe("configuration", () => {
     }
   });
 
+  // wrangler.toml's [vars] name an RP id for local development; empty is unset.
+  const NO_RP_ID = { WEBAUTHN_RP_ID: "", WEBAUTHN_ORIGINS: "" };
+
   test("PASSKEYS unset with an IP-address ISSUER and no WEBAUTHN_RP_ID: passkeys are off, the worker serves", async () => {
-    const edge = await worker({});
+    const edge = await worker(NO_RP_ID);
     try {
       await assertNoPasskeyEndpoints(edge);
     } finally {
@@ -1350,7 +1353,7 @@ describe("configuration", () => {
   });
 
   const broken = [
-    { what: "PASSKEYS = on with an IP-address ISSUER and no WEBAUTHN_RP_ID", vars: { PASSKEYS: "on" }, names: "PASSKEYS" },
+    { what: "PASSKEYS = on with an IP-address ISSUER and no WEBAUTHN_RP_ID", vars: { ...NO_RP_ID, PASSKEYS: "on" }, names: "PASSKEYS" },
     {
       what: "an origin outside the RP id",
       vars: { WEBAUTHN_RP_ID: RP_ID, WEBAUTHN_ORIGINS: "https://evil.example" },

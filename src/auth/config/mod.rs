@@ -295,7 +295,8 @@ fn passkeys(
             return Err(problem(
                 "WEBAUTHN_ORIGINS",
                 format!(
-                    "{origin:?} must be scheme://host[:port] with a host equal to the RP id                      {rp_id:?} or under it"
+                    "{origin:?} must be scheme://host[:port] with a host equal to the RP id \
+                     {rp_id:?} or under it"
                 ),
             ));
         }

@@ -92,7 +92,11 @@ pub(super) async fn login_page(url: &Url, facts: &RequestFacts, ctx: &Ctx<'_>) -
     let view = LoginView {
         providers: &providers,
         password_form: ctx.config.oidc.password_login,
-        passkeys: ctx.config.passkeys.is_some(),
+        passkeys: ctx
+            .config
+            .passkeys
+            .as_ref()
+            .is_some_and(|rp| rp.serves(&url.origin().ascii_serialization())),
         app_name: &ctx.config.app_name,
         notice: login_notice(error.as_deref(), reason.as_deref()),
         username: username.as_deref().unwrap_or_default(),

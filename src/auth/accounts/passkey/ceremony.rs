@@ -62,6 +62,13 @@ pub struct RelyingParty {
 }
 
 impl RelyingParty {
+    /// Whether a page of `origin` (`scheme://host[:port]`) can run a ceremony: it is one of the
+    /// configured origins. Elsewhere (another host name of the same deployment, an IP address)
+    /// the browser would refuse, so the pages offer no passkey there.
+    pub fn serves(&self, origin: &str) -> bool {
+        self.origins.iter().any(|allowed| allowed == origin)
+    }
+
     fn id_hash(&self) -> [u8; 32] {
         Sha256::digest(self.id.as_bytes()).into()
     }

@@ -103,7 +103,7 @@ impl fmt::Display for PasskeyRefusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Malformed(what) => write!(f, "malformed {what}"),
-            Self::TooLarge(what) => write!(f, "{what} too large"),
+            Self::TooLarge(what) => write!(f, "{what} is too large"),
             other => f.write_str(&other.reason().replace('_', " ")),
         }
     }
