@@ -149,6 +149,8 @@ export async function startOrigin({ normalise = false } = {}) {
  *                   and obey kvFault(); kv(name) still reads and writes the same storage directly
  * options.captureLogs  true: collect the worker's console lines instead of printing them; read
  *                   them with logs()
+ * options.port      the port to listen on (default: any free one), for a configuration that must
+ *                   name the worker's own address (e.g. WEBAUTHN_ORIGINS)
  * Secrets default to fresh test keys (testKeys()).
  *
  * Returns { url, port, mf, fetch(path, init), kv(name), kvFault(name, fault), logs(), dispose() }.
@@ -214,7 +216,7 @@ export async function startWorker(options = {}) {
     kvPersist: persistDir ? path.join(persistDir, "kv") : false,
     durableObjectsPersist: persistDir ? path.join(persistDir, "do") : false,
     host: "127.0.0.1",
-    port: 0,
+    port: options.port ?? 0,
     // A placeholder `request.cf` instead of downloading one from Cloudflare.
     cf: false,
     log: new Log(options.log ? LogLevel.INFO : LogLevel.WARN),
