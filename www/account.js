@@ -454,12 +454,12 @@
 
   function loadPasskeys() {
     return api("GET", "/auth/passkeys").then(function (data) {
+      if (data.available === false) return; // a provider's user has no passkeys here
       manageUntil = typeof data.manage_until === "number" ? data.manage_until : null;
       renderPasskeys(Array.isArray(data.passkeys) ? data.passkeys : []);
       updatePasskeyControls();
       $("passkeys-card").hidden = false;
     }, function (err) {
-      // Passkeys are off here (404): the section stays hidden.
       if (err.code !== "not_found") showError(passkeyError("Your passkeys could not be loaded", err));
     });
   }
@@ -549,7 +549,8 @@
         // The list has this session's own times and timeouts: the summary shows those.
         renderIdentity(identity, sessions.filter(isCurrent)[0]);
         setState("loaded");
-        return loadPasskeys();
+        // The page has the section only where passkeys can be used.
+        if (passkeyList) return loadPasskeys();
       })
       .catch(function (err) {
         setState("error", "Your account could not be loaded: " + err.message + ".");
@@ -566,7 +567,7 @@
     statusBox = $("status");
     list = $("sessions");
     passkeyList = $("passkeys");
-    $("passkey-add").addEventListener("submit", addPasskey);
+    if (passkeyList) $("passkey-add").addEventListener("submit", addPasskey);
     $("retry").addEventListener("click", load);
     // Sessions may have been ended elsewhere meanwhile: reload when the tab is shown again.
     document.addEventListener("visibilitychange", function () {

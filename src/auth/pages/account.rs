@@ -4,9 +4,14 @@
 use super::template::{render, PageError};
 use crate::auth::http::form;
 
-/// The account page (`www/account.html`): its script fills in the rest.
-pub fn render_account(template: &str, app_name: &str) -> Result<String, PageError> {
-    render(template, &[("app_name", app_name)], &[])
+/// The account page (`www/account.html`): its script fills in the rest. `passkeys` keeps its
+/// passkeys section (passkeys are on, and this page's origin can run their ceremonies).
+pub fn render_account(template: &str, app_name: &str, passkeys: bool) -> Result<String, PageError> {
+    render(
+        template,
+        &[("app_name", app_name)],
+        &[("passkeys", passkeys)],
+    )
 }
 
 /// The part of a client address shown to its owner: the /24 of IPv4 (`203.0.113.x`), the /48 of

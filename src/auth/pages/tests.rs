@@ -229,7 +229,7 @@ fn the_forbidden_message_names_the_user_and_the_missing_roles() {
 #[test]
 fn account_and_error_pages_escape_their_values() {
     assert_eq!(
-        render_account("<h1>{{app_name}}</h1>", "<i>x</i>").unwrap(),
+        render_account("<h1>{{app_name}}</h1>", "<i>x</i>", false).unwrap(),
         "<h1>&lt;i&gt;x&lt;/i&gt;</h1>"
     );
     let view = ErrorView {
@@ -319,4 +319,13 @@ fn passkeys_add_a_button_and_the_username_fields_autofill() {
     assert!(!without.contains("passkey-signin"));
     assert!(without.contains("autocomplete=\"username\""));
     assert!(!without.contains("webauthn"));
+}
+
+#[test]
+fn the_account_page_has_its_passkeys_section_only_where_passkeys_work() {
+    const REAL_ACCOUNT: &str = include_str!("../../../www/account.html");
+    let with = render_account(REAL_ACCOUNT, "edgegate", true).unwrap();
+    assert!(with.contains("id=\"passkeys-card\""));
+    let without = render_account(REAL_ACCOUNT, "edgegate", false).unwrap();
+    assert!(!without.contains("passkeys-card") && !without.contains("{{"));
 }

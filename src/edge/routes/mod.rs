@@ -75,7 +75,7 @@ pub(super) async fn route(
         #[cfg(feature = "conformance")]
         ("POST", "/.edgegate/conformance/signatures") => signatures(Request::from(req)).await,
         (_, LOGIN_PATH) if read_only => pages::login_page(url, facts, ctx).await,
-        (_, "/auth/account") if read_only => pages::account_page(ctx).await,
+        (_, "/auth/account") if read_only => pages::account_page(facts, ctx).await,
         (_, "/.well-known/jwks.json") if read_only => {
             let mut response = http::json(&ctx.config.assertion_keys.jwks(), 200)?;
             response

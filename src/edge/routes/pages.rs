@@ -92,11 +92,7 @@ pub(super) async fn login_page(url: &Url, facts: &RequestFacts, ctx: &Ctx<'_>) -
     let view = LoginView {
         providers: &providers,
         password_form: ctx.config.oidc.password_login,
-        passkeys: ctx
-            .config
-            .passkeys
-            .as_ref()
-            .is_some_and(|rp| rp.serves(&url.origin().ascii_serialization())),
+        passkeys: passkeys_here(&facts.own_origin, ctx),
         app_name: &ctx.config.app_name,
         notice: login_notice(error.as_deref(), reason.as_deref()),
         username: username.as_deref().unwrap_or_default(),
@@ -115,9 +111,22 @@ pub(super) async fn login_page(url: &Url, facts: &RequestFacts, ctx: &Ctx<'_>) -
 }
 
 /// `GET /auth/account`: the page with the application's name; its script loads the rest.
-pub(super) async fn account_page(ctx: &Ctx<'_>) -> EdgeResult {
-    let body = render_account(&template(ctx, "account.html").await?, &ctx.config.app_name)
-        .map_err(|err| rendering_failed(&err))?;
+/// Whether a page of `origin` offers passkeys: they are on, and the browser can run their
+/// ceremonies there.
+fn passkeys_here(origin: &str, ctx: &Ctx<'_>) -> bool {
+    ctx.config
+        .passkeys
+        .as_ref()
+        .is_some_and(|rp| rp.serves(origin))
+}
+
+pub(super) async fn account_page(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
+    let body = render_account(
+        &template(ctx, "account.html").await?,
+        &ctx.config.app_name,
+        passkeys_here(&facts.own_origin, ctx),
+    )
+    .map_err(|err| rendering_failed(&err))?;
     html(body, 200)
 }
 

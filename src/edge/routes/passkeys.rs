@@ -122,19 +122,27 @@ fn failure(failure: PasskeyFailure) -> EdgeResult {
     Ok(http::error(status, code, &message)?)
 }
 
-/// `GET /auth/passkeys`: the user's passkeys, and whether this session may change them now.
+/// `GET /auth/passkeys`: the user's passkeys, until when this session may change them, and
+/// whether the user can have any (`available`: not for a user of an identity provider).
 pub(super) async fn list(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
     with_session(facts, ctx, |_, ctx, principal| async move {
         let gate = ctx.gate();
         let vault = AuthorityPasskeys(ctx.env);
         let passkeys = match gate.passkeys_of(&principal.user, &vault).await {
             Ok(passkeys) => passkeys,
+            // A provider's user has none here: the account page then shows no passkey section.
+            Err(PasskeyFailure::Unavailable) if principal.user.is_federated() => {
+                return Ok(http::json(
+                    &json!({ "passkeys": [], "manage_until": null, "available": false }),
+                    200,
+                )?)
+            }
             Err(err) => return failure(err),
         };
         let views: Vec<PasskeyView<'_>> = passkeys.iter().map(PasskeyView::from).collect();
         let manage_until = gate.passkey_manage_until(&principal).await.map_err(store)?;
         Ok(http::json(
-            &json!({ "passkeys": views, "manage_until": manage_until }),
+            &json!({ "passkeys": views, "manage_until": manage_until, "available": true }),
             200,
         )?)
     })

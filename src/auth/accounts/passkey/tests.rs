@@ -810,7 +810,11 @@ fn the_options_offer_what_the_checks_accept() {
     assert_eq!(algs, [-8, -7, -257]);
     assert_eq!(options["excludeCredentials"][0]["id"], b64url(&[7; 32]));
     assert!(rp().serves(ORIGIN));
-    for other in ["https://login.example.com:443", "http://login.example.com", "https://127.0.0.1"] {
+    for other in [
+        "https://login.example.com:443",
+        "http://login.example.com",
+        "https://127.0.0.1",
+    ] {
         assert!(!rp().serves(other), "{other}");
     }
     let request = rp().request_options(&[2; 40]);
