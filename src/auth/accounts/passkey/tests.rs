@@ -198,6 +198,70 @@ fn the_spec_vectors_registrations_meet_each_check_until_the_one_they_fail() {
     }
 }
 
+/// A registration and a sign-in Chromium's virtual authenticator made for the worker's options
+/// (recorded by tests/e2e/passkeys-browser.test.mjs).
+const CHROMIUM: &str = include_str!("testdata/chromium-virtual-authenticator.json");
+
+#[test]
+fn chromiums_own_ceremonies_pass_every_check() {
+    let recorded: Value = serde_json::from_str(CHROMIUM).unwrap();
+    let rp = relying_party(
+        recorded["rp_id"].as_str().unwrap(),
+        recorded["origin"].as_str().unwrap(),
+    );
+    let registration = serde_json::to_vec(&recorded["registration"]["credential"]).unwrap();
+    let checked = check_registration(&rp, &registration).unwrap();
+    assert_eq!(
+        checked.challenge,
+        recorded["registration"]["challenge"].as_str().unwrap()
+    );
+    assert_eq!(
+        checked.id.encoded(),
+        recorded["registration"]["credential"]["id"]
+            .as_str()
+            .unwrap()
+    );
+    let passkey = checked.passkey("Laptop".into(), NOW);
+
+    // The sign-in answers a challenge of that run's keys: everything but the challenge holds.
+    let credential = &recorded["authentication"]["credential"];
+    let body = serde_json::to_vec(credential).unwrap();
+    assert_eq!(
+        read_assertion(&rp, &body, NOW).unwrap_err(),
+        PasskeyRefusal::Challenge
+    );
+    let data = b64url_decode(
+        credential["response"]["authenticatorData"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let parsed = authenticator_data::parse(&data).unwrap();
+    assert!(parsed.flags.user_present() && parsed.flags.user_verified());
+    assert!(
+        parsed.sign_count > passkey.sign_count,
+        "the counter went forward"
+    );
+    let client_data =
+        b64url_decode(credential["response"]["clientDataJSON"].as_str().unwrap()).unwrap();
+    let mut signed = data.clone();
+    signed.extend_from_slice(&Sha256::digest(&client_data));
+    let signature = b64url_decode(credential["response"]["signature"].as_str().unwrap()).unwrap();
+    let verifies = |message: &[u8]| {
+        pollster::block_on(signature_verifies(
+            passkey.cose_alg,
+            &passkey.jwk,
+            message,
+            &signature,
+            &LocalSignatureCheck,
+        ))
+        .unwrap()
+    };
+    assert!(verifies(&signed));
+    signed[0] ^= 1;
+    assert!(!verifies(&signed));
+}
+
 // --- registration ---------------------------------------------------------------------------------
 
 #[test]
