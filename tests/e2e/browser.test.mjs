@@ -10,16 +10,15 @@
 // Screenshots go to test-artifacts/ (git-ignored), and so does browser-exchange.log: every
 // request the browser made and the worker's answer (status, Location, Set-Cookie names).
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomBytes, pbkdf2Sync } from "node:crypto";
 import { once } from "node:events";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { createInterface } from "node:readline";
-import { after, before, test } from "node:test";
+import { after, before } from "node:test";
 import { chromium } from "playwright-core";
 import { freePort } from "../../bench/workerd.mjs";
 import { ROOT, startWorker } from "./harness.mjs";
+import { orderedSteps, sessionOf, startDemoOrigin } from "./browser-steps.mjs";
 import { ACCESS as ACCESS_COOKIE, REFRESH as REFRESH_COOKIE } from "./support.mjs";
 
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
@@ -41,26 +40,9 @@ let base; // http://localhost:<worker port>
 let originBase; // http://127.0.0.1:<demo origin port>
 let browser;
 const exchange = []; // every request/response seen by any page, for the log and failure messages
-const done = new Set(); // names of the steps that passed
+const { step } = orderedSteps({ skipAll, timeout: STEP_TIMEOUT });
 const contexts = {}; // name -> { context, page }
 
-/** Skip message when a step this one depends on did not pass, else false. */
-function needs(...steps) {
-  if (skipAll) return skipAll;
-  const missing = steps.filter((s) => !done.has(s));
-  return missing.length ? `needs the earlier step(s) ${missing.map((s) => `"${s}"`).join(", ")}, which did not pass` : false;
-}
-
-/** A test step: registered in order, marked done when it passes. */
-function step(name, deps, fn) {
-  test(name, { timeout: STEP_TIMEOUT, skip: skipAll }, async (t) => {
-    // Dependencies are known only once the earlier steps ran, so they are checked here.
-    const missing = needs(...deps);
-    if (missing) return t.skip(missing);
-    await fn(t);
-    done.add(name);
-  });
-}
 
 // --- helpers --------------------------------------------------------------------------------------
 
@@ -75,28 +57,6 @@ function passwordRecord(password, roles = ["member"]) {
 
 const b64url = (buf) => buf.toString("base64url");
 
-async function startDemoOrigin(port, edgeUrl) {
-  const child = spawn(process.execPath, [path.join(ROOT, "scripts/demo-origin.mjs"), String(port)], {
-    env: {
-      ...process.env,
-      EDGEGATE_URL: edgeUrl,
-      EDGEGATE_ISSUER: ISSUER,
-      EDGEGATE_AUDIENCE: AUDIENCE,
-      DEMO_ORIGIN_EXIT_ON_STDIN_END: "1",
-    },
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  const lines = createInterface({ input: child.stdout });
-  await Promise.race([
-    (async () => {
-      for await (const line of lines) if (line.includes("listening on")) return;
-    })(),
-    once(child, "exit").then(([code]) => {
-      throw new Error(`demo origin exited early (code ${code})`);
-    }),
-  ]);
-  return child;
-}
 
 /** Records the page's HTTP traffic into `exchange` (tagged with the context's name). */
 function record(name, page) {
@@ -153,17 +113,6 @@ async function signIn(page, password = PASSWORD) {
   await page.getByLabel("Password").press("Enter");
 }
 
-/** The current session as the page's own same-origin fetch sees it ({status, body}). */
-function sessionOf(page) {
-  return page.evaluate(async () => {
-    const res = await fetch("/auth/session", { credentials: "same-origin", headers: { accept: "application/json" } });
-    let body = null;
-    try {
-      body = await res.json();
-    } catch {}
-    return { status: res.status, body };
-  });
-}
 
 async function sessionRows(page) {
   await page.locator("#sessions[aria-busy='false']").waitFor({ timeout: 10_000 });
@@ -195,7 +144,7 @@ before(async () => {
       ASSERTION_KEYS: `a1:${b64url(randomBytes(32))}`,
     },
   });
-  origin = await startDemoOrigin(originPort, edge.url);
+  origin = await startDemoOrigin(originPort, edge.url, { issuer: ISSUER, audience: AUDIENCE });
   originBase = `http://127.0.0.1:${originPort}`;
   base = edge.url.replace("://127.0.0.1:", "://localhost:");
   await (await edge.kv("USERS")).put(`user:${USER}`, passwordRecord(PASSWORD));

@@ -37,17 +37,16 @@
 //
 //   node --test --test-reporter=spec tests/e2e/passkeys-browser.test.mjs
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { createInterface } from "node:readline";
-import { after, before, test } from "node:test";
+import { after, before } from "node:test";
 import { verifyAuthenticationResponse, verifyRegistrationResponse } from "@simplewebauthn/server";
 import { chromium } from "playwright-core";
 import { freePort, retryOnPortClash } from "../../bench/workerd.mjs";
 import { ROOT, startWorker, userRecord } from "./harness.mjs";
+import { orderedSteps, sessionOf, startDemoOrigin } from "./browser-steps.mjs";
 import { auditEvents, auditLines, pseudonym } from "./support.mjs";
 
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
@@ -118,53 +117,15 @@ let origin; // demo origin child process
 let base; // http://localhost:<worker port>
 let browser;
 const exchange = []; // every request/response seen by any page, for the log and failure messages
-const done = new Set(); // names of the steps that passed
+const { step } = orderedSteps({ skipAll, timeout: STEP_TIMEOUT });
 const devices = {}; // name -> { context, page, problems, cdp, authenticatorId, passkeyCalls }
 const axeReport = []; // "state: N violations", printed at the end
 // The ceremonies to record as test vectors: { credential, challenge } each.
 const recorded = { registration: null, authentication: null };
 
-/** Skip message when a step this one depends on did not pass, else false. */
-function needs(...steps) {
-  if (skipAll) return skipAll;
-  const missing = steps.filter((s) => !done.has(s));
-  return missing.length ? `needs the earlier step(s) ${missing.map((s) => `"${s}"`).join(", ")}, which did not pass` : false;
-}
-
-/** A test step: registered in order, marked done when it passes. */
-function step(name, deps, fn) {
-  test(name, { timeout: STEP_TIMEOUT, skip: skipAll }, async (t) => {
-    const missing = needs(...deps);
-    if (missing) return t.skip(missing);
-    await fn(t);
-    done.add(name);
-  });
-}
 
 // --- helpers --------------------------------------------------------------------------------------
 
-async function startDemoOrigin(port, edgeUrl) {
-  const child = spawn(process.execPath, [path.join(ROOT, "scripts/demo-origin.mjs"), String(port)], {
-    env: {
-      ...process.env,
-      EDGEGATE_URL: edgeUrl,
-      EDGEGATE_ISSUER: ISSUER,
-      EDGEGATE_AUDIENCE: AUDIENCE,
-      DEMO_ORIGIN_EXIT_ON_STDIN_END: "1",
-    },
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  const lines = createInterface({ input: child.stdout });
-  await Promise.race([
-    (async () => {
-      for await (const line of lines) if (line.includes("listening on")) return;
-    })(),
-    once(child, "exit").then(([code]) => {
-      throw new Error(`demo origin exited early (code ${code})`);
-    }),
-  ]);
-  return child;
-}
 
 /**
  * Records the page's HTTP traffic into `exchange` (tagged with the device's name), its console
@@ -274,17 +235,6 @@ async function signInWithPassword(page) {
   await page.getByLabel("Password").press("Enter");
 }
 
-/** The current session as the page's own same-origin fetch sees it ({status, body}). */
-function sessionOf(page) {
-  return page.evaluate(async () => {
-    const res = await fetch("/auth/session", { credentials: "same-origin", headers: { accept: "application/json" } });
-    let body = null;
-    try {
-      body = await res.json();
-    } catch {}
-    return { status: res.status, body };
-  });
-}
 
 /** The passkeys the account page lists: { id, name, badge, meta }. */
 async function passkeyRows(page) {
@@ -403,7 +353,7 @@ before(async () => {
     });
   });
   base = `http://localhost:${edge.port}`;
-  origin = await startDemoOrigin(originPort, edge.url);
+  origin = await startDemoOrigin(originPort, edge.url, { issuer: ISSUER, audience: AUDIENCE });
   await (await edge.kv("USERS")).put(`user:${USER}`, userRecord(PASSWORD));
   browser = await chromium.launch({
     executablePath: CHROMIUM,

@@ -112,17 +112,24 @@ pub fn add_user(
     }
 }
 
-/// Flips the record's `disabled` flag; returns whether it changed.
-pub fn set_disabled(kv: &Kv, username: &Username, disabled: bool) -> Result<bool, Failure> {
+/// The KV key and the stored record of `username`; a failure when there is none or it does not
+/// read.
+fn stored_user(kv: &Kv, username: &Username) -> Result<(String, UserRecord), Failure> {
     let key = record_key(username)?;
     let Some(stored) = kv.get(&key)? else {
         return fail(format!("there is no user {username} in {}", kv.describe()));
     };
-    let mut record: UserRecord = serde_json::from_str(&stored).map_err(|err| {
+    let record = serde_json::from_str(&stored).map_err(|err| {
         Failure(format!(
             "the stored record of {username} is not valid: {err}"
         ))
     })?;
+    Ok((key, record))
+}
+
+/// Flips the record's `disabled` flag; returns whether it changed.
+pub fn set_disabled(kv: &Kv, username: &Username, disabled: bool) -> Result<bool, Failure> {
+    let (key, mut record) = stored_user(kv, username)?;
     let state = if disabled { "disabled" } else { "enabled" };
     if record.disabled == disabled {
         eprintln!("user {username} is already {state}");
@@ -146,15 +153,7 @@ pub fn remove_password(kv: &Kv, edge: &Edge, username: &Username) -> Result<(), 
             ));
         }
     }
-    let key = record_key(username)?;
-    let Some(stored) = kv.get(&key)? else {
-        return fail(format!("there is no user {username} in {}", kv.describe()));
-    };
-    let mut record: UserRecord = serde_json::from_str(&stored).map_err(|err| {
-        Failure(format!(
-            "the stored record of {username} is not valid: {err}"
-        ))
-    })?;
+    let (key, mut record) = stored_user(kv, username)?;
     if record.password.is_none() {
         eprintln!("user {username} has no password already");
         return Ok(());

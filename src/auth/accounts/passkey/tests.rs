@@ -264,6 +264,30 @@ fn chromiums_own_ceremonies_pass_every_check() {
 
 // --- registration ---------------------------------------------------------------------------------
 
+/// One change of an honest ceremony and the refusal it must meet.
+type Case = (&'static str, fn(&mut Ceremony), PasskeyRefusal);
+
+/// The changes of the authenticator data that both ceremonies refuse alike.
+fn authenticator_cases() -> Vec<Case> {
+    vec![
+        (
+            "another RP id's hash",
+            |c| c.rp_id = "example.com".into(),
+            PasskeyRefusal::RpIdHash,
+        ),
+        (
+            "no user presence",
+            |c| c.flags &= !Flags::UP,
+            PasskeyRefusal::UserNotPresent,
+        ),
+        (
+            "no user verification",
+            |c| c.flags &= !Flags::UV,
+            PasskeyRefusal::UserNotVerified,
+        ),
+    ]
+}
+
 #[test]
 fn an_honest_registration_gives_the_credential_and_its_flags() {
     for key in [SoftKey::es256(3), SoftKey::ed25519(3)] {
@@ -283,8 +307,8 @@ fn an_honest_registration_gives_the_credential_and_its_flags() {
 #[test]
 fn every_hostile_registration_is_refused_for_its_reason() {
     let key = SoftKey::es256(3);
-    type Change = fn(&mut Ceremony);
-    let cases: Vec<(&str, Change, PasskeyRefusal)> = vec![
+    let mut cases = authenticator_cases();
+    cases.extend::<Vec<Case>>(vec![
         (
             "another origin",
             |c| c.origin = "https://login.example.com.evil.test".into(),
@@ -309,21 +333,6 @@ fn every_hostile_registration_is_refused_for_its_reason() {
             "a top origin",
             |c| c.extra_client_data = r#","topOrigin":"https://evil.test""#.into(),
             PasskeyRefusal::CrossOrigin,
-        ),
-        (
-            "another RP id's hash",
-            |c| c.rp_id = "example.com".into(),
-            PasskeyRefusal::RpIdHash,
-        ),
-        (
-            "no user presence",
-            |c| c.flags &= !Flags::UP,
-            PasskeyRefusal::UserNotPresent,
-        ),
-        (
-            "no user verification",
-            |c| c.flags &= !Flags::UV,
-            PasskeyRefusal::UserNotVerified,
         ),
         (
             "backed up yet not eligible",
@@ -380,7 +389,7 @@ fn every_hostile_registration_is_refused_for_its_reason() {
             |c| c.extra_client_data = format!(r#","pad":"{}""#, "x".repeat(2100)),
             PasskeyRefusal::TooLarge("clientDataJSON"),
         ),
-    ];
+    ]);
     for (what, change, expected) in cases {
         let mut ceremony = registration(&key);
         change(&mut ceremony);
@@ -502,8 +511,8 @@ fn an_honest_assertion_verifies_for_each_algorithm() {
 fn every_hostile_assertion_is_refused_for_its_reason() {
     let key = SoftKey::es256(4);
     let passkey = registered(&key);
-    type Change = fn(&mut Ceremony);
-    let cases: Vec<(&str, Change, PasskeyRefusal)> = vec![
+    let mut cases = authenticator_cases();
+    cases.extend::<Vec<Case>>(vec![
         (
             "another origin",
             |c| c.origin = "https://evil.test".into(),
@@ -523,21 +532,6 @@ fn every_hostile_assertion_is_refused_for_its_reason() {
             "a registration's challenge",
             |c| c.challenge = vec![1; 32],
             PasskeyRefusal::Challenge,
-        ),
-        (
-            "another RP id's hash",
-            |c| c.rp_id = "example.com".into(),
-            PasskeyRefusal::RpIdHash,
-        ),
-        (
-            "no user presence",
-            |c| c.flags &= !Flags::UP,
-            PasskeyRefusal::UserNotPresent,
-        ),
-        (
-            "no user verification",
-            |c| c.flags &= !Flags::UV,
-            PasskeyRefusal::UserNotVerified,
         ),
         (
             "backup eligibility that changed",
@@ -574,7 +568,7 @@ fn every_hostile_assertion_is_refused_for_its_reason() {
             |c| c.raw_id = Some(vec![2; 32]),
             PasskeyRefusal::CredentialIdMismatch,
         ),
-    ];
+    ]);
     for (what, change, expected) in cases {
         let mut ceremony = assertion(&key);
         change(&mut ceremony);
