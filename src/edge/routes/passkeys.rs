@@ -104,7 +104,7 @@ fn failure(failure: PasskeyFailure) -> EdgeResult {
             "browser_only",
             "passkeys are added and removed on the account page, not with a token".to_owned(),
         ),
-        PasskeyFailure::Refused(refusal) => (400, refusal.public(true), refusal.to_string()),
+        PasskeyFailure::Refused(refusal) => (400, refusal.reason(), refusal.to_string()),
         PasskeyFailure::Name => (
             400,
             "bad_name",

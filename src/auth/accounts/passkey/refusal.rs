@@ -1,5 +1,6 @@
-//! Why a passkey ceremony was refused: one reason per check, each with the code that goes into
-//! the `passkey_refused` audit line. A browser is told less (see [`PasskeyRefusal::public`]).
+//! Why a passkey ceremony was refused: one reason per check, each with its code. A registration
+//! (made by a signed-in user) is answered with the code; every refused sign-in gets the one same
+//! answer, and its reason goes only into the `passkey_refused` audit line.
 
 use core::fmt;
 
@@ -82,17 +83,6 @@ impl PasskeyRefusal {
             Self::Signature => "signature",
             Self::CounterRegressed => "counter_regressed",
             Self::Account => "account",
-        }
-    }
-
-    /// What the client is told. A registration (the user is signed in) learns the reason; a
-    /// sign-in learns only that it failed, or that its challenge ran out (the page then starts
-    /// again), so that it cannot probe which credentials or accounts exist.
-    pub fn public(self, registration: bool) -> &'static str {
-        match self {
-            _ if registration => self.reason(),
-            Self::Challenge | Self::ChallengeSpent => "challenge",
-            _ => "passkey_refused",
         }
     }
 }
