@@ -28,6 +28,7 @@ pub use auth::accounts::password::{
 };
 pub use auth::env::{random_bytes, OsEntropy, UnixTime};
 pub use auth::gate::admin::{AdminCommand, Ended, PasskeyList, PasskeyRemoved, SessionList};
+pub use auth::names::encoding::b64url;
 pub use auth::names::{role::Role, session_id::SessionId, username::Username};
 pub use auth::secret::{AdminSecret, KeyMaterial, Password, MIN_ADMIN_SECRET_LEN};
 pub use auth::token::keys::{generate_entry, is_valid_kid, AssertionKeyRing, SessionKeyRing};

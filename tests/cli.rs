@@ -402,6 +402,8 @@ fn user_add_writes_a_record_the_worker_can_verify() {
     let record: UserRecord = serde_json::from_str(&put[6]).unwrap();
     assert_eq!(record.roles, ["admin", "billing:read"]);
     assert!(!record.disabled);
+    // A new account id each time a record is written: passkeys of before do not carry over.
+    assert!(record.account.as_ref().is_some_and(|id| id.len() >= 22));
 
     let hash = record.password_hash().unwrap().unwrap();
     assert!(hash.matches(&derive_native(password, hash.salt(), hash.iterations())));
@@ -468,6 +470,7 @@ fn stored_user(disabled: bool) -> serde_json::Value {
         password: Some("pbkdf2-sha256$100000$MDEyMzQ1Njc4OWFiY2RlZg$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into()),
         roles: vec![Role::parse("admin").unwrap()],
         disabled,
+        account: None,
     };
     // The shape the Cloudflare API answers with: bare values, null when absent.
     serde_json::json!({ "user:alice": serde_json::to_string(&record).unwrap() })

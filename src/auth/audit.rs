@@ -69,7 +69,8 @@ pub enum EventKind {
     /// A browser said it skipped a device-bound session's refresh (`Secure-Session-Skipped`);
     /// the detail is its reason.
     DeviceSkipped,
-    /// A user registered a passkey (the detail is its credential id).
+    /// A user registered a passkey (the detail is its credential id, as its pseudonym: see
+    /// [`redact`]).
     PasskeyAdded,
     /// A passkey was removed, by its user or an operator (the detail says which, and its id).
     PasskeyRemoved,

@@ -164,6 +164,12 @@ pub struct UserRecord {
     /// A disabled user cannot log in, whatever the password.
     #[serde(default)]
     pub disabled: bool,
+    /// This account's id: random, made when the record is written anew (a new user, or a
+    /// password reset). A passkey keeps the id it was registered under and signs in no account
+    /// of another id, so a reset retires the passkeys of before, and a name given to someone new
+    /// does not bring the old holder's passkeys with it. Absent from older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 impl UserRecord {
@@ -183,6 +189,7 @@ impl fmt::Debug for UserRecord {
             .field("password", &"[redacted]")
             .field("roles", &self.roles)
             .field("disabled", &self.disabled)
+            .field("account", &self.account)
             .finish()
     }
 }
@@ -396,6 +403,7 @@ mod tests {
             password: Some(record(MIN_ITERATIONS).encode()),
             roles: vec![],
             disabled: false,
+            account: None,
         };
         assert!(!format!("{user:?}").contains("pbkdf2"));
     }
@@ -444,6 +452,7 @@ mod tests {
             password: Some("plaintext".into()),
             roles: vec![],
             disabled: false,
+            account: None,
         };
         assert_eq!(bad_hash.password_hash(), Err(PasswordError::Malformed));
     }

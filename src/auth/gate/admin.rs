@@ -192,7 +192,7 @@ pub enum AdminError {
     UnknownPasskey,
     /// It is the last passkey of a user who has no password.
     LastPasskey,
-    /// Passkeys are off.
+    /// Passkeys are off, or the user is a provider's (who has none here).
     PasskeysOff,
 }
 
@@ -246,7 +246,9 @@ impl fmt::Display for AdminError {
             Self::LastPasskey => f.write_str(
                 "it is the last passkey of a user without a password: they could not sign in",
             ),
-            Self::PasskeysOff => f.write_str("passkeys are off (PASSKEYS)"),
+            Self::PasskeysOff => f.write_str(
+                "no passkeys here: PASSKEYS is off, or the user signs in with a provider",
+            ),
         }
     }
 }

@@ -4,9 +4,9 @@
 //!
 //! The ceremony's checks are [`crate::auth::accounts::passkey`]'s; the atomic steps run in the
 //! user's authority behind [`PasskeyVault`]; the account (roles, disabled, whether a password
-//! is set) comes from [`Directory`]. A refused sign-in counts as a failed sign-in on the same
-//! counters a password's does, and tells the client nothing about which check failed; a
-//! registration, made by a signed-in user, is told the reason.
+//! is set, its id) comes from [`Directory`]. A refused sign-in counts as a failed sign-in on the
+//! address's counter, and tells the client nothing about which check failed; a registration,
+//! made by a signed-in user, is told the reason.
 
 use serde_json::Value;
 
@@ -63,6 +63,9 @@ pub struct Account {
     pub disabled: bool,
     /// Whether the user has a password; one who has none keeps their last passkey.
     pub has_password: bool,
+    /// The account's id (the record's `account`): passkeys of another id are not this
+    /// account's.
+    pub id: Option<String>,
 }
 
 /// The built-in users' records.
@@ -112,12 +115,20 @@ fn unexpected(reply: PasskeyReply) -> StoreError {
     StoreError::Corrupt(format!("unexpected passkey reply: {reply:?}"))
 }
 
-/// A passkey's name as typed: trimmed, 1 to [`MAX_NAME_CHARS`] characters, no control
-/// characters.
+/// Whether `c` may not stand in a name: a control character, or an invisible one that changes
+/// how the text around it is shown (bidirectional overrides and isolates, zero-width
+/// characters), with which a name could pass for another in a list.
+fn unfit_for_names(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}')
+}
+
+/// A passkey's name as typed: trimmed, 1 to [`MAX_NAME_CHARS`] characters, none of them
+/// control or invisible formatting characters.
 pub fn passkey_name(typed: &str) -> Option<String> {
     let name = typed.trim();
     let fits = (1..=MAX_NAME_CHARS).contains(&name.chars().count());
-    (fits && !name.chars().any(char::is_control)).then(|| name.to_owned())
+    (fits && !name.chars().any(unfit_for_names)).then(|| name.to_owned())
 }
 
 /// The ports a passkey sign-in needs besides the gate's own.
@@ -200,11 +211,14 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         &self,
         req: &RequestFacts,
         principal: &Principal,
-        vault: &impl PasskeyVault,
+        ports: (&impl PasskeyVault, &impl Directory),
     ) -> Result<Value, PasskeyFailure> {
         let rp = self.recent(req, principal).await?;
+        let (vault, directory) = ports;
+        let account = self.enabled_account(&principal.user, directory).await?;
         let challenge = registration_challenge(self.entropy)?;
         let command = PasskeyCommand::Begin {
+            account: account.id,
             session: principal.session.clone(),
             challenge: b64url(&challenge),
             handle: UserHandle::generate(self.entropy)?,
@@ -225,11 +239,13 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         &self,
         req: &RequestFacts,
         principal: &Principal,
-        vault: &impl PasskeyVault,
+        ports: (&impl PasskeyVault, &impl Directory),
         name: &str,
         credential: &[u8],
     ) -> Result<StoredPasskey, PasskeyFailure> {
         let rp = self.recent(req, principal).await?;
+        let (vault, directory) = ports;
+        let account = self.enabled_account(&principal.user, directory).await?;
         let name = passkey_name(name).ok_or(PasskeyFailure::Name)?;
         let refused = |refusal: PasskeyRefusal| {
             self.passkey_refused(Some(&principal.user), req.client(), refusal);
@@ -241,17 +257,17 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             return Err(refused(PasskeyRefusal::PublicKey));
         }
         let challenge = registration.challenge.clone();
-        let passkey = registration.passkey(name, self.now);
-        // The handle the user's authority gave at the start: the index must name this user
-        // before a sign-in can find the passkey.
-        let handle = match vault.apply(&principal.user, PasskeyCommand::List).await? {
-            PasskeyReply::Listed {
-                handle: Some(handle),
-                ..
-            } => handle,
-            PasskeyReply::Listed { handle: None, .. } => {
-                return Err(refused(PasskeyRefusal::Challenge))
-            }
+        let passkey = registration.passkey(name, self.now, account.id);
+        // The challenge first, taken once, before anything is written for this registration;
+        // then the indexes that must name this user before a sign-in can find the passkey.
+        let take = PasskeyCommand::Take {
+            session: principal.session.clone(),
+            challenge,
+            now: self.now,
+        };
+        let handle = match vault.apply(&principal.user, take).await? {
+            PasskeyReply::Taken(handle) => handle,
+            PasskeyReply::Refused(refusal) => return Err(refused(refusal.ceremony())),
             other => return Err(unexpected(other).into()),
         };
         if !vault.claim(&handle, &principal.user).await? {
@@ -260,13 +276,10 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         if !vault.claim_credential(&passkey.id, &principal.user).await? {
             return Err(refused(PasskeyRefusal::DuplicateCredential));
         }
-        let command = PasskeyCommand::Finish {
-            session: principal.session.clone(),
-            challenge,
-            passkey,
-            now: self.now,
-        };
-        match vault.apply(&principal.user, command).await? {
+        match vault
+            .apply(&principal.user, PasskeyCommand::Add { passkey })
+            .await?
+        {
             PasskeyReply::Added(passkey) => {
                 self.audit.record(
                     AuditEvent::new(EventKind::PasskeyAdded, self.now)
@@ -282,16 +295,36 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         }
     }
 
-    /// `user`'s passkeys, oldest first.
+    /// `user`'s passkeys, oldest first: those of the account as it is now (none when there is
+    /// no such account).
     pub async fn passkeys_of(
         &self,
         user: &Username,
-        vault: &impl PasskeyVault,
+        ports: (&impl PasskeyVault, &impl Directory),
     ) -> Result<Vec<StoredPasskey>, PasskeyFailure> {
         self.built_in(user)?;
+        let (vault, directory) = ports;
+        let Some(account) = directory.account(user).await? else {
+            return Ok(Vec::new());
+        };
         match vault.apply(user, PasskeyCommand::List).await? {
-            PasskeyReply::Listed { passkeys, .. } => Ok(passkeys),
+            PasskeyReply::Listed { mut passkeys, .. } => {
+                passkeys.retain(|passkey| passkey.account == account.id);
+                Ok(passkeys)
+            }
             other => Err(unexpected(other).into()),
+        }
+    }
+
+    /// `user`'s account, which must exist and be enabled to add a passkey.
+    async fn enabled_account(
+        &self,
+        user: &Username,
+        directory: &impl Directory,
+    ) -> Result<Account, PasskeyFailure> {
+        match directory.account(user).await? {
+            Some(account) if !account.disabled => Ok(account),
+            _ => Err(PasskeyFailure::Refused(PasskeyRefusal::Account)),
         }
     }
 
@@ -349,10 +382,14 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         Ok(rp.request_options(&challenge))
     }
 
-    /// Signs in with a passkey: the throttle first (by address, then by account once the user
-    /// handle names one), every check of the assertion, the challenge spent and the counter
-    /// moved in the owner's authority, the account's standing, then [`Gate::open_session`].
-    /// Every refusal is the same one to the client, counted and logged with its reason.
+    /// Signs in with a passkey: the throttle first, every check of the assertion, the account's
+    /// standing, the challenge spent and the counter moved in the owner's authority, then
+    /// [`Gate::open_session`]. Every refusal is the same one to the client, counted and logged
+    /// with its reason.
+    ///
+    /// The throttle is the address's counter alone. An account's counter is what password
+    /// guesses fill, and a signed assertion cannot be guessed: counting by account would let
+    /// anyone who knows a username lock its passkeys out with wrong passwords.
     pub async fn sign_in_with_passkey(
         &self,
         req: &RequestFacts,
@@ -364,16 +401,18 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             return Ok(Err(SignInRefusal::InvalidCredentials));
         };
         let client = req.client();
-        let mut counters = vec![Counter {
+        let counters = [Counter {
             scope: Scope::ClientIp,
             value: client,
             limit: &self.config.client_limit,
         }];
-        if let Some(limited) = self
-            .limited(ports.throttle, &counters, client, None)
-            .await?
-        {
-            return Ok(Err(limited));
+        if let Some(retry_after) = ports.throttle.admit(&counters).await? {
+            self.audit.record(
+                AuditEvent::new(EventKind::RateLimited, self.now)
+                    .client(client)
+                    .detail("passkey sign-in"),
+            );
+            return Ok(Err(SignInRefusal::RateLimited { retry_after }));
         }
         let assertion = match read_assertion(rp, credential, self.now) {
             Ok(assertion) => assertion,
@@ -389,18 +428,6 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
                 .passkey_failed(ports.throttle, &counters, client, None, refusal)
                 .await;
         };
-        let account_counter = [Counter {
-            scope: Scope::Account,
-            value: &user,
-            limit: &self.config.account_limit,
-        }];
-        if let Some(limited) = self
-            .limited(ports.throttle, &account_counter, client, Some(&user))
-            .await?
-        {
-            return Ok(Err(limited));
-        }
-        counters.extend(account_counter);
         let verdict = self.check_assertion(rp, &user, &assertion, &ports).await?;
         let (passkey, account) = match verdict {
             Ok(found) => found,
@@ -428,8 +455,8 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
     }
 
     /// The checks of a sign-in that need the owner's state: the passkey under its id, the
-    /// assertion against it, the challenge spent and the counter in the owner's authority, the
-    /// account in good standing. The passkey's id for the audit line, and the account.
+    /// assertion against it, the account in good standing, then the challenge spent and the
+    /// counter in the owner's authority. The passkey's id for the audit line, and the account.
     async fn check_assertion(
         &self,
         rp: &RelyingParty,
@@ -456,6 +483,17 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         {
             return Ok(Err(refusal));
         }
+        // The account before anything is recorded of this sign-in (WebAuthn §7.2 step 24): it
+        // exists, is enabled, and is the account the passkey was registered for (not one of the
+        // same name made since, nor the same after a reset).
+        let account = match ports.directory.account(user).await? {
+            Some(account) if account.disabled => {
+                self.end_all(user).await?;
+                return Ok(Err(PasskeyRefusal::Account));
+            }
+            Some(account) if account.id == passkey.account => account,
+            Some(_) | None => return Ok(Err(PasskeyRefusal::Account)),
+        };
         let signed_in = PasskeyCommand::SignedIn {
             id: assertion.id.clone(),
             challenge: assertion.challenge.clone(),
@@ -475,33 +513,7 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
             PasskeyReply::Refused(refusal) => return Ok(Err(refusal.ceremony())),
             other => return Err(unexpected(other).into()),
         }
-        match ports.directory.account(user).await? {
-            Some(account) if !account.disabled => Ok(Ok((detail, account))),
-            Some(_) => {
-                self.end_all(user).await?;
-                Ok(Err(PasskeyRefusal::Account))
-            }
-            None => Ok(Err(PasskeyRefusal::Account)),
-        }
-    }
-
-    /// Whether `counters` hold the attempt back: the refusal, logged.
-    async fn limited(
-        &self,
-        throttle: &impl Throttle,
-        counters: &[Counter<'_>],
-        client: &str,
-        user: Option<&Username>,
-    ) -> Result<Option<SignInRefusal>, SignInError> {
-        let Some(retry_after) = throttle.admit(counters).await? else {
-            return Ok(None);
-        };
-        let event = AuditEvent::new(EventKind::RateLimited, self.now).client(client);
-        self.audit.record(match user {
-            Some(user) => event.user(user),
-            None => event,
-        });
-        Ok(Some(SignInRefusal::RateLimited { retry_after }))
+        Ok(Ok((detail, account)))
     }
 
     /// A refused passkey sign-in: counted on every counter, logged with its reason, and

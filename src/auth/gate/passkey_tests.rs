@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use super::*;
-use crate::auth::accounts::passkey::registry::{apply, claim_handle, UserPasskeys};
+use crate::auth::accounts::passkey::registry::{apply, claim_owner, UserPasskeys};
 use crate::auth::accounts::throttle::Scope;
 use crate::auth::audit::EventKind;
 use crate::auth::gate::tests::{config_with, World};
@@ -31,7 +31,7 @@ struct Vault {
 fn claim_in(index: &RefCell<HashMap<String, String>>, name: String, user: &Username) -> bool {
     let mut index = index.borrow_mut();
     let current = index.get(&name).cloned();
-    let owner = claim_handle(current.as_deref(), user.as_str());
+    let owner = claim_owner(current.as_deref(), user.as_str());
     if let Some(owner) = &owner {
         index.insert(name, owner.clone());
     }
@@ -69,16 +69,23 @@ impl PasskeyVault for Vault {
     }
 }
 
-/// alice, with or without a password, enabled or not.
+/// alice, with or without a password, enabled or not, or gone; everyone else an enabled
+/// account with a password.
 struct Users {
     alice: Option<Account>,
 }
 
 impl Directory for Users {
     async fn account(&self, user: &Username) -> Result<Option<Account>, StoreError> {
-        Ok((*user == named("alice"))
-            .then(|| self.alice.clone())
-            .flatten())
+        if *user == named("alice") {
+            return Ok(self.alice.clone());
+        }
+        Ok(Some(Account {
+            roles: vec![],
+            disabled: false,
+            has_password: true,
+            id: None,
+        }))
     }
 }
 
@@ -88,6 +95,7 @@ fn alice(has_password: bool, disabled: bool) -> Users {
             roles: vec![role("staff")],
             disabled,
             has_password,
+            id: None,
         }),
     }
 }
@@ -143,7 +151,11 @@ fn register(
 ) -> Result<StoredPasskey, PasskeyFailure> {
     let gate = world.gate(now);
     let req = facts("POST", "/auth/passkeys/register/options", &[]);
-    let options = pollster::block_on(gate.begin_passkey_registration(&req, principal, vault))?;
+    let options = pollster::block_on(gate.begin_passkey_registration(
+        &req,
+        principal,
+        (vault, &alice(true, false)),
+    ))?;
     let challenge = b64url_decode(options["challenge"].as_str().unwrap()).unwrap();
     let ceremony = Ceremony::new(
         "webauthn.create",
@@ -155,7 +167,13 @@ fn register(
     );
     let body = ceremony.registration(key, no_statement());
     let req = facts("POST", "/auth/passkeys/register", &[]);
-    pollster::block_on(gate.finish_passkey_registration(&req, principal, vault, " Laptop ", &body))
+    pollster::block_on(gate.finish_passkey_registration(
+        &req,
+        principal,
+        (vault, &alice(true, false)),
+        " Laptop ",
+        &body,
+    ))
 }
 
 /// An assertion of `key` (credential `id`) for the handle `vault` gave alice.
@@ -213,7 +231,12 @@ fn a_recent_session_registers_a_passkey_that_then_signs_in() {
     let passkey = register(&world, &vault, &me, &key, 1, NOW + 10).unwrap();
     assert_eq!(passkey.name, "Laptop", "the name is trimmed");
     assert!(world.audit.kinds().contains(&EventKind::PasskeyAdded));
-    let listed = pollster::block_on(world.gate(NOW).passkeys_of(&named("alice"), &vault)).unwrap();
+    let listed = pollster::block_on(
+        world
+            .gate(NOW)
+            .passkeys_of(&named("alice"), (&vault, &alice(true, false))),
+    )
+    .unwrap();
     assert_eq!(listed, [passkey]);
 
     world.audit.clear();
@@ -245,10 +268,7 @@ fn a_recent_session_registers_a_passkey_that_then_signs_in() {
         NOW + 21,
     );
     assert_eq!(replay.unwrap_err(), SignInRefusal::InvalidCredentials);
-    assert_eq!(
-        *throttle.failed.borrow(),
-        [vec![Scope::ClientIp, Scope::Account]]
-    );
+    assert_eq!(*throttle.failed.borrow(), [vec![Scope::ClientIp]]);
     assert_eq!(world.audit.kinds().last(), Some(&EventKind::PasskeyRefused));
 }
 
@@ -277,11 +297,11 @@ fn adding_and_removing_need_a_recent_sign_in() {
     );
     let removed = pollster::block_on(world.gate(NOW).remove_own_passkey(&api, &me, &id, ports));
     assert!(matches!(removed, Err(PasskeyFailure::BrowserOnly)));
-    let begun = pollster::block_on(
-        world
-            .gate(NOW)
-            .begin_passkey_registration(&api, &me, &vault),
-    );
+    let begun = pollster::block_on(world.gate(NOW).begin_passkey_registration(
+        &api,
+        &me,
+        (&vault, &alice(true, false)),
+    ));
     assert!(matches!(begun, Err(PasskeyFailure::BrowserOnly)));
     let until = pollster::block_on(world.gate(NOW).passkey_manage_until(&me)).unwrap();
     assert_eq!(until, Some(NOW + 600));
@@ -294,7 +314,12 @@ fn a_refused_registration_says_why_and_keeps_nothing() {
     let me = principal(&world, NOW);
     let gate = world.gate(NOW);
     let begin = facts("POST", "/auth/passkeys/register/options", &[]);
-    let options = pollster::block_on(gate.begin_passkey_registration(&begin, &me, &vault)).unwrap();
+    let options = pollster::block_on(gate.begin_passkey_registration(
+        &begin,
+        &me,
+        (&vault, &alice(true, false)),
+    ))
+    .unwrap();
     let challenge = b64url_decode(options["challenge"].as_str().unwrap()).unwrap();
     let key = SoftKey::es256(1);
     let mut ceremony = Ceremony::new(
@@ -307,8 +332,13 @@ fn a_refused_registration_says_why_and_keeps_nothing() {
     );
     let req = facts("POST", "/auth/passkeys/register", &[]);
     let wrong_origin = ceremony.registration(&key, no_statement());
-    let outcome =
-        pollster::block_on(gate.finish_passkey_registration(&req, &me, &vault, "x", &wrong_origin));
+    let outcome = pollster::block_on(gate.finish_passkey_registration(
+        &req,
+        &me,
+        (&vault, &alice(true, false)),
+        "x",
+        &wrong_origin,
+    ));
     assert!(matches!(
         outcome,
         Err(PasskeyFailure::Refused(PasskeyRefusal::WrongOrigin))
@@ -316,21 +346,42 @@ fn a_refused_registration_says_why_and_keeps_nothing() {
     ceremony.origin = ORIGIN.into();
     ceremony.challenge = vec![3; 32];
     let made_up = ceremony.registration(&key, no_statement());
-    let outcome =
-        pollster::block_on(gate.finish_passkey_registration(&req, &me, &vault, "x", &made_up));
+    let outcome = pollster::block_on(gate.finish_passkey_registration(
+        &req,
+        &me,
+        (&vault, &alice(true, false)),
+        "x",
+        &made_up,
+    ));
     assert!(matches!(
         outcome,
         Err(PasskeyFailure::Refused(PasskeyRefusal::Challenge))
     ));
-    for name in ["", "   ", "tab\there", &"n".repeat(65)] {
-        let outcome =
-            pollster::block_on(gate.finish_passkey_registration(&req, &me, &vault, name, &made_up));
+    for name in [
+        "",
+        "   ",
+        "tab\there",
+        "Laptop\u{202E}potpaL",
+        "zero\u{200B}width",
+        &"n".repeat(65),
+    ] {
+        let outcome = pollster::block_on(gate.finish_passkey_registration(
+            &req,
+            &me,
+            (&vault, &alice(true, false)),
+            name,
+            &made_up,
+        ));
         assert!(matches!(outcome, Err(PasskeyFailure::Name)), "{name:?}");
     }
     assert!(
-        pollster::block_on(gate.passkeys_of(&named("alice"), &vault))
+        pollster::block_on(gate.passkeys_of(&named("alice"), (&vault, &alice(true, false))))
             .unwrap()
             .is_empty()
+    );
+    assert!(
+        vault.credentials.borrow().is_empty() && vault.owners.borrow().is_empty(),
+        "a refused registration claims no index"
     );
     let refused: Vec<_> = world
         .audit
@@ -396,6 +447,15 @@ fn a_disabled_or_deleted_account_signs_in_by_no_passkey() {
     assert_eq!(disabled.unwrap_err(), SignInRefusal::InvalidCredentials);
     let live = pollster::block_on(world.store.sessions_of(&named("alice"), NOW + 5)).unwrap();
     assert!(live.is_empty(), "a disabled account's sessions end");
+    let PasskeyReply::Listed { passkeys, .. } =
+        pollster::block_on(vault.apply(&named("alice"), PasskeyCommand::List)).unwrap()
+    else {
+        panic!("a listing")
+    };
+    assert_eq!(
+        passkeys[0].last_used_at, None,
+        "a refused sign-in records nothing"
+    );
     let body = assertion(&world, &vault, &key, 1, NOW + 6);
     let deleted = sign_in(
         &world,
@@ -459,7 +519,7 @@ fn an_unknown_handle_counts_on_the_address_and_the_throttle_holds_back() {
 }
 
 #[test]
-fn a_credential_id_belongs_to_one_user_and_a_key_must_import() {
+fn a_credential_id_belongs_to_one_user() {
     let world = world();
     let vault = Vault::default();
     let alice_session = principal(&world, NOW);
@@ -473,11 +533,55 @@ fn a_credential_id_belongs_to_one_user_and_a_key_must_import() {
         key: None,
     };
     let taken = register(&world, &vault, &bob, &SoftKey::es256(2), 1, NOW);
-    assert!(matches!(
-        taken,
-        Err(PasskeyFailure::Refused(PasskeyRefusal::DuplicateCredential))
-    ));
+    assert!(
+        matches!(
+            taken,
+            Err(PasskeyFailure::Refused(PasskeyRefusal::DuplicateCredential))
+        ),
+        "{taken:?}"
+    );
     assert!(register(&world, &vault, &bob, &SoftKey::es256(2), 2, NOW).is_ok());
+}
+
+#[test]
+fn a_passkey_signs_in_only_the_account_it_was_registered_for() {
+    let world = world();
+    let vault = Vault::default();
+    let me = principal(&world, NOW);
+    let key = SoftKey::es256(1);
+    register(&world, &vault, &me, &key, 1, NOW).unwrap();
+    // The record is written anew (a reset, or the name given to someone new): a new account id.
+    let renewed = Users {
+        alice: Some(Account {
+            id: Some("renewed".into()),
+            ..alice(true, false).alice.unwrap()
+        }),
+    };
+    let body = assertion(&world, &vault, &key, 1, NOW + 5);
+    let outcome = sign_in(
+        &world,
+        &vault,
+        &renewed,
+        &Counted::default(),
+        &body,
+        NOW + 5,
+    );
+    assert_eq!(outcome.unwrap_err(), SignInRefusal::InvalidCredentials);
+    let gate = world.gate(NOW + 5);
+    let listed = pollster::block_on(gate.passkeys_of(&named("alice"), (&vault, &renewed)));
+    assert!(
+        listed.unwrap().is_empty(),
+        "the old account's passkeys are not this one's"
+    );
+    // The next registration forgets them for good.
+    let req = facts("POST", "/auth/passkeys/register/options", &[]);
+    pollster::block_on(gate.begin_passkey_registration(&req, &me, (&vault, &renewed))).unwrap();
+    let PasskeyReply::Listed { passkeys, .. } =
+        pollster::block_on(vault.apply(&named("alice"), PasskeyCommand::List)).unwrap()
+    else {
+        panic!("a listing")
+    };
+    assert!(passkeys.is_empty());
 }
 
 #[test]
@@ -485,7 +589,11 @@ fn a_user_of_a_provider_has_no_passkeys_here() {
     let world = world();
     let vault = Vault::default();
     let federated = Username::try_from("corp:123".to_owned()).unwrap();
-    let listed = pollster::block_on(world.gate(NOW).passkeys_of(&federated, &vault));
+    let listed = pollster::block_on(
+        world
+            .gate(NOW)
+            .passkeys_of(&federated, (&vault, &alice(true, false))),
+    );
     assert!(matches!(listed, Err(PasskeyFailure::Unavailable)));
     assert!(vault.users.borrow().is_empty(), "no authority was asked");
 }

@@ -12,8 +12,8 @@
 //! release worker's ES256 check (its error logged), the gzipped wasm module grew from 384,361
 //! bytes to 385,201 with this parser (+840), to 387,981 with RustCrypto's `der` 0.7 reading two
 //! `UintRef`s in a `SEQUENCE` (+3,620), and to 389,075 with `ecdsa` 0.16's `Signature::from_der`
-//! over `p256` without arithmetic (+4,714); the call and its log alone cost 432 of each. Until
-//! a release path calls it, the function is stripped from the module.
+//! over `p256` without arithmetic (+4,714); the call and its log alone cost 432 of each. The
+//! passkey sign-in (`accounts::passkey::ceremony`) is its caller in the worker.
 //!
 //! tests/wycheproof.rs runs Wycheproof's DER file through it and the native check, and
 //! tests/e2e/wycheproof-webcrypto.test.mjs runs the same cases through it and WebCrypto inside

@@ -45,6 +45,19 @@ impl WindowedMac {
         }
     }
 
+    /// One key for `purpose` per key of `ring`, the signing key's first: values are issued under
+    /// the first and accepted under any, so that those issued just before a rotation of
+    /// `SESSION_KEYS` still pass while the old key stays in the ring.
+    pub fn derive_each(ring: &SessionKeyRing, purpose: &str, period: i64) -> Vec<Self> {
+        ring.kids()
+            .filter_map(|kid| ring.find(kid))
+            .map(|key| Self {
+                key: hmac(key.key().as_ref(), purpose.as_bytes()),
+                period: period.max(1),
+            })
+            .collect()
+    }
+
     /// The MAC of `message` under the derived key, for a value with an expiry of its own.
     pub fn mac(&self, message: &[u8]) -> [u8; 32] {
         hmac(&self.key, message)

@@ -10,6 +10,7 @@ use edgegate::OsEntropy;
 use edgegate::Password;
 use edgegate::Role;
 use edgegate::Username;
+use edgegate::{b64url, random_bytes};
 use edgegate::{derive_native, new_salt, user_key, PasswordHash, UserRecord, PBKDF2_ITERATIONS};
 
 use crate::kv::Kv;
@@ -99,6 +100,8 @@ pub fn add_user(
         password: Some(PasswordHash::new(PBKDF2_ITERATIONS, &salt, &hash)?.encode()),
         roles,
         disabled: false,
+        // A new account id: a reset retires the passkeys registered before it.
+        account: Some(b64url(&random_bytes::<16>(&OsEntropy)?)),
     };
     kv.put(&key, &serde_json::to_string(&record)?)?;
     let roles = match record.roles.join(",") {

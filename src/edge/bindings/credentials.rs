@@ -195,7 +195,7 @@ pub(super) async fn still_enabled(env: &Env, username: &Username) -> Result<bool
 }
 
 /// A `kv` user's account as a passkey ceremony needs it: roles, disabled, whether a password
-/// is set; `None` without a record.
+/// is set, its id; `None` without a record.
 pub(super) async fn account(
     env: &Env,
     username: &Username,
@@ -204,5 +204,6 @@ pub(super) async fn account(
         has_password: record.password.is_some(),
         roles: record.roles,
         disabled: record.disabled,
+        id: record.account,
     }))
 }

@@ -1,17 +1,18 @@
 //! Passkeys in the `SessionAuthority` Durable Objects: each user's passkeys in the user's own
-//! object (path `/passkeys`, state key `passkeys`), and the index from a user handle to its
-//! user in an object of its own, named `passkey-owner:<handle>` (no username holds `:`), so
-//! that a sign-in that knows only the handle finds its user with one strongly consistent read,
-//! wherever the passkey was registered a moment before; and which user registered each
-//! credential id, in an object named `passkey-credential:<SHA-256 of the id>`, so that an id is
-//! registered for one user only.
+//! object (path `/passkeys`, state key `passkeys`), and two indexes in objects of their own: the
+//! user a handle names, in `passkey_owner:<handle>`, so that a sign-in that knows only the
+//! handle finds its user with one strongly consistent read, wherever the passkey was registered
+//! a moment before; and the user who registered each credential id, in
+//! `passkey_credential:<SHA-256 of the id>`, so that an id is registered for one user only. No
+//! username can take these names: a built-in one holds no `:`, and a provider's (`<id>:<sub>`)
+//! starts with a provider id, which holds no `_`.
 
 use worker::{Env, Response, State, Storage};
 
 use super::authority::call;
 use super::credentials;
 use crate::auth::accounts::passkey::registry::{
-    apply, claim_handle, PasskeyCommand, PasskeyReply, UserPasskeys,
+    apply, claim_owner, PasskeyCommand, PasskeyReply, UserPasskeys,
 };
 use crate::auth::accounts::passkey::{CredentialId, UserHandle};
 use crate::auth::gate::passkey::{Account, Directory, PasskeyVault};
@@ -50,7 +51,7 @@ async fn run_owner(storage: Storage, command: OwnerCommand) -> worker::Result<Op
     let Some(user) = command.claim else {
         return Ok(current);
     };
-    let owner = claim_handle(current.as_deref(), &user);
+    let owner = claim_owner(current.as_deref(), &user);
     if current.is_none() {
         if let Some(owner) = &owner {
             storage.put(OWNER_KEY, owner).await?;
@@ -108,14 +109,14 @@ pub(super) async fn serve(state: &State, path: &str, body: &[u8]) -> worker::Res
 pub(in crate::edge) struct AuthorityPasskeys<'a>(pub(in crate::edge) &'a Env);
 
 fn owner_object(handle: &UserHandle) -> String {
-    format!("passkey-owner:{}", handle.encoded())
+    format!("passkey_owner:{}", handle.encoded())
 }
 
 /// The object that records which user registered credential `id`: named by the id's SHA-256,
 /// as ids run to 1,023 bytes.
 fn credential_object(id: &CredentialId) -> String {
     format!(
-        "passkey-credential:{}",
+        "passkey_credential:{}",
         b64url(&Sha256::digest(id.as_bytes()))
     )
 }

@@ -64,7 +64,7 @@ pub(super) async fn admin(
         AdminCommand::ListPasskeys { .. } => {
             let vault = AuthorityPasskeys(ctx.env);
             let passkeys = gate
-                .passkeys_of(&user, &vault)
+                .passkeys_of(&user, (&vault, &vault))
                 .await
                 .map_err(passkey_error)?;
             let reply = serde_json::to_value(PasskeyList {

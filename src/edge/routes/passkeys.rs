@@ -11,6 +11,7 @@ use worker::Request;
 use super::login::{signed_in, FailureFloor};
 use super::pages::login_origin;
 use super::sessions::with_session;
+use crate::auth::accounts::passkey::authenticator_data::public_alg;
 use crate::auth::accounts::passkey::registry::StoredPasskey;
 use crate::auth::accounts::passkey::CredentialId;
 use crate::auth::gate::passkey::{PasskeyFailure, PasskeyPorts};
@@ -21,6 +22,7 @@ use crate::auth::http::redirect::safe_next;
 use crate::auth::http::request::RequestFacts;
 use crate::auth::http::signin::LoginFormat;
 use crate::auth::session::store::StoreError;
+use crate::auth::token::public_keys::PublicAlg;
 use crate::edge::bindings::{AuthorityPasskeys, Counters};
 use crate::edge::error::{EdgeError, EdgeResult};
 use crate::edge::{answer, http, Ctx};
@@ -50,12 +52,7 @@ impl<'a> From<&'a StoredPasskey> for PasskeyView<'a> {
         Self {
             id: passkey.id.encoded(),
             name: &passkey.name,
-            algorithm: match passkey.cose_alg {
-                -7 => "ES256",
-                -8 => "EdDSA",
-                -257 => "RS256",
-                _ => "unknown",
-            },
+            algorithm: public_alg(passkey.cose_alg).map_or("unknown", PublicAlg::name),
             created_at: passkey.created_at,
             last_used_at: passkey.last_used_at,
             synced: passkey.backed_up,
@@ -128,7 +125,7 @@ pub(super) async fn list(facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
     with_session(facts, ctx, |_, ctx, principal| async move {
         let gate = ctx.gate();
         let vault = AuthorityPasskeys(ctx.env);
-        let passkeys = match gate.passkeys_of(&principal.user, &vault).await {
+        let passkeys = match gate.passkeys_of(&principal.user, (&vault, &vault)).await {
             Ok(passkeys) => passkeys,
             // A provider's user has none here: the account page then shows no passkey section.
             Err(PasskeyFailure::Unavailable) if principal.user.is_federated() => {
@@ -159,7 +156,7 @@ pub(super) async fn register_options(facts: &RequestFacts, ctx: &Ctx<'_>) -> Edg
         let vault = AuthorityPasskeys(ctx.env);
         match ctx
             .gate()
-            .begin_passkey_registration(facts, &principal, &vault)
+            .begin_passkey_registration(facts, &principal, (&vault, &vault))
             .await
         {
             Ok(options) => Ok(http::json(&json!({ "publicKey": options }), 200)?),
@@ -178,7 +175,13 @@ pub(super) async fn register(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'
             .map_err(|err| EdgeError::Internal(err.to_string()))?;
         match ctx
             .gate()
-            .finish_passkey_registration(facts, &principal, &vault, &body.name, &credential)
+            .finish_passkey_registration(
+                facts,
+                &principal,
+                (&vault, &vault),
+                &body.name,
+                &credential,
+            )
             .await
         {
             Ok(passkey) => Ok(http::json(

@@ -8,7 +8,7 @@ use coset::iana::{self, EnumI64};
 use coset::{AsCborValue, CoseKey, KeyType, Label};
 use serde_json::json;
 
-use super::ids::{CredentialId, MAX_CREDENTIAL_ID, MIN_CREDENTIAL_ID};
+use super::ids::CredentialId;
 use super::refusal::PasskeyRefusal;
 use crate::auth::names::encoding::b64url;
 use crate::auth::token::public_keys::{PublicAlg, PublicKey};
@@ -23,6 +23,16 @@ pub const OFFERED_ALGORITHMS: [i64; 3] = [
     iana::Algorithm::ES256 as i64,
     iana::Algorithm::RS256 as i64,
 ];
+
+/// The JOSE algorithm of a COSE one, for the algorithms offered.
+pub fn public_alg(cose_alg: i64) -> Option<PublicAlg> {
+    match cose_alg {
+        -7 => Some(PublicAlg::Es256),
+        -8 => Some(PublicAlg::Ed25519),
+        -257 => Some(PublicAlg::Rs256),
+        _ => None,
+    }
+}
 
 /// The flags byte (WebAuthn §6.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,8 +87,6 @@ pub struct CredentialKey {
 /// The credential made at a registration (attested credential data, §6.5.2).
 #[derive(Debug)]
 pub struct AttestedCredential {
-    /// The authenticator's model (AAGUID); all zeros under `none` attestation.
-    pub aaguid: [u8; 16],
     /// The new credential's id.
     pub id: CredentialId,
     /// Its public key.
@@ -125,17 +133,13 @@ pub fn parse(bytes: &[u8]) -> Result<AuthenticatorData, PasskeyRefusal> {
     let mut count = [0u8; 4];
     count.copy_from_slice(take(&mut rest, 4)?);
     let attested = if flags.has(Flags::AT) {
-        let mut aaguid = [0u8; 16];
-        aaguid.copy_from_slice(take(&mut rest, 16)?);
+        take(&mut rest, 16)?;
         let length = take(&mut rest, 2)?;
         let length = usize::from(u16::from_be_bytes([length[0], length[1]]));
-        if !(MIN_CREDENTIAL_ID..=MAX_CREDENTIAL_ID).contains(&length) {
-            return Err(PasskeyRefusal::CredentialIdLength);
-        }
         let id = CredentialId::from_bytes(take(&mut rest, length)?)
             .ok_or(PasskeyRefusal::CredentialIdLength)?;
         let key = credential_key(cbor_item(&mut rest, "credential public key")?)?;
-        Some(AttestedCredential { aaguid, id, key })
+        Some(AttestedCredential { id, key })
     } else {
         None
     };
@@ -180,40 +184,33 @@ pub fn credential_key(value: Value) -> Result<CredentialKey, PasskeyRefusal> {
         Some(coset::Algorithm::Assigned(alg)) => alg.to_i64(),
         Some(_) | None => return Err(PasskeyRefusal::AlgorithmNotOffered),
     };
-    if !OFFERED_ALGORITHMS.contains(&cose_alg) {
-        return Err(PasskeyRefusal::AlgorithmNotOffered);
-    }
+    let alg = public_alg(cose_alg).ok_or(PasskeyRefusal::AlgorithmNotOffered)?;
     let bytes = |label: i64| {
         param(&key, label)
             .map(b64url)
             .ok_or(PasskeyRefusal::PublicKey)
     };
-    let (alg, jwk) = match (&key.kty, cose_alg) {
-        (KeyType::Assigned(iana::KeyType::EC2), -7)
-            if int_param(&key, iana::Ec2KeyParameter::Crv as i64)
+    let curve = |label: i64| int_param(&key, label);
+    let jwk = match (&key.kty, alg) {
+        (KeyType::Assigned(iana::KeyType::EC2), PublicAlg::Es256)
+            if curve(iana::Ec2KeyParameter::Crv as i64)
                 == Some(iana::EllipticCurve::P_256 as i128) =>
         {
             let x = bytes(iana::Ec2KeyParameter::X as i64)?;
             let y = bytes(iana::Ec2KeyParameter::Y as i64)?;
-            (
-                PublicAlg::Es256,
-                json!({"kty": "EC", "crv": "P-256", "x": x, "y": y}),
-            )
+            json!({"kty": "EC", "crv": "P-256", "x": x, "y": y})
         }
-        (KeyType::Assigned(iana::KeyType::OKP), -8)
-            if int_param(&key, iana::OkpKeyParameter::Crv as i64)
+        (KeyType::Assigned(iana::KeyType::OKP), PublicAlg::Ed25519)
+            if curve(iana::OkpKeyParameter::Crv as i64)
                 == Some(iana::EllipticCurve::Ed25519 as i128) =>
         {
             let x = bytes(iana::OkpKeyParameter::X as i64)?;
-            (
-                PublicAlg::Ed25519,
-                json!({"kty": "OKP", "crv": "Ed25519", "x": x}),
-            )
+            json!({"kty": "OKP", "crv": "Ed25519", "x": x})
         }
-        (KeyType::Assigned(iana::KeyType::RSA), -257) => {
+        (KeyType::Assigned(iana::KeyType::RSA), PublicAlg::Rs256) => {
             let n = bytes(iana::RsaKeyParameter::N as i64)?;
             let e = bytes(iana::RsaKeyParameter::E as i64)?;
-            (PublicAlg::Rs256, json!({"kty": "RSA", "n": n, "e": e}))
+            json!({"kty": "RSA", "n": n, "e": e})
         }
         _ => return Err(PasskeyRefusal::PublicKey),
     };

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::authenticator_data::{self, AuthenticatorData, OFFERED_ALGORITHMS};
+use super::authenticator_data::{self, public_alg, AuthenticatorData, OFFERED_ALGORITHMS};
 use super::challenge::{SignInChallenges, REGISTRATION_TTL, SIGN_IN_WINDOW};
 use super::client_data::{self, Ceremony};
 use super::ids::{CredentialId, UserHandle};
@@ -217,8 +217,8 @@ pub struct Registration {
 }
 
 impl Registration {
-    /// The passkey to keep, named `name`, registered at `now`.
-    pub fn passkey(self, name: String, now: UnixTime) -> StoredPasskey {
+    /// The passkey to keep, named `name`, registered at `now` for the account of id `account`.
+    pub fn passkey(self, name: String, now: UnixTime, account: Option<String>) -> StoredPasskey {
         StoredPasskey {
             id: self.id,
             name,
@@ -229,6 +229,7 @@ impl Registration {
             backed_up: self.backed_up,
             created_at: now,
             last_used_at: None,
+            account,
         }
     }
 }
@@ -373,16 +374,6 @@ pub fn read_assertion(
         signed,
         signature,
     })
-}
-
-/// The JOSE algorithm of a stored passkey's COSE one.
-fn public_alg(cose_alg: i64) -> Option<PublicAlg> {
-    match cose_alg {
-        -7 => Some(PublicAlg::Es256),
-        -8 => Some(PublicAlg::Ed25519),
-        -257 => Some(PublicAlg::Rs256),
-        _ => None,
-    }
 }
 
 /// Whether `signature` signs `message` under the passkey's key: WebAuthn's ES256 signatures are

@@ -31,8 +31,9 @@ pub fn registration_challenge(entropy: &dyn Entropy) -> Result<[u8; 32], Entropy
     random_bytes(entropy)
 }
 
-/// Issues and recognises the sign-in challenges of one deployment.
-pub struct SignInChallenges(WindowedMac);
+/// Issues and recognises the sign-in challenges of one deployment: under a key derived from the
+/// signing key of `SESSION_KEYS`, accepted under one derived from any key of the ring.
+pub struct SignInChallenges(Vec<WindowedMac>);
 
 impl core::fmt::Debug for SignInChallenges {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -43,7 +44,7 @@ impl core::fmt::Debug for SignInChallenges {
 impl SignInChallenges {
     /// The challenges of the deployment whose session keys are `ring`.
     pub fn new(ring: &SessionKeyRing) -> Self {
-        Self(WindowedMac::derive(
+        Self(WindowedMac::derive_each(
             ring,
             "edgegate passkey sign-in challenge",
             SIGN_IN_WINDOW,
@@ -54,8 +55,11 @@ impl SignInChallenges {
     pub fn issue(&self, entropy: &dyn Entropy, now: UnixTime) -> Result<Vec<u8>, EntropyError> {
         let unique: [u8; UNIQUE_BYTES] = random_bytes(entropy)?;
         let mut challenge = unique.to_vec();
-        // The windowed value is base64url of bytes made here, so it always decodes.
-        challenge.extend(b64url_decode(&self.0.issue(&unique, now)).unwrap_or_default());
+        // A ring is never empty; the windowed value is base64url of bytes made here, so it
+        // always decodes.
+        if let Some(signing) = self.0.first() {
+            challenge.extend(b64url_decode(&signing.issue(&unique, now)).unwrap_or_default());
+        }
         Ok(challenge)
     }
 
@@ -65,7 +69,8 @@ impl SignInChallenges {
             return false;
         }
         let (unique, windowed) = challenge.split_at(UNIQUE_BYTES);
-        self.0.accepts(&b64url(windowed), unique, now)
+        let windowed = b64url(windowed);
+        self.0.iter().any(|key| key.accepts(&windowed, unique, now))
     }
 
     /// The last second at which `challenge`, accepted at `now`, can still be accepted: how

@@ -41,13 +41,12 @@ struct Collected {
     top_origin: Option<String>,
 }
 
-/// A checked `clientDataJSON`: of the expected ceremony, from an allowed origin, top-level.
+/// A checked `clientDataJSON` (of the expected ceremony, from an allowed origin, top-level):
+/// the challenge it answers, decoded; the caller checks it was issued and takes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientData {
-    /// The challenge it answers, decoded; the caller checks it was issued and takes it.
+    /// The challenge.
     pub challenge: Vec<u8>,
-    /// The page's origin, one of the allowed ones.
-    pub origin: String,
 }
 
 /// Reads `bytes` as the `clientDataJSON` of `ceremony` and checks its type, its origin against
@@ -72,8 +71,5 @@ pub fn check(
         return Err(PasskeyRefusal::CrossOrigin);
     }
     let challenge = b64url_decode(&collected.challenge).ok_or(PasskeyRefusal::Challenge)?;
-    Ok(ClientData {
-        challenge,
-        origin: collected.origin,
-    })
+    Ok(ClientData { challenge })
 }

@@ -48,6 +48,10 @@ pub struct StoredPasskey {
     pub created_at: UnixTime,
     /// When it last signed someone in.
     pub last_used_at: Option<UnixTime>,
+    /// The id of the account it was registered for (the user record's `account`): it signs in
+    /// no account of another id.
+    #[serde(default)]
+    pub account: Option<String>,
 }
 
 /// A registration begun: its challenge, the session that asked, and until when it counts.
@@ -78,11 +82,6 @@ pub struct UserPasskeys {
 }
 
 impl UserPasskeys {
-    /// Whether there is nothing to keep.
-    pub fn is_empty(&self) -> bool {
-        *self == Self::default()
-    }
-
     fn find(&self, id: &CredentialId) -> Option<&StoredPasskey> {
         self.passkeys.iter().find(|passkey| passkey.id == *id)
     }
@@ -98,8 +97,11 @@ impl UserPasskeys {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum PasskeyCommand {
     /// Begins a registration for `session`: keeps `challenge` until `expires_at`, makes the
-    /// user's handle from `handle` if they have none.
+    /// user's handle from `handle` if they have none, and forgets the passkeys of another
+    /// account than `account` (one of the same name before a reset or a re-creation).
     Begin {
+        /// The id of the account now.
+        account: Option<String>,
         /// The session that asked.
         session: SessionId,
         /// The challenge, base64url.
@@ -111,16 +113,20 @@ pub enum PasskeyCommand {
         /// The time of the request.
         now: UnixTime,
     },
-    /// Finishes a registration: takes the challenge `session` began with and keeps `passkey`.
-    Finish {
+    /// Takes the challenge `session` began a registration with: the first step of finishing
+    /// it, before anything else is written for it.
+    Take {
         /// The session that finishes.
         session: SessionId,
         /// The challenge the browser's response answers, base64url.
         challenge: String,
-        /// The verified credential.
-        passkey: StoredPasskey,
         /// The time of the request.
         now: UnixTime,
+    },
+    /// Keeps a verified credential whose registration challenge was taken.
+    Add {
+        /// The verified credential.
+        passkey: StoredPasskey,
     },
     /// The user's passkey `id`, to check a sign-in against, with the user's handle.
     Find {
@@ -200,7 +206,9 @@ pub enum PasskeyReply {
         /// The user's credentials, which the browser must not register again.
         exclude: Vec<CredentialId>,
     },
-    /// To `Finish`: the passkey kept.
+    /// To `Take`: the user's handle, under which the passkey will be found.
+    Taken(UserHandle),
+    /// To `Add`: the passkey kept.
     Added(StoredPasskey),
     /// To `Find`: the passkey, if the user has it, and the user's handle.
     Found {
@@ -239,6 +247,7 @@ pub fn counter_regressed(stored: u32, reported: u32) -> bool {
 pub fn apply(state: &mut UserPasskeys, command: PasskeyCommand) -> PasskeyReply {
     match command {
         PasskeyCommand::Begin {
+            account,
             session,
             challenge,
             handle,
@@ -246,6 +255,7 @@ pub fn apply(state: &mut UserPasskeys, command: PasskeyCommand) -> PasskeyReply 
             now,
         } => {
             state.prune(now);
+            state.passkeys.retain(|passkey| passkey.account == account);
             if state.passkeys.len() >= MAX_PASSKEYS {
                 return PasskeyReply::Refused(RegistryRefusal::TooMany);
             }
@@ -263,21 +273,25 @@ pub fn apply(state: &mut UserPasskeys, command: PasskeyCommand) -> PasskeyReply 
                 exclude: state.passkeys.iter().map(|p| p.id.clone()).collect(),
             }
         }
-        PasskeyCommand::Finish {
+        PasskeyCommand::Take {
             session,
             challenge,
-            passkey,
             now,
         } => {
             state.prune(now);
-            let Some(at) = state
+            let at = state
                 .pending
                 .iter()
-                .position(|p| p.challenge == challenge && p.session == session)
-            else {
-                return PasskeyReply::Refused(RegistryRefusal::Challenge);
-            };
-            state.pending.remove(at);
+                .position(|p| p.challenge == challenge && p.session == session);
+            match (at, state.handle.clone()) {
+                (Some(at), Some(handle)) => {
+                    state.pending.remove(at);
+                    PasskeyReply::Taken(handle)
+                }
+                _ => PasskeyReply::Refused(RegistryRefusal::Challenge),
+            }
+        }
+        PasskeyCommand::Add { passkey } => {
             if state.find(&passkey.id).is_some() {
                 return PasskeyReply::Refused(RegistryRefusal::Duplicate);
             }
@@ -338,10 +352,9 @@ pub fn apply(state: &mut UserPasskeys, command: PasskeyCommand) -> PasskeyReply 
     }
 }
 
-/// The owner a user handle's index names after `user` claims it: the first claim stands.
-/// `None` when the handle is another user's (which random handles make impossible in practice,
-/// and which must then refuse the registration).
-pub fn claim_handle(current: Option<&str>, user: &str) -> Option<String> {
+/// The owner an index (a user handle's, a credential id's) names after `user` claims it: the
+/// first claim stands. `None` when it is another user's, which must refuse the registration.
+pub fn claim_owner(current: Option<&str>, user: &str) -> Option<String> {
     match current {
         None => Some(user.to_owned()),
         Some(owner) if owner == user => Some(user.to_owned()),
