@@ -4,7 +4,7 @@
 //! /auth/passkeys/sign-in/options` and `POST /auth/passkeys/sign-in`. Every decision is the
 //! core's ([`crate::auth::gate::passkey`]); this file reads bodies and writes answers.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 use worker::Request;
 
@@ -61,26 +61,24 @@ impl<'a> From<&'a StoredPasskey> for PasskeyView<'a> {
     }
 }
 
-#[derive(Deserialize)]
-struct RegisterBody {
-    name: String,
-    credential: Value,
-}
-
-#[derive(Deserialize)]
-struct SignInBody {
-    credential: Value,
-    #[serde(default)]
-    next: Option<String>,
-}
-
-/// The body as JSON of type `T`, within [`MAX_BODY`].
-async fn read_body<T: for<'de> Deserialize<'de>>(req: &mut Request) -> EdgeResult<T> {
+/// The body as a JSON object, within [`MAX_BODY`]. Its members are read from the value rather
+/// than into derived structs: the JSON value reader is in the module anyway.
+async fn read_body(req: &mut Request) -> EdgeResult<Value> {
     let body = req.bytes().await?;
     if body.len() > MAX_BODY {
         return Err(EdgeError::BadRequest("the body is too large".into()));
     }
-    serde_json::from_slice(&body).map_err(|err| EdgeError::BadRequest(format!("body: {err}")))
+    match serde_json::from_slice(&body) {
+        Ok(body @ Value::Object(_)) => Ok(body),
+        Ok(_) => Err(EdgeError::BadRequest("body: not a JSON object".into())),
+        Err(err) => Err(EdgeError::BadRequest(format!("body: {err}"))),
+    }
+}
+
+/// The body's member `key`, which it must have.
+fn member<'a>(body: &'a Value, key: &str) -> EdgeResult<&'a Value> {
+    body.get(key)
+        .ok_or_else(|| EdgeError::BadRequest(format!("body: missing field `{key}`")))
 }
 
 /// The answer to a failed passkey step.
@@ -168,20 +166,18 @@ pub(super) async fn register_options(facts: &RequestFacts, ctx: &Ctx<'_>) -> Edg
 
 /// `POST /auth/passkeys/register`: finishes one, `{"name": …, "credential": …}`.
 pub(super) async fn register(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
-    let body: RegisterBody = read_body(&mut req).await?;
+    let body = read_body(&mut req).await?;
+    let name = member(&body, "name")?
+        .as_str()
+        .ok_or_else(|| EdgeError::BadRequest("body: `name` is not a string".into()))?;
+    let credential = member(&body, "credential")?;
     with_session(facts, ctx, |facts, ctx, principal: Principal| async move {
         let vault = AuthorityPasskeys(ctx.env);
-        let credential = serde_json::to_vec(&body.credential)
-            .map_err(|err| EdgeError::Internal(err.to_string()))?;
+        let credential =
+            serde_json::to_vec(credential).map_err(|err| EdgeError::Internal(err.to_string()))?;
         match ctx
             .gate()
-            .finish_passkey_registration(
-                facts,
-                &principal,
-                (&vault, &vault),
-                &body.name,
-                &credential,
-            )
+            .finish_passkey_registration(facts, &principal, (&vault, &vault), name, &credential)
             .await
         {
             Ok(passkey) => Ok(http::json(
@@ -237,10 +233,15 @@ pub(super) fn sign_in_options(ctx: &Ctx<'_>) -> EdgeResult {
 /// where to go, or the one refusal every failed sign-in gets (after the failure floor).
 pub(super) async fn sign_in(mut req: Request, facts: &RequestFacts, ctx: &Ctx<'_>) -> EdgeResult {
     let floor = FailureFloor::start(ctx)?;
-    let body: SignInBody = read_body(&mut req).await?;
-    let next = safe_next(body.next.as_deref());
-    let credential =
-        serde_json::to_vec(&body.credential).map_err(|err| EdgeError::Internal(err.to_string()))?;
+    let body = read_body(&mut req).await?;
+    let next = match body.get("next") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(next)) => Some(next.as_str()),
+        Some(_) => return Err(EdgeError::BadRequest("body: `next` is not a string".into())),
+    };
+    let next = safe_next(next);
+    let credential = serde_json::to_vec(member(&body, "credential")?)
+        .map_err(|err| EdgeError::Internal(err.to_string()))?;
     let vault = AuthorityPasskeys(ctx.env);
     let ports = PasskeyPorts {
         vault: &vault,

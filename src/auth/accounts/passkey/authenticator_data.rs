@@ -1,13 +1,11 @@
 //! The authenticator's own bytes (WebAuthn §6.1): the SHA-256 of the RP id it signed for, its
 //! flags, its sign counter, and at registration the new credential (its id and its public key as
-//! a COSE_Key). Parsed strictly: every length is checked, CBOR is read with `coset`'s
-//! (ciborium's) reader, and nothing may follow the last part.
+//! a COSE_Key). Parsed strictly: every length is checked, CBOR is read with [`super::cbor`],
+//! and nothing may follow the last part.
 
-use coset::cbor::value::Value;
-use coset::iana::{self, EnumI64};
-use coset::{AsCborValue, CoseKey, KeyType, Label};
 use serde_json::json;
 
+use super::cbor::{head_of, Head, Invalid, Reader};
 use super::ids::CredentialId;
 use super::refusal::PasskeyRefusal;
 use crate::auth::names::encoding::b64url;
@@ -17,12 +15,9 @@ use crate::auth::token::public_keys::{PublicAlg, PublicKey};
 /// 4,096-bit RSA key fit with room to spare.
 pub const MAX_AUTHENTICATOR_DATA: usize = 2048;
 
-/// The COSE algorithms offered, in the order of preference the options give them.
-pub const OFFERED_ALGORITHMS: [i64; 3] = [
-    iana::Algorithm::EdDSA as i64,
-    iana::Algorithm::ES256 as i64,
-    iana::Algorithm::RS256 as i64,
-];
+/// The COSE algorithms offered, in the order of preference the options give them: EdDSA,
+/// ES256, RS256.
+pub const OFFERED_ALGORITHMS: [i64; 3] = [-8, -7, -257];
 
 /// The JOSE algorithm of a COSE one, for the algorithms offered.
 pub fn public_alg(cose_alg: i64) -> Option<PublicAlg> {
@@ -116,8 +111,11 @@ fn take<'a>(rest: &mut &'a [u8], n: usize) -> Result<&'a [u8], PasskeyRefusal> {
 }
 
 /// One CBOR item from the front of `rest`, which is left after it.
-fn cbor_item(rest: &mut &[u8], what: &'static str) -> Result<Value, PasskeyRefusal> {
-    coset::cbor::de::from_reader(&mut *rest).map_err(|_| PasskeyRefusal::Malformed(what))
+fn cbor_item<'a>(rest: &mut &'a [u8], what: &'static str) -> Result<&'a [u8], PasskeyRefusal> {
+    let mut reader = Reader::new(rest);
+    let item = reader.item().map_err(|_| PasskeyRefusal::Malformed(what))?;
+    *rest = reader.rest();
+    Ok(item)
 }
 
 /// Reads authenticator data. The fixed 37 bytes, then attested credential data when `AT` is
@@ -143,7 +141,12 @@ pub fn parse(bytes: &[u8]) -> Result<AuthenticatorData, PasskeyRefusal> {
     } else {
         None
     };
-    if flags.has(Flags::ED) && !matches!(cbor_item(&mut rest, "extensions")?, Value::Map(_)) {
+    if flags.has(Flags::ED)
+        && !matches!(
+            head_of(cbor_item(&mut rest, "extensions")?),
+            Ok(Head::Map(_))
+        )
+    {
         return Err(PasskeyRefusal::Malformed("extensions"));
     }
     if !rest.is_empty() {
@@ -159,57 +162,129 @@ pub fn parse(bytes: &[u8]) -> Result<AuthenticatorData, PasskeyRefusal> {
     })
 }
 
-/// A key parameter's bytes, by its COSE label.
-fn param(key: &CoseKey, label: i64) -> Option<&[u8]> {
-    key.params
-        .iter()
-        .find(|(l, _)| *l == Label::Int(label))
-        .and_then(|(_, value)| value.as_bytes().map(Vec::as_slice))
+/// A COSE label (RFC 9052 §1.4): an integer or a text string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Label<'a> {
+    Int(i64),
+    Text(&'a str),
 }
 
-/// A key parameter's integer, by its COSE label.
-fn int_param(key: &CoseKey, label: i64) -> Option<i128> {
-    key.params
-        .iter()
-        .find(|(l, _)| *l == Label::Int(label))
-        .and_then(|(_, value)| value.as_integer())
-        .map(i128::from)
+fn label(head: Head<'_>) -> Result<Label<'_>, Invalid> {
+    match head {
+        Head::Int(n) => i64::try_from(n).map(Label::Int).map_err(|_| Invalid),
+        Head::Text(text) => Ok(Label::Text(text)),
+        _ => Err(Invalid),
+    }
+}
+
+/// A label whose integers IANA registers within `registered` (or, for algorithms, reserves for
+/// private use); others make the key malformed, as they do for `coset`.
+fn registered<'a>(head: Head<'a>, registered: fn(i64) -> bool) -> Result<Label<'a>, Invalid> {
+    match label(head)? {
+        Label::Int(n) if !registered(n) => Err(Invalid),
+        label => Ok(label),
+    }
+}
+
+/// The COSE algorithms IANA registers, and the private-use range below -65536.
+fn algorithm_registered(n: i64) -> bool {
+    matches!(n, i64::MIN..=-65537 | -65535..=-65529 | -268..=-265 | -260..=-257 | -53..=-25
+        | -19..=-3 | 0..=7 | 10..=15 | 24..=26 | 30..=34)
+}
+
+fn non_empty_bytes(head: Head<'_>) -> Result<(), Invalid> {
+    match head {
+        Head::Bytes(bytes) if !bytes.is_empty() => Ok(()),
+        _ => Err(Invalid),
+    }
+}
+
+/// The common parameters of a COSE_Key (RFC 9052 §7), checked, and the others, by label.
+struct CoseKey<'a> {
+    kty: Label<'a>,
+    alg: Option<Label<'a>>,
+    params: Vec<(Label<'a>, &'a [u8])>,
+}
+
+impl<'a> CoseKey<'a> {
+    /// A COSE_Key: a map of unique labels, `kty` (1) present, `kid` (2) and `Base IV` (5)
+    /// non-empty byte strings, `alg` (3) a label, `key_ops` (4) a non-empty array of unique
+    /// ones.
+    fn parse(item: &'a [u8]) -> Result<Self, Invalid> {
+        let mut reader = Reader::new(item);
+        let Head::Map(entries) = reader.head()? else {
+            return Err(Invalid);
+        };
+        let mut seen = Vec::new();
+        let (mut kty, mut alg, mut params) = (None, None, Vec::new());
+        for _ in 0..entries {
+            let key = label(reader.head()?)?;
+            if seen.contains(&key) {
+                return Err(Invalid);
+            }
+            seen.push(key);
+            match key {
+                // kty: 0 is IANA's "reserved", which no key is.
+                Label::Int(1) => kty = Some(registered(reader.head()?, |n| (1..=7).contains(&n))?),
+                Label::Int(2 | 5) => non_empty_bytes(reader.head()?)?,
+                Label::Int(3) => alg = Some(registered(reader.head()?, algorithm_registered)?),
+                Label::Int(4) => {
+                    let Head::Array(n @ 1..) = reader.head()? else {
+                        return Err(Invalid);
+                    };
+                    let mut ops = Vec::new();
+                    for _ in 0..n {
+                        let op = registered(reader.head()?, |n| (1..=10).contains(&n))?;
+                        if ops.contains(&op) {
+                            return Err(Invalid);
+                        }
+                        ops.push(op);
+                    }
+                }
+                _ => params.push((key, reader.item()?)),
+            }
+        }
+        Ok(Self {
+            kty: kty.ok_or(Invalid)?,
+            alg,
+            params,
+        })
+    }
+
+    /// A parameter's value, by its label.
+    fn param(&self, label: i64) -> Option<Head<'a>> {
+        self.params
+            .iter()
+            .find(|(l, _)| *l == Label::Int(label))
+            .and_then(|(_, value)| head_of(value).ok())
+    }
 }
 
 /// A COSE_Key as a vetted public key: its algorithm one of those offered and its type that
 /// algorithm's (EC2 on P-256 for ES256, OKP on Ed25519 for EdDSA, RSA for RS256).
-pub fn credential_key(value: Value) -> Result<CredentialKey, PasskeyRefusal> {
-    let key = CoseKey::from_cbor_value(value).map_err(|_| PasskeyRefusal::PublicKey)?;
-    let cose_alg = match &key.alg {
-        Some(coset::Algorithm::Assigned(alg)) => alg.to_i64(),
-        Some(_) | None => return Err(PasskeyRefusal::AlgorithmNotOffered),
+pub fn credential_key(item: &[u8]) -> Result<CredentialKey, PasskeyRefusal> {
+    let key = CoseKey::parse(item).map_err(|_| PasskeyRefusal::PublicKey)?;
+    let Some(Label::Int(cose_alg)) = key.alg else {
+        return Err(PasskeyRefusal::AlgorithmNotOffered);
     };
     let alg = public_alg(cose_alg).ok_or(PasskeyRefusal::AlgorithmNotOffered)?;
-    let bytes = |label: i64| {
-        param(&key, label)
-            .map(b64url)
-            .ok_or(PasskeyRefusal::PublicKey)
+    let bytes = |label: i64| match key.param(label) {
+        Some(Head::Bytes(bytes)) => Ok(b64url(bytes)),
+        _ => Err(PasskeyRefusal::PublicKey),
     };
-    let curve = |label: i64| int_param(&key, label);
-    let jwk = match (&key.kty, alg) {
-        (KeyType::Assigned(iana::KeyType::EC2), PublicAlg::Es256)
-            if curve(iana::Ec2KeyParameter::Crv as i64)
-                == Some(iana::EllipticCurve::P_256 as i128) =>
-        {
-            let x = bytes(iana::Ec2KeyParameter::X as i64)?;
-            let y = bytes(iana::Ec2KeyParameter::Y as i64)?;
+    // Key types EC2 (2), OKP (1), RSA (3); the curve (label -1) P-256 (1) or Ed25519 (6); the
+    // coordinates x (-2) and y (-3), or RSA's n (-1) and e (-2).
+    let jwk = match (key.kty, alg, key.param(-1)) {
+        (Label::Int(2), PublicAlg::Es256, Some(Head::Int(1))) => {
+            let (x, y) = (bytes(-2)?, bytes(-3)?);
             json!({"kty": "EC", "crv": "P-256", "x": x, "y": y})
         }
-        (KeyType::Assigned(iana::KeyType::OKP), PublicAlg::Ed25519)
-            if curve(iana::OkpKeyParameter::Crv as i64)
-                == Some(iana::EllipticCurve::Ed25519 as i128) =>
-        {
-            let x = bytes(iana::OkpKeyParameter::X as i64)?;
+        (Label::Int(1), PublicAlg::Ed25519, Some(Head::Int(6))) => {
+            let x = bytes(-2)?;
             json!({"kty": "OKP", "crv": "Ed25519", "x": x})
         }
-        (KeyType::Assigned(iana::KeyType::RSA), PublicAlg::Rs256) => {
-            let n = bytes(iana::RsaKeyParameter::N as i64)?;
-            let e = bytes(iana::RsaKeyParameter::E as i64)?;
+        (Label::Int(3), PublicAlg::Rs256, _) => {
+            let (n, e) = (bytes(-1)?, bytes(-2)?);
             json!({"kty": "RSA", "n": n, "e": e})
         }
         _ => return Err(PasskeyRefusal::PublicKey),

@@ -13,11 +13,11 @@
 //! - in the user's authority ([`super::registry`]): the registration challenge taken once, the
 //!   sign-in challenge spent once, the credential id registered once, the counter.
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::authenticator_data::{self, public_alg, AuthenticatorData, OFFERED_ALGORITHMS};
+use super::cbor::{head_of, Head, Reader};
 use super::challenge::{SignInChallenges, REGISTRATION_TTL, SIGN_IN_WINDOW};
 use super::client_data::{self, Ceremony};
 use super::ids::{CredentialId, UserHandle};
@@ -158,43 +158,36 @@ fn response_id(id: &str, raw_id: &str, kind: &str) -> Result<CredentialId, Passk
     CredentialId::parse(id).ok_or(PasskeyRefusal::CredentialIdLength)
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RegistrationJson {
-    id: String,
-    raw_id: String,
-    #[serde(rename = "type")]
-    kind: String,
-    response: AttestationJson,
-}
+/// A response's JSON (`PublicKeyCredential.toJSON()`), read by member rather than into derived
+/// structs: the one JSON value reader is in the module anyway.
+struct CredentialJson(Value);
 
-#[derive(Deserialize)]
-struct AttestationJson {
-    #[serde(rename = "clientDataJSON")]
-    client_data_json: String,
-    #[serde(rename = "attestationObject")]
-    attestation_object: String,
-}
+impl CredentialJson {
+    fn parse(body: &[u8]) -> Result<Self, PasskeyRefusal> {
+        serde_json::from_slice(body)
+            .ok()
+            .filter(Value::is_object)
+            .map(Self)
+            .ok_or(PasskeyRefusal::Malformed("credential"))
+    }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AuthenticationJson {
-    id: String,
-    raw_id: String,
-    #[serde(rename = "type")]
-    kind: String,
-    response: AssertionJson,
-}
+    /// The string member `key` of the credential, or of its `response` with `inner`.
+    fn text(&self, inner: bool, key: &str) -> Result<&str, PasskeyRefusal> {
+        let object = if inner { &self.0["response"] } else { &self.0 };
+        object
+            .get(key)
+            .and_then(Value::as_str)
+            .ok_or(PasskeyRefusal::Malformed("credential"))
+    }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AssertionJson {
-    #[serde(rename = "clientDataJSON")]
-    client_data_json: String,
-    authenticator_data: String,
-    signature: String,
-    #[serde(default)]
-    user_handle: Option<String>,
+    /// The credential id the response names: `id` and `rawId` the same, of an allowed length.
+    fn id(&self) -> Result<CredentialId, PasskeyRefusal> {
+        response_id(
+            self.text(false, "id")?,
+            self.text(false, "rawId")?,
+            self.text(false, "type")?,
+        )
+    }
 }
 
 /// A registration response that passed every check the response alone allows.
@@ -235,36 +228,40 @@ impl Registration {
 }
 
 /// The `none` attestation's parts: `{"fmt": "none", "attStmt": {}, "authData": bytes}` and
-/// nothing else; the authenticator data's bytes.
-fn none_attestation(bytes: &[u8]) -> Result<Vec<u8>, PasskeyRefusal> {
-    use coset::cbor::value::Value as Cbor;
+/// nothing else; the authenticator data's bytes. The whole object is read before any member is
+/// looked at, so a malformed one is refused as such whatever its format.
+fn none_attestation(bytes: &[u8]) -> Result<&[u8], PasskeyRefusal> {
     let malformed = PasskeyRefusal::Malformed("attestation object");
-    let mut rest = bytes;
-    let value: Cbor = coset::cbor::de::from_reader(&mut rest).map_err(|_| malformed)?;
-    if !rest.is_empty() {
+    let mut reader = Reader::new(bytes);
+    let object = reader.item().map_err(|_| malformed)?;
+    if !reader.rest().is_empty() {
         return Err(malformed);
     }
-    let Cbor::Map(entries) = value else {
+    let mut reader = Reader::new(object);
+    let Ok(Head::Map(entries)) = reader.head() else {
         return Err(malformed);
     };
     let (mut fmt, mut statement, mut auth_data) = (None, None, None);
-    for (key, value) in entries {
-        let slot = match key.as_text() {
-            Some("fmt") => &mut fmt,
-            Some("attStmt") => &mut statement,
-            Some("authData") => &mut auth_data,
+    for _ in 0..entries {
+        let slot = match reader.head() {
+            Ok(Head::Text("fmt")) => &mut fmt,
+            Ok(Head::Text("attStmt")) => &mut statement,
+            Ok(Head::Text("authData")) => &mut auth_data,
             _ => return Err(malformed),
         };
+        let value = reader.item().map_err(|_| malformed)?;
         if slot.replace(value).is_some() {
             return Err(malformed);
         }
     }
-    let (Some(fmt), Some(statement), Some(Cbor::Bytes(auth_data))) = (fmt, statement, auth_data)
-    else {
+    let (Some(fmt), Some(statement), Some(auth_data)) = (fmt, statement, auth_data) else {
         return Err(malformed);
     };
-    match (fmt.as_text(), statement) {
-        (Some("none"), Cbor::Map(statement)) if statement.is_empty() => Ok(auth_data),
+    let Ok(Head::Bytes(auth_data)) = head_of(auth_data) else {
+        return Err(malformed);
+    };
+    match (head_of(fmt), head_of(statement)) {
+        (Ok(Head::Text("none")), Ok(Head::Map(0))) => Ok(auth_data),
         _ => Err(PasskeyRefusal::Attestation),
     }
 }
@@ -272,21 +269,24 @@ fn none_attestation(bytes: &[u8]) -> Result<Vec<u8>, PasskeyRefusal> {
 /// Checks a registration response (`PublicKeyCredential.toJSON()` of a created credential), WebAuthn
 /// §7.1, all but the steps the user's authority takes (the challenge, the id's uniqueness).
 pub fn check_registration(rp: &RelyingParty, body: &[u8]) -> Result<Registration, PasskeyRefusal> {
-    let response: RegistrationJson =
-        serde_json::from_slice(body).map_err(|_| PasskeyRefusal::Malformed("credential"))?;
-    let id = response_id(&response.id, &response.raw_id, &response.kind)?;
+    let response = CredentialJson::parse(body)?;
+    let (client_data_json, attestation_object) = (
+        response.text(true, "clientDataJSON")?,
+        response.text(true, "attestationObject")?,
+    );
+    let id = response.id()?;
     let client_data = decode(
-        &response.response.client_data_json,
+        client_data_json,
         client_data::MAX_CLIENT_DATA,
         "clientDataJSON",
     )?;
     let client_data = client_data::check(&client_data, Ceremony::Create, &rp.origins)?;
     let attestation = decode(
-        &response.response.attestation_object,
+        attestation_object,
         MAX_ATTESTATION_OBJECT,
         "attestation object",
     )?;
-    let data = authenticator_data::parse(&none_attestation(&attestation)?)?;
+    let data = authenticator_data::parse(none_attestation(&attestation)?)?;
     rp.check_authenticator(&data)?;
     let attested = data
         .attested
@@ -331,12 +331,20 @@ pub fn read_assertion(
     body: &[u8],
     now: UnixTime,
 ) -> Result<Assertion, PasskeyRefusal> {
-    let response: AuthenticationJson =
-        serde_json::from_slice(body).map_err(|_| PasskeyRefusal::Malformed("credential"))?;
-    let id = response_id(&response.id, &response.raw_id, &response.kind)?;
-    let parts = response.response;
+    let response = CredentialJson::parse(body)?;
+    let (client_data_json, authenticator, signature) = (
+        response.text(true, "clientDataJSON")?,
+        response.text(true, "authenticatorData")?,
+        response.text(true, "signature")?,
+    );
+    let user_handle = match response.0["response"].get("userHandle") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(handle)) => Some(handle.as_str()),
+        Some(_) => return Err(PasskeyRefusal::Malformed("credential")),
+    };
+    let id = response.id()?;
     let client_data_json = decode(
-        &parts.client_data_json,
+        client_data_json,
         client_data::MAX_CLIENT_DATA,
         "clientDataJSON",
     )?;
@@ -344,13 +352,11 @@ pub fn read_assertion(
     if !rp.challenges.accepts(&client_data.challenge, now) {
         return Err(PasskeyRefusal::Challenge);
     }
-    let handle = parts
-        .user_handle
-        .as_deref()
+    let handle = user_handle
         .and_then(UserHandle::parse)
         .ok_or(PasskeyRefusal::UserHandle)?;
     let authenticator = decode(
-        &parts.authenticator_data,
+        authenticator,
         authenticator_data::MAX_AUTHENTICATOR_DATA,
         "authenticator data",
     )?;
@@ -361,7 +367,7 @@ pub fn read_assertion(
         ));
     }
     rp.check_authenticator(&data)?;
-    let signature = decode(&parts.signature, MAX_SIGNATURE, "signature")?;
+    let signature = decode(signature, MAX_SIGNATURE, "signature")?;
     let mut signed = authenticator;
     signed.extend_from_slice(&Sha256::digest(&client_data_json));
     Ok(Assertion {

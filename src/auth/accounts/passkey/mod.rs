@@ -9,7 +9,8 @@
 //! - [`ids`] - credential ids and user handles, the two names WebAuthn gives
 //! - [`client_data`] - `clientDataJSON`: type, challenge, origin
 //! - [`authenticator_data`] - the authenticator's bytes: RP id hash, flags, counter, the
-//!   credential's COSE key (read with `coset`) as a JWK
+//!   credential's COSE key as a JWK
+//! - [`cbor`] - the little CBOR the ceremonies read: whole items, definite lengths
 //! - [`challenge`] - the single-use challenges of both ceremonies
 //! - [`ceremony`] - options out, responses in: registration and sign-in, checked in full
 //! - [`registry`] - a user's passkeys, pending registrations and spent challenges, and the
@@ -17,6 +18,7 @@
 //! - [`refusal`] - why a ceremony was refused, one reason each
 
 pub mod authenticator_data;
+pub mod cbor;
 pub mod ceremony;
 pub mod challenge;
 pub mod client_data;

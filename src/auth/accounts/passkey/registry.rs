@@ -92,9 +92,11 @@ impl UserPasskeys {
     }
 }
 
-/// One atomic step, as sent to the user's authority.
+/// One atomic step, as sent to the user's authority: externally tagged (`{"begin": {…}}`,
+/// `"list"`), which serde reads straight from the JSON where an internally tagged enum would be
+/// buffered first (several kilobytes of the module).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum PasskeyCommand {
     /// Begins a registration for `session`: keeps `challenge` until `expires_at`, makes the
     /// user's handle from `handle` if they have none, and forgets the passkeys of another
@@ -195,9 +197,9 @@ impl RegistryRefusal {
     }
 }
 
-/// The answer to a [`PasskeyCommand`].
+/// The answer to a [`PasskeyCommand`], externally tagged like it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "reply", content = "value", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum PasskeyReply {
     /// To `Begin`: the user's handle and the ids to exclude.
     Begun {

@@ -493,6 +493,193 @@ fn malformed_cbor_and_statements_are_refused() {
     );
 }
 
+/// The outcome of a `none` registration whose authenticator data carries `cose_key` as the
+/// credential's key, in an attestation object encoded by `encode`.
+fn with_cose_key(cose_key: &[u8], encode: fn(Vec<u8>) -> Vec<u8>) -> Result<(), PasskeyRefusal> {
+    let key = SoftKey::es256(3);
+    let ceremony = registration(&key);
+    let honest = ceremony.authenticator_data(Some(&key));
+    // 37 fixed bytes, the AAGUID, the id's length and the 32-byte id, then the key.
+    let data = [&honest[..37 + 16 + 2 + 32], cose_key].concat();
+    check_registration(&rp(), &ceremony.registration_with(&encode(data))).map(|_| ())
+}
+
+fn none_object(data: Vec<u8>) -> Vec<u8> {
+    cbor(&Cbor::Map(vec![
+        (Cbor::Text("fmt".into()), Cbor::Text("none".into())),
+        (Cbor::Text("attStmt".into()), no_statement()),
+        (Cbor::Text("authData".into()), Cbor::Bytes(data)),
+    ]))
+}
+
+#[test]
+fn cbor_is_taken_whole_of_definite_lengths_and_cose_keys_as_coset_took_them() {
+    let key = SoftKey::es256(3);
+    let honest_key = key.cose_key(-7);
+    let Cbor::Map(pairs) = coset::cbor::de::from_reader::<Cbor, _>(&honest_key[..]).unwrap() else {
+        panic!("a COSE key is a map")
+    };
+    let int = |n: i64| Cbor::Integer(n.into());
+    let changed = |extra: Vec<(Cbor, Cbor)>| cbor(&Cbor::Map([pairs.clone(), extra].concat()));
+    assert_eq!(with_cose_key(&honest_key, none_object), Ok(()));
+    // The same key as an indefinite-length map; the object as one; the bytes in chunks.
+    let indefinite_key = [&[0xbf][..], &honest_key[1..], &[0xff]].concat();
+    let indefinite_object = |data: Vec<u8>| {
+        let definite = none_object(data);
+        [&[0xbf][..], &definite[1..], &[0xff]].concat()
+    };
+    let chunked = |data: Vec<u8>| {
+        let mut object = cbor(&Cbor::Map(vec![
+            (Cbor::Text("fmt".into()), Cbor::Text("none".into())),
+            (Cbor::Text("attStmt".into()), no_statement()),
+        ]));
+        object[0] += 1;
+        object.extend(cbor(&Cbor::Text("authData".into())));
+        object.push(0x5f);
+        object.extend(cbor(&Cbor::Bytes(data[..10].to_vec())));
+        object.extend(cbor(&Cbor::Bytes(data[10..].to_vec())));
+        object.push(0xff);
+        object
+    };
+    let nested = |depth: usize| {
+        let mut value = vec![0x81; depth];
+        value.push(0);
+        let mut key = changed(vec![]);
+        key[0] += 1;
+        key.push(0x29); // label -10
+        key.extend(value);
+        key
+    };
+    type Case = (
+        &'static str,
+        Vec<u8>,
+        fn(Vec<u8>) -> Vec<u8>,
+        Result<(), PasskeyRefusal>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "an indefinite-length COSE key",
+            indefinite_key,
+            none_object,
+            Err(PasskeyRefusal::Malformed("credential public key")),
+        ),
+        (
+            "an indefinite-length attestation object",
+            honest_key.clone(),
+            indefinite_object,
+            Err(PasskeyRefusal::Malformed("attestation object")),
+        ),
+        (
+            "authData in chunks",
+            honest_key.clone(),
+            chunked,
+            Err(PasskeyRefusal::Malformed("attestation object")),
+        ),
+        (
+            "a parameter nested 255 deep",
+            nested(255),
+            none_object,
+            Ok(()),
+        ),
+        (
+            "a parameter nested 256 deep",
+            nested(256),
+            none_object,
+            Err(PasskeyRefusal::Malformed("credential public key")),
+        ),
+        (
+            "a label twice",
+            changed(vec![(int(3), int(-7))]),
+            none_object,
+            Err(PasskeyRefusal::PublicKey),
+        ),
+        (
+            "a label neither an integer nor text",
+            changed(vec![(Cbor::Bytes(vec![1]), int(1))]),
+            none_object,
+            Err(PasskeyRefusal::PublicKey),
+        ),
+        (
+            "an empty kid",
+            changed(vec![(int(2), Cbor::Bytes(vec![]))]),
+            none_object,
+            Err(PasskeyRefusal::PublicKey),
+        ),
+        (
+            "a kid, key_ops and a Base IV",
+            changed(vec![
+                (int(2), Cbor::Bytes(vec![1])),
+                (int(4), Cbor::Array(vec![int(2), Cbor::Text("x".into())])),
+                (int(5), Cbor::Bytes(vec![1])),
+            ]),
+            none_object,
+            Ok(()),
+        ),
+        (
+            "key_ops twice the same",
+            changed(vec![(int(4), Cbor::Array(vec![int(2), int(2)]))]),
+            none_object,
+            Err(PasskeyRefusal::PublicKey),
+        ),
+        (
+            "an unregistered key operation",
+            changed(vec![(int(4), Cbor::Array(vec![int(11)]))]),
+            none_object,
+            Err(PasskeyRefusal::PublicKey),
+        ),
+        (
+            "a tagged parameter of no use",
+            changed(vec![(
+                int(-10),
+                Cbor::Tag(24, Box::new(Cbor::Bytes(vec![1]))),
+            )]),
+            none_object,
+            Ok(()),
+        ),
+        (
+            "a tagged curve",
+            cbor(&Cbor::Map(
+                pairs
+                    .iter()
+                    .map(|(label, value)| match label.as_integer().map(i128::from) {
+                        Some(-1) => (label.clone(), Cbor::Tag(0, Box::new(value.clone()))),
+                        _ => (label.clone(), value.clone()),
+                    })
+                    .collect(),
+            )),
+            none_object,
+            Err(PasskeyRefusal::PublicKey),
+        ),
+    ];
+    for (what, cose_key, encode, expected) in cases {
+        assert_eq!(with_cose_key(&cose_key, encode), expected, "{what}");
+    }
+    // Algorithms: one not offered, one IANA does not register (coset's malformed key), one of
+    // private use, one as text.
+    for (alg, expected) in [
+        (int(-35), PasskeyRefusal::AlgorithmNotOffered),
+        (int(-100), PasskeyRefusal::PublicKey),
+        (int(-70_000), PasskeyRefusal::AlgorithmNotOffered),
+        (
+            Cbor::Text("ES256".into()),
+            PasskeyRefusal::AlgorithmNotOffered,
+        ),
+    ] {
+        let key: Vec<(Cbor, Cbor)> = pairs
+            .iter()
+            .map(|(label, value)| match label.as_integer().map(i128::from) {
+                Some(3) => (label.clone(), alg.clone()),
+                _ => (label.clone(), value.clone()),
+            })
+            .collect();
+        assert_eq!(
+            with_cose_key(&cbor(&Cbor::Map(key)), none_object),
+            Err(expected),
+            "{alg:?}"
+        );
+    }
+}
+
 // --- sign-in --------------------------------------------------------------------------------------
 
 #[test]
