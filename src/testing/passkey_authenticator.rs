@@ -6,7 +6,7 @@
 use coset::cbor::value::Value as Cbor;
 use coset::iana;
 use p256::ecdsa::signature::Signer;
-use serde_json::json;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::auth::accounts::passkey::authenticator_data::Flags;
@@ -182,12 +182,6 @@ impl Ceremony {
         data
     }
 
-    fn ids(&self) -> (String, String) {
-        let id = b64url(&self.id);
-        let raw = self.raw_id.as_deref().map_or_else(|| id.clone(), b64url);
-        (id, raw)
-    }
-
     /// The registration response of `key`, with `att_stmt` as the attestation statement.
     pub fn registration(&self, key: &SoftKey, att_stmt: Cbor) -> Vec<u8> {
         let attestation = cbor(&Cbor::Map(vec![
@@ -203,20 +197,12 @@ impl Ceremony {
 
     /// A registration response carrying `attestation` as its attestation object.
     pub fn registration_with(&self, attestation: &[u8]) -> Vec<u8> {
-        let (id, raw_id) = self.ids();
-        serde_json::to_vec(&json!({
-            "id": id,
-            "rawId": raw_id,
-            "type": self.credential_type,
-            "response": {
-                "clientDataJSON": b64url(&self.client_data()),
-                "attestationObject": b64url(attestation),
-                "transports": ["internal"],
-            },
-            "clientExtensionResults": {},
-            "authenticatorAttachment": "platform",
-        }))
-        .unwrap()
+        let mut credential = self.credential(json!({
+            "attestationObject": b64url(attestation),
+            "transports": ["internal"],
+        }));
+        credential["authenticatorAttachment"] = json!("platform");
+        serde_json::to_vec(&credential).unwrap()
     }
 
     /// The assertion signed by `signer`.
@@ -229,20 +215,27 @@ impl Ceremony {
 
     /// An assertion carrying `data` and `signature` as they are.
     pub fn assertion_with(&self, data: &[u8], signature: &[u8]) -> Vec<u8> {
-        let (id, raw_id) = self.ids();
-        serde_json::to_vec(&json!({
+        let credential = self.credential(json!({
+            "authenticatorData": b64url(data),
+            "signature": b64url(signature),
+            "userHandle": self.user_handle.as_deref().map(b64url),
+        }));
+        serde_json::to_vec(&credential).unwrap()
+    }
+
+    /// A credential as `PublicKeyCredential.toJSON()` writes it: its ids and type around
+    /// `response`, to which the client data is added.
+    fn credential(&self, mut response: Value) -> Value {
+        let id = b64url(&self.id);
+        let raw_id = self.raw_id.as_deref().map_or_else(|| id.clone(), b64url);
+        response["clientDataJSON"] = json!(b64url(&self.client_data()));
+        json!({
             "id": id,
             "rawId": raw_id,
             "type": self.credential_type,
-            "response": {
-                "clientDataJSON": b64url(&self.client_data()),
-                "authenticatorData": b64url(data),
-                "signature": b64url(signature),
-                "userHandle": self.user_handle.as_deref().map(b64url),
-            },
+            "response": response,
             "clientExtensionResults": {},
-        }))
-        .unwrap()
+        })
     }
 }
 

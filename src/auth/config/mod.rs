@@ -13,6 +13,7 @@ use crate::auth::accounts::passkey::{RelyingParty, SignCounterPolicy};
 use crate::auth::accounts::throttle::Limit;
 use crate::auth::http::cookie::CookieSpec;
 use crate::auth::http::path::RequestPath;
+use crate::auth::names::dns::is_dns_name;
 use crate::auth::oidc::config::OidcConfig;
 use crate::auth::policy::{AccessPolicy, Rule};
 use crate::auth::secret::{AdminSecret, OriginSecret, MIN_ADMIN_SECRET_LEN};
@@ -198,21 +199,15 @@ fn check_url(name: &'static str, url: &str, dev_mode: bool) -> Result<(), Config
     }
 }
 
-/// Whether `host` is a DNS name WebAuthn can scope credentials to: lowercase labels of letters,
-/// digits and hyphens (punycode for others), at least one letter somewhere, so never an IP
-/// address; `localhost` or a name of two labels or more (browsers refuse a top-level domain).
+/// Whether `host` is a DNS name WebAuthn can scope credentials to: lower case (punycode for
+/// others), at least one letter somewhere, so never an IP address; `localhost` or a name of two
+/// labels or more (browsers refuse a top-level domain).
 fn is_rp_id(host: &str) -> bool {
-    let labels_ok = host.split('.').all(|label| {
-        !label.is_empty()
-            && label.len() <= 63
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    });
     let named = host == "localhost" || host.contains('.');
-    labels_ok && named && host.len() <= 253 && host.bytes().any(|b| b.is_ascii_lowercase())
+    named
+        && is_dns_name(host)
+        && !host.bytes().any(|b| b.is_ascii_uppercase())
+        && host.bytes().any(|b| b.is_ascii_lowercase())
 }
 
 /// The passkey settings: on by default for built-in users with the session authority when

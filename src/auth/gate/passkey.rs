@@ -171,15 +171,21 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         if req.bearer.presented() {
             return Err(PasskeyFailure::BrowserOnly);
         }
-        let record = self
-            .store
-            .session(&principal.session, self.now)
-            .await?
-            .ok_or(PasskeyFailure::NotRecent)?;
-        if self.now.saturating_sub(record.created_at) > rp.recent_sign_in {
-            return Err(PasskeyFailure::NotRecent);
+        match self.manage_until(rp, principal).await? {
+            Some(until) if self.now <= until => Ok(rp),
+            _ => Err(PasskeyFailure::NotRecent),
         }
-        Ok(rp)
+    }
+
+    /// Until when `principal`'s session may add or remove passkeys: its sign-in and
+    /// `PASSKEY_RECENT_SIGN_IN`; `None` when the session is not found.
+    async fn manage_until(
+        &self,
+        rp: &RelyingParty,
+        principal: &Principal,
+    ) -> Result<Option<UnixTime>, StoreError> {
+        let record = self.store.session(&principal.session, self.now).await?;
+        Ok(record.map(|record| record.created_at.saturating_add(rp.recent_sign_in)))
     }
 
     fn passkey_refused(&self, user: Option<&Username>, client: &str, refusal: PasskeyRefusal) {
@@ -198,11 +204,10 @@ impl<S: SessionStore, A: Accounts, G: AssertionSigner> Gate<'_, S, A, G> {
         &self,
         principal: &Principal,
     ) -> Result<Option<UnixTime>, StoreError> {
-        let Ok(rp) = self.relying_party() else {
-            return Ok(None);
-        };
-        let record = self.store.session(&principal.session, self.now).await?;
-        Ok(record.map(|record| record.created_at.saturating_add(rp.recent_sign_in)))
+        match self.relying_party() {
+            Ok(rp) => self.manage_until(rp, principal).await,
+            Err(_) => Ok(None),
+        }
     }
 
     /// Begins a registration for `principal`: a challenge kept by the user's authority, and

@@ -1,5 +1,6 @@
 //! Names: the identifiers every other part speaks of, each validated once.
 
+pub mod dns;
 pub mod encoding;
 pub mod provider;
 pub mod role;

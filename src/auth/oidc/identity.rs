@@ -5,6 +5,7 @@
 //! or a provider `sub` equal to a built-in user's name, are different users. Email allow-lists
 //! only trust an address the provider says it verified.
 
+use crate::auth::names::dns::is_dns_name;
 use crate::auth::names::role::Role;
 use crate::auth::names::username::Username;
 use core::fmt;
@@ -68,17 +69,7 @@ pub fn is_one_address(email: &str) -> bool {
         && local
             .bytes()
             .all(|b| b.is_ascii_graphic() && !b"\"(),:;<>[]\\@".contains(&b));
-    let domain_ok = domain.len() <= 253
-        && domain.split('.').count() >= 2
-        && domain.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
+    let domain_ok = domain.contains('.') && is_dns_name(domain);
     local_ok && domain_ok
 }
 
